@@ -1,0 +1,48 @@
+# The two commands: `make run` and `make test`. Both build .venv from the pinned lock first.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+LOCK := requirements/dev.txt
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint unit integration e2e faults bench lock clean clean-state compose-check
+
+run: $(STAMP)
+	@$(BIN)/python -m deploy.localstack run
+
+test: $(STAMP) lint
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+	$(BIN)/lint-imports
+	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
+
+unit integration e2e faults: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/$@
+
+$(STAMP): $(LOCK) requirements/runtime.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is needed, found " + sys.version.split()[0]' \
+		|| { echo "Set PYTHON=/path/to/python3.11"; exit 1; }
+	@test -x $(BIN)/python || { echo "Creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
+	@echo "Installing pinned dependencies from $(LOCK) ..."
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -r $(LOCK)
+	@touch $(STAMP)
+
+# Regenerate the locks after changing dependencies in pyproject.toml.
+lock:
+	@test -x $(VENV)-lock/bin/pip-compile || { $(PYTHON) -m venv $(VENV)-lock && $(VENV)-lock/bin/pip install --quiet pip-tools; }
+	$(VENV)-lock/bin/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links \
+		--output-file requirements/runtime.txt pyproject.toml
+	$(VENV)-lock/bin/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links \
+		--extra local --extra dev --output-file requirements/dev.txt pyproject.toml
+
+# Forget the local stack's database and logs (it must not be running).
+clean-state:
+	rm -rf .dev
+
+clean: clean-state
+	rm -rf $(VENV) $(VENV)-lock .mypy_cache .ruff_cache

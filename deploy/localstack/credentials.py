@@ -1,0 +1,59 @@
+"""Credentials for the local stack: an ES256 key pair that signs staff and service tokens,
+the tokens themselves, and one API key per provider. Made fresh on every start; production
+uses the identity provider's keys and provider keys issued out of band."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from schemas.codes import Service
+from services.plumbing.auth import SERVICE_ROLE, STAFF_ROLES, hash_api_key
+
+ISSUER = "referral-hub-local"
+AUDIENCE = "referral-hub"
+TOKEN_LIFETIME_SECONDS = 30 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class Credentials:
+    private_key_pem: str
+    public_key_pem: str
+    staff_tokens: dict[str, str]
+    service_tokens: dict[Service, str]
+    provider_keys: dict[Service, str]
+
+    def provider_key_hash(self, service: Service) -> str:
+        return hash_api_key(self.provider_keys[service])
+
+
+def mint(private_key_pem: str, subject: str, roles: list[str], **claims: str) -> str:
+    now = int(time.time())
+    payload = {"iss": ISSUER, "aud": AUDIENCE, "sub": subject, "roles": roles, "iat": now,
+               "exp": now + TOKEN_LIFETIME_SECONDS, **claims}
+    return jwt.encode(payload, private_key_pem, algorithm="ES256")
+
+
+def generate() -> Credentials:
+    key = ec.generate_private_key(ec.SECP256R1())
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public_pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+    return Credentials(
+        private_key_pem=private_pem,
+        public_key_pem=public_pem,
+        staff_tokens={role: mint(private_pem, f"local.{role}", [role]) for role in sorted(STAFF_ROLES)},
+        service_tokens={
+            s: mint(private_pem, f"provider_adapter.{s.value}", [SERVICE_ROLE], service=s.value)
+            for s in Service
+        },
+        provider_keys={s: f"pk_{s.value.lower()}_{secrets.token_urlsafe(32)}" for s in Service},
+    )

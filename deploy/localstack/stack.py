@@ -1,0 +1,446 @@
+"""``make run``: bring the whole hub up on this machine, supervise it, take it down.
+
+Start order: PostgreSQL, broker, topics, migrations, credentials, services; then write
+``.dev/stack.json`` (contract: "Local stack discovery"). A service process that dies is
+started again with backoff and the file updated. Ctrl-C stops services first (they finish
+in-flight work and commit offsets), then the broker, then the database, and removes the
+file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+
+from deploy.localstack import ports as portlib
+from deploy.localstack.credentials import AUDIENCE, ISSUER, Credentials, generate
+from deploy.localstack.postgres import EmbeddedPostgres
+from deploy.localstack.processes import spawn, stop
+from deploy.localstack.tansu import TansuBroker
+from schemas.codes import Service
+from services.plumbing.migrations import ensure_database
+from services.plumbing.topics_admin import ensure_topics
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DATABASE = "hub"
+DEFAULT_PORTS = {
+    "referral_intake": 8080,
+    "provider_adapter.VAL": 8081,
+    "provider_adapter.IDVA": 8082,
+    "provider_adapter.ISVA": 8083,
+    "provider_adapter.CLIMB": 8084,
+    "provider_adapter.DIVERT": 8085,
+    "router": 8090,
+    "kafka": 9092,
+}
+READY_TIMEOUT_SECONDS = 120.0
+MAX_BACKOFF_SECONDS = 30.0
+STABLE_AFTER_SECONDS = 60.0
+
+Say = Callable[[str], None]
+
+
+class AlreadyRunning(Exception):
+    pass
+
+
+@dataclass
+class Child:
+    name: str
+    module: str
+    env: dict[str, str]
+    port: int
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
+    failures: int = 0
+    restart_at: float | None = None
+
+    def start(self) -> None:
+        self.process = spawn(
+            [sys.executable, "-m", self.module], env=self.env, log_path=self.log_path, cwd=PROJECT_ROOT
+        )
+        self.started_at = time.monotonic()
+        self.restart_at = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@dataclass
+class Options:
+    state_dir: Path
+    free_ports: bool = False
+    ephemeral: bool = False
+    database_url: str | None = None
+    kafka_bootstrap_servers: str | None = None
+
+
+@dataclass
+class Stack:
+    options: Options
+    say: Say = print
+    children: list[Child] = field(default_factory=list)
+    postgres: EmbeddedPostgres | None = None
+    broker: TansuBroker | None = None
+    credentials: Credentials | None = None
+    database_url: str = ""
+    bootstrap_servers: str = ""
+    _stopping: bool = False
+    _lock_file: IO[str] | None = None
+
+    # ---- paths -----------------------------------------------------------------------
+    @property
+    def state_dir(self) -> Path:
+        return self.options.state_dir
+
+    @property
+    def stack_file(self) -> Path:
+        return self.state_dir / "stack.json"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    # ---- the whole run -----------------------------------------------------------------
+    def run(self) -> int:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self._take_lock()
+        except AlreadyRunning as exc:
+            self.say(str(exc))
+            return 1
+        signal.signal(signal.SIGINT, self._on_signal)
+        signal.signal(signal.SIGTERM, self._on_signal)
+        try:
+            self.stack_file.unlink(missing_ok=True)  # left by a run that was killed outright
+            self._start_infrastructure()
+            self._prepare()
+            self._start_services()
+            if self._stopping:
+                return 0
+            self._write_stack_file()
+            self._print_summary()
+            self._supervise()
+            return 0
+        except StartupFailed as exc:
+            self.say(f"\nCould not start the hub: {exc}")
+            return 1
+        finally:
+            self._shutdown()
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        if not self._stopping:
+            self.say("\nStopping the hub (Ctrl-C again does not hurry it; give it a few seconds)...")
+        self._stopping = True
+
+    # ---- lock -------------------------------------------------------------------------------
+    def _take_lock(self) -> None:
+        path = self.state_dir / "stack.lock"
+        handle = open(path, "a+")  # noqa: SIM115 - held for the life of the stack
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise AlreadyRunning(
+                f"The hub is already running here (supervisor pid {holder}); its URLs, tokens and "
+                f"keys are in {self._display(self.stack_file)}.\n"
+                f"Stop it with Ctrl-C in its terminal, or: kill {holder}"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._lock_file = handle
+
+    def _display(self, path: Path) -> str:
+        try:
+            return str(path.relative_to(Path.cwd()))
+        except ValueError:
+            return str(path)
+
+    # ---- infrastructure --------------------------------------------------------------
+    def _port(self, name: str) -> int:
+        wanted = DEFAULT_PORTS[name]
+        if not self.options.free_ports and portlib.is_free(wanted):
+            return wanted
+        chosen = portlib.free_port()
+        if not self.options.free_ports:
+            self.say(f"  port {wanted} is busy; {name} uses {chosen} instead")
+        return chosen
+
+    def _start_infrastructure(self) -> None:
+        if self.options.database_url:
+            self.database_url = self.options.database_url
+            self.say(f"Using PostgreSQL at {_redact(self.database_url)} (DATABASE_URL)")
+        else:
+            port = portlib.free_port()
+            self.say(f"Starting PostgreSQL (embedded) on 127.0.0.1:{port} ...")
+            self.postgres = EmbeddedPostgres(
+                self.state_dir / "pgdata",
+                port,
+                self.logs_dir / "postgres.log",
+                durable=not self.options.ephemeral,
+            )
+            try:
+                self.postgres.start()
+            except RuntimeError as exc:
+                raise StartupFailed(str(exc)) from exc
+            self.database_url = self.postgres.url(DATABASE)
+        asyncio.run(ensure_database(self.database_url))
+
+        if self.options.kafka_bootstrap_servers:
+            self.bootstrap_servers = self.options.kafka_bootstrap_servers
+            self.say(f"Using Kafka at {self.bootstrap_servers} (KAFKA_BOOTSTRAP_SERVERS)")
+        else:
+            port = self._port("kafka")
+            self.say(f"Starting Kafka-protocol broker (Tansu, memory storage) on 127.0.0.1:{port} ...")
+            self.broker = TansuBroker(port, self.logs_dir / "tansu.log")
+            try:
+                self.broker.start()
+            except RuntimeError as exc:
+                raise StartupFailed(str(exc)) from exc
+            self.bootstrap_servers = self.broker.bootstrap_servers
+
+    def _prepare(self) -> None:
+        created = asyncio.run(ensure_topics(self.bootstrap_servers))
+        self.say(f"Topics ready ({len(created)} created, 6 partitions each)")
+        self.credentials = generate()
+        self.children = self._plan_children()
+        self.say("Applying database migrations ...")
+        migrations = [
+            subprocess.Popen(
+                [sys.executable, "-m", child.module, "migrate"],
+                env=child.env,
+                cwd=PROJECT_ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
+            for child in self.children
+        ]
+        for child, process in zip(self.children, migrations, strict=True):
+            output, _ = process.communicate(timeout=120)
+            if process.returncode != 0:
+                raise StartupFailed(
+                    f"migrations for {child.name} failed:\n{output.decode(errors='replace')[-2000:]}"
+                )
+
+    def _plan_children(self) -> list[Child]:
+        assert self.credentials is not None
+        creds = self.credentials
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "KAFKA_"))}
+        base.update(
+            {
+                "DATABASE_URL": self.database_url,
+                "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
+                "KAFKA_IDEMPOTENCE": os.environ.get(
+                    "KAFKA_IDEMPOTENCE", "false" if self.broker else "true"
+                ),
+                "STAFF_JWT_PUBLIC_KEY": creds.public_key_pem,
+                "STAFF_JWT_ISSUER": ISSUER,
+                "STAFF_JWT_AUDIENCE": AUDIENCE,
+                "HTTP_HOST": "127.0.0.1",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        intake_port = self._port("referral_intake")
+        children = [
+            Child("referral_intake", "services.referral_intake",
+                  {**base, "HTTP_PORT": str(intake_port)}, intake_port,
+                  self.logs_dir / "referral_intake.log"),
+        ]
+        router_port = self._port("router")
+        children.append(
+            Child("router", "services.router", {**base, "HTTP_PORT": str(router_port)}, router_port,
+                  self.logs_dir / "router.log")
+        )
+        for service in Service:
+            name = f"provider_adapter.{service.value}"
+            port = self._port(name)
+            env = {
+                **base,
+                "HTTP_PORT": str(port),
+                "SERVICE": service.value,
+                "INTAKE_URL": f"http://127.0.0.1:{intake_port}",
+                "INTAKE_SERVICE_TOKEN": creds.service_tokens[service],
+                "PROVIDER_KEY_SHA256": creds.provider_key_hash(service),
+            }
+            children.append(
+                Child(name, "services.provider_adapter", env, port, self.logs_dir / f"{name}.log")
+            )
+        return children
+
+    # ---- services ------------------------------------------------------------------------
+    def _start_services(self) -> None:
+        self.say(f"Starting {len(self.children)} service processes (logs in {self._display(self.logs_dir)}/) ...")
+        for child in self.children:
+            child.start()
+        pending = {child.name: child for child in self.children}
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        with httpx.Client(timeout=2.0) as client:
+            while pending and not self._stopping:
+                for name, child in list(pending.items()):
+                    assert child.process is not None
+                    if child.process.poll() is not None:
+                        raise StartupFailed(
+                            f"{name} exited with code {child.process.returncode} while starting; "
+                            f"last lines of {self._display(child.log_path)}:\n{_tail(child.log_path)}"
+                        )
+                    try:
+                        ready = client.get(f"{child.url}/readyz").status_code == 200
+                    except httpx.HTTPError:
+                        ready = False
+                    if ready:
+                        self.say(f"  ready: {name:<24} {child.url}")
+                        del pending[name]
+                if time.monotonic() > deadline:
+                    raise StartupFailed(
+                        f"not ready after {READY_TIMEOUT_SECONDS:.0f}s: {', '.join(pending)}; "
+                        f"see {self._display(self.logs_dir)}/"
+                    )
+                time.sleep(0.2)
+
+    def _supervise(self) -> None:
+        while not self._stopping:
+            now = time.monotonic()
+            changed = False
+            for child in self.children:
+                assert child.process is not None
+                if child.restart_at is not None:
+                    if now >= child.restart_at:
+                        child.start()
+                        self.say(f"{_now()} restarted {child.name} (pid {child.pid})")
+                        changed = True
+                    continue
+                code = child.process.poll()
+                if code is None:
+                    continue
+                child.failures = 1 if now - child.started_at > STABLE_AFTER_SECONDS else child.failures + 1
+                delay = min(2 ** (child.failures - 1), MAX_BACKOFF_SECONDS)
+                child.restart_at = now + delay
+                self.say(
+                    f"{_now()} {child.name} exited with code {code}; restarting in {delay:.0f}s "
+                    f"(see {self._display(child.log_path)})"
+                )
+            if changed:
+                self._write_stack_file()
+            time.sleep(0.2)
+
+    # ---- discovery file ------------------------------------------------------------------
+    def stack_description(self) -> dict[str, Any]:
+        assert self.credentials is not None
+        by_name = {c.name: c for c in self.children}
+        description: dict[str, Any] = {
+            "intake_url": by_name["referral_intake"].url,
+            "provider_api_urls": {s.value: by_name[f"provider_adapter.{s.value}"].url for s in Service},
+            "router_url": by_name["router"].url,
+            "kafka_bootstrap_servers": self.bootstrap_servers,
+            "database_url": self.database_url,
+            "staff_tokens": dict(self.credentials.staff_tokens),
+            "provider_keys": {s.value: k for s, k in self.credentials.provider_keys.items()},
+            "processes": {c.name: c.pid for c in self.children},
+            "infrastructure": {
+                "postgres": self.postgres.process.pid if self.postgres and self.postgres.process else None,
+                "kafka": self.broker.process.pid if self.broker and self.broker.process else None,
+                "supervisor": os.getpid(),
+            },
+            "logs_dir": str(self.logs_dir),
+        }
+        return description
+
+    def _write_stack_file(self) -> None:
+        temporary = self.stack_file.with_suffix(".tmp")
+        temporary.write_text(json.dumps(self.stack_description(), indent=2))
+        temporary.chmod(0o600)  # it holds tokens and keys
+        temporary.replace(self.stack_file)
+
+    def _print_summary(self) -> None:
+        d = self.stack_description()
+        lines = [
+            "",
+            "The referral hub is running.",
+            f"  intake API (staff)   {d['intake_url']}      API docs: {d['intake_url']}/docs",
+        ]
+        lines += [f"  provider API {s:<7} {url}" for s, url in d["provider_api_urls"].items()]
+        lines += [
+            f"  router               {d['router_url']}/readyz",
+            f"  Kafka                {d['kafka_bootstrap_servers']}",
+            f"  PostgreSQL           {_redact(d['database_url'])}",
+            f"  tokens and keys      {self._display(self.stack_file)}",
+            f"  logs                 {self._display(self.logs_dir)}/",
+            "Press Ctrl-C to stop.",
+            "",
+        ]
+        self.say("\n".join(lines))
+
+    # ---- shutdown -----------------------------------------------------------------------
+    def _shutdown(self) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        running = [c for c in self.children if c.process and c.process.poll() is None]
+        for child in running:
+            assert child.process is not None
+            child.process.send_signal(signal.SIGTERM)
+        for child in running:
+            assert child.process is not None
+            stop(child.process, timeout=20)
+        if running:
+            self.say(f"  stopped {len(running)} service processes")
+        if self.broker is not None:
+            self.broker.stop()
+            self.say("  stopped the broker")
+        if self.postgres is not None:
+            self.postgres.stop()
+            self.say("  stopped PostgreSQL")
+            if self.options.ephemeral:
+                import shutil
+
+                shutil.rmtree(self.state_dir / "pgdata", ignore_errors=True)
+        self.stack_file.unlink(missing_ok=True)
+        if self._lock_file is not None:
+            self._lock_file.close()
+        self.say("The hub has stopped.")
+
+
+class StartupFailed(Exception):
+    pass
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def _now() -> str:
+    return datetime.now().strftime("%H:%M:%S")
+
+
+def _redact(url: str) -> str:
+    """A database URL without its password, for printing."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    credentials, host = rest.rsplit("@", 1)
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}@{host}"

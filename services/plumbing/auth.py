@@ -1,0 +1,104 @@
+"""Bearer-token authentication for staff (JWT with roles) and for other services.
+
+Tokens are asymmetrically signed: services hold only the public key, so a compromised
+service cannot mint tokens. The local stack makes its own key pair and mints the tokens it
+writes to ``.dev/stack.json``; production points ``STAFF_JWT_PUBLIC_KEY`` at the identity
+provider's key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+import jwt
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+ALGORITHMS = ["ES256", "RS256", "EdDSA"]
+
+STAFF_ROLES = frozenset({"triage", "supervisor", "commissioner"})
+SERVICE_ROLE = "service"
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    roles: frozenset[str]
+    service: str | None = None
+    """For a service token, the provider service it acts for (e.g. ``IDVA``)."""
+
+
+class TokenVerifier:
+    def __init__(self, public_key_pem: str, *, issuer: str, audience: str) -> None:
+        self._key = public_key_pem
+        self._issuer = issuer
+        self._audience = audience
+
+    def verify(self, token: str) -> Principal:
+        try:
+            claims = jwt.decode(
+                token,
+                self._key,
+                algorithms=ALGORITHMS,
+                issuer=self._issuer,
+                audience=self._audience,
+                options={"require": ["exp", "iss", "aud", "sub"]},
+            )
+        except jwt.PyJWTError as exc:
+            raise HTTPException(
+                status_code=401,
+                detail="The bearer token is missing, expired or not signed by a trusted issuer.",
+                headers={"WWW-Authenticate": "Bearer"},
+            ) from exc
+        roles = claims.get("roles", [])
+        if not isinstance(roles, list):
+            roles = []
+        return Principal(
+            subject=str(claims["sub"]),
+            roles=frozenset(str(r) for r in roles),
+            service=claims.get("service"),
+        )
+
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def bearer_token(credentials: HTTPAuthorizationCredentials | None) -> str:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise HTTPException(
+            status_code=401,
+            detail="This endpoint needs an Authorization: Bearer header.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return credentials.credentials
+
+
+def require_roles(*allowed: str) -> Callable[..., Awaitable[Principal]]:
+    """A FastAPI dependency admitting principals holding any of ``allowed``."""
+
+    async def dependency(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> Principal:
+        verifier: TokenVerifier = request.app.state.token_verifier
+        principal = verifier.verify(bearer_token(credentials))
+        if not principal.roles & set(allowed):
+            raise HTTPException(
+                status_code=403, detail=f"This needs one of the roles: {', '.join(allowed)}."
+            )
+        return principal
+
+    return dependency
+
+
+def hash_api_key(key: str) -> str:
+    """Provider keys are long random strings, so a plain SHA-256 is enough to store them."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def same_hash(a: str, b: str) -> bool:
+    return hmac.compare_digest(a, b)

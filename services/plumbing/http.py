@@ -1,0 +1,143 @@
+"""What every service's HTTP side shares: problem+json errors that never echo input or a
+stack trace, health and readiness checks, Prometheus metrics, request latency, and a runner
+that shuts down gracefully on SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from services.plumbing.db import CONNECTION_ERRORS
+from services.plumbing.metrics import HTTP_LATENCY
+
+log = logging.getLogger(__name__)
+
+PROBLEM = "application/problem+json"
+
+ReadinessCheck = Callable[[], Awaitable[bool]]
+
+
+def problem(
+    status: int,
+    title: str,
+    detail: str | None = None,
+    *,
+    errors: list[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+    type_: str = "about:blank",
+) -> JSONResponse:
+    body: dict[str, Any] = {"type": type_, "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    if errors is not None:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def _field(loc: tuple[int | str, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "(body)"
+
+
+def validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Field names and what is wrong with them; never the submitted value (``input``/``ctx``)."""
+    return [{"field": _field(tuple(e.get("loc", ()))), "message": e.get("msg", "invalid")} for e in errors]
+
+
+_TITLES = {400: "Bad request", 401: "Unauthorised", 403: "Forbidden", 404: "Not found",
+           405: "Method not allowed", 409: "Conflict", 410: "Gone", 413: "Payload too large",
+           415: "Unsupported media type", 422: "Invalid request", 503: "Service unavailable"}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def on_validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return problem(
+            422,
+            "Invalid request",
+            "Some fields are missing or invalid; nothing was stored.",
+            errors=validation_errors(list(exc.errors())),
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else None
+        return problem(
+            exc.status_code,
+            _TITLES.get(exc.status_code, "Error"),
+            detail,
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(Exception)
+    async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, CONNECTION_ERRORS):
+            log.warning("database unreachable", extra={"error": type(exc).__name__})
+            return problem(
+                503,
+                "Service unavailable",
+                "The database is unreachable; nothing was stored. Try again shortly.",
+                headers={"Retry-After": "5"},
+            )
+        log.error("unhandled error", extra={"error": type(exc).__name__})
+        return problem(500, "Internal error", "Something went wrong; nothing was stored.")
+
+
+def install_operational_routes(app: FastAPI, checks: dict[str, ReadinessCheck],
+                               info: Callable[[], dict[str, Any]] | None = None) -> None:
+    """``/healthz`` (process up), ``/readyz`` (dependencies reachable), ``/metrics``."""
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        results = {name: await check() for name, check in checks.items()}
+        ready = all(results.values())
+        body: dict[str, Any] = {
+            "status": "ready" if ready else "not_ready",
+            "checks": {k: "ok" if v else "failing" for k, v in results.items()},
+        }
+        if info is not None:
+            body.update(info())
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.middleware("http")
+    async def record_latency(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        # The route template (/v1/referrals/{referral_id}), never the concrete path.
+        template = getattr(route, "path", "unmatched")
+        HTTP_LATENCY.labels(request.method, template, str(response.status_code)).observe(
+            time.perf_counter() - started
+        )
+        return response
+
+
+def serve(app: FastAPI, host: str, port: int) -> None:
+    """Run until SIGTERM or SIGINT; in-flight requests and consumers get 15 seconds to finish."""
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=15,
+        server_header=False,
+    )
+    uvicorn.Server(config).run()

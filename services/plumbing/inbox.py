@@ -1,0 +1,20 @@
+"""Idempotent consumers: remember each applied event in the same transaction as its effects."""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+
+
+async def first_time(conn: asyncpg.Connection, consumer: str, event_id: uuid.UUID, topic: str) -> bool:
+    """True when ``consumer`` has not applied ``event_id`` before. Call inside the transaction
+    that applies it: if that transaction rolls back, the event counts as never seen."""
+    inserted = await conn.fetchval(
+        """INSERT INTO inbox (consumer, event_id, topic) VALUES ($1, $2, $3)
+           ON CONFLICT DO NOTHING RETURNING true""",
+        consumer,
+        event_id,
+        topic,
+    )
+    return bool(inserted)

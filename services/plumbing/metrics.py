@@ -1,0 +1,21 @@
+"""Prometheus metrics every service exposes on ``/metrics``. Labels never carry personal data
+or referral ids: only service names, topics, statuses and rule ids."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+OUTBOX_BACKLOG = Gauge("hub_outbox_backlog", "Outbox rows not yet published", ["schema"])
+OUTBOX_OLDEST_SECONDS = Gauge(
+    "hub_outbox_oldest_age_seconds", "Age of the oldest unpublished outbox row", ["schema"]
+)
+OUTBOX_PUBLISHED = Counter("hub_outbox_published_total", "Outbox rows published", ["schema"])
+EVENTS_CONSUMED = Counter(
+    "hub_events_consumed_total", "Events consumed, by outcome", ["topic", "consumer", "outcome"]
+)
+DEAD_LETTERS = Counter("hub_dead_letters_total", "Messages sent to a dead-letter topic", ["topic"])
+HTTP_LATENCY = Histogram(
+    "hub_http_request_duration_seconds",
+    "HTTP request latency",
+    ["method", "route", "status"],
+)

@@ -1,0 +1,170 @@
+"""Transactional outbox: ``add`` inside the caller's transaction, ``OutboxRelay`` publishes.
+
+Only one relay per schema publishes at a time (a session advisory lock elects it), so that
+events leave in the order they were written; the others stand by. The relay is woken by
+LISTEN/NOTIFY when a transaction with outbox rows commits, and polls as a fallback in case
+a notification is missed (a listener that is reconnecting hears nothing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from services.plumbing import db
+from services.plumbing.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_SECONDS, OUTBOX_PUBLISHED
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OutgoingEvent:
+    topic: str
+    key: uuid.UUID
+    envelope: dict[str, Any]
+    headers: dict[str, str]
+
+    @property
+    def event_id(self) -> uuid.UUID:
+        return uuid.UUID(str(self.envelope["id"]))
+
+
+async def add(conn: asyncpg.Connection, events: list[OutgoingEvent]) -> None:
+    """Write events to the outbox. Call inside the transaction that makes the change."""
+    await conn.executemany(
+        "INSERT INTO outbox (event_id, topic, key, payload, headers) VALUES ($1, $2, $3, $4, $5)",
+        [(e.event_id, e.topic, str(e.key), e.envelope, e.headers) for e in events],
+    )
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: int
+    topic: str
+    key: str
+    payload: dict[str, Any]
+    headers: dict[str, str]
+
+
+Publish = Callable[[OutboxRow], Awaitable[None]]
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        *,
+        database_url: str,
+        pool: asyncpg.Pool,
+        schema: str,
+        publish: Publish,
+        poll_interval: float = 1.0,
+        batch_size: int = 100,
+    ) -> None:
+        self._url = database_url
+        self._pool = pool
+        self._schema = schema
+        self._publish = publish
+        self._poll_interval = poll_interval
+        self._batch_size = batch_size
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self.is_leader = False
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Relay until stopped; survives database and broker outages by retrying."""
+        backoff = 0.2
+        while not self._stopping.is_set():
+            try:
+                await self._lead_and_relay()
+                backoff = 0.2
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the loop must outlive any outage
+                log.warning(
+                    "outbox relay interrupted; retrying",
+                    extra={"error": type(exc).__name__, "retry_in_s": backoff},
+                )
+                self._wake.clear()
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    async def _lead_and_relay(self) -> None:
+        listener = await db.connect(self._url)
+        channel = f"{self._schema}_outbox"
+        try:
+            while not self._stopping.is_set():
+                self.is_leader = await listener.fetchval(
+                    "SELECT pg_try_advisory_lock(hashtext($1))", f"outbox:{self._schema}"
+                )
+                if self.is_leader:
+                    break
+                self._wake.clear()
+                await self._sleep(self._poll_interval)
+            await listener.add_listener(channel, self._on_notify)
+            while not self._stopping.is_set():
+                # Cleared before draining, so that a commit during the drain wakes us again.
+                self._wake.clear()
+                await self._drain()
+                await self._record_backlog()
+                await self._sleep(self._poll_interval)
+                if listener.is_closed():
+                    raise ConnectionError("outbox listener connection closed")
+        finally:
+            self.is_leader = False
+            if not listener.is_closed():
+                await listener.close()
+
+    def _on_notify(self, *_: object) -> None:
+        self._wake.set()
+
+    async def _sleep(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+        except TimeoutError:
+            pass
+
+    async def _drain(self) -> None:
+        while not self._stopping.is_set():
+            published: list[int] = []
+            async with self._pool.acquire() as conn, conn.transaction():
+                rows = await conn.fetch(
+                    """SELECT id, topic, key, payload, headers FROM outbox
+                       WHERE published_at IS NULL ORDER BY id
+                       LIMIT $1 FOR UPDATE SKIP LOCKED""",
+                    self._batch_size,
+                )
+                try:
+                    for row in rows:
+                        await self._publish(OutboxRow(**dict(row)))
+                        published.append(row["id"])
+                finally:
+                    # Mark what the broker acknowledged, even when a later publish failed,
+                    # so that an outage re-sends as little as possible.
+                    if published:
+                        await conn.execute(
+                            "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
+                            published,
+                        )
+            OUTBOX_PUBLISHED.labels(self._schema).inc(len(published))
+            if len(rows) < self._batch_size:
+                return
+
+    async def _record_backlog(self) -> None:
+        async with self._pool.acquire() as conn:
+            row = await conn.fetchrow(
+                """SELECT count(*) AS n,
+                          coalesce(extract(epoch FROM now() - min(created_at)), 0) AS age
+                   FROM outbox WHERE published_at IS NULL"""
+            )
+        OUTBOX_BACKLOG.labels(self._schema).set(row["n"])
+        OUTBOX_OLDEST_SECONDS.labels(self._schema).set(float(row["age"]))

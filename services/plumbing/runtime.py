@@ -1,0 +1,150 @@
+"""The lifecycle every service shares: migrate, open the pool, start the consumers and the
+outbox relay, serve, and on SIGTERM stop in the order that loses nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from fastapi import APIRouter, FastAPI
+from faststream.kafka import KafkaBroker
+
+from services.plumbing import db, logs, migrations
+from services.plumbing.auth import TokenVerifier
+from services.plumbing.http import install_error_handlers, install_operational_routes, serve
+from services.plumbing.kafka import make_broker
+from services.plumbing.outbox import OutboxRelay, OutboxRow, Publish
+from services.plumbing.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+RegisterConsumers = Callable[[KafkaBroker, asyncpg.Pool], None]
+
+
+def relay_publisher(broker: KafkaBroker) -> Publish:
+    async def publish(row: OutboxRow) -> None:
+        await broker.publish(
+            json.dumps(row.payload, separators=(",", ":")).encode(),
+            topic=row.topic,
+            key=row.key.encode(),
+            headers={**row.headers, "content-type": "application/cloudevents+json"},
+            correlation_id=str(row.payload.get("id")),
+        )
+
+    return publish
+
+
+@dataclass
+class Service:
+    """One service process: its name, schema, migrations, consumers and HTTP routes."""
+
+    name: str
+    settings: ServiceSettings
+    schema: str
+    migrations: Path
+    routers: list[APIRouter] = field(default_factory=list)
+    register_consumers: RegisterConsumers | None = None
+    info: Callable[[], dict[str, Any]] | None = None
+    on_start: Callable[[asyncpg.Pool, FastAPI], Any] | None = None
+    on_stop: Callable[[], Any] | None = None
+
+    def create_app(self) -> FastAPI:
+        app = FastAPI(
+            title=self.name,
+            lifespan=self._lifespan,
+            openapi_url="/openapi.json",
+            docs_url="/docs",
+            redoc_url=None,
+        )
+        install_error_handlers(app)
+
+        async def database_ready() -> bool:
+            pool = getattr(app.state, "pool", None)
+            return pool is not None and await db.is_reachable(pool)
+
+        async def broker_ready() -> bool:
+            broker: KafkaBroker | None = getattr(app.state, "broker", None)
+            if broker is None:
+                return False
+            try:
+                return bool(await broker.ping(timeout=2.0))
+            except Exception:  # any failure to answer is "not ready"
+                return False
+
+        install_operational_routes(
+            app, {"database": database_ready, "broker": broker_ready}, info=self.info
+        )
+        for router in self.routers:
+            app.include_router(router)
+        if self.settings.staff_jwt_public_key:
+            app.state.token_verifier = TokenVerifier(
+                self.settings.staff_jwt_public_key,
+                issuer=self.settings.staff_jwt_issuer,
+                audience=self.settings.staff_jwt_audience,
+            )
+        return app
+
+    async def migrate(self) -> list[str]:
+        """Bring this service's schema up to date. The component is the package that owns
+        the migrations, so every provider's adapter shares one migration history."""
+        applied = await migrations.apply(
+            self.settings.database_url,
+            self.schema,
+            {"plumbing": migrations.PLUMBING_MIGRATIONS, self.migrations.parent.name: self.migrations},
+        )
+        if applied:
+            log.info("migrations applied", extra={"schema": self.schema, "migrations": applied})
+        return applied
+
+    def main(self, argv: list[str]) -> None:
+        """The process entrypoint: ``migrate`` applies migrations and exits; no argument serves."""
+        logs.configure(self.name, self.settings.log_level, self.settings.log_json)
+        if argv == ["migrate"]:
+            applied = asyncio.run(self.migrate())
+            print(f"{self.schema}: {len(applied)} migrations applied")  # noqa: T201
+            return
+        if argv:
+            raise SystemExit(f"unknown arguments {argv}; use no argument to serve, or 'migrate'")
+        serve(self.create_app(), self.settings.http_host, self.settings.http_port)
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, app: FastAPI) -> AsyncIterator[None]:
+        settings = self.settings
+        await self.migrate()
+        pool = await db.create_pool(settings.database_url, self.schema, application_name=self.name)
+        if self.on_start is not None:
+            await self.on_start(pool, app)
+        broker = make_broker(settings, client_id=self.name)
+        if self.register_consumers is not None:
+            self.register_consumers(broker, pool)
+        await broker.start()
+        relay = OutboxRelay(
+            database_url=settings.database_url,
+            pool=pool,
+            schema=self.schema,
+            publish=relay_publisher(broker),
+            poll_interval=settings.outbox_poll_interval_seconds,
+        )
+        relay_task = asyncio.create_task(relay.run(), name=f"{self.name}-outbox-relay")
+        app.state.pool, app.state.broker, app.state.relay = pool, broker, relay
+        log.info("service started", extra={"service": self.name})
+        try:
+            yield
+        finally:
+            # Consumers first (they finish the message in hand and commit its offset), then
+            # the relay (it finishes its batch), then the connections they used.
+            await broker.stop()
+            relay.stop()
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(relay_task, timeout=5)
+            await pool.close()
+            if self.on_stop is not None:
+                await self.on_stop()
+            log.info("service stopped", extra={"service": self.name})

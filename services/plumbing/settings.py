@@ -1,0 +1,31 @@
+"""Settings every service shares. Each service subclasses ``ServiceSettings``."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_ignore_empty=True, extra="ignore")
+
+    database_url: str = Field(description="postgresql://user@host:port/database")
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_idempotence: bool = Field(
+        default=True,
+        description="Idempotent producer; the embedded Tansu broker cannot do it, so its "
+        "profile turns it off.",
+    )
+    kafka_fetch_max_wait_ms: int = Field(
+        default=50, description="How long a fetch waits for data; bounds consumer latency."
+    )
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    log_level: str = "INFO"
+    log_json: bool = True
+    outbox_poll_interval_seconds: float = 1.0
+    staff_jwt_public_key: str | None = Field(
+        default=None, description="PEM public key that signs staff and service tokens."
+    )
+    staff_jwt_issuer: str = "referral-hub-local"
+    staff_jwt_audience: str = "referral-hub"

@@ -1,0 +1,8 @@
+"""``python -m services.provider_adapter``: run this service alone, or ``... migrate`` to apply its
+migrations and exit. Settings come from the environment (see the README)."""
+
+import sys
+
+from services.provider_adapter.bootstrap import build
+
+build().main(sys.argv[1:])

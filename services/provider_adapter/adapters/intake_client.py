@@ -1,0 +1,39 @@
+"""The intake vault, as the adapter sees it: contact details for one referral, fetched
+with this adapter's service token. The vault decides and logs; we only ask."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+
+
+class ContactUnavailable(Exception):
+    """Intake has no open route to this service for the referral (or not yet)."""
+
+
+class VaultUnreachable(Exception):
+    pass
+
+
+class IntakeVault:
+    def __init__(self, base_url: str, token: str, *, timeout: float = 5.0) -> None:
+        self._client = httpx.AsyncClient(
+            base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=timeout
+        )
+
+    async def contact(self, referral_id: uuid.UUID) -> dict[str, Any]:
+        try:
+            response = await self._client.get(f"/internal/v1/referrals/{referral_id}/contact")
+        except httpx.HTTPError as exc:
+            raise VaultUnreachable from exc
+        if response.status_code == 404:
+            raise ContactUnavailable
+        if response.status_code != 200:
+            raise VaultUnreachable(f"intake answered {response.status_code}")
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def close(self) -> None:
+        await self._client.aclose()

@@ -1,0 +1,169 @@
+"""SQL for the adapter's own tables (its schema holds one provider's work only)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from schemas.events import WorkItem
+from services.provider_adapter.domain.work_item import PRIORITY_RANK
+
+
+async def insert_work_item(conn: asyncpg.Connection, item: WorkItem) -> bool:
+    """False when this route was stored before (a redelivered work item)."""
+    inserted = await conn.fetchval(
+        """INSERT INTO work_items (route_id, referral_id, decision_id, policy_version, service,
+               sub_service, priority, priority_rank, status, rule_ids, reason, consent_basis,
+               flags, facts, requested_at, acknowledge_by, contact_due_by, code_deadline)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'requested', $9, $10, $11, $12, $13, $14,
+                   $15, $16, $17)
+           ON CONFLICT (route_id) DO NOTHING RETURNING true""",
+        item.route_id,
+        item.referral_id,
+        item.decision_id,
+        item.policy_version,
+        item.service.value,
+        item.sub_service,
+        item.priority.value,
+        PRIORITY_RANK[item.priority.value],
+        item.rule_ids,
+        item.reason,
+        item.consent_basis.value,
+        item.flags,
+        item.facts,
+        item.requested_at,
+        item.acknowledge_by,
+        item.contact_due_by,
+        item.code_deadline,
+    )
+    return bool(inserted)
+
+
+_LATEST = "SELECT * FROM work_items WHERE referral_id = $1 ORDER BY requested_at DESC LIMIT 1"
+
+
+async def latest_for_referral(conn: asyncpg.Connection, referral_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(_LATEST, referral_id)
+
+
+async def lock_latest_for_referral(
+    conn: asyncpg.Connection, referral_id: uuid.UUID
+) -> asyncpg.Record | None:
+    """The referral's latest work item, locked until the transaction ends."""
+    return await conn.fetchrow(_LATEST + " FOR UPDATE", referral_id)
+
+
+async def set_status(
+    conn: asyncpg.Connection,
+    route_id: uuid.UUID,
+    status: str,
+    *,
+    rejection_reason: str | None = None,
+    rejection_note: str | None = None,
+) -> None:
+    await conn.execute(
+        """UPDATE work_items SET status = $2, updated_at = now(),
+               rejection_reason = coalesce($3, rejection_reason),
+               rejection_note = coalesce($4, rejection_note)
+           WHERE route_id = $1""",
+        route_id,
+        status,
+        rejection_reason,
+        rejection_note,
+    )
+
+
+async def add_contact_attempt(
+    conn: asyncpg.Connection, route_id: uuid.UUID, at: datetime, channel: str, result: str
+) -> None:
+    await conn.execute(
+        "INSERT INTO contact_attempts (route_id, at, channel, result) VALUES ($1, $2, $3, $4)",
+        route_id,
+        at,
+        channel,
+        result,
+    )
+
+
+async def add_outcome(
+    conn: asyncpg.Connection, route_id: uuid.UUID, status: str, reason: str | None, measures: dict[str, Any]
+) -> None:
+    await conn.execute(
+        "INSERT INTO outcomes (route_id, status, reason, measures) VALUES ($1, $2, $3, $4)",
+        route_id,
+        status,
+        reason,
+        measures,
+    )
+
+
+async def contact_attempts(conn: asyncpg.Connection, route_id: uuid.UUID) -> list[asyncpg.Record]:
+    return list(
+        await conn.fetch(
+            "SELECT at, channel, result FROM contact_attempts WHERE route_id = $1 ORDER BY at, id",
+            route_id,
+        )
+    )
+
+
+async def outcome(conn: asyncpg.Connection, route_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT status, reason, measures FROM outcomes WHERE route_id = $1", route_id)
+
+
+async def queue_page(
+    conn: asyncpg.Connection,
+    *,
+    statuses: list[str],
+    after: tuple[int, datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[asyncpg.Record]:
+    if after is None:
+        return list(
+            await conn.fetch(
+                """SELECT * FROM work_items WHERE status = ANY($1::text[])
+                   ORDER BY priority_rank, requested_at, route_id LIMIT $2""",
+                statuses,
+                limit,
+            )
+        )
+    return list(
+        await conn.fetch(
+            """SELECT * FROM work_items WHERE status = ANY($1::text[])
+                 AND (priority_rank, requested_at, route_id) > ($2, $3, $4)
+               ORDER BY priority_rank, requested_at, route_id LIMIT $5""",
+            statuses,
+            after[0],
+            after[1],
+            after[2],
+            limit,
+        )
+    )
+
+
+async def replace_configured_keys(conn: asyncpg.Connection, hashes: list[str]) -> None:
+    """Make the configured key hashes the active configured keys: add new ones, revoke
+    configured ones no longer listed. Keys issued another way are left alone."""
+    if not hashes:
+        return
+    async with conn.transaction():
+        await conn.executemany(
+            """INSERT INTO provider_keys (key_hash, label) VALUES ($1, 'configured')
+               ON CONFLICT (key_hash) DO UPDATE SET revoked_at = NULL""",
+            [(h,) for h in hashes],
+        )
+        await conn.execute(
+            """UPDATE provider_keys SET revoked_at = now()
+               WHERE label = 'configured' AND revoked_at IS NULL AND NOT key_hash = ANY($1::text[])""",
+            hashes,
+        )
+
+
+async def key_is_active(conn: asyncpg.Connection, key_hash: str) -> bool:
+    return bool(
+        await conn.fetchval(
+            "SELECT true FROM provider_keys WHERE key_hash = $1 AND revoked_at IS NULL", key_hash
+        )
+    )

@@ -1,0 +1,44 @@
+"""Composition root: builds one provider's adapter from its settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import asyncpg
+from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
+
+from services.plumbing.runtime import Service
+from services.provider_adapter import handlers
+from services.provider_adapter.adapters import repository
+from services.provider_adapter.adapters.intake_client import IntakeVault
+from services.provider_adapter.entrypoints import consumers, http
+from services.provider_adapter.settings import AdapterSettings
+
+
+def build(settings: AdapterSettings | None = None) -> Service:
+    settings = settings or AdapterSettings()  # type: ignore[call-arg]
+    vault = IntakeVault(settings.intake_url, settings.intake_service_token)
+    state: dict[str, handlers.Adapter] = {}
+
+    async def on_start(pool: asyncpg.Pool, app: FastAPI) -> None:
+        async with pool.acquire() as conn:
+            await repository.replace_configured_keys(conn, settings.provider_key_sha256)
+        state["adapter"] = app.state.adapter = handlers.Adapter(
+            service=settings.service, pool=pool, vault=vault
+        )
+
+    def register(broker: KafkaBroker, pool: asyncpg.Pool) -> None:
+        consumers.register(broker, state["adapter"], settings)
+
+    return Service(
+        name=f"provider_adapter.{settings.service.value}",
+        settings=settings,
+        schema=settings.db_schema,
+        migrations=Path(__file__).parent / "migrations",
+        routers=[http.router],
+        register_consumers=register,
+        on_start=on_start,
+        on_stop=vault.close,
+        info=lambda: {"service": settings.service.value},
+    )

@@ -1,0 +1,180 @@
+"""The provider API (contract: "Provider API"). A key reaches only this adapter's service;
+anything about a referral not routed here answers 404, as for one that does not exist."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from schemas.codes import ContactChannel, ContactResult, OutcomeStatus, RejectionReason, RouteStatus
+from services.plumbing.auth import bearer_token, hash_api_key
+from services.plumbing.http import problem
+from services.provider_adapter import handlers
+from services.provider_adapter.adapters.intake_client import ContactUnavailable, VaultUnreachable
+from services.provider_adapter.domain.work_item import TransitionNotAllowed
+
+router = APIRouter()
+_bearer = HTTPBearer(auto_error=False)
+
+NOT_FOUND = "No referral with that id is in your queue."
+Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True, str_strip_whitespace=True)
+
+
+class Acknowledgement(Body):
+    decision: Literal["accepted", "rejected"]
+    reason: RejectionReason | None = None
+    note: Annotated[str, Field(max_length=1000)] | None = None
+
+    @model_validator(mode="after")
+    def _reason_for_rejection(self) -> Acknowledgement:
+        if self.decision == "rejected" and self.reason is None:
+            raise ValueError("a rejection needs a reason")
+        return self
+
+
+class ContactAttemptIn(Body):
+    at: AwareDatetime
+    channel: ContactChannel
+    result: ContactResult
+
+    @model_validator(mode="after")
+    def _not_in_future(self) -> ContactAttemptIn:
+        if self.at > datetime.now(UTC) + timedelta(minutes=5):
+            raise ValueError("at is in the future")
+        return self
+
+
+class OutcomeIn(Body):
+    status: OutcomeStatus
+    reason: Annotated[str, Field(max_length=500)] | None = None
+    measures: dict[Code, bool | Code | None] = {}
+
+
+async def provider(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> handlers.Adapter:
+    adapter: handlers.Adapter = request.app.state.adapter
+    if not await handlers.key_is_active(adapter, hash_api_key(bearer_token(credentials))):
+        raise HTTPException(
+            status_code=401,
+            detail="This provider key is not recognised.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return adapter
+
+
+Provider = Annotated[handlers.Adapter, Depends(provider)]
+
+OPEN_STATUSES = [s.value for s in RouteStatus if s not in {
+    RouteStatus.COMPLETED, RouteStatus.CLOSED, RouteStatus.REJECTED, RouteStatus.CANCELLED,
+    RouteStatus.FAILED}]
+
+
+def _encode_cursor(row: Any) -> str:
+    raw = json.dumps([row["priority_rank"], row["requested_at"].isoformat(), str(row["route_id"])])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[int, datetime, uuid.UUID]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        rank, at, route_id = json.loads(base64.urlsafe_b64decode(padded))
+        return int(rank), datetime.fromisoformat(at), uuid.UUID(route_id)
+    except (ValueError, TypeError) as exc:
+        raise HTTPException(status_code=400, detail="The cursor is not one this API gave out.") from exc
+
+
+@router.get("/v1/queue")
+async def get_queue(
+    adapter: Provider,
+    status: Annotated[list[RouteStatus] | None, Query()] = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> dict[str, Any]:
+    """Most urgent first, then oldest first. Without ``status``, every open item."""
+    statuses = [s.value for s in status] if status else OPEN_STATUSES
+    after = _decode_cursor(cursor) if cursor else None
+    rows = await handlers.queue(adapter, statuses=statuses, after=after, limit=limit + 1)
+    page = rows[:limit]
+    return {
+        "items": [handlers.queue_item(r) for r in page],
+        "next_cursor": _encode_cursor(page[-1]) if len(rows) > limit else None,
+    }
+
+
+@router.get("/v1/referrals/{referral_id}")
+async def get_referral(referral_id: uuid.UUID, adapter: Provider) -> Any:
+    try:
+        return await handlers.read_work_item(adapter, referral_id, reader=adapter.source)
+    except handlers.NotFound:
+        return problem(404, "Not found", NOT_FOUND)
+    except handlers.Gone:
+        return problem(
+            410, "Gone", "This referral is no longer with you; its contact details are not disclosed."
+        )
+    except ContactUnavailable:
+        return problem(
+            503,
+            "Service unavailable",
+            "The contact details are not available yet; try again in a few seconds.",
+            headers={"Retry-After": "2"},
+        )
+    except VaultUnreachable:
+        return problem(
+            503,
+            "Service unavailable",
+            "The referral record is unreachable; try again shortly.",
+            headers={"Retry-After": "5"},
+        )
+
+
+async def _guarded(call: Any) -> Any:
+    try:
+        return await call
+    except handlers.NotFound:
+        return problem(404, "Not found", NOT_FOUND)
+    except TransitionNotAllowed as exc:
+        return problem(409, "Conflict", exc.sentence)
+
+
+@router.post("/v1/referrals/{referral_id}/acknowledge")
+async def acknowledge(referral_id: uuid.UUID, body: Acknowledgement, adapter: Provider) -> Any:
+    return await _guarded(
+        handlers.acknowledge(
+            adapter,
+            referral_id,
+            accepted=body.decision == "accepted",
+            reason=body.reason,
+            note=body.note,
+        )
+    )
+
+
+@router.post("/v1/referrals/{referral_id}/contact-attempts")
+async def contact_attempt(referral_id: uuid.UUID, body: ContactAttemptIn, adapter: Provider) -> Any:
+    return await _guarded(
+        handlers.record_contact_attempt(
+            adapter, referral_id, at=body.at, channel=body.channel, result=body.result
+        )
+    )
+
+
+@router.post("/v1/referrals/{referral_id}/outcome")
+async def outcome(referral_id: uuid.UUID, body: OutcomeIn, adapter: Provider) -> Any:
+    return await _guarded(
+        handlers.record_outcome(
+            adapter, referral_id, status=body.status, reason=body.reason, measures=body.measures
+        )
+    )

@@ -1,0 +1,253 @@
+"""The adapter's use cases: take a work item off the bus, and record what the provider
+reports about it. Each state change and its ``referral.status.v1`` event are written in one
+transaction."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+
+from schemas import events, topics
+from schemas.codes import ContactChannel, ContactResult, OutcomeStatus, RejectionReason, RouteStatus, Service
+from schemas.envelope import CloudEvent
+from services.plumbing import inbox, outbox
+from services.plumbing.events import outgoing
+from services.provider_adapter.adapters import repository as repo
+from services.provider_adapter.adapters.intake_client import IntakeVault
+from services.provider_adapter.domain import work_item as lifecycle
+
+CODE_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+
+
+class NotFound(Exception):
+    pass
+
+
+class Gone(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Adapter:
+    """What every handler needs: the service it acts for, its pool, and intake's vault."""
+
+    service: Service
+    pool: asyncpg.Pool
+    vault: IntakeVault
+
+    @property
+    def source(self) -> str:
+        return f"provider_adapter.{self.service.value}"
+
+    @property
+    def consumer(self) -> str:
+        return f"provider_adapter.{self.service.value}.queue"
+
+
+def _status_event(
+    adapter: Adapter,
+    row: asyncpg.Record,
+    step: str,
+    status: RouteStatus,
+    at: datetime,
+    **extra: Any,
+) -> outbox.OutgoingEvent:
+    return outgoing(
+        topic=topics.REFERRAL_STATUS,
+        type_=events.ROUTE_STATUS,
+        source=adapter.source,
+        referral_id=row["referral_id"],
+        data=events.RouteStatusChanged(
+            route_id=row["route_id"],
+            referral_id=row["referral_id"],
+            service=adapter.service,
+            step=step,
+            status=status,
+            previous_status=RouteStatus(row["status"]),
+            at=at,
+            **extra,
+        ),
+    )
+
+
+async def take_work_item(adapter: Adapter, event: CloudEvent[events.WorkItem]) -> None:
+    item = event.data
+    if item.service is not adapter.service:
+        raise ValueError(f"work item for {item.service} on the {adapter.service} queue")
+    async with adapter.pool.acquire() as conn, conn.transaction():
+        if not await inbox.first_time(conn, adapter.consumer, event.id, topics.queue_for(adapter.service)):
+            return
+        if not await repo.insert_work_item(conn, item):
+            return
+        row = await repo.latest_for_referral(conn, item.referral_id)
+        assert row is not None
+        await outbox.add(
+            conn, [_status_event(adapter, row, "queued", RouteStatus.REQUESTED, datetime.now(UTC))]
+        )
+
+
+def queue_item(row: asyncpg.Record) -> dict[str, Any]:
+    """A work item as the provider sees it in its queue: no contact details."""
+    return {
+        "referral_id": str(row["referral_id"]),
+        "route_id": str(row["route_id"]),
+        "service": row["service"],
+        "sub_service": row["sub_service"],
+        "priority": row["priority"],
+        "status": row["status"],
+        "requested_at": row["requested_at"].isoformat(),
+        "acknowledge_by": row["acknowledge_by"].isoformat(),
+        "contact_due_by": row["contact_due_by"].isoformat(),
+        "code_deadline": row["code_deadline"].isoformat(),
+        "reason": row["reason"],
+        "rule_ids": list(row["rule_ids"]),
+        "flags": list(row["flags"]),
+        "consent_basis": row["consent_basis"],
+        "facts": row["facts"],
+    }
+
+
+async def read_work_item(adapter: Adapter, referral_id: uuid.UUID, *, reader: str) -> dict[str, Any]:
+    """The work item with the contact details from intake's vault. The first read moves a
+    requested route to received."""
+    async with adapter.pool.acquire() as conn:
+        row = await repo.latest_for_referral(conn, referral_id)
+    if row is None:
+        raise NotFound
+    if RouteStatus(row["status"]) in {RouteStatus.CANCELLED, RouteStatus.REJECTED, RouteStatus.CLOSED}:
+        raise Gone
+    contact = await adapter.vault.contact(referral_id)
+    async with adapter.pool.acquire() as conn, conn.transaction():
+        row = await repo.lock_latest_for_referral(conn, referral_id)
+        assert row is not None
+        current = RouteStatus(row["status"])
+        after = lifecycle.on_viewed(current)
+        if after is not current:
+            await repo.set_status(conn, row["route_id"], after.value)
+            await outbox.add(conn, [_status_event(adapter, row, "viewed", after, datetime.now(UTC))])
+            row = await repo.latest_for_referral(conn, referral_id)
+            assert row is not None
+        attempts = await repo.contact_attempts(conn, row["route_id"])
+        outcome = await repo.outcome(conn, row["route_id"])
+    return {
+        **queue_item(row),
+        "contact": contact,
+        "contact_attempts": [
+            {"at": a["at"].isoformat(), "channel": a["channel"], "result": a["result"]} for a in attempts
+        ],
+        "outcome": dict(outcome) if outcome else None,
+    }
+
+
+async def _change(
+    adapter: Adapter,
+    referral_id: uuid.UUID,
+    step: str,
+    decide: Callable[[RouteStatus], RouteStatus],
+    record: Callable[[asyncpg.Connection, uuid.UUID, RouteStatus], Awaitable[None]] | None = None,
+    **event_extra: Any,
+) -> dict[str, Any]:
+    """Lock the work item, let the domain decide the next status, save it, announce it."""
+    async with adapter.pool.acquire() as conn, conn.transaction():
+        row = await repo.lock_latest_for_referral(conn, referral_id)
+        if row is None:
+            raise NotFound
+        current = RouteStatus(row["status"])
+        after: RouteStatus = decide(current)
+        if record is not None:
+            await record(conn, row["route_id"], after)
+        else:
+            await repo.set_status(conn, row["route_id"], after.value)
+        await outbox.add(
+            conn, [_status_event(adapter, row, step, after, datetime.now(UTC), **event_extra)]
+        )
+    return {"referral_id": str(referral_id), "route_id": str(row["route_id"]), "status": after.value}
+
+
+async def acknowledge(
+    adapter: Adapter,
+    referral_id: uuid.UUID,
+    *,
+    accepted: bool,
+    reason: RejectionReason | None,
+    note: str | None,
+) -> dict[str, Any]:
+    async def record(conn: asyncpg.Connection, route_id: uuid.UUID, after: RouteStatus) -> None:
+        await repo.set_status(
+            conn,
+            route_id,
+            after.value,
+            rejection_reason=reason.value if reason else None,
+            rejection_note=note,
+        )
+
+    return await _change(
+        adapter,
+        referral_id,
+        "acknowledged",
+        lambda current: lifecycle.on_acknowledged(current, accepted=accepted),
+        record,
+        rejection_reason=None if accepted else reason,
+    )
+
+
+async def record_contact_attempt(
+    adapter: Adapter, referral_id: uuid.UUID, *, at: datetime, channel: ContactChannel, result: ContactResult
+) -> dict[str, Any]:
+    async def record(conn: asyncpg.Connection, route_id: uuid.UUID, after: RouteStatus) -> None:
+        await repo.add_contact_attempt(conn, route_id, at, channel.value, result.value)
+        await repo.set_status(conn, route_id, after.value)
+
+    return await _change(
+        adapter,
+        referral_id,
+        "contact_attempt",
+        lambda current: lifecycle.on_contact_attempt(current, result),
+        record,
+        contact_attempt=events.ContactAttempt(at=at, channel=channel, result=result),
+    )
+
+
+async def record_outcome(
+    adapter: Adapter,
+    referral_id: uuid.UUID,
+    *,
+    status: OutcomeStatus,
+    reason: str | None,
+    measures: dict[str, Any],
+) -> dict[str, Any]:
+    async def record(conn: asyncpg.Connection, route_id: uuid.UUID, after: RouteStatus) -> None:
+        await repo.add_outcome(conn, route_id, status.value, reason, measures)
+        await repo.set_status(conn, route_id, after.value)
+
+    coded_reason = reason if reason and re.fullmatch(CODE_PATTERN, reason) else None
+    return await _change(
+        adapter,
+        referral_id,
+        "outcome",
+        lambda current: lifecycle.on_outcome(current, status),
+        record,
+        outcome=events.Outcome(status=status, reason=coded_reason, measures=measures),
+    )
+
+
+async def queue(
+    adapter: Adapter,
+    *,
+    statuses: list[str],
+    after: tuple[int, datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[asyncpg.Record]:
+    async with adapter.pool.acquire() as conn:
+        return await repo.queue_page(conn, statuses=statuses, after=after, limit=limit)
+
+
+async def key_is_active(adapter: Adapter, key_hash: str) -> bool:
+    async with adapter.pool.acquire() as conn:
+        return await repo.key_is_active(conn, key_hash)

@@ -1,0 +1,207 @@
+"""A referral as the upstream UI submits it, and the coded facts derived from it.
+
+The request model is the only place personal data enters the hub. ``coded_facts`` is the
+boundary: what it returns may leave intake; what it leaves out stays in the vault.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from schemas.codes import (
+    CceIndicator,
+    ConsentStatus,
+    ContactChannel,
+    CrimeType,
+    LocalAuthority,
+    Need,
+    Role,
+    Source,
+)
+from schemas.events import (
+    AssessmentFacts,
+    ContactFacts,
+    Dash,
+    DrugPossession,
+    IncidentFacts,
+    ReferralFacts,
+    SubjectFacts,
+)
+
+# Unknown fields are refused (the contract says 422), and no error ever repeats what was sent.
+REQUEST_CONFIG = ConfigDict(extra="forbid", hide_input_in_errors=True, str_strip_whitespace=True)
+
+Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class Request(BaseModel):
+    model_config = REQUEST_CONFIG
+
+
+class Subject(Request):
+    role: Role
+    date_of_birth: date | None = None
+    age: int | None = Field(default=None, ge=0, le=130)
+    gender: Annotated[str, Field(max_length=40)] | None = None
+    vulnerabilities: list[Code] = []
+    persistently_targeted: bool = False
+    intimidated: bool = False
+    bereaved_relative: bool = False
+
+    @model_validator(mode="after")
+    def _age_known(self) -> Subject:
+        if self.date_of_birth is None and self.age is None:
+            raise ValueError("either date_of_birth or age is required")
+        return self
+
+
+class Contact(Request):
+    name: ShortText | None = None
+    phone: Annotated[str, Field(min_length=3, max_length=40, pattern=r"^[0-9+() \-]+$")] | None = None
+    email: Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
+    address: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    safe_to_contact: bool = True
+    safe_contact_notes: Annotated[str, Field(max_length=1000)] | None = None
+    preferred_channel: ContactChannel | None = None
+
+    def has_means_of_contact(self) -> bool:
+        return any((self.phone, self.email, self.address))
+
+
+class DrugPossessionIn(Request):
+    personal_use: bool
+    intent_to_supply_suspected: bool = False
+    previously_disengaged_from_diversion: bool = False
+
+
+class DashIn(Request):
+    yes_count: int = Field(ge=0, le=27)
+    professional_judgement_high: bool = False
+
+
+class Incident(Request):
+    crime_types: list[CrimeType] = Field(min_length=1)
+    occurred_at: AwareDatetime | None = None
+    drug_possession: DrugPossessionIn | None = None
+
+
+class Assessment(Request):
+    needs: list[Need] = Field(min_length=1)
+    dash: DashIn | None = None
+    da_incidents_last_12_months: int = Field(default=0, ge=0, le=1000)
+    previous_marac_within_12_months: bool = False
+    cce_indicators: list[CceIndicator] = []
+    threat_to_life: bool = False
+    hospital_setting: bool = False
+
+
+class Consent(Request):
+    status: ConsentStatus
+    recorded_at: AwareDatetime | None = None
+    recorded_by: ShortText | None = None
+
+
+class ReferralRequest(Request):
+    source: Source
+    crime_reference: Annotated[str, Field(max_length=60)] | None = None
+    crime_reported_at: AwareDatetime | None = None
+    local_authority: LocalAuthority
+    subject: Subject
+    contact: Contact | None = None
+    incident: Incident
+    assessment: Assessment
+    consent: Consent
+
+    @model_validator(mode="after")
+    def _born_before_report(self) -> ReferralRequest:
+        born = self.subject.date_of_birth
+        reported = (self.crime_reported_at or datetime.now(UTC)).date()
+        if born is not None and born > reported:
+            raise ValueError("subject.date_of_birth is after the date the crime was reported")
+        return self
+
+    @model_validator(mode="after")
+    def _reachable(self) -> ReferralRequest:
+        self_referral_with_channel = (
+            self.source is Source.SELF_REFERRAL
+            and self.contact is not None
+            and self.contact.preferred_channel is not None
+        )
+        if self_referral_with_channel:
+            return self
+        if self.contact is None:
+            raise ValueError("contact is required unless a self-referral sets preferred_channel")
+        if not self.contact.has_means_of_contact():
+            raise ValueError("contact needs a phone, email or address")
+        return self
+
+    def personal_data(self) -> dict[str, Any]:
+        """Everything that must stay in the vault."""
+        return {
+            "contact": self.contact.model_dump(mode="json") if self.contact else None,
+            "date_of_birth": self.subject.date_of_birth.isoformat()
+            if self.subject.date_of_birth
+            else None,
+            "gender": self.subject.gender,
+            "crime_reference": self.crime_reference,
+            "consent_recorded_by": self.consent.recorded_by,
+        }
+
+
+def age_on(date_of_birth: date, day: date) -> int:
+    """Whole years completed on ``day`` (never negative)."""
+    before_birthday = (day.month, day.day) < (date_of_birth.month, date_of_birth.day)
+    return max(0, day.year - date_of_birth.year - before_birthday)
+
+
+def coded_facts(request: ReferralRequest, referral_id: uuid.UUID, received_at: datetime) -> ReferralFacts:
+    """The facts the policy reads. Age is measured on the day the crime was reported (or on
+    receipt, when there is no report), so that a decision can be reproduced later."""
+    reported = request.crime_reported_at or received_at
+    subject = request.subject
+    age = age_on(subject.date_of_birth, reported.date()) if subject.date_of_birth else subject.age
+    assert age is not None
+    incident = request.incident
+    assessment = request.assessment
+    contact = request.contact
+    return ReferralFacts(
+        referral_id=referral_id,
+        received_at=received_at,
+        reported_at=request.crime_reported_at,
+        source=request.source,
+        local_authority=request.local_authority,
+        subject=SubjectFacts(
+            role=subject.role,
+            age=age,
+            vulnerabilities=subject.vulnerabilities,
+            persistently_targeted=subject.persistently_targeted,
+            intimidated=subject.intimidated,
+            bereaved_relative=subject.bereaved_relative,
+        ),
+        incident=IncidentFacts(
+            crime_types=incident.crime_types,
+            occurred_at=incident.occurred_at,
+            drug_possession=DrugPossession(**incident.drug_possession.model_dump())
+            if incident.drug_possession
+            else None,
+        ),
+        assessment=AssessmentFacts(
+            needs=assessment.needs,
+            dash=Dash(**assessment.dash.model_dump()) if assessment.dash else None,
+            da_incidents_last_12_months=assessment.da_incidents_last_12_months,
+            previous_marac_within_12_months=assessment.previous_marac_within_12_months,
+            cce_indicators=assessment.cce_indicators,
+            threat_to_life=assessment.threat_to_life,
+            hospital_setting=assessment.hospital_setting,
+        ),
+        consent=request.consent.status,
+        contact=ContactFacts(
+            safe_to_contact=contact.safe_to_contact if contact else None,
+            preferred_channel=contact.preferred_channel if contact else None,
+        ),
+    )

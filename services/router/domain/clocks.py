@@ -1,0 +1,39 @@
+"""Deadlines in English and Welsh working days (weekends and bank holidays excluded, from the
+``holidays`` library) or in hours. Day boundaries are London's; instants are UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import holidays
+
+LONDON = ZoneInfo("Europe/London")
+
+
+@lru_cache(maxsize=64)
+def _bank_holidays(year: int) -> holidays.HolidayBase:
+    return holidays.country_holidays("GB", subdiv="ENG", years=year)
+
+
+def is_working_day(day: date) -> bool:
+    return day.weekday() < 5 and day not in _bank_holidays(day.year)
+
+
+def add_working_days(start: datetime, days: int) -> datetime:
+    """The same London clock time ``days`` working days later: Friday 10:00 plus one working
+    day is Monday 10:00 (or Tuesday after a bank-holiday Monday)."""
+    local = start.astimezone(LONDON)
+    day = local.date()
+    remaining = days
+    while remaining > 0:
+        day += timedelta(days=1)
+        if is_working_day(day):
+            remaining -= 1
+    moved = datetime.combine(day, local.timetz().replace(tzinfo=None), tzinfo=LONDON)
+    return moved.astimezone(UTC)
+
+
+def add_hours(start: datetime, hours: float) -> datetime:
+    return (start + timedelta(hours=hours)).astimezone(UTC)

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from functools import partial
+
+import asyncpg
+from faststream.kafka import KafkaBroker
+
+from schemas import events, topics
+from schemas.envelope import CloudEvent
+from services.plumbing.kafka import subscribe
+from services.plumbing.settings import ServiceSettings
+from services.router import handlers
+
+
+def register(broker: KafkaBroker, pool: asyncpg.Pool, settings: ServiceSettings) -> None:
+    subscribe(
+        broker,
+        topic=topics.REFERRAL_RECEIVED,
+        group_id=handlers.RECEIVED_CONSUMER,
+        model=CloudEvent[events.ReferralReceived],
+        accept_types=frozenset({events.REFERRAL_RECEIVED}),
+        handle=partial(handlers.route_referral, pool),
+        settings=settings,
+    )
