@@ -13,12 +13,22 @@ from deploy.localstack.stack import PROJECT_ROOT, Options, Stack
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m deploy.localstack", description=__doc__)
     parser.add_argument("command", nargs="?", default="run", choices=["run"])
-    parser.add_argument("--state-dir", type=Path, default=PROJECT_ROOT / ".dev",
-                        help="where stack.json, logs and the embedded database live (default .dev/)")
-    parser.add_argument("--free-ports", action="store_true",
-                        help="use free ports instead of the contract's defaults (8080-8085, 9092)")
-    parser.add_argument("--ephemeral", action="store_true",
-                        help="a throwaway embedded database: faster, deleted on exit")
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=PROJECT_ROOT / ".dev",
+        help="where stack.json, logs and the embedded database live (default .dev/)",
+    )
+    parser.add_argument(
+        "--free-ports",
+        action="store_true",
+        help="use free ports instead of the contract's defaults (8080-8085, 9092)",
+    )
+    parser.add_argument(
+        "--ephemeral",
+        action="store_true",
+        help="a throwaway embedded database: faster, deleted on exit",
+    )
     args = parser.parse_args(argv)
     stack = Stack(
         Options(

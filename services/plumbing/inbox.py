@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-import asyncpg
+from services.plumbing.db import Connection
 
 
-async def first_time(conn: asyncpg.Connection, consumer: str, event_id: uuid.UUID, topic: str) -> bool:
+async def first_time(conn: Connection, consumer: str, event_id: uuid.UUID, topic: str) -> bool:
     """True when ``consumer`` has not applied ``event_id`` before. Call inside the transaction
     that applies it: if that transaction rolls back, the event counts as never seen."""
     inserted = await conn.fetchval(

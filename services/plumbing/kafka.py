@@ -78,6 +78,8 @@ def subscribe(
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.MANUAL,
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+        session_timeout_ms=settings.kafka_session_timeout_ms,
+        heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
     )
     async def consume(msg: KafkaMessage) -> None:
         record = msg.raw_message
@@ -97,7 +99,7 @@ def subscribe(
         except CONNECTION_ERRORS as exc:
             EVENTS_CONSUMED.labels(topic, group_id, "retried").inc()
             attempt = failures[position] = failures.get(position, 0) + 1
-            delay = min(0.2 * 2**attempt, 30.0)
+            delay = min(settings.consumer_retry_base_seconds * 2**attempt, 30.0)
             log.warning(
                 "database unreachable; will retry the message",
                 extra={"topic": topic, "error": type(exc).__name__, "retry_in_s": delay},
@@ -108,7 +110,8 @@ def subscribe(
         except Exception as exc:  # a failure we cannot classify: bounded retries, then DLT
             attempt = failures[position] = failures.get(position, 0) + 1
             log.exception(
-                "handler failed", extra={"topic": topic, "attempt": attempt, "error": type(exc).__name__}
+                "handler failed",
+                extra={"topic": topic, "attempt": attempt, "error": type(exc).__name__},
             )
             if attempt >= MAX_ATTEMPTS:
                 failures.pop(position, None)
@@ -116,7 +119,7 @@ def subscribe(
                 await msg.ack()
             else:
                 EVENTS_CONSUMED.labels(topic, group_id, "retried").inc()
-                await asyncio.sleep(min(0.2 * 2**attempt, 5.0))
+                await asyncio.sleep(min(settings.consumer_retry_base_seconds * 2**attempt, 5.0))
                 await msg.nack()
             return
         failures.pop(position, None)
@@ -165,6 +168,10 @@ async def dead_letter(
     EVENTS_CONSUMED.labels(record.topic, consumer, "dead_lettered").inc()
     log.error(
         "message dead-lettered",
-        extra={"topic": record.topic, "partition": record.partition, "offset": record.offset,
-               "error": type(exc).__name__},
+        extra={
+            "topic": record.topic,
+            "partition": record.partition,
+            "offset": record.offset,
+            "error": type(exc).__name__,
+        },
     )

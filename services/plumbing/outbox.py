@@ -9,6 +9,7 @@ a notification is missed (a listener that is reconnecting hears nothing).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -18,6 +19,7 @@ from typing import Any
 import asyncpg
 
 from services.plumbing import db
+from services.plumbing.db import Connection
 from services.plumbing.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_SECONDS, OUTBOX_PUBLISHED
 
 log = logging.getLogger(__name__)
@@ -35,7 +37,7 @@ class OutgoingEvent:
         return uuid.UUID(str(self.envelope["id"]))
 
 
-async def add(conn: asyncpg.Connection, events: list[OutgoingEvent]) -> None:
+async def add(conn: Connection, events: list[OutgoingEvent]) -> None:
     """Write events to the outbox. Call inside the transaction that makes the change."""
     await conn.executemany(
         "INSERT INTO outbox (event_id, topic, key, payload, headers) VALUES ($1, $2, $3, $4, $5)",
@@ -128,10 +130,8 @@ class OutboxRelay:
         self._wake.set()
 
     async def _sleep(self, seconds: float) -> None:
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=seconds)
-        except TimeoutError:
-            pass
 
     async def _drain(self) -> None:
         while not self._stopping.is_set():
@@ -166,5 +166,6 @@ class OutboxRelay:
                           coalesce(extract(epoch FROM now() - min(created_at)), 0) AS age
                    FROM outbox WHERE published_at IS NULL"""
             )
+        assert row is not None
         OUTBOX_BACKLOG.labels(self._schema).set(row["n"])
         OUTBOX_OLDEST_SECONDS.labels(self._schema).set(float(row["age"]))

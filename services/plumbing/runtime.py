@@ -97,7 +97,10 @@ class Service:
         applied = await migrations.apply(
             self.settings.database_url,
             self.schema,
-            {"plumbing": migrations.PLUMBING_MIGRATIONS, self.migrations.parent.name: self.migrations},
+            {
+                "plumbing": migrations.PLUMBING_MIGRATIONS,
+                self.migrations.parent.name: self.migrations,
+            },
         )
         if applied:
             log.info("migrations applied", extra={"schema": self.schema, "migrations": applied})
@@ -108,7 +111,7 @@ class Service:
         logs.configure(self.name, self.settings.log_level, self.settings.log_json)
         if argv == ["migrate"]:
             applied = asyncio.run(self.migrate())
-            print(f"{self.schema}: {len(applied)} migrations applied")  # noqa: T201
+            print(f"{self.schema}: {len(applied)} migrations applied")
             return
         if argv:
             raise SystemExit(f"unknown arguments {argv}; use no argument to serve, or 'migrate'")

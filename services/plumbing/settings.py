@@ -19,11 +19,20 @@ class ServiceSettings(BaseSettings):
     kafka_fetch_max_wait_ms: int = Field(
         default=50, description="How long a fetch waits for data; bounds consumer latency."
     )
+    kafka_session_timeout_ms: int = Field(
+        default=10_000,
+        description="Consumer-group session timeout. Joining a group takes about half of it on "
+        "Tansu, so the local stack shortens it.",
+    )
+    kafka_heartbeat_interval_ms: int = 3_000
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     log_level: str = "INFO"
     log_json: bool = True
     outbox_poll_interval_seconds: float = 1.0
+    consumer_retry_base_seconds: float = Field(
+        default=0.2, description="First retry delay of a failed message; doubles each attempt."
+    )
     staff_jwt_public_key: str | None = Field(
         default=None, description="PEM public key that signs staff and service tokens."
     )

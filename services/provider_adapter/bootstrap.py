@@ -17,7 +17,7 @@ from services.provider_adapter.settings import AdapterSettings
 
 
 def build(settings: AdapterSettings | None = None) -> Service:
-    settings = settings or AdapterSettings()  # type: ignore[call-arg]
+    settings = settings or AdapterSettings()
     vault = IntakeVault(settings.intake_url, settings.intake_service_token)
     state: dict[str, handlers.Adapter] = {}
 

@@ -14,9 +14,17 @@ from typing import Any
 import asyncpg
 
 from schemas import events, topics
-from schemas.codes import ContactChannel, ContactResult, OutcomeStatus, RejectionReason, RouteStatus, Service
+from schemas.codes import (
+    ContactChannel,
+    ContactResult,
+    OutcomeStatus,
+    RejectionReason,
+    RouteStatus,
+    Service,
+)
 from schemas.envelope import CloudEvent
 from services.plumbing import inbox, outbox
+from services.plumbing.db import Connection
 from services.plumbing.events import outgoing
 from services.provider_adapter.adapters import repository as repo
 from services.provider_adapter.adapters.intake_client import IntakeVault
@@ -81,7 +89,9 @@ async def take_work_item(adapter: Adapter, event: CloudEvent[events.WorkItem]) -
     if item.service is not adapter.service:
         raise ValueError(f"work item for {item.service} on the {adapter.service} queue")
     async with adapter.pool.acquire() as conn, conn.transaction():
-        if not await inbox.first_time(conn, adapter.consumer, event.id, topics.queue_for(adapter.service)):
+        if not await inbox.first_time(
+            conn, adapter.consumer, event.id, topics.queue_for(adapter.service)
+        ):
             return
         if not await repo.insert_work_item(conn, item):
             return
@@ -113,14 +123,20 @@ def queue_item(row: asyncpg.Record) -> dict[str, Any]:
     }
 
 
-async def read_work_item(adapter: Adapter, referral_id: uuid.UUID, *, reader: str) -> dict[str, Any]:
+async def read_work_item(
+    adapter: Adapter, referral_id: uuid.UUID, *, reader: str
+) -> dict[str, Any]:
     """The work item with the contact details from intake's vault. The first read moves a
     requested route to received."""
     async with adapter.pool.acquire() as conn:
         row = await repo.latest_for_referral(conn, referral_id)
     if row is None:
         raise NotFound
-    if RouteStatus(row["status"]) in {RouteStatus.CANCELLED, RouteStatus.REJECTED, RouteStatus.CLOSED}:
+    if RouteStatus(row["status"]) in {
+        RouteStatus.CANCELLED,
+        RouteStatus.REJECTED,
+        RouteStatus.CLOSED,
+    }:
         raise Gone
     contact = await adapter.vault.contact(referral_id)
     async with adapter.pool.acquire() as conn, conn.transaction():
@@ -130,7 +146,9 @@ async def read_work_item(adapter: Adapter, referral_id: uuid.UUID, *, reader: st
         after = lifecycle.on_viewed(current)
         if after is not current:
             await repo.set_status(conn, row["route_id"], after.value)
-            await outbox.add(conn, [_status_event(adapter, row, "viewed", after, datetime.now(UTC))])
+            await outbox.add(
+                conn, [_status_event(adapter, row, "viewed", after, datetime.now(UTC))]
+            )
             row = await repo.latest_for_referral(conn, referral_id)
             assert row is not None
         attempts = await repo.contact_attempts(conn, row["route_id"])
@@ -139,7 +157,8 @@ async def read_work_item(adapter: Adapter, referral_id: uuid.UUID, *, reader: st
         **queue_item(row),
         "contact": contact,
         "contact_attempts": [
-            {"at": a["at"].isoformat(), "channel": a["channel"], "result": a["result"]} for a in attempts
+            {"at": a["at"].isoformat(), "channel": a["channel"], "result": a["result"]}
+            for a in attempts
         ],
         "outcome": dict(outcome) if outcome else None,
     }
@@ -150,7 +169,7 @@ async def _change(
     referral_id: uuid.UUID,
     step: str,
     decide: Callable[[RouteStatus], RouteStatus],
-    record: Callable[[asyncpg.Connection, uuid.UUID, RouteStatus], Awaitable[None]] | None = None,
+    record: Callable[[Connection, uuid.UUID, RouteStatus], Awaitable[None]] | None = None,
     **event_extra: Any,
 ) -> dict[str, Any]:
     """Lock the work item, let the domain decide the next status, save it, announce it."""
@@ -167,7 +186,11 @@ async def _change(
         await outbox.add(
             conn, [_status_event(adapter, row, step, after, datetime.now(UTC), **event_extra)]
         )
-    return {"referral_id": str(referral_id), "route_id": str(row["route_id"]), "status": after.value}
+    return {
+        "referral_id": str(referral_id),
+        "route_id": str(row["route_id"]),
+        "status": after.value,
+    }
 
 
 async def acknowledge(
@@ -178,7 +201,7 @@ async def acknowledge(
     reason: RejectionReason | None,
     note: str | None,
 ) -> dict[str, Any]:
-    async def record(conn: asyncpg.Connection, route_id: uuid.UUID, after: RouteStatus) -> None:
+    async def record(conn: Connection, route_id: uuid.UUID, after: RouteStatus) -> None:
         await repo.set_status(
             conn,
             route_id,
@@ -198,9 +221,14 @@ async def acknowledge(
 
 
 async def record_contact_attempt(
-    adapter: Adapter, referral_id: uuid.UUID, *, at: datetime, channel: ContactChannel, result: ContactResult
+    adapter: Adapter,
+    referral_id: uuid.UUID,
+    *,
+    at: datetime,
+    channel: ContactChannel,
+    result: ContactResult,
 ) -> dict[str, Any]:
-    async def record(conn: asyncpg.Connection, route_id: uuid.UUID, after: RouteStatus) -> None:
+    async def record(conn: Connection, route_id: uuid.UUID, after: RouteStatus) -> None:
         await repo.add_contact_attempt(conn, route_id, at, channel.value, result.value)
         await repo.set_status(conn, route_id, after.value)
 
@@ -222,7 +250,7 @@ async def record_outcome(
     reason: str | None,
     measures: dict[str, Any],
 ) -> dict[str, Any]:
-    async def record(conn: asyncpg.Connection, route_id: uuid.UUID, after: RouteStatus) -> None:
+    async def record(conn: Connection, route_id: uuid.UUID, after: RouteStatus) -> None:
         await repo.add_outcome(conn, route_id, status.value, reason, measures)
         await repo.set_status(conn, route_id, after.value)
 

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from pydantic import Field, field_validator
 from typing import Annotated
 
+from pydantic import Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from schemas.codes import Service

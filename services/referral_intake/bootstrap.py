@@ -10,7 +10,7 @@ from services.referral_intake.settings import IntakeSettings
 
 
 def build(settings: IntakeSettings | None = None) -> Service:
-    settings = settings or IntakeSettings()  # type: ignore[call-arg]
+    settings = settings or IntakeSettings()
     if not settings.staff_jwt_public_key:
         raise SystemExit("STAFF_JWT_PUBLIC_KEY is required: intake serves only signed-in staff.")
     return Service(

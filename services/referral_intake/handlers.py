@@ -16,6 +16,7 @@ from schemas import events, topics
 from schemas.codes import ReferralStatus, RouteStatus, Service
 from schemas.envelope import CloudEvent
 from services.plumbing import inbox, outbox
+from services.plumbing.db import Connection
 from services.plumbing.events import outgoing
 from services.referral_intake.adapters import repository as repo
 from services.referral_intake.domain.lifecycle import is_open, referral_status
@@ -24,8 +25,15 @@ from services.referral_intake.domain.referral import ReferralRequest, coded_fact
 SOURCE = "referral_intake"
 ROUTED_CONSUMER = "referral_intake.routed"
 STATUS_CONSUMER = "referral_intake.route_status"
-CONTACT_FIELDS = ["name", "phone", "email", "address", "safe_to_contact", "safe_contact_notes",
-                  "preferred_channel"]
+CONTACT_FIELDS = [
+    "name",
+    "phone",
+    "email",
+    "address",
+    "safe_to_contact",
+    "safe_contact_notes",
+    "preferred_channel",
+]
 
 
 class IdempotencyConflict(Exception):
@@ -93,12 +101,14 @@ async def submit_referral(
     raise IdempotencyConflict
 
 
-async def _refresh_referral_status(conn: asyncpg.Connection, referral_id: uuid.UUID, at: datetime) -> None:
+async def _refresh_referral_status(conn: Connection, referral_id: uuid.UUID, at: datetime) -> None:
     decision = await repo.referral_decision(conn, referral_id)
     decided = ReferralStatus(decision["status"]) if decision else None
     statuses = [RouteStatus(s) for s in await repo.route_statuses(conn, referral_id)]
     held = bool(decision and decision.get("held_routes"))
-    await repo.set_referral_status(conn, referral_id, referral_status(decided, statuses, held).value, at)
+    await repo.set_referral_status(
+        conn, referral_id, referral_status(decided, statuses, held).value, at
+    )
 
 
 async def record_decision(pool: asyncpg.Pool, event: CloudEvent[events.ReferralRouted]) -> None:
@@ -145,7 +155,9 @@ async def record_decision(pool: asyncpg.Pool, event: CloudEvent[events.ReferralR
         await _refresh_referral_status(conn, decision.referral_id, decision.decided_at)
 
 
-async def record_route_status(pool: asyncpg.Pool, event: CloudEvent[events.RouteStatusChanged]) -> None:
+async def record_route_status(
+    pool: asyncpg.Pool, event: CloudEvent[events.RouteStatusChanged]
+) -> None:
     change = event.data
     detail: dict[str, Any] = {"service": change.service.value}
     if change.rejection_reason:
@@ -179,14 +191,21 @@ async def disclose_contact(
     else is ``NotFound``, exactly as for a referral that does not exist."""
     open_statuses = [s.value for s in RouteStatus if is_open(s)]
     async with pool.acquire() as conn, conn.transaction():
-        route_id = await repo.open_route_for_service(conn, referral_id, service.value, open_statuses)
+        route_id = await repo.open_route_for_service(
+            conn, referral_id, service.value, open_statuses
+        )
         if route_id is None:
             raise NotFound
         personal = await repo.read_vault(conn, referral_id)
         contact = (personal or {}).get("contact") or {}
         fields = [f for f in CONTACT_FIELDS if contact.get(f) is not None]
         await repo.log_disclosure(
-            conn, referral_id, accessor=accessor, service=service.value, fields=fields, purpose=purpose
+            conn,
+            referral_id,
+            accessor=accessor,
+            service=service.value,
+            fields=fields,
+            purpose=purpose,
         )
     return {f: contact.get(f) for f in CONTACT_FIELDS}
 

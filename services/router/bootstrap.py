@@ -11,7 +11,7 @@ from services.router.settings import RouterSettings
 
 
 def build(settings: RouterSettings | None = None) -> Service:
-    settings = settings or RouterSettings()  # type: ignore[call-arg]
+    settings = settings or RouterSettings()
     return Service(
         name="router",
         settings=settings,

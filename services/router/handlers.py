@@ -29,8 +29,12 @@ async def route_referral(pool: asyncpg.Pool, event: CloudEvent[events.ReferralRe
     decision_id = uuid.uuid4()
     routes = []
     for choice in decision.routes:
-        due = deadlines(choice, enhanced=decision.enhanced_rights, clock_start=clock_start,
-                        requested_at=decided_at)
+        due = deadlines(
+            choice,
+            enhanced=decision.enhanced_rights,
+            clock_start=clock_start,
+            requested_at=decided_at,
+        )
         routes.append(
             events.Route(
                 route_id=uuid.uuid4(),
@@ -58,14 +62,24 @@ async def route_referral(pool: asyncpg.Pool, event: CloudEvent[events.ReferralRe
         flags=list(decision.flags),
         routes=routes,
         held_routes=[
-            events.HeldRoute(service=h.service, sub_service=h.sub_service, priority=h.priority,
-                             rule_ids=list(h.rule_ids), reason=h.reason)
+            events.HeldRoute(
+                service=h.service,
+                sub_service=h.sub_service,
+                priority=h.priority,
+                rule_ids=list(h.rule_ids),
+                reason=h.reason,
+            )
             for h in decision.held_routes
         ],
     )
     outgoing_events = [
-        outgoing(topic=topics.REFERRAL_ROUTED, type_=events.REFERRAL_ROUTED, source=SOURCE,
-                 referral_id=facts.referral_id, data=routed)
+        outgoing(
+            topic=topics.REFERRAL_ROUTED,
+            type_=events.REFERRAL_ROUTED,
+            source=SOURCE,
+            referral_id=facts.referral_id,
+            data=routed,
+        )
     ]
     for route in routes:
         item = events.WorkItem(
@@ -87,8 +101,13 @@ async def route_referral(pool: asyncpg.Pool, event: CloudEvent[events.ReferralRe
             facts=work_item_facts(facts, route.service),
         )
         outgoing_events.append(
-            outgoing(topic=topics.queue_for(route.service), type_=events.WORK_ITEM, source=SOURCE,
-                     referral_id=facts.referral_id, data=item)
+            outgoing(
+                topic=topics.queue_for(route.service),
+                type_=events.WORK_ITEM,
+                source=SOURCE,
+                referral_id=facts.referral_id,
+                data=item,
+            )
         )
     async with pool.acquire() as conn, conn.transaction():
         if not await inbox.first_time(conn, RECEIVED_CONSUMER, event.id, topics.REFERRAL_RECEIVED):

@@ -9,10 +9,11 @@ from typing import Any
 import asyncpg
 
 from schemas.events import WorkItem
+from services.plumbing.db import Connection
 from services.provider_adapter.domain.work_item import PRIORITY_RANK
 
 
-async def insert_work_item(conn: asyncpg.Connection, item: WorkItem) -> bool:
+async def insert_work_item(conn: Connection, item: WorkItem) -> bool:
     """False when this route was stored before (a redelivered work item)."""
     inserted = await conn.fetchval(
         """INSERT INTO work_items (route_id, referral_id, decision_id, policy_version, service,
@@ -45,19 +46,19 @@ async def insert_work_item(conn: asyncpg.Connection, item: WorkItem) -> bool:
 _LATEST = "SELECT * FROM work_items WHERE referral_id = $1 ORDER BY requested_at DESC LIMIT 1"
 
 
-async def latest_for_referral(conn: asyncpg.Connection, referral_id: uuid.UUID) -> asyncpg.Record | None:
+async def latest_for_referral(conn: Connection, referral_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(_LATEST, referral_id)
 
 
 async def lock_latest_for_referral(
-    conn: asyncpg.Connection, referral_id: uuid.UUID
+    conn: Connection, referral_id: uuid.UUID
 ) -> asyncpg.Record | None:
     """The referral's latest work item, locked until the transaction ends."""
     return await conn.fetchrow(_LATEST + " FOR UPDATE", referral_id)
 
 
 async def set_status(
-    conn: asyncpg.Connection,
+    conn: Connection,
     route_id: uuid.UUID,
     status: str,
     *,
@@ -77,7 +78,7 @@ async def set_status(
 
 
 async def add_contact_attempt(
-    conn: asyncpg.Connection, route_id: uuid.UUID, at: datetime, channel: str, result: str
+    conn: Connection, route_id: uuid.UUID, at: datetime, channel: str, result: str
 ) -> None:
     await conn.execute(
         "INSERT INTO contact_attempts (route_id, at, channel, result) VALUES ($1, $2, $3, $4)",
@@ -89,7 +90,11 @@ async def add_contact_attempt(
 
 
 async def add_outcome(
-    conn: asyncpg.Connection, route_id: uuid.UUID, status: str, reason: str | None, measures: dict[str, Any]
+    conn: Connection,
+    route_id: uuid.UUID,
+    status: str,
+    reason: str | None,
+    measures: dict[str, Any],
 ) -> None:
     await conn.execute(
         "INSERT INTO outcomes (route_id, status, reason, measures) VALUES ($1, $2, $3, $4)",
@@ -100,7 +105,7 @@ async def add_outcome(
     )
 
 
-async def contact_attempts(conn: asyncpg.Connection, route_id: uuid.UUID) -> list[asyncpg.Record]:
+async def contact_attempts(conn: Connection, route_id: uuid.UUID) -> list[asyncpg.Record]:
     return list(
         await conn.fetch(
             "SELECT at, channel, result FROM contact_attempts WHERE route_id = $1 ORDER BY at, id",
@@ -109,12 +114,14 @@ async def contact_attempts(conn: asyncpg.Connection, route_id: uuid.UUID) -> lis
     )
 
 
-async def outcome(conn: asyncpg.Connection, route_id: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT status, reason, measures FROM outcomes WHERE route_id = $1", route_id)
+async def outcome(conn: Connection, route_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT status, reason, measures FROM outcomes WHERE route_id = $1", route_id
+    )
 
 
 async def queue_page(
-    conn: asyncpg.Connection,
+    conn: Connection,
     *,
     statuses: list[str],
     after: tuple[int, datetime, uuid.UUID] | None,
@@ -143,7 +150,7 @@ async def queue_page(
     )
 
 
-async def replace_configured_keys(conn: asyncpg.Connection, hashes: list[str]) -> None:
+async def replace_configured_keys(conn: Connection, hashes: list[str]) -> None:
     """Make the configured key hashes the active configured keys: add new ones, revoke
     configured ones no longer listed. Keys issued another way are left alone."""
     if not hashes:
@@ -156,12 +163,13 @@ async def replace_configured_keys(conn: asyncpg.Connection, hashes: list[str]) -
         )
         await conn.execute(
             """UPDATE provider_keys SET revoked_at = now()
-               WHERE label = 'configured' AND revoked_at IS NULL AND NOT key_hash = ANY($1::text[])""",
+               WHERE label = 'configured' AND revoked_at IS NULL
+                 AND NOT key_hash = ANY($1::text[])""",
             hashes,
         )
 
 
-async def key_is_active(conn: asyncpg.Connection, key_hash: str) -> bool:
+async def key_is_active(conn: Connection, key_hash: str) -> bool:
     return bool(
         await conn.fetchval(
             "SELECT true FROM provider_keys WHERE key_hash = $1 AND revoked_at IS NULL", key_hash

@@ -28,7 +28,9 @@ _WORKING = {RouteStatus.ACCEPTED, RouteStatus.IN_PROGRESS, RouteStatus.ON_HOLD}
 
 
 def _ended(status: RouteStatus) -> TransitionNotAllowed:
-    return TransitionNotAllowed(f"This referral is already {status.value}; nothing more can be recorded on it.")
+    return TransitionNotAllowed(
+        f"This referral is already {status.value}; nothing more can be recorded on it."
+    )
 
 
 def on_viewed(status: RouteStatus) -> RouteStatus:
@@ -43,7 +45,8 @@ def on_acknowledged(status: RouteStatus, *, accepted: bool) -> RouteStatus:
         raise _ended(status)
     if status not in _AWAITING_DECISION:
         raise TransitionNotAllowed(
-            f"This referral was already accepted (it is {status.value}); it cannot be acknowledged again."
+            f"This referral was already accepted (it is {status.value}); "
+            "it cannot be acknowledged again."
         )
     return RouteStatus.ACCEPTED if accepted else RouteStatus.REJECTED
 
@@ -67,6 +70,7 @@ def on_outcome(status: RouteStatus, outcome: OutcomeStatus) -> RouteStatus:
         return RouteStatus.CANCELLED
     if status not in _WORKING:
         raise TransitionNotAllowed(
-            f"Accept the referral before recording a {outcome.value} outcome (it is {status.value})."
+            f"Accept the referral before recording a {outcome.value} outcome "
+            f"(it is {status.value})."
         )
     return RouteStatus.COMPLETED if outcome is OutcomeStatus.COMPLETED else RouteStatus.FAILED

@@ -77,9 +77,18 @@ async def provider(
 
 Provider = Annotated[handlers.Adapter, Depends(provider)]
 
-OPEN_STATUSES = [s.value for s in RouteStatus if s not in {
-    RouteStatus.COMPLETED, RouteStatus.CLOSED, RouteStatus.REJECTED, RouteStatus.CANCELLED,
-    RouteStatus.FAILED}]
+OPEN_STATUSES = [
+    s.value
+    for s in RouteStatus
+    if s
+    not in {
+        RouteStatus.COMPLETED,
+        RouteStatus.CLOSED,
+        RouteStatus.REJECTED,
+        RouteStatus.CANCELLED,
+        RouteStatus.FAILED,
+    }
+]
 
 
 def _encode_cursor(row: Any) -> str:
@@ -93,7 +102,9 @@ def _decode_cursor(cursor: str) -> tuple[int, datetime, uuid.UUID]:
         rank, at, route_id = json.loads(base64.urlsafe_b64decode(padded))
         return int(rank), datetime.fromisoformat(at), uuid.UUID(route_id)
     except (ValueError, TypeError) as exc:
-        raise HTTPException(status_code=400, detail="The cursor is not one this API gave out.") from exc
+        raise HTTPException(
+            status_code=400, detail="The cursor is not one this API gave out."
+        ) from exc
 
 
 @router.get("/v1/queue")
@@ -122,7 +133,9 @@ async def get_referral(referral_id: uuid.UUID, adapter: Provider) -> Any:
         return problem(404, "Not found", NOT_FOUND)
     except handlers.Gone:
         return problem(
-            410, "Gone", "This referral is no longer with you; its contact details are not disclosed."
+            410,
+            "Gone",
+            "This referral is no longer with you; its contact details are not disclosed.",
         )
     except ContactUnavailable:
         return problem(

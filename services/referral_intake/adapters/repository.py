@@ -10,16 +10,17 @@ from typing import Any
 import asyncpg
 
 from schemas.events import ReferralFacts, Route
+from services.plumbing.db import Connection
 
 
-async def find_by_idempotency_key(conn: asyncpg.Connection, key: str) -> asyncpg.Record | None:
+async def find_by_idempotency_key(conn: Connection, key: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT referral_id, request_hash, status FROM referrals WHERE idempotency_key = $1", key
     )
 
 
 async def insert_referral(
-    conn: asyncpg.Connection,
+    conn: Connection,
     facts: ReferralFacts,
     *,
     submitted_by: str,
@@ -41,13 +42,13 @@ async def insert_referral(
     )
 
 
-async def insert_vault(conn: asyncpg.Connection, referral_id: uuid.UUID, personal: dict[str, Any]) -> None:
+async def insert_vault(conn: Connection, referral_id: uuid.UUID, personal: dict[str, Any]) -> None:
     await conn.execute(
         "INSERT INTO vault (referral_id, personal) VALUES ($1, $2)", referral_id, personal
     )
 
 
-async def read_vault(conn: asyncpg.Connection, referral_id: uuid.UUID) -> dict[str, Any] | None:
+async def read_vault(conn: Connection, referral_id: uuid.UUID) -> dict[str, Any] | None:
     personal: dict[str, Any] | None = await conn.fetchval(
         "SELECT personal FROM vault WHERE referral_id = $1", referral_id
     )
@@ -55,7 +56,7 @@ async def read_vault(conn: asyncpg.Connection, referral_id: uuid.UUID) -> dict[s
 
 
 async def add_timeline(
-    conn: asyncpg.Connection,
+    conn: Connection,
     referral_id: uuid.UUID,
     event: str,
     at: datetime,
@@ -76,14 +77,16 @@ async def add_timeline(
     )
 
 
-async def referral_exists(conn: asyncpg.Connection, referral_id: uuid.UUID) -> bool:
+async def referral_exists(conn: Connection, referral_id: uuid.UUID) -> bool:
     return bool(
-        await conn.fetchval("SELECT true FROM referrals WHERE referral_id = $1 FOR UPDATE", referral_id)
+        await conn.fetchval(
+            "SELECT true FROM referrals WHERE referral_id = $1 FOR UPDATE", referral_id
+        )
     )
 
 
 async def store_decision(
-    conn: asyncpg.Connection, referral_id: uuid.UUID, decision: dict[str, Any], at: datetime
+    conn: Connection, referral_id: uuid.UUID, decision: dict[str, Any], at: datetime
 ) -> None:
     await conn.execute(
         "UPDATE referrals SET decision = $2, updated_at = $3 WHERE referral_id = $1",
@@ -93,7 +96,7 @@ async def store_decision(
     )
 
 
-async def latest_reported_status(conn: asyncpg.Connection, route_id: uuid.UUID) -> str | None:
+async def latest_reported_status(conn: Connection, route_id: uuid.UUID) -> str | None:
     status: str | None = await conn.fetchval(
         """SELECT status FROM timeline WHERE route_id = $1 AND status IS NOT NULL
            ORDER BY id DESC LIMIT 1""",
@@ -103,7 +106,11 @@ async def latest_reported_status(conn: asyncpg.Connection, route_id: uuid.UUID) 
 
 
 async def insert_route(
-    conn: asyncpg.Connection, referral_id: uuid.UUID, decision_id: uuid.UUID, route: Route, status: str
+    conn: Connection,
+    referral_id: uuid.UUID,
+    decision_id: uuid.UUID,
+    route: Route,
+    status: str,
 ) -> None:
     await conn.execute(
         """INSERT INTO routes (route_id, referral_id, decision_id, service, sub_service, priority,
@@ -129,7 +136,7 @@ async def insert_route(
 
 
 async def set_route_status(
-    conn: asyncpg.Connection, route_id: uuid.UUID, status: str, at: datetime
+    conn: Connection, route_id: uuid.UUID, status: str, at: datetime
 ) -> uuid.UUID | None:
     """Returns the route's referral id, or None when the route is not known yet."""
     referral_id: uuid.UUID | None = await conn.fetchval(
@@ -141,12 +148,12 @@ async def set_route_status(
     return referral_id
 
 
-async def route_statuses(conn: asyncpg.Connection, referral_id: uuid.UUID) -> list[str]:
+async def route_statuses(conn: Connection, referral_id: uuid.UUID) -> list[str]:
     rows = await conn.fetch("SELECT status FROM routes WHERE referral_id = $1", referral_id)
     return [r["status"] for r in rows]
 
 
-async def referral_decision(conn: asyncpg.Connection, referral_id: uuid.UUID) -> dict[str, Any] | None:
+async def referral_decision(conn: Connection, referral_id: uuid.UUID) -> dict[str, Any] | None:
     decision: dict[str, Any] | None = await conn.fetchval(
         "SELECT decision FROM referrals WHERE referral_id = $1", referral_id
     )
@@ -154,10 +161,11 @@ async def referral_decision(conn: asyncpg.Connection, referral_id: uuid.UUID) ->
 
 
 async def set_referral_status(
-    conn: asyncpg.Connection, referral_id: uuid.UUID, status: str, at: datetime
+    conn: Connection, referral_id: uuid.UUID, status: str, at: datetime
 ) -> None:
     await conn.execute(
-        "UPDATE referrals SET status = $2, updated_at = greatest(updated_at, $3) WHERE referral_id = $1",
+        """UPDATE referrals SET status = $2, updated_at = greatest(updated_at, $3)
+           WHERE referral_id = $1""",
         referral_id,
         status,
         at,
@@ -165,7 +173,7 @@ async def set_referral_status(
 
 
 async def open_route_for_service(
-    conn: asyncpg.Connection, referral_id: uuid.UUID, service: str, open_statuses: list[str]
+    conn: Connection, referral_id: uuid.UUID, service: str, open_statuses: list[str]
 ) -> uuid.UUID | None:
     route_id: uuid.UUID | None = await conn.fetchval(
         """SELECT route_id FROM routes
@@ -179,7 +187,7 @@ async def open_route_for_service(
 
 
 async def log_disclosure(
-    conn: asyncpg.Connection,
+    conn: Connection,
     referral_id: uuid.UUID,
     *,
     accessor: str,
@@ -198,7 +206,7 @@ async def log_disclosure(
     )
 
 
-async def load_referral(conn: asyncpg.Connection, referral_id: uuid.UUID) -> asyncpg.Record | None:
+async def load_referral(conn: Connection, referral_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
         """SELECT referral_id, received_at, status, facts, decision FROM referrals
            WHERE referral_id = $1""",
@@ -206,15 +214,16 @@ async def load_referral(conn: asyncpg.Connection, referral_id: uuid.UUID) -> asy
     )
 
 
-async def load_routes(conn: asyncpg.Connection, referral_id: uuid.UUID) -> list[asyncpg.Record]:
+async def load_routes(conn: Connection, referral_id: uuid.UUID) -> list[asyncpg.Record]:
     return list(
         await conn.fetch(
-            "SELECT * FROM routes WHERE referral_id = $1 ORDER BY requested_at, service", referral_id
+            "SELECT * FROM routes WHERE referral_id = $1 ORDER BY requested_at, service",
+            referral_id,
         )
     )
 
 
-async def load_timeline(conn: asyncpg.Connection, referral_id: uuid.UUID) -> list[asyncpg.Record]:
+async def load_timeline(conn: Connection, referral_id: uuid.UUID) -> list[asyncpg.Record]:
     return list(
         await conn.fetch(
             """SELECT t.route_id, t.event, t.status, t.at, t.detail, r.service

@@ -7,8 +7,9 @@ from collections.abc import Iterable
 from schemas.codes import TERMINAL_ROUTE_STATUSES, ReferralStatus, RouteStatus
 
 
-def referral_status(decided: ReferralStatus | None, route_statuses: Iterable[RouteStatus],
-                    has_held_routes: bool) -> ReferralStatus:
+def referral_status(
+    decided: ReferralStatus | None, route_statuses: Iterable[RouteStatus], has_held_routes: bool
+) -> ReferralStatus:
     """``received`` until decided; ``closed`` once every dispatched route has ended and
     nothing waits for consent; otherwise what the decision said."""
     if decided is None:

@@ -62,8 +62,12 @@ class Subject(Request):
 
 class Contact(Request):
     name: ShortText | None = None
-    phone: Annotated[str, Field(min_length=3, max_length=40, pattern=r"^[0-9+() \-]+$")] | None = None
-    email: Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
+    phone: Annotated[str, Field(min_length=3, max_length=40, pattern=r"^[0-9+() \-]+$")] | None = (
+        None
+    )
+    email: Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = (
+        None
+    )
     address: Annotated[str, Field(min_length=1, max_length=500)] | None = None
     safe_to_contact: bool = True
     safe_contact_notes: Annotated[str, Field(max_length=1000)] | None = None
@@ -159,7 +163,9 @@ def age_on(date_of_birth: date, day: date) -> int:
     return max(0, day.year - date_of_birth.year - before_birthday)
 
 
-def coded_facts(request: ReferralRequest, referral_id: uuid.UUID, received_at: datetime) -> ReferralFacts:
+def coded_facts(
+    request: ReferralRequest, referral_id: uuid.UUID, received_at: datetime
+) -> ReferralFacts:
     """The facts the policy reads. Age is measured on the day the crime was reported (or on
     receipt, when there is no report), so that a decision can be reproduced later."""
     reported = request.crime_reported_at or received_at

@@ -68,10 +68,13 @@ async def get_referral(referral_id: uuid.UUID, request: Request, _: Staff) -> An
 
 @router.get("/internal/v1/referrals/{referral_id}/contact", include_in_schema=False)
 async def contact_for_provider(
-    referral_id: uuid.UUID, request: Request, caller: ServiceCaller, purpose: str = "provider_contact"
+    referral_id: uuid.UUID,
+    request: Request,
+    caller: ServiceCaller,
+    purpose: str = "provider_contact",
 ) -> Any:
     """The vault, for provider adapters: only for an open route to the caller's service."""
-    if caller.service not in Service.__members__:
+    if caller.service is None or caller.service not in Service.__members__:
         return _not_found()
     try:
         return await handlers.disclose_contact(

@@ -24,7 +24,9 @@ class Deadlines:
     code_deadline: datetime
 
 
-def deadlines(route: RouteChoice, *, enhanced: bool, clock_start: datetime, requested_at: datetime) -> Deadlines:
+def deadlines(
+    route: RouteChoice, *, enhanced: bool, clock_start: datetime, requested_at: datetime
+) -> Deadlines:
     """``clock_start`` is when the crime was reported (or the referral received): the Code's
     clock runs from then. The provider's clocks run from when the route was requested."""
     if route.priority is Priority.URGENT:

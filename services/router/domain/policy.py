@@ -88,16 +88,28 @@ def decide(facts: ReferralFacts) -> Decision:
             if consent is ConsentStatus.GIVEN
             else ConsentBasis.SAFEGUARDING_OVERRIDE
         )
-        idva = RouteChoice(Service.IDVA, sub, Priority.URGENT, ("R-IDVA-HIGH-RISK",), risk_reason, basis)
-        return Decision(VERSION, ReferralStatus.ROUTED, None, enhanced, risk,
-                        ("marac_referral_required",), (idva,))
+        idva = RouteChoice(
+            Service.IDVA, sub, Priority.URGENT, ("R-IDVA-HIGH-RISK",), risk_reason, basis
+        )
+        return Decision(
+            VERSION,
+            ReferralStatus.ROUTED,
+            None,
+            enhanced,
+            risk,
+            ("marac_referral_required",),
+            (idva,),
+        )
 
     if s.role not in (Role.VICTIM, Role.WITNESS):
-        return Decision(VERSION, ReferralStatus.NO_SERVICE, NoServiceReason.NOT_ELIGIBLE, enhanced, risk)
+        return Decision(
+            VERSION, ReferralStatus.NO_SERVICE, NoServiceReason.NOT_ELIGIBLE, enhanced, risk
+        )
     needs = set(facts.assessment.needs) - {Need.NONE}
     if not needs and not enhanced:
-        return Decision(VERSION, ReferralStatus.NO_SERVICE, NoServiceReason.NO_IDENTIFIED_NEED,
-                        enhanced, risk)
+        return Decision(
+            VERSION, ReferralStatus.NO_SERVICE, NoServiceReason.NO_IDENTIFIED_NEED, enhanced, risk
+        )
     reason = (
         f"identified needs: {', '.join(sorted(n.value for n in needs))}"
         if needs
@@ -106,14 +118,36 @@ def decide(facts: ReferralFacts) -> Decision:
     priority = Priority.HIGH if enhanced else Priority.STANDARD
     explicit = bool(EXPLICIT_CONSENT_CRIMES & crimes) or s.bereaved_relative
     if consent is ConsentStatus.REFUSED:
-        return Decision(VERSION, ReferralStatus.NO_SERVICE, NoServiceReason.CONSENT_REFUSED,
-                        enhanced, risk, tuple(flags))
+        return Decision(
+            VERSION,
+            ReferralStatus.NO_SERVICE,
+            NoServiceReason.CONSENT_REFUSED,
+            enhanced,
+            risk,
+            tuple(flags),
+        )
     if consent is ConsentStatus.NOT_ASKED and explicit:
-        held = RouteChoice(Service.VAL, "core", priority, ("R-VAL",), reason, ConsentBasis.EXPLICIT_CONSENT)
-        ask = RouteChoice(Service.VAL, "consent_contact", priority, ("R-VAL",),
-                          "explicit consent is needed before referral", ConsentBasis.NOT_REQUIRED)
-        return Decision(VERSION, ReferralStatus.AWAITING_CONSENT, None, enhanced, risk, tuple(flags),
-                        (ask,), (held,))
+        held = RouteChoice(
+            Service.VAL, "core", priority, ("R-VAL",), reason, ConsentBasis.EXPLICIT_CONSENT
+        )
+        ask = RouteChoice(
+            Service.VAL,
+            "consent_contact",
+            priority,
+            ("R-VAL",),
+            "explicit consent is needed before referral",
+            ConsentBasis.NOT_REQUIRED,
+        )
+        return Decision(
+            VERSION,
+            ReferralStatus.AWAITING_CONSENT,
+            None,
+            enhanced,
+            risk,
+            tuple(flags),
+            (ask,),
+            (held,),
+        )
     basis = (
         ConsentBasis.EXPLICIT_CONSENT
         if consent is ConsentStatus.GIVEN

@@ -1,0 +1,90 @@
+"""What `make run` promises a newcomer: the discovery file, one process per service,
+a clear answer to a second `make run`, and restarts of a process that dies."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import httpx
+
+from tests.support.stack import PROJECT_ROOT, RunningStack
+from tests.support.waiting import eventually_sync
+
+SERVICES = ["VAL", "IDVA", "ISVA", "CLIMB", "DIVERT"]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_stack_file_tells_where_everything_is(hub: RunningStack) -> None:
+    info = hub.info()
+    assert set(info["provider_api_urls"]) == set(SERVICES)
+    assert set(info["provider_keys"]) == set(SERVICES)
+    assert set(info["staff_tokens"]) == {"triage", "supervisor", "commissioner"}
+    assert info["database_url"].startswith("postgresql://")
+    assert info["kafka_bootstrap_servers"]
+    expected = {"referral_intake", "router"} | {f"provider_adapter.{s}" for s in SERVICES}
+    assert set(info["processes"]) == expected
+    assert len(set(info["processes"].values())) == len(expected)  # separate processes
+    assert all(_alive(pid) for pid in info["processes"].values())
+    for url in [info["intake_url"], *info["provider_api_urls"].values()]:
+        for path in ("/healthz", "/readyz"):
+            assert httpx.get(url + path, timeout=5).status_code == 200
+        metrics = httpx.get(url + "/metrics", timeout=5)
+        assert metrics.status_code == 200
+        assert "hub_outbox_backlog" in metrics.text
+    assert oct(hub.stack_file.stat().st_mode)[-3:] == "600"
+
+
+def test_a_second_make_run_says_the_hub_is_running(hub: RunningStack) -> None:
+    second = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "deploy.localstack",
+            "run",
+            "--state-dir",
+            str(hub.state_dir),
+            "--free-ports",
+        ],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert second.returncode == 1
+    assert "already running" in second.stdout
+    assert "stack.json" in second.stdout
+    assert hub.stack_file.exists()  # the running hub is untouched
+
+
+def test_a_service_process_that_dies_is_restarted(hub: RunningStack) -> None:
+    before = hub.info()["processes"]["provider_adapter.CLIMB"]
+    os.kill(before, signal.SIGKILL)
+
+    def restarted() -> int | None:
+        pid: int = hub.info()["processes"]["provider_adapter.CLIMB"]
+        return pid if pid != before else None
+
+    after = eventually_sync(restarted, timeout=30, what="a new CLIMB adapter pid in stack.json")
+    url = hub.info()["provider_api_urls"]["CLIMB"]
+
+    def ready() -> bool:
+        try:
+            return httpx.get(url + "/readyz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    eventually_sync(ready, timeout=60, what="the restarted adapter to be ready")
+    assert _alive(after)
+    climb = hub.provider("CLIMB")
+    assert climb.get("/v1/queue").status_code == 200

@@ -1,0 +1,39 @@
+"""A service app in this process, with its lifespan (migrations, pool, consumers, relay)
+running against real PostgreSQL and a real broker."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+
+from deploy.localstack.credentials import AUDIENCE, ISSUER, Credentials, generate
+
+CREDENTIALS: Credentials = generate()
+
+
+def common_env(database_url: str, kafka: str) -> dict[str, object]:
+    return {
+        "database_url": database_url,
+        "kafka_bootstrap_servers": kafka,
+        "kafka_idempotence": False,
+        "kafka_session_timeout_ms": 2000,
+        "kafka_heartbeat_interval_ms": 500,
+        "staff_jwt_public_key": CREDENTIALS.public_key_pem,
+        "staff_jwt_issuer": ISSUER,
+        "staff_jwt_audience": AUDIENCE,
+        "log_json": False,
+    }
+
+
+@asynccontextmanager
+async def serving(app: FastAPI, token: str | None = None) -> AsyncIterator[httpx.AsyncClient]:
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30) as manager:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=manager.app), base_url="http://test", headers=headers
+        ) as client:
+            yield client

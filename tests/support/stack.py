@@ -1,0 +1,106 @@
+"""The whole hub as separate processes, started exactly as ``make run`` starts it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.support.waiting import eventually_sync
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class RunningStack:
+    state_dir: Path
+    process: subprocess.Popen[bytes]
+    output: Path
+
+    @property
+    def stack_file(self) -> Path:
+        return self.state_dir / "stack.json"
+
+    def info(self) -> dict[str, Any]:
+        info: dict[str, Any] = json.loads(self.stack_file.read_text())
+        return info
+
+    def staff(self, role: str = "triage") -> httpx.Client:
+        info = self.info()
+        return httpx.Client(
+            base_url=info["intake_url"],
+            headers={"Authorization": f"Bearer {info['staff_tokens'][role]}"},
+            timeout=10,
+        )
+
+    def provider(self, service: str) -> httpx.Client:
+        info = self.info()
+        return httpx.Client(
+            base_url=info["provider_api_urls"][service],
+            headers={"Authorization": f"Bearer {info['provider_keys'][service]}"},
+            timeout=10,
+        )
+
+    def log_text(self) -> str:
+        return "\n".join(
+            p.read_text(errors="replace") for p in (self.state_dir / "logs").glob("*.log")
+        )
+
+
+def start(state_dir: Path, *extra_args: str) -> RunningStack:
+    output = state_dir / "supervisor.out"
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")
+    }
+    with open(output, "wb") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "deploy.localstack",
+                "run",
+                "--state-dir",
+                str(state_dir),
+                "--free-ports",
+                "--ephemeral",
+                *extra_args,
+            ],
+            cwd=PROJECT_ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
+    stack = RunningStack(state_dir, process, output)
+
+    def started() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"make run exited early:\n{output.read_text()}")
+        return stack.stack_file.exists()
+
+    eventually_sync(started, timeout=180, interval=0.2, what="stack.json")
+    return stack
+
+
+def stop(stack: RunningStack) -> int:
+    if stack.process.poll() is None:
+        stack.process.send_signal(signal.SIGINT)
+    return stack.process.wait(timeout=60)
+
+
+@contextmanager
+def running_stack(state_dir: Path) -> Iterator[RunningStack]:
+    stack = start(state_dir)
+    try:
+        yield stack
+    finally:
+        stop(stack)
