@@ -109,7 +109,10 @@ class ConsentBasis(StrEnum):
     EXPLICIT_CONSENT = "explicit_consent"
     OPT_OUT_NOT_EXERCISED = "opt_out_not_exercised"
     SAFEGUARDING_OVERRIDE = "safeguarding_override"
-    NOT_REQUIRED = "not_required"
+    DIVERSION_OFFER = "diversion_offer"
+    """DIVERT: offered by the officer to the person found in possession; not a victim service."""
+    CONSENT_REQUEST = "consent_request"
+    """VAL's ``consent_contact`` route: VAL contacts the victim to ask for consent."""
 
 
 class RouteStatus(StrEnum):

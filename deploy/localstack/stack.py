@@ -277,25 +277,27 @@ class Stack:
             }
         )
         intake_port = self._port("referral_intake")
+        router_port = self._port("router")
         children = [
             Child(
                 "referral_intake",
                 "services.referral_intake",
-                {**base, "HTTP_PORT": str(intake_port)},
+                {
+                    **base,
+                    "HTTP_PORT": str(intake_port),
+                    "ROUTER_URL": f"http://127.0.0.1:{router_port}",
+                },
                 intake_port,
                 self.logs_dir / "referral_intake.log",
             ),
-        ]
-        router_port = self._port("router")
-        children.append(
             Child(
                 "router",
                 "services.router",
                 {**base, "HTTP_PORT": str(router_port)},
                 router_port,
                 self.logs_dir / "router.log",
-            )
-        )
+            ),
+        ]
         for service in Service:
             name = f"provider_adapter.{service.value}"
             port = self._port(name)

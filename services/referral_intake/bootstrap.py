@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import asyncpg
+from fastapi import FastAPI
+
 from services.plumbing.runtime import Service
+from services.referral_intake.adapters.router_client import RouterClient
 from services.referral_intake.entrypoints import consumers, http
 from services.referral_intake.settings import IntakeSettings
 
@@ -13,6 +17,11 @@ def build(settings: IntakeSettings | None = None) -> Service:
     settings = settings or IntakeSettings()
     if not settings.staff_jwt_public_key:
         raise SystemExit("STAFF_JWT_PUBLIC_KEY is required: intake serves only signed-in staff.")
+    router_client = RouterClient(settings.router_url)
+
+    async def on_start(pool: asyncpg.Pool, app: FastAPI) -> None:
+        app.state.router_client = router_client
+
     return Service(
         name="referral_intake",
         settings=settings,
@@ -20,4 +29,6 @@ def build(settings: IntakeSettings | None = None) -> Service:
         migrations=Path(__file__).parent / "migrations",
         routers=[http.router],
         register_consumers=lambda broker, pool: consumers.register(broker, pool, settings),
+        on_start=on_start,
+        on_stop=router_client.close,
     )

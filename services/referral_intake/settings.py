@@ -10,3 +10,4 @@ class IntakeSettings(ServiceSettings):
 
     db_schema: str = "intake"
     http_port: int = 8080
+    router_url: str = "http://127.0.0.1:8090"

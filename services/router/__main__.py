@@ -1,7 +1,13 @@
-"""``python -m services.router``: run this service alone, or ``... migrate`` to apply its
-migrations and exit. Settings come from the environment (see the README)."""
+"""``python -m services.router``: run the router alone; ``... migrate`` applies its
+migrations and exits; ``... simulate --candidate V --from D --to D`` runs a what-if
+simulation. Settings come from the environment (see the README)."""
 
 import sys
+
+if sys.argv[1:2] == ["simulate"]:
+    from services.router.entrypoints.cli import main
+
+    sys.exit(main(sys.argv[2:]))
 
 from services.router.bootstrap import build
 

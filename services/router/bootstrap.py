@@ -1,22 +1,60 @@
-"""Composition root: builds the router service from its settings."""
+"""Composition root: builds the router service from its settings. A policy that does not
+pass its checks stops the router here, before it consumes anything."""
 
 from __future__ import annotations
 
+import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
+import asyncpg
+from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
+
 from services.plumbing.runtime import Service
-from services.router.domain import policy
-from services.router.entrypoints import consumers
+from services.router import handlers
+from services.router.adapters.policy_files import load_book
+from services.router.domain.policy.book import NoPolicyInForce, PolicyBook
+from services.router.domain.policy.validation import PolicyInvalid
+from services.router.entrypoints import consumers, http
 from services.router.settings import RouterSettings
+
+
+def load_policies(settings: RouterSettings) -> PolicyBook:
+    try:
+        book = load_book(settings.policy_dir)
+        book.in_force(datetime.now(UTC).date())
+    except (PolicyInvalid, NoPolicyInForce) as exc:
+        print(
+            f"The routing policy in {settings.policy_dir} cannot be used; "
+            f"the router will not start:\n{exc}",
+            file=sys.stderr,
+        )
+        raise SystemExit(2) from None
+    return book
 
 
 def build(settings: RouterSettings | None = None) -> Service:
     settings = settings or RouterSettings()
+    policies = load_policies(settings)
+    state: dict[str, handlers.Router] = {}
+
+    async def on_start(pool: asyncpg.Pool, app: FastAPI) -> None:
+        state["router"] = app.state.router = handlers.Router(pool=pool, policies=policies)
+
+    def register(broker: KafkaBroker, pool: asyncpg.Pool) -> None:
+        consumers.register(broker, state["router"], settings)
+
+    def info() -> dict[str, str]:
+        return {"policy_version": state["router"].policy_for(datetime.now(UTC)).id} if state else {}
+
     return Service(
         name="router",
         settings=settings,
         schema=settings.db_schema,
         migrations=Path(__file__).parent / "migrations",
-        register_consumers=lambda broker, pool: consumers.register(broker, pool, settings),
-        info=lambda: {"policy_version": policy.VERSION},
+        routers=[http.router],
+        register_consumers=register,
+        on_start=on_start,
+        info=info,
     )

@@ -1,40 +1,54 @@
-"""The router's one use case: decide for a referral, then publish the decision and one
-work item per dispatched route, through the outbox, in the transaction that records the
-event as handled."""
+"""The router's use cases: decide for a referral and publish the decision and one work item
+per dispatched route (through the outbox, in the transaction that records the event as
+handled); explain a decision without storing it; simulate a candidate policy."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
 
 import asyncpg
 
 from schemas import events, topics
 from schemas.envelope import CloudEvent
+from schemas.events import ReferralFacts
 from services.plumbing import inbox, outbox
 from services.plumbing.events import outgoing
-from services.router.domain import policy
+from services.router.adapters import decision_log
+from services.router.domain.clocks import LONDON
 from services.router.domain.deadlines import deadlines
+from services.router.domain.decision import Decision
 from services.router.domain.disclosure import work_item_facts
+from services.router.domain.explanation import explain
+from services.router.domain.policy.book import PolicyBook
+from services.router.domain.policy.engine import CompiledPolicy
+from services.router.domain.simulation import Referral, simulate
 
 SOURCE = "router"
 RECEIVED_CONSUMER = "router.received"
 
 
-async def route_referral(pool: asyncpg.Pool, event: CloudEvent[events.ReferralReceived]) -> None:
-    facts = event.data.facts
-    decision = policy.decide(facts)
-    decided_at = datetime.now(UTC)
+@dataclass(frozen=True)
+class Router:
+    pool: asyncpg.Pool
+    policies: PolicyBook
+
+    def policy_for(self, at: datetime, version: str | None = None) -> CompiledPolicy:
+        """A named version, or the one in force on ``at``'s day in England."""
+        if version:
+            return self.policies.get(version)
+        return self.policies.in_force(at.astimezone(LONDON).date())
+
+
+def _routed_events(
+    facts: ReferralFacts, decision: Decision, decided_at: datetime, decision_id: uuid.UUID
+) -> list[outbox.OutgoingEvent]:
     clock_start = facts.reported_at or facts.received_at
-    decision_id = uuid.uuid4()
     routes = []
     for choice in decision.routes:
-        due = deadlines(
-            choice,
-            enhanced=decision.enhanced_rights,
-            clock_start=clock_start,
-            requested_at=decided_at,
-        )
+        due = deadlines(choice, clock_start=clock_start, requested_at=decided_at)
         routes.append(
             events.Route(
                 route_id=uuid.uuid4(),
@@ -72,7 +86,7 @@ async def route_referral(pool: asyncpg.Pool, event: CloudEvent[events.ReferralRe
             for h in decision.held_routes
         ],
     )
-    outgoing_events = [
+    produced = [
         outgoing(
             topic=topics.REFERRAL_ROUTED,
             type_=events.REFERRAL_ROUTED,
@@ -100,7 +114,7 @@ async def route_referral(pool: asyncpg.Pool, event: CloudEvent[events.ReferralRe
             flags=list(decision.flags),
             facts=work_item_facts(facts, route.service),
         )
-        outgoing_events.append(
+        produced.append(
             outgoing(
                 topic=topics.queue_for(route.service),
                 type_=events.WORK_ITEM,
@@ -109,19 +123,46 @@ async def route_referral(pool: asyncpg.Pool, event: CloudEvent[events.ReferralRe
                 data=item,
             )
         )
-    async with pool.acquire() as conn, conn.transaction():
+    return produced
+
+
+async def route_referral(router: Router, event: CloudEvent[events.ReferralReceived]) -> None:
+    facts = event.data.facts
+    decided_at = datetime.now(UTC)
+    decision = router.policy_for(decided_at).decide(facts)
+    decision_id = uuid.uuid4()
+    produced = _routed_events(facts, decision, decided_at, decision_id)
+    async with router.pool.acquire() as conn, conn.transaction():
         if not await inbox.first_time(conn, RECEIVED_CONSUMER, event.id, topics.REFERRAL_RECEIVED):
             return
-        await conn.execute(
-            """INSERT INTO decisions (decision_id, referral_id, trigger_event, policy_version,
-                                      decided_at, status, rule_ids)
-               VALUES ($1, $2, $3, $4, $5, $6, $7)""",
-            decision_id,
-            facts.referral_id,
-            event.id,
-            decision.policy_version,
-            decided_at,
-            decision.status.value,
-            sorted({rule for r in decision.routes + decision.held_routes for rule in r.rule_ids}),
+        await decision_log.record(
+            conn,
+            decision_id=decision_id,
+            trigger_event=event.id,
+            facts=facts,
+            decision=decision,
+            decided_at=decided_at,
         )
-        await outbox.add(conn, outgoing_events)
+        await outbox.add(conn, produced)
+
+
+def explain_facts(router: Router, facts: ReferralFacts, version: str | None) -> dict[str, Any]:
+    """The decision a version would make; nothing is stored or sent."""
+    return explain(router.policy_for(datetime.now(UTC), version).decide(facts))
+
+
+async def simulate_period(
+    router: Router, *, candidate: str, first: date, last: date, baseline: str | None = None
+) -> dict[str, Any]:
+    """Referrals received from ``first`` to ``last``, decided under ``baseline`` (the version
+    in force now, unless named) and under ``candidate``. Nothing is published or changed."""
+    baseline_policy = router.policy_for(datetime.now(UTC), baseline)
+    candidate_policy = router.policies.get(candidate)
+    async with router.pool.acquire() as conn:
+        referrals = [
+            Referral(facts.referral_id, facts)
+            async for facts in decision_log.facts_received_between(conn, first, last)
+        ]
+    report = simulate(referrals, baseline_policy, candidate_policy)
+    report.update({"from": first.isoformat(), "to": last.isoformat()})
+    return report

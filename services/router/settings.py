@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+from pathlib import Path
+
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from services.plumbing.settings import ServiceSettings
+
+POLICY_DIR = Path(__file__).resolve().parent / "policy"
 
 
 class RouterSettings(ServiceSettings):
@@ -10,3 +15,4 @@ class RouterSettings(ServiceSettings):
 
     db_schema: str = "router"
     http_port: int = 8090
+    policy_dir: Path = Field(default=POLICY_DIR, description="Directory of policy versions.")

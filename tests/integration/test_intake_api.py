@@ -159,3 +159,13 @@ async def test_health_and_readiness(intake: httpx.AsyncClient) -> None:
     ready = await intake.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["checks"] == {"database": "ok", "broker": "ok"}
+
+
+async def test_a_body_that_is_not_json_is_explained(intake: httpx.AsyncClient) -> None:
+    response = await intake.post(
+        "/v1/referrals", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {"field": "(body)", "message": "The body is not valid JSON."}
+    ]

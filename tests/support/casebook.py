@@ -27,3 +27,42 @@ def load(path: Path = PUBLIC_CASEBOOK) -> list[Case]:
     data = yaml.safe_load(path.read_text())
     base = data["base"]
     return [Case(c["id"], apply(base, c.get("set") or {}), c["expect"]) for c in data["cases"]]
+
+
+def _route_names(routes: list[dict[str, Any]]) -> list[str]:
+    return [f"{r['service']}/{r['sub_service']}" for r in routes]
+
+
+def _matches(expected: list[str], actual: list[str]) -> bool:
+    """Exact set match; "SERVICE" alone accepts any sub-service of that service."""
+    if len(expected) != len(actual):
+        return False
+    remaining = list(actual)
+    for wanted in expected:
+        hit = next((a for a in remaining if a == wanted or a.split("/")[0] == wanted), None)
+        if hit is None:
+            return False
+        remaining.remove(hit)
+    return True
+
+
+def check_expectations(answer: dict[str, Any], expect: dict[str, Any]) -> None:
+    """Assert an explain answer (contract shape) meets a casebook case's ``expect``."""
+    assert answer["status"] == expect["status"], answer
+    if "reason" in expect:
+        assert answer["reason"] == expect["reason"], answer
+    routes = _route_names(answer["routes"])
+    assert _matches(expect.get("routes", []), routes), (expect.get("routes"), routes)
+    held = _route_names(answer.get("held_routes") or [])
+    assert _matches(expect.get("held_routes", []), held), (expect.get("held_routes"), held)
+    for flag in expect.get("flags_include", []):
+        assert flag in answer["flags"], (flag, answer["flags"])
+    for flag in expect.get("flags_exclude", []):
+        assert flag not in answer["flags"], (flag, answer["flags"])
+    if "enhanced_rights" in expect:
+        assert answer["enhanced_rights"] is expect["enhanced_rights"], answer
+    by_service = {r["service"]: r for r in answer["routes"]}
+    for service, priority in expect.get("priority", {}).items():
+        assert by_service[service]["priority"] == priority, (service, by_service[service])
+    for service, basis in expect.get("consent_basis", {}).items():
+        assert by_service[service]["consent_basis"] == basis, (service, by_service[service])

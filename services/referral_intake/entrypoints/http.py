@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Body, Depends, Header, Request
 from fastapi.responses import JSONResponse
 
 from schemas.codes import Service
 from services.plumbing.auth import SERVICE_ROLE, Principal, require_roles
 from services.plumbing.http import problem
 from services.referral_intake import handlers
-from services.referral_intake.domain.referral import ReferralRequest
+from services.referral_intake.adapters.router_client import (
+    RouterAnswer,
+    RouterClient,
+    RouterUnavailable,
+)
+from services.referral_intake.domain.referral import ReferralRequest, coded_facts
 
 router = APIRouter()
 
 Staff = Annotated[Principal, Depends(require_roles("triage", "supervisor"))]
+AnyStaff = Annotated[Principal, Depends(require_roles("triage", "supervisor", "commissioner"))]
+Commissioning = Annotated[Principal, Depends(require_roles("commissioner", "supervisor"))]
 ServiceCaller = Annotated[Principal, Depends(require_roles(SERVICE_ROLE))]
 
 NOT_FOUND_DETAIL = "No referral with that id is available to you."
@@ -86,3 +94,53 @@ async def contact_for_provider(
         )
     except handlers.NotFound:
         return _not_found()
+
+
+def _token(request: Request) -> str:
+    return request.headers["authorization"].split(" ", 1)[1]
+
+
+def _relay(answer: RouterAnswer) -> Any:
+    if answer.status_code == 200:
+        return answer.body
+    return JSONResponse(
+        answer.body, status_code=answer.status_code, media_type="application/problem+json"
+    )
+
+
+def _router_down() -> JSONResponse:
+    return problem(
+        503,
+        "Service unavailable",
+        "The router cannot be reached to evaluate the policy; try again shortly.",
+        headers={"Retry-After": "5"},
+    )
+
+
+@router.post("/v1/assessments/explain")
+async def explain(
+    body: ReferralRequest, request: Request, _: AnyStaff, policy_version: str | None = None
+) -> Any:
+    """The decision the current (or a named) policy version would make for this referral.
+    Nothing is stored and nothing is sent: only the coded facts go to the router."""
+    facts = coded_facts(body, uuid.uuid4(), datetime.now(UTC))
+    client: RouterClient = request.app.state.router_client
+    try:
+        answer = await client.explain(
+            facts.model_dump(mode="json"), token=_token(request), policy_version=policy_version
+        )
+    except RouterUnavailable:
+        return _router_down()
+    return _relay(answer)
+
+
+@router.post("/v1/simulations")
+async def simulate(
+    request: Request, _: Commissioning, body: Annotated[dict[str, Any], Body()]
+) -> Any:
+    """What-if simulation of a candidate policy version (the router does the work)."""
+    client: RouterClient = request.app.state.router_client
+    try:
+        return _relay(await client.simulate(body, token=_token(request)))
+    except RouterUnavailable:
+        return _router_down()

@@ -1,10 +1,19 @@
-"""What the policy decides for one referral, before clocks and ids are attached."""
+"""What the policy decides for one referral, before ids and deadlines are attached."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Literal
 
 from schemas.codes import ConsentBasis, NoServiceReason, Priority, ReferralStatus, Service
+
+ClockUnit = Literal["hours", "working_days"]
+
+
+@dataclass(frozen=True)
+class Clock:
+    unit: ClockUnit
+    amount: float
 
 
 @dataclass(frozen=True)
@@ -14,7 +23,11 @@ class RouteChoice:
     priority: Priority
     rule_ids: tuple[str, ...]
     reason: str
-    consent_basis: ConsentBasis
+    consent_basis: ConsentBasis | None
+    """None for a held route: consent has not been given yet."""
+    acknowledge: Clock
+    contact: Clock
+    code: Clock
 
 
 @dataclass(frozen=True)
@@ -24,6 +37,8 @@ class Decision:
     reason: NoServiceReason | None
     enhanced_rights: bool
     da_risk: str | None
-    flags: tuple[str, ...] = ()
-    routes: tuple[RouteChoice, ...] = ()
-    held_routes: tuple[RouteChoice, ...] = field(default_factory=tuple)
+    flags: tuple[str, ...]
+    routes: tuple[RouteChoice, ...]
+    held_routes: tuple[RouteChoice, ...]
+    rule_ids: tuple[str, ...]
+    """Every rule that fired, for the decision log and the metrics."""

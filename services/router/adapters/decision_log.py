@@ -1,0 +1,56 @@
+"""The router's decision log: which policy version decided what, on which coded facts."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, time, timedelta
+
+from schemas.events import ReferralFacts
+from services.plumbing.db import Connection
+from services.router.domain.decision import Decision
+from services.router.domain.explanation import route_names
+
+
+async def record(
+    conn: Connection,
+    *,
+    decision_id: uuid.UUID,
+    trigger_event: uuid.UUID,
+    facts: ReferralFacts,
+    decision: Decision,
+    decided_at: datetime,
+) -> None:
+    await conn.execute(
+        """INSERT INTO decisions (decision_id, referral_id, trigger_event, policy_version,
+                                  decided_at, status, rule_ids, received_at, facts, routes)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
+        decision_id,
+        facts.referral_id,
+        trigger_event,
+        decision.policy_version,
+        decided_at,
+        decision.status.value,
+        list(decision.rule_ids),
+        facts.received_at,
+        facts.model_dump(mode="json"),
+        route_names(decision.routes),
+    )
+
+
+async def facts_received_between(
+    conn: Connection, first: date, last: date
+) -> AsyncIterator[ReferralFacts]:
+    """The latest facts of every referral received from ``first`` to ``last`` (whole days, UTC)."""
+    start = datetime.combine(first, time.min, tzinfo=UTC)
+    end = datetime.combine(last + timedelta(days=1), time.min, tzinfo=UTC)
+    async with conn.transaction():
+        cursor = conn.cursor(
+            """SELECT DISTINCT ON (referral_id) facts FROM decisions
+               WHERE received_at >= $1 AND received_at < $2 AND facts IS NOT NULL
+               ORDER BY referral_id, decided_at DESC""",
+            start,
+            end,
+        )
+        async for row in cursor:
+            yield ReferralFacts.model_validate(row["facts"])

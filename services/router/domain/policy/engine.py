@@ -1,0 +1,124 @@
+"""Evaluate a policy version's decision graph and read its answer back as a ``Decision``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import Any
+
+import zen
+
+from schemas.codes import ConsentBasis, NoServiceReason, Priority, ReferralStatus, Service
+from schemas.events import ReferralFacts
+from services.router.domain.decision import Clock, Decision, RouteChoice
+from services.router.domain.policy.facts import policy_facts
+from services.router.domain.policy.version import PolicyVersion
+
+_ENGINE = zen.ZenEngine()
+_PRIORITY_ORDER = {Priority.URGENT: 0, Priority.HIGH: 1, Priority.STANDARD: 2}
+
+
+class PolicyEvaluationError(Exception):
+    """The graph failed while deciding (a policy fault, never a fault in the referral)."""
+
+
+class CompiledPolicy:
+    def __init__(self, version: PolicyVersion) -> None:
+        self.version = version
+        self._decision = _ENGINE.create_decision(json.dumps(version.graph))
+        self._parameters = dict(version.manifest.parameters)
+
+    @property
+    def id(self) -> str:
+        return self.version.version
+
+    def evaluate(self, facts: dict[str, Any]) -> dict[str, Any]:
+        """The graph's raw answer for prepared facts (see ``facts.policy_facts``)."""
+        try:
+            answer = self._decision.evaluate({"facts": facts, "params": self._parameters})
+        except RuntimeError as exc:
+            raise PolicyEvaluationError(_engine_message(exc)) from exc
+        result: dict[str, Any] = answer["result"]
+        return result
+
+    def decide(self, facts: ReferralFacts) -> Decision:
+        return self.read(self.evaluate(policy_facts(facts)))
+
+    def read(self, result: dict[str, Any]) -> Decision:
+        derived, decided = result["derived"], result["decision"]
+        plan = result["route_plan"]["final"]
+        dispatched = len(decided["routes"])
+        routes = _one_per_service(_route(item) for item in plan[:dispatched])
+        held = _one_per_service(_route(item, held=True) for item in plan[dispatched:])
+        flags = tuple(dict.fromkeys(f["flag"] for f in result.get("flags") or []))
+        fired = [r for choice in routes + held for r in choice.rule_ids]
+        fired += [f["rule_id"] for f in result.get("flags") or []]
+        if decided.get("status_rule"):
+            fired.append(decided["status_rule"])
+        return Decision(
+            policy_version=self.id,
+            status=ReferralStatus(decided["status"]),
+            reason=NoServiceReason(decided["reason"]) if decided.get("reason") else None,
+            enhanced_rights=bool(derived["enhanced_rights"]),
+            da_risk=derived["da_risk"] if derived["domestic_abuse"] else None,
+            flags=flags,
+            routes=routes,
+            held_routes=held,
+            rule_ids=tuple(dict.fromkeys(fired)),
+        )
+
+
+def _route(item: dict[str, Any], *, held: bool = False) -> RouteChoice:
+    route = item["route"]
+    rule_ids = [route["rule_id"]]
+    reason = route["reason"]
+    priority_rule = item.get("priority_rule")
+    if priority_rule and priority_rule not in rule_ids:
+        rule_ids.append(priority_rule)
+        if item.get("priority_reason"):
+            reason = f"{reason}; {item['priority_reason']}"
+    basis = route.get("consent_basis")
+    return RouteChoice(
+        service=Service(route["service"]),
+        sub_service=route["sub_service"],
+        priority=Priority(item["priority"]),
+        rule_ids=tuple(rule_ids),
+        reason=reason,
+        consent_basis=None if held or basis is None else ConsentBasis(basis),
+        acknowledge=Clock(item["acknowledge_unit"], float(item["acknowledge_amount"])),
+        contact=Clock(item["contact_unit"], float(item["contact_amount"])),
+        code=Clock(item["code_unit"], float(item["code_amount"])),
+    )
+
+
+def _one_per_service(choices: Iterable[RouteChoice]) -> tuple[RouteChoice, ...]:
+    """A referral has at most one route per service. When several rules route to the same
+    service, the route keeps the first rule's sub-service and clocks (the graph lists the
+    most specific rules first), every rule id and reason, and the highest priority."""
+    merged: dict[Service, RouteChoice] = {}
+    for choice in choices:
+        first = merged.get(choice.service)
+        if first is None:
+            merged[choice.service] = choice
+            continue
+        merged[choice.service] = replace(
+            first,
+            priority=min(first.priority, choice.priority, key=_PRIORITY_ORDER.__getitem__),
+            rule_ids=tuple(dict.fromkeys(first.rule_ids + choice.rule_ids)),
+            reason=first.reason
+            if choice.reason in first.reason
+            else f"{first.reason}; {choice.reason}",
+        )
+    return tuple(merged.values())
+
+
+def _engine_message(exc: RuntimeError) -> str:
+    text = str(exc)
+    try:
+        detail = json.loads(text.split("\n", 1)[0])
+    except ValueError:
+        return text.split("\n", 1)[0][:500]
+    if isinstance(detail, dict):
+        return str(detail.get("source") or detail)[:500]
+    return str(detail)[:500]

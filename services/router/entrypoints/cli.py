@@ -1,0 +1,93 @@
+"""``python -m services.router simulate``: what-if simulation from the command line, for
+the commissioning team (``make simulate`` wraps it). Publishes and changes nothing."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from datetime import date
+from typing import Any
+
+from services.plumbing import db
+from services.router import handlers
+from services.router.adapters.policy_files import load_book
+from services.router.settings import RouterSettings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m services.router simulate", description=__doc__)
+    parser.add_argument(
+        "--candidate", required=True, help="the candidate policy version, e.g. 2027-04-01.1"
+    )
+    parser.add_argument(
+        "--baseline", help="compare with this version (default: the one in force today)"
+    )
+    parser.add_argument(
+        "--from",
+        dest="first",
+        type=date.fromisoformat,
+        required=True,
+        help="first day of receipt, YYYY-MM-DD",
+    )
+    parser.add_argument(
+        "--to",
+        dest="last",
+        type=date.fromisoformat,
+        required=True,
+        help="last day of receipt, YYYY-MM-DD",
+    )
+    parser.add_argument("--json", action="store_true", help="print the whole report as JSON")
+    return parser
+
+
+def render(report: dict[str, Any]) -> str:
+    lines = [
+        f"Simulation of {report['candidate_version']} against {report['baseline_version']}",
+        f"Referrals received {report['from']} to {report['to']}: {report['referrals']}",
+        "",
+        f"{'service':<8} {'routes before':>14} {'after':>7} {'change':>7}   "
+        f"{'held before':>11} {'after':>6}",
+    ]
+    for service, n in report["services"].items():
+        lines.append(
+            f"{service:<8} {n['routes_before']:>14} {n['routes_after']:>7} {n['change']:>+7}   "
+            f"{n['held_before']:>11} {n['held_after']:>6}"
+        )
+    lines += ["", f"Referrals whose decision would change: {report['changed_count']}"]
+    for change in report["changed"][:50]:
+        before, after = change["before"], change["after"]
+        lines.append(
+            f"  {change['referral_id']}  age {change['facts']['subject']['age']}, "
+            f"{'/'.join(change['facts']['incident']['crime_types'])}: "
+            f"{before['status']} {before['routes'] or '-'} -> "
+            f"{after['status']} {after['routes'] or '-'}"
+        )
+    if report["changed_count"] > 50:
+        lines.append(f"  ... and {report['changed_count'] - 50} more (use --json for all)")
+    return "\n".join(lines)
+
+
+async def _run(args: argparse.Namespace) -> dict[str, Any]:
+    settings = RouterSettings()
+    pool = await db.create_pool(
+        settings.database_url, settings.db_schema, application_name="router-simulate"
+    )
+    try:
+        router = handlers.Router(pool=pool, policies=load_book(settings.policy_dir))
+        return await handlers.simulate_period(
+            router,
+            candidate=args.candidate,
+            baseline=args.baseline,
+            first=args.first,
+            last=args.last,
+        )
+    finally:
+        await pool.close()
+
+
+def main(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    report = asyncio.run(_run(args))
+    print(json.dumps(report, indent=2) if args.json else render(report))
+    return 0

@@ -1,0 +1,94 @@
+"""The router's HTTP API: explain a decision, list policy versions, simulate a candidate.
+Staff reach these through intake (contract: ``POST /v1/assessments/explain``) or directly."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from schemas.events import ReferralFacts
+from services.plumbing.auth import Principal, require_roles
+from services.plumbing.http import problem
+from services.router import handlers
+from services.router.domain.policy.book import NoPolicyInForce, UnknownPolicyVersion
+
+router = APIRouter()
+
+Staff = Annotated[Principal, Depends(require_roles("triage", "supervisor", "commissioner"))]
+Commissioning = Annotated[Principal, Depends(require_roles("commissioner", "supervisor"))]
+MAX_SIMULATION_DAYS = 400
+
+
+class ExplainRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    facts: ReferralFacts
+
+
+class SimulationRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True, populate_by_name=True)
+
+    candidate_version: str = Field(min_length=1, max_length=40)
+    baseline_version: str | None = Field(default=None, max_length=40)
+    first: date = Field(alias="from")
+    last: date = Field(alias="to")
+
+    @model_validator(mode="after")
+    def _period(self) -> SimulationRequest:
+        if self.last < self.first:
+            raise ValueError("'to' is before 'from'")
+        if (self.last - self.first).days > MAX_SIMULATION_DAYS:
+            raise ValueError(f"a simulation covers at most {MAX_SIMULATION_DAYS} days")
+        return self
+
+
+def _version_problem(exc: Exception) -> Any:
+    if isinstance(exc, UnknownPolicyVersion):
+        return problem(404, "Not found", f"There is no policy version {exc.args[0]}.")
+    return problem(503, "Service unavailable", str(exc))
+
+
+@router.post("/v1/decisions/explain")
+async def explain(
+    body: ExplainRequest, request: Request, _: Staff, policy_version: str | None = None
+) -> Any:
+    try:
+        return handlers.explain_facts(request.app.state.router, body.facts, policy_version)
+    except (UnknownPolicyVersion, NoPolicyInForce) as exc:
+        return _version_problem(exc)
+
+
+@router.get("/v1/policies")
+async def policies(request: Request, _: Staff) -> dict[str, Any]:
+    state: handlers.Router = request.app.state.router
+    current = state.policy_for(datetime.now(UTC)).id
+    return {
+        "in_force": current,
+        "versions": [
+            {
+                "version": v.version,
+                "effective_from": v.manifest.effective_from.isoformat(),
+                "status": v.manifest.status.value,
+                "title": v.manifest.title,
+                "in_force": v.version == current,
+            }
+            for v in state.policies.versions()
+        ],
+    }
+
+
+@router.post("/v1/simulations")
+async def simulation(body: SimulationRequest, request: Request, _: Commissioning) -> Any:
+    try:
+        return await handlers.simulate_period(
+            request.app.state.router,
+            candidate=body.candidate_version,
+            baseline=body.baseline_version,
+            first=body.first,
+            last=body.last,
+        )
+    except (UnknownPolicyVersion, NoPolicyInForce) as exc:
+        return _version_problem(exc)

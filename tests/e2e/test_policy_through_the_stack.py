@@ -1,0 +1,136 @@
+"""The policy as staff and commissioners reach it on the running hub: every public casebook
+example through intake's explain endpoint, and a what-if simulation of the CLIMB pilot."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.casebook import Case, check_expectations, load
+from tests.support.referrals import referral
+from tests.support.stack import PROJECT_ROOT, RunningStack
+from tests.support.waiting import eventually_sync
+
+CASES = load()
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_casebook_through_the_explain_endpoint(hub: RunningStack, case: Case) -> None:
+    response = hub.staff("triage").post("/v1/assessments/explain", json=case.body)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["policy_version"] == "2026-11-01.1"
+    check_expectations(answer, case.expect)
+    for route in answer["routes"]:
+        assert route["rule_ids"]
+        assert route["reason"]
+        assert route["consent_basis"]
+
+
+def test_explain_stores_and_sends_nothing(hub: RunningStack) -> None:
+    staff = hub.staff("commissioner")
+    body = referral(contact__name="Explain Only Person")
+    before = _queue_size(hub, "VAL")
+    assert staff.post("/v1/assessments/explain", json=body).json()["routes"][0]["service"] == "VAL"
+    assert _queue_size(hub, "VAL") == before
+
+
+def test_explain_under_a_named_version_and_an_unknown_one(hub: RunningStack) -> None:
+    staff = hub.staff()
+    child = referral(
+        subject__role="at_risk_child",
+        subject__age=8,
+        incident__crime_types=["child_criminal_exploitation"],
+        assessment__cce_indicators=["county_lines"],
+        assessment__needs=["none"],
+    )
+    now = staff.post("/v1/assessments/explain", json=child).json()
+    pilot = staff.post(
+        "/v1/assessments/explain", params={"policy_version": "2027-04-01.1"}, json=child
+    ).json()
+    assert now["status"] == "no_service"
+    assert "children_services_referral" in now["flags"]
+    assert pilot["policy_version"] == "2027-04-01.1"
+    assert [r["service"] for r in pilot["routes"]] == ["CLIMB"]
+    missing = staff.post(
+        "/v1/assessments/explain", params={"policy_version": "1999-01-01.1"}, json=child
+    )
+    assert missing.status_code == 404
+    assert "1999-01-01.1" in missing.json()["detail"]
+
+
+def test_router_readiness_shows_the_policy_in_force(hub: RunningStack) -> None:
+    ready = httpx.get(hub.info()["router_url"] + "/readyz", timeout=5).json()
+    assert ready["policy_version"] == "2026-11-01.1"
+
+
+def _queue_size(hub: RunningStack, service: str) -> int:
+    return len(hub.provider(service).get("/v1/queue", params={"limit": 200}).json()["items"])
+
+
+def _routed(hub: RunningStack, referral_id: str) -> dict[str, Any] | None:
+    view: dict[str, Any] = hub.staff().get(f"/v1/referrals/{referral_id}").json()
+    return view if view["decision"] else None
+
+
+def test_commissioner_simulates_the_climb_pilot_over_http_and_from_the_command_line(
+    hub: RunningStack,
+) -> None:
+    staff = hub.staff()
+    under_ten = referral(
+        subject__role="at_risk_child",
+        subject__age=9,
+        incident__crime_types=["child_criminal_exploitation"],
+        assessment__cce_indicators=["missing_episodes"],
+        assessment__needs=["none"],
+    )
+    ids = [staff.post("/v1/referrals", json=under_ten).json()["referral_id"] for _ in range(2)]
+    for referral_id in ids:
+        eventually_sync(lambda rid=referral_id: _routed(hub, rid), what="the decision")  # type: ignore[misc]
+    today = datetime.now(UTC).date().isoformat()
+    request = {"candidate_version": "2027-04-01.1", "from": today, "to": today}
+
+    assert hub.staff("triage").post("/v1/simulations", json=request).status_code == 403
+    response = hub.staff("commissioner").post("/v1/simulations", json=request)
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert report["baseline_version"] == "2026-11-01.1"
+    assert report["services"]["CLIMB"]["change"] >= 2
+    changed = {c["referral_id"]: c for c in report["changed"]}
+    assert set(ids) <= set(changed)
+    assert changed[ids[0]]["after"]["routes"] == ["CLIMB/core"]
+    assert "contact" not in changed[ids[0]]["facts"] or "name" not in str(
+        changed[ids[0]]["facts"]["contact"]
+    )
+
+    env = {"DATABASE_URL": hub.info()["database_url"], "PATH": "/usr/bin:/bin"}
+    cli = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "services.router",
+            "simulate",
+            "--candidate",
+            "2027-04-01.1",
+            "--from",
+            today,
+            "--to",
+            today,
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert cli.returncode == 0, cli.stderr
+    assert "Simulation of 2027-04-01.1 against 2026-11-01.1" in cli.stdout
+    assert ids[0] in cli.stdout
+    climb_line = next(line for line in cli.stdout.splitlines() if line.startswith("CLIMB"))
+    assert int(climb_line.split()[3]) >= 2  # the change column

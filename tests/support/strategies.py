@@ -1,0 +1,87 @@
+"""Hypothesis strategies for referral facts: every combination the intake form allows."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from hypothesis import strategies as st
+
+from schemas.codes import CceIndicator, ConsentStatus, CrimeType, LocalAuthority, Need, Role, Source
+from schemas.events import (
+    AssessmentFacts,
+    ContactFacts,
+    Dash,
+    DrugPossession,
+    IncidentFacts,
+    ReferralFacts,
+    SubjectFacts,
+)
+
+REPORTED = datetime(2026, 11, 16, 10, tzinfo=UTC)
+
+
+def _subset(values: type[StrEnum]) -> st.SearchStrategy[list[StrEnum]]:
+    return st.lists(st.sampled_from(list(values)), unique=True, max_size=3)
+
+
+subjects = st.builds(
+    SubjectFacts,
+    role=st.sampled_from(list(Role)),
+    age=st.integers(min_value=0, max_value=95),
+    vulnerabilities=st.lists(
+        st.sampled_from(["learning_disability", "mental_health"]), unique=True, max_size=1
+    ),
+    persistently_targeted=st.booleans(),
+    intimidated=st.booleans(),
+    bereaved_relative=st.booleans(),
+)
+
+incidents = st.builds(
+    IncidentFacts,
+    crime_types=st.lists(st.sampled_from(list(CrimeType)), unique=True, min_size=1, max_size=3),
+    occurred_at=st.one_of(
+        st.none(), st.integers(0, 400).map(lambda d: REPORTED - timedelta(days=d, hours=3))
+    ),
+    drug_possession=st.one_of(
+        st.none(),
+        st.builds(
+            DrugPossession,
+            personal_use=st.booleans(),
+            intent_to_supply_suspected=st.booleans(),
+            previously_disengaged_from_diversion=st.booleans(),
+        ),
+    ),
+)
+
+assessments = st.builds(
+    AssessmentFacts,
+    needs=st.one_of(
+        st.just([Need.NONE]),
+        st.lists(st.sampled_from(list(Need)), unique=True, min_size=1, max_size=3),
+    ),
+    dash=st.one_of(
+        st.none(),
+        st.builds(Dash, yes_count=st.integers(0, 27), professional_judgement_high=st.booleans()),
+    ),
+    da_incidents_last_12_months=st.integers(0, 6),
+    previous_marac_within_12_months=st.booleans(),
+    cce_indicators=_subset(CceIndicator),
+    threat_to_life=st.booleans(),
+    hospital_setting=st.booleans(),
+)
+
+facts = st.builds(
+    ReferralFacts,
+    referral_id=st.just(uuid.UUID(int=1)),
+    received_at=st.just(REPORTED + timedelta(hours=1)),
+    reported_at=st.one_of(st.none(), st.just(REPORTED)),
+    source=st.sampled_from(list(Source)),
+    local_authority=st.sampled_from(list(LocalAuthority)),
+    subject=subjects,
+    incident=incidents,
+    assessment=assessments,
+    consent=st.sampled_from(list(ConsentStatus)),
+    contact=st.just(ContactFacts()),
+)

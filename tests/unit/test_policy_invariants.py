@@ -1,0 +1,111 @@
+"""Invariants of the policy in force, for any referral the intake form allows (hypothesis)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from hypothesis import HealthCheck, given, settings
+
+from schemas.codes import (
+    ConsentBasis,
+    ConsentStatus,
+    CrimeType,
+    Need,
+    ReferralStatus,
+    Role,
+    Service,
+)
+from schemas.events import ReferralFacts
+from services.router.adapters.policy_files import load_book
+from tests.support.strategies import facts
+
+POLICY = load_book().in_force(date(2026, 11, 21))
+VICTIM_SERVICES = {Service.VAL, Service.IDVA, Service.ISVA}
+EXPLICIT = {CrimeType.DOMESTIC_ABUSE, CrimeType.SEXUAL_OFFENCE, CrimeType.CHILD_SEXUAL_EXPLOITATION}
+PROPERTY = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _explicit_consent_crime(f: ReferralFacts) -> bool:
+    return bool(EXPLICIT & set(f.incident.crime_types)) or f.subject.bereaved_relative
+
+
+@PROPERTY
+@given(facts)
+def test_a_suspect_never_reaches_a_victim_service(f: ReferralFacts) -> None:
+    decision = POLICY.decide(f)
+    if f.subject.role is Role.SUSPECT:
+        assert not {r.service for r in decision.routes + decision.held_routes} & VICTIM_SERVICES
+
+
+@PROPERTY
+@given(facts)
+def test_explicit_consent_crime_reaches_a_provider_only_with_consent_or_safeguarding(
+    f: ReferralFacts,
+) -> None:
+    decision = POLICY.decide(f)
+    if not _explicit_consent_crime(f) or f.consent is ConsentStatus.GIVEN:
+        return
+    for route in decision.routes:
+        if route.sub_service == "consent_contact":
+            assert route.service is Service.VAL
+            assert route.consent_basis is ConsentBasis.CONSENT_REQUEST
+        elif route.service is Service.DIVERT:
+            assert route.consent_basis is ConsentBasis.DIVERSION_OFFER
+        else:
+            assert route.consent_basis is ConsentBasis.SAFEGUARDING_OVERRIDE, route
+            if f.subject.role is Role.SUSPECT:  # a child suspect screened for exploitation
+                assert "R-DIVERT-CCE-SCREEN" in route.rule_ids
+            else:
+                assert "R-IDVA-HIGH-RISK" in route.rule_ids
+
+
+@PROPERTY
+@given(facts)
+def test_victim_with_a_need_and_consent_and_no_specialist_route_reaches_val(
+    f: ReferralFacts,
+) -> None:
+    decision = POLICY.decide(f)
+    specialist = {r.service for r in decision.routes + decision.held_routes} - {Service.VAL}
+    has_need = bool(set(f.assessment.needs) - {Need.NONE})
+    if (
+        f.subject.role in (Role.VICTIM, Role.WITNESS)
+        and has_need
+        and f.consent is ConsentStatus.GIVEN
+        and not specialist
+    ):
+        assert [r.service for r in decision.routes] == [Service.VAL]
+        assert decision.status is ReferralStatus.ROUTED
+
+
+@PROPERTY
+@given(facts)
+def test_the_same_facts_and_version_always_give_the_same_decision(f: ReferralFacts) -> None:
+    assert POLICY.decide(f) == POLICY.decide(f)
+    assert POLICY.decide(ReferralFacts.model_validate_json(f.model_dump_json())) == POLICY.decide(f)
+
+
+@PROPERTY
+@given(facts)
+def test_every_decision_is_explained_and_consistent(f: ReferralFacts) -> None:
+    decision = POLICY.decide(f)
+    assert decision.policy_version == POLICY.id
+    assert len({r.service for r in decision.routes}) == len(decision.routes)
+    for route in decision.routes + decision.held_routes:
+        assert route.rule_ids
+        assert route.reason
+    for route in decision.routes:
+        assert route.consent_basis is not None
+    if decision.status is ReferralStatus.NO_SERVICE:
+        assert decision.reason is not None
+        assert not decision.routes
+    else:
+        assert decision.reason is None
+    if decision.status is ReferralStatus.AWAITING_CONSENT:
+        assert decision.held_routes
+    if f.assessment.threat_to_life:
+        assert "emergency_escalation" in decision.flags
+        assert all(r.priority.value == "urgent" for r in decision.routes)
+    child_without_service = f.subject.age < 18 and not [
+        r for r in decision.routes if r.sub_service != "consent_contact"
+    ]
+    assert ("children_services_referral" in decision.flags) is child_without_service

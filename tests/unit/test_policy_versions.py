@@ -1,0 +1,121 @@
+"""Policy versions: which is in force, and what stops a bad one from being used."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from services.router.adapters.policy_files import POLICY_DIR, load_book
+from services.router.domain.policy.book import NoPolicyInForce, UnknownPolicyVersion
+from services.router.domain.policy.validation import PolicyInvalid
+
+V1 = "2026-11-01.1"
+PILOT = "2027-04-01.1"
+
+
+def test_version_in_force_is_the_latest_active_one_already_effective() -> None:
+    book = load_book()
+    assert book.in_force(date(2026, 11, 1)).id == V1
+    assert book.in_force(date(2027, 6, 1)).id == V1  # the pilot is a candidate: never in force
+    with pytest.raises(NoPolicyInForce):
+        book.in_force(date(2026, 10, 31))
+
+
+def test_older_and_candidate_versions_stay_loadable_by_name() -> None:
+    book = load_book()
+    assert book.get(PILOT).version.manifest.parameters["climb_min_age"] == 0
+    with pytest.raises(UnknownPolicyVersion):
+        book.get("1999-01-01.1")
+
+
+@pytest.fixture
+def policy_copy(tmp_path: Path) -> Path:
+    shutil.copytree(POLICY_DIR / V1, tmp_path / V1)
+    return tmp_path
+
+
+def _edit_graph(root: Path, edit: Any) -> Path:
+    path = root / V1 / "routing.jdm.json"
+    graph = json.loads(path.read_text())
+    edit(graph)
+    path.write_text(json.dumps(graph))
+    return path
+
+
+def _table(graph: dict[str, Any], node_id: str) -> dict[str, Any]:
+    content: dict[str, Any] = next(n for n in graph["nodes"] if n["id"] == node_id)["content"]
+    return content
+
+
+def _rule(graph: dict[str, Any], node_id: str, rule_id: str) -> dict[str, Any]:
+    return next(r for r in _table(graph, node_id)["rules"] if r["_id"] == rule_id)
+
+
+def test_a_copy_of_version_1_loads(policy_copy: Path) -> None:
+    assert load_book(policy_copy).in_force(date(2026, 11, 21)).id == V1
+
+
+def test_unknown_service_is_named_with_file_and_rule(policy_copy: Path) -> None:
+    path = _edit_graph(
+        policy_copy,
+        lambda g: _rule(g, "specialist-routes", "R-ISVA-ADULT").update(service='"RASAC"'),
+    )
+    with pytest.raises(PolicyInvalid) as caught:
+        load_book(policy_copy)
+    message = str(caught.value)
+    assert str(path) in message
+    assert "rule R-ISVA-ADULT" in message
+    assert "unknown service 'RASAC'" in message
+
+
+def test_unknown_fact_is_named(policy_copy: Path) -> None:
+    _edit_graph(
+        policy_copy,
+        lambda g: _rule(g, "specialist-routes", "R-CLIMB").update(also="facts.gang_member"),
+    )
+    with pytest.raises(
+        PolicyInvalid, match=r"Specialist routes, rule R-CLIMB: unknown fact 'facts.gang_member'"
+    ):
+        load_book(policy_copy)
+
+
+def test_undefined_parameter_is_named(policy_copy: Path) -> None:
+    manifest = policy_copy / V1 / "manifest.json"
+    data = json.loads(manifest.read_text())
+    del data["parameters"]["sarc_window_days"]
+    manifest.write_text(json.dumps(data))
+    with pytest.raises(PolicyInvalid) as caught:
+        load_book(policy_copy)
+    assert "parameter 'sarc_window_days' is not defined in the manifest" in str(caught.value)
+    assert "Helper facts" in str(caught.value)
+
+
+def test_graph_that_is_not_json_is_named_with_its_line(policy_copy: Path) -> None:
+    path = policy_copy / V1 / "routing.jdm.json"
+    path.write_text(path.read_text()[:500])
+    with pytest.raises(PolicyInvalid, match=r"routing\.jdm\.json: line \d+: not JSON"):
+        load_book(policy_copy)
+
+
+def test_graph_that_fails_on_a_sample_referral_is_refused(policy_copy: Path) -> None:
+    _edit_graph(
+        policy_copy, lambda g: _rule(g, "consent-gate", "CG-GIVEN").update(basis='"implied"')
+    )
+    with pytest.raises(PolicyInvalid) as caught:
+        load_book(policy_copy)
+    assert "sample referral 'victim with needs': could not be decided" in str(caught.value)
+    assert "'implied' is not a valid ConsentBasis" in str(caught.value)
+
+
+def test_manifest_must_match_its_directory_and_schema(policy_copy: Path) -> None:
+    manifest = policy_copy / V1 / "manifest.json"
+    data = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps({**data, "version": "2026-11-02.1", "status": "sometimes"}))
+    with pytest.raises(PolicyInvalid) as caught:
+        load_book(policy_copy)
+    assert "status" in str(caught.value)
