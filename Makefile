@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 LOCK := requirements/dev.txt
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint unit integration e2e faults bench lock clean clean-state compose-check
+.PHONY: run test lint unit integration e2e faults bench simulate casebook lock clean clean-state
 
 run: $(STAMP)
 	@$(BIN)/python -m deploy.localstack run
@@ -31,6 +31,25 @@ $(STAMP): $(LOCK) requirements/runtime.txt
 	@echo "Installing pinned dependencies from $(LOCK) ..."
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -r $(LOCK)
 	@touch $(STAMP)
+
+# Performance, measured (never asserted by a test). Results go to bench-results/ too.
+bench: $(STAMP)
+	@mkdir -p bench-results
+	$(BIN)/python -m bench.policy | tee bench-results/policy.json
+
+# What-if simulation of a candidate policy on the referrals received in a period, against
+# the running local stack's database (or DATABASE_URL):
+#   make simulate CANDIDATE=2027-04-01.1 FROM=2026-10-01 TO=2026-12-31
+simulate: $(STAMP)
+	@test -n "$(CANDIDATE)" || { echo "usage: make simulate CANDIDATE=<version> [FROM=YYYY-MM-DD] [TO=YYYY-MM-DD]"; exit 2; }
+	@DATABASE_URL="$${DATABASE_URL:-$$($(BIN)/python -c 'import json; print(json.load(open(".dev/stack.json"))["database_url"])')}" \
+		$(BIN)/python -m services.router simulate --candidate $(CANDIDATE) \
+		$(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO))
+
+# The public casebook against a policy version (default: the one in force):
+#   make casebook VERSION=2027-04-01.1
+casebook: $(STAMP)
+	CASEBOOK_POLICY_VERSION=$(VERSION) $(BIN)/python -m pytest -q -p no:cacheprovider tests/unit/test_casebook.py
 
 # Regenerate the locks after changing dependencies in pyproject.toml.
 lock:

@@ -50,10 +50,14 @@ def _field(loc: tuple[int | str, ...]) -> str:
 
 def validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
     """Field names and what is wrong with them; never the submitted value (``input``/``ctx``)."""
-    return [
-        {"field": _field(tuple(e.get("loc", ()))), "message": e.get("msg", "invalid")}
-        for e in errors
-    ]
+    described = []
+    for error in errors:
+        if error.get("type") == "json_invalid":
+            described.append({"field": "(body)", "message": "The body is not valid JSON."})
+        else:
+            field = _field(tuple(error.get("loc", ())))
+            described.append({"field": field, "message": error.get("msg", "invalid")})
+    return described
 
 
 _TITLES = {

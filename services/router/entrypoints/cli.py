@@ -6,13 +6,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from services.plumbing import db
 from services.router import handlers
 from services.router.adapters.policy_files import load_book
 from services.router.settings import RouterSettings
+
+DEFAULT_DAYS = 90
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -23,19 +25,20 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--baseline", help="compare with this version (default: the one in force today)"
     )
+    today = datetime.now(UTC).date()
     parser.add_argument(
         "--from",
         dest="first",
         type=date.fromisoformat,
-        required=True,
-        help="first day of receipt, YYYY-MM-DD",
+        default=today - timedelta(days=DEFAULT_DAYS),
+        help=f"first day of receipt, YYYY-MM-DD (default: {DEFAULT_DAYS} days ago)",
     )
     parser.add_argument(
         "--to",
         dest="last",
         type=date.fromisoformat,
-        required=True,
-        help="last day of receipt, YYYY-MM-DD",
+        default=today,
+        help="last day of receipt, YYYY-MM-DD (default: today)",
     )
     parser.add_argument("--json", action="store_true", help="print the whole report as JSON")
     return parser
