@@ -113,6 +113,8 @@ class ConsentBasis(StrEnum):
     """DIVERT: offered by the officer to the person found in possession; not a victim service."""
     CONSENT_REQUEST = "consent_request"
     """VAL's ``consent_contact`` route: VAL contacts the victim to ask for consent."""
+    SUPERVISOR_DECISION = "supervisor_decision"
+    """A route a supervisor added without the victim's consent on record."""
 
 
 class RouteStatus(StrEnum):

@@ -37,7 +37,10 @@ REFERRAL_RECEIVED = "referral.received.v1"
 REFERRAL_REASSESS = "referral.reassess.v1"
 REFERRAL_ROUTED = "referral.routed.v1"
 WORK_ITEM = "referral.work_item.v1"
+WORK_ITEM_CANCELLED = "referral.work_item_cancelled.v1"
 ROUTE_STATUS = "referral.route_status.v1"
+SLA_BREACHED = "referral.sla_breached.v1"
+ESCALATED = "referral.escalated.v1"
 
 
 # ---- referral.received.v1 -----------------------------------------------------------
@@ -48,6 +51,8 @@ class SubjectFacts(EventData):
     persistently_targeted: bool = False
     intimidated: bool = False
     bereaved_relative: bool = False
+    repeat_victim: bool = False
+    """Another referral of the same person in the last 12 months (matched in intake's vault)."""
 
 
 class DrugPossession(EventData):
@@ -117,6 +122,15 @@ class Route(EventData):
     acknowledge_by: AwareDatetime
     contact_due_by: AwareDatetime
     code_deadline: AwareDatetime
+    second_acknowledge_by: AwareDatetime | None = None
+    """After an escalation, when the route is re-routed if still unacknowledged."""
+
+
+class CancelledRoute(EventData):
+    route_id: uuid.UUID
+    service: Service
+    reason: Code
+    """``consent_withdrawn``, ``consent_refused``, ``superseded``, ``override``, ``sla_reroute``."""
 
 
 class HeldRoute(EventData):
@@ -138,7 +152,54 @@ class ReferralRouted(EventData):
     da_risk: str | None = None
     flags: list[str] = []
     routes: list[Route] = []
+    """Routes dispatched by this decision (new work items)."""
     held_routes: list[HeldRoute] = []
+    trigger: Code = "received"
+    """What led to the decision: ``received``, or a re-assessment trigger."""
+    rule_ids: list[str] = []
+    kept_route_ids: list[uuid.UUID] = []
+    """Open routes this decision leaves as they are."""
+    cancelled_routes: list[CancelledRoute] = []
+    """Open routes this decision ends; their providers are told on their queues."""
+    request_id: uuid.UUID | None = None
+    """The re-assessment request this decision answers, if any."""
+
+
+# ---- referral.reassess.v1 -----------------------------------------------------------
+class OpenRoute(EventData):
+    route_id: uuid.UUID
+    service: Service
+    sub_service: str
+    priority: Priority
+    status: RouteStatus
+    consent_basis: ConsentBasis | None = None
+    code_deadline: AwareDatetime | None = None
+
+
+class RouteChange(EventData):
+    """The route a re-assessment is about: the one rejected, breached, added or removed."""
+
+    route_id: uuid.UUID | None = None
+    service: Service
+    sub_service: str | None = None
+    priority: Priority | None = None
+    rejection_reason: RejectionReason | None = None
+    consent_basis: ConsentBasis | None = None
+    code_deadline: AwareDatetime | None = None
+
+
+class ReassessmentRequested(EventData):
+    """Something changed after routing; the router decides again, under the policy."""
+
+    trigger: Code
+    """``consent_given``, ``consent_refused``, ``consent_withdrawn``, ``route_rejected``,
+    ``sla_reroute``, ``override_add`` or ``override_remove``."""
+    request_id: uuid.UUID | None = None
+    """Echoed on the decision, so that intake can tie it to who asked."""
+    facts: ReferralFacts
+    open_routes: list[OpenRoute] = []
+    ended_routes: list[OpenRoute] = []
+    change: RouteChange | None = None
 
 
 # ---- queue.<service>.v1 ------------------------------------------------------------
@@ -162,6 +223,25 @@ class WorkItem(EventData):
     code_deadline: AwareDatetime
     flags: list[str] = []
     facts: dict[str, object] = {}
+
+
+class WorkItemCancelled(EventData):
+    route_id: uuid.UUID
+    referral_id: uuid.UUID
+    service: Service
+    reason: Code
+
+
+# ---- referral.sla.v1 ----------------------------------------------------------------
+class SlaBreached(EventData):
+    route_id: uuid.UUID
+    referral_id: uuid.UUID
+    service: Service
+    clock: Code
+    """``acknowledge``, ``second_acknowledge``, ``contact`` or ``code`` (Victims' Code)."""
+    due_at: AwareDatetime
+    detected_at: AwareDatetime
+    route_status: RouteStatus
 
 
 # ---- referral.status.v1 ------------------------------------------------------------
@@ -191,3 +271,5 @@ class RouteStatusChanged(EventData):
     rejection_reason: RejectionReason | None = None
     contact_attempt: ContactAttempt | None = None
     outcome: Outcome | None = None
+    reason: Code | None = None
+    """Why, for steps the hub itself caused: a cancellation's or an escalation's reason."""

@@ -4,9 +4,11 @@ uses the identity provider's keys and provider keys issued out of band."""
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -30,6 +32,20 @@ class Credentials:
 
     def provider_key_hash(self, service: Service) -> str:
         return hash_api_key(self.provider_keys[service])
+
+
+def persistent_secrets(path: Path) -> dict[str, str]:
+    """Secrets that must outlive one run because the data they protect does: the key of
+    intake's identity hashes (and, later, of the vault). Made once, kept in ``path`` (0600)."""
+    secrets_: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    wanted = ["identity_hash_key"]
+    missing = {name: secrets.token_hex(32) for name in wanted if name not in secrets_}
+    if missing:
+        secrets_.update(missing)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(secrets_, indent=2))
+        path.chmod(0o600)
+    return secrets_
 
 
 def mint(private_key_pem: str, subject: str, roles: list[str], **claims: str) -> str:

@@ -26,7 +26,13 @@ from typing import IO, Any
 import httpx
 
 from deploy.localstack import ports as portlib
-from deploy.localstack.credentials import AUDIENCE, ISSUER, Credentials, generate
+from deploy.localstack.credentials import (
+    AUDIENCE,
+    ISSUER,
+    Credentials,
+    generate,
+    persistent_secrets,
+)
 from deploy.localstack.postgres import EmbeddedPostgres
 from deploy.localstack.processes import spawn, stop
 from deploy.localstack.tansu import TansuBroker
@@ -286,6 +292,9 @@ class Stack:
                     **base,
                     "HTTP_PORT": str(intake_port),
                     "ROUTER_URL": f"http://127.0.0.1:{router_port}",
+                    "IDENTITY_HASH_KEY": persistent_secrets(self.state_dir / "secrets.json")[
+                        "identity_hash_key"
+                    ],
                 },
                 intake_port,
                 self.logs_dir / "referral_intake.log",

@@ -15,13 +15,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from schemas.topics import dead_letter_for
 from services.plumbing.db import CONNECTION_ERRORS
@@ -55,20 +56,31 @@ def make_broker(settings: ServiceSettings, client_id: str) -> KafkaBroker:
     )
 
 
+@dataclass(frozen=True)
+class On(Generic[ModelT]):
+    """How to handle one event type: the model its value must validate as, and the handler."""
+
+    model: type[ModelT]
+    handle: Handler[ModelT]
+
+
+class _Head(BaseModel):
+    model_config = ConfigDict(extra="ignore", hide_input_in_errors=True)
+    type: str
+
+
 def subscribe(
     broker: KafkaBroker,
     *,
     topic: str,
     group_id: str,
-    model: type[ModelT],
-    handle: Handler[ModelT],
+    handlers: Mapping[str, On[Any]],
     settings: ServiceSettings,
-    accept_types: frozenset[str] | None = None,
 ) -> None:
-    """Consume ``topic`` as ``group_id``, decoding each value as ``model`` for ``handle``.
+    """Consume ``topic`` as ``group_id``, handing each event to the handler for its type.
 
-    ``handle`` must be idempotent (see ``inbox.first_time``): a message is redelivered if
-    the process dies between the handler's commit and the offset commit.
+    Handlers must be idempotent (see ``inbox.first_time``): a message is redelivered if the
+    process dies between the handler's commit and the offset commit.
     """
     failures: dict[tuple[int, int], int] = {}
 
@@ -85,14 +97,15 @@ def subscribe(
         record = msg.raw_message
         assert not isinstance(record, tuple)
         try:
-            event = model.model_validate_json(msg.body)
-            event_type = getattr(event, "type", None)
-            if accept_types is not None and event_type not in accept_types:
+            on = handlers.get(_Head.model_validate_json(msg.body).type)
+            if on is None:
                 raise UnexpectedEventType(f"unexpected event type on {topic}")
+            event = on.model.model_validate_json(msg.body)
         except (ValidationError, UnexpectedEventType) as exc:
             await dead_letter(broker, msg, group_id, exc, attempts=1)
             await msg.ack()
             return
+        handle = on.handle
         position = (record.partition, record.offset)
         try:
             await handle(event)

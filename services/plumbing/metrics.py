@@ -19,3 +19,6 @@ HTTP_LATENCY = Histogram(
     "HTTP request latency",
     ["method", "route", "status"],
 )
+SLA_BREACHES = Counter(
+    "hub_sla_breaches_total", "Route clocks that passed unmet", ["service", "clock"]
+)

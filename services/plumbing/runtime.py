@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +54,10 @@ class Service:
     info: Callable[[], dict[str, Any]] | None = None
     on_start: Callable[[asyncpg.Pool, FastAPI], Any] | None = None
     on_stop: Callable[[], Any] | None = None
+    background: list[Callable[[asyncpg.Pool], Coroutine[Any, Any, None]]] = field(
+        default_factory=list
+    )
+    """Long-running tasks started with the service and cancelled when it stops."""
 
     def create_app(self) -> FastAPI:
         app = FastAPI(
@@ -136,13 +140,18 @@ class Service:
             poll_interval=settings.outbox_poll_interval_seconds,
         )
         relay_task = asyncio.create_task(relay.run(), name=f"{self.name}-outbox-relay")
+        tasks = [asyncio.create_task(work(pool)) for work in self.background]
         app.state.pool, app.state.broker, app.state.relay = pool, broker, relay
         log.info("service started", extra={"service": self.name})
         try:
             yield
         finally:
-            # Consumers first (they finish the message in hand and commit its offset), then
-            # the relay (it finishes its batch), then the connections they used.
+            # Background work and consumers first (consumers finish the message in hand and
+            # commit its offset), then the relay (it finishes its batch), then the
+            # connections they used.
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             await broker.stop()
             relay.stop()
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):

@@ -102,6 +102,64 @@ async def take_work_item(adapter: Adapter, event: CloudEvent[events.WorkItem]) -
         )
 
 
+async def _apply_hub_step(
+    adapter: Adapter,
+    event_id: uuid.UUID,
+    topic: str,
+    route_id: uuid.UUID,
+    step: str,
+    decide: Callable[[RouteStatus], RouteStatus],
+    reason: str,
+) -> None:
+    """A step the hub causes (cancellation, escalation): change the work item if the domain
+    says so, and report it back. Idempotent by event id."""
+    async with adapter.pool.acquire() as conn, conn.transaction():
+        if not await inbox.first_time(conn, adapter.consumer, event_id, topic):
+            return
+        row = await repo.lock_route(conn, route_id)
+        if row is None:
+            return  # not this adapter's route
+        current = RouteStatus(row["status"])
+        after = decide(current)
+        if after is current:
+            return
+        await repo.set_status(conn, route_id, after.value)
+        await outbox.add(
+            conn, [_status_event(adapter, row, step, after, datetime.now(UTC), reason=reason)]
+        )
+
+
+async def cancel_work_item(adapter: Adapter, event: CloudEvent[events.WorkItemCancelled]) -> None:
+    """The hub ended this route: the provider must stop, and its read of contact details now
+    answers 410."""
+    cancelled = event.data
+    await _apply_hub_step(
+        adapter,
+        event.id,
+        topics.queue_for(adapter.service),
+        cancelled.route_id,
+        "cancelled",
+        lifecycle.on_cancelled,
+        cancelled.reason,
+    )
+
+
+async def record_sla_event(adapter: Adapter, event: CloudEvent[events.SlaBreached]) -> None:
+    """An escalation of one of this provider's routes (others' are ignored)."""
+    breach = event.data
+    if breach.service is not adapter.service or event.type != events.ESCALATED:
+        return
+    await _apply_hub_step(
+        adapter,
+        event.id,
+        topics.REFERRAL_SLA,
+        breach.route_id,
+        "escalated",
+        lifecycle.on_escalated,
+        f"{breach.clock}_overdue",
+    )
+
+
 def queue_item(row: asyncpg.Record) -> dict[str, Any]:
     """A work item as the provider sees it in its queue: no contact details."""
     return {

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from services.plumbing.runtime import Service
 from services.referral_intake.adapters.router_client import RouterClient
 from services.referral_intake.entrypoints import consumers, http
+from services.referral_intake.handlers import watchdog
 from services.referral_intake.settings import IntakeSettings
 
 
@@ -21,6 +22,7 @@ def build(settings: IntakeSettings | None = None) -> Service:
 
     async def on_start(pool: asyncpg.Pool, app: FastAPI) -> None:
         app.state.router_client = router_client
+        app.state.identity_key = settings.identity_hash_key.encode()
 
     return Service(
         name="referral_intake",
@@ -31,4 +33,5 @@ def build(settings: IntakeSettings | None = None) -> Service:
         register_consumers=lambda broker, pool: consumers.register(broker, pool, settings),
         on_start=on_start,
         on_stop=router_client.close,
+        background=[lambda pool: watchdog.run(pool, settings.watchdog_interval_seconds)],
     )

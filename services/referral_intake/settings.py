@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from services.plumbing.settings import ServiceSettings
@@ -11,3 +12,9 @@ class IntakeSettings(ServiceSettings):
     db_schema: str = "intake"
     http_port: int = 8080
     router_url: str = "http://127.0.0.1:8090"
+    identity_hash_key: str = Field(
+        min_length=32,
+        description="Secret for the keyed hashes that match people and crimes (duplicates, "
+        "repeat victims). Keep it stable: changing it forgets every earlier match.",
+    )
+    watchdog_interval_seconds: float = Field(default=15.0, gt=0)

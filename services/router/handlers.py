@@ -17,6 +17,7 @@ from schemas.events import ReferralFacts
 from services.plumbing import inbox, outbox
 from services.plumbing.events import outgoing
 from services.router.adapters import decision_log
+from services.router.domain import reassessment
 from services.router.domain.clocks import LONDON
 from services.router.domain.deadlines import deadlines
 from services.router.domain.decision import Decision
@@ -24,10 +25,13 @@ from services.router.domain.disclosure import work_item_facts
 from services.router.domain.explanation import explain
 from services.router.domain.policy.book import PolicyBook
 from services.router.domain.policy.engine import CompiledPolicy
+from services.router.domain.reassessment import ADJUSTMENT_TRIGGERS, CONSENT_TRIGGERS, Plan
 from services.router.domain.simulation import Referral, simulate
 
 SOURCE = "router"
 RECEIVED_CONSUMER = "router.received"
+REASSESS_CONSUMER_GROUP = "router.reassess"
+"""One consumer name for both input topics: an event id is handled once, whatever its topic."""
 
 
 @dataclass(frozen=True)
@@ -42,12 +46,34 @@ class Router:
         return self.policies.in_force(at.astimezone(LONDON).date())
 
 
-def _routed_events(
-    facts: ReferralFacts, decision: Decision, decided_at: datetime, decision_id: uuid.UUID
+def _plan_for_new_referral(decision: Decision) -> Plan:
+    return Plan(
+        trigger="received",
+        policy_version=decision.policy_version,
+        status=decision.status,
+        enhanced_rights=decision.enhanced_rights,
+        da_risk=decision.da_risk,
+        dispatch=decision.routes,
+        held=decision.held_routes,
+        flags=decision.flags,
+        rule_ids=decision.rule_ids,
+        no_service_reason=decision.reason.value if decision.reason else None,
+    )
+
+
+def _events_for(
+    facts: ReferralFacts,
+    plan: Plan,
+    decided_at: datetime,
+    decision_id: uuid.UUID,
+    code_deadline: datetime | None = None,
 ) -> list[outbox.OutgoingEvent]:
+    """The decision event, a work item for every route dispatched, and a cancellation on
+    the queue of every route ended. ``code_deadline`` keeps the Victims' Code clock of a
+    re-routed referral where it was."""
     clock_start = facts.reported_at or facts.received_at
     routes = []
-    for choice in decision.routes:
+    for choice in plan.dispatch:
         due = deadlines(choice, clock_start=clock_start, requested_at=decided_at)
         routes.append(
             events.Route(
@@ -61,19 +87,20 @@ def _routed_events(
                 requested_at=decided_at,
                 acknowledge_by=due.acknowledge_by,
                 contact_due_by=due.contact_due_by,
-                code_deadline=due.code_deadline,
+                code_deadline=code_deadline or due.code_deadline,
+                second_acknowledge_by=due.second_acknowledge_by,
             )
         )
     routed = events.ReferralRouted(
         referral_id=facts.referral_id,
         decision_id=decision_id,
         decided_at=decided_at,
-        policy_version=decision.policy_version,
-        status=decision.status,
-        reason=decision.reason,
-        enhanced_rights=decision.enhanced_rights,
-        da_risk=decision.da_risk,
-        flags=list(decision.flags),
+        policy_version=plan.policy_version,
+        status=plan.status,
+        reason=plan.no_service_reason,
+        enhanced_rights=plan.enhanced_rights,
+        da_risk=plan.da_risk,
+        flags=list(plan.flags),
         routes=routes,
         held_routes=[
             events.HeldRoute(
@@ -83,7 +110,15 @@ def _routed_events(
                 rule_ids=list(h.rule_ids),
                 reason=h.reason,
             )
-            for h in decision.held_routes
+            for h in plan.held
+        ],
+        trigger=plan.trigger,
+        request_id=plan.request_id,
+        rule_ids=list(plan.rule_ids),
+        kept_route_ids=list(plan.keep),
+        cancelled_routes=[
+            events.CancelledRoute(route_id=r.route_id, service=r.service, reason=why)
+            for r, why in plan.cancel
         ],
     )
     produced = [
@@ -100,7 +135,7 @@ def _routed_events(
             route_id=route.route_id,
             referral_id=facts.referral_id,
             decision_id=decision_id,
-            policy_version=decision.policy_version,
+            policy_version=plan.policy_version,
             service=route.service,
             sub_service=route.sub_service,
             priority=route.priority,
@@ -111,7 +146,7 @@ def _routed_events(
             acknowledge_by=route.acknowledge_by,
             contact_due_by=route.contact_due_by,
             code_deadline=route.code_deadline,
-            flags=list(decision.flags),
+            flags=list(plan.flags),
             facts=work_item_facts(facts, route.service),
         )
         produced.append(
@@ -123,27 +158,100 @@ def _routed_events(
                 data=item,
             )
         )
+    for ended, why in plan.cancel:
+        cancelled = events.WorkItemCancelled(
+            route_id=ended.route_id,
+            referral_id=facts.referral_id,
+            service=ended.service,
+            reason=why,
+        )
+        produced.append(
+            outgoing(
+                topic=topics.queue_for(ended.service),
+                type_=events.WORK_ITEM_CANCELLED,
+                source=SOURCE,
+                referral_id=facts.referral_id,
+                data=cancelled,
+            )
+        )
     return produced
+
+
+async def _record_and_publish(
+    router: Router,
+    event_id: uuid.UUID,
+    topic: str,
+    facts: ReferralFacts,
+    plan: Plan,
+    decided_at: datetime,
+    code_deadline: datetime | None = None,
+) -> None:
+    decision_id = uuid.uuid4()
+    produced = _events_for(facts, plan, decided_at, decision_id, code_deadline)
+    async with router.pool.acquire() as conn, conn.transaction():
+        if not await inbox.first_time(conn, RECEIVED_CONSUMER, event_id, topic):
+            return
+        await decision_log.record(
+            conn,
+            decision_id=decision_id,
+            trigger_event=event_id,
+            facts=facts,
+            plan=plan,
+            decided_at=decided_at,
+        )
+        await outbox.add(conn, produced)
 
 
 async def route_referral(router: Router, event: CloudEvent[events.ReferralReceived]) -> None:
     facts = event.data.facts
     decided_at = datetime.now(UTC)
     decision = router.policy_for(decided_at).decide(facts)
-    decision_id = uuid.uuid4()
-    produced = _routed_events(facts, decision, decided_at, decision_id)
-    async with router.pool.acquire() as conn, conn.transaction():
-        if not await inbox.first_time(conn, RECEIVED_CONSUMER, event.id, topics.REFERRAL_RECEIVED):
-            return
-        await decision_log.record(
-            conn,
-            decision_id=decision_id,
-            trigger_event=event.id,
-            facts=facts,
-            decision=decision,
-            decided_at=decided_at,
+    await _record_and_publish(
+        router,
+        event.id,
+        topics.REFERRAL_RECEIVED,
+        facts,
+        _plan_for_new_referral(decision),
+        decided_at,
+    )
+
+
+async def reassess_referral(
+    router: Router, event: CloudEvent[events.ReassessmentRequested]
+) -> None:
+    """Decide again, under the policy in force, after consent changed, a provider rejected,
+    a route breached its acknowledgement twice, or a supervisor changed the routes."""
+    request = event.data
+    decided_at = datetime.now(UTC)
+    policy = router.policy_for(decided_at)
+    decision = policy.decide(request.facts)
+    code_deadline = None
+    change = request.change
+    if request.trigger in CONSENT_TRIGGERS:
+        plan = reassessment.after_consent_change(request, decision)
+    elif request.trigger in ADJUSTMENT_TRIGGERS and change is not None:
+        adjustment = policy.adjust(
+            {
+                "trigger": request.trigger,
+                "service": change.service.value,
+                "sub_service": change.sub_service,
+                "priority": change.priority.value if change.priority else None,
+                "rejection_reason": change.rejection_reason.value
+                if change.rejection_reason
+                else None,
+            },
+            request.facts,
         )
-        await outbox.add(conn, produced)
+        plan = reassessment.after_adjustment(request, adjustment, decision)
+        if request.trigger != "override_add":
+            code_deadline = change.code_deadline
+    elif request.trigger == "override_remove" and change is not None:
+        plan = reassessment.after_removal(request, decision)
+    else:
+        raise ValueError(f"unknown re-assessment trigger {request.trigger!r}")
+    await _record_and_publish(
+        router, event.id, topics.REFERRAL_REASSESS, request.facts, plan, decided_at, code_deadline
+    )
 
 
 def explain_facts(router: Router, facts: ReferralFacts, version: str | None) -> dict[str, Any]:

@@ -82,14 +82,16 @@ def test_commissioner_simulates_the_climb_pilot_over_http_and_from_the_command_l
     hub: RunningStack,
 ) -> None:
     staff = hub.staff()
-    under_ten = referral(
-        subject__role="at_risk_child",
-        subject__age=9,
-        incident__crime_types=["child_criminal_exploitation"],
-        assessment__cce_indicators=["missing_episodes"],
-        assessment__needs=["none"],
-    )
-    ids = [staff.post("/v1/referrals", json=under_ten).json()["referral_id"] for _ in range(2)]
+    def under_ten() -> dict[str, Any]:
+        return referral(
+            subject__role="at_risk_child",
+            subject__age=9,
+            incident__crime_types=["child_criminal_exploitation"],
+            assessment__cce_indicators=["missing_episodes"],
+            assessment__needs=["none"],
+        )
+
+    ids = [staff.post("/v1/referrals", json=under_ten()).json()["referral_id"] for _ in range(2)]
     for referral_id in ids:
         eventually_sync(lambda rid=referral_id: _routed(hub, rid), what="the decision")  # type: ignore[misc]
     today = datetime.now(UTC).date().isoformat()

@@ -121,8 +121,9 @@ async def test_idempotency_key_replays_the_same_referral_and_refuses_a_different
 ) -> None:
     headers = {"Idempotency-Key": "upstream-ui-7f3a"}
     before = await _count(database_url, "referrals")
-    first = await intake.post("/v1/referrals", json=referral(), headers=headers)
-    again = await intake.post("/v1/referrals", json=referral(), headers=headers)
+    body = referral()
+    first = await intake.post("/v1/referrals", json=body, headers=headers)
+    again = await intake.post("/v1/referrals", json=body, headers=headers)
     assert first.status_code == again.status_code == 202
     assert first.json()["referral_id"] == again.json()["referral_id"]
     different = await intake.post("/v1/referrals", json=referral(subject__age=50), headers=headers)

@@ -16,7 +16,7 @@ from faststream.kafka import KafkaBroker
 from schemas import events
 from schemas.envelope import CloudEvent, envelope
 from services.plumbing import db, inbox, migrations, outbox
-from services.plumbing.kafka import MAX_ATTEMPTS, make_broker, subscribe
+from services.plumbing.kafka import MAX_ATTEMPTS, On, make_broker, subscribe
 from services.plumbing.outbox import OutboxRelay
 from services.plumbing.runtime import relay_publisher
 from services.plumbing.settings import ServiceSettings
@@ -177,10 +177,8 @@ async def _consume(database_url: str, kafka: str, handler: _Flaky) -> KafkaBroke
         broker,
         topic=TOPIC,
         group_id=f"test-{uuid.uuid4().hex[:6]}",
-        model=CloudEvent[events.HeldRoute],
-        handle=handler,
+        handlers={"test.v1": On(CloudEvent[events.HeldRoute], handler)},
         settings=_settings(database_url, kafka),
-        accept_types=frozenset({"test.v1"}),
     )
     await broker.start()
     return broker

@@ -61,8 +61,12 @@ def apply(body: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
 
 
 def referral(**changes: Any) -> dict[str, Any]:
-    """The base referral with ``changes`` (dotted paths written with ``__``: subject__age=16)."""
-    return apply(BASE, {k.replace("__", "."): v for k, v in changes.items()})
+    """The base referral with ``changes`` (dotted paths written with ``__``: subject__age=16).
+    Each call is a different person and crime, unless ``changes`` say otherwise, so that
+    intake does not link it to an earlier test's referral as a duplicate."""
+    unique = secrets.token_hex(3)
+    distinct = {"crime_reference": f"22/{unique}/26", "contact.name": f"Test Person {unique}"}
+    return apply(BASE, {**distinct, **{k.replace("__", "."): v for k, v in changes.items()}})
 
 
 def high_risk_da(**changes: Any) -> dict[str, Any]:

@@ -26,6 +26,7 @@ def common_env(database_url: str, kafka: str) -> dict[str, object]:
         "staff_jwt_issuer": ISSUER,
         "staff_jwt_audience": AUDIENCE,
         "log_json": False,
+        "identity_hash_key": "test-identity-key-0123456789abcdef0123",
     }
 
 

@@ -64,5 +64,6 @@ def test_lowering_climbs_minimum_age_moves_under_tens_into_climb_and_nothing_els
         "persistently_targeted": False,
         "intimidated": False,
         "bereaved_relative": False,
+        "repeat_victim": False,
     }
     assert report["statuses"]["no_service"] == {"before": 2, "after": 0}

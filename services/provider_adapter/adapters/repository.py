@@ -43,6 +43,10 @@ async def insert_work_item(conn: Connection, item: WorkItem) -> bool:
     return bool(inserted)
 
 
+async def lock_route(conn: Connection, route_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM work_items WHERE route_id = $1 FOR UPDATE", route_id)
+
+
 _LATEST = "SELECT * FROM work_items WHERE referral_id = $1 ORDER BY requested_at DESC LIMIT 1"
 
 

@@ -40,6 +40,19 @@ def on_viewed(status: RouteStatus) -> RouteStatus:
     return status
 
 
+def on_cancelled(status: RouteStatus) -> RouteStatus:
+    """The hub ended the route (consent withdrawn, superseded, re-routed): an open route is
+    cancelled; one that has already ended stays as it is."""
+    return status if status in TERMINAL_ROUTE_STATUSES else RouteStatus.CANCELLED
+
+
+def on_escalated(status: RouteStatus) -> RouteStatus:
+    """Acknowledgement overdue: a route not yet accepted is escalated."""
+    if status in (RouteStatus.REQUESTED, RouteStatus.RECEIVED):
+        return RouteStatus.ESCALATED
+    return status
+
+
 def on_acknowledged(status: RouteStatus, *, accepted: bool) -> RouteStatus:
     if status in TERMINAL_ROUTE_STATUSES:
         raise _ended(status)

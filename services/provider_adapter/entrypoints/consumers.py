@@ -1,3 +1,6 @@
+"""The adapter's subscriptions: its own work queue (new and cancelled work items) and the
+SLA topic (escalations of its own routes)."""
+
 from __future__ import annotations
 
 from functools import partial
@@ -6,7 +9,7 @@ from faststream.kafka import KafkaBroker
 
 from schemas import events, topics
 from schemas.envelope import CloudEvent
-from services.plumbing.kafka import subscribe
+from services.plumbing.kafka import On, subscribe
 from services.plumbing.settings import ServiceSettings
 from services.provider_adapter import handlers
 
@@ -16,8 +19,21 @@ def register(broker: KafkaBroker, adapter: handlers.Adapter, settings: ServiceSe
         broker,
         topic=topics.queue_for(adapter.service),
         group_id=adapter.consumer,
-        model=CloudEvent[events.WorkItem],
-        accept_types=frozenset({events.WORK_ITEM}),
-        handle=partial(handlers.take_work_item, adapter),
+        handlers={
+            events.WORK_ITEM: On(
+                CloudEvent[events.WorkItem], partial(handlers.take_work_item, adapter)
+            ),
+            events.WORK_ITEM_CANCELLED: On(
+                CloudEvent[events.WorkItemCancelled], partial(handlers.cancel_work_item, adapter)
+            ),
+        },
+        settings=settings,
+    )
+    escalation = On(CloudEvent[events.SlaBreached], partial(handlers.record_sla_event, adapter))
+    subscribe(
+        broker,
+        topic=topics.REFERRAL_SLA,
+        group_id=f"{adapter.consumer}.sla",
+        handlers={events.ESCALATED: escalation, events.SLA_BREACHED: escalation},
         settings=settings,
     )

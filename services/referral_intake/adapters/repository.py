@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 
+from schemas.codes import RejectionReason
 from schemas.events import ReferralFacts, Route
 from services.plumbing.db import Connection
 
@@ -29,8 +30,9 @@ async def insert_referral(
 ) -> None:
     await conn.execute(
         """INSERT INTO referrals (referral_id, received_at, status, source, local_authority, facts,
-                                  submitted_by, idempotency_key, request_hash, updated_at)
-           VALUES ($1, $2, 'received', $3, $4, $5, $6, $7, $8, $2)""",
+                                  submitted_by, idempotency_key, request_hash, updated_at,
+                                  consent_status)
+           VALUES ($1, $2, 'received', $3, $4, $5, $6, $7, $8, $2, $9)""",
         facts.referral_id,
         facts.received_at,
         facts.source.value,
@@ -39,6 +41,7 @@ async def insert_referral(
         submitted_by,
         idempotency_key,
         request_hash,
+        facts.consent.value,
     )
 
 
@@ -61,19 +64,21 @@ async def add_timeline(
     event: str,
     at: datetime,
     *,
+    actor: str,
     route_id: uuid.UUID | None = None,
     status: str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> None:
     await conn.execute(
-        """INSERT INTO timeline (referral_id, route_id, event, status, at, detail)
-           VALUES ($1, $2, $3, $4, $5, $6)""",
+        """INSERT INTO timeline (referral_id, route_id, event, status, at, detail, actor)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)""",
         referral_id,
         route_id,
         event,
         status,
         at,
         detail or {},
+        actor,
     )
 
 
@@ -115,8 +120,9 @@ async def insert_route(
     await conn.execute(
         """INSERT INTO routes (route_id, referral_id, decision_id, service, sub_service, priority,
                                rule_ids, reason, consent_basis, status, requested_at,
-                               acknowledge_by, contact_due_by, code_deadline, updated_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $11)
+                               acknowledge_by, contact_due_by, code_deadline, updated_at,
+                               second_acknowledge_by)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $11, $15)
            ON CONFLICT (route_id) DO NOTHING""",
         route.route_id,
         referral_id,
@@ -132,6 +138,7 @@ async def insert_route(
         route.acknowledge_by,
         route.contact_due_by,
         route.code_deadline,
+        route.second_acknowledge_by,
     )
 
 
@@ -172,18 +179,17 @@ async def set_referral_status(
     )
 
 
-async def open_route_for_service(
-    conn: Connection, referral_id: uuid.UUID, service: str, open_statuses: list[str]
-) -> uuid.UUID | None:
-    route_id: uuid.UUID | None = await conn.fetchval(
-        """SELECT route_id FROM routes
-           WHERE referral_id = $1 AND service = $2 AND status = ANY($3::text[])
-           ORDER BY requested_at DESC LIMIT 1""",
-        referral_id,
-        service,
-        open_statuses,
+async def routes_to_service(
+    conn: Connection, referral_id: uuid.UUID, service: str
+) -> list[asyncpg.Record]:
+    return list(
+        await conn.fetch(
+            """SELECT route_id, status, consent_basis FROM routes
+               WHERE referral_id = $1 AND service = $2 ORDER BY requested_at DESC""",
+            referral_id,
+            service,
+        )
     )
-    return route_id
 
 
 async def log_disclosure(
@@ -208,7 +214,8 @@ async def log_disclosure(
 
 async def load_referral(conn: Connection, referral_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        """SELECT referral_id, received_at, status, facts, decision FROM referrals
+        """SELECT referral_id, received_at, status, facts, decision, consent_status,
+                  repeat_victim FROM referrals
            WHERE referral_id = $1""",
         referral_id,
     )
@@ -226,9 +233,276 @@ async def load_routes(conn: Connection, referral_id: uuid.UUID) -> list[asyncpg.
 async def load_timeline(conn: Connection, referral_id: uuid.UUID) -> list[asyncpg.Record]:
     return list(
         await conn.fetch(
-            """SELECT t.route_id, t.event, t.status, t.at, t.detail, r.service
+            """SELECT t.route_id, t.event, t.status, t.at, t.detail, t.actor, r.service
                FROM timeline t LEFT JOIN routes r USING (route_id)
                WHERE t.referral_id = $1 ORDER BY t.id""",
             referral_id,
         )
     )
+
+
+# ---- lifecycle: consent, overrides, routes ---------------------------------------------
+async def lock_referral(conn: Connection, referral_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        """SELECT referral_id, status, facts, decision, consent_status FROM referrals
+           WHERE referral_id = $1 FOR UPDATE""",
+        referral_id,
+    )
+
+
+async def set_consent(
+    conn: Connection,
+    referral_id: uuid.UUID,
+    facts: dict[str, Any],
+    consent_status: str,
+    at: datetime,
+) -> None:
+    await conn.execute(
+        """UPDATE referrals SET facts = $2, consent_status = $3, updated_at = $4
+           WHERE referral_id = $1""",
+        referral_id,
+        facts,
+        consent_status,
+        at,
+    )
+
+
+async def add_consent(
+    conn: Connection,
+    referral_id: uuid.UUID,
+    *,
+    status: str,
+    recorded_at: datetime,
+    recorded_by: str | None,
+    actor: str,
+) -> None:
+    await conn.execute(
+        """INSERT INTO consents (referral_id, status, recorded_at, recorded_by, actor)
+           VALUES ($1, $2, $3, $4, $5)""",
+        referral_id,
+        status,
+        recorded_at,
+        recorded_by,
+        actor,
+    )
+
+
+async def add_override(
+    conn: Connection,
+    request_id: uuid.UUID,
+    referral_id: uuid.UUID,
+    *,
+    action: str,
+    service: str,
+    sub_service: str | None,
+    justification: str,
+    supervisor: str,
+) -> None:
+    await conn.execute(
+        """INSERT INTO overrides (request_id, referral_id, action, service, sub_service,
+                                  justification, supervisor)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)""",
+        request_id,
+        referral_id,
+        action,
+        service,
+        sub_service,
+        justification,
+        supervisor,
+    )
+
+
+async def override_by_request(conn: Connection, request_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM overrides WHERE request_id = $1", request_id)
+
+
+async def routes_of(conn: Connection, referral_id: uuid.UUID) -> list[asyncpg.Record]:
+    return list(
+        await conn.fetch(
+            """SELECT route_id, service, sub_service, priority, status, consent_basis, code_deadline
+               FROM routes WHERE referral_id = $1 ORDER BY requested_at""",
+            referral_id,
+        )
+    )
+
+
+async def route(conn: Connection, route_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM routes WHERE route_id = $1", route_id)
+
+
+async def set_second_acknowledge_by(
+    conn: Connection, route_id: uuid.UUID, at: datetime | None
+) -> None:
+    await conn.execute(
+        "UPDATE routes SET second_acknowledge_by = $2 WHERE route_id = $1", route_id, at
+    )
+
+
+# ---- duplicates and repeat victims ------------------------------------------------------
+async def set_identity_keys(
+    conn: Connection,
+    referral_id: uuid.UUID,
+    person_key: str | None,
+    crime_key: str | None,
+    repeat: bool,
+) -> None:
+    await conn.execute(
+        """UPDATE referrals SET person_key = $2, crime_key = $3, repeat_victim = $4
+           WHERE referral_id = $1""",
+        referral_id,
+        person_key,
+        crime_key,
+        repeat,
+    )
+
+
+async def open_duplicate(
+    conn: Connection, person_key: str, crime_key: str, since: datetime
+) -> asyncpg.Record | None:
+    """The open referral of the same person for the same crime, received since ``since``."""
+    return await conn.fetchrow(
+        """SELECT referral_id, status FROM referrals
+           WHERE person_key = $1 AND crime_key = $2 AND received_at >= $3
+             AND status NOT IN ('closed', 'no_service')
+           ORDER BY received_at DESC LIMIT 1""",
+        person_key,
+        crime_key,
+        since,
+    )
+
+
+async def has_referral_since(conn: Connection, person_key: str, since: datetime) -> bool:
+    return bool(
+        await conn.fetchval(
+            "SELECT true FROM referrals WHERE person_key = $1 AND received_at >= $2 LIMIT 1",
+            person_key,
+            since,
+        )
+    )
+
+
+# ---- SLA watchdog -------------------------------------------------------------------------
+async def routes_past(
+    conn: Connection,
+    deadline_column: str,
+    statuses: list[str],
+    clock: str,
+    now: datetime,
+    limit: int,
+) -> list[asyncpg.Record]:
+    """Routes in ``statuses`` whose ``deadline_column`` has passed and whose ``clock`` breach
+    is not yet recorded."""
+    assert deadline_column in {
+        "acknowledge_by",
+        "second_acknowledge_by",
+        "contact_due_by",
+        "code_deadline",
+    }
+    return list(
+        await conn.fetch(
+            f"""SELECT r.* FROM routes r
+                WHERE r.status = ANY($1::text[]) AND r.{deadline_column} <= $2
+                  AND NOT EXISTS (SELECT 1 FROM sla_breaches b
+                                  WHERE b.route_id = r.route_id AND b.clock = $3)
+                ORDER BY r.{deadline_column} LIMIT $4""",  # noqa: S608 - one of four names
+            statuses,
+            now,
+            clock,
+            limit,
+        )
+    )
+
+
+async def record_breach(
+    conn: Connection, route_id: uuid.UUID, clock: str, due_at: datetime, detected_at: datetime
+) -> bool:
+    """False when this breach was recorded before: each breach is reported once."""
+    return bool(
+        await conn.fetchval(
+            """INSERT INTO sla_breaches (route_id, clock, due_at, detected_at)
+               VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING true""",
+            route_id,
+            clock,
+            due_at,
+            detected_at,
+        )
+    )
+
+
+async def mark_breached(
+    conn: Connection, route_id: uuid.UUID, status: str | None, at: datetime
+) -> None:
+    await conn.execute(
+        """UPDATE routes SET breached = true, status = coalesce($2, status), updated_at = $3
+           WHERE route_id = $1""",
+        route_id,
+        status,
+        at,
+    )
+
+
+# ---- worklist -------------------------------------------------------------------------------
+async def worklist(
+    conn: Connection,
+    *,
+    status: str | None,
+    service: str | None,
+    local_authority: str | None,
+    breached: bool | None,
+    flag: str | None,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[asyncpg.Record]:
+    terminal = ["completed", "closed", "rejected", "cancelled", "failed"]
+    return list(
+        await conn.fetch(
+            """SELECT f.referral_id, f.status, f.received_at, f.local_authority, f.decision,
+                      f.repeat_victim
+               FROM referrals f
+               WHERE ($1::text IS NULL OR f.status = $1)
+                 AND ($2::text IS NULL OR EXISTS (
+                       SELECT 1 FROM routes r
+                       WHERE r.referral_id = f.referral_id AND r.service = $2))
+                 AND ($3::text IS NULL OR f.local_authority = $3)
+                 AND ($4::boolean IS NULL OR $4 = EXISTS (
+                       SELECT 1 FROM routes r WHERE r.referral_id = f.referral_id AND r.breached
+                         AND NOT r.status = ANY($8::text[])))
+                 AND ($5::text IS NULL OR f.decision->'flags' ? $5)
+                 AND ($6::timestamptz IS NULL OR (f.received_at, f.referral_id) > ($6, $7))
+               ORDER BY f.received_at, f.referral_id
+               LIMIT $9""",
+            status,
+            service,
+            local_authority,
+            breached,
+            flag,
+            after[0] if after else None,
+            after[1] if after else None,
+            terminal,
+            limit,
+        )
+    )
+
+
+async def routes_for(conn: Connection, referral_ids: list[uuid.UUID]) -> list[asyncpg.Record]:
+    return list(
+        await conn.fetch(
+            """SELECT referral_id, route_id, service, sub_service, priority, status, breached,
+                      acknowledge_by, contact_due_by, code_deadline
+               FROM routes WHERE referral_id = ANY($1::uuid[]) ORDER BY requested_at""",
+            referral_ids,
+        )
+    )
+
+
+async def latest_rejection_reason(conn: Connection, route_id: uuid.UUID) -> RejectionReason | None:
+    reason: str | None = await conn.fetchval(
+        """SELECT detail->>'rejection_reason' FROM timeline
+           WHERE route_id = $1 AND status = 'rejected' ORDER BY id DESC LIMIT 1""",
+        route_id,
+    )
+    return RejectionReason(reason) if reason else None
+
+
+async def lock_route(conn: Connection, route_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM routes WHERE route_id = $1 FOR UPDATE", route_id)

@@ -10,17 +10,14 @@ from schemas.codes import TERMINAL_ROUTE_STATUSES, ReferralStatus, RouteStatus
 def referral_status(
     decided: ReferralStatus | None, route_statuses: Iterable[RouteStatus], has_held_routes: bool
 ) -> ReferralStatus:
-    """``received`` until decided; ``closed`` once every dispatched route has ended and
-    nothing waits for consent; otherwise what the decision said."""
+    """``received`` until decided; ``closed`` once it has had routes, every one has ended
+    and nothing waits for consent (routes cancelled when consent was withdrawn included);
+    otherwise what the latest decision said."""
     if decided is None:
         return ReferralStatus.RECEIVED
     statuses = list(route_statuses)
-    if (
-        decided is ReferralStatus.ROUTED
-        and statuses
-        and not has_held_routes
-        and all(s in TERMINAL_ROUTE_STATUSES for s in statuses)
-    ):
+    every_route_ended = bool(statuses) and all(s in TERMINAL_ROUTE_STATUSES for s in statuses)
+    if every_route_ended and not has_held_routes:
         return ReferralStatus.CLOSED
     return decided
 

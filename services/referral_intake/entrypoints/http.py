@@ -1,28 +1,31 @@
-"""Intake's HTTP API (contract: "Intake API"). Thin: map the request to a handler call."""
+"""Intake's HTTP API (contract: "Intake API"). Thin: map each request to a handler call."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Header, Request
+from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from schemas.codes import Service
+from schemas.codes import LocalAuthority, Priority, ReferralStatus, Service
 from services.plumbing.auth import SERVICE_ROLE, Principal, require_roles
 from services.plumbing.http import problem
-from services.referral_intake import handlers
 from services.referral_intake.adapters.router_client import (
     RouterAnswer,
     RouterClient,
     RouterUnavailable,
 )
 from services.referral_intake.domain.referral import ReferralRequest, coded_facts
+from services.referral_intake.handlers import consent, disclosure, overrides, submission, views
+from services.referral_intake.handlers.common import Conflict, NotFound
 
 router = APIRouter()
 
 Staff = Annotated[Principal, Depends(require_roles("triage", "supervisor"))]
+Supervisor = Annotated[Principal, Depends(require_roles("supervisor"))]
 AnyStaff = Annotated[Principal, Depends(require_roles("triage", "supervisor", "commissioner"))]
 Commissioning = Annotated[Principal, Depends(require_roles("commissioner", "supervisor"))]
 ServiceCaller = Annotated[Principal, Depends(require_roles(SERVICE_ROLE))]
@@ -30,8 +33,30 @@ ServiceCaller = Annotated[Principal, Depends(require_roles(SERVICE_ROLE))]
 NOT_FOUND_DETAIL = "No referral with that id is available to you."
 
 
+class Body_(BaseModel):
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True, str_strip_whitespace=True)
+
+
+class ConsentIn(Body_):
+    status: Literal["given", "refused", "withdrawn"]
+    recorded_at: AwareDatetime | None = None
+    recorded_by: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+
+class OverrideIn(Body_):
+    action: Literal["add", "remove"]
+    service: Service
+    sub_service: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")] | None = None
+    priority: Priority | None = None
+    justification: Annotated[str, Field(min_length=10, max_length=2000)]
+
+
 def _not_found() -> JSONResponse:
     return problem(404, "Not found", NOT_FOUND_DETAIL)
+
+
+def _conflict(exc: Conflict) -> JSONResponse:
+    return problem(409, "Conflict", exc.sentence)
 
 
 @router.post("/v1/referrals", status_code=202)
@@ -42,36 +67,114 @@ async def submit_referral(
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Any:
     try:
-        submitted = await handlers.submit_referral(
+        submitted = await submission.submit_referral(
             request.app.state.pool,
             body,
             submitted_by=principal.subject,
             idempotency_key=idempotency_key,
+            identity_key=request.app.state.identity_key,
         )
-    except handlers.IdempotencyConflict:
+    except submission.IdempotencyConflict:
         return problem(
             409,
             "Conflict",
             "This Idempotency-Key was already used with a different referral; nothing was stored.",
         )
     referral_id = str(submitted.referral_id)
+    answer: dict[str, Any] = {
+        "referral_id": referral_id,
+        "status": submitted.status,
+        "links": {"self": f"/v1/referrals/{referral_id}"},
+    }
+    if submitted.linked:
+        # The same person and crime is already open: link, do not create a second referral.
+        answer["linked_to_existing"] = True
+        answer["detail"] = "This person already has an open referral for this crime; it is linked."
+        return JSONResponse(answer, status_code=200)
+    if submitted.repeat_victim:
+        answer["repeat_victim"] = True
     return JSONResponse(
-        {
-            "referral_id": referral_id,
-            "status": submitted.status,
-            "links": {"self": f"/v1/referrals/{referral_id}"},
-        },
-        status_code=202,
-        headers={"Location": f"/v1/referrals/{referral_id}"},
+        answer, status_code=202, headers={"Location": f"/v1/referrals/{referral_id}"}
     )
+
+
+@router.get("/v1/referrals")
+async def worklist(
+    request: Request,
+    _: Staff,
+    status: ReferralStatus | None = None,
+    service: Service | None = None,
+    local_authority: LocalAuthority | None = None,
+    breached: bool | None = None,
+    flag: Annotated[str | None, Query(pattern=r"^[a-z_]{1,64}$")] = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Any:
+    """The triage worklist, oldest first; ``breached=true`` is the supervisor's list."""
+    try:
+        return await views.worklist(
+            request.app.state.pool,
+            status=status.value if status else None,
+            service=service.value if service else None,
+            local_authority=local_authority.value if local_authority else None,
+            breached=breached,
+            flag=flag,
+            cursor=cursor,
+            limit=limit,
+        )
+    except ValueError:
+        return problem(400, "Bad request", "The cursor is not one this API gave out.")
 
 
 @router.get("/v1/referrals/{referral_id}")
 async def get_referral(referral_id: uuid.UUID, request: Request, _: Staff) -> Any:
     try:
-        return await handlers.referral_view(request.app.state.pool, referral_id)
-    except handlers.NotFound:
+        return await views.referral_view(request.app.state.pool, referral_id)
+    except NotFound:
         return _not_found()
+
+
+@router.post("/v1/referrals/{referral_id}/consent")
+async def record_consent(
+    referral_id: uuid.UUID, body: ConsentIn, request: Request, principal: Staff
+) -> Any:
+    """Consent given dispatches the held routes; refused or withdrawn stops disclosure at
+    once and cancels the routes that needed it. The router decides, under the policy."""
+    try:
+        return await consent.record_consent(
+            request.app.state.pool,
+            referral_id,
+            status=body.status,
+            recorded_at=body.recorded_at,
+            recorded_by=body.recorded_by,
+            actor=principal.subject,
+        )
+    except NotFound:
+        return _not_found()
+    except Conflict as exc:
+        return _conflict(exc)
+
+
+@router.post("/v1/referrals/{referral_id}/override")
+async def override(
+    referral_id: uuid.UUID, body: OverrideIn, request: Request, principal: Supervisor
+) -> Any:
+    """Add or remove a route (supervisors only); recorded as a decision with rule MANUAL."""
+    try:
+        return await overrides.override_routes(
+            request.app.state.pool,
+            referral_id,
+            action=body.action,
+            service=body.service,
+            sub_service=body.sub_service,
+            priority=body.priority,
+            justification=body.justification,
+            supervisor=principal.subject,
+        )
+    except NotFound:
+        return _not_found()
+    except Conflict as exc:
+        return _conflict(exc)
 
 
 @router.get("/internal/v1/referrals/{referral_id}/contact", include_in_schema=False)
@@ -85,15 +188,19 @@ async def contact_for_provider(
     if caller.service is None or caller.service not in Service.__members__:
         return _not_found()
     try:
-        return await handlers.disclose_contact(
+        return await disclosure.disclose_contact(
             request.app.state.pool,
             referral_id,
             service=Service(caller.service),
             accessor=caller.subject,
             purpose=purpose[:60],
         )
-    except handlers.NotFound:
+    except NotFound:
         return _not_found()
+    except disclosure.NoLongerDisclosed:
+        return problem(
+            410, "Gone", "This referral's contact details are no longer disclosed to you."
+        )
 
 
 def _token(request: Request) -> str:

@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from schemas.events import ReferralFacts
 from services.plumbing.db import Connection
-from services.router.domain.decision import Decision
 from services.router.domain.explanation import route_names
+from services.router.domain.reassessment import Plan
 
 
 async def record(
@@ -18,7 +18,7 @@ async def record(
     decision_id: uuid.UUID,
     trigger_event: uuid.UUID,
     facts: ReferralFacts,
-    decision: Decision,
+    plan: Plan,
     decided_at: datetime,
 ) -> None:
     await conn.execute(
@@ -28,13 +28,13 @@ async def record(
         decision_id,
         facts.referral_id,
         trigger_event,
-        decision.policy_version,
+        plan.policy_version,
         decided_at,
-        decision.status.value,
-        list(decision.rule_ids),
+        plan.status.value,
+        list(plan.rule_ids),
         facts.received_at,
         facts.model_dump(mode="json"),
-        route_names(decision.routes),
+        route_names(plan.dispatch),
     )
 
 

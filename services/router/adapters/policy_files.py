@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -37,16 +38,26 @@ def load_version(directory: Path) -> PolicyVersion:
                 )
             ]
         )
-    graph_file = directory / manifest.graph
+    graph_file, adjustments_file = directory / manifest.graph, directory / manifest.adjustments
+    return PolicyVersion(
+        manifest=manifest,
+        graph=_read_graph(graph_file),
+        graph_file=str(graph_file),
+        adjustments=_read_graph(adjustments_file),
+        adjustments_file=str(adjustments_file),
+    )
+
+
+def _read_graph(path: Path) -> dict[str, Any]:
     try:
-        graph = json.loads(graph_file.read_text())
+        graph: dict[str, Any] = json.loads(path.read_text())
     except FileNotFoundError:
-        raise PolicyInvalid([Problem(str(graph_file), "graph", "file is missing")]) from None
+        raise PolicyInvalid([Problem(str(path), "graph", "file is missing")]) from None
     except json.JSONDecodeError as exc:
         raise PolicyInvalid(
-            [Problem(str(graph_file), f"line {exc.lineno}", f"not JSON: {exc.msg}")]
+            [Problem(str(path), f"line {exc.lineno}", f"not JSON: {exc.msg}")]
         ) from None
-    return PolicyVersion(manifest=manifest, graph=graph, graph_file=str(graph_file))
+    return graph
 
 
 def load_book(root: Path = POLICY_DIR) -> PolicyBook:

@@ -14,6 +14,8 @@ class Deadlines:
     acknowledge_by: datetime
     contact_due_by: datetime
     code_deadline: datetime
+    second_acknowledge_by: datetime
+    """A route still unacknowledged by then, after its escalation, is re-routed."""
 
 
 def after(start: datetime, clock: Clock) -> datetime:
@@ -25,8 +27,10 @@ def after(start: datetime, clock: Clock) -> datetime:
 def deadlines(route: RouteChoice, *, clock_start: datetime, requested_at: datetime) -> Deadlines:
     """``clock_start`` is when the crime was reported (or the referral received): the
     Victims' Code clock runs from then. The provider's clocks run from the request."""
+    acknowledge_by = after(requested_at, route.acknowledge)
     return Deadlines(
-        acknowledge_by=after(requested_at, route.acknowledge),
+        acknowledge_by=acknowledge_by,
         contact_due_by=after(requested_at, route.contact),
         code_deadline=after(clock_start, route.code),
+        second_acknowledge_by=after(acknowledge_by, route.acknowledge),
     )

@@ -42,3 +42,15 @@ class Decision:
     held_routes: tuple[RouteChoice, ...]
     rule_ids: tuple[str, ...]
     """Every rule that fired, for the decision log and the metrics."""
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    """What the policy decides about a change after routing (a rejection, a second
+    acknowledgement breach, a supervisor's added route)."""
+
+    policy_version: str
+    rule_id: str
+    reason: str
+    route: RouteChoice | None
+    flag: str | None

@@ -11,7 +11,7 @@ import zen
 
 from schemas.codes import ConsentBasis, NoServiceReason, Priority, ReferralStatus, Service
 from schemas.events import ReferralFacts
-from services.router.domain.decision import Clock, Decision, RouteChoice
+from services.router.domain.decision import Adjustment, Clock, Decision, RouteChoice
 from services.router.domain.policy.facts import policy_facts
 from services.router.domain.policy.version import PolicyVersion
 
@@ -27,6 +27,7 @@ class CompiledPolicy:
     def __init__(self, version: PolicyVersion) -> None:
         self.version = version
         self._decision = _ENGINE.create_decision(json.dumps(version.graph))
+        self._adjustments = _ENGINE.create_decision(json.dumps(version.adjustments))
         self._parameters = dict(version.manifest.parameters)
 
     @property
@@ -44,6 +45,40 @@ class CompiledPolicy:
 
     def decide(self, facts: ReferralFacts) -> Decision:
         return self.read(self.evaluate(policy_facts(facts)))
+
+    def adjust(self, change: dict[str, Any], facts: ReferralFacts) -> Adjustment:
+        """Evaluate the adjustments graph for ``change`` (trigger, service, sub_service,
+        priority, rejection_reason), with the referral's derived facts from the routing graph."""
+        derived = self.evaluate(policy_facts(facts))["derived"]
+        try:
+            answer = self._adjustments.evaluate(
+                {"change": change, "derived": derived, "params": self._parameters}
+            )
+        except RuntimeError as exc:
+            raise PolicyEvaluationError(_engine_message(exc)) from exc
+        adjusted = answer["result"]["adjustment"]
+        route = None
+        if adjusted.get("service"):
+            route = RouteChoice(
+                service=Service(adjusted["service"]),
+                sub_service=adjusted["sub_service"],
+                priority=Priority(adjusted["priority"]),
+                rule_ids=(adjusted["rule_id"],),
+                reason=adjusted["reason"],
+                consent_basis=None,
+                acknowledge=Clock(
+                    adjusted["acknowledge_unit"], float(adjusted["acknowledge_amount"])
+                ),
+                contact=Clock(adjusted["contact_unit"], float(adjusted["contact_amount"])),
+                code=Clock(adjusted["code_unit"], float(adjusted["code_amount"])),
+            )
+        return Adjustment(
+            policy_version=self.id,
+            rule_id=adjusted["rule_id"],
+            reason=adjusted["reason"],
+            route=route,
+            flag=adjusted.get("flag"),
+        )
 
     def read(self, result: dict[str, Any]) -> Decision:
         derived, decided = result["derived"], result["decision"]

@@ -77,15 +77,20 @@ def _cells(graph: dict[str, Any]) -> Iterator[tuple[str, str, str, str]]:
 
 
 def static_problems(version: PolicyVersion) -> list[Problem]:
-    file = version.graph_file
+    return _graph_problems(version, version.graph, version.graph_file) + _graph_problems(
+        version, version.adjustments, version.adjustments_file
+    )
+
+
+def _graph_problems(version: PolicyVersion, graph: dict[str, Any], file: str) -> list[Problem]:
     problems: list[Problem] = []
     try:
-        zen.ZenEngine().create_decision(json.dumps(version.graph)).validate()
+        zen.ZenEngine().create_decision(json.dumps(graph)).validate()
     except (RuntimeError, ValueError) as exc:
         problems.append(Problem(file, "graph", f"does not parse: {str(exc).splitlines()[0][:300]}"))
         return problems
     parameters = version.manifest.parameters
-    for node, where, field, text in _cells(version.graph):
+    for node, where, field, text in _cells(graph):
         for fact in _FACT.findall(text):
             if fact not in KNOWN_FACTS:
                 problems.append(Problem(file, f"{node}, {where}", f"unknown fact 'facts.{fact}'"))
@@ -163,18 +168,53 @@ SAMPLES: dict[str, ReferralFacts] = {
 """Referrals every policy must decide without failing: one per branch of version 1."""
 
 
+ADJUSTMENT_SAMPLES: dict[str, dict[str, Any]] = {
+    "ISVA rejects for capacity": {
+        "trigger": "route_rejected",
+        "service": "ISVA",
+        "priority": "high",
+        "rejection_reason": "capacity",
+    },
+    "VAL rejects": {
+        "trigger": "route_rejected",
+        "service": "VAL",
+        "priority": "standard",
+        "rejection_reason": "out_of_area",
+    },
+    "IDVA misses its acknowledgement twice": {
+        "trigger": "sla_reroute",
+        "service": "IDVA",
+        "priority": "urgent",
+    },
+    "a supervisor adds CLIMB": {
+        "trigger": "override_add",
+        "service": "CLIMB",
+        "sub_service": None,
+        "priority": None,
+    },
+}
+"""Changes after routing every policy must decide without failing."""
+
+_FAILURES = (PolicyEvaluationError, KeyError, ValueError, TypeError)
+
+
 def evaluation_problems(policy: CompiledPolicy) -> list[Problem]:
     problems = []
     for name, facts in SAMPLES.items():
         try:
             policy.decide(facts)
-        except (PolicyEvaluationError, KeyError, ValueError, TypeError) as exc:
+        except _FAILURES as exc:
+            where = f"sample referral '{name}'"
             problems.append(
-                Problem(
-                    policy.version.graph_file,
-                    f"sample referral '{name}'",
-                    f"could not be decided: {exc}",
-                )
+                Problem(policy.version.graph_file, where, f"could not be decided: {exc}")
+            )
+    for name, change in ADJUSTMENT_SAMPLES.items():
+        try:
+            policy.adjust(change, SAMPLES["victim with needs"])
+        except _FAILURES as exc:
+            where = f"sample change '{name}'"
+            problems.append(
+                Problem(policy.version.adjustments_file, where, f"could not be decided: {exc}")
             )
     return problems
 

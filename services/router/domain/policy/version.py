@@ -33,6 +33,10 @@ class Manifest(BaseModel):
     title: str = Field(min_length=1, max_length=200)
     description: str = ""
     graph: str = "routing.jdm.json"
+    """Decides a referral: routes, held routes, status, priorities, clocks, flags."""
+    adjustments: str = "adjustments.jdm.json"
+    """Decides a change after routing: re-routing a rejected or twice-breached route, and
+    the clocks of a route a supervisor adds."""
     parameters: dict[str, ParameterValue]
 
 
@@ -42,6 +46,8 @@ class PolicyVersion:
     graph: dict[str, Any]
     graph_file: str
     """Where the graph came from, for error messages."""
+    adjustments: dict[str, Any]
+    adjustments_file: str
 
     @property
     def version(self) -> str:

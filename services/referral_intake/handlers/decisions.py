@@ -1,0 +1,201 @@
+"""Projecting the router's decisions and the adapters' status reports onto the referral,
+and sending a rejected route back to the router for re-routing."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import asyncpg
+
+from schemas import events, topics
+from schemas.codes import TERMINAL_ROUTE_STATUSES, RejectionReason, RouteStatus
+from schemas.envelope import CloudEvent
+from services.plumbing import inbox, outbox
+from services.plumbing.db import Connection
+from services.referral_intake.adapters import repository as repo
+from services.referral_intake.handlers.common import (
+    ROUTED_CONSUMER,
+    STATUS_CONSUMER,
+    reassessment,
+    refresh_referral_status,
+)
+
+FULL_ASSESSMENTS = frozenset({"received", "consent_given", "consent_refused", "consent_withdrawn"})
+"""Triggers after which the router decided the whole referral again (not just one route)."""
+
+_TIMELINE_EVENT = {
+    "received": "routed",
+    "consent_given": "reassessed",
+    "consent_refused": "reassessed",
+    "consent_withdrawn": "reassessed",
+    "route_rejected": "rerouted",
+    "sla_reroute": "rerouted",
+    "override_add": "override",
+    "override_remove": "override",
+}
+
+
+async def record_decision(pool: asyncpg.Pool, event: CloudEvent[events.ReferralRouted]) -> None:
+    decision = event.data
+    async with pool.acquire() as conn, conn.transaction():
+        if not await inbox.first_time(conn, ROUTED_CONSUMER, event.id, topics.REFERRAL_ROUTED):
+            return
+        if not await repo.referral_exists(conn, decision.referral_id):
+            return  # not ours: intake is the system of record and never published it
+        actor = "router"
+        if decision.request_id is not None:
+            override = await repo.override_by_request(conn, decision.request_id)
+            if override is not None:
+                actor = override["supervisor"]
+        stored = decision.model_dump(mode="json")
+        if decision.trigger not in FULL_ASSESSMENTS:
+            # One route changed: the referral's assessment stands; only flags accumulate.
+            previous: dict[str, Any] = (
+                await repo.referral_decision(conn, decision.referral_id) or {}
+            )
+            stored = {
+                **previous,
+                "flags": list(dict.fromkeys(previous.get("flags", []) + decision.flags)),
+                "policy_version": decision.policy_version,
+            }
+        await repo.store_decision(conn, decision.referral_id, stored, decision.decided_at)
+        event_name = _TIMELINE_EVENT.get(decision.trigger, "reassessed")
+        if decision.trigger == "received" and decision.status.value == "no_service":
+            event_name = "no_service"
+        await repo.add_timeline(
+            conn,
+            decision.referral_id,
+            event_name,
+            decision.decided_at,
+            actor=actor,
+            detail={
+                "trigger": decision.trigger,
+                "policy_version": decision.policy_version,
+                "decision_status": decision.status.value,
+                "rule_ids": decision.rule_ids,
+                "services": [r.service.value for r in decision.routes],
+                "held_services": [r.service.value for r in decision.held_routes],
+                "cancelled_services": [r.service.value for r in decision.cancelled_routes],
+                **({"reason": decision.reason.value} if decision.reason else {}),
+            },
+        )
+        for cancelled in decision.cancelled_routes:
+            current = await repo.route(conn, cancelled.route_id)
+            if current is None or current["status"] in TERMINAL_ROUTE_STATUSES:
+                continue
+            await repo.set_route_status(
+                conn, cancelled.route_id, RouteStatus.CANCELLED.value, decision.decided_at
+            )
+            await repo.add_timeline(
+                conn,
+                decision.referral_id,
+                "cancelled",
+                decision.decided_at,
+                actor=actor,
+                route_id=cancelled.route_id,
+                status=RouteStatus.CANCELLED.value,
+                detail={"service": cancelled.service.value, "reason": cancelled.reason},
+            )
+        for route in decision.routes:
+            # A status report may have overtaken the decision (another topic); keep it.
+            reported = await repo.latest_reported_status(conn, route.route_id)
+            await repo.insert_route(
+                conn,
+                decision.referral_id,
+                decision.decision_id,
+                route,
+                reported or RouteStatus.REQUESTED.value,
+            )
+            await repo.add_timeline(
+                conn,
+                decision.referral_id,
+                "requested",
+                route.requested_at,
+                actor=actor,
+                route_id=route.route_id,
+                status=RouteStatus.REQUESTED.value,
+                detail={"service": route.service.value, "sub_service": route.sub_service},
+            )
+            if reported == RouteStatus.REJECTED.value:
+                await _ask_to_reroute(conn, decision.referral_id, route.route_id)
+        await refresh_referral_status(conn, decision.referral_id, decision.decided_at)
+
+
+def _reported_by(source: str) -> str:
+    """``provider_adapter.IDVA`` → ``IDVA provider``."""
+    return (
+        f"{source.rsplit('.', 1)[-1]} provider"
+        if source.startswith("provider_adapter.")
+        else source
+    )
+
+
+async def record_route_status(
+    pool: asyncpg.Pool, event: CloudEvent[events.RouteStatusChanged]
+) -> None:
+    change = event.data
+    detail: dict[str, Any] = {"service": change.service.value}
+    if change.rejection_reason:
+        detail["rejection_reason"] = change.rejection_reason.value
+    if change.contact_attempt:
+        detail["contact_attempt"] = change.contact_attempt.model_dump(mode="json")
+    if change.outcome:
+        detail["outcome"] = change.outcome.model_dump(mode="json")
+    if change.reason:
+        detail["reason"] = change.reason
+    async with pool.acquire() as conn, conn.transaction():
+        if not await inbox.first_time(conn, STATUS_CONSUMER, event.id, topics.REFERRAL_STATUS):
+            return
+        referral = await repo.lock_referral(conn, change.referral_id)
+        if referral is None:
+            return
+        await repo.add_timeline(
+            conn,
+            change.referral_id,
+            change.step,
+            change.at,
+            actor=_reported_by(event.source),
+            route_id=change.route_id,
+            status=change.status.value,
+            detail=detail,
+        )
+        route = await repo.route(conn, change.route_id)
+        if route is None:
+            return  # the decision that created it has not arrived yet; it will pick this up
+        already_rejected = route["status"] == RouteStatus.REJECTED.value
+        await repo.set_route_status(conn, change.route_id, change.status.value, change.at)
+        if change.status is RouteStatus.REJECTED and not already_rejected:
+            await _ask_to_reroute(
+                conn, change.referral_id, change.route_id, change.rejection_reason
+            )
+        await refresh_referral_status(conn, change.referral_id, change.at)
+
+
+async def _ask_to_reroute(
+    conn: Connection,
+    referral_id: uuid.UUID,
+    route_id: uuid.UUID,
+    reason: RejectionReason | None = None,
+) -> None:
+    """Re-routing a rejected route is the policy's call: ask the router, never route
+    around it."""
+    referral = await repo.lock_referral(conn, referral_id)
+    route = await repo.route(conn, route_id)
+    assert referral is not None
+    assert route is not None
+    if reason is None:
+        reason = await repo.latest_rejection_reason(conn, route_id)
+    change = events.RouteChange(
+        route_id=route_id,
+        service=route["service"],
+        sub_service=route["sub_service"],
+        priority=route["priority"],
+        rejection_reason=reason,
+        consent_basis=route["consent_basis"],
+        code_deadline=route["code_deadline"],
+    )
+    await outbox.add(
+        conn,
+        [await reassessment(conn, referral_id, referral["facts"], "route_rejected", change=change)],
+    )

@@ -1,0 +1,66 @@
+"""Contact details from the vault, for the provider of a route that may still lead to
+contact. Every disclosure is logged (who, which referral, which fields, why, when)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import asyncpg
+
+from schemas.codes import ConsentBasis, RouteStatus, Service
+from services.referral_intake.adapters import repository as repo
+from services.referral_intake.domain.lifecycle import is_open
+from services.referral_intake.handlers.common import NotFound
+
+CONTACT_FIELDS = [
+    "name",
+    "phone",
+    "email",
+    "address",
+    "safe_to_contact",
+    "safe_contact_notes",
+    "preferred_channel",
+]
+NEEDS_CONSENT_ON_RECORD = {
+    ConsentBasis.EXPLICIT_CONSENT.value,
+    ConsentBasis.OPT_OUT_NOT_EXERCISED.value,
+}
+
+
+class NoLongerDisclosed(Exception):
+    """The route has ended, or the consent it relied on was withdrawn."""
+
+
+async def disclose_contact(
+    pool: asyncpg.Pool, referral_id: uuid.UUID, *, service: Service, accessor: str, purpose: str
+) -> dict[str, Any]:
+    """``NotFound`` when nothing was ever routed to ``service`` (exactly as for a referral
+    that does not exist); ``NoLongerDisclosed`` when it was, but may no longer be read."""
+    async with pool.acquire() as conn, conn.transaction():
+        routes = await repo.routes_to_service(conn, referral_id, service.value)
+        if not routes:
+            raise NotFound
+        referral = await repo.lock_referral(conn, referral_id)
+        assert referral is not None
+        consent_withdrawn = referral["consent_status"] in ("refused", "withdrawn")
+        readable = [
+            r
+            for r in routes
+            if is_open(RouteStatus(r["status"]))
+            and not (consent_withdrawn and r["consent_basis"] in NEEDS_CONSENT_ON_RECORD)
+        ]
+        if not readable:
+            raise NoLongerDisclosed
+        personal = await repo.read_vault(conn, referral_id)
+        contact = (personal or {}).get("contact") or {}
+        fields = [f for f in CONTACT_FIELDS if contact.get(f) is not None]
+        await repo.log_disclosure(
+            conn,
+            referral_id,
+            accessor=accessor,
+            service=service.value,
+            fields=fields,
+            purpose=purpose,
+        )
+    return {f: contact.get(f) for f in CONTACT_FIELDS}

@@ -1,0 +1,87 @@
+"""A supervisor adds or removes a route, with a justification. The router records it as a
+decision with rule id ``MANUAL``; intake keeps the justification and who made it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Literal
+
+import asyncpg
+
+from schemas import events
+from schemas.codes import TERMINAL_ROUTE_STATUSES, Priority, Service
+from services.plumbing import outbox
+from services.referral_intake.adapters import repository as repo
+from services.referral_intake.handlers.common import Conflict, NotFound, reassessment
+
+
+async def override_routes(
+    pool: asyncpg.Pool,
+    referral_id: uuid.UUID,
+    *,
+    action: Literal["add", "remove"],
+    service: Service,
+    sub_service: str | None,
+    priority: Priority | None,
+    justification: str,
+    supervisor: str,
+) -> dict[str, str]:
+    now = datetime.now(UTC)
+    request_id = uuid.uuid4()
+    async with pool.acquire() as conn, conn.transaction():
+        referral = await repo.lock_referral(conn, referral_id)
+        if referral is None:
+            raise NotFound
+        if referral["decision"] is None:
+            raise Conflict(
+                "The referral is still being routed; try the override again in a moment."
+            )
+        open_routes = [
+            r
+            for r in await repo.routes_of(conn, referral_id)
+            if r["status"] not in TERMINAL_ROUTE_STATUSES and r["service"] == service.value
+        ]
+        route_id = None
+        if action == "add" and open_routes:
+            raise Conflict(f"There is already an open route to {service.value}; remove it first.")
+        if action == "remove":
+            if not open_routes:
+                raise Conflict(f"There is no open route to {service.value} to remove.")
+            route_id = open_routes[0]["route_id"]
+        await repo.add_override(
+            conn,
+            request_id,
+            referral_id,
+            action=action,
+            service=service.value,
+            sub_service=sub_service,
+            justification=justification,
+            supervisor=supervisor,
+        )
+        await repo.add_timeline(
+            conn,
+            referral_id,
+            f"override_{action}_requested",
+            now,
+            actor=supervisor,
+            route_id=route_id,
+            detail={"service": service.value, "justification": justification},
+        )
+        change = events.RouteChange(
+            route_id=route_id, service=service, sub_service=sub_service, priority=priority
+        )
+        await outbox.add(
+            conn,
+            [
+                await reassessment(
+                    conn,
+                    referral_id,
+                    referral["facts"],
+                    f"override_{action}",
+                    change=change,
+                    request_id=request_id,
+                )
+            ],
+        )
+    return {"referral_id": str(referral_id), "override": action, "service": service.value}

@@ -1,0 +1,125 @@
+"""Submitting a referral: store it, its personal data and its ``referral.received.v1``
+event together; link a duplicate instead of creating it; flag a repeat victim."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+
+from schemas import events, topics
+from schemas.codes import ReferralStatus
+from services.plumbing import outbox
+from services.plumbing.events import outgoing
+from services.referral_intake.adapters import repository as repo
+from services.referral_intake.domain.identity import (
+    DUPLICATE_WINDOW_DAYS,
+    REPEAT_WINDOW_DAYS,
+    identity_keys,
+)
+from services.referral_intake.domain.referral import ReferralRequest, coded_facts
+from services.referral_intake.handlers.common import SOURCE
+
+
+class IdempotencyConflict(Exception):
+    """The Idempotency-Key was used before with a different body."""
+
+
+@dataclass(frozen=True)
+class Submitted:
+    referral_id: uuid.UUID
+    status: str
+    replayed: bool = False
+    linked: bool = False
+    """A duplicate of an open referral: nothing new was created."""
+    repeat_victim: bool = False
+
+
+def _request_hash(request: ReferralRequest) -> str:
+    canonical = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def submit_referral(
+    pool: asyncpg.Pool,
+    request: ReferralRequest,
+    *,
+    submitted_by: str,
+    idempotency_key: str | None,
+    identity_key: bytes,
+) -> Submitted:
+    request_hash = _request_hash(request)
+    referral_id = uuid.uuid4()
+    received_at = datetime.now(UTC)
+    keys = identity_keys(request, identity_key)
+    for _ in range(2):  # a concurrent request with the same key can win the insert once
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                if idempotency_key is not None:
+                    existing = await repo.find_by_idempotency_key(conn, idempotency_key)
+                    if existing is not None:
+                        if existing["request_hash"] != request_hash:
+                            raise IdempotencyConflict
+                        return Submitted(existing["referral_id"], existing["status"], replayed=True)
+                if keys.person and keys.crime:
+                    since = received_at - timedelta(days=DUPLICATE_WINDOW_DAYS)
+                    duplicate = await repo.open_duplicate(conn, keys.person, keys.crime, since)
+                    if duplicate is not None:
+                        await repo.add_timeline(
+                            conn,
+                            duplicate["referral_id"],
+                            "duplicate_linked",
+                            received_at,
+                            actor=submitted_by,
+                            detail={"note": "the same person and crime was referred again"},
+                        )
+                        return Submitted(duplicate["referral_id"], duplicate["status"], linked=True)
+                repeat = bool(
+                    keys.person
+                    and await repo.has_referral_since(
+                        conn, keys.person, received_at - timedelta(days=REPEAT_WINDOW_DAYS)
+                    )
+                )
+                facts = coded_facts(request, referral_id, received_at)
+                if repeat:
+                    facts = facts.model_copy(
+                        update={"subject": facts.subject.model_copy(update={"repeat_victim": True})}
+                    )
+                await repo.insert_referral(
+                    conn,
+                    facts,
+                    submitted_by=submitted_by,
+                    idempotency_key=idempotency_key,
+                    request_hash=request_hash,
+                )
+                await repo.set_identity_keys(conn, referral_id, keys.person, keys.crime, repeat)
+                await repo.insert_vault(conn, referral_id, request.personal_data())
+                await repo.add_timeline(
+                    conn,
+                    referral_id,
+                    "received",
+                    received_at,
+                    actor=submitted_by,
+                    detail={"repeat_victim": True} if repeat else None,
+                )
+                await outbox.add(
+                    conn,
+                    [
+                        outgoing(
+                            topic=topics.REFERRAL_RECEIVED,
+                            type_=events.REFERRAL_RECEIVED,
+                            source=SOURCE,
+                            referral_id=referral_id,
+                            data=events.ReferralReceived(facts=facts),
+                        )
+                    ],
+                )
+            return Submitted(referral_id, ReferralStatus.RECEIVED.value, repeat_victim=repeat)
+        except asyncpg.UniqueViolationError:
+            if idempotency_key is None:
+                raise
+    raise IdempotencyConflict

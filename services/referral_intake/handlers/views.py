@@ -1,0 +1,155 @@
+"""What staff read: one referral with its decision, routes, clocks and timeline; and the
+worklist. No personal data: contact details are read separately, and logged."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from services.referral_intake.adapters import repository as repo
+from services.referral_intake.handlers.common import NotFound
+
+
+def _timeline_entry(row: asyncpg.Record) -> dict[str, Any]:
+    entry: dict[str, Any] = {"event": row["event"], "at": row["at"].isoformat()}
+    if row["status"]:
+        entry["status"] = row["status"]
+    if row["route_id"]:
+        entry["route_id"] = str(row["route_id"])
+    entry.update(row["detail"] or {})
+    if row["service"] and "service" not in entry:
+        entry["service"] = row["service"]
+    entry["by"] = row["actor"] or "hub"
+    return entry
+
+
+def _route(row: asyncpg.Record, timeline: list[asyncpg.Record]) -> dict[str, Any]:
+    return {
+        "route_id": str(row["route_id"]),
+        "service": row["service"],
+        "sub_service": row["sub_service"],
+        "priority": row["priority"],
+        "rule_ids": list(row["rule_ids"]),
+        "reason": row["reason"],
+        "consent_basis": row["consent_basis"],
+        "status": row["status"],
+        "breached": row["breached"],
+        "requested_at": row["requested_at"].isoformat(),
+        "acknowledge_by": row["acknowledge_by"].isoformat(),
+        "contact_due_by": row["contact_due_by"].isoformat(),
+        "code_deadline": row["code_deadline"].isoformat(),
+        "timeline": [_timeline_entry(t) for t in timeline if t["route_id"] == row["route_id"]],
+    }
+
+
+async def referral_view(pool: asyncpg.Pool, referral_id: uuid.UUID) -> dict[str, Any]:
+    async with pool.acquire() as conn:
+        referral = await repo.load_referral(conn, referral_id)
+        if referral is None:
+            raise NotFound
+        routes = await repo.load_routes(conn, referral_id)
+        timeline = await repo.load_timeline(conn, referral_id)
+    stored = referral["decision"]
+    flags = list(stored.get("flags", [])) if stored else []
+    if referral["repeat_victim"]:
+        flags.append("repeat_victim")
+    view: dict[str, Any] = {
+        "referral_id": str(referral["referral_id"]),
+        "status": referral["status"],
+        "received_at": referral["received_at"].isoformat(),
+        "consent": referral["consent_status"],
+        "repeat_victim": referral["repeat_victim"],
+        "enhanced_rights": stored["enhanced_rights"] if stored else None,
+        "decision": None,
+        "timeline": [_timeline_entry(t) for t in timeline],
+    }
+    if stored:
+        view["decision"] = {
+            "policy_version": stored["policy_version"],
+            "decided_at": stored["decided_at"],
+            "status": stored["status"],
+            "reason": stored.get("reason"),
+            "da_risk": stored.get("da_risk"),
+            "enhanced_rights": stored["enhanced_rights"],
+            "flags": list(dict.fromkeys(flags)),
+            "routes": [_route(r, timeline) for r in routes],
+            "held_routes": stored.get("held_routes", []),
+        }
+    return view
+
+
+def encode_cursor(received_at: datetime, referral_id: uuid.UUID) -> str:
+    raw = json.dumps([received_at.isoformat(), str(referral_id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    at, referral_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    return datetime.fromisoformat(at), uuid.UUID(referral_id)
+
+
+async def worklist(
+    pool: asyncpg.Pool,
+    *,
+    status: str | None,
+    service: str | None,
+    local_authority: str | None,
+    breached: bool | None,
+    flag: str | None,
+    cursor: str | None,
+    limit: int,
+) -> dict[str, Any]:
+    """Oldest first. ``breached=true`` is the supervisor's list: referrals with a route that
+    missed a clock and is still open."""
+    async with pool.acquire() as conn:
+        rows = await repo.worklist(
+            conn,
+            status=status,
+            service=service,
+            local_authority=local_authority,
+            breached=breached,
+            flag=flag,
+            after=decode_cursor(cursor) if cursor else None,
+            limit=limit + 1,
+        )
+        page = rows[:limit]
+        routes = await repo.routes_for(conn, [r["referral_id"] for r in page])
+    by_referral: dict[uuid.UUID, list[dict[str, Any]]] = {}
+    for r in routes:
+        by_referral.setdefault(r["referral_id"], []).append(
+            {
+                "route_id": str(r["route_id"]),
+                "service": r["service"],
+                "sub_service": r["sub_service"],
+                "priority": r["priority"],
+                "status": r["status"],
+                "breached": r["breached"],
+                "acknowledge_by": r["acknowledge_by"].isoformat(),
+                "contact_due_by": r["contact_due_by"].isoformat(),
+                "code_deadline": r["code_deadline"].isoformat(),
+            }
+        )
+    items = [
+        {
+            "referral_id": str(r["referral_id"]),
+            "status": r["status"],
+            "received_at": r["received_at"].isoformat(),
+            "local_authority": r["local_authority"],
+            "repeat_victim": r["repeat_victim"],
+            "flags": (r["decision"] or {}).get("flags", []),
+            "breached": any(route["breached"] for route in by_referral.get(r["referral_id"], [])),
+            "routes": by_referral.get(r["referral_id"], []),
+        }
+        for r in page
+    ]
+    next_cursor = (
+        encode_cursor(page[-1]["received_at"], page[-1]["referral_id"])
+        if len(rows) > limit
+        else None
+    )
+    return {"items": items, "next_cursor": next_cursor}

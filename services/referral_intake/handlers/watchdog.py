@@ -1,0 +1,174 @@
+"""The SLA watchdog: finds routes past a clock and reports each breach exactly once.
+
+It reads the database, never in-memory timers, so a restart loses nothing; the
+``sla_breaches`` primary key makes a breach count once across restarts and replicas. Each
+route is handled in its own transaction, so a crash part-way through repeats nothing.
+
+- ``acknowledge``: ``acknowledge_by`` passes before the provider accepts. ``sla_breached``
+  and ``escalated`` events; the route is escalated (its provider is reminded) and is on the
+  supervisor's worklist.
+- ``second_acknowledge``: ``second_acknowledge_by`` passes and the route is still
+  escalated. ``sla_breached``; the router is asked to re-route it (to VAL, or to the VAL
+  supervisor when VAL itself is late).
+- ``contact``: ``contact_due_by`` passes with no contact made. ``sla_breached``; worklist.
+- ``code``: the Victims' Code deadline passes before the provider has the referral.
+  ``sla_breached``: a compliance event for the commissioner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import asyncpg
+
+from schemas import events, topics
+from schemas.codes import RouteStatus
+from services.plumbing import outbox
+from services.plumbing.db import CONNECTION_ERRORS, Connection
+from services.plumbing.events import outgoing
+from services.plumbing.metrics import SLA_BREACHES
+from services.referral_intake.adapters import repository as repo
+from services.referral_intake.handlers.common import (
+    SOURCE,
+    WATCHDOG,
+    reassessment,
+    refresh_referral_status,
+)
+
+log = logging.getLogger(__name__)
+BATCH = 200
+
+
+@dataclass(frozen=True)
+class Clock:
+    name: str
+    deadline: str
+    statuses: tuple[RouteStatus, ...]
+
+
+CLOCKS = (
+    Clock("acknowledge", "acknowledge_by", (RouteStatus.REQUESTED, RouteStatus.RECEIVED)),
+    Clock("second_acknowledge", "second_acknowledge_by", (RouteStatus.ESCALATED,)),
+    Clock(
+        "contact",
+        "contact_due_by",
+        (RouteStatus.REQUESTED, RouteStatus.RECEIVED, RouteStatus.ACCEPTED, RouteStatus.ESCALATED),
+    ),
+    Clock("code", "code_deadline", (RouteStatus.REQUESTED, RouteStatus.ESCALATED)),
+)
+
+
+def _sla_event(
+    type_: str, route: asyncpg.Record, clock: Clock, now: datetime
+) -> outbox.OutgoingEvent:
+    return outgoing(
+        topic=topics.REFERRAL_SLA,
+        type_=type_,
+        source=SOURCE,
+        referral_id=route["referral_id"],
+        data=events.SlaBreached(
+            route_id=route["route_id"],
+            referral_id=route["referral_id"],
+            service=route["service"],
+            clock=clock.name,
+            due_at=route[clock.deadline],
+            detected_at=now,
+            route_status=route["status"],
+        ),
+    )
+
+
+async def _breach(conn: Connection, route: asyncpg.Record, clock: Clock, now: datetime) -> bool:
+    """Report one breach; False when it was reported before."""
+    if not await repo.record_breach(
+        conn, route["route_id"], clock.name, route[clock.deadline], now
+    ):
+        return False
+    produced = [_sla_event(events.SLA_BREACHED, route, clock, now)]
+    status = None
+    if clock.name == "acknowledge":
+        status = RouteStatus.ESCALATED.value
+        produced.append(_sla_event(events.ESCALATED, route, clock, now))
+    elif clock.name == "second_acknowledge":
+        referral = await repo.lock_referral(conn, route["referral_id"])
+        assert referral is not None
+        change = events.RouteChange(
+            route_id=route["route_id"],
+            service=route["service"],
+            sub_service=route["sub_service"],
+            priority=route["priority"],
+            consent_basis=route["consent_basis"],
+            code_deadline=route["code_deadline"],
+        )
+        produced.append(
+            await reassessment(
+                conn, route["referral_id"], referral["facts"], "sla_reroute", change=change
+            )
+        )
+    await repo.mark_breached(conn, route["route_id"], status, now)
+    await repo.add_timeline(
+        conn,
+        route["referral_id"],
+        "escalated" if status else "sla_breached",
+        now,
+        actor=WATCHDOG,
+        route_id=route["route_id"],
+        status=status,
+        detail={
+            "service": route["service"],
+            "clock": clock.name,
+            "due_at": route[clock.deadline].isoformat(),
+        },
+    )
+    await outbox.add(conn, produced)
+    if status:
+        await refresh_referral_status(conn, route["referral_id"], now)
+    SLA_BREACHES.labels(route["service"], clock.name).inc()
+    return True
+
+
+async def check_deadlines(pool: asyncpg.Pool, now: datetime) -> int:
+    """One pass over every clock; returns the number of breaches reported now."""
+    reported = 0
+    for clock in CLOCKS:
+        while True:
+            async with pool.acquire() as conn:
+                candidates = await repo.routes_past(
+                    conn, clock.deadline, [s.value for s in clock.statuses], clock.name, now, BATCH
+                )
+                for route in candidates:
+                    # One transaction per route: the route is locked, then re-checked, since a
+                    # provider may have acknowledged it a moment ago.
+                    async with conn.transaction():
+                        locked = await repo.lock_route(conn, route["route_id"])
+                        if locked is None or locked["status"] not in {
+                            s.value for s in clock.statuses
+                        }:
+                            continue
+                        reported += await _breach(conn, locked, clock, now)
+            if len(candidates) < BATCH:
+                break
+    return reported
+
+
+async def run(
+    pool: asyncpg.Pool, interval: float, clock: Callable[[], datetime] | None = None
+) -> None:
+    """Check every ``interval`` seconds until cancelled; outlives database outages."""
+    now = clock or (lambda: datetime.now(UTC))
+    while True:
+        try:
+            reported = await check_deadlines(pool, now())
+            if reported:
+                log.info("SLA breaches reported", extra={"breaches": reported})
+        except CONNECTION_ERRORS as exc:
+            log.warning(
+                "watchdog could not reach the database", extra={"error": type(exc).__name__}
+            )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.sleep(interval)
