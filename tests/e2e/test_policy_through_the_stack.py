@@ -82,6 +82,7 @@ def test_commissioner_simulates_the_climb_pilot_over_http_and_from_the_command_l
     hub: RunningStack,
 ) -> None:
     staff = hub.staff()
+
     def under_ten() -> dict[str, Any]:
         return referral(
             subject__role="at_risk_child",

@@ -4,13 +4,19 @@ when it gets things right and when it gets them wrong."""
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import asyncpg
 import httpx
 import pytest
 
+from schemas import events
+from schemas.envelope import CloudEvent
+from services.plumbing import db
 from services.referral_intake.bootstrap import build
+from services.referral_intake.handlers import decisions, watchdog
 from services.referral_intake.settings import IntakeSettings
 from tests.support.referrals import marked, referral
 from tests.support.services import CREDENTIALS, common_env, serving
@@ -170,3 +176,140 @@ async def test_a_body_that_is_not_json_is_explained(intake: httpx.AsyncClient) -
     assert response.json()["errors"] == [
         {"field": "(body)", "message": "The body is not valid JSON."}
     ]
+
+
+async def _decided(database_url: str, intake: httpx.AsyncClient, **changes: object) -> str:
+    """A referral with a decision recorded (as the router would), routed to IDVA."""
+    from tests.integration.test_watchdog import ACK, CODE, CONTACT, SECOND_ACK, T0
+
+    referral_id = (await intake.post("/v1/referrals", json=referral(**changes))).json()[
+        "referral_id"
+    ]
+    route = events.Route(
+        route_id=uuid.uuid4(),
+        service="IDVA",
+        sub_service="core",
+        priority="urgent",
+        rule_ids=["R-IDVA-HIGH-RISK"],
+        reason="DASH 15",
+        consent_basis="explicit_consent",
+        requested_at=T0,
+        acknowledge_by=ACK,
+        contact_due_by=CONTACT,
+        code_deadline=CODE,
+        second_acknowledge_by=SECOND_ACK,
+    )
+    decided = events.ReferralRouted(
+        referral_id=referral_id,
+        decision_id=uuid.uuid4(),
+        decided_at=T0,
+        policy_version="2026-11-01.1",
+        status="routed",
+        enhanced_rights=True,
+        routes=[route],
+    )
+    pool = await db.create_pool(database_url, "intake", application_name="test")
+    try:
+        await decisions.record_decision(
+            pool,
+            CloudEvent(
+                source="router", type=events.REFERRAL_ROUTED, subject=referral_id, data=decided
+            ),
+        )
+    finally:
+        await pool.close()
+    return str(referral_id)
+
+
+async def test_consent_changes_are_checked(intake: httpx.AsyncClient, database_url: str) -> None:
+    unknown = await intake.post(
+        "/v1/referrals/4b0c1a52-4a36-4b8e-9d7c-7a0b61f1b2aa/consent", json={"status": "given"}
+    )
+    assert unknown.status_code == 404
+    waiting = (await intake.post("/v1/referrals", json=referral())).json()["referral_id"]
+    early = await intake.post(f"/v1/referrals/{waiting}/consent", json={"status": "given"})
+    assert early.status_code == 409
+    assert "still being routed" in early.json()["detail"]
+    decided = await _decided(database_url, intake)
+    assert (
+        await intake.post(f"/v1/referrals/{decided}/consent", json={"status": "maybe"})
+    ).status_code == 422
+    again = await intake.post(f"/v1/referrals/{decided}/consent", json={"status": "given"})
+    assert again.status_code == 409
+    assert "already recorded as given" in again.json()["detail"]
+    withdrawn = await intake.post(f"/v1/referrals/{decided}/consent", json={"status": "withdrawn"})
+    assert withdrawn.status_code == 200
+    view = (await intake.get(f"/v1/referrals/{decided}")).json()
+    assert view["consent"] == "withdrawn"
+    assert view["timeline"][-1] == {
+        **view["timeline"][-1],
+        "event": "consent_withdrawn",
+        "by": "local.triage",
+    }
+
+
+async def test_overrides_are_for_supervisors_and_must_make_sense(
+    intake: httpx.AsyncClient, database_url: str
+) -> None:
+    decided = await _decided(database_url, intake)
+    body = {"action": "remove", "service": "ISVA", "justification": "no longer needed here"}
+    assert (await intake.post(f"/v1/referrals/{decided}/override", json=body)).status_code == 403
+    supervisor = {"Authorization": f"Bearer {CREDENTIALS.staff_tokens['supervisor']}"}
+    nothing = await intake.post(f"/v1/referrals/{decided}/override", json=body, headers=supervisor)
+    assert nothing.status_code == 409
+    assert "no open route to ISVA" in nothing.json()["detail"]
+    duplicate = {"action": "add", "service": "IDVA", "justification": "belt and braces, really"}
+    twice = await intake.post(
+        f"/v1/referrals/{decided}/override", json=duplicate, headers=supervisor
+    )
+    assert twice.status_code == 409
+    short = {"action": "add", "service": "CLIMB", "justification": "why"}
+    assert (
+        await intake.post(f"/v1/referrals/{decided}/override", json=short, headers=supervisor)
+    ).status_code == 422
+
+
+async def test_breached_worklist_lists_referrals_with_an_open_breached_route(
+    intake: httpx.AsyncClient, database_url: str
+) -> None:
+    from tests.integration.test_watchdog import ACK
+
+    decided = await _decided(database_url, intake, local_authority="herefordshire")
+    pool = await db.create_pool(database_url, "intake", application_name="test")
+    try:
+        await watchdog.check_deadlines(pool, ACK + timedelta(minutes=1))
+    finally:
+        await pool.close()
+    page = (
+        await intake.get(
+            "/v1/referrals", params={"breached": "true", "local_authority": "herefordshire"}
+        )
+    ).json()
+    assert decided in [i["referral_id"] for i in page["items"]]
+    item = next(i for i in page["items"] if i["referral_id"] == decided)
+    assert item["breached"] is True
+    assert item["routes"][0]["status"] == "escalated"
+    clear = (
+        await intake.get(
+            "/v1/referrals", params={"breached": "false", "local_authority": "herefordshire"}
+        )
+    ).json()
+    assert decided not in [i["referral_id"] for i in clear["items"]]
+    assert (await intake.get("/v1/referrals", params={"cursor": "nonsense"})).status_code == 400
+
+
+async def test_worklist_pages_with_a_cursor(intake: httpx.AsyncClient) -> None:
+    for _ in range(3):
+        await intake.post("/v1/referrals", json=referral(local_authority="outside_area"))
+    first = (
+        await intake.get("/v1/referrals", params={"local_authority": "outside_area", "limit": 2})
+    ).json()
+    assert len(first["items"]) == 2
+    second = (
+        await intake.get(
+            "/v1/referrals",
+            params={"local_authority": "outside_area", "limit": 2, "cursor": first["next_cursor"]},
+        )
+    ).json()
+    seen = [i["referral_id"] for i in first["items"] + second["items"]]
+    assert len(seen) == len(set(seen)) >= 3

@@ -42,9 +42,49 @@ def test_london_clock_time_is_kept_across_the_change_to_summer_time() -> None:
 
 def test_a_saturday_referral_counts_from_the_next_working_day() -> None:
     saturday = datetime(2026, 11, 21, 15, 0, tzinfo=UTC)
-    assert add_working_days(saturday, 1) == datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
+    assert add_working_days(saturday, 1) == datetime(
+        2026, 11, 24, 0, 0, tzinfo=UTC
+    )  # end of Monday
+    assert add_working_days(saturday, 2) == datetime(
+        2026, 11, 25, 0, 0, tzinfo=UTC
+    )  # end of Tuesday
 
 
 def test_hours_are_plain_hours() -> None:
     start = datetime(2026, 11, 21, 22, 0, tzinfo=UTC)
     assert add_hours(start, 4) == datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("start", "days", "due"),
+    [
+        # Easter 2027: Good Friday 26 March and Easter Monday 29 March are bank holidays.
+        (datetime(2027, 3, 25, 12, 0, tzinfo=UTC), 1, datetime(2027, 3, 30, 11, 0, tzinfo=UTC)),
+        # The August bank holiday (31 August 2026) in England and Wales.
+        (datetime(2026, 8, 28, 9, 0, tzinfo=UTC), 1, datetime(2026, 9, 1, 9, 0, tzinfo=UTC)),
+        # Boxing Day 2026 is a Saturday: its substitute is Monday 28 December.
+        (datetime(2026, 12, 23, 16, 0, tzinfo=UTC), 2, datetime(2026, 12, 29, 16, 0, tzinfo=UTC)),
+        # New Year's Day 2027 is a Friday.
+        (datetime(2026, 12, 31, 10, 0, tzinfo=UTC), 1, datetime(2027, 1, 4, 10, 0, tzinfo=UTC)),
+    ],
+)
+def test_bank_holidays_move_deadlines(start: datetime, days: int, due: datetime) -> None:
+    assert add_working_days(start, days) == due
+
+
+def test_edges_of_the_day_follow_the_london_date() -> None:
+    # 23:30 UTC on Friday 10 July 2026 is 00:30 on Saturday in London (BST): it counts from
+    # Monday, so one working day ends at midnight London on Monday (23:00 UTC).
+    late_friday_utc = datetime(2026, 7, 10, 23, 30, tzinfo=UTC)
+    assert add_working_days(late_friday_utc, 1) == datetime(2026, 7, 13, 23, 0, tzinfo=UTC)
+    # A minute before midnight London on a Thursday: one working day is Friday, same time.
+    late_thursday = datetime(2026, 11, 19, 23, 59, tzinfo=UTC)
+    assert add_working_days(late_thursday, 1) == datetime(2026, 11, 20, 23, 59, tzinfo=UTC)
+    # Just after midnight on the Saturday: the end of Monday.
+    saturday_start = datetime(2026, 11, 21, 0, 1, tzinfo=UTC)
+    assert add_working_days(saturday_start, 1) == datetime(2026, 11, 24, 0, 0, tzinfo=UTC)
+
+
+def test_zero_working_days_is_now() -> None:
+    start = datetime(2026, 11, 21, 10, tzinfo=UTC)
+    assert add_working_days(start, 0) == start

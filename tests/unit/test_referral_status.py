@@ -22,3 +22,8 @@ def test_held_routes_keep_a_referral_open() -> None:
 
 def test_no_service_stays_no_service() -> None:
     assert referral_status(ReferralStatus.NO_SERVICE, [], False) is ReferralStatus.NO_SERVICE
+
+
+def test_a_referral_whose_routes_were_all_cancelled_is_closed() -> None:
+    cancelled = [RouteStatus.CANCELLED, RouteStatus.REJECTED]
+    assert referral_status(ReferralStatus.NO_SERVICE, cancelled, False) is ReferralStatus.CLOSED

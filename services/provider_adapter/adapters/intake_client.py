@@ -13,6 +13,10 @@ class ContactUnavailable(Exception):
     """Intake has no open route to this service for the referral (or not yet)."""
 
 
+class ContactWithdrawn(Exception):
+    """The route has ended or its consent was withdrawn: no further disclosure."""
+
+
 class VaultUnreachable(Exception):
     pass
 
@@ -30,6 +34,8 @@ class IntakeVault:
             raise VaultUnreachable from exc
         if response.status_code == 404:
             raise ContactUnavailable
+        if response.status_code == 410:
+            raise ContactWithdrawn
         if response.status_code != 200:
             raise VaultUnreachable(f"intake answered {response.status_code}")
         body: dict[str, Any] = response.json()

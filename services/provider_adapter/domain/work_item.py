@@ -34,10 +34,9 @@ def _ended(status: RouteStatus) -> TransitionNotAllowed:
 
 
 def on_viewed(status: RouteStatus) -> RouteStatus:
-    """The provider has the work item in hand: a requested route becomes received."""
-    if status in (RouteStatus.REQUESTED, RouteStatus.ESCALATED):
-        return RouteStatus.RECEIVED
-    return status
+    """The provider has the work item in hand: a requested route becomes received. An
+    escalated route stays escalated: reading is not acknowledging."""
+    return RouteStatus.RECEIVED if status is RouteStatus.REQUESTED else status
 
 
 def on_cancelled(status: RouteStatus) -> RouteStatus:

@@ -17,7 +17,11 @@ from schemas.codes import ContactChannel, ContactResult, OutcomeStatus, Rejectio
 from services.plumbing.auth import bearer_token, hash_api_key
 from services.plumbing.http import problem
 from services.provider_adapter import handlers
-from services.provider_adapter.adapters.intake_client import ContactUnavailable, VaultUnreachable
+from services.provider_adapter.adapters.intake_client import (
+    ContactUnavailable,
+    ContactWithdrawn,
+    VaultUnreachable,
+)
 from services.provider_adapter.domain.work_item import TransitionNotAllowed
 
 router = APIRouter()
@@ -131,7 +135,7 @@ async def get_referral(referral_id: uuid.UUID, adapter: Provider) -> Any:
         return await handlers.read_work_item(adapter, referral_id, reader=adapter.source)
     except handlers.NotFound:
         return problem(404, "Not found", NOT_FOUND)
-    except handlers.Gone:
+    except (handlers.Gone, ContactWithdrawn):
         return problem(
             410,
             "Gone",

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -23,8 +23,15 @@ def is_working_day(day: date) -> bool:
 
 def add_working_days(start: datetime, days: int) -> datetime:
     """The same London clock time ``days`` working days later: Friday 10:00 plus one working
-    day is Monday 10:00 (or Tuesday after a bank-holiday Monday)."""
+    day is Monday 10:00 (or Tuesday after a bank-holiday Monday). Something that arrives on
+    a weekend or bank holiday counts from the start of the next working day: Saturday plus
+    one working day is the end of Monday."""
     local = start.astimezone(LONDON)
+    if days > 0 and not is_working_day(local.date()):
+        next_day = local.date() + timedelta(days=1)
+        while not is_working_day(next_day):
+            next_day += timedelta(days=1)
+        local = datetime.combine(next_day, time.min, tzinfo=LONDON)
     day = local.date()
     remaining = days
     while remaining > 0:
