@@ -317,6 +317,8 @@ class Stack:
                 "INTAKE_URL": f"http://127.0.0.1:{intake_port}",
                 "INTAKE_SERVICE_TOKEN": creds.service_tokens[service],
                 "PROVIDER_KEY_SHA256": creds.provider_key_hash(service),
+                # Providers on this machine (the demo's, the tests') receive webhooks over http.
+                "WEBHOOK_INSECURE_HOSTS": "127.0.0.1,localhost",
             }
             children.append(
                 Child(name, "services.provider_adapter", env, port, self.logs_dir / f"{name}.log")

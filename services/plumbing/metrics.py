@@ -22,3 +22,8 @@ HTTP_LATENCY = Histogram(
 SLA_BREACHES = Counter(
     "hub_sla_breaches_total", "Route clocks that passed unmet", ["service", "clock"]
 )
+WEBHOOK_ATTEMPTS = Counter(
+    "hub_webhook_attempts_total",
+    "Webhook delivery attempts by provider and result",
+    ["service", "result"],
+)

@@ -9,23 +9,24 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
 from services.plumbing.runtime import Service
-from services.provider_adapter import handlers
 from services.provider_adapter.adapters import repository
 from services.provider_adapter.adapters.intake_client import IntakeVault
 from services.provider_adapter.entrypoints import consumers, http
+from services.provider_adapter.handlers import webhooks
+from services.provider_adapter.handlers.common import Adapter
 from services.provider_adapter.settings import AdapterSettings
 
 
 def build(settings: AdapterSettings | None = None) -> Service:
     settings = settings or AdapterSettings()
     vault = IntakeVault(settings.intake_url, settings.intake_service_token)
-    state: dict[str, handlers.Adapter] = {}
+    state: dict[str, Adapter] = {}
 
     async def on_start(pool: asyncpg.Pool, app: FastAPI) -> None:
         async with pool.acquire() as conn:
             await repository.replace_configured_keys(conn, settings.provider_key_sha256)
-        state["adapter"] = app.state.adapter = handlers.Adapter(
-            service=settings.service, pool=pool, vault=vault
+        state["adapter"] = app.state.adapter = Adapter(
+            service=settings.service, pool=pool, vault=vault, settings=settings
         )
 
     def register(broker: KafkaBroker, pool: asyncpg.Pool) -> None:
@@ -40,5 +41,6 @@ def build(settings: AdapterSettings | None = None) -> Service:
         register_consumers=register,
         on_start=on_start,
         on_stop=vault.close,
+        background=[lambda pool: webhooks.run(state["adapter"])],
         info=lambda: {"service": settings.service.value},
     )

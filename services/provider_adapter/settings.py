@@ -9,6 +9,12 @@ from schemas.codes import Service
 from services.plumbing.settings import ServiceSettings
 
 
+def _comma_list(value: object) -> object:
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return value
+
+
 class AdapterSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_ignore_empty=True, extra="ignore")
 
@@ -22,13 +28,25 @@ class AdapterSettings(ServiceSettings):
         default_factory=list,
         description="SHA-256 hashes of this provider's API keys, added at start if missing.",
     )
+    allowed_facts: Annotated[list[str], NoDecode] | None = Field(
+        default=None,
+        description="Coded facts this provider may see; default: its entry in "
+        "schemas/data_sharing.json. Anything else in a work item is dropped.",
+    )
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    webhook_first_retry_seconds: float = Field(default=2.0, gt=0)
+    webhook_max_backoff_seconds: float = Field(default=300.0, gt=0)
+    webhook_give_up_hours: float = Field(default=24.0, gt=0)
+    webhook_insecure_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Hosts a webhook may reach over plain http (the local stack: 127.0.0.1, "
+        "localhost). Everywhere else webhooks must be https.",
+    )
+    delivery_poll_seconds: float = Field(default=0.5, gt=0)
 
-    @field_validator("provider_key_sha256", mode="before")
-    @classmethod
-    def _split(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [v.strip() for v in value.split(",") if v.strip()]
-        return value
+    _split_keys = field_validator("provider_key_sha256", mode="before")(_comma_list)
+    _split_facts = field_validator("allowed_facts", mode="before")(_comma_list)
+    _split_hosts = field_validator("webhook_insecure_hosts", mode="before")(_comma_list)
 
     @property
     def db_schema(self) -> str:

@@ -179,3 +179,177 @@ async def key_is_active(conn: Connection, key_hash: str) -> bool:
             "SELECT true FROM provider_keys WHERE key_hash = $1 AND revoked_at IS NULL", key_hash
         )
     )
+
+
+# ---- keys ---------------------------------------------------------------------------------
+async def touch_key(conn: Connection, key_hash: str) -> bool:
+    """True (and the key marked as used now) when ``key_hash`` is an active key."""
+    return bool(
+        await conn.fetchval(
+            """UPDATE provider_keys SET last_used_at = now()
+               WHERE key_hash = $1 AND revoked_at IS NULL RETURNING true""",
+            key_hash,
+        )
+    )
+
+
+async def active_keys(conn: Connection) -> list[asyncpg.Record]:
+    return list(
+        await conn.fetch(
+            """SELECT key_id, key_prefix, label, created_at, last_used_at FROM provider_keys
+               WHERE revoked_at IS NULL ORDER BY created_at"""
+        )
+    )
+
+
+async def add_key(conn: Connection, key_hash: str, key_prefix: str, label: str) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        """INSERT INTO provider_keys (key_hash, key_prefix, label) VALUES ($1, $2, $3)
+           RETURNING key_id, key_prefix, label, created_at""",
+        key_hash,
+        key_prefix,
+        label,
+    )
+    assert row is not None
+    return row
+
+
+async def revoke_key(conn: Connection, key_id: uuid.UUID) -> bool:
+    return bool(
+        await conn.fetchval(
+            """UPDATE provider_keys SET revoked_at = now()
+               WHERE key_id = $1 AND revoked_at IS NULL RETURNING true""",
+            key_id,
+        )
+    )
+
+
+async def lock_keys(conn: Connection) -> None:
+    """Serialise key changes, so that two requests cannot both add a third key."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('provider_keys'))")
+
+
+# ---- webhooks -------------------------------------------------------------------------------
+async def webhook(conn: Connection) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT url, secret FROM webhook WHERE id = 1")
+
+
+async def set_webhook(conn: Connection, url: str, secret: str) -> None:
+    await conn.execute(
+        """INSERT INTO webhook (id, url, secret) VALUES (1, $1, $2)
+           ON CONFLICT (id) DO UPDATE SET url = $1, secret = $2, created_at = now()""",
+        url,
+        secret,
+    )
+
+
+async def delete_webhook(conn: Connection) -> bool:
+    deleted = bool(await conn.fetchval("DELETE FROM webhook WHERE id = 1 RETURNING true"))
+    await conn.execute(
+        "UPDATE deliveries SET state = 'abandoned' WHERE state IN ('pending', 'sending')"
+    )
+    return deleted
+
+
+async def enqueue_delivery(
+    conn: Connection, webhook_id: str, route_id: uuid.UUID, kind: str, payload: dict[str, Any]
+) -> None:
+    await conn.execute(
+        """INSERT INTO deliveries (webhook_id, route_id, kind, payload) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (webhook_id) DO NOTHING""",
+        webhook_id,
+        route_id,
+        kind,
+        payload,
+    )
+
+
+async def count_deliveries(conn: Connection, route_id: uuid.UUID, kind: str) -> int:
+    return int(
+        await conn.fetchval(
+            "SELECT count(*) FROM deliveries WHERE route_id = $1 AND kind = $2", route_id, kind
+        )
+    )
+
+
+async def claim_deliveries(
+    conn: Connection, now: datetime, lease: float, limit: int
+) -> list[asyncpg.Record]:
+    """Due deliveries, at most one per work item and only the oldest of each, leased to this
+    dispatcher. A lease that ran out (its dispatcher died) makes a delivery due again."""
+    return list(
+        await conn.fetch(
+            """WITH due AS (
+                   SELECT DISTINCT ON (route_id)
+                          webhook_id, route_id, next_attempt_at, state, lease_until
+                   FROM deliveries
+                   WHERE state IN ('pending', 'sending')
+                   ORDER BY route_id, created_at
+               ), claimable AS (
+                   SELECT webhook_id FROM due
+                   WHERE next_attempt_at <= $1
+                     AND (state = 'pending' OR lease_until < $1)
+                   ORDER BY next_attempt_at
+                   LIMIT $3
+               )
+               UPDATE deliveries d
+               SET state = 'sending', lease_until = $1 + make_interval(secs => $2),
+                   first_attempt_at = coalesce(d.first_attempt_at, $1)
+               FROM claimable c
+               WHERE d.webhook_id = c.webhook_id
+               RETURNING d.*""",
+            now,
+            lease,
+            limit,
+        )
+    )
+
+
+async def record_attempt(
+    conn: Connection,
+    webhook_id: str,
+    attempt: int,
+    at: datetime,
+    status_code: int | None,
+    error: str | None,
+    duration_ms: int,
+) -> None:
+    await conn.execute(
+        """INSERT INTO delivery_attempts (webhook_id, attempt, at, status_code, error, duration_ms)
+           VALUES ($1, $2, $3, $4, $5, $6)""",
+        webhook_id,
+        attempt,
+        at,
+        status_code,
+        error,
+        duration_ms,
+    )
+
+
+async def finish_delivery(
+    conn: Connection,
+    webhook_id: str,
+    *,
+    state: str,
+    attempts: int,
+    next_attempt_at: datetime | None,
+    error: str | None,
+    at: datetime,
+) -> None:
+    await conn.execute(
+        """UPDATE deliveries
+           SET state = $2, attempts = $3, next_attempt_at = coalesce($4, next_attempt_at),
+               last_error = $5, lease_until = NULL,
+               delivered_at = CASE WHEN $2 = 'delivered' THEN $6 ELSE delivered_at END
+           WHERE webhook_id = $1""",
+        webhook_id,
+        state,
+        attempts,
+        next_attempt_at,
+        error,
+        at,
+    )
+
+
+async def delivery_state(conn: Connection, webhook_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM deliveries WHERE webhook_id = $1", webhook_id)

@@ -11,25 +11,26 @@ from schemas import events, topics
 from schemas.envelope import CloudEvent
 from services.plumbing.kafka import On, subscribe
 from services.plumbing.settings import ServiceSettings
-from services.provider_adapter import handlers
+from services.provider_adapter.handlers import work_items
+from services.provider_adapter.handlers.common import Adapter
 
 
-def register(broker: KafkaBroker, adapter: handlers.Adapter, settings: ServiceSettings) -> None:
+def register(broker: KafkaBroker, adapter: Adapter, settings: ServiceSettings) -> None:
     subscribe(
         broker,
         topic=topics.queue_for(adapter.service),
         group_id=adapter.consumer,
         handlers={
             events.WORK_ITEM: On(
-                CloudEvent[events.WorkItem], partial(handlers.take_work_item, adapter)
+                CloudEvent[events.WorkItem], partial(work_items.take_work_item, adapter)
             ),
             events.WORK_ITEM_CANCELLED: On(
-                CloudEvent[events.WorkItemCancelled], partial(handlers.cancel_work_item, adapter)
+                CloudEvent[events.WorkItemCancelled], partial(work_items.cancel_work_item, adapter)
             ),
         },
         settings=settings,
     )
-    escalation = On(CloudEvent[events.SlaBreached], partial(handlers.record_sla_event, adapter))
+    escalation = On(CloudEvent[events.SlaBreached], partial(work_items.record_sla_event, adapter))
     subscribe(
         broker,
         topic=topics.REFERRAL_SLA,

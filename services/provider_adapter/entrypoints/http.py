@@ -6,23 +6,32 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AnyUrl, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from schemas.codes import ContactChannel, ContactResult, OutcomeStatus, RejectionReason, RouteStatus
-from services.plumbing.auth import bearer_token, hash_api_key
+from schemas.codes import (
+    TERMINAL_ROUTE_STATUSES,
+    ContactChannel,
+    ContactResult,
+    OutcomeStatus,
+    RejectionReason,
+    RouteStatus,
+)
+from services.plumbing.auth import bearer_token
 from services.plumbing.http import problem
-from services.provider_adapter import handlers
 from services.provider_adapter.adapters.intake_client import (
     ContactUnavailable,
     ContactWithdrawn,
     VaultUnreachable,
 )
 from services.provider_adapter.domain.work_item import TransitionNotAllowed
+from services.provider_adapter.handlers import keys, webhooks, work_items
+from services.provider_adapter.handlers.common import Adapter, Gone, NotFound, Refused
 
 router = APIRouter()
 _bearer = HTTPBearer(auto_error=False)
@@ -65,12 +74,20 @@ class OutcomeIn(Body):
     measures: dict[Code, bool | Code | None] = {}
 
 
+class WebhookIn(Body):
+    url: AnyUrl
+
+
+class KeyIn(Body):
+    label: Annotated[str, Field(min_length=1, max_length=80)] = "rotated"
+
+
 async def provider(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> handlers.Adapter:
-    adapter: handlers.Adapter = request.app.state.adapter
-    if not await handlers.key_is_active(adapter, hash_api_key(bearer_token(credentials))):
+) -> Adapter:
+    adapter: Adapter = request.app.state.adapter
+    if not await keys.key_is_active(adapter, bearer_token(credentials)):
         raise HTTPException(
             status_code=401,
             detail="This provider key is not recognised.",
@@ -79,20 +96,9 @@ async def provider(
     return adapter
 
 
-Provider = Annotated[handlers.Adapter, Depends(provider)]
+Provider = Annotated[Adapter, Depends(provider)]
 
-OPEN_STATUSES = [
-    s.value
-    for s in RouteStatus
-    if s
-    not in {
-        RouteStatus.COMPLETED,
-        RouteStatus.CLOSED,
-        RouteStatus.REJECTED,
-        RouteStatus.CANCELLED,
-        RouteStatus.FAILED,
-    }
-]
+OPEN_STATUSES = [s.value for s in RouteStatus if s not in TERMINAL_ROUTE_STATUSES]
 
 
 def _encode_cursor(row: Any) -> str:
@@ -121,10 +127,10 @@ async def get_queue(
     """Most urgent first, then oldest first. Without ``status``, every open item."""
     statuses = [s.value for s in status] if status else OPEN_STATUSES
     after = _decode_cursor(cursor) if cursor else None
-    rows = await handlers.queue(adapter, statuses=statuses, after=after, limit=limit + 1)
+    rows = await work_items.queue(adapter, statuses=statuses, after=after, limit=limit + 1)
     page = rows[:limit]
     return {
-        "items": [handlers.queue_item(r) for r in page],
+        "items": [work_items.queue_item(r) for r in page],
         "next_cursor": _encode_cursor(page[-1]) if len(rows) > limit else None,
     }
 
@@ -132,10 +138,10 @@ async def get_queue(
 @router.get("/v1/referrals/{referral_id}")
 async def get_referral(referral_id: uuid.UUID, adapter: Provider) -> Any:
     try:
-        return await handlers.read_work_item(adapter, referral_id, reader=adapter.source)
-    except handlers.NotFound:
+        return await work_items.read_work_item(adapter, referral_id, reader=adapter.source)
+    except NotFound:
         return problem(404, "Not found", NOT_FOUND)
-    except (handlers.Gone, ContactWithdrawn):
+    except (Gone, ContactWithdrawn):
         return problem(
             410,
             "Gone",
@@ -157,19 +163,28 @@ async def get_referral(referral_id: uuid.UUID, adapter: Provider) -> Any:
         )
 
 
-async def _guarded(call: Any) -> Any:
+async def _guarded(call: Awaitable[Any]) -> Any:
     try:
         return await call
-    except handlers.NotFound:
+    except NotFound:
         return problem(404, "Not found", NOT_FOUND)
     except TransitionNotAllowed as exc:
         return problem(409, "Conflict", exc.sentence)
+    except Refused as exc:
+        return problem(409, "Conflict", exc.sentence)
+    except work_items.InvalidMeasures as exc:
+        return problem(
+            422,
+            "Invalid request",
+            "Some outcome measures are not ones this service reports.",
+            errors=exc.errors,
+        )
 
 
 @router.post("/v1/referrals/{referral_id}/acknowledge")
 async def acknowledge(referral_id: uuid.UUID, body: Acknowledgement, adapter: Provider) -> Any:
     return await _guarded(
-        handlers.acknowledge(
+        work_items.acknowledge(
             adapter,
             referral_id,
             accepted=body.decision == "accepted",
@@ -182,7 +197,7 @@ async def acknowledge(referral_id: uuid.UUID, body: Acknowledgement, adapter: Pr
 @router.post("/v1/referrals/{referral_id}/contact-attempts")
 async def contact_attempt(referral_id: uuid.UUID, body: ContactAttemptIn, adapter: Provider) -> Any:
     return await _guarded(
-        handlers.record_contact_attempt(
+        work_items.record_contact_attempt(
             adapter, referral_id, at=body.at, channel=body.channel, result=body.result
         )
     )
@@ -191,7 +206,48 @@ async def contact_attempt(referral_id: uuid.UUID, body: ContactAttemptIn, adapte
 @router.post("/v1/referrals/{referral_id}/outcome")
 async def outcome(referral_id: uuid.UUID, body: OutcomeIn, adapter: Provider) -> Any:
     return await _guarded(
-        handlers.record_outcome(
+        work_items.record_outcome(
             adapter, referral_id, status=body.status, reason=body.reason, measures=body.measures
         )
     )
+
+
+@router.put("/v1/webhook")
+async def register_webhook(body: WebhookIn, adapter: Provider) -> Any:
+    """Push new work items (and cancellations and reminders) to this URL, signed with the
+    secret in the answer (Standard Webhooks). Registering again makes a new secret."""
+    try:
+        return await webhooks.register(adapter, str(body.url))
+    except Refused as exc:
+        return problem(
+            422, "Invalid request", exc.sentence, errors=[{"field": "url", "message": exc.sentence}]
+        )
+
+
+@router.delete("/v1/webhook", status_code=204)
+async def remove_webhook(adapter: Provider) -> Response:
+    if not await webhooks.unregister(adapter):
+        return problem(404, "Not found", "No webhook is registered.")
+    return Response(status_code=204)
+
+
+@router.get("/v1/keys")
+async def list_keys(adapter: Provider) -> Any:
+    return await keys.list_keys(adapter)
+
+
+@router.post("/v1/keys", status_code=201)
+async def add_key(adapter: Provider, body: KeyIn | None = None) -> Any:
+    """A second key, shown once. Both work until you retire the old one."""
+    return await _guarded(keys.add_key(adapter, (body or KeyIn()).label))
+
+
+@router.delete("/v1/keys/{key_id}", status_code=204)
+async def retire_key(key_id: uuid.UUID, adapter: Provider) -> Response:
+    try:
+        await keys.retire_key(adapter, key_id)
+    except NotFound:
+        return problem(404, "Not found", "No active key with that id.")
+    except Refused as exc:
+        return problem(409, "Conflict", exc.sentence)
+    return Response(status_code=204)

@@ -8,20 +8,12 @@ from typing import Any
 
 import asyncpg
 
+from schemas import data_sharing
 from schemas.codes import ConsentBasis, RouteStatus, Service
 from services.referral_intake.adapters import repository as repo
 from services.referral_intake.domain.lifecycle import is_open
 from services.referral_intake.handlers.common import NotFound
 
-CONTACT_FIELDS = [
-    "name",
-    "phone",
-    "email",
-    "address",
-    "safe_to_contact",
-    "safe_contact_notes",
-    "preferred_channel",
-]
 NEEDS_CONSENT_ON_RECORD = {
     ConsentBasis.EXPLICIT_CONSENT.value,
     ConsentBasis.OPT_OUT_NOT_EXERCISED.value,
@@ -54,7 +46,8 @@ async def disclose_contact(
             raise NoLongerDisclosed
         personal = await repo.read_vault(conn, referral_id)
         contact = (personal or {}).get("contact") or {}
-        fields = [f for f in CONTACT_FIELDS if contact.get(f) is not None]
+        allowed = data_sharing.contact_fields(service)
+        fields = [f for f in allowed if contact.get(f) is not None]
         await repo.log_disclosure(
             conn,
             referral_id,
@@ -63,4 +56,4 @@ async def disclose_contact(
             fields=fields,
             purpose=purpose,
         )
-    return {f: contact.get(f) for f in CONTACT_FIELDS}
+    return {f: contact.get(f) for f in allowed}

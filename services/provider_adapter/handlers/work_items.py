@@ -1,86 +1,51 @@
-"""The adapter's use cases: take a work item off the bus, and record what the provider
-reports about it. Each state change and its ``referral.status.v1`` event are written in one
-transaction."""
+"""Work items: taking them off the bus, and recording what the provider reports about
+them. Each state change and its ``referral.status.v1`` event are written in one transaction,
+with the webhook delivery that tells the provider, if it has one."""
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 
-from schemas import events, topics
+from schemas import data_sharing, events, outcome_measures, topics
 from schemas.codes import (
     ContactChannel,
     ContactResult,
     OutcomeStatus,
     RejectionReason,
     RouteStatus,
-    Service,
 )
 from schemas.envelope import CloudEvent
 from services.plumbing import inbox, outbox
 from services.plumbing.db import Connection
-from services.plumbing.events import outgoing
 from services.provider_adapter.adapters import repository as repo
-from services.provider_adapter.adapters.intake_client import IntakeVault
 from services.provider_adapter.domain import work_item as lifecycle
+from services.provider_adapter.handlers import webhooks
+from services.provider_adapter.handlers.common import Adapter, Gone, NotFound, status_event
+
+log = logging.getLogger(__name__)
 
 CODE_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 
 
-class NotFound(Exception):
-    pass
+class InvalidMeasures(Exception):
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        super().__init__("invalid outcome measures")
+        self.errors = errors
 
 
-class Gone(Exception):
-    pass
-
-
-@dataclass(frozen=True)
-class Adapter:
-    """What every handler needs: the service it acts for, its pool, and intake's vault."""
-
-    service: Service
-    pool: asyncpg.Pool
-    vault: IntakeVault
-
-    @property
-    def source(self) -> str:
-        return f"provider_adapter.{self.service.value}"
-
-    @property
-    def consumer(self) -> str:
-        return f"provider_adapter.{self.service.value}.queue"
-
-
-def _status_event(
-    adapter: Adapter,
-    row: asyncpg.Record,
-    step: str,
-    status: RouteStatus,
-    at: datetime,
-    **extra: Any,
-) -> outbox.OutgoingEvent:
-    return outgoing(
-        topic=topics.REFERRAL_STATUS,
-        type_=events.ROUTE_STATUS,
-        source=adapter.source,
-        referral_id=row["referral_id"],
-        data=events.RouteStatusChanged(
-            route_id=row["route_id"],
-            referral_id=row["referral_id"],
-            service=adapter.service,
-            step=step,
-            status=status,
-            previous_status=RouteStatus(row["status"]),
-            at=at,
-            **extra,
-        ),
+def _allowed_facts(adapter: Adapter) -> tuple[str, ...]:
+    configured = adapter.settings.allowed_facts
+    return (
+        tuple(configured)
+        if configured is not None
+        else data_sharing.work_item_facts(adapter.service)
     )
 
 
@@ -88,6 +53,18 @@ async def take_work_item(adapter: Adapter, event: CloudEvent[events.WorkItem]) -
     item = event.data
     if item.service is not adapter.service:
         raise ValueError(f"work item for {item.service} on the {adapter.service} queue")
+    allowed = _allowed_facts(adapter)
+    extra = sorted(set(item.facts) - set(allowed))
+    if extra:
+        # Defence in depth: the router sends only what the agreement allows; whatever
+        # slipped through is never stored or shown.
+        log.warning(
+            "work item carried facts outside this provider's agreement; dropped",
+            extra={"fields": extra},
+        )
+        item = item.model_copy(
+            update={"facts": {k: v for k, v in item.facts.items() if k in allowed}}
+        )
     async with adapter.pool.acquire() as conn, conn.transaction():
         if not await inbox.first_time(
             conn, adapter.consumer, event.id, topics.queue_for(adapter.service)
@@ -95,11 +72,12 @@ async def take_work_item(adapter: Adapter, event: CloudEvent[events.WorkItem]) -
             return
         if not await repo.insert_work_item(conn, item):
             return
-        row = await repo.latest_for_referral(conn, item.referral_id)
+        row = await repo.lock_route(conn, item.route_id)
         assert row is not None
         await outbox.add(
-            conn, [_status_event(adapter, row, "queued", RouteStatus.REQUESTED, datetime.now(UTC))]
+            conn, [status_event(adapter, row, "queued", RouteStatus.REQUESTED, datetime.now(UTC))]
         )
+        await webhooks.enqueue(conn, adapter, item.route_id, "created", queue_item(row))
 
 
 async def _apply_hub_step(
@@ -110,9 +88,10 @@ async def _apply_hub_step(
     step: str,
     decide: Callable[[RouteStatus], RouteStatus],
     reason: str,
+    webhook_kind: str,
 ) -> None:
     """A step the hub causes (cancellation, escalation): change the work item if the domain
-    says so, and report it back. Idempotent by event id."""
+    says so, report it back, and push it to the provider's webhook. Idempotent by event id."""
     async with adapter.pool.acquire() as conn, conn.transaction():
         if not await inbox.first_time(conn, adapter.consumer, event_id, topic):
             return
@@ -125,7 +104,12 @@ async def _apply_hub_step(
             return
         await repo.set_status(conn, route_id, after.value)
         await outbox.add(
-            conn, [_status_event(adapter, row, step, after, datetime.now(UTC), reason=reason)]
+            conn, [status_event(adapter, row, step, after, datetime.now(UTC), reason=reason)]
+        )
+        updated = await repo.lock_route(conn, route_id)
+        assert updated is not None
+        await webhooks.enqueue(
+            conn, adapter, route_id, webhook_kind, {**queue_item(updated), "reason": reason}
         )
 
 
@@ -141,11 +125,13 @@ async def cancel_work_item(adapter: Adapter, event: CloudEvent[events.WorkItemCa
         "cancelled",
         lifecycle.on_cancelled,
         cancelled.reason,
+        "cancelled",
     )
 
 
 async def record_sla_event(adapter: Adapter, event: CloudEvent[events.SlaBreached]) -> None:
-    """An escalation of one of this provider's routes (others' are ignored)."""
+    """An escalation of one of this provider's routes (others' are ignored): the route is
+    escalated and the provider gets a reminder."""
     breach = event.data
     if breach.service is not adapter.service or event.type != events.ESCALATED:
         return
@@ -157,6 +143,7 @@ async def record_sla_event(adapter: Adapter, event: CloudEvent[events.SlaBreache
         "escalated",
         lifecycle.on_escalated,
         f"{breach.clock}_overdue",
+        "reminder",
     )
 
 
@@ -204,9 +191,7 @@ async def read_work_item(
         after = lifecycle.on_viewed(current)
         if after is not current:
             await repo.set_status(conn, row["route_id"], after.value)
-            await outbox.add(
-                conn, [_status_event(adapter, row, "viewed", after, datetime.now(UTC))]
-            )
+            await outbox.add(conn, [status_event(adapter, row, "viewed", after, datetime.now(UTC))])
             row = await repo.latest_for_referral(conn, referral_id)
             assert row is not None
         attempts = await repo.contact_attempts(conn, row["route_id"])
@@ -242,7 +227,7 @@ async def _change(
         else:
             await repo.set_status(conn, row["route_id"], after.value)
         await outbox.add(
-            conn, [_status_event(adapter, row, step, after, datetime.now(UTC), **event_extra)]
+            conn, [status_event(adapter, row, step, after, datetime.now(UTC), **event_extra)]
         )
     return {
         "referral_id": str(referral_id),
@@ -312,6 +297,9 @@ async def record_outcome(
         await repo.add_outcome(conn, route_id, status.value, reason, measures)
         await repo.set_status(conn, route_id, after.value)
 
+    wrong = outcome_measures.problems(adapter.service, measures)
+    if wrong:
+        raise InvalidMeasures(wrong)
     coded_reason = reason if reason and re.fullmatch(CODE_PATTERN, reason) else None
     return await _change(
         adapter,
