@@ -6,10 +6,15 @@ BIN := $(VENV)/bin
 LOCK := requirements/dev.txt
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint unit integration e2e faults bench simulate casebook lock clean clean-state
+.PHONY: run demo test lint unit integration e2e faults bench simulate casebook lock clean clean-state
 
 run: $(STAMP)
 	@$(BIN)/python -m deploy.localstack run
+
+# The whole loop moving on synthetic data: referrals in, five simulated providers at work.
+#   make demo MINUTES=5 PER_MINUTE=60
+demo: $(STAMP)
+	@$(BIN)/python -m deploy.demo $(if $(MINUTES),--minutes $(MINUTES)) $(if $(PER_MINUTE),--per-minute $(PER_MINUTE))
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider

@@ -61,6 +61,14 @@ def start(state_dir: Path, *extra_args: str) -> RunningStack:
     env = {
         k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")
     }
+    # Webhook timings short enough for the tests to watch retries happen.
+    env.update(
+        {
+            "WEBHOOK_TIMEOUT_SECONDS": "1.5",
+            "WEBHOOK_FIRST_RETRY_SECONDS": "0.3",
+            "WEBHOOK_MAX_BACKOFF_SECONDS": "2",
+        }
+    )
     with open(output, "wb") as out:
         process = subprocess.Popen(
             [

@@ -1,0 +1,75 @@
+"""Webhook delivery rules: stable ids, the retry schedule, giving up."""
+
+from __future__ import annotations
+
+import random
+import uuid
+
+import pytest
+from datetime import UTC, datetime, timedelta
+
+from services.provider_adapter.domain.delivery import RetryPolicy, payload, succeeded, webhook_id
+from services.provider_adapter.domain.keys import (
+    KeyRuleBroken,
+    check_can_add,
+    check_can_retire,
+    new_key,
+    prefix,
+)
+
+NOW = datetime(2026, 11, 21, 12, tzinfo=UTC)
+POLICY = RetryPolicy()
+
+
+def _delay(attempts: int) -> float:
+    return (POLICY.next_attempt(attempts, NOW, random.Random(attempts)) - NOW).total_seconds()
+
+
+def test_first_retry_comes_within_seconds_and_backoff_doubles_to_five_minutes() -> None:
+    assert 1.6 <= _delay(1) <= 2.4
+    assert 3.2 <= _delay(2) <= 4.8
+    assert 6.4 <= _delay(3) <= 9.6
+    assert all(_delay(n) <= 300 for n in range(1, 40))
+    assert _delay(30) >= 240  # at the cap, less jitter
+
+
+def test_gives_up_after_24_hours() -> None:
+    assert not POLICY.gives_up(NOW, NOW + timedelta(hours=23, minutes=59))
+    assert POLICY.gives_up(NOW, NOW + timedelta(hours=24))
+
+
+def test_webhook_ids_are_stable_per_message_and_distinct_between_messages() -> None:
+    route = uuid.uuid4()
+    assert webhook_id(route, "created") == webhook_id(route, "created")
+    assert webhook_id(route, "created") != webhook_id(route, "cancelled")
+    assert webhook_id(route, "reminder", 1) != webhook_id(route, "reminder", 2)
+    assert webhook_id(route, "created").startswith("msg_")
+
+
+def test_payload_follows_standard_webhooks() -> None:
+    body = payload("created", {"referral_id": "x"}, NOW)
+    assert body == {
+        "type": "work_item.created",
+        "timestamp": NOW.isoformat(),
+        "data": {"referral_id": "x"},
+    }
+
+
+def test_only_2xx_counts_as_delivered() -> None:
+    assert succeeded(200)
+    assert succeeded(204)
+    assert not succeeded(301)
+    assert not succeeded(500)
+    assert not succeeded(None)
+
+
+def test_key_rules() -> None:
+    key = new_key("IDVA")
+    assert key.startswith("pk_idva_")
+    assert len(prefix(key)) < len(key) / 2
+    check_can_add(1)
+    check_can_retire(2)
+    with pytest.raises(KeyRuleBroken, match="retire one"):
+        check_can_add(2)
+    with pytest.raises(KeyRuleBroken, match="only active key"):
+        check_can_retire(1)
