@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import random
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from datetime import UTC, datetime, timedelta
 
 from services.provider_adapter.domain.delivery import RetryPolicy, payload, succeeded, webhook_id
 from services.provider_adapter.domain.keys import (
