@@ -21,8 +21,25 @@ def queue_for(service: Service) -> str:
     return _QUEUES[service]
 
 
+RETRY_TIERS = 3
+"""Delay topics per main topic: a message whose handler failed is retried through
+``<topic>.retry.1`` .. ``.retry.3`` (each with a longer delay), then dead-lettered."""
+
+
 def dead_letter_for(topic: str) -> str:
     return f"{topic}.dlt"
+
+
+def retry_topic(topic: str, tier: int) -> str:
+    return f"{topic}.retry.{tier}"
+
+
+def retry_topics_for(topic: str) -> list[str]:
+    return [retry_topic(topic, tier) for tier in range(1, RETRY_TIERS + 1)]
+
+
+def dead_letter_topics() -> list[str]:
+    return [dead_letter_for(topic) for topic in main_topics()]
 
 
 def main_topics() -> list[str]:
@@ -37,6 +54,8 @@ def main_topics() -> list[str]:
 
 
 def all_topics() -> list[str]:
-    """The main topics and their dead-letter topics: what a new cluster must have."""
+    """The main topics, their retry topics and their dead-letter topics: what a new cluster
+    must have."""
     main = main_topics()
-    return main + [dead_letter_for(topic) for topic in main]
+    retries = [retry for topic in main for retry in retry_topics_for(topic)]
+    return main + retries + [dead_letter_for(topic) for topic in main]

@@ -267,6 +267,7 @@ class Stack:
             {
                 "DATABASE_URL": self.database_url,
                 "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
+                "KAFKA_CREATE_MISSING_TOPICS": "true" if self.broker else "false",
                 "KAFKA_IDEMPOTENCE": os.environ.get(
                     "KAFKA_IDEMPOTENCE", "false" if self.broker else "true"
                 ),

@@ -23,6 +23,7 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.CannotConnectNowError,
     asyncpg.TooManyConnectionsError,
     asyncpg.InterfaceError,
+    asyncpg.exceptions.OperatorInterventionError,  # the server is shutting down or restarting
     TimeoutError,
 )
 

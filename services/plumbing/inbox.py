@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from services.plumbing import outbox
 from services.plumbing.db import Connection
 
 
@@ -18,3 +19,14 @@ async def first_time(conn: Connection, consumer: str, event_id: uuid.UUID, topic
         topic,
     )
     return bool(inserted)
+
+
+async def first_time_or_redrive(
+    conn: Connection, consumer: str, event_id: uuid.UUID, topic: str
+) -> bool:
+    """Like ``first_time``; for an event seen before, also publish again what handling it
+    produced (``outbox.redrive``), so that a re-driven event heals a lost downstream one."""
+    if await first_time(conn, consumer, event_id, topic):
+        return True
+    await outbox.redrive(conn, event_id)
+    return False

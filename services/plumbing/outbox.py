@@ -17,12 +17,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+from opentelemetry import context, propagate
 
 from services.plumbing import db
 from services.plumbing.db import Connection
 from services.plumbing.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_SECONDS, OUTBOX_PUBLISHED
 
 log = logging.getLogger(__name__)
+
+PUBLISH_TIMEOUT = 15.0
+"""Seconds to wait for the broker to acknowledge one event before treating it as down."""
 
 
 @dataclass(frozen=True)
@@ -37,12 +41,39 @@ class OutgoingEvent:
         return uuid.UUID(str(self.envelope["id"]))
 
 
-async def add(conn: Connection, events: list[OutgoingEvent]) -> None:
-    """Write events to the outbox. Call inside the transaction that makes the change."""
+async def add(
+    conn: Connection, events: list[OutgoingEvent], *, caused_by: uuid.UUID | None = None
+) -> None:
+    """Write events to the outbox. Call inside the transaction that makes the change.
+    ``caused_by`` is the id of the event being handled, if any: see ``redrive``."""
     await conn.executemany(
-        "INSERT INTO outbox (event_id, topic, key, payload, headers) VALUES ($1, $2, $3, $4, $5)",
-        [(e.event_id, e.topic, str(e.key), e.envelope, e.headers) for e in events],
+        """INSERT INTO outbox (event_id, topic, key, payload, headers, caused_by)
+           VALUES ($1, $2, $3, $4, $5, $6)""",
+        [(e.event_id, e.topic, str(e.key), e.envelope, e.headers, caused_by) for e in events],
     )
+
+
+async def redrive(conn: Connection, caused_by: uuid.UUID) -> int:
+    """Publish again, unchanged (same event ids), everything handling ``caused_by`` produced.
+
+    A consumer that receives an event it has handled before calls this instead of doing
+    nothing: if the broker lost what it published (a broker restarted with memory storage,
+    a partition lost), the next service gets it again; if not, that service's inbox drops
+    the duplicate. This is how a re-driven referral finds its way through every hop."""
+    result: str = await conn.execute(
+        "UPDATE outbox SET published_at = NULL WHERE caused_by = $1 AND published_at IS NOT NULL",
+        caused_by,
+    )
+    return int(result.rsplit(" ", 1)[-1])
+
+
+async def redrive_event(conn: Connection, event_id: uuid.UUID) -> bool:
+    """Publish one event of this service's again, unchanged."""
+    result: str = await conn.execute(
+        "UPDATE outbox SET published_at = NULL WHERE event_id = $1 AND published_at IS NOT NULL",
+        event_id,
+    )
+    return result.endswith(" 1")
 
 
 @dataclass(frozen=True)
@@ -67,6 +98,7 @@ class OutboxRelay:
         publish: Publish,
         poll_interval: float = 1.0,
         batch_size: int = 100,
+        heal: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         self._url = database_url
         self._pool = pool
@@ -74,6 +106,7 @@ class OutboxRelay:
         self._publish = publish
         self._poll_interval = poll_interval
         self._batch_size = batch_size
+        self._heal = heal
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self.is_leader = False
@@ -96,6 +129,10 @@ class OutboxRelay:
                     "outbox relay interrupted; retrying",
                     extra={"error": type(exc).__name__, "retry_in_s": backoff},
                 )
+                if self._heal is not None:
+                    # e.g. a broker that restarted without its topics: create them again.
+                    with contextlib.suppress(Exception):
+                        await self._heal()
                 self._wake.clear()
                 await self._sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
@@ -145,7 +182,16 @@ class OutboxRelay:
                 )
                 try:
                     for row in rows:
-                        await self._publish(OutboxRow(**dict(row)))
+                        outgoing_row = OutboxRow(**dict(row))
+                        # Publish in the trace of the request that caused the event, so that
+                        # one referral's work is one trace however late the relay sends it.
+                        token = context.attach(propagate.extract(outgoing_row.headers))
+                        try:
+                            await asyncio.wait_for(
+                                self._publish(outgoing_row), timeout=PUBLISH_TIMEOUT
+                            )
+                        finally:
+                            context.detach(token)
                         published.append(row["id"])
                 finally:
                     # Mark what the broker acknowledged, even when a later publish failed,

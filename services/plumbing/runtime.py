@@ -16,12 +16,13 @@ import asyncpg
 from fastapi import APIRouter, FastAPI
 from faststream.kafka import KafkaBroker
 
-from services.plumbing import db, logs, migrations
+from services.plumbing import db, kafka, logs, migrations
 from services.plumbing.auth import TokenVerifier
 from services.plumbing.http import install_error_handlers, install_operational_routes, serve
 from services.plumbing.kafka import make_broker
 from services.plumbing.outbox import OutboxRelay, OutboxRow, Publish
 from services.plumbing.settings import ServiceSettings
+from services.plumbing.topics_admin import ensure_topics
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +139,9 @@ class Service:
             schema=self.schema,
             publish=relay_publisher(broker),
             poll_interval=settings.outbox_poll_interval_seconds,
+            heal=(lambda: ensure_topics(settings.kafka_bootstrap_servers))
+            if settings.kafka_create_missing_topics
+            else None,
         )
         relay_task = asyncio.create_task(relay.run(), name=f"{self.name}-outbox-relay")
         tasks = [asyncio.create_task(work(pool)) for work in self.background]
@@ -149,6 +153,7 @@ class Service:
             # Background work and consumers first (consumers finish the message in hand and
             # commit its offset), then the relay (it finishes its batch), then the
             # connections they used.
+            kafka.stopping(broker).set()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)

@@ -31,7 +31,18 @@ class ServiceSettings(BaseSettings):
     log_json: bool = True
     outbox_poll_interval_seconds: float = 1.0
     consumer_retry_base_seconds: float = Field(
-        default=0.2, description="First retry delay of a failed message; doubles each attempt."
+        default=0.2,
+        description="First in-place retry delay while the database is unreachable; doubles.",
+    )
+    consumer_retry_delays_seconds: tuple[float, float, float] = Field(
+        default=(5.0, 30.0, 120.0),
+        description="Delays of the three retry topics a failed message goes through before "
+        "it is dead-lettered.",
+    )
+    kafka_create_missing_topics: bool = Field(
+        default=False,
+        description="Create missing topics when publishing fails (the embedded broker forgets "
+        "its topics when it restarts). Off where a platform team owns the topics.",
     )
     staff_jwt_public_key: str | None = Field(
         default=None, description="PEM public key that signs staff and service tokens."

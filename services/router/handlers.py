@@ -189,7 +189,7 @@ async def _record_and_publish(
     decision_id = uuid.uuid4()
     produced = _events_for(facts, plan, decided_at, decision_id, code_deadline)
     async with router.pool.acquire() as conn, conn.transaction():
-        if not await inbox.first_time(conn, RECEIVED_CONSUMER, event_id, topic):
+        if not await inbox.first_time_or_redrive(conn, RECEIVED_CONSUMER, event_id, topic):
             return
         await decision_log.record(
             conn,
@@ -199,7 +199,7 @@ async def _record_and_publish(
             plan=plan,
             decided_at=decided_at,
         )
-        await outbox.add(conn, produced)
+        await outbox.add(conn, produced, caused_by=event_id)
 
 
 async def route_referral(router: Router, event: CloudEvent[events.ReferralReceived]) -> None:

@@ -15,8 +15,9 @@ from faststream.kafka import KafkaBroker
 
 from schemas import events
 from schemas.envelope import CloudEvent, envelope
+from schemas.topics import RETRY_TIERS, retry_topics_for
 from services.plumbing import db, inbox, migrations, outbox
-from services.plumbing.kafka import MAX_ATTEMPTS, On, make_broker, subscribe
+from services.plumbing.kafka import On, make_broker, subscribe
 from services.plumbing.outbox import OutboxRelay
 from services.plumbing.runtime import relay_publisher
 from services.plumbing.settings import ServiceSettings
@@ -33,6 +34,7 @@ def _settings(database_url: str, kafka: str) -> ServiceSettings:
         kafka_bootstrap_servers=kafka,
         kafka_idempotence=False,
         consumer_retry_base_seconds=0.01,
+        consumer_retry_delays_seconds=(0.05, 0.1, 0.15),
         kafka_session_timeout_ms=2000,
         kafka_heartbeat_interval_ms=500,
     )
@@ -63,7 +65,7 @@ async def test_migrations_apply_once_even_when_started_together(
     results = await asyncio.gather(
         *(migrations.apply(database_url, SCHEMA, components) for _ in range(3))
     )
-    assert sorted(len(r) for r in results) == [0, 0, 2]
+    assert sorted(len(r) for r in results) == [0, 0, 3]  # two plumbing migrations, one of ours
     assert await migrations.apply(database_url, SCHEMA, components) == []
 
 
@@ -157,18 +159,31 @@ async def test_only_one_relay_leads_at_a_time(database_url: str, kafka: str) -> 
 
 
 class _Flaky:
-    """A handler that fails ``failures`` times with ``error``, then records the event."""
+    """A handler that fails ``failures`` times with ``error`` for events whose route
+    sub-service is "poison" (or for every event, with ``poison_only=False``), then records
+    the event."""
 
-    def __init__(self, pool: asyncpg.Pool, failures: int, error: type[BaseException]) -> None:
-        self.pool, self.failures, self.error = pool, failures, error
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        failures: int,
+        error: type[BaseException],
+        *,
+        poison_only: bool = False,
+    ) -> None:
+        self.pool, self.failures, self.error, self.poison_only = pool, failures, error, poison_only
         self.calls = 0
+        self.applied: list[str] = []
 
     async def __call__(self, event: CloudEvent[events.HeldRoute]) -> None:
-        self.calls += 1
-        if self.calls <= self.failures:
-            raise self.error("simulated")
+        poisoned = event.data.sub_service == "poison" or not self.poison_only
+        if poisoned:
+            self.calls += 1
+            if self.calls <= self.failures:
+                raise self.error("simulated")
         async with self.pool.acquire() as conn, conn.transaction():
             await inbox.first_time(conn, "test", event.id, TOPIC)
+        self.applied.append(event.data.sub_service)
 
 
 async def _consume(database_url: str, kafka: str, handler: _Flaky) -> KafkaBroker:
@@ -222,37 +237,82 @@ async def test_undecodable_message_is_dead_lettered_and_the_consumer_carries_on(
     assert dict(dead[1].headers)["error.type"] == b"UnexpectedEventType"
 
 
-async def test_failing_handler_is_retried_then_dead_lettered_without_blocking_the_partition(
+def _poison(referral_id: uuid.UUID) -> outbox.OutgoingEvent:
+    data = events.HeldRoute(
+        service="VAL", sub_service="poison", priority="standard", rule_ids=[], reason=""
+    )
+    return outbox.OutgoingEvent(
+        topic=TOPIC,
+        key=referral_id,
+        envelope=envelope(source="test", type_="test.v1", subject=referral_id, data=data),
+        headers={},
+    )
+
+
+async def test_a_failing_message_goes_through_the_retry_topics_and_succeeds(
     database_url: str, kafka: str
 ) -> None:
     pool = await _migrated_pool(database_url)
-    handler = _Flaky(pool, failures=MAX_ATTEMPTS, error=KeyError)
+    handler = _Flaky(pool, failures=RETRY_TIERS, error=KeyError)
     broker = await _consume(database_url, kafka, handler)
     referral_id = uuid.uuid4()
     try:
-        for n in (1, 2):
-            await broker.publish(
-                json.dumps(_event(referral_id, n).envelope).encode(),
-                topic=TOPIC,
-                key=str(referral_id).encode(),
-            )
+        await broker.publish(
+            json.dumps(_event(referral_id, 1).envelope).encode(),
+            topic=TOPIC,
+            key=str(referral_id).encode(),
+        )
         await eventually(
-            lambda: _equals(lambda: _applied(pool), 1), timeout=30, what="the second message"
+            lambda: _equals(lambda: _applied(pool), 1), timeout=30, what="the fourth attempt"
         )
     finally:
         await broker.stop()
         await pool.close()
-    assert handler.calls == MAX_ATTEMPTS + 1
-    (dead,) = await read_all(kafka, [f"{TOPIC}.dlt"])
-    assert dict(dead.headers)["error.attempts"] == str(MAX_ATTEMPTS).encode()
-    assert dict(dead.headers)["error.type"] == b"KeyError"
+    assert handler.calls == RETRY_TIERS + 1
+    retried = await read_all(kafka, retry_topics_for(TOPIC))
+    assert sorted(r.topic for r in retried) == retry_topics_for(TOPIC)
+    assert {dict(r.headers)["retry.origin_topic"] for r in retried} == {TOPIC.encode()}
+    assert await read_all(kafka, [f"{TOPIC}.dlt"]) == []
+
+
+async def test_a_poison_message_is_dead_lettered_and_never_blocks_its_partition(
+    database_url: str, kafka: str
+) -> None:
+    pool = await _migrated_pool(database_url)
+    handler = _Flaky(pool, failures=1000, error=KeyError, poison_only=True)
+    broker = await _consume(database_url, kafka, handler)
+    referral_id = uuid.uuid4()  # one key: one partition, in order
+    key = str(referral_id).encode()
+    try:
+        await broker.publish(
+            json.dumps(_poison(referral_id).envelope).encode(), topic=TOPIC, key=key
+        )
+        for n in (1, 2):
+            await broker.publish(
+                json.dumps(_event(referral_id, n).envelope).encode(), topic=TOPIC, key=key
+            )
+        await until(lambda: handler.applied == ["n1", "n2"], timeout=30, what="the later messages")
+
+        async def dead() -> int:
+            return len(await read_all(kafka, [f"{TOPIC}.dlt"]))
+
+        await eventually(lambda: _equals(dead, 1), timeout=30, what="the poison message in the DLT")
+    finally:
+        await broker.stop()
+        await pool.close()
+    (letter,) = await read_all(kafka, [f"{TOPIC}.dlt"])
+    headers = dict(letter.headers)
+    assert headers["error.attempts"] == str(RETRY_TIERS + 1).encode()
+    assert headers["error.type"] == b"KeyError"
+    assert headers["error.topic"] == TOPIC.encode()  # the original topic, not a retry topic
+    assert headers["error.offset"] == b"0"
 
 
 async def test_database_outage_is_retried_in_place_not_dead_lettered(
     database_url: str, kafka: str
 ) -> None:
     pool = await _migrated_pool(database_url)
-    handler = _Flaky(pool, failures=MAX_ATTEMPTS + 2, error=ConnectionRefusedError)
+    handler = _Flaky(pool, failures=6, error=ConnectionRefusedError)
     broker = await _consume(database_url, kafka, handler)
     referral_id = uuid.uuid4()
     try:

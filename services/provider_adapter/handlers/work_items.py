@@ -66,7 +66,7 @@ async def take_work_item(adapter: Adapter, event: CloudEvent[events.WorkItem]) -
             update={"facts": {k: v for k, v in item.facts.items() if k in allowed}}
         )
     async with adapter.pool.acquire() as conn, conn.transaction():
-        if not await inbox.first_time(
+        if not await inbox.first_time_or_redrive(
             conn, adapter.consumer, event.id, topics.queue_for(adapter.service)
         ):
             return
@@ -75,7 +75,9 @@ async def take_work_item(adapter: Adapter, event: CloudEvent[events.WorkItem]) -
         row = await repo.lock_route(conn, item.route_id)
         assert row is not None
         await outbox.add(
-            conn, [status_event(adapter, row, "queued", RouteStatus.REQUESTED, datetime.now(UTC))]
+            conn,
+            [status_event(adapter, row, "queued", RouteStatus.REQUESTED, datetime.now(UTC))],
+            caused_by=event.id,
         )
         await webhooks.enqueue(conn, adapter, item.route_id, "created", queue_item(row))
 
@@ -93,7 +95,7 @@ async def _apply_hub_step(
     """A step the hub causes (cancellation, escalation): change the work item if the domain
     says so, report it back, and push it to the provider's webhook. Idempotent by event id."""
     async with adapter.pool.acquire() as conn, conn.transaction():
-        if not await inbox.first_time(conn, adapter.consumer, event_id, topic):
+        if not await inbox.first_time_or_redrive(conn, adapter.consumer, event_id, topic):
             return
         row = await repo.lock_route(conn, route_id)
         if row is None:
@@ -104,7 +106,9 @@ async def _apply_hub_step(
             return
         await repo.set_status(conn, route_id, after.value)
         await outbox.add(
-            conn, [status_event(adapter, row, step, after, datetime.now(UTC), reason=reason)]
+            conn,
+            [status_event(adapter, row, step, after, datetime.now(UTC), reason=reason)],
+            caused_by=event_id,
         )
         updated = await repo.lock_route(conn, route_id)
         assert updated is not None

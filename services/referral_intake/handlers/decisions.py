@@ -39,7 +39,9 @@ _TIMELINE_EVENT = {
 async def record_decision(pool: asyncpg.Pool, event: CloudEvent[events.ReferralRouted]) -> None:
     decision = event.data
     async with pool.acquire() as conn, conn.transaction():
-        if not await inbox.first_time(conn, ROUTED_CONSUMER, event.id, topics.REFERRAL_ROUTED):
+        if not await inbox.first_time_or_redrive(
+            conn, ROUTED_CONSUMER, event.id, topics.REFERRAL_ROUTED
+        ):
             return
         if not await repo.referral_exists(conn, decision.referral_id):
             return  # not ours: intake is the system of record and never published it
@@ -118,7 +120,9 @@ async def record_decision(pool: asyncpg.Pool, event: CloudEvent[events.ReferralR
                 detail={"service": route.service.value, "sub_service": route.sub_service},
             )
             if reported == RouteStatus.REJECTED.value:
-                await _ask_to_reroute(conn, decision.referral_id, route.route_id)
+                await _ask_to_reroute(
+                    conn, decision.referral_id, route.route_id, caused_by=event.id
+                )
         await refresh_referral_status(conn, decision.referral_id, decision.decided_at)
 
 
@@ -145,7 +149,9 @@ async def record_route_status(
     if change.reason:
         detail["reason"] = change.reason
     async with pool.acquire() as conn, conn.transaction():
-        if not await inbox.first_time(conn, STATUS_CONSUMER, event.id, topics.REFERRAL_STATUS):
+        if not await inbox.first_time_or_redrive(
+            conn, STATUS_CONSUMER, event.id, topics.REFERRAL_STATUS
+        ):
             return
         referral = await repo.lock_referral(conn, change.referral_id)
         if referral is None:
@@ -167,7 +173,11 @@ async def record_route_status(
         await repo.set_route_status(conn, change.route_id, change.status.value, change.at)
         if change.status is RouteStatus.REJECTED and not already_rejected:
             await _ask_to_reroute(
-                conn, change.referral_id, change.route_id, change.rejection_reason
+                conn,
+                change.referral_id,
+                change.route_id,
+                change.rejection_reason,
+                caused_by=event.id,
             )
         await refresh_referral_status(conn, change.referral_id, change.at)
 
@@ -177,6 +187,8 @@ async def _ask_to_reroute(
     referral_id: uuid.UUID,
     route_id: uuid.UUID,
     reason: RejectionReason | None = None,
+    *,
+    caused_by: uuid.UUID,
 ) -> None:
     """Re-routing a rejected route is the policy's call: ask the router, never route
     around it."""
@@ -198,4 +210,5 @@ async def _ask_to_reroute(
     await outbox.add(
         conn,
         [await reassessment(conn, referral_id, referral["facts"], "route_rejected", change=change)],
+        caused_by=caused_by,
     )
