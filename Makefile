@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 LOCK := requirements/dev.txt
 STAMP := $(VENV)/.installed
 
-.PHONY: run demo test lint unit integration e2e faults bench simulate casebook lock clean clean-state
+.PHONY: run demo dead-letters test lint unit integration e2e faults bench simulate casebook lock clean clean-state
 
 run: $(STAMP)
 	@$(BIN)/python -m deploy.localstack run
@@ -55,6 +55,10 @@ simulate: $(STAMP)
 #   make casebook VERSION=2027-04-01.1
 casebook: $(STAMP)
 	CASEBOOK_POLICY_VERSION=$(VERSION) $(BIN)/python -m pytest -q -p no:cacheprovider tests/unit/test_casebook.py
+
+# Dead letters: make dead-letters ARGS="list" | ARGS="show <id>" | ARGS="replay <id>" | ARGS="discard <id>"
+dead-letters: $(STAMP)
+	@$(BIN)/python -m services.plumbing.deadletters $(or $(ARGS),list)
 
 # Regenerate the locks after changing dependencies in pyproject.toml.
 lock:

@@ -163,6 +163,9 @@ class ReferralRouted(EventData):
     """Open routes this decision ends; their providers are told on their queues."""
     request_id: uuid.UUID | None = None
     """The re-assessment request this decision answers, if any."""
+    trigger_event_id: uuid.UUID | None = None
+    """The event this decision answers (``referral.received.v1`` or a re-assessment): intake
+    re-drives it when the routes it produced do not reach their providers."""
 
 
 # ---- referral.reassess.v1 -----------------------------------------------------------

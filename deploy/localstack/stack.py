@@ -360,10 +360,30 @@ class Stack:
                     )
                 time.sleep(0.2)
 
+    def _restart_infrastructure(self) -> bool:
+        """The broker or the database died: start it again where it was. The embedded broker
+        comes back empty, so its topics are made again; the services reconnect by themselves
+        and intake's reconciliation re-drives what was in flight."""
+        changed = False
+        if self.broker and self.broker.process and self.broker.process.poll() is not None:
+            self.say(f"{_now()} the broker exited; starting it again (it has forgotten its topics)")
+            self.broker.start()
+            asyncio.run(ensure_topics(self.bootstrap_servers))
+            changed = True
+        if self.postgres and self.postgres.process and self.postgres.process.poll() is not None:
+            self.say(f"{_now()} PostgreSQL exited; starting it again")
+            self.postgres.start()
+            changed = True
+        return changed
+
     def _supervise(self) -> None:
         while not self._stopping:
             now = time.monotonic()
-            changed = False
+            try:
+                changed = self._restart_infrastructure()
+            except RuntimeError as exc:
+                self.say(f"{_now()} could not restart: {exc}; trying again")
+                changed = False
             for child in self.children:
                 assert child.process is not None
                 if child.restart_at is not None:

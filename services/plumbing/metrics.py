@@ -27,3 +27,6 @@ WEBHOOK_ATTEMPTS = Counter(
     "Webhook delivery attempts by provider and result",
     ["service", "result"],
 )
+REDRIVES = Counter(
+    "hub_redrives_total", "Events published again because the next step was overdue", ["stage"]
+)

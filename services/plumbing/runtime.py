@@ -18,7 +18,12 @@ from faststream.kafka import KafkaBroker
 
 from services.plumbing import db, kafka, logs, migrations
 from services.plumbing.auth import TokenVerifier
-from services.plumbing.http import install_error_handlers, install_operational_routes, serve
+from services.plumbing.http import (
+    BodySizeLimit,
+    install_error_handlers,
+    install_operational_routes,
+    serve,
+)
 from services.plumbing.kafka import make_broker
 from services.plumbing.outbox import OutboxRelay, OutboxRow, Publish
 from services.plumbing.settings import ServiceSettings
@@ -69,6 +74,7 @@ class Service:
             redoc_url=None,
         )
         install_error_handlers(app)
+        app.add_middleware(BodySizeLimit)
 
         async def database_ready() -> bool:
             pool = getattr(app.state, "pool", None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
@@ -10,7 +11,7 @@ from fastapi import FastAPI
 from services.plumbing.runtime import Service
 from services.referral_intake.adapters.router_client import RouterClient
 from services.referral_intake.entrypoints import consumers, http
-from services.referral_intake.handlers import watchdog
+from services.referral_intake.handlers import reconciliation, watchdog
 from services.referral_intake.settings import IntakeSettings
 
 
@@ -33,5 +34,12 @@ def build(settings: IntakeSettings | None = None) -> Service:
         register_consumers=lambda broker, pool: consumers.register(broker, pool, settings),
         on_start=on_start,
         on_stop=router_client.close,
-        background=[lambda pool: watchdog.run(pool, settings.watchdog_interval_seconds)],
+        background=[
+            lambda pool: watchdog.run(pool, settings.watchdog_interval_seconds),
+            lambda pool: reconciliation.run(
+                pool,
+                settings.watchdog_interval_seconds,
+                timedelta(seconds=settings.reconcile_after_seconds),
+            ),
+        ],
     )

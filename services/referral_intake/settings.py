@@ -18,3 +18,9 @@ class IntakeSettings(ServiceSettings):
         "repeat victims). Keep it stable: changing it forgets every earlier match.",
     )
     watchdog_interval_seconds: float = Field(default=15.0, gt=0)
+    reconcile_after_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long a referral may wait for its next event before "
+        "intake re-drives it (the wait doubles on each attempt, up to 15 minutes).",
+    )

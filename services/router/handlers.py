@@ -66,6 +66,7 @@ def _events_for(
     plan: Plan,
     decided_at: datetime,
     decision_id: uuid.UUID,
+    trigger_event_id: uuid.UUID,
     code_deadline: datetime | None = None,
 ) -> list[outbox.OutgoingEvent]:
     """The decision event, a work item for every route dispatched, and a cancellation on
@@ -114,6 +115,7 @@ def _events_for(
         ],
         trigger=plan.trigger,
         request_id=plan.request_id,
+        trigger_event_id=trigger_event_id,
         rule_ids=list(plan.rule_ids),
         kept_route_ids=list(plan.keep),
         cancelled_routes=[
@@ -187,7 +189,7 @@ async def _record_and_publish(
     code_deadline: datetime | None = None,
 ) -> None:
     decision_id = uuid.uuid4()
-    produced = _events_for(facts, plan, decided_at, decision_id, code_deadline)
+    produced = _events_for(facts, plan, decided_at, decision_id, event_id, code_deadline)
     async with router.pool.acquire() as conn, conn.transaction():
         if not await inbox.first_time_or_redrive(conn, RECEIVED_CONSUMER, event_id, topic):
             return

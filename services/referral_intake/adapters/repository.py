@@ -116,13 +116,14 @@ async def insert_route(
     decision_id: uuid.UUID,
     route: Route,
     status: str,
+    trigger_event_id: uuid.UUID | None = None,
 ) -> None:
     await conn.execute(
         """INSERT INTO routes (route_id, referral_id, decision_id, service, sub_service, priority,
                                rule_ids, reason, consent_basis, status, requested_at,
                                acknowledge_by, contact_due_by, code_deadline, updated_at,
-                               second_acknowledge_by)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $11, $15)
+                               second_acknowledge_by, trigger_event_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $11, $15, $16)
            ON CONFLICT (route_id) DO NOTHING""",
         route.route_id,
         referral_id,
@@ -139,6 +140,7 @@ async def insert_route(
         route.contact_due_by,
         route.code_deadline,
         route.second_acknowledge_by,
+        trigger_event_id,
     )
 
 
@@ -506,3 +508,62 @@ async def latest_rejection_reason(conn: Connection, route_id: uuid.UUID) -> Reje
 
 async def lock_route(conn: Connection, route_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT * FROM routes WHERE route_id = $1 FOR UPDATE", route_id)
+
+
+# ---- reconciliation -------------------------------------------------------------------------
+async def stuck_unrouted(
+    conn: Connection, older_than: datetime, limit: int
+) -> list[asyncpg.Record]:
+    """Referrals received before ``older_than`` that no decision has reached."""
+    return list(
+        await conn.fetch(
+            """SELECT f.referral_id, o.event_id FROM referrals f
+               JOIN outbox o ON o.topic = 'referral.received.v1' AND o.key = f.referral_id::text
+               WHERE f.status = 'received' AND f.received_at < $1
+               ORDER BY f.received_at LIMIT $2""",
+            older_than,
+            limit,
+        )
+    )
+
+
+async def stuck_undelivered(
+    conn: Connection, older_than: datetime, limit: int
+) -> list[asyncpg.Record]:
+    """Routes requested before ``older_than`` whose adapter never reported having them."""
+    return list(
+        await conn.fetch(
+            """SELECT r.route_id, r.referral_id, r.trigger_event_id FROM routes r
+               WHERE r.status = 'requested' AND r.requested_at < $1
+                 AND r.trigger_event_id IS NOT NULL
+                 AND NOT EXISTS (SELECT 1 FROM timeline t
+                                 WHERE t.route_id = r.route_id AND t.event = 'queued')
+               ORDER BY r.requested_at LIMIT $2""",
+            older_than,
+            limit,
+        )
+    )
+
+
+async def reconciliation_attempts(
+    conn: Connection, subject: uuid.UUID, stage: str
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        """SELECT attempts, last_at FROM reconciliation
+           WHERE subject = $1 AND stage = $2 FOR UPDATE""",
+        subject,
+        stage,
+    )
+
+
+async def record_reconciliation(
+    conn: Connection, subject: uuid.UUID, stage: str, at: datetime
+) -> None:
+    await conn.execute(
+        """INSERT INTO reconciliation (subject, stage, attempts, last_at) VALUES ($1, $2, 1, $3)
+           ON CONFLICT (subject, stage) DO UPDATE
+           SET attempts = reconciliation.attempts + 1, last_at = $3""",
+        subject,
+        stage,
+        at,
+    )

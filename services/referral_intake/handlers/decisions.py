@@ -108,6 +108,7 @@ async def record_decision(pool: asyncpg.Pool, event: CloudEvent[events.ReferralR
                 decision.decision_id,
                 route,
                 reported or RouteStatus.REQUESTED.value,
+                decision.trigger_event_id,
             )
             await repo.add_timeline(
                 conn,

@@ -1,0 +1,221 @@
+"""``python -m services.plumbing.deadletters``: list, show, replay and discard dead letters.
+
+Every ``<topic>.dlt`` holds the original bytes of a message no consumer could handle, with
+``error.*`` headers: where it came from (topic, partition, offset), which consumer gave up,
+the error and the number of attempts. Replaying publishes the original bytes, key and
+headers to the original topic: the event keeps its id, so a consumer that did apply it
+meanwhile ignores it. What was replayed or discarded is recorded in the ``ops`` schema, so
+that ``list`` shows what still needs a decision.
+
+Settings: ``KAFKA_BOOTSTRAP_SERVERS`` and ``DATABASE_URL``; by default, those of the local
+stack in ``.dev/stack.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from schemas.topics import dead_letter_topics
+
+ACTIONS = """
+CREATE SCHEMA IF NOT EXISTS ops;
+CREATE TABLE IF NOT EXISTS ops.dead_letter_actions (
+    letter_id text PRIMARY KEY,
+    action    text NOT NULL,
+    note      text,
+    at        timestamptz NOT NULL DEFAULT now()
+);
+"""
+
+
+@dataclass(frozen=True)
+class Letter:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...]
+
+    @property
+    def id(self) -> str:
+        return f"{self.topic}:{self.partition}:{self.offset}"
+
+    def header(self, name: str) -> str:
+        return dict(self.headers).get(name, b"").decode(errors="replace")
+
+
+async def read_letters(bootstrap: str, topics: list[str]) -> list[Letter]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()
+        partitions = [
+            TopicPartition(t, p)
+            for t in topics
+            for p in sorted(consumer.partitions_for_topic(t) or [])
+        ]
+        if not partitions:
+            return []
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        letters: list[Letter] = []
+        remaining = {tp for tp in partitions if ends[tp] > 0}
+        while remaining:
+            batch = await consumer.getmany(*remaining, timeout_ms=1000)
+            for records in batch.values():
+                letters += [
+                    Letter(r.topic, r.partition, r.offset, r.key, r.value or b"", tuple(r.headers))
+                    for r in records
+                ]
+            remaining = {tp for tp in remaining if await consumer.position(tp) < ends[tp]}
+        return sorted(letters, key=lambda letter: letter.header("error.at"))
+    finally:
+        await consumer.stop()
+
+
+async def _actions(conn: asyncpg.Connection) -> dict[str, str]:
+    await conn.execute(ACTIONS)
+    return {
+        r["letter_id"]: r["action"]
+        for r in await conn.fetch("SELECT letter_id, action FROM ops.dead_letter_actions")
+    }
+
+
+def _summary(letter: Letter, action: str | None) -> str:
+    return (
+        f"{letter.id}  {action or 'new':<9} {letter.header('error.at')[:19]}  "
+        f"from {letter.header('error.topic')} "
+        f"by {letter.header('error.consumer')}: {letter.header('error.type')} "
+        f"({letter.header('error.message')}), {letter.header('error.attempts')} attempt(s)"
+    )
+
+
+async def _replay(producer: AIOKafkaProducer, letter: Letter) -> None:
+    headers = [(k, v) for k, v in letter.headers if not k.startswith(("error.", "retry."))]
+    headers.append(("replayed_from", letter.id.encode()))
+    await producer.send_and_wait(
+        letter.header("error.topic"), letter.value, key=letter.key, headers=headers
+    )
+
+
+async def run(args: argparse.Namespace, bootstrap: str, database_url: str) -> int:
+    topics = [args.topic] if getattr(args, "topic", None) else dead_letter_topics()
+    letters = await read_letters(bootstrap, topics)
+    conn = await asyncpg.connect(database_url)
+    try:
+        actions = await _actions(conn)
+        if args.command == "list":
+            shown = [lt for lt in letters if args.all or lt.id not in actions]
+            for letter in shown:
+                print(_summary(letter, actions.get(letter.id)))
+            print(f"{len(shown)} dead letter(s){'' if args.all else ' awaiting a decision'}")
+            return 0
+        chosen = (
+            [lt for lt in letters if lt.id in args.ids]
+            if args.ids
+            else [lt for lt in letters if lt.id not in actions]
+            if getattr(args, "all_new", False)
+            else []
+        )
+        if not chosen:
+            print("No such dead letter.", file=sys.stderr)
+            return 1
+        if args.command == "show":
+            for letter in chosen:
+                print(_summary(letter, actions.get(letter.id)))
+                print(
+                    json.dumps(
+                        {
+                            "headers": {k: v.decode(errors="replace") for k, v in letter.headers},
+                            "value": letter.value.decode(errors="replace"),
+                        },
+                        indent=2,
+                    )
+                )
+            return 0
+        if args.command == "replay":
+            producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+            await producer.start()
+            try:
+                for letter in chosen:
+                    await _replay(producer, letter)
+                    await _record(conn, letter.id, "replayed", args.note)
+                    print(f"replayed {letter.id} to {letter.header('error.topic')}")
+            finally:
+                await producer.stop()
+            return 0
+        for letter in chosen:
+            await _record(conn, letter.id, "discarded", args.note)
+            print(f"discarded {letter.id}")
+        return 0
+    finally:
+        await conn.close()
+
+
+async def _record(conn: asyncpg.Connection, letter_id: str, action: str, note: str | None) -> None:
+    await conn.execute(
+        """INSERT INTO ops.dead_letter_actions (letter_id, action, note, at) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (letter_id) DO UPDATE SET action = $2, note = $3, at = $4""",
+        letter_id,
+        action,
+        note,
+        datetime.now(UTC),
+    )
+
+
+def _defaults() -> tuple[str | None, str | None]:
+    stack = Path(__file__).resolve().parents[2] / ".dev" / "stack.json"
+    info: dict[str, Any] = json.loads(stack.read_text()) if stack.exists() else {}
+    return (
+        os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or info.get("kafka_bootstrap_servers"),
+        os.environ.get("DATABASE_URL") or info.get("database_url"),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m services.plumbing.deadletters",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    listing = commands.add_parser(
+        "list", help="dead letters awaiting a decision (--all: every one)"
+    )
+    listing.add_argument("--all", action="store_true")
+    listing.add_argument("--topic", help="one dead-letter topic, e.g. referral.status.v1.dlt")
+    for name, text in (
+        ("show", "headers and value"),
+        ("replay", "publish again to the original topic"),
+        ("discard", "mark as dealt with, without replaying"),
+    ):
+        command = commands.add_parser(name, help=text)
+        command.add_argument("ids", nargs="*", help="topic:partition:offset, as list prints it")
+        command.add_argument("--topic")
+        if name != "show":
+            command.add_argument(
+                "--all-new", action="store_true", help="every letter awaiting a decision"
+            )
+            command.add_argument("--note", help="why (kept with the decision)")
+    args = parser.parse_args(argv)
+    bootstrap, database_url = _defaults()
+    if not bootstrap or not database_url:
+        parser.error("set KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL (or start the local stack)")
+    return asyncio.run(run(args, bootstrap, database_url))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

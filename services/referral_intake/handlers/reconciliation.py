@@ -1,0 +1,89 @@
+"""Reconciliation: intake, as the system of record, notices a referral whose next event is
+overdue and re-drives it.
+
+- Received, but no decision came back: the ``referral.received.v1`` event is published again.
+- Routed, but the provider's adapter never reported having the work item: the event that
+  led to the decision is published again.
+
+Every event keeps its id, and every consumer that has handled an event before publishes
+again what it produced instead of handling it twice (``inbox.first_time_or_redrive``): so a
+re-driven event finds its way through every hop, and nothing is duplicated. This is how the
+hub survives a broker that forgot everything (the embedded one, on restart) or a lost
+partition. Re-drives back off, so a stage that keeps failing is not hammered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+
+from services.plumbing import outbox
+from services.plumbing.db import CONNECTION_ERRORS, Connection
+from services.plumbing.metrics import REDRIVES
+from services.referral_intake.adapters import repository as repo
+
+log = logging.getLogger(__name__)
+BATCH = 200
+MAX_BACKOFF = timedelta(minutes=15)
+
+
+async def _due(
+    conn: Connection, subject: uuid.UUID, stage: str, now: datetime, grace: timedelta
+) -> bool:
+    previous = await repo.reconciliation_attempts(conn, subject, stage)
+    if previous is None:
+        return True
+    wait = min(grace * 2 ** previous["attempts"], MAX_BACKOFF)
+    return bool(now - previous["last_at"] >= wait)
+
+
+async def _redrive(
+    conn: Connection,
+    subject: uuid.UUID,
+    stage: str,
+    event_id: uuid.UUID,
+    now: datetime,
+    grace: timedelta,
+) -> bool:
+    async with conn.transaction():
+        if not await _due(conn, subject, stage, now, grace):
+            return False
+        redriven = await outbox.redrive_event(conn, event_id)
+        await repo.record_reconciliation(conn, subject, stage, now)
+    if redriven:
+        REDRIVES.labels(stage).inc()
+    return redriven
+
+
+async def reconcile(pool: asyncpg.Pool, now: datetime, grace: timedelta) -> int:
+    """One pass; returns the number of events re-driven now."""
+    redriven = 0
+    async with pool.acquire() as conn:
+        for row in await repo.stuck_unrouted(conn, now - grace, BATCH):
+            redriven += await _redrive(
+                conn, row["referral_id"], "unrouted", row["event_id"], now, grace
+            )
+        for row in await repo.stuck_undelivered(conn, now - grace, BATCH):
+            redriven += await _redrive(
+                conn, row["route_id"], "undelivered", row["trigger_event_id"], now, grace
+            )
+    return redriven
+
+
+async def run(pool: asyncpg.Pool, interval: float, grace: timedelta) -> None:
+    while True:
+        try:
+            redriven = await reconcile(pool, datetime.now(UTC), grace)
+            if redriven:
+                log.info("re-drove overdue events", extra={"events": redriven})
+        except CONNECTION_ERRORS as exc:
+            log.warning(
+                "reconciliation could not reach the database", extra={"error": type(exc).__name__}
+            )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.sleep(interval)
