@@ -17,7 +17,7 @@ else:
     Connection = asyncpg.Connection
 
 # Errors that mean "the database is not reachable right now", as opposed to "this query is wrong".
-CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+CONNECTION_ERRORS: tuple[type[Exception], ...] = (
     OSError,
     asyncpg.PostgresConnectionError,
     asyncpg.CannotConnectNowError,

@@ -96,16 +96,22 @@ def install_error_handlers(app: FastAPI) -> None:
             headers=getattr(exc, "headers", None),
         )
 
+    async def on_database_down(_: Request, exc: Exception) -> JSONResponse:
+        log.warning("database unreachable", extra={"error": type(exc).__name__})
+        return problem(
+            503,
+            "Service unavailable",
+            "The database is unreachable; nothing was stored. Try again shortly.",
+            headers={"Retry-After": "5"},
+        )
+
+    # Registered per class, so that the exception stops here as a handled 503 (a handler
+    # for Exception would answer, then let the server log the exception all the same).
+    for error in CONNECTION_ERRORS:
+        app.add_exception_handler(error, on_database_down)
+
     @app.exception_handler(Exception)
     async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
-        if isinstance(exc, CONNECTION_ERRORS):
-            log.warning("database unreachable", extra={"error": type(exc).__name__})
-            return problem(
-                503,
-                "Service unavailable",
-                "The database is unreachable; nothing was stored. Try again shortly.",
-                headers={"Retry-After": "5"},
-            )
         log.error("unhandled error", extra={"error": type(exc).__name__})
         return problem(500, "Internal error", "Something went wrong; nothing was stored.")
 
@@ -155,13 +161,10 @@ def install_operational_routes(
 MAX_BODY_BYTES = 1024 * 1024
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
 class BodySizeLimit:
-    """Refuses request bodies over ``max_bytes`` with 413, whether they declare their length
-    or arrive in chunks, before any of it reaches a handler."""
+    """Refuses request bodies over ``max_bytes`` with 413 before any of it reaches a
+    handler: at once when the declared length is too big, and for a body sent in chunks
+    without a length, as soon as the chunks pass the limit (they are held until then)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
         self.app = app
@@ -172,32 +175,30 @@ class BodySizeLimit:
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(scope, receive, send)
-            return
-        seen = 0
-
-        async def counting() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise BodyTooLarge
-            return message
-
-        started = False
-
-        async def tracking(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, counting, tracking)
-        except BodyTooLarge:
-            if not started:
+        if declared is not None:
+            if declared.isdigit() and int(declared) > self.max_bytes:
                 await self._refuse(scope, receive, send)
+                return
+            await self.app(scope, receive, send)
+            return
+        held: list[Message] = []
+        size = 0
+        while True:
+            message = await receive()
+            held.append(message)
+            if message["type"] != "http.request":
+                break
+            size += len(message.get("body", b""))
+            if size > self.max_bytes:
+                await self._refuse(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+
+        async def replay() -> Message:
+            return held.pop(0) if held else await receive()
+
+        await self.app(scope, replay, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem(

@@ -7,10 +7,12 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 
-from tests.support.stack import PROJECT_ROOT, RunningStack
+from tests.support.referrals import referral
+from tests.support.stack import PROJECT_ROOT, RunningStack, start, stop
 from tests.support.waiting import eventually_sync
 
 SERVICES = ["VAL", "IDVA", "ISVA", "CLIMB", "DIVERT"]
@@ -88,3 +90,27 @@ def test_a_service_process_that_dies_is_restarted(hub: RunningStack) -> None:
     assert _alive(after)
     climb = hub.provider("CLIMB")
     assert climb.get("/v1/queue").status_code == 200
+
+
+def test_a_second_make_run_keeps_the_referrals_of_the_first(tmp_path: Path) -> None:
+    """The embedded database lives in the state directory: stop the hub, start it again,
+    and yesterday's referrals are still there (the embedded broker, by design, is not)."""
+    first = start(tmp_path, ephemeral=False)
+    try:
+        created = first.staff().post("/v1/referrals", json=referral())
+        assert created.status_code == 202
+        referral_id = created.json()["referral_id"]
+        eventually_sync(
+            lambda: first.staff().get(f"/v1/referrals/{referral_id}").json()["decision"],
+            what="the decision",
+        )
+    finally:
+        assert stop(first) == 0
+    again = start(tmp_path, ephemeral=False)
+    try:
+        view = again.staff().get(f"/v1/referrals/{referral_id}")
+        assert view.status_code == 200
+        assert view.json()["status"] == "routed"
+    finally:
+        assert stop(again) == 0
+    assert (tmp_path / "pgdata" / "PG_VERSION").exists()

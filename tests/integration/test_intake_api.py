@@ -313,3 +313,25 @@ async def test_worklist_pages_with_a_cursor(intake: httpx.AsyncClient) -> None:
     ).json()
     seen = [i["referral_id"] for i in first["items"] + second["items"]]
     assert len(seen) == len(set(seen)) >= 3
+
+
+async def test_a_body_over_one_mebibyte_is_refused(
+    intake: httpx.AsyncClient, database_url: str
+) -> None:
+    before = await _count(database_url, "referrals")
+    padded = referral(
+        contact__safe_contact_notes="x" * 900, subject__vulnerabilities=["a"] * 300_000
+    )
+    response = await intake.post("/v1/referrals", json=padded)
+    assert response.status_code == 413
+    assert response.json()["title"] == "Payload too large"
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(300):
+            yield b" " * 4096  # 1.2 MB with no declared length
+
+    streamed = await intake.post(
+        "/v1/referrals", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    assert streamed.status_code == 413
+    assert await _count(database_url, "referrals") == before

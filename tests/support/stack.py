@@ -56,7 +56,12 @@ class RunningStack:
         )
 
 
-def start(state_dir: Path, *extra_args: str) -> RunningStack:
+def start(
+    state_dir: Path,
+    *extra_args: str,
+    env_overrides: dict[str, str] | None = None,
+    ephemeral: bool = True,
+) -> RunningStack:
     output = state_dir / "supervisor.out"
     env = {
         k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")
@@ -67,6 +72,10 @@ def start(state_dir: Path, *extra_args: str) -> RunningStack:
             "WEBHOOK_TIMEOUT_SECONDS": "1.5",
             "WEBHOOK_FIRST_RETRY_SECONDS": "0.3",
             "WEBHOOK_MAX_BACKOFF_SECONDS": "2",
+            # Reconciliation soon enough for fault tests to watch it heal the hub.
+            "RECONCILE_AFTER_SECONDS": "4",
+            "WATCHDOG_INTERVAL_SECONDS": "1",
+            **(env_overrides or {}),
         }
     )
     with open(output, "wb") as out:
@@ -79,7 +88,7 @@ def start(state_dir: Path, *extra_args: str) -> RunningStack:
                 "--state-dir",
                 str(state_dir),
                 "--free-ports",
-                "--ephemeral",
+                *(["--ephemeral"] if ephemeral else []),
                 *extra_args,
             ],
             cwd=PROJECT_ROOT,
@@ -106,8 +115,10 @@ def stop(stack: RunningStack) -> int:
 
 
 @contextmanager
-def running_stack(state_dir: Path) -> Iterator[RunningStack]:
-    stack = start(state_dir)
+def running_stack(
+    state_dir: Path, env_overrides: dict[str, str] | None = None
+) -> Iterator[RunningStack]:
+    stack = start(state_dir, env_overrides=env_overrides)
     try:
         yield stack
     finally:
