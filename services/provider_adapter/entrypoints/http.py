@@ -12,7 +12,15 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import AnyUrl, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AnyUrl,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from schemas.codes import (
     TERMINAL_ROUTE_STATUSES,
@@ -22,6 +30,7 @@ from schemas.codes import (
     RejectionReason,
     RouteStatus,
 )
+from schemas.text import refuse_control_characters
 from services.plumbing.auth import bearer_token
 from services.plumbing.http import problem
 from services.provider_adapter.adapters.intake_client import (
@@ -42,6 +51,8 @@ Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", hide_input_in_errors=True, str_strip_whitespace=True)
+
+    _plain_text = field_validator("*", mode="after")(refuse_control_characters)
 
 
 class Acknowledgement(Body):

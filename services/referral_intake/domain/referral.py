@@ -7,10 +7,10 @@ boundary: what it returns may leave intake; what it leaves out stays in the vaul
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from schemas.codes import (
     CceIndicator,
@@ -31,6 +31,7 @@ from schemas.events import (
     ReferralFacts,
     SubjectFacts,
 )
+from schemas.text import refuse_control_characters
 
 # Unknown fields are refused (the contract says 422), and no error ever repeats what was sent.
 REQUEST_CONFIG = ConfigDict(extra="forbid", hide_input_in_errors=True, str_strip_whitespace=True)
@@ -39,8 +40,16 @@ Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 
 
+EARLIEST = date(1900, 1, 1)
+MAX_AGE_YEARS = 130
+FUTURE_SLACK = timedelta(days=1)
+"""Clocks disagree a little; a report or incident more than a day ahead is a mistake."""
+
+
 class Request(BaseModel):
     model_config = REQUEST_CONFIG
+
+    _plain_text = field_validator("*", mode="after")(refuse_control_characters)
 
 
 class Subject(Request):
@@ -122,11 +131,23 @@ class ReferralRequest(Request):
     consent: Consent
 
     @model_validator(mode="after")
-    def _born_before_report(self) -> ReferralRequest:
+    def _dates_make_sense(self) -> ReferralRequest:
+        now = datetime.now(UTC)
+        for name, moment in (
+            ("crime_reported_at", self.crime_reported_at),
+            ("incident.occurred_at", self.incident.occurred_at),
+        ):
+            if moment is not None and not (
+                moment.date() >= EARLIEST and moment <= now + FUTURE_SLACK
+            ):
+                raise ValueError(f"{name} must be between 1900 and now")
         born = self.subject.date_of_birth
-        reported = (self.crime_reported_at or datetime.now(UTC)).date()
-        if born is not None and born > reported:
-            raise ValueError("subject.date_of_birth is after the date the crime was reported")
+        reported = (self.crime_reported_at or now).date()
+        if born is not None:
+            if born > reported:
+                raise ValueError("subject.date_of_birth is after the date the crime was reported")
+            if age_on(born, reported) > MAX_AGE_YEARS:
+                raise ValueError(f"subject.date_of_birth gives an age over {MAX_AGE_YEARS}")
         return self
 
     @model_validator(mode="after")

@@ -8,9 +8,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from schemas.codes import LocalAuthority, Priority, ReferralStatus, Service
+from schemas.text import refuse_control_characters
 from services.plumbing.auth import SERVICE_ROLE, Principal, require_roles
 from services.plumbing.http import problem
 from services.referral_intake.adapters.router_client import (
@@ -35,6 +36,8 @@ NOT_FOUND_DETAIL = "No referral with that id is available to you."
 
 class Body_(BaseModel):
     model_config = ConfigDict(extra="forbid", hide_input_in_errors=True, str_strip_whitespace=True)
+
+    _plain_text = field_validator("*", mode="after")(refuse_control_characters)
 
 
 class ConsentIn(Body_):
