@@ -4,9 +4,11 @@ uses the identity provider's keys and provider keys issued out of band."""
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,8 +40,11 @@ def persistent_secrets(path: Path) -> dict[str, str]:
     """Secrets that must outlive one run because the data they protect does: the key of
     intake's identity hashes (and, later, of the vault). Made once, kept in ``path`` (0600)."""
     secrets_: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
-    wanted = ["identity_hash_key"]
-    missing = {name: secrets.token_hex(32) for name in wanted if name not in secrets_}
+    makers: dict[str, Callable[[], str]] = {
+        "identity_hash_key": lambda: secrets.token_hex(32),
+        "vault_key": lambda: base64.b64encode(secrets.token_bytes(32)).decode(),
+    }
+    missing = {name: make() for name, make in makers.items() if name not in secrets_}
     if missing:
         secrets_.update(missing)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -283,6 +283,7 @@ class Stack:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        secrets_ = persistent_secrets(self.state_dir / "secrets.json")
         intake_port = self._port("referral_intake")
         router_port = self._port("router")
         children = [
@@ -293,9 +294,9 @@ class Stack:
                     **base,
                     "HTTP_PORT": str(intake_port),
                     "ROUTER_URL": f"http://127.0.0.1:{router_port}",
-                    "IDENTITY_HASH_KEY": persistent_secrets(self.state_dir / "secrets.json")[
-                        "identity_hash_key"
-                    ],
+                    "IDENTITY_HASH_KEY": secrets_["identity_hash_key"],
+                    "VAULT_KEYS": json.dumps({"local-1": secrets_["vault_key"]}),
+                    "VAULT_KEY_ID": "local-1",
                 },
                 intake_port,
                 self.logs_dir / "referral_intake.log",

@@ -12,7 +12,7 @@ import hashlib
 import hmac
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 import jwt
 from fastapi import Depends, HTTPException, Request
@@ -33,16 +33,34 @@ class Principal:
 
 
 class TokenVerifier:
-    def __init__(self, public_key_pem: str, *, issuer: str, audience: str) -> None:
+    """Checks a bearer token's signature (against a public key, or the identity provider's
+    JWKS, fetched and cached), issuer, audience and expiry."""
+
+    def __init__(
+        self,
+        public_key_pem: str | None = None,
+        *,
+        issuer: str,
+        audience: str,
+        jwks_url: str | None = None,
+    ) -> None:
+        if not public_key_pem and not jwks_url:
+            raise ValueError("a public key or a JWKS URL is needed to verify tokens")
         self._key = public_key_pem
+        self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=300) if jwks_url else None
         self._issuer = issuer
         self._audience = audience
+
+    def _signing_key(self, token: str) -> Any:
+        if self._jwks is not None:
+            return self._jwks.get_signing_key_from_jwt(token).key
+        return self._key
 
     def verify(self, token: str) -> Principal:
         try:
             claims = jwt.decode(
                 token,
-                self._key,
+                self._signing_key(token),
                 algorithms=ALGORITHMS,
                 issuer=self._issuer,
                 audience=self._audience,
@@ -102,3 +120,13 @@ def hash_api_key(key: str) -> str:
 
 def same_hash(a: str, b: str) -> bool:
     return hmac.compare_digest(a, b)
+
+
+ANONYMOUS = "anonymous"
+ALL_ROLES = (*sorted(STAFF_ROLES), SERVICE_ROLE)
+
+
+def allow(table: dict[str, frozenset[str]], operation: str) -> Any:
+    """The FastAPI dependency for ``operation`` ("METHOD /path") in an authorisation table:
+    every endpoint is in its service's table, and the table is tested cell by cell."""
+    return Depends(require_roles(*sorted(table[operation])))

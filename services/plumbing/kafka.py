@@ -28,9 +28,12 @@ from typing import Any, Generic, TypeVar
 
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from opentelemetry.sdk.trace import TracerProvider
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from schemas.topics import RETRY_TIERS, dead_letter_for, retry_topic, retry_topics_for
+from services.plumbing import telemetry
 from services.plumbing.db import CONNECTION_ERRORS
 from services.plumbing.metrics import DEAD_LETTERS, EVENTS_CONSUMED
 from services.plumbing.settings import ServiceSettings
@@ -63,9 +66,15 @@ class UnexpectedEventType(ValueError):
     pass
 
 
-def make_broker(settings: ServiceSettings, client_id: str) -> KafkaBroker:
+def make_broker(
+    settings: ServiceSettings, client_id: str, tracer_provider: TracerProvider | None = None
+) -> KafkaBroker:
+    middlewares = (
+        (KafkaTelemetryMiddleware(tracer_provider=tracer_provider),) if tracer_provider else ()
+    )
     return KafkaBroker(
         settings.kafka_bootstrap_servers,
+        middlewares=middlewares,
         client_id=client_id,
         acks="all",
         enable_idempotence=settings.kafka_idempotence,
@@ -121,6 +130,8 @@ def subscribe(
     """
 
     async def process(msg: KafkaMessage, origin: _Origin, attempt: int) -> None:
+        # One consumer task handles message after message: forget the last one's referral.
+        telemetry.current_referral.set(None)
         try:
             on = handlers.get(_Head.model_validate_json(msg.body).type)
             if on is None:
@@ -130,6 +141,7 @@ def subscribe(
             await dead_letter(broker, msg, group_id, exc, attempts=attempt, origin=origin)
             await msg.ack()
             return
+        telemetry.tag_referral(event.subject)
         backoff = settings.consumer_retry_base_seconds
         while True:
             try:

@@ -8,9 +8,24 @@ import sys
 
 from pythonjsonlogger.json import JsonFormatter
 
+from services.plumbing import telemetry
+
+
+class _Context(logging.Filter):
+    """Adds the trace and span ids and the referral being worked on, when there are any."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for name, value in telemetry.trace_ids().items():
+            setattr(record, name, value)
+        referral = telemetry.current_referral.get()
+        if referral:
+            record.referral_id = referral
+        return True
+
 
 def configure(service: str, level: str = "INFO", json_lines: bool = True) -> None:
     handler = logging.StreamHandler(sys.stdout)
+    handler.addFilter(_Context())
     if json_lines:
         handler.setFormatter(
             JsonFormatter(

@@ -15,8 +15,9 @@ from typing import Any
 import asyncpg
 from fastapi import APIRouter, FastAPI
 from faststream.kafka import KafkaBroker
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-from services.plumbing import db, kafka, logs, migrations
+from services.plumbing import db, kafka, logs, migrations, telemetry
 from services.plumbing.auth import TokenVerifier
 from services.plumbing.http import (
     BodySizeLimit,
@@ -66,6 +67,11 @@ class Service:
     """Long-running tasks started with the service and cancelled when it stops."""
 
     def create_app(self) -> FastAPI:
+        self.tracer_provider = telemetry.setup(
+            self.name,
+            otlp_endpoint=self.settings.otel_exporter_otlp_endpoint,
+            spans_file=self.settings.telemetry_spans_file,
+        )
         app = FastAPI(
             title=self.name,
             lifespan=self._lifespan,
@@ -94,6 +100,9 @@ class Service:
         )
         for router in self.routers:
             app.include_router(router)
+        FastAPIInstrumentor.instrument_app(
+            app, tracer_provider=self.tracer_provider, excluded_urls="healthz,readyz,metrics"
+        )
         if self.settings.staff_jwt_public_key:
             app.state.token_verifier = TokenVerifier(
                 self.settings.staff_jwt_public_key,
@@ -135,7 +144,7 @@ class Service:
         pool = await db.create_pool(settings.database_url, self.schema, application_name=self.name)
         if self.on_start is not None:
             await self.on_start(pool, app)
-        broker = make_broker(settings, client_id=self.name)
+        broker = make_broker(settings, client_id=self.name, tracer_provider=self.tracer_provider)
         if self.register_consumers is not None:
             self.register_consumers(broker, pool)
         await broker.start()
@@ -170,4 +179,5 @@ class Service:
             await pool.close()
             if self.on_stop is not None:
                 await self.on_stop()
+            self.tracer_provider.shutdown()
             log.info("service stopped", extra={"service": self.name})

@@ -27,6 +27,13 @@ class ServiceSettings(BaseSettings):
     kafka_heartbeat_interval_ms: int = 3_000
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None,
+        description="Where to send traces (OTLP over HTTP), e.g. http://otel-collector:4318",
+    )
+    telemetry_spans_file: str | None = Field(
+        default=None, description="Also write finished spans to this JSON-lines file."
+    )
     log_level: str = "INFO"
     log_json: bool = True
     outbox_poll_interval_seconds: float = 1.0

@@ -10,8 +10,9 @@ from fastapi import FastAPI
 
 from services.plumbing.runtime import Service
 from services.referral_intake.adapters.router_client import RouterClient
+from services.referral_intake.adapters.vault import Vault
 from services.referral_intake.entrypoints import consumers, http
-from services.referral_intake.handlers import reconciliation, watchdog
+from services.referral_intake.handlers import erasure, reconciliation, watchdog
 from services.referral_intake.settings import IntakeSettings
 
 
@@ -20,10 +21,14 @@ def build(settings: IntakeSettings | None = None) -> Service:
     if not settings.staff_jwt_public_key:
         raise SystemExit("STAFF_JWT_PUBLIC_KEY is required: intake serves only signed-in staff.")
     router_client = RouterClient(settings.router_url)
+    vault = Vault(settings.vault_keys, settings.vault_key_id)
 
     async def on_start(pool: asyncpg.Pool, app: FastAPI) -> None:
         app.state.router_client = router_client
         app.state.identity_key = settings.identity_hash_key.encode()
+        app.state.vault = vault
+        async with pool.acquire() as conn, conn.transaction():
+            await vault.seal_legacy_entries(conn)
 
     return Service(
         name="referral_intake",
@@ -36,6 +41,12 @@ def build(settings: IntakeSettings | None = None) -> Service:
         on_stop=router_client.close,
         background=[
             lambda pool: watchdog.run(pool, settings.watchdog_interval_seconds),
+            lambda pool: erasure.run(
+                pool,
+                vault,
+                settings.retention_check_seconds,
+                timedelta(days=settings.retention_days),
+            ),
             lambda pool: reconciliation.run(
                 pool,
                 settings.watchdog_interval_seconds,

@@ -17,6 +17,16 @@ class IntakeSettings(ServiceSettings):
         description="Secret for the keyed hashes that match people and crimes (duplicates, "
         "repeat victims). Keep it stable: changing it forgets every earlier match.",
     )
+    vault_keys: dict[str, str] = Field(
+        description='The vault\'s AES-256 keys, base64, by id: {"2026-1": "...", "2027-1": "..."}. '
+        "Keep retired keys until `python -m services.referral_intake rotate-vault` has re-sealed "
+        "what they sealed."
+    )
+    vault_key_id: str = Field(description="The id of the key new entries are sealed with.")
+    retention_days: int = Field(
+        default=730, gt=0, description="Personal data of referrals closed longer ago is erased."
+    )
+    retention_check_seconds: float = Field(default=3600.0, gt=0)
     watchdog_interval_seconds: float = Field(default=15.0, gt=0)
     reconcile_after_seconds: float = Field(
         default=60.0,

@@ -20,7 +20,7 @@ from services.referral_intake.domain.referral import ReferralRequest
 from services.referral_intake.handlers import decisions, submission, watchdog
 from services.referral_intake.settings import IntakeSettings
 from tests.support.referrals import referral
-from tests.support.services import common_env
+from tests.support.services import TEST_VAULT, common_env
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday
 ACK = T0 + timedelta(hours=4)
@@ -45,6 +45,7 @@ async def _routed_referral(pool: asyncpg.Pool, status: str = "requested") -> uui
         submitted_by="test",
         idempotency_key=None,
         identity_key=b"k" * 32,
+        vault=TEST_VAULT,
     )
     route = events.Route(
         route_id=uuid.uuid4(),

@@ -3,6 +3,7 @@ running against real PostgreSQL and a real broker."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,8 +12,11 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from deploy.localstack.credentials import AUDIENCE, ISSUER, Credentials, generate
+from services.referral_intake.adapters.vault import Vault
 
 CREDENTIALS: Credentials = generate()
+TEST_VAULT_KEY = base64.b64encode(b"test vault key, never a real one").decode()
+TEST_VAULT = Vault({"test-1": TEST_VAULT_KEY}, "test-1")
 
 
 def common_env(database_url: str, kafka: str) -> dict[str, object]:
@@ -27,6 +31,8 @@ def common_env(database_url: str, kafka: str) -> dict[str, object]:
         "staff_jwt_audience": AUDIENCE,
         "log_json": False,
         "identity_hash_key": "test-identity-key-0123456789abcdef0123",
+        "vault_keys": {"test-1": TEST_VAULT_KEY},
+        "vault_key_id": "test-1",
     }
 
 

@@ -53,8 +53,11 @@ def test_explicit_consent_crime_reaches_a_provider_only_with_consent_or_safeguar
             assert route.consent_basis is ConsentBasis.DIVERSION_OFFER
         else:
             assert route.consent_basis is ConsentBasis.SAFEGUARDING_OVERRIDE, route
-            if f.subject.role is Role.SUSPECT:  # a child suspect screened for exploitation
-                assert "R-DIVERT-CCE-SCREEN" in route.rule_ids
+            if f.subject.role is Role.SUSPECT:
+                # A suspect's consent column always dispatches; for a child that is CLIMB,
+                # whether screened from DIVERT or exploited in the incident itself.
+                assert route.service is Service.CLIMB, route
+                assert {"R-DIVERT-CCE-SCREEN", "R-CLIMB"} & set(route.rule_ids), route
             else:
                 assert "R-IDVA-HIGH-RISK" in route.rule_ids
 

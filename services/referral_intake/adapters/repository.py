@@ -45,19 +45,6 @@ async def insert_referral(
     )
 
 
-async def insert_vault(conn: Connection, referral_id: uuid.UUID, personal: dict[str, Any]) -> None:
-    await conn.execute(
-        "INSERT INTO vault (referral_id, personal) VALUES ($1, $2)", referral_id, personal
-    )
-
-
-async def read_vault(conn: Connection, referral_id: uuid.UUID) -> dict[str, Any] | None:
-    personal: dict[str, Any] | None = await conn.fetchval(
-        "SELECT personal FROM vault WHERE referral_id = $1", referral_id
-    )
-    return personal
-
-
 async def add_timeline(
     conn: Connection,
     referral_id: uuid.UUID,
@@ -172,8 +159,12 @@ async def referral_decision(conn: Connection, referral_id: uuid.UUID) -> dict[st
 async def set_referral_status(
     conn: Connection, referral_id: uuid.UUID, status: str, at: datetime
 ) -> None:
+    """Also keeps ``closed_at``: when the referral last became closed or no_service (the
+    retention clock runs from then)."""
     await conn.execute(
-        """UPDATE referrals SET status = $2, updated_at = greatest(updated_at, $3)
+        """UPDATE referrals SET status = $2, updated_at = greatest(updated_at, $3),
+               closed_at = CASE WHEN $2 IN ('closed', 'no_service')
+                                THEN coalesce(closed_at, $3) ELSE NULL END
            WHERE referral_id = $1""",
         referral_id,
         status,
@@ -566,4 +557,52 @@ async def record_reconciliation(
         subject,
         stage,
         at,
+    )
+
+
+# ---- privacy --------------------------------------------------------------------------------
+async def disclosure_log(conn: Connection, referral_id: uuid.UUID) -> list[asyncpg.Record]:
+    return list(
+        await conn.fetch(
+            """SELECT at, accessor, service, fields, purpose FROM disclosure_log
+               WHERE referral_id = $1 ORDER BY at, id""",
+            referral_id,
+        )
+    )
+
+
+async def mark_erased(
+    conn: Connection, referral_id: uuid.UUID, reason: str, actor: str, at: datetime
+) -> None:
+    """The personal data is gone: so are the keyed hashes that matched the person."""
+    await conn.execute(
+        """UPDATE referrals SET erased_at = $2, person_key = NULL, crime_key = NULL
+           WHERE referral_id = $1""",
+        referral_id,
+        at,
+    )
+    await conn.execute(
+        "INSERT INTO erasures (referral_id, reason, actor, at) VALUES ($1, $2, $3, $4)",
+        referral_id,
+        reason,
+        actor,
+        at,
+    )
+
+
+async def due_for_erasure(conn: Connection, closed_before: datetime, limit: int) -> list[uuid.UUID]:
+    rows = await conn.fetch(
+        """SELECT referral_id FROM referrals
+           WHERE closed_at < $1 AND erased_at IS NULL ORDER BY closed_at LIMIT $2""",
+        closed_before,
+        limit,
+    )
+    return [r["referral_id"] for r in rows]
+
+
+async def is_erased(conn: Connection, referral_id: uuid.UUID) -> bool:
+    return bool(
+        await conn.fetchval(
+            "SELECT erased_at IS NOT NULL FROM referrals WHERE referral_id = $1", referral_id
+        )
     )

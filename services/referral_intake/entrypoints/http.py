@@ -6,13 +6,13 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Request
+from fastapi import APIRouter, Body, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from schemas.codes import LocalAuthority, Priority, ReferralStatus, Service
 from schemas.text import refuse_control_characters
-from services.plumbing.auth import SERVICE_ROLE, Principal, require_roles
+from services.plumbing.auth import Principal, allow
 from services.plumbing.http import problem
 from services.referral_intake.adapters.router_client import (
     RouterAnswer,
@@ -20,16 +20,37 @@ from services.referral_intake.adapters.router_client import (
     RouterUnavailable,
 )
 from services.referral_intake.domain.referral import ReferralRequest, coded_facts
-from services.referral_intake.handlers import consent, disclosure, overrides, submission, views
+from services.referral_intake.entrypoints.authorization import ACCESS
+from services.referral_intake.handlers import (
+    consent,
+    disclosure,
+    erasure,
+    overrides,
+    submission,
+    views,
+)
 from services.referral_intake.handlers.common import Conflict, NotFound
 
 router = APIRouter()
 
-Staff = Annotated[Principal, Depends(require_roles("triage", "supervisor"))]
-Supervisor = Annotated[Principal, Depends(require_roles("supervisor"))]
-AnyStaff = Annotated[Principal, Depends(require_roles("triage", "supervisor", "commissioner"))]
-Commissioning = Annotated[Principal, Depends(require_roles("commissioner", "supervisor"))]
-ServiceCaller = Annotated[Principal, Depends(require_roles(SERVICE_ROLE))]
+
+# The caller, when the authorisation table lets their role do the operation.
+MaySubmit = Annotated[Principal, allow(ACCESS, "POST /v1/referrals")]
+MayListReferrals = Annotated[Principal, allow(ACCESS, "GET /v1/referrals")]
+MayReadReferral = Annotated[Principal, allow(ACCESS, "GET /v1/referrals/{referral_id}")]
+MayReadContact = Annotated[Principal, allow(ACCESS, "GET /v1/referrals/{referral_id}/contact")]
+MayRecordConsent = Annotated[Principal, allow(ACCESS, "POST /v1/referrals/{referral_id}/consent")]
+MayOverride = Annotated[Principal, allow(ACCESS, "POST /v1/referrals/{referral_id}/override")]
+MayReadDisclosures = Annotated[
+    Principal, allow(ACCESS, "GET /v1/referrals/{referral_id}/disclosures")
+]
+MayErase = Annotated[Principal, allow(ACCESS, "POST /v1/referrals/{referral_id}/erasure")]
+MayExplain = Annotated[Principal, allow(ACCESS, "POST /v1/assessments/explain")]
+MaySimulate = Annotated[Principal, allow(ACCESS, "POST /v1/simulations")]
+AdapterOfService = Annotated[
+    Principal, allow(ACCESS, "GET /internal/v1/referrals/{referral_id}/contact")
+]
+
 
 NOT_FOUND_DETAIL = "No referral with that id is available to you."
 
@@ -66,7 +87,7 @@ def _conflict(exc: Conflict) -> JSONResponse:
 async def submit_referral(
     body: ReferralRequest,
     request: Request,
-    principal: Staff,
+    principal: MaySubmit,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Any:
     try:
@@ -76,6 +97,7 @@ async def submit_referral(
             submitted_by=principal.subject,
             idempotency_key=idempotency_key,
             identity_key=request.app.state.identity_key,
+            vault=request.app.state.vault,
         )
     except submission.IdempotencyConflict:
         return problem(
@@ -104,7 +126,7 @@ async def submit_referral(
 @router.get("/v1/referrals")
 async def worklist(
     request: Request,
-    _: Staff,
+    _: MayListReferrals,
     status: ReferralStatus | None = None,
     service: Service | None = None,
     local_authority: LocalAuthority | None = None,
@@ -130,7 +152,7 @@ async def worklist(
 
 
 @router.get("/v1/referrals/{referral_id}")
-async def get_referral(referral_id: uuid.UUID, request: Request, _: Staff) -> Any:
+async def get_referral(referral_id: uuid.UUID, request: Request, _: MayReadReferral) -> Any:
     try:
         return await views.referral_view(request.app.state.pool, referral_id)
     except NotFound:
@@ -139,7 +161,10 @@ async def get_referral(referral_id: uuid.UUID, request: Request, _: Staff) -> An
 
 @router.post("/v1/referrals/{referral_id}/consent")
 async def record_consent(
-    referral_id: uuid.UUID, body: ConsentIn, request: Request, principal: Staff
+    referral_id: uuid.UUID,
+    body: ConsentIn,
+    request: Request,
+    principal: MayRecordConsent,
 ) -> Any:
     """Consent given dispatches the held routes; refused or withdrawn stops disclosure at
     once and cancels the routes that needed it. The router decides, under the policy."""
@@ -160,7 +185,10 @@ async def record_consent(
 
 @router.post("/v1/referrals/{referral_id}/override")
 async def override(
-    referral_id: uuid.UUID, body: OverrideIn, request: Request, principal: Supervisor
+    referral_id: uuid.UUID,
+    body: OverrideIn,
+    request: Request,
+    principal: MayOverride,
 ) -> Any:
     """Add or remove a route (supervisors only); recorded as a decision with rule MANUAL."""
     try:
@@ -184,7 +212,7 @@ async def override(
 async def contact_for_provider(
     referral_id: uuid.UUID,
     request: Request,
-    caller: ServiceCaller,
+    caller: AdapterOfService,
     purpose: str = "provider_contact",
 ) -> Any:
     """The vault, for provider adapters: only for an open route to the caller's service."""
@@ -193,6 +221,7 @@ async def contact_for_provider(
     try:
         return await disclosure.disclose_contact(
             request.app.state.pool,
+            request.app.state.vault,
             referral_id,
             service=Service(caller.service),
             accessor=caller.subject,
@@ -229,7 +258,10 @@ def _router_down() -> JSONResponse:
 
 @router.post("/v1/assessments/explain")
 async def explain(
-    body: ReferralRequest, request: Request, _: AnyStaff, policy_version: str | None = None
+    body: ReferralRequest,
+    request: Request,
+    _: MayExplain,
+    policy_version: str | None = None,
 ) -> Any:
     """The decision the current (or a named) policy version would make for this referral.
     Nothing is stored and nothing is sent: only the coded facts go to the router."""
@@ -246,7 +278,7 @@ async def explain(
 
 @router.post("/v1/simulations")
 async def simulate(
-    request: Request, _: Commissioning, body: Annotated[dict[str, Any], Body()]
+    request: Request, _: MaySimulate, body: Annotated[dict[str, Any], Body()]
 ) -> Any:
     """What-if simulation of a candidate policy version (the router does the work)."""
     client: RouterClient = request.app.state.router_client
@@ -254,3 +286,67 @@ async def simulate(
         return _relay(await client.simulate(body, token=_token(request)))
     except RouterUnavailable:
         return _router_down()
+
+
+class ErasureIn(Body_):
+    reason: Annotated[str, Field(min_length=10, max_length=1000)]
+
+
+Purpose = Annotated[str, Query(pattern=r"^[a-z][a-z0-9_]{2,40}$")]
+
+
+@router.get("/v1/referrals/{referral_id}/contact")
+async def contact_for_staff(
+    referral_id: uuid.UUID,
+    request: Request,
+    principal: MayReadContact,
+    purpose: Purpose,
+) -> Any:
+    """The person's contact details and date of birth. Every read is in the disclosure log,
+    with who read it and the ``purpose`` given (for example ``triage`` or ``safeguarding``)."""
+    try:
+        return await disclosure.contact_for_staff(
+            request.app.state.pool,
+            request.app.state.vault,
+            referral_id,
+            accessor=principal.subject,
+            purpose=purpose,
+        )
+    except NotFound:
+        return _not_found()
+    except disclosure.NoLongerDisclosed:
+        return problem(410, "Gone", "This referral's personal data has been erased.")
+
+
+@router.get("/v1/referrals/{referral_id}/disclosures")
+async def disclosure_log(
+    referral_id: uuid.UUID,
+    request: Request,
+    _: MayReadDisclosures,
+) -> Any:
+    try:
+        return await disclosure.disclosures(request.app.state.pool, referral_id)
+    except NotFound:
+        return _not_found()
+
+
+@router.post("/v1/referrals/{referral_id}/erasure")
+async def erase(
+    referral_id: uuid.UUID,
+    body: ErasureIn,
+    request: Request,
+    principal: MayErase,
+) -> Any:
+    """Erase the referral's personal data (a data subject's request, say); coded facts stay."""
+    try:
+        return await erasure.erase(
+            request.app.state.pool,
+            request.app.state.vault,
+            referral_id,
+            reason=body.reason,
+            actor=principal.subject,
+        )
+    except NotFound:
+        return _not_found()
+    except Conflict as exc:
+        return _conflict(exc)

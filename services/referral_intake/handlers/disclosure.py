@@ -11,6 +11,7 @@ import asyncpg
 from schemas import data_sharing
 from schemas.codes import ConsentBasis, RouteStatus, Service
 from services.referral_intake.adapters import repository as repo
+from services.referral_intake.adapters.vault import Vault
 from services.referral_intake.domain.lifecycle import is_open
 from services.referral_intake.handlers.common import NotFound
 
@@ -25,7 +26,13 @@ class NoLongerDisclosed(Exception):
 
 
 async def disclose_contact(
-    pool: asyncpg.Pool, referral_id: uuid.UUID, *, service: Service, accessor: str, purpose: str
+    pool: asyncpg.Pool,
+    vault: Vault,
+    referral_id: uuid.UUID,
+    *,
+    service: Service,
+    accessor: str,
+    purpose: str,
 ) -> dict[str, Any]:
     """``NotFound`` when nothing was ever routed to ``service`` (exactly as for a referral
     that does not exist); ``NoLongerDisclosed`` when it was, but may no longer be read."""
@@ -44,8 +51,10 @@ async def disclose_contact(
         ]
         if not readable:
             raise NoLongerDisclosed
-        personal = await repo.read_vault(conn, referral_id)
-        contact = (personal or {}).get("contact") or {}
+        personal = await vault.read(conn, referral_id)
+        if personal is None:
+            raise NoLongerDisclosed  # erased
+        contact = personal.get("contact") or {}
         allowed = data_sharing.contact_fields(service)
         fields = [f for f in allowed if contact.get(f) is not None]
         await repo.log_disclosure(
@@ -57,3 +66,47 @@ async def disclose_contact(
             purpose=purpose,
         )
     return {f: contact.get(f) for f in allowed}
+
+
+async def contact_for_staff(
+    pool: asyncpg.Pool, vault: Vault, referral_id: uuid.UUID, *, accessor: str, purpose: str
+) -> dict[str, Any]:
+    """The contact details and date of birth, for a member of staff; logged like every read."""
+    async with pool.acquire() as conn, conn.transaction():
+        if not await repo.referral_exists(conn, referral_id):
+            raise NotFound
+        personal = await vault.read(conn, referral_id)
+        if personal is None:
+            raise NoLongerDisclosed
+        contact = personal.get("contact") or {}
+        shown = {
+            **contact,
+            "date_of_birth": personal.get("date_of_birth"),
+            "crime_reference": personal.get("crime_reference"),
+        }
+        fields = sorted(k for k, v in shown.items() if v is not None)
+        await repo.log_disclosure(
+            conn, referral_id, accessor=accessor, service=None, fields=fields, purpose=purpose
+        )
+    return shown
+
+
+async def disclosures(pool: asyncpg.Pool, referral_id: uuid.UUID) -> dict[str, Any]:
+    """A referral's disclosure log: who read which of its personal fields, when and why."""
+    async with pool.acquire() as conn:
+        if not await repo.referral_exists(conn, referral_id):
+            raise NotFound
+        rows = await repo.disclosure_log(conn, referral_id)
+    return {
+        "referral_id": str(referral_id),
+        "disclosures": [
+            {
+                "at": r["at"].isoformat(),
+                "accessor": r["accessor"],
+                "service": r["service"],
+                "fields": list(r["fields"]),
+                "purpose": r["purpose"],
+            }
+            for r in rows
+        ],
+    }

@@ -16,6 +16,7 @@ from schemas.codes import ReferralStatus
 from services.plumbing import outbox
 from services.plumbing.events import outgoing
 from services.referral_intake.adapters import repository as repo
+from services.referral_intake.adapters.vault import Vault
 from services.referral_intake.domain.identity import (
     DUPLICATE_WINDOW_DAYS,
     REPEAT_WINDOW_DAYS,
@@ -51,6 +52,7 @@ async def submit_referral(
     submitted_by: str,
     idempotency_key: str | None,
     identity_key: bytes,
+    vault: Vault,
 ) -> Submitted:
     request_hash = _request_hash(request)
     referral_id = uuid.uuid4()
@@ -97,7 +99,7 @@ async def submit_referral(
                     request_hash=request_hash,
                 )
                 await repo.set_identity_keys(conn, referral_id, keys.person, keys.crime, repeat)
-                await repo.insert_vault(conn, referral_id, request.personal_data())
+                await vault.write(conn, referral_id, request.personal_data())
                 await repo.add_timeline(
                     conn,
                     referral_id,

@@ -6,19 +6,21 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.events import ReferralFacts
-from services.plumbing.auth import Principal, require_roles
+from services.plumbing.auth import Principal, allow
 from services.plumbing.http import problem
 from services.router import handlers
 from services.router.domain.policy.book import NoPolicyInForce, UnknownPolicyVersion
+from services.router.entrypoints.authorization import ACCESS
 
 router = APIRouter()
 
-Staff = Annotated[Principal, Depends(require_roles("triage", "supervisor", "commissioner"))]
-Commissioning = Annotated[Principal, Depends(require_roles("commissioner", "supervisor"))]
+Explainers = Annotated[Principal, allow(ACCESS, "POST /v1/decisions/explain")]
+PolicyReaders = Annotated[Principal, allow(ACCESS, "GET /v1/policies")]
+Commissioning = Annotated[Principal, allow(ACCESS, "POST /v1/simulations")]
 MAX_SIMULATION_DAYS = 400
 
 
@@ -53,7 +55,7 @@ def _version_problem(exc: Exception) -> Any:
 
 @router.post("/v1/decisions/explain")
 async def explain(
-    body: ExplainRequest, request: Request, _: Staff, policy_version: str | None = None
+    body: ExplainRequest, request: Request, _: Explainers, policy_version: str | None = None
 ) -> Any:
     try:
         return handlers.explain_facts(request.app.state.router, body.facts, policy_version)
@@ -62,7 +64,7 @@ async def explain(
 
 
 @router.get("/v1/policies")
-async def policies(request: Request, _: Staff) -> dict[str, Any]:
+async def policies(request: Request, _: PolicyReaders) -> dict[str, Any]:
     state: handlers.Router = request.app.state.router
     current = state.policy_for(datetime.now(UTC)).id
     return {

@@ -1,0 +1,87 @@
+"""Erasing personal data: on request (a supervisor, for one referral) and by retention (the
+contact details of referrals closed longer than the retention period). The coded facts,
+routes and outcomes stay, so reports are unchanged; each erasure is itself logged."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+
+from services.plumbing.db import CONNECTION_ERRORS
+from services.referral_intake.adapters import repository as repo
+from services.referral_intake.adapters.vault import Vault
+from services.referral_intake.handlers.common import Conflict, NotFound
+
+log = logging.getLogger(__name__)
+RETENTION = "retention"
+
+
+async def erase(
+    pool: asyncpg.Pool, vault: Vault, referral_id: uuid.UUID, *, reason: str, actor: str
+) -> dict[str, str]:
+    now = datetime.now(UTC)
+    async with pool.acquire() as conn, conn.transaction():
+        referral = await repo.lock_referral(conn, referral_id)
+        if referral is None:
+            raise NotFound
+        if await repo.is_erased(conn, referral_id):
+            raise Conflict("This referral's personal data has already been erased.")
+        await vault.erase(conn, referral_id)
+        await repo.mark_erased(conn, referral_id, reason, actor, now)
+        await repo.add_timeline(
+            conn,
+            referral_id,
+            "personal_data_erased",
+            now,
+            actor=actor,
+            detail={"reason": reason[:200]},
+        )
+    return {"referral_id": str(referral_id), "erased_at": now.isoformat()}
+
+
+async def erase_expired(
+    pool: asyncpg.Pool, vault: Vault, now: datetime, retention: timedelta
+) -> int:
+    """Erase the personal data of every referral closed before ``now - retention``."""
+    erased = 0
+    async with pool.acquire() as conn:
+        while True:
+            due = await repo.due_for_erasure(conn, now - retention, 200)
+            for referral_id in due:
+                async with conn.transaction():
+                    await vault.erase(conn, referral_id)
+                    await repo.mark_erased(
+                        conn, referral_id, f"closed over {retention.days} days ago", RETENTION, now
+                    )
+                    await repo.add_timeline(
+                        conn,
+                        referral_id,
+                        "personal_data_erased",
+                        now,
+                        actor=RETENTION,
+                        detail={"reason": "retention period ended"},
+                    )
+                erased += 1
+            if len(due) < 200:
+                return erased
+
+
+async def run(pool: asyncpg.Pool, vault: Vault, interval: float, retention: timedelta) -> None:
+    while True:
+        try:
+            erased = await erase_expired(pool, vault, datetime.now(UTC), retention)
+            if erased:
+                log.info(
+                    "personal data erased after the retention period", extra={"referrals": erased}
+                )
+        except CONNECTION_ERRORS as exc:
+            log.warning(
+                "retention could not reach the database", extra={"error": type(exc).__name__}
+            )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.sleep(interval)
