@@ -4,6 +4,7 @@ for the e2e and fault suites."""
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -11,6 +12,9 @@ from pathlib import Path
 import pytest
 
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+# The suite runs with development settings (a local issuer, a broker with no idempotence):
+# say so once, for the settings built here and for the stacks started from here.
+os.environ.setdefault("HUB_ENVIRONMENT", "test")
 
 from tests.support import infra  # noqa: E402
 from tests.support.stack import RunningStack, running_stack  # noqa: E402
@@ -49,5 +53,8 @@ async def module_kafka(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
 @pytest.fixture(scope="session")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     """The whole hub, started by the same command as ``make run``, on free ports."""
-    with running_stack(tmp_path_factory.mktemp("hub")) as stack:
+    state_dir = tmp_path_factory.mktemp("hub")
+    # Every process also writes its finished spans to a file, for the tests to read.
+    spans = {"TELEMETRY_SPANS_DIR": str(state_dir / "spans")}
+    with running_stack(state_dir, env_overrides=spans) as stack:
         yield stack

@@ -281,6 +281,9 @@ class Stack:
                 "STAFF_JWT_AUDIENCE": AUDIENCE,
                 "HTTP_HOST": "127.0.0.1",
                 "PYTHONUNBUFFERED": "1",
+                # The local stack's own issuer and its broker without idempotence are
+                # development settings: say so, or the services refuse to start.
+                "HUB_ENVIRONMENT": os.environ.get("HUB_ENVIRONMENT", "local"),
             }
         )
         secrets_ = persistent_secrets(self.state_dir / "secrets.json")
@@ -325,6 +328,10 @@ class Stack:
             children.append(
                 Child(name, "services.provider_adapter", env, port, self.logs_dir / f"{name}.log")
             )
+        spans_dir = os.environ.get("TELEMETRY_SPANS_DIR")
+        if spans_dir:  # every process writes its finished spans, for reading without a collector
+            for child in children:
+                child.env["TELEMETRY_SPANS_FILE"] = str(Path(spans_dir) / f"{child.name}.jsonl")
         return children
 
     # ---- services ------------------------------------------------------------------------

@@ -160,6 +160,47 @@ def install_operational_routes(
 
 MAX_BODY_BYTES = 1024 * 1024
 
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    # Answers may hold personal data: no browser or proxy keeps a copy.
+    (b"cache-control", b"no-store"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+    (b"strict-transport-security", b"max-age=31536000; includeSubDomains"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+]
+API_CONTENT_SECURITY_POLICY = (
+    b"content-security-policy",
+    b"default-src 'none'; frame-ancestors 'none'",
+)
+DOCS_PATHS = ("/docs", "/openapi.json")
+
+
+class SecurityHeaders:
+    """Headers every answer carries. The API serves JSON only, so its content security
+    policy allows nothing; the interactive docs page needs its scripts, so it is spared."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        extra = list(SECURITY_HEADERS)
+        if not str(scope.get("path", "")).startswith(DOCS_PATHS):
+            extra.append(API_CONTENT_SECURITY_POLICY)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                message["headers"] = list(message.get("headers", [])) + [
+                    (name, value) for name, value in extra if name not in present
+                ]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
 
 class BodySizeLimit:
     """Refuses request bodies over ``max_bytes`` with 413 before any of it reaches a

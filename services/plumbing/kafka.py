@@ -33,7 +33,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from schemas.topics import RETRY_TIERS, dead_letter_for, retry_topic, retry_topics_for
-from services.plumbing import telemetry
+from services.plumbing import consumer_lag, telemetry
 from services.plumbing.db import CONNECTION_ERRORS
 from services.plumbing.metrics import DEAD_LETTERS, EVENTS_CONSUMED
 from services.plumbing.settings import ServiceSettings
@@ -190,6 +190,8 @@ def subscribe(
             heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
         )
         return decorator
+
+    consumer_lag.watch(broker, group_id, (topic,))
 
     @subscriber(topic, group=group_id)
     async def consume(msg: KafkaMessage) -> None:

@@ -30,3 +30,22 @@ WEBHOOK_ATTEMPTS = Counter(
 REDRIVES = Counter(
     "hub_redrives_total", "Events published again because the next step was overdue", ["stage"]
 )
+REFERRALS_RECEIVED = Counter(
+    "hub_referrals_received_total",
+    "Referrals submitted at intake, by referral source and what became of the request",
+    ["source", "result"],
+)
+DECISIONS = Counter(
+    "hub_decisions_total",
+    "Routing decisions, by what caused them and the referral status they led to",
+    ["trigger", "status", "policy_version"],
+)
+ROUTES_DISPATCHED = Counter(
+    "hub_routes_dispatched_total", "Routes sent to a provider", ["service", "priority"]
+)
+RULES_FIRED = Counter("hub_rules_fired_total", "Policy rules that fired in a decision", ["rule_id"])
+CONSUMER_LAG = Gauge(
+    "hub_consumer_lag",
+    "Messages not yet consumed (end offset less committed offset)",
+    ["consumer", "topic", "partition"],
+)

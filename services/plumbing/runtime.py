@@ -14,13 +14,15 @@ from typing import Any
 
 import asyncpg
 from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from faststream.kafka import KafkaBroker
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-from services.plumbing import db, kafka, logs, migrations, telemetry
+from services.plumbing import consumer_lag, db, kafka, logs, migrations, telemetry
 from services.plumbing.auth import TokenVerifier
 from services.plumbing.http import (
     BodySizeLimit,
+    SecurityHeaders,
     install_error_handlers,
     install_operational_routes,
     serve,
@@ -65,6 +67,8 @@ class Service:
         default_factory=list
     )
     """Long-running tasks started with the service and cancelled when it stops."""
+    commands: dict[str, Callable[[], Coroutine[Any, Any, str]]] = field(default_factory=dict)
+    """One-off administrative commands (``python -m services.<name> <command>``)."""
 
     def create_app(self) -> FastAPI:
         self.tracer_provider = telemetry.setup(
@@ -81,6 +85,14 @@ class Service:
         )
         install_error_handlers(app)
         app.add_middleware(BodySizeLimit)
+        if self.settings.cors_allow_origins:
+            app.add_middleware(
+                CORSMiddleware,
+                allow_origins=self.settings.cors_allow_origins,
+                allow_methods=["GET", "POST", "PUT", "DELETE"],
+                allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+            )
+        app.add_middleware(SecurityHeaders)
 
         async def database_ready() -> bool:
             pool = getattr(app.state, "pool", None)
@@ -103,11 +115,12 @@ class Service:
         FastAPIInstrumentor.instrument_app(
             app, tracer_provider=self.tracer_provider, excluded_urls="healthz,readyz,metrics"
         )
-        if self.settings.staff_jwt_public_key:
+        if self.settings.staff_jwt_public_key or self.settings.staff_jwt_jwks_url:
             app.state.token_verifier = TokenVerifier(
                 self.settings.staff_jwt_public_key,
                 issuer=self.settings.staff_jwt_issuer,
                 audience=self.settings.staff_jwt_audience,
+                jwks_url=self.settings.staff_jwt_jwks_url,
             )
         return app
 
@@ -133,8 +146,12 @@ class Service:
             applied = asyncio.run(self.migrate())
             print(f"{self.schema}: {len(applied)} migrations applied")
             return
+        if len(argv) == 1 and argv[0] in self.commands:
+            print(asyncio.run(self.commands[argv[0]]()))
+            return
         if argv:
-            raise SystemExit(f"unknown arguments {argv}; use no argument to serve, or 'migrate'")
+            known = ", ".join(repr(c) for c in ["migrate", *self.commands])
+            raise SystemExit(f"unknown arguments {argv}; use no argument to serve, or {known}")
         serve(self.create_app(), self.settings.http_host, self.settings.http_port)
 
     @contextlib.asynccontextmanager
@@ -160,6 +177,14 @@ class Service:
         )
         relay_task = asyncio.create_task(relay.run(), name=f"{self.name}-outbox-relay")
         tasks = [asyncio.create_task(work(pool)) for work in self.background]
+        tasks.append(
+            asyncio.create_task(
+                consumer_lag.sample_forever(
+                    broker, settings.kafka_bootstrap_servers, settings.consumer_lag_interval_seconds
+                ),
+                name=f"{self.name}-consumer-lag",
+            )
+        )
         app.state.pool, app.state.broker, app.state.relay = pool, broker, relay
         log.info("service started", extra={"service": self.name})
         try:

@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+LOCAL_ISSUER = "referral-hub-local"
+
+
+def comma_list(value: Any) -> Any:
+    """``a,b`` in an environment variable is the list ``["a", "b"]``."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
 
 
 class ServiceSettings(BaseSettings):
@@ -37,6 +48,8 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     outbox_poll_interval_seconds: float = 1.0
+    consumer_lag_interval_seconds: float = 15.0
+    """How often each service asks the broker for its consumer groups' lag (``/metrics``)."""
     consumer_retry_base_seconds: float = Field(
         default=0.2,
         description="First in-place retry delay while the database is unreachable; doubles.",
@@ -54,5 +67,45 @@ class ServiceSettings(BaseSettings):
     staff_jwt_public_key: str | None = Field(
         default=None, description="PEM public key that signs staff and service tokens."
     )
-    staff_jwt_issuer: str = "referral-hub-local"
+    staff_jwt_jwks_url: str | None = Field(
+        default=None,
+        description="The identity provider's JWKS URL, instead of a fixed public key "
+        "(keys are fetched and cached, so the provider can rotate them).",
+    )
+    staff_jwt_issuer: str = LOCAL_ISSUER
     staff_jwt_audience: str = "referral-hub"
+    hub_environment: Literal["local", "test", "production"] = Field(
+        default="production",
+        description="``local`` for make run and make demo, ``test`` for the test suite. In "
+        "production the settings refuse the development defaults.",
+    )
+    cors_allow_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Browser origins allowed to call this API (comma-separated). None by "
+        "default: the upstream UI calls from its own server.",
+    )
+
+    _split_origins = field_validator("cors_allow_origins", mode="before")(comma_list)
+
+    @model_validator(mode="after")
+    def _no_development_defaults_in_production(self) -> Self:
+        if self.hub_environment == "production":
+            problems = self.development_defaults()
+            if problems:
+                raise ValueError(
+                    "development settings outside the local profile: " + "; ".join(problems)
+                )
+        return self
+
+    def development_defaults(self) -> list[str]:
+        """Settings only fit for a laptop; each service adds its own."""
+        problems = []
+        if self.staff_jwt_issuer == LOCAL_ISSUER:
+            problems.append("STAFF_JWT_ISSUER is the local stack's own issuer")
+        if not self.kafka_idempotence:
+            problems.append("KAFKA_IDEMPOTENCE is off (only the embedded broker needs that)")
+        if not self.log_json:
+            problems.append("LOG_JSON is off")
+        if "*" in self.cors_allow_origins:
+            problems.append("CORS_ALLOW_ORIGINS allows every origin")
+        return problems

@@ -9,11 +9,12 @@ validation errors never echo input (``hide_input_in_errors``).
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import json
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -113,3 +114,19 @@ def trace_ids() -> dict[str, Any]:
         "trace_id": format(context.trace_id, "032x"),
         "span_id": format(context.span_id, "016x"),
     }
+
+
+@contextlib.contextmanager
+def continue_trace(
+    carrier: Mapping[str, str] | None, name: str, referral_id: uuid.UUID | str
+) -> Iterator[trace.Span]:
+    """A span in the trace stored in ``carrier`` (a work item's, say), so that a provider's
+    later request joins the referral's one trace; linked to the span that is current now
+    (the provider's HTTP request), so either can be found from the other."""
+    current = trace.get_current_span().get_span_context()
+    links = [trace.Link(current)] if current.is_valid else []
+    parent = propagate.extract(dict(carrier or {}))
+    tracer = trace.get_tracer("services.plumbing.telemetry")
+    with tracer.start_as_current_span(name, context=parent, links=links) as span:
+        tag_referral(referral_id)
+        yield span

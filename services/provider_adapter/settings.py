@@ -6,13 +6,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from schemas.codes import Service
-from services.plumbing.settings import ServiceSettings
-
-
-def _comma_list(value: object) -> object:
-    if isinstance(value, str):
-        return [v.strip() for v in value.split(",") if v.strip()]
-    return value
+from services.plumbing.settings import ServiceSettings, comma_list
 
 
 class AdapterSettings(ServiceSettings):
@@ -44,9 +38,15 @@ class AdapterSettings(ServiceSettings):
     )
     delivery_poll_seconds: float = Field(default=0.5, gt=0)
 
-    _split_keys = field_validator("provider_key_sha256", mode="before")(_comma_list)
-    _split_facts = field_validator("allowed_facts", mode="before")(_comma_list)
-    _split_hosts = field_validator("webhook_insecure_hosts", mode="before")(_comma_list)
+    _split_keys = field_validator("provider_key_sha256", mode="before")(comma_list)
+    _split_facts = field_validator("allowed_facts", mode="before")(comma_list)
+    _split_hosts = field_validator("webhook_insecure_hosts", mode="before")(comma_list)
+
+    def development_defaults(self) -> list[str]:
+        problems = super().development_defaults()
+        if self.webhook_insecure_hosts:
+            problems.append("WEBHOOK_INSECURE_HOSTS lets webhooks travel unencrypted")
+        return problems
 
     @property
     def db_schema(self) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 import asyncpg
 from fastapi import FastAPI
 
+from services.plumbing import db
 from services.plumbing.runtime import Service
 from services.referral_intake.adapters.router_client import RouterClient
 from services.referral_intake.adapters.vault import Vault
@@ -18,8 +19,11 @@ from services.referral_intake.settings import IntakeSettings
 
 def build(settings: IntakeSettings | None = None) -> Service:
     settings = settings or IntakeSettings()
-    if not settings.staff_jwt_public_key:
-        raise SystemExit("STAFF_JWT_PUBLIC_KEY is required: intake serves only signed-in staff.")
+    if not (settings.staff_jwt_public_key or settings.staff_jwt_jwks_url):
+        raise SystemExit(
+            "STAFF_JWT_PUBLIC_KEY or STAFF_JWT_JWKS_URL is required: intake serves only "
+            "signed-in staff."
+        )
     router_client = RouterClient(settings.router_url)
     vault = Vault(settings.vault_keys, settings.vault_key_id)
 
@@ -30,6 +34,23 @@ def build(settings: IntakeSettings | None = None) -> Service:
         async with pool.acquire() as conn, conn.transaction():
             await vault.seal_legacy_entries(conn)
 
+    async def rotate_vault() -> str:
+        """Re-seal every vault entry under the current key, so retired keys can go."""
+        pool = await db.create_pool(
+            settings.database_url, settings.db_schema, application_name="rotate-vault"
+        )
+        resealed = 0
+        try:
+            while True:
+                async with pool.acquire() as conn, conn.transaction():
+                    done = await vault.rotate(conn)
+                resealed += done
+                if done == 0:
+                    break
+        finally:
+            await pool.close()
+        return f"{resealed} vault entries re-sealed under key {settings.vault_key_id!r}"
+
     return Service(
         name="referral_intake",
         settings=settings,
@@ -39,6 +60,7 @@ def build(settings: IntakeSettings | None = None) -> Service:
         register_consumers=lambda broker, pool: consumers.register(broker, pool, settings),
         on_start=on_start,
         on_stop=router_client.close,
+        commands={"rotate-vault": rotate_vault},
         background=[
             lambda pool: watchdog.run(pool, settings.watchdog_interval_seconds),
             lambda pool: erasure.run(

@@ -16,6 +16,7 @@ from schemas.envelope import CloudEvent
 from schemas.events import ReferralFacts
 from services.plumbing import inbox, outbox
 from services.plumbing.events import outgoing
+from services.plumbing.metrics import DECISIONS, ROUTES_DISPATCHED, RULES_FIRED
 from services.router.adapters import decision_log
 from services.router.domain import reassessment
 from services.router.domain.clocks import LONDON
@@ -202,6 +203,15 @@ async def _record_and_publish(
             decided_at=decided_at,
         )
         await outbox.add(conn, produced, caused_by=event_id)
+    _count(plan)
+
+
+def _count(plan: Plan) -> None:
+    DECISIONS.labels(plan.trigger, plan.status.value, plan.policy_version).inc()
+    for route in plan.dispatch:
+        ROUTES_DISPATCHED.labels(route.service.value, route.priority.value).inc()
+    for rule_id in plan.rule_ids:
+        RULES_FIRED.labels(rule_id).inc()
 
 
 async def route_referral(router: Router, event: CloudEvent[events.ReferralReceived]) -> None:

@@ -1,5 +1,7 @@
-"""Invariant 1: personal data never reaches the bus, nor the logs. Submit referrals whose
-personal fields hold marker strings, take them round, then read every topic and log."""
+"""Invariant 1: personal data never reaches the bus, the logs or the traces. Submit
+referrals whose personal fields hold marker strings, take them round (the provider reads the
+contact details, acknowledges and records an outcome), then read every topic from the
+beginning, the captured output of every process and every finished span."""
 
 from __future__ import annotations
 
@@ -63,3 +65,8 @@ def test_markers_in_personal_fields_appear_on_no_topic_and_in_no_log(hub: Runnin
     logs = hub.log_text()
     for marker in all_markers:
         assert marker not in logs, "personal data in a service log"
+    # The spans of every process, including their attributes and exception events.
+    spans = hub.spans_text()
+    assert referral_ids[0] in spans  # the spans were written: the referral id is on them
+    for marker in all_markers:
+        assert marker not in spans, "personal data in a span"

@@ -30,6 +30,7 @@ def common_env(database_url: str, kafka: str) -> dict[str, object]:
         "staff_jwt_issuer": ISSUER,
         "staff_jwt_audience": AUDIENCE,
         "log_json": False,
+        "hub_environment": "test",
         "identity_hash_key": "test-identity-key-0123456789abcdef0123",
         "vault_keys": {"test-1": TEST_VAULT_KEY},
         "vault_key_id": "test-1",

@@ -51,8 +51,25 @@ class RunningStack:
         )
 
     def log_text(self) -> str:
+        """Everything the processes wrote: each service's log and the supervisor's output."""
         return "\n".join(
-            p.read_text(errors="replace") for p in (self.state_dir / "logs").glob("*.log")
+            p.read_text(errors="replace")
+            for p in [*(self.state_dir / "logs").glob("*.log"), self.output]
+        )
+
+    def spans(self) -> list[dict[str, Any]]:
+        """Finished spans of every process, when the stack was started with
+        ``TELEMETRY_SPANS_DIR`` (the ``hub`` fixture does)."""
+        found: list[dict[str, Any]] = []
+        for path in sorted((self.state_dir / "spans").glob("*.jsonl")):
+            for line in path.read_text().splitlines():
+                if line.strip():
+                    found.append(json.loads(line))
+        return found
+
+    def spans_text(self) -> str:
+        return "\n".join(
+            p.read_text(errors="replace") for p in (self.state_dir / "spans").glob("*.jsonl")
         )
 
 
@@ -75,6 +92,7 @@ def start(
             # Reconciliation soon enough for fault tests to watch it heal the hub.
             "RECONCILE_AFTER_SECONDS": "4",
             "WATCHDOG_INTERVAL_SECONDS": "1",
+            "CONSUMER_LAG_INTERVAL_SECONDS": "1",
             **(env_overrides or {}),
         }
     )

@@ -13,14 +13,17 @@ from services.plumbing.db import Connection
 from services.provider_adapter.domain.work_item import PRIORITY_RANK
 
 
-async def insert_work_item(conn: Connection, item: WorkItem) -> bool:
+async def insert_work_item(
+    conn: Connection, item: WorkItem, trace_context: dict[str, str] | None = None
+) -> bool:
     """False when this route was stored before (a redelivered work item)."""
     inserted = await conn.fetchval(
         """INSERT INTO work_items (route_id, referral_id, decision_id, policy_version, service,
                sub_service, priority, priority_rank, status, rule_ids, reason, consent_basis,
-               flags, facts, requested_at, acknowledge_by, contact_due_by, code_deadline)
+               flags, facts, requested_at, acknowledge_by, contact_due_by, code_deadline,
+               trace_context)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'requested', $9, $10, $11, $12, $13, $14,
-                   $15, $16, $17)
+                   $15, $16, $17, $18)
            ON CONFLICT (route_id) DO NOTHING RETURNING true""",
         item.route_id,
         item.referral_id,
@@ -39,6 +42,7 @@ async def insert_work_item(conn: Connection, item: WorkItem) -> bool:
         item.acknowledge_by,
         item.contact_due_by,
         item.code_deadline,
+        trace_context or {},
     )
     return bool(inserted)
 
@@ -297,7 +301,10 @@ async def claim_deliveries(
                    first_attempt_at = coalesce(d.first_attempt_at, $1)
                FROM claimable c
                WHERE d.webhook_id = c.webhook_id
-               RETURNING d.*""",
+               RETURNING d.*, (SELECT w.referral_id FROM work_items w
+                               WHERE w.route_id = d.route_id) AS referral_id,
+                              (SELECT w.trace_context FROM work_items w
+                               WHERE w.route_id = d.route_id) AS trace_context""",
             now,
             lease,
             limit,

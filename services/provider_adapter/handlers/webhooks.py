@@ -25,7 +25,7 @@ import httpx
 from standardwebhooks import Webhook
 
 from schemas.codes import RouteStatus
-from services.plumbing import outbox
+from services.plumbing import outbox, telemetry
 from services.plumbing.db import CONNECTION_ERRORS, Connection
 from services.plumbing.metrics import WEBHOOK_ATTEMPTS
 from services.provider_adapter.adapters import repository as repo
@@ -210,9 +210,11 @@ async def deliver_due(adapter: Adapter, client: httpx.AsyncClient) -> int:
         return 0
 
     async def attempt(row: asyncpg.Record) -> None:
-        started = time.perf_counter()
-        status_code, error = await _send(client, target["url"], target["secret"], row)
-        await _settle(adapter, row, status_code, error, int((time.perf_counter() - started) * 1000))
+        with telemetry.continue_trace(row["trace_context"], "webhook delivery", row["referral_id"]):
+            started = time.perf_counter()
+            status_code, error = await _send(client, target["url"], target["secret"], row)
+            elapsed_ms = int((time.perf_counter() - started) * 1000)
+            await _settle(adapter, row, status_code, error, elapsed_ms)
 
     await asyncio.gather(*(attempt(row) for row in claimed))
     return len(claimed)

@@ -22,7 +22,7 @@ from schemas.codes import (
     RouteStatus,
 )
 from schemas.envelope import CloudEvent
-from services.plumbing import inbox, outbox
+from services.plumbing import inbox, outbox, telemetry
 from services.plumbing.db import Connection
 from services.provider_adapter.adapters import repository as repo
 from services.provider_adapter.domain import work_item as lifecycle
@@ -70,7 +70,7 @@ async def take_work_item(adapter: Adapter, event: CloudEvent[events.WorkItem]) -
             conn, adapter.consumer, event.id, topics.queue_for(adapter.service)
         ):
             return
-        if not await repo.insert_work_item(conn, item):
+        if not await repo.insert_work_item(conn, item, telemetry.current_trace_headers()):
             return
         row = await repo.lock_route(conn, item.route_id)
         assert row is not None
@@ -194,8 +194,11 @@ async def read_work_item(
         current = RouteStatus(row["status"])
         after = lifecycle.on_viewed(current)
         if after is not current:
-            await repo.set_status(conn, row["route_id"], after.value)
-            await outbox.add(conn, [status_event(adapter, row, "viewed", after, datetime.now(UTC))])
+            with telemetry.continue_trace(row["trace_context"], "provider viewed", referral_id):
+                await repo.set_status(conn, row["route_id"], after.value)
+                await outbox.add(
+                    conn, [status_event(adapter, row, "viewed", after, datetime.now(UTC))]
+                )
             row = await repo.latest_for_referral(conn, referral_id)
             assert row is not None
         attempts = await repo.contact_attempts(conn, row["route_id"])
@@ -224,15 +227,16 @@ async def _change(
         row = await repo.lock_latest_for_referral(conn, referral_id)
         if row is None:
             raise NotFound
-        current = RouteStatus(row["status"])
-        after: RouteStatus = decide(current)
-        if record is not None:
-            await record(conn, row["route_id"], after)
-        else:
-            await repo.set_status(conn, row["route_id"], after.value)
-        await outbox.add(
-            conn, [status_event(adapter, row, step, after, datetime.now(UTC), **event_extra)]
-        )
+        with telemetry.continue_trace(row["trace_context"], f"provider {step}", referral_id):
+            current = RouteStatus(row["status"])
+            after: RouteStatus = decide(current)
+            if record is not None:
+                await record(conn, row["route_id"], after)
+            else:
+                await repo.set_status(conn, row["route_id"], after.value)
+            await outbox.add(
+                conn, [status_event(adapter, row, step, after, datetime.now(UTC), **event_extra)]
+            )
     return {
         "referral_id": str(referral_id),
         "route_id": str(row["route_id"]),

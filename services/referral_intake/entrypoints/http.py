@@ -12,8 +12,10 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 
 from schemas.codes import LocalAuthority, Priority, ReferralStatus, Service
 from schemas.text import refuse_control_characters
+from services.plumbing import telemetry
 from services.plumbing.auth import Principal, allow
 from services.plumbing.http import problem
+from services.plumbing.metrics import REFERRALS_RECEIVED
 from services.referral_intake.adapters.router_client import (
     RouterAnswer,
     RouterClient,
@@ -105,6 +107,11 @@ async def submit_referral(
             "Conflict",
             "This Idempotency-Key was already used with a different referral; nothing was stored.",
         )
+    telemetry.tag_referral(submitted.referral_id)
+    REFERRALS_RECEIVED.labels(
+        body.source.value,
+        "replayed" if submitted.replayed else "linked" if submitted.linked else "new",
+    ).inc()
     referral_id = str(submitted.referral_id)
     answer: dict[str, Any] = {
         "referral_id": referral_id,
@@ -289,7 +296,8 @@ async def simulate(
 
 
 class ErasureIn(Body_):
-    reason: Annotated[str, Field(min_length=10, max_length=1000)]
+    # A code, not free text: the reason is kept for good, so it must hold nothing personal.
+    reason: Literal["data_subject_request", "recorded_in_error", "legal_obligation"]
 
 
 Purpose = Annotated[str, Query(pattern=r"^[a-z][a-z0-9_]{2,40}$")]
