@@ -42,3 +42,5 @@ def configure(service: str, level: str = "INFO", json_lines: bool = True) -> Non
     # aiokafka reports every rebalance and reconnect at INFO; keep the signal, not the noise.
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    # One line per outgoing request is the spans' job, not the log's.
+    logging.getLogger("httpx").setLevel(logging.WARNING)

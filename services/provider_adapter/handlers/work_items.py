@@ -177,6 +177,7 @@ async def read_work_item(
 ) -> dict[str, Any]:
     """The work item with the contact details from intake's vault. The first read moves a
     requested route to received."""
+    telemetry.tag_referral(referral_id)
     async with adapter.pool.acquire() as conn:
         row = await repo.latest_for_referral(conn, referral_id)
     if row is None:
