@@ -5,8 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 LOCK := requirements/dev.txt
 STAMP := $(VENV)/.installed
+# Kubernetes manifests (the kustomization and the KEDA objects have no Kubernetes schema).
+K8S_MANIFESTS := $(filter-out deploy/k8s/kustomization.yaml,$(wildcard deploy/k8s/*.yaml))
 
-.PHONY: run demo dead-letters test lint unit integration e2e faults bench simulate casebook lock clean clean-state
+.PHONY: run demo dead-letters compose-secrets test lint unit integration e2e faults bench simulate casebook lock clean clean-state
 
 run: $(STAMP)
 	@$(BIN)/python -m deploy.localstack run
@@ -25,6 +27,8 @@ lint: $(STAMP)
 	$(BIN)/mypy .
 	$(BIN)/lint-imports
 	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
+	$(BIN)/kubernetes-validate --strict --quiet $(K8S_MANIFESTS)
+	$(BIN)/check-jsonschema --schemafile deploy/k8s/keda/scaledobject.schema.json deploy/k8s/keda/*.yaml
 
 unit integration e2e faults: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/$@
@@ -60,11 +64,16 @@ casebook: $(STAMP)
 dead-letters: $(STAMP)
 	@$(BIN)/python -m services.plumbing.deadletters $(or $(ARGS),list)
 
-# Regenerate the locks after changing dependencies in pyproject.toml.
+# Fresh secrets for docker-compose.yml into deploy/secrets/ (existing ones are kept).
+compose-secrets: $(STAMP)
+	@$(BIN)/python -m deploy.compose_secrets $(or $(ARGS),generate)
+
+# Regenerate the locks after changing dependencies in pyproject.toml. The runtime lock carries
+# hashes: the image installs from it with --require-hashes (deploy/Dockerfile).
 lock:
 	@test -x $(VENV)-lock/bin/pip-compile || { $(PYTHON) -m venv $(VENV)-lock && $(VENV)-lock/bin/pip install --quiet pip-tools; }
 	$(VENV)-lock/bin/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links \
-		--output-file requirements/runtime.txt pyproject.toml
+		--generate-hashes --output-file requirements/runtime.txt pyproject.toml
 	$(VENV)-lock/bin/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links \
 		--extra local --extra dev --output-file requirements/dev.txt pyproject.toml
 

@@ -1,0 +1,171 @@
+"""``python -m deploy.compose_secrets`` (``make compose-secrets``): the secrets the compose
+stack needs, made fresh into ``deploy/secrets/`` (ignored by git; nothing real is committed).
+
+docker-compose mounts each file as a secret under ``/run/secrets`` and the image's entrypoint
+turns it into the setting of the same name (see ``deploy/container/entrypoint.py``):
+
+- ``postgres_password`` and ``database_url`` (the same password, as PostgreSQL and the
+  services need it);
+- ``staff_jwt_public_key``: the public half of an ES256 key pair standing in for the identity
+  provider's; the private half stays here as ``staff_jwt_private_key.pem`` (mounted nowhere) to
+  mint the adapters' service tokens and, for trying the stack, staff tokens
+  (``python -m deploy.compose_secrets token triage``);
+- ``intake_service_token_<service>``: each adapter's token for intake's vault;
+- ``provider_key_sha256_<service>``: the hash of each provider's first API key. The keys
+  themselves are written once to ``provider_api_keys.json`` to hand to the providers; delete
+  that file when they have them;
+- ``identity_hash_key``, ``vault_keys`` and ``vault_key_id``: intake's keyed-hash secret and
+  the vault's AES-256 key. Losing these loses the duplicate matching and the personal data:
+  back them up with the database;
+- ``grafana_admin_password``.
+
+Existing files are kept (``--force`` replaces them all), because a new vault key or identity
+key would orphan the data sealed or matched with the old ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import secrets
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from schemas.codes import Service
+from services.plumbing.auth import SERVICE_ROLE, STAFF_ROLES, hash_api_key
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SECRETS_DIR = PROJECT_ROOT / "deploy" / "secrets"
+ISSUER = "referral-hub-compose"
+"""Must equal STAFF_JWT_ISSUER in docker-compose.yml. Not the local stack's issuer, which the
+production settings refuse."""
+AUDIENCE = "referral-hub"
+PRIVATE_KEY_FILE = "staff_jwt_private_key.pem"
+PROVIDER_KEYS_FILE = "provider_api_keys.json"
+SERVICE_TOKEN_DAYS = 365
+STAFF_TOKEN_HOURS = 8
+
+
+def mint(private_key_pem: str, subject: str, roles: list[str], seconds: int, **claims: str) -> str:
+    now = int(time.time())
+    payload = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": subject,
+        "roles": roles,
+        "iat": now,
+        "exp": now + seconds,
+        **claims,
+    }
+    return jwt.encode(payload, private_key_pem, algorithm="ES256")
+
+
+def _key_pair() -> tuple[str, str]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public_pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return private_pem, public_pem
+
+
+def generate() -> dict[str, str]:
+    """Every file's name and content, made fresh."""
+    private_pem, public_pem = _key_pair()
+    password = secrets.token_urlsafe(24)
+    key_id = f"{datetime.now(UTC):%Y}-1"
+    files = {
+        "postgres_password": password,
+        "database_url": f"postgresql://hub:{password}@postgres:5432/hub",
+        "staff_jwt_public_key": public_pem,
+        PRIVATE_KEY_FILE: private_pem,
+        "identity_hash_key": secrets.token_hex(32),
+        "vault_keys": json.dumps({key_id: base64.b64encode(secrets.token_bytes(32)).decode()}),
+        "vault_key_id": key_id,
+        "grafana_admin_password": secrets.token_urlsafe(18),
+    }
+    provider_keys: dict[str, str] = {}
+    for service in Service:
+        name = service.value.lower()
+        files[f"intake_service_token_{name}"] = mint(
+            private_pem,
+            f"provider_adapter.{service.value}",
+            [SERVICE_ROLE],
+            SERVICE_TOKEN_DAYS * 24 * 3600,
+            service=service.value,
+        )
+        provider_keys[service.value] = f"pk_{name}_{secrets.token_urlsafe(32)}"
+        files[f"provider_key_sha256_{name}"] = hash_api_key(provider_keys[service.value])
+    files[PROVIDER_KEYS_FILE] = json.dumps(provider_keys, indent=2)
+    return files
+
+
+def write(directory: Path, force: bool = False, say: Callable[[str], None] = print) -> list[str]:
+    """Write the secrets into ``directory`` (0700); returns the names written."""
+    fresh = generate()
+    directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o700)
+    present = sorted(name for name in fresh if (directory / name).exists())
+    if present and not force:
+        say(
+            f"{directory} already holds secrets ({', '.join(present)}); nothing changed. "
+            "--force replaces them all (and orphans data sealed with the old vault key)."
+        )
+        return []
+    for name, content in fresh.items():
+        path = directory / name
+        path.unlink(missing_ok=True)
+        # No line break added: the same files can become Kubernetes Secrets with
+        # `kubectl create secret --from-file`, which keeps every byte (a token ending in a
+        # line break is not a valid header).
+        path.write_text(content, encoding="utf-8")
+        # The containers run as other users (hub 10001, postgres 999, grafana 472) and read
+        # the mounted files: readable by all, inside a directory only its owner can enter.
+        # The private key and the providers' plain keys are mounted nowhere: owner only.
+        path.chmod(0o400 if name in (PRIVATE_KEY_FILE, PROVIDER_KEYS_FILE) else 0o444)
+    say(
+        f"Wrote {len(fresh)} secrets to {directory}. Hand {PROVIDER_KEYS_FILE} to the "
+        "providers, then delete it."
+    )
+    return sorted(fresh)
+
+
+def staff_token(directory: Path, role: str) -> str:
+    private_pem = (directory / PRIVATE_KEY_FILE).read_text(encoding="utf-8")
+    return mint(private_pem, f"compose.{role}", [role], STAFF_TOKEN_HOURS * 3600)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m deploy.compose_secrets",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--dir", type=Path, default=SECRETS_DIR, help="default deploy/secrets")
+    commands = parser.add_subparsers(dest="command")
+    generate_cmd = commands.add_parser("generate", help="write the secrets (the default)")
+    generate_cmd.add_argument("--force", action="store_true", help="replace existing secrets")
+    token = commands.add_parser("token", help="print a staff token, for trying the stack")
+    token.add_argument("role", choices=sorted(STAFF_ROLES))
+    args = parser.parse_args(argv)
+    if args.command == "token":
+        print(staff_token(args.dir, args.role))
+        return 0
+    write(args.dir, force=getattr(args, "force", False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

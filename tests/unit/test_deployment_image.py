@@ -1,0 +1,230 @@
+"""The container image: deploy/Dockerfile (multi-stage, hash-locked dependencies, a non-root
+user), what it runs besides the services (the secrets entrypoint, the topic job), and the
+secrets generator for docker-compose."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import jwt
+import pytest
+
+from deploy import compose_secrets
+from deploy.container import entrypoint, topics
+from schemas.codes import Service
+from schemas.topics import PARTITIONS, all_topics
+from services.plumbing.auth import SERVICE_ROLE, hash_api_key
+from tests.support.deployment import ROOT
+
+DOCKERFILE = (ROOT / "deploy" / "Dockerfile").read_text(encoding="utf-8")
+
+
+def _instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) with continuation lines joined and comments dropped."""
+    text = re.sub(r"\\\n\s*", " ", DOCKERFILE)
+    found = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            keyword, _, rest = line.partition(" ")
+            found.append((keyword.upper(), rest.strip()))
+    return found
+
+
+def _stages() -> list[list[tuple[str, str]]]:
+    stages: list[list[tuple[str, str]]] = []
+    for instruction in _instructions():
+        if instruction[0] == "FROM":
+            stages.append([])
+        if stages:
+            stages[-1].append(instruction)
+    return stages
+
+
+def test_the_image_is_built_in_stages_from_a_pinned_base() -> None:
+    args = dict(
+        rest.split("=", 1) for keyword, rest in _instructions() if keyword == "ARG" and "=" in rest
+    )
+    stages = _stages()
+    assert len(stages) >= 2
+    for stage in stages:
+        base = stage[0][1].split()[0]
+        base = re.sub(r"\$\{(\w+)\}", lambda m: args[m.group(1)], base)
+        name, _, tag = base.partition(":")
+        assert name == "python", base
+        assert re.match(r"3\.11\.\d+-", tag), f"{base}: pin the patch release"
+    runtime = stages[-1]
+    # The runtime stage copies the built virtualenv and code; it installs nothing itself.
+    assert not any(k == "RUN" and "pip install" in rest for k, rest in runtime)
+    assert any(k == "COPY" and rest.startswith("--from=build") for k, rest in runtime)
+
+
+def test_dependencies_are_installed_from_the_hash_locked_lock() -> None:
+    installs = [
+        rest for keyword, rest in _instructions() if keyword == "RUN" and "pip install" in rest
+    ]
+    assert len(installs) == 1
+    assert "--require-hashes" in installs[0]
+    assert "--no-deps" in installs[0]
+    assert any(
+        k == "COPY" and rest.startswith("requirements/runtime.txt") for k, rest in _instructions()
+    )
+    lock = (ROOT / "requirements" / "runtime.txt").read_text(encoding="utf-8")
+    requirements = re.findall(
+        r"^([A-Za-z0-9_.\-]+)==[^\s\\]+((?:\s*\\\n\s*--hash=sha256:[0-9a-f]{64})+)", lock, re.M
+    )
+    pinned = re.findall(r"^[A-Za-z0-9_.\-]+==", lock, re.M)
+    assert requirements
+    assert len(requirements) == len(pinned), "a requirement without hashes"
+
+
+def test_the_image_runs_as_a_non_root_user_with_the_secrets_entrypoint() -> None:
+    runtime = _stages()[-1]
+    users = [rest for keyword, rest in runtime if keyword == "USER"]
+    assert users, "no USER: the container would run as root"
+    uid, _, gid = users[-1].partition(":")
+    # Numeric, so that Kubernetes can check runAsNonRoot without reading /etc/passwd.
+    assert uid.isdigit(), uid
+    assert gid.isdigit(), gid
+    assert int(uid) > 0
+    (entry,) = [json.loads(rest) for keyword, rest in runtime if keyword == "ENTRYPOINT"]
+    assert entry == ["python", "-m", "deploy.container.entrypoint"]
+    healthcheck = next(rest for keyword, rest in runtime if keyword == "HEALTHCHECK")
+    assert "/healthz" in healthcheck
+    env = " ".join(rest for keyword, rest in runtime if keyword == "ENV")
+    assert "HTTP_HOST=0.0.0.0" in env, (
+        "inside a container the services must listen on all interfaces"
+    )
+
+
+def test_the_build_context_holds_only_what_the_image_copies() -> None:
+    lines = (ROOT / ".dockerignore").read_text().splitlines()
+    assert "*" in lines, "the context should be an allow-list"
+    allowed = [line[1:].rstrip("/") for line in lines if line.startswith("!")]
+    for keyword, rest in _instructions():
+        if keyword == "COPY" and not rest.startswith("--from"):
+            source = rest.split()[0].rstrip("/")
+            assert any(source == a or source.startswith(a + "/") for a in allowed), source
+            assert (ROOT / source).exists(), source
+    assert not any(a.startswith((".venv", ".dev", "deploy/secrets", ".git")) for a in allowed)
+
+
+# ---- the entrypoint ---------------------------------------------------------------------
+
+
+def test_secret_files_become_settings_and_set_variables_win(tmp_path: Path) -> None:
+    (tmp_path / "identity_hash_key").write_text("k" * 64 + "\n")
+    (tmp_path / "staff_jwt_public_key").write_text("-----BEGIN-----\nabc\n-----END-----\n")
+    (tmp_path / "staff_jwt_private_key.pem").write_text("never read")
+    (tmp_path / ".hidden").write_text("never read")
+    (tmp_path / "database_url").write_text("postgresql://from-file")
+    found = entrypoint.secrets_from(tmp_path)
+    assert found == {
+        "IDENTITY_HASH_KEY": "k" * 64,
+        "STAFF_JWT_PUBLIC_KEY": "-----BEGIN-----\nabc\n-----END-----",
+        "DATABASE_URL": "postgresql://from-file",
+    }
+    env = entrypoint.environment({"DATABASE_URL": "postgresql://set", "LOG_LEVEL": ""}, found)
+    assert env["DATABASE_URL"] == "postgresql://set"
+    assert env["IDENTITY_HASH_KEY"] == "k" * 64
+    assert entrypoint.secrets_from(tmp_path / "absent") == {}
+
+
+def test_the_entrypoint_hands_over_to_the_command(tmp_path: Path) -> None:
+    (tmp_path / "vault_key_id").write_text("2026-1\n")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "deploy.container.entrypoint",
+            sys.executable,
+            "-c",
+            "import os; print(os.environ['VAULT_KEY_ID'])",
+        ],
+        env={**os.environ, entrypoint.SECRETS_DIR_VARIABLE: str(tmp_path)},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout == "2026-1\n"
+
+
+# ---- the topic job ----------------------------------------------------------------------
+
+
+def test_the_topic_job_wants_every_topic_with_the_fixed_partition_count() -> None:
+    assert topics.misfits(dict.fromkeys(all_topics(), PARTITIONS)) == {}
+    counts = dict.fromkeys(all_topics(), PARTITIONS)
+    counts["referral.routed.v1"] = 1
+    del counts["queue.idva.v1.dlt"]
+    assert topics.misfits(counts) == {"referral.routed.v1": 1, "queue.idva.v1.dlt": 0}
+
+
+def test_the_topic_job_needs_a_broker_and_a_sensible_replication_factor(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
+    with pytest.raises(SystemExit):
+        topics.parse([])
+    with pytest.raises(SystemExit):
+        topics.parse(["--bootstrap-servers", "kafka:9092", "--replication-factor", "0"])
+    args = topics.parse(["--bootstrap-servers", "kafka:9092", "--replication-factor", "3"])
+    assert (args.bootstrap_servers, args.replication_factor) == ("kafka:9092", 3)
+
+
+# ---- the secrets generator --------------------------------------------------------------
+
+
+def test_generated_secrets_fit_together() -> None:
+    files = compose_secrets.generate()
+    public_key = files["staff_jwt_public_key"]
+    for service in Service:
+        name = service.value.lower()
+        claims = jwt.decode(
+            files[f"intake_service_token_{name}"],
+            public_key,
+            algorithms=["ES256"],
+            issuer=compose_secrets.ISSUER,
+            audience=compose_secrets.AUDIENCE,
+        )
+        assert claims["roles"] == [SERVICE_ROLE]
+        assert claims["service"] == service.value
+        key = json.loads(files[compose_secrets.PROVIDER_KEYS_FILE])[service.value]
+        assert files[f"provider_key_sha256_{name}"] == hash_api_key(key)
+    vault_keys = json.loads(files["vault_keys"])
+    assert len(base64.b64decode(vault_keys[files["vault_key_id"]])) == 32
+    assert len(files["identity_hash_key"]) >= 32
+    assert f":{files['postgres_password']}@postgres:5432/" in files["database_url"]
+    assert files != compose_secrets.generate(), "secrets must be random"
+
+
+def test_secrets_are_written_readable_to_containers_and_never_overwritten(tmp_path: Path) -> None:
+    directory = tmp_path / "secrets"
+    said: list[str] = []
+    written = compose_secrets.write(directory, say=said.append)
+    assert set(written) == set(compose_secrets.generate())
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+    assert stat.S_IMODE((directory / "vault_keys").stat().st_mode) == 0o444
+    assert stat.S_IMODE((directory / compose_secrets.PRIVATE_KEY_FILE).stat().st_mode) == 0o400
+    vault = (directory / "vault_keys").read_text()
+    assert compose_secrets.write(directory, say=said.append) == []
+    assert (directory / "vault_keys").read_text() == vault
+    assert "nothing changed" in said[-1]
+    compose_secrets.write(directory, force=True, say=said.append)
+    assert (directory / "vault_keys").read_text() != vault
+    token = compose_secrets.staff_token(directory, "triage")
+    claims = jwt.decode(
+        token,
+        (directory / "staff_jwt_public_key").read_text(),
+        algorithms=["ES256"],
+        audience=compose_secrets.AUDIENCE,
+    )
+    assert claims["roles"] == ["triage"]
