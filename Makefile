@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # Kubernetes manifests (the kustomization and the KEDA objects have no Kubernetes schema).
 K8S_MANIFESTS := $(filter-out deploy/k8s/kustomization.yaml,$(wildcard deploy/k8s/*.yaml))
 
-.PHONY: run demo dead-letters compose-secrets test lint unit integration e2e faults bench simulate casebook lock clean clean-state
+.PHONY: run demo dead-letters compose-secrets test lint unit integration e2e faults bench simulate report casebook lock clean clean-state
 
 run: $(STAMP)
 	@$(BIN)/python -m deploy.localstack run
@@ -41,10 +41,17 @@ $(STAMP): $(LOCK) requirements/runtime.txt
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -r $(LOCK)
 	@touch $(STAMP)
 
-# Performance, measured (never asserted by a test). Results go to bench-results/ too.
+# Performance, measured (never asserted by a test): starts its own hub, at most ten minutes,
+# writes .dev/bench.json and prints a summary (docs/performance.md explains the figures).
 bench: $(STAMP)
-	@mkdir -p bench-results
-	$(BIN)/python -m bench.policy | tee bench-results/policy.json
+	timeout --signal=INT 600 $(BIN)/python -m bench $(ARGS)
+
+# The commissioner's performance report as one HTML file with its charts, from the running
+# local stack (URL and commissioner token from .dev/stack.json), in .dev/reports/:
+#   make report PERIOD=2026-27Q3     or     make report FROM=2026-10-01 TO=2026-12-31
+report: $(STAMP)
+	@$(BIN)/python -m reports $(if $(PERIOD),--period $(PERIOD)) \
+		$(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO)) $(if $(AREA),--local-authority $(AREA))
 
 # What-if simulation of a candidate policy on the referrals received in a period, against
 # the running local stack's database (or DATABASE_URL):

@@ -143,19 +143,37 @@ def install_operational_routes(
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    @app.middleware("http")
-    async def record_latency(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
+    app.add_middleware(RequestLatency)
+
+
+class RequestLatency:
+    """Observes each request's latency by route template (``/v1/referrals/{referral_id}``,
+    never the concrete path), method and status. Plain ASGI: Starlette's ``BaseHTTPMiddleware``
+    costs a task and a streamed copy of every response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        # The route template (/v1/referrals/{referral_id}), never the concrete path.
-        template = getattr(route, "path", "unmatched")
-        HTTP_LATENCY.labels(request.method, template, str(response.status_code)).observe(
-            time.perf_counter() - started
-        )
-        return response
+        status = 500
+
+        async def send_and_note_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note_status)
+        finally:
+            template = getattr(scope.get("route"), "path", "unmatched")
+            HTTP_LATENCY.labels(scope["method"], template, str(status)).observe(
+                time.perf_counter() - started
+            )
 
 
 MAX_BODY_BYTES = 1024 * 1024

@@ -12,16 +12,25 @@ adds the retry and dead-letter topics FastStream does not have for Kafka:
 - any other failure sends the message through ``<topic>.retry.1`` to ``.retry.3``, each
   consumed after a longer delay, and then to the dead-letter topic. The partition moves on at
   once, so a poison message never blocks it.
+
+A consumer may take its messages in batches (``max_batch`` > 1; the router does): each
+batch is read with one fetch, handed to the event type's batch handler (one transaction for
+the whole batch), and its offsets are committed once, after that. If the batch handler fails
+for any reason but the database being unreachable, every event of the batch is handled on
+its own, with the retry and dead-letter rules above, so that one poison message neither
+blocks nor fails the others. A batch is never committed in part: if the consumer stops
+before the batch is done, its partitions are rewound to the batch's first offsets.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
 import weakref
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -43,6 +52,13 @@ log = logging.getLogger(__name__)
 ModelT = TypeVar("ModelT", bound=BaseModel)
 Handler = Callable[[ModelT], Awaitable[None]]
 MessageHandler = Callable[[KafkaMessage], Awaitable[None]]
+
+BATCH_WAIT_MS = 5
+"""How long a batch consumer waits for the first record of a batch before polling again
+(FastStream then sleeps as long again): small, so that batching adds no latency when idle."""
+RETRY_FETCH_MAX_WAIT_MS = 1_000
+"""Retry topics are read after delays of seconds; their consumers long-poll for longer,
+which saves the broker a fetch request every few milliseconds per consumer when idle."""
 
 _STOPPING: weakref.WeakKeyDictionary[KafkaBroker, asyncio.Event] = weakref.WeakKeyDictionary()
 
@@ -87,11 +103,36 @@ def make_broker(
 
 
 @dataclass(frozen=True)
+class Delivered(Generic[ModelT]):
+    """One event of a batch, with the trace it arrived in."""
+
+    event: ModelT
+    headers: Mapping[str, Any]
+    topic: str
+
+    @contextlib.contextmanager
+    def traced(self) -> Iterator[None]:
+        """The span of handling this event, in the trace it arrived with (a batch's own span
+        belongs to no referral's trace): what is published meanwhile stays in that trace."""
+        subject = str(getattr(self.event, "subject", ""))
+        with telemetry.continue_trace(
+            {k: str(v) for k, v in self.headers.items()}, f"{self.topic} process", subject
+        ):
+            yield
+
+
+BatchHandler = Callable[[list[Delivered[ModelT]]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
 class On(Generic[ModelT]):
-    """How to handle one event type: the model its value must validate as, and the handler."""
+    """How to handle one event type: the model its value must validate as, and the handler.
+    ``handle_batch``, when given, applies several events of the type in one transaction
+    (with the same idempotency as ``handle``); a consumer with ``max_batch`` > 1 uses it."""
 
     model: type[ModelT]
     handle: Handler[ModelT]
+    handle_batch: BatchHandler[ModelT] | None = None
 
 
 class _Head(BaseModel):
@@ -113,6 +154,46 @@ def _header(msg: KafkaMessage, name: str) -> str | None:
     return value.decode() if isinstance(value, bytes) else value
 
 
+@dataclass(frozen=True)
+class _Received:
+    """One consumed message: what the retry and dead-letter topics need of it."""
+
+    body: bytes
+    key: bytes | None
+    headers: Mapping[str, Any]
+    origin: _Origin
+
+    @classmethod
+    def of(cls, msg: KafkaMessage, origin: _Origin | None = None) -> _Received:
+        record = msg.raw_message
+        assert not isinstance(record, tuple)
+        return cls(
+            msg.body,
+            record.key,
+            msg.headers or {},
+            origin or _Origin(record.topic, record.partition, record.offset),
+        )
+
+    @classmethod
+    def of_record(cls, record: Any) -> _Received:
+        return cls(
+            record.value or b"",
+            record.key,
+            {name: value.decode(errors="replace") for name, value in record.headers or ()},
+            _Origin(record.topic, record.partition, record.offset),
+        )
+
+
+@dataclass
+class _Decoded:
+    received: _Received
+    on: On[Any]
+    event: Any
+
+    def delivered(self) -> Delivered[Any]:
+        return Delivered(self.event, self.received.headers, self.received.origin.topic)
+
+
 def subscribe(
     broker: KafkaBroker,
     *,
@@ -120,43 +201,37 @@ def subscribe(
     group_id: str,
     handlers: Mapping[str, On[Any]],
     settings: ServiceSettings,
+    max_batch: int = 1,
 ) -> None:
     """Consume ``topic`` (and its retry topics) as ``group_id``, handing each event to the
-    handler for its type.
+    handler for its type; with ``max_batch`` > 1, up to that many at a time to the type's
+    batch handler (see the module's description).
 
     Handlers must be idempotent (see ``inbox.first_time``): a message is redelivered if the
     process dies between the handler's commit and the offset commit, and re-driven events
     arrive again on purpose (see ``outbox.redrive``).
     """
 
-    async def process(msg: KafkaMessage, origin: _Origin, attempt: int) -> None:
-        # One consumer task handles message after message: forget the last one's referral.
-        telemetry.current_referral.set(None)
-        try:
-            on = handlers.get(_Head.model_validate_json(msg.body).type)
-            if on is None:
-                raise UnexpectedEventType(f"unexpected event type on {topic}")
-            event = on.model.model_validate_json(msg.body)
-        except (ValidationError, UnexpectedEventType) as exc:
-            await dead_letter(broker, msg, group_id, exc, attempts=attempt, origin=origin)
-            await msg.ack()
-            return
+    def decode(received: _Received) -> tuple[On[Any], Any]:
+        on = handlers.get(_Head.model_validate_json(received.body).type)
+        if on is None:
+            raise UnexpectedEventType(f"unexpected event type on {topic}")
+        return on, on.model.model_validate_json(received.body)
+
+    async def apply(on: On[Any], event: Any, received: _Received, attempt: int) -> bool:
+        """Handle one event: True when it is done with (applied, sent to a retry topic or
+        dead-lettered), False when the service is stopping before it could be."""
         telemetry.tag_referral(event.subject)
         backoff = settings.consumer_retry_base_seconds
         while True:
             try:
                 await on.handle(event)
-                break
+                EVENTS_CONSUMED.labels(topic, group_id, "applied").inc()
+                return True
             except CONNECTION_ERRORS as exc:
-                EVENTS_CONSUMED.labels(topic, group_id, "waiting_for_database").inc()
-                log.warning(
-                    "database unreachable; will retry the message",
-                    extra={"topic": topic, "error": type(exc).__name__, "retry_in_s": backoff},
-                )
-                await asyncio.sleep(backoff)
+                if not await _wait_for_database(broker, topic, group_id, exc, backoff):
+                    return False
                 backoff = min(backoff * 2, 30.0)
-                if stopping(broker).is_set():
-                    return  # not acked: read again after the restart
             except Exception as exc:  # a failure we cannot classify: retry topics, then DLT
                 log.exception(
                     "handler failed",
@@ -165,41 +240,134 @@ def subscribe(
                 if attempt <= RETRY_TIERS:
                     await _schedule_retry(
                         broker,
-                        msg,
+                        received,
                         group_id,
-                        origin,
                         attempt,
                         exc,
                         settings.consumer_retry_delays_seconds[attempt - 1],
                     )
                 else:
-                    await dead_letter(broker, msg, group_id, exc, attempts=attempt, origin=origin)
-                await msg.ack()
-                return
-        await msg.ack()
-        EVENTS_CONSUMED.labels(topic, group_id, "applied").inc()
+                    await dead_letter(broker, received, group_id, exc, attempts=attempt)
+                return True
 
-    def subscriber(*topics: str, group: str) -> Callable[[MessageHandler], object]:
+    async def process(received: _Received, attempt: int) -> bool:
+        # One consumer task handles message after message: forget the last one's referral.
+        telemetry.current_referral.set(None)
+        try:
+            on, event = decode(received)
+        except (ValidationError, UnexpectedEventType) as exc:
+            await dead_letter(broker, received, group_id, exc, attempts=attempt)
+            return True
+        return await apply(on, event, received, attempt)
+
+    async def apply_batch(on: On[Any], run: list[_Decoded]) -> bool:
+        """Events of one type, in the order they were read, in one go; each on its own if
+        that fails (a poison message among them)."""
+        assert on.handle_batch is not None
+        backoff = settings.consumer_retry_base_seconds
+        while True:
+            try:
+                await on.handle_batch([item.delivered() for item in run])
+                EVENTS_CONSUMED.labels(topic, group_id, "applied").inc(len(run))
+                return True
+            except CONNECTION_ERRORS as exc:
+                if not await _wait_for_database(broker, topic, group_id, exc, backoff):
+                    return False
+                backoff = min(backoff * 2, 30.0)
+            except Exception as exc:
+                log.warning(
+                    "batch failed; handling its events one by one",
+                    extra={"topic": topic, "events": len(run), "error": type(exc).__name__},
+                )
+                break
+        for item in run:
+            with item.delivered().traced():
+                if not await apply(item.on, item.event, item.received, attempt=1):
+                    return False
+        return True
+
+    async def process_batch(records: tuple[Any, ...]) -> bool:
+        telemetry.current_referral.set(None)
+        decoded: list[_Decoded] = []
+        for record in records:
+            received = _Received.of_record(record)
+            try:
+                on, event = decode(received)
+            except (ValidationError, UnexpectedEventType) as exc:
+                await dead_letter(broker, received, group_id, exc, attempts=1)
+                continue
+            decoded.append(_Decoded(received, on, event))
+        # Consecutive events of one type with a batch handler go together; order is kept.
+        start = 0
+        while start < len(decoded):
+            on = decoded[start].on
+            end = start + 1
+            if on.handle_batch is not None:
+                while end < len(decoded) and decoded[end].on is on:
+                    end += 1
+                done = await apply_batch(on, decoded[start:end])
+            else:
+                item = decoded[start]
+                done = await apply(item.on, item.event, item.received, attempt=1)
+            if not done:
+                return False
+            start = end
+        return True
+
+    def subscriber(
+        *topics: str, group: str, batch: int = 1, fetch_max_wait_ms: int | None = None
+    ) -> Callable[[MessageHandler], object]:
+        options: dict[str, Any] = (
+            {"batch": True, "max_records": batch, "batch_timeout_ms": BATCH_WAIT_MS}
+            if batch > 1
+            else {}
+        )
         decorator: Callable[[MessageHandler], object] = broker.subscriber(
             *topics,
             group_id=group,
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.MANUAL,
-            fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+            fetch_max_wait_ms=fetch_max_wait_ms or settings.kafka_fetch_max_wait_ms,
             session_timeout_ms=settings.kafka_session_timeout_ms,
             heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
+            **options,
         )
         return decorator
 
     consumer_lag.watch(broker, group_id, (topic,))
 
-    @subscriber(topic, group=group_id)
-    async def consume(msg: KafkaMessage) -> None:
-        record = msg.raw_message
-        assert not isinstance(record, tuple)
-        await process(msg, _Origin(record.topic, record.partition, record.offset), attempt=1)
+    if max_batch > 1:
 
-    @subscriber(*retry_topics_for(topic), group=f"{group_id}.retry")
+        @subscriber(topic, group=group_id, batch=max_batch)
+        async def consume_batch(msg: KafkaMessage) -> None:
+            records = msg.raw_message
+            assert isinstance(records, tuple)
+            if not records:
+                return
+            try:
+                done = await process_batch(records)
+            except BaseException:
+                await msg.nack()  # e.g. the broker refused a dead letter: read it all again
+                raise
+            if done:
+                await msg.ack()
+            else:
+                # Stopping: read the whole batch again after the restart, and make sure no
+                # later commit passes over it meanwhile.
+                await msg.nack()
+
+    else:
+
+        @subscriber(topic, group=group_id)
+        async def consume(msg: KafkaMessage) -> None:
+            if await process(_Received.of(msg), attempt=1):
+                await msg.ack()
+
+    @subscriber(
+        *retry_topics_for(topic),
+        group=f"{group_id}.retry",
+        fetch_max_wait_ms=max(settings.kafka_fetch_max_wait_ms, RETRY_FETCH_MAX_WAIT_MS),
+    )
     async def consume_retry(msg: KafkaMessage) -> None:
         if _header(msg, H_CONSUMER) != group_id:
             await msg.ack()  # another consumer group's retry
@@ -216,25 +384,39 @@ def subscribe(
             int(_header(msg, H_ORIGIN_PARTITION) or -1),
             int(_header(msg, H_ORIGIN_OFFSET) or -1),
         )
-        await process(msg, origin, attempt=int(_header(msg, H_ATTEMPT) or RETRY_TIERS) + 1)
+        attempt = int(_header(msg, H_ATTEMPT) or RETRY_TIERS) + 1
+        if await process(_Received.of(msg, origin), attempt=attempt):
+            await msg.ack()
 
 
-def _copied_headers(msg: KafkaMessage) -> dict[str, Any]:
-    return {k: v for k, v in (msg.headers or {}).items() if not k.startswith(("error.", "retry."))}
+async def _wait_for_database(
+    broker: KafkaBroker, topic: str, consumer: str, exc: BaseException, backoff: float
+) -> bool:
+    """While the database is unreachable every message would fail the same way, so the one
+    in hand is retried in place. False when the service is stopping meanwhile."""
+    EVENTS_CONSUMED.labels(topic, consumer, "waiting_for_database").inc()
+    log.warning(
+        "database unreachable; will retry the message",
+        extra={"topic": topic, "error": type(exc).__name__, "retry_in_s": backoff},
+    )
+    await asyncio.sleep(backoff)
+    return not stopping(broker).is_set()
+
+
+def _copied_headers(received: _Received) -> dict[str, Any]:
+    return {k: v for k, v in received.headers.items() if not k.startswith(("error.", "retry."))}
 
 
 async def _schedule_retry(
     broker: KafkaBroker,
-    msg: KafkaMessage,
+    received: _Received,
     consumer: str,
-    origin: _Origin,
     attempt: int,
     exc: Exception,
     delay: float,
 ) -> None:
-    record = msg.raw_message
-    assert not isinstance(record, tuple)
-    headers = _copied_headers(msg)
+    origin = received.origin
+    headers = _copied_headers(received)
     headers.update(
         {
             H_CONSUMER: consumer,
@@ -247,9 +429,9 @@ async def _schedule_retry(
         }
     )
     await broker.publish(
-        msg.body,
+        received.body,
         topic=retry_topic(origin.topic, attempt),
-        key=record.key,
+        key=received.key,
         headers=headers,
         correlation_id=str(uuid.uuid4()),
     )
@@ -268,17 +450,14 @@ def _describe(exc: Exception) -> str:
 
 async def dead_letter(
     broker: KafkaBroker,
-    msg: KafkaMessage,
+    received: _Received,
     consumer: str,
     exc: Exception,
     *,
     attempts: int,
-    origin: _Origin | None = None,
 ) -> None:
-    record = msg.raw_message
-    assert not isinstance(record, tuple)
-    origin = origin or _Origin(record.topic, record.partition, record.offset)
-    headers = _copied_headers(msg)
+    origin = received.origin
+    headers = _copied_headers(received)
     headers.update(
         {
             "error.topic": origin.topic,
@@ -292,9 +471,9 @@ async def dead_letter(
         }
     )
     await broker.publish(
-        msg.body,
+        received.body,
         topic=dead_letter_for(origin.topic),
-        key=record.key,
+        key=received.key,
         headers=headers,
         correlation_id=str(uuid.uuid4()),
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -26,7 +27,10 @@ from services.plumbing.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_SECONDS, OUT
 log = logging.getLogger(__name__)
 
 PUBLISH_TIMEOUT = 15.0
-"""Seconds to wait for the broker to acknowledge one event before treating it as down."""
+"""Seconds to wait for the broker to acknowledge a batch of events before treating it as
+down."""
+BACKLOG_EVERY_SECONDS = 1.0
+"""How often the relay measures its backlog for ``/metrics`` (not after every drain)."""
 
 
 @dataclass(frozen=True)
@@ -46,10 +50,32 @@ async def add(
 ) -> None:
     """Write events to the outbox. Call inside the transaction that makes the change.
     ``caused_by`` is the id of the event being handled, if any: see ``redrive``."""
+    if len(events) == 1:  # the usual case: one statement, cheaper than a batch of one
+        e = events[0]
+        await conn.execute(
+            """INSERT INTO outbox (event_id, topic, key, payload, headers, caused_by)
+               VALUES ($1, $2, $3, $4, $5, $6)""",
+            e.event_id,
+            e.topic,
+            str(e.key),
+            e.envelope,
+            e.headers,
+            caused_by,
+        )
+        return
     await conn.executemany(
         """INSERT INTO outbox (event_id, topic, key, payload, headers, caused_by)
            VALUES ($1, $2, $3, $4, $5, $6)""",
         [(e.event_id, e.topic, str(e.key), e.envelope, e.headers, caused_by) for e in events],
+    )
+
+
+async def add_each(conn: Connection, events: list[tuple[OutgoingEvent, uuid.UUID | None]]) -> None:
+    """``add`` for events handled together, each with the id of the event that caused it."""
+    await conn.executemany(
+        """INSERT INTO outbox (event_id, topic, key, payload, headers, caused_by)
+           VALUES ($1, $2, $3, $4, $5, $6)""",
+        [(e.event_id, e.topic, str(e.key), e.envelope, e.headers, cause) for e, cause in events],
     )
 
 
@@ -67,6 +93,16 @@ async def redrive(conn: Connection, caused_by: uuid.UUID) -> int:
     return int(result.rsplit(" ", 1)[-1])
 
 
+async def redrive_many(conn: Connection, caused_by: list[uuid.UUID]) -> int:
+    """``redrive`` for several handled events at once."""
+    result: str = await conn.execute(
+        """UPDATE outbox SET published_at = NULL
+           WHERE caused_by = ANY($1::uuid[]) AND published_at IS NOT NULL""",
+        caused_by,
+    )
+    return int(result.rsplit(" ", 1)[-1])
+
+
 async def redrive_event(conn: Connection, event_id: uuid.UUID) -> bool:
     """Publish one event of this service's again, unchanged."""
     result: str = await conn.execute(
@@ -79,13 +115,17 @@ async def redrive_event(conn: Connection, event_id: uuid.UUID) -> bool:
 @dataclass(frozen=True)
 class OutboxRow:
     id: int
+    event_id: uuid.UUID
     topic: str
     key: str
-    payload: dict[str, Any]
+    payload: bytes
+    """The event's envelope as JSON, ready to send."""
     headers: dict[str, str]
 
 
-Publish = Callable[[OutboxRow], Awaitable[None]]
+Publish = Callable[[OutboxRow], Awaitable[Awaitable[object] | None]]
+"""Sends one row. Returns None once the broker has acknowledged it, or an awaitable of the
+acknowledgement: the relay then sends the next rows before waiting for it (pipelining)."""
 
 
 class OutboxRelay:
@@ -97,7 +137,7 @@ class OutboxRelay:
         schema: str,
         publish: Publish,
         poll_interval: float = 1.0,
-        batch_size: int = 100,
+        batch_size: int = 500,
         heal: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         self._url = database_url
@@ -109,6 +149,7 @@ class OutboxRelay:
         self._heal = heal
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
+        self._backlog_measured_at = 0.0
         self.is_leader = False
 
     def stop(self) -> None:
@@ -154,7 +195,9 @@ class OutboxRelay:
                 # Cleared before draining, so that a commit during the drain wakes us again.
                 self._wake.clear()
                 await self._drain()
-                await self._record_backlog()
+                if time.monotonic() - self._backlog_measured_at >= BACKLOG_EVERY_SECONDS:
+                    await self._record_backlog()
+                    self._backlog_measured_at = time.monotonic()
                 await self._sleep(self._poll_interval)
                 if listener.is_closed():
                     raise ConnectionError("outbox listener connection closed")
@@ -171,39 +214,72 @@ class OutboxRelay:
             await asyncio.wait_for(self._wake.wait(), timeout=seconds)
 
     async def _drain(self) -> None:
+        """Publish unpublished rows in id order, a batch at a time: every row of a batch is
+        sent before any acknowledgement is awaited, then the acknowledgements are awaited
+        together and the rows the broker acknowledged are marked published, in the same
+        transaction that locked them. Rows whose publishing failed stay unpublished and are
+        sent again (consumers drop duplicates through their inboxes)."""
         while not self._stopping.is_set():
-            published: list[int] = []
             async with self._pool.acquire() as conn, conn.transaction():
                 rows = await conn.fetch(
-                    """SELECT id, topic, key, payload, headers FROM outbox
-                       WHERE published_at IS NULL ORDER BY id
+                    """SELECT id, event_id, topic, key, payload::text AS payload, headers
+                       FROM outbox WHERE published_at IS NULL ORDER BY id
                        LIMIT $1 FOR UPDATE SKIP LOCKED""",
                     self._batch_size,
                 )
-                try:
-                    for row in rows:
-                        outgoing_row = OutboxRow(**dict(row))
-                        # Publish in the trace of the request that caused the event, so that
-                        # one referral's work is one trace however late the relay sends it.
-                        token = context.attach(propagate.extract(outgoing_row.headers))
-                        try:
-                            await asyncio.wait_for(
-                                self._publish(outgoing_row), timeout=PUBLISH_TIMEOUT
-                            )
-                        finally:
-                            context.detach(token)
-                        published.append(row["id"])
-                finally:
-                    # Mark what the broker acknowledged, even when a later publish failed,
-                    # so that an outage re-sends as little as possible.
-                    if published:
-                        await conn.execute(
-                            "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
-                            published,
-                        )
+                published, error = await self._publish_all(rows)
+                if published:
+                    await conn.execute(
+                        "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
+                        published,
+                    )
             OUTBOX_PUBLISHED.labels(self._schema).inc(len(published))
+            if error is not None:
+                raise error
             if len(rows) < self._batch_size:
                 return
+
+    async def _publish_all(self, rows: list[asyncpg.Record]) -> tuple[list[int], Exception | None]:
+        """Send ``rows`` in order, then wait for their acknowledgements as a group: the ids
+        acknowledged, and the first error, if any (nothing after a send that failed is sent)."""
+        acknowledged: list[int] = []
+        pending: dict[asyncio.Future[object], int] = {}
+        error: Exception | None = None
+        for row in rows:
+            outgoing = OutboxRow(
+                id=row["id"],
+                event_id=row["event_id"],
+                topic=row["topic"],
+                key=row["key"],
+                payload=row["payload"].encode(),
+                headers=row["headers"],
+            )
+            # Publish in the trace of the request that caused the event, so that one
+            # referral's work is one trace however late the relay sends it.
+            token = context.attach(propagate.extract(outgoing.headers))
+            try:
+                ack = await asyncio.wait_for(self._publish(outgoing), timeout=PUBLISH_TIMEOUT)
+            except Exception as exc:  # the broker refused or did not answer: stop here
+                error = exc
+                break
+            finally:
+                context.detach(token)
+            if ack is None:
+                acknowledged.append(row["id"])
+            else:
+                pending[asyncio.ensure_future(ack)] = row["id"]
+        if pending:
+            done, not_done = await asyncio.wait(pending, timeout=PUBLISH_TIMEOUT)
+            for future in not_done:
+                future.cancel()
+                error = error or TimeoutError("the broker did not acknowledge in time")
+            for future in done:
+                failure = future.exception()
+                if failure is None:
+                    acknowledged.append(pending[future])
+                elif isinstance(failure, Exception):
+                    error = error or failure
+        return sorted(acknowledged), error
 
     async def _record_backlog(self) -> None:
         async with self._pool.acquire() as conn:

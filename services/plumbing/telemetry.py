@@ -28,6 +28,7 @@ from opentelemetry.sdk.trace.export import (
     SpanExporter,
     SpanExportResult,
 )
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON
 
 REFERRAL_ATTRIBUTE = "hub.referral_id"
 current_referral: contextvars.ContextVar[str | None] = contextvars.ContextVar(
@@ -76,7 +77,13 @@ class JsonLinesSpanExporter(SpanExporter):
 def setup(
     service_name: str, *, otlp_endpoint: str | None, spans_file: str | None
 ) -> TracerProvider:
-    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    # With nowhere to send spans, record none: they would cost a good part of each request's
+    # CPU (one per SQL statement, per publish, per request) for nothing. Trace context is
+    # still created and carried (outbox rows, Kafka headers), so ids stay joined up.
+    sampler = ALWAYS_ON if (otlp_endpoint or spans_file) else ALWAYS_OFF
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": service_name}), sampler=sampler
+    )
     if otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 

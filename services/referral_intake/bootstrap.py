@@ -12,7 +12,7 @@ from services.plumbing import db
 from services.plumbing.runtime import Service
 from services.referral_intake.adapters.router_client import RouterClient
 from services.referral_intake.adapters.vault import Vault
-from services.referral_intake.entrypoints import consumers, http
+from services.referral_intake.entrypoints import consumers, http, reports
 from services.referral_intake.handlers import erasure, reconciliation, watchdog
 from services.referral_intake.settings import IntakeSettings
 
@@ -56,7 +56,7 @@ def build(settings: IntakeSettings | None = None) -> Service:
         settings=settings,
         schema=settings.db_schema,
         migrations=Path(__file__).parent / "migrations",
-        routers=[http.router],
+        routers=[http.router, reports.router],
         register_consumers=lambda broker, pool: consumers.register(broker, pool, settings),
         on_start=on_start,
         on_stop=router_client.close,

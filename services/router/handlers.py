@@ -16,6 +16,7 @@ from schemas.envelope import CloudEvent
 from schemas.events import ReferralFacts
 from services.plumbing import inbox, outbox
 from services.plumbing.events import outgoing
+from services.plumbing.kafka import Delivered
 from services.plumbing.metrics import DECISIONS, ROUTES_DISPATCHED, RULES_FIRED
 from services.router.adapters import decision_log
 from services.router.domain import reassessment
@@ -212,6 +213,47 @@ def _count(plan: Plan) -> None:
         ROUTES_DISPATCHED.labels(route.service.value, route.priority.value).inc()
     for rule_id in plan.rule_ids:
         RULES_FIRED.labels(rule_id).inc()
+
+
+async def route_referrals(
+    router: Router, batch: list[Delivered[CloudEvent[events.ReferralReceived]]]
+) -> None:
+    """``route_referral`` for several referrals, in order, in one transaction: the inbox
+    rows, the decisions and every event they produce commit together or not at all. Each
+    referral is decided in its own trace (the one its event arrived with)."""
+    decided_at = datetime.now(UTC)
+    policy = router.policy_for(decided_at)
+    entries: list[decision_log.Entry] = []
+    produced: dict[uuid.UUID, list[outbox.OutgoingEvent]] = {}
+    for delivered in batch:
+        event = delivered.event
+        if event.id in produced:  # the same event twice in one batch: handle it once
+            continue
+        with delivered.traced():
+            facts = event.data.facts
+            entry = decision_log.Entry(
+                decision_id=uuid.uuid4(),
+                trigger_event=event.id,
+                facts=facts,
+                plan=_plan_for_new_referral(policy.decide(facts)),
+                decided_at=decided_at,
+            )
+            produced[event.id] = _events_for(
+                facts, entry.plan, decided_at, entry.decision_id, event.id
+            )
+        entries.append(entry)
+    async with router.pool.acquire() as conn, conn.transaction():
+        new = await inbox.first_times_or_redrive(
+            conn, RECEIVED_CONSUMER, [(e.trigger_event, topics.REFERRAL_RECEIVED) for e in entries]
+        )
+        entries = [e for e in entries if e.trigger_event in new]
+        await decision_log.record_many(conn, entries)
+        await outbox.add_each(
+            conn,
+            [(item, e.trigger_event) for e in entries for item in produced[e.trigger_event]],
+        )
+    for e in entries:
+        _count(e.plan)
 
 
 async def route_referral(router: Router, event: CloudEvent[events.ReferralReceived]) -> None:

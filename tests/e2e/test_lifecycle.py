@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from tests.support.referrals import referral
+from tests.support.referrals import ago, referral
 from tests.support.stack import RunningStack
 from tests.support.waiting import eventually_sync
 
@@ -44,7 +44,7 @@ def test_sexual_offence_waits_for_consent_is_rerouted_on_rejection_and_closes_on
     staff, isva, val = hub.staff("triage"), hub.provider("ISVA"), hub.provider("VAL")
     body = referral(
         incident__crime_types=["sexual_offence"],
-        incident__occurred_at="2026-10-01T22:00:00Z",
+        incident__occurred_at=ago(days=50),
         consent__status="not_asked",
     )
     referral_id = staff.post("/v1/referrals", json=body).json()["referral_id"]

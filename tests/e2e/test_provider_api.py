@@ -18,7 +18,7 @@ from deploy.localstack.ports import free_port
 from schemas import data_sharing, topics
 from schemas.codes import Service
 from tests.support.kafka_reader import read_all
-from tests.support.referrals import high_risk_da, referral
+from tests.support.referrals import ago, high_risk_da, referral
 from tests.support.stack import RunningStack
 from tests.support.waiting import eventually_sync
 from tests.support.webhook_receiver import Receiver, webhook_receiver
@@ -126,7 +126,7 @@ def test_a_providers_key_reaches_only_its_own_service_and_discloses_nothing(
         isva.post(f"/v1/referrals/{referral_id}/acknowledge", json={"decision": "accepted"}),
         isva.post(
             f"/v1/referrals/{referral_id}/contact-attempts",
-            json={"at": "2026-11-20T10:00:00Z", "channel": "phone", "result": "contacted"},
+            json={"at": ago(minutes=1), "channel": "phone", "result": "contacted"},
         ),
         isva.post(f"/v1/referrals/{referral_id}/outcome", json={"status": "completed"}),
     ]

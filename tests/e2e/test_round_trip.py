@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from tests.support.referrals import high_risk_da, referral
+from tests.support.referrals import ago, high_risk_da, referral
 from tests.support.stack import RunningStack
 from tests.support.waiting import eventually_sync
 
@@ -53,7 +53,7 @@ def test_high_risk_da_referral_goes_round_and_every_step_shows_at_intake(hub: Ru
     assert accepted.json()["status"] == "accepted"
     attempt = idva.post(
         f"/v1/referrals/{referral_id}/contact-attempts",
-        json={"at": "2026-11-20T11:00:00Z", "channel": "phone", "result": "contacted"},
+        json={"at": ago(minutes=1), "channel": "phone", "result": "contacted"},
     )
     assert attempt.json()["status"] == "in_progress"
     outcome = idva.post(
@@ -119,7 +119,7 @@ def test_transition_that_is_not_allowed_is_refused_with_a_reason(hub: RunningSta
     eventually_sync(lambda: _in_queue(idva, referral_id), what="work item in the IDVA queue")
     early = idva.post(
         f"/v1/referrals/{referral_id}/contact-attempts",
-        json={"at": "2026-11-20T11:00:00Z", "channel": "phone", "result": "contacted"},
+        json={"at": ago(minutes=1), "channel": "phone", "result": "contacted"},
     )
     assert early.status_code == 409
     assert "Accept the referral" in early.json()["detail"]

@@ -5,12 +5,24 @@ from __future__ import annotations
 
 import copy
 import secrets
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+
+def ago(**delta: float) -> str:
+    """An instant ``delta`` before now, as the API writes it. The tests' referrals are always
+    recent, so the clocks they start behave the same on whatever day the suite runs."""
+    return (
+        (datetime.now(UTC).replace(microsecond=0) - timedelta(**delta))
+        .isoformat()
+        .replace("+00:00", "Z")
+    )
+
 
 BASE: dict[str, Any] = {
     "source": "police_officer",
     "crime_reference": "22/00001/26",
-    "crime_reported_at": "2026-11-16T10:00:00Z",
+    "crime_reported_at": ago(hours=1),
     "local_authority": "worcestershire",
     "subject": {
         "role": "victim",
@@ -32,7 +44,7 @@ BASE: dict[str, Any] = {
     },
     "incident": {
         "crime_types": ["other"],
-        "occurred_at": "2026-11-15T22:00:00Z",
+        "occurred_at": ago(hours=13),
         "drug_possession": None,
     },
     "assessment": {
@@ -44,7 +56,7 @@ BASE: dict[str, Any] = {
         "threat_to_life": False,
         "hospital_setting": False,
     },
-    "consent": {"status": "given", "recorded_at": "2026-11-16T10:05:00Z", "recorded_by": "PC 1"},
+    "consent": {"status": "given", "recorded_at": ago(minutes=55), "recorded_by": "PC 1"},
 }
 
 

@@ -27,12 +27,15 @@ async def insert_referral(
     submitted_by: str,
     idempotency_key: str | None,
     request_hash: str,
+    person_key: str | None = None,
+    crime_key: str | None = None,
+    repeat_victim: bool = False,
 ) -> None:
     await conn.execute(
         """INSERT INTO referrals (referral_id, received_at, status, source, local_authority, facts,
                                   submitted_by, idempotency_key, request_hash, updated_at,
-                                  consent_status)
-           VALUES ($1, $2, 'received', $3, $4, $5, $6, $7, $8, $2, $9)""",
+                                  consent_status, person_key, crime_key, repeat_victim)
+           VALUES ($1, $2, 'received', $3, $4, $5, $6, $7, $8, $2, $9, $10, $11, $12)""",
         facts.referral_id,
         facts.received_at,
         facts.source.value,
@@ -42,6 +45,9 @@ async def insert_referral(
         idempotency_key,
         request_hash,
         facts.consent.value,
+        person_key,
+        crime_key,
+        repeat_victim,
     )
 
 
@@ -362,6 +368,35 @@ async def open_duplicate(
         crime_key,
         since,
     )
+
+
+async def identity_matches(
+    conn: Connection,
+    person_key: str,
+    crime_key: str | None,
+    duplicate_since: datetime,
+    repeat_since: datetime,
+) -> tuple[asyncpg.Record | None, bool]:
+    """``open_duplicate`` (when there is a crime key) and ``has_referral_since`` in one
+    round trip: the open referral of the same person for the same crime, and whether the
+    person has any referral since ``repeat_since``."""
+    row = await conn.fetchrow(
+        """SELECT d.referral_id, d.status,
+                  EXISTS (SELECT 1 FROM referrals
+                          WHERE person_key = $1 AND received_at >= $4) AS repeat
+           FROM (SELECT 1) AS one
+           LEFT JOIN LATERAL (
+               SELECT referral_id, status FROM referrals
+               WHERE $2::text IS NOT NULL AND person_key = $1 AND crime_key = $2
+                 AND received_at >= $3 AND status NOT IN ('closed', 'no_service')
+               ORDER BY received_at DESC LIMIT 1) AS d ON true""",
+        person_key,
+        crime_key,
+        duplicate_since,
+        repeat_since,
+    )
+    assert row is not None
+    return (row if row["referral_id"] is not None else None), bool(row["repeat"])
 
 
 async def has_referral_since(conn: Connection, person_key: str, since: datetime) -> bool:

@@ -13,6 +13,7 @@ from schemas.codes import TERMINAL_ROUTE_STATUSES, RejectionReason, RouteStatus
 from schemas.envelope import CloudEvent
 from services.plumbing import inbox, outbox
 from services.plumbing.db import Connection
+from services.referral_intake.adapters import reports as report_facts
 from services.referral_intake.adapters import repository as repo
 from services.referral_intake.handlers.common import (
     ROUTED_CONSUMER,
@@ -125,6 +126,7 @@ async def record_decision(pool: asyncpg.Pool, event: CloudEvent[events.ReferralR
                     conn, decision.referral_id, route.route_id, caused_by=event.id
                 )
         await refresh_referral_status(conn, decision.referral_id, decision.decided_at)
+        await report_facts.refresh(conn, decision.referral_id)
 
 
 def _reported_by(source: str) -> str:
@@ -181,6 +183,7 @@ async def record_route_status(
                 caused_by=event.id,
             )
         await refresh_referral_status(conn, change.referral_id, change.at)
+        await report_facts.refresh(conn, change.referral_id)
 
 
 async def _ask_to_reroute(

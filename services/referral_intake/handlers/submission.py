@@ -67,25 +67,26 @@ async def submit_referral(
                         if existing["request_hash"] != request_hash:
                             raise IdempotencyConflict
                         return Submitted(existing["referral_id"], existing["status"], replayed=True)
-                if keys.person and keys.crime:
-                    since = received_at - timedelta(days=DUPLICATE_WINDOW_DAYS)
-                    duplicate = await repo.open_duplicate(conn, keys.person, keys.crime, since)
-                    if duplicate is not None:
-                        await repo.add_timeline(
-                            conn,
-                            duplicate["referral_id"],
-                            "duplicate_linked",
-                            received_at,
-                            actor=submitted_by,
-                            detail={"note": "the same person and crime was referred again"},
-                        )
-                        return Submitted(duplicate["referral_id"], duplicate["status"], linked=True)
-                repeat = bool(
-                    keys.person
-                    and await repo.has_referral_since(
-                        conn, keys.person, received_at - timedelta(days=REPEAT_WINDOW_DAYS)
+                duplicate, repeat = None, False
+                if keys.person:
+                    # One round trip for both questions (a duplicate needs a crime key too).
+                    duplicate, repeat = await repo.identity_matches(
+                        conn,
+                        keys.person,
+                        keys.crime,
+                        received_at - timedelta(days=DUPLICATE_WINDOW_DAYS),
+                        received_at - timedelta(days=REPEAT_WINDOW_DAYS),
                     )
-                )
+                if duplicate is not None:
+                    await repo.add_timeline(
+                        conn,
+                        duplicate["referral_id"],
+                        "duplicate_linked",
+                        received_at,
+                        actor=submitted_by,
+                        detail={"note": "the same person and crime was referred again"},
+                    )
+                    return Submitted(duplicate["referral_id"], duplicate["status"], linked=True)
                 facts = coded_facts(request, referral_id, received_at)
                 if repeat:
                     facts = facts.model_copy(
@@ -97,8 +98,10 @@ async def submit_referral(
                     submitted_by=submitted_by,
                     idempotency_key=idempotency_key,
                     request_hash=request_hash,
+                    person_key=keys.person,
+                    crime_key=keys.crime,
+                    repeat_victim=repeat,
                 )
-                await repo.set_identity_keys(conn, referral_id, keys.person, keys.crime, repeat)
                 await vault.write(conn, referral_id, request.personal_data())
                 await repo.add_timeline(
                     conn,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from schemas.events import ReferralFacts
@@ -54,3 +55,36 @@ async def facts_received_between(
         )
         async for row in cursor:
             yield ReferralFacts.model_validate(row["facts"])
+
+
+@dataclass(frozen=True)
+class Entry:
+    decision_id: uuid.UUID
+    trigger_event: uuid.UUID
+    facts: ReferralFacts
+    plan: Plan
+    decided_at: datetime
+
+
+async def record_many(conn: Connection, entries: list[Entry]) -> None:
+    """``record`` for several decisions, sent to the server together."""
+    await conn.executemany(
+        """INSERT INTO decisions (decision_id, referral_id, trigger_event, policy_version,
+                                  decided_at, status, rule_ids, received_at, facts, routes)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
+        [
+            (
+                e.decision_id,
+                e.facts.referral_id,
+                e.trigger_event,
+                e.plan.policy_version,
+                e.decided_at,
+                e.plan.status.value,
+                list(e.plan.rule_ids),
+                e.facts.received_at,
+                e.facts.model_dump(mode="json"),
+                route_names(e.plan.dispatch),
+            )
+            for e in entries
+        ],
+    )

@@ -12,7 +12,7 @@ from typing import Any
 from services.plumbing import db
 from services.router import handlers
 from services.router.adapters.policy_files import load_book
-from services.router.settings import RouterSettings
+from services.router.settings import SimulationSettings
 
 DEFAULT_DAYS = 90
 
@@ -72,7 +72,7 @@ def render(report: dict[str, Any]) -> str:
 
 
 async def _run(args: argparse.Namespace) -> dict[str, Any]:
-    settings = RouterSettings()
+    settings = SimulationSettings()
     pool = await db.create_pool(
         settings.database_url, settings.db_schema, application_name="router-simulate"
     )

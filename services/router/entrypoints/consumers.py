@@ -10,6 +10,9 @@ from services.plumbing.kafka import On, subscribe
 from services.plumbing.settings import ServiceSettings
 from services.router import handlers
 
+MAX_BATCH = 500
+"""Referrals decided and stored in one transaction, at most: as many as have arrived."""
+
 
 def register(broker: KafkaBroker, router: handlers.Router, settings: ServiceSettings) -> None:
     subscribe(
@@ -18,10 +21,13 @@ def register(broker: KafkaBroker, router: handlers.Router, settings: ServiceSett
         group_id=handlers.RECEIVED_CONSUMER,
         handlers={
             events.REFERRAL_RECEIVED: On(
-                CloudEvent[events.ReferralReceived], partial(handlers.route_referral, router)
+                CloudEvent[events.ReferralReceived],
+                partial(handlers.route_referral, router),
+                handle_batch=partial(handlers.route_referrals, router),
             )
         },
         settings=settings,
+        max_batch=MAX_BATCH,
     )
     subscribe(
         broker,

@@ -1,7 +1,17 @@
-"""Evaluate a policy version's decision graph and read its answer back as a ``Decision``."""
+"""Evaluate a policy version's decision graph and read its answer back as a ``Decision``.
+
+How evaluation is kept fast (``make bench``; docs/performance.md): each version gets its own
+engine whose graphs are loaded and compiled once, and every evaluation goes through the
+engine (``ZenEngine.evaluate``), which reuses one runtime. ``ZenDecision.evaluate`` builds a
+new async runtime on every call, which costs three times the evaluation itself. The graph is
+evaluated as written, with one addition made when it is loaded: a last node that keeps only
+what ``read`` needs, instead of every intermediate value (the facts, the parameters and each
+table's output, copied into every route) being converted back into Python objects.
+"""
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterable
 from dataclasses import replace
@@ -15,19 +25,85 @@ from services.router.domain.decision import Adjustment, Clock, Decision, RouteCh
 from services.router.domain.policy.facts import policy_facts
 from services.router.domain.policy.version import PolicyVersion
 
-_ENGINE = zen.ZenEngine()
 _PRIORITY_ORDER = {Priority.URGENT: 0, Priority.HIGH: 1, Priority.STANDARD: 2}
+_ROUTING, _ADJUSTMENTS = "routing", "adjustments"
+
+ANSWER_NODE_ID = "hub-answer"
+ANSWER: dict[str, str] = {
+    "derived": "derived",
+    "decision.status": "decision.status",
+    "decision.reason": "decision.reason",
+    "decision.status_rule": "decision.status_rule",
+    "decision.dispatched": "len(decision.routes)",
+    "route_plan.final": "route_plan.final",
+    "flags": "flags",
+}
+"""What ``read`` (and ``adjust``) use of the routing graph's answer: key, expression."""
 
 
 class PolicyEvaluationError(Exception):
     """The graph failed while deciding (a policy fault, never a fault in the referral)."""
 
 
+def with_answer_node(graph: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``graph`` in which everything that reached an output node passes first
+    through one expression node keeping only ``ANSWER``. The decision tables are unchanged."""
+    slim = copy.deepcopy(graph)
+    outputs = {n["id"] for n in slim.get("nodes", []) if n.get("type") == "outputNode"}
+    if not outputs:
+        return slim
+    slim["nodes"].append(
+        {
+            "id": ANSWER_NODE_ID,
+            "type": "expressionNode",
+            "name": "Answer read by the router",
+            "position": {"x": 0, "y": 0},
+            "content": {
+                "expressions": [
+                    {"id": f"{ANSWER_NODE_ID}-{n}", "key": key, "value": value}
+                    for n, (key, value) in enumerate(ANSWER.items())
+                ],
+                "passThrough": False,
+                "inputField": None,
+                "outputPath": None,
+                "executionMode": "single",
+            },
+        }
+    )
+    edges = []
+    for edge in slim.get("edges", []):
+        if edge.get("targetId") in outputs:
+            edges.append({**edge, "targetId": ANSWER_NODE_ID})
+        else:
+            edges.append(edge)
+    edges += [
+        {
+            "id": f"{ANSWER_NODE_ID}-{target}",
+            "type": "edge",
+            "sourceId": ANSWER_NODE_ID,
+            "targetId": target,
+        }
+        for target in sorted(outputs)
+    ]
+    slim["edges"] = edges
+    return slim
+
+
 class CompiledPolicy:
     def __init__(self, version: PolicyVersion) -> None:
         self.version = version
-        self._decision = _ENGINE.create_decision(json.dumps(version.graph))
-        self._adjustments = _ENGINE.create_decision(json.dumps(version.adjustments))
+        # One engine per version, holding its two graphs: loaded and compiled once here.
+        self._engine = zen.ZenEngine(
+            {
+                "loader": {
+                    "type": "static",
+                    "content": {
+                        _ROUTING: with_answer_node(version.graph),
+                        _ADJUSTMENTS: version.adjustments,
+                    },
+                }
+            }
+        )
         self._parameters = dict(version.manifest.parameters)
 
     @property
@@ -35,9 +111,11 @@ class CompiledPolicy:
         return self.version.version
 
     def evaluate(self, facts: dict[str, Any]) -> dict[str, Any]:
-        """The graph's raw answer for prepared facts (see ``facts.policy_facts``)."""
+        """The graph's answer for prepared facts (see ``facts.policy_facts``): ``derived``,
+        ``decision`` (status, reason, status_rule, the number of routes dispatched),
+        ``route_plan.final`` and ``flags`` (see ``ANSWER``)."""
         try:
-            answer = self._decision.evaluate({"facts": facts, "params": self._parameters})
+            answer = self._engine.evaluate(_ROUTING, {"facts": facts, "params": self._parameters})
         except RuntimeError as exc:
             raise PolicyEvaluationError(_engine_message(exc)) from exc
         result: dict[str, Any] = answer["result"]
@@ -51,8 +129,8 @@ class CompiledPolicy:
         priority, rejection_reason), with the referral's derived facts from the routing graph."""
         derived = self.evaluate(policy_facts(facts))["derived"]
         try:
-            answer = self._adjustments.evaluate(
-                {"change": change, "derived": derived, "params": self._parameters}
+            answer = self._engine.evaluate(
+                _ADJUSTMENTS, {"change": change, "derived": derived, "params": self._parameters}
             )
         except RuntimeError as exc:
             raise PolicyEvaluationError(_engine_message(exc)) from exc
@@ -83,7 +161,7 @@ class CompiledPolicy:
     def read(self, result: dict[str, Any]) -> Decision:
         derived, decided = result["derived"], result["decision"]
         plan = result["route_plan"]["final"]
-        dispatched = len(decided["routes"])
+        dispatched = int(decided["dispatched"])
         routes = _one_per_service(_route(item) for item in plan[:dispatched])
         held = _one_per_service(_route(item, held=True) for item in plan[dispatched:])
         flags = tuple(dict.fromkeys(f["flag"] for f in result.get("flags") or []))

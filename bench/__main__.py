@@ -1,0 +1,260 @@
+"""``make bench``: the hub's throughput and latency, each measured against a raw baseline in
+the same run on the same machine, written to ``.dev/bench.json`` with a readable summary.
+
+The run starts its own hub (as ``make run`` does, in a temporary directory on free ports),
+takes at most about ten minutes, and never asserts: docs/performance.md explains each
+figure, how to read it and what limits it.
+
+Phases, in order: the policy in process (before anything else runs); then with the router
+paused, sustained intake submissions and the raw-insert baseline; the raw Kafka passthrough
+of the referral events intake produced; the router let go on the same events; the hub left
+to settle; an open-loop end-to-end run at a fixed rate; each service's peak memory; the
+commissioner's report over a million referrals (when ``bench.report`` is there).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import machine, phases
+from bench import policy as policy_bench
+from bench.stack import PROJECT_ROOT, SERVICES, Hub, running_hub
+
+RESULTS = PROJECT_ROOT / ".dev" / "bench.json"
+BUDGET_SECONDS = 570.0
+"""The whole run stays under ten minutes; phases that would not fit are skipped, saying so."""
+REPORT_NEEDS_SECONDS = 150.0
+
+TARGETS: dict[str, tuple[str, float]] = {
+    "router_ratio": (">=", 0.5),
+    "intake_per_s": (">=", 1000),
+    "e2e_rate_per_s": (">=", 200),
+    "e2e_p99_ms": ("<=", 100),
+    "lost": ("<=", 0),
+    "policy_decisions_per_s": (">=", 20_000),
+    "peak_rss_mb_max": ("<=", 200),
+}
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 3) if a is not None and b else None
+
+
+async def _phase(
+    name: str,
+    results: dict[str, Any],
+    run: Callable[[], Awaitable[dict[str, Any]]],
+    roots: set[int],
+) -> dict[str, Any]:
+    print(f"  {name} ...", flush=True)
+    watch = machine.CpuWatch(roots).start()
+    started = time.perf_counter()
+    outcome = await run()
+    results["phases"][name] = {
+        "seconds": round(time.perf_counter() - started, 1),
+        "cpu": watch.stop(),
+        **{k: v for k, v in outcome.items() if not k.startswith(("intake_per", "raw_", "e2e_p"))},
+    }
+    results.update(outcome)
+    return outcome
+
+
+async def _run(args: argparse.Namespace, hub: Hub, results: dict[str, Any], began: float) -> None:
+    roots = {os.getpid(), hub.process.pid}
+    info = hub.info()
+    results["stack"] = {"started_in_s": round(time.monotonic() - began, 1), "fsync": True}
+    hub.pause("router")  # the referral events intake produces wait for the router phase
+    await _phase(
+        "intake",
+        results,
+        lambda: phases.intake_load(
+            hub,
+            concurrency=args.concurrency,
+            seconds=args.intake_seconds,
+            warmup=3.0,
+            max_rate=2500,
+        ),
+        roots,
+    )
+    await _phase(
+        "raw_insert",
+        results,
+        lambda: phases.raw_insert(hub, concurrency=args.concurrency, seconds=args.insert_seconds),
+        roots,
+    )
+    results["intake_ratio"] = _ratio(results.get("intake_per_s"), results.get("raw_insert_per_s"))
+    await _wait_intake_outbox(hub)
+    await _phase(
+        "preload",
+        results,
+        lambda: phases.preload_referral_events(hub, events=args.router_events),
+        roots,
+    )
+    backlog = await phases.events_on(hub, "referral.received.v1")
+    await _phase(
+        "raw_passthrough", results, lambda: phases.raw_passthrough(hub, events=backlog), roots
+    )
+    await _phase("router", results, lambda: phases.router_drain(hub, limit_seconds=150), roots)
+    results["router_ratio"] = _ratio(
+        results.get("router_throughput_per_s"), results.get("raw_passthrough_per_s")
+    )
+    await _phase("settle", results, lambda: phases.settle(hub, limit_seconds=120), roots)
+    await _phase(
+        "e2e",
+        results,
+        lambda: phases.e2e(hub, rate=args.rate, seconds=args.e2e_seconds, grace=args.grace),
+        roots,
+    )
+    results["peak_rss_mb"] = hub.peak_rss_mb()
+    peaks = [v for v in results["peak_rss_mb"].values() if v is not None]
+    results["peak_rss_mb_max"] = max(peaks) if peaks else None
+    results["service_restarts"] = hub.restarts()
+    remaining = BUDGET_SECONDS - (time.monotonic() - began)
+    results["report_seconds_1m"] = None
+    if args.skip_report:
+        results["report_note"] = "skipped (--skip-report)"
+    elif remaining < REPORT_NEEDS_SECONDS:
+        results["report_note"] = f"skipped: {remaining:.0f} s of the time budget left"
+    else:
+        try:
+            from bench import report  # written separately; may not be there yet
+        except ImportError as exc:
+            results["report_note"] = f"bench.report is not available: {exc}"
+        else:
+            hub.pause(*info["processes"])  # the report reads the database alone
+            try:
+                await _phase(
+                    "report",
+                    results,
+                    lambda: _report(report.report_seconds, hub.database_url, remaining),
+                    roots,
+                )
+            finally:
+                hub.resume(*info["processes"])
+
+
+async def _report(
+    measure: Callable[[str], Awaitable[float]], database_url: str, remaining: float
+) -> dict[str, Any]:
+    try:
+        seconds = await asyncio.wait_for(measure(database_url), timeout=remaining - 30)
+    except TimeoutError:
+        return {"report_seconds_1m": None, "report_note": "did not finish within the budget"}
+    return {"report_seconds_1m": round(seconds, 3)}
+
+
+async def _wait_intake_outbox(hub: Hub) -> None:
+    """Every referral event intake accepted is on the broker before the Kafka phases."""
+    from services.plumbing import db
+
+    conn = await db.connect(hub.database_url)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            left = await conn.fetchval(
+                "SELECT count(*) FROM intake.outbox WHERE published_at IS NULL"
+            )
+            if left == 0:
+                return
+            await asyncio.sleep(0.5)
+    finally:
+        await conn.close()
+
+
+def _targets(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    verdicts: dict[str, dict[str, Any]] = {}
+    for name, (op, bound) in TARGETS.items():
+        value = results.get(name)
+        met = None
+        if isinstance(value, int | float):
+            met = value >= bound if op == ">=" else value <= bound
+        verdicts[name] = {"target": f"{op} {bound:g}", "value": value, "met": met}
+    return verdicts
+
+
+def summary(results: dict[str, Any]) -> str:
+    def fig(name: str, unit: str = "") -> str:
+        value = results.get(name)
+        return "n/a" if value is None else f"{value:,}{unit}"
+
+    lines = [
+        "",
+        f"Referral hub bench, {results['finished_at']}  ({results['machine']['cores']} cores, "
+        f"{results['machine']['memory_gb']} GB, {results['machine']['cpu_model']})",
+        f"  policy, in process       {fig('policy_decisions_per_s')} decisions/s",
+        f"  intake                   {fig('intake_per_s')} referrals/s   raw insert "
+        f"{fig('raw_insert_per_s')}/s   ratio {fig('intake_ratio')}",
+        f"  router                   {fig('router_throughput_per_s')} events/s   raw passthrough "
+        f"{fig('raw_passthrough_per_s')}/s   ratio {fig('router_ratio')}",
+        f"  end to end at {fig('e2e_rate_per_s')}/s    p50 {fig('e2e_p50_ms')} ms   p95 "
+        f"{fig('e2e_p95_ms')} ms   p99 {fig('e2e_p99_ms')} ms   lost {fig('lost')}",
+        f"  report over 1M referrals {fig('report_seconds_1m', ' s')}"
+        + (f"  ({results['report_note']})" if results.get("report_note") else ""),
+        "  peak RSS (MB)            "
+        + ", ".join(f"{k} {v}" for k, v in (results.get("peak_rss_mb") or {}).items()),
+        "  other work on the machine during each phase (% of all cores): "
+        + ", ".join(
+            f"{name} {phase['cpu']['other_work_pct']}"
+            for name, phase in results.get("phases", {}).items()
+            if "cpu" in phase
+        ),
+        "  targets: "
+        + ", ".join(
+            f"{name} {'met' if v['met'] else 'NOT met' if v['met'] is False else 'n/a'}"
+            for name, v in results.get("targets", {}).items()
+        ),
+        f"Written to {RESULTS}",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--intake-seconds", type=float, default=15.0)
+    parser.add_argument("--insert-seconds", type=float, default=10.0)
+    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--e2e-seconds", type=float, default=60.0)
+    parser.add_argument("--grace", type=float, default=90.0)
+    parser.add_argument("--router-events", type=int, default=10_000)
+    parser.add_argument("--policy-decisions", type=int, default=20_000)
+    parser.add_argument("--skip-report", action="store_true")
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args()
+
+    began = time.monotonic()
+    results: dict[str, Any] = {
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine.describe(),
+        "phases": {},
+        "settings": {k: v for k, v in vars(args).items() if k != "output"},
+        "services": ["referral_intake", "router", *(f"provider_adapter.{s}" for s in SERVICES)],
+    }
+    print("Policy evaluation in process ...", flush=True)
+    policy = policy_bench.run(args.policy_decisions, seed=2026)
+    results["policy_decisions_per_s"] = policy["decisions_per_second"]
+    results["phases"]["policy"] = policy
+    print("Starting the hub (embedded PostgreSQL with fsync, Tansu, 7 services) ...", flush=True)
+    try:
+        with running_hub() as hub:
+            asyncio.run(_run(args, hub, results, began))
+    finally:
+        results["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+        results["seconds"] = round(time.monotonic() - began, 1)
+        results["machine"]["load_average_at_end"] = list(os.getloadavg())
+        results["targets"] = _targets(results)
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(json.dumps(results, indent=2, default=str) + "\n")
+        print(summary(results), flush=True)
+
+
+if __name__ == "__main__":
+    main()

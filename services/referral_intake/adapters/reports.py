@@ -1,0 +1,168 @@
+"""SQL for the commissioner's report: keeping the projection (``report_facts``, migration
+005) up to date, and the aggregates the report is assembled from. Each aggregate is one
+pass over the period's rows, grouped so that the domain can add the counts up."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from services.plumbing.db import Connection
+
+
+async def refresh(conn: Connection, referral_id: uuid.UUID) -> None:
+    """Re-derive the referral's report rows, in the caller's transaction. The caller holds
+    the referral's row lock, so this sees every change committed before it."""
+    await conn.execute("SELECT report_refresh(ARRAY[$1::uuid])", referral_id)
+
+
+_IN_PERIOD = """received_at >= $1 AND received_at < $2
+                AND ($3::text IS NULL OR local_authority = $3)"""
+
+
+def _judged(deadline: str, done: str) -> str:
+    """A clock is judged once it was met, or once its deadline passed (by ``$4``, the time
+    the report is made) with the route still open at the deadline."""
+    still_open = f"(ended_at IS NULL OR ended_at > {deadline})"
+    return f"({done} IS NOT NULL OR ({deadline} <= $4 AND {still_open}))"
+
+
+_COUNTS = f"""
+SELECT service, sub_service, rejection_reason,{{measures}}
+       count(*) AS referrals,
+       count(*) FILTER (WHERE accepted) AS accepted,
+       count(*) FILTER (WHERE rejected) AS rejected,
+       count(*) FILTER (WHERE acknowledged_at IS NOT NULL) AS acknowledged,
+       count(*) FILTER (WHERE engaged) AS engaged,
+       count(*) FILTER (WHERE outcome_status = 'completed') AS completed,
+       count(*) FILTER (WHERE first_contact_at IS NOT NULL) AS contacted,
+       count(*) FILTER (WHERE outcome_status IN ('completed', 'failed')) AS ended_with_outcome,
+       count(*) FILTER (WHERE outcome_status IN ('completed', 'failed')
+                          AND positive_outcome IS NOT NULL) AS outcomes_with_measures,
+       count(*) FILTER (WHERE outcome_status IN ('completed', 'failed')
+                          AND positive_outcome) AS positive_outcomes,
+       count(*) FILTER (WHERE first_contact_at <= contact_due_by) AS contact_met,
+       count(*) FILTER (WHERE {_judged("contact_due_by", "first_contact_at")}) AS contact_judged,
+       count(*) FILTER (WHERE reached_at <= code_deadline) AS code_met,
+       count(*) FILTER (WHERE {_judged("code_deadline", "reached_at")}) AS code_judged,
+       count(*) FILTER (WHERE high_risk_da) AS high_risk_da,
+       count(*) FILTER (WHERE high_risk_da
+                          AND first_contact_at <= requested_at + interval '48 hours')
+           AS high_risk_48h_met,
+       count(*) FILTER (WHERE high_risk_da
+                          AND {_judged("requested_at + interval '48 hours'", "first_contact_at")})
+           AS high_risk_48h_judged,
+       count(*) FILTER (WHERE high_risk_da
+                          AND first_contact_at <= requested_at + interval '72 hours')
+           AS high_risk_72h_met,
+       count(*) FILTER (WHERE high_risk_da
+                          AND {_judged("requested_at + interval '72 hours'", "first_contact_at")})
+           AS high_risk_72h_judged
+FROM report_facts
+WHERE {_IN_PERIOD}
+GROUP BY service, sub_service, rejection_reason
+"""  # noqa: S608 - fixed fragments, no input
+
+
+def counts_sql(bits: Iterable[int]) -> str:
+    """The counts, with two per outcome measure (reported, positive) read from its bit."""
+    columns = []
+    for bit in bits:
+        if not isinstance(bit, int) or not 0 <= bit <= 30:
+            raise ValueError(f"not a measure bit: {bit!r}")
+        mask = 1 << bit
+        columns.append(
+            f"\n       count(*) FILTER (WHERE measures_reported & {mask} <> 0) AS reported_{bit},"
+            f"\n       count(*) FILTER (WHERE measures_positive & {mask} <> 0) AS positive_{bit},"
+        )
+    return _COUNTS.format(measures="".join(columns))
+
+
+ACKNOWLEDGEMENTS = f"""
+SELECT service, sub_service,
+       round(extract(epoch FROM acknowledged_at - requested_at) / 60)::integer AS minutes,
+       count(*) AS routes
+FROM report_facts
+WHERE {_IN_PERIOD} AND acknowledged_at IS NOT NULL
+GROUP BY service, sub_service, minutes
+"""  # noqa: S608 - minutes to acknowledge as a histogram: medians for every level from one pass
+
+DIMENSIONS = f"""
+SELECT service, local_authority, source, age_band, priority, count(*) AS referrals
+FROM report_facts
+WHERE {_IN_PERIOD}
+GROUP BY service, local_authority, source, age_band, priority
+"""  # noqa: S608
+
+CASELOAD = """
+SELECT service, sub_service,
+       count(*) FILTER (WHERE accepted AND acknowledged_at < $1) AS open_caseload,
+       count(*) FILTER (WHERE first_contact_at IS NULL OR first_contact_at >= $1)
+           AS waiting_list
+FROM report_facts
+WHERE requested_at < $1 AND (ended_at IS NULL OR ended_at >= $1)
+  AND ($2::text IS NULL OR local_authority = $2)
+GROUP BY service, sub_service
+"""
+
+PREVIOUS = f"""
+SELECT service, count(*) AS referrals
+FROM report_facts
+WHERE {_IN_PERIOD}
+GROUP BY service
+"""  # noqa: S608
+
+INTAKE = f"""
+SELECT status, count(*) AS referrals
+FROM referrals
+WHERE {_IN_PERIOD}
+GROUP BY status
+"""  # noqa: S608
+
+
+async def _rows(conn: Connection, sql: str, *args: Any) -> list[dict[str, Any]]:
+    return [dict(r) for r in await conn.fetch(sql, *args)]
+
+
+async def counts(
+    conn: Connection, low: datetime, high: datetime, area: str | None, as_of: datetime
+) -> list[dict[str, Any]]:
+    """Rows of counts; each row's ``measures`` maps a measure to (reported, positive)."""
+    bits = {r["bit"]: r["name"] for r in await conn.fetch("SELECT bit, name FROM report_measures")}
+    rows = await _rows(conn, counts_sql(sorted(bits)), low, high, area, as_of)
+    for row in rows:
+        row["measures"] = {
+            name: (row.pop(f"reported_{bit}"), row.pop(f"positive_{bit}"))
+            for bit, name in sorted(bits.items())
+        }
+    return rows
+
+
+async def acknowledgements(
+    conn: Connection, low: datetime, high: datetime, area: str | None
+) -> list[dict[str, Any]]:
+    return await _rows(conn, ACKNOWLEDGEMENTS, low, high, area)
+
+
+async def dimensions(
+    conn: Connection, low: datetime, high: datetime, area: str | None
+) -> list[dict[str, Any]]:
+    return await _rows(conn, DIMENSIONS, low, high, area)
+
+
+async def caseload(conn: Connection, at: datetime, area: str | None) -> list[dict[str, Any]]:
+    return await _rows(conn, CASELOAD, at, area)
+
+
+async def previous(
+    conn: Connection, low: datetime, high: datetime, area: str | None
+) -> list[dict[str, Any]]:
+    return await _rows(conn, PREVIOUS, low, high, area)
+
+
+async def intake(
+    conn: Connection, low: datetime, high: datetime, area: str | None
+) -> list[dict[str, Any]]:
+    return await _rows(conn, INTAKE, low, high, area)
