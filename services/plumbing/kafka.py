@@ -335,6 +335,7 @@ def subscribe(
         return decorator
 
     consumer_lag.watch(broker, group_id, (topic,))
+    DEAD_LETTERS.labels(topic)  # from 0, so that the first dead letter is an increase
 
     if max_batch > 1:
 

@@ -7,6 +7,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 import asyncpg
 import httpx
@@ -335,3 +336,48 @@ async def test_a_body_over_one_mebibyte_is_refused(
     )
     assert streamed.status_code == 413
     assert await _count(database_url, "referrals") == before
+
+
+async def test_an_older_step_arriving_late_does_not_move_the_route_back(
+    intake: httpx.AsyncClient, database_url: str
+) -> None:
+    from tests.integration.test_watchdog import T0
+
+    referral_id = uuid.UUID(await _decided(database_url, intake))
+    pool = await db.create_pool(database_url, "intake", application_name="test")
+    try:
+        async with pool.acquire() as conn:
+            route_id = await conn.fetchval(
+                "SELECT route_id FROM routes WHERE referral_id = $1", referral_id
+            )
+
+        def step(name: str, status: str, hours: int, **extra: object) -> CloudEvent[Any]:
+            return CloudEvent(
+                source="provider_adapter.IDVA",
+                type=events.ROUTE_STATUS,
+                subject=str(referral_id),
+                data=events.RouteStatusChanged(
+                    route_id=route_id,
+                    referral_id=referral_id,
+                    service="IDVA",
+                    step=name,
+                    status=status,
+                    at=T0 + timedelta(hours=hours),
+                    **extra,
+                ),
+            )
+
+        # The outcome arrives first; the acknowledgement made two hours before it, after.
+        await decisions.record_route_status(
+            pool, step("outcome", "completed", 3, outcome=events.Outcome(status="completed"))
+        )
+        await decisions.record_route_status(pool, step("acknowledged", "accepted", 1))
+        async with pool.acquire() as conn:
+            status = await conn.fetchval("SELECT status FROM routes WHERE route_id = $1", route_id)
+            steps = await conn.fetch(
+                "SELECT event FROM timeline WHERE route_id = $1 ORDER BY id", route_id
+            )
+    finally:
+        await pool.close()
+    assert status == "completed"
+    assert {"outcome", "acknowledged"} <= {r["event"] for r in steps}  # both in the history

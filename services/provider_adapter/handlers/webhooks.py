@@ -223,6 +223,8 @@ async def deliver_due(adapter: Adapter, client: httpx.AsyncClient) -> int:
 async def run(adapter: Adapter) -> None:
     """Deliver until cancelled; woken when something is queued, polling as a fallback (a
     retry's time comes round without anyone queueing anything)."""
+    for result in ("delivered", "failed"):  # every series from 0: the first failure alerts
+        WEBHOOK_ATTEMPTS.labels(adapter.service.value, result)
     async with httpx.AsyncClient(timeout=adapter.settings.webhook_timeout_seconds) as client:
         while True:
             adapter.deliveries_waiting.clear()

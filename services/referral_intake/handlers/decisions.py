@@ -172,6 +172,10 @@ async def record_route_status(
         route = await repo.route(conn, change.route_id)
         if route is None:
             return  # the decision that created it has not arrived yet; it will pick this up
+        if change.at < route["updated_at"]:
+            # An older step arriving after a newer one (re-sent after a broker fault): it
+            # belongs in the history above, but must not move the route back.
+            return
         already_rejected = route["status"] == RouteStatus.REJECTED.value
         await repo.set_route_status(conn, change.route_id, change.status.value, change.at)
         if change.status is RouteStatus.REJECTED and not already_rejected:

@@ -60,22 +60,28 @@ async def _redrive(
     return redriven
 
 
+UNROUTED, UNDELIVERED = "unrouted", "undelivered"
+STAGES = (UNROUTED, UNDELIVERED)
+
+
 async def reconcile(pool: asyncpg.Pool, now: datetime, grace: timedelta) -> int:
     """One pass; returns the number of events re-driven now."""
     redriven = 0
     async with pool.acquire() as conn:
         for row in await repo.stuck_unrouted(conn, now - grace, BATCH):
             redriven += await _redrive(
-                conn, row["referral_id"], "unrouted", row["event_id"], now, grace
+                conn, row["referral_id"], UNROUTED, row["event_id"], now, grace
             )
         for row in await repo.stuck_undelivered(conn, now - grace, BATCH):
             redriven += await _redrive(
-                conn, row["route_id"], "undelivered", row["trigger_event_id"], now, grace
+                conn, row["route_id"], UNDELIVERED, row["trigger_event_id"], now, grace
             )
     return redriven
 
 
 async def run(pool: asyncpg.Pool, interval: float, grace: timedelta) -> None:
+    for stage in STAGES:  # every series from 0, so the first re-drive is an increase
+        REDRIVES.labels(stage)
     while True:
         try:
             redriven = await reconcile(pool, datetime.now(UTC), grace)

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 import asyncpg
 
 from schemas import events, topics
-from schemas.codes import RouteStatus
+from schemas.codes import RouteStatus, Service
 from services.plumbing import outbox
 from services.plumbing.db import CONNECTION_ERRORS, Connection
 from services.plumbing.events import outgoing
@@ -161,6 +161,11 @@ async def run(
 ) -> None:
     """Check every ``interval`` seconds until cancelled; outlives database outages."""
     now = clock or (lambda: datetime.now(UTC))
+    # Every series exists from the start at 0, so that an alert on increase() sees the first
+    # breach after a restart (a series born at 1 has no increase).
+    for service in Service:
+        for known in CLOCKS:
+            SLA_BREACHES.labels(service.value, known.name)
     while True:
         try:
             reported = await check_deadlines(pool, now())
