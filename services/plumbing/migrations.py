@@ -7,11 +7,15 @@ service's own tables another.
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.plumbing import db
 
@@ -97,3 +101,27 @@ async def ensure_database(url: str) -> None:
             await admin.close()
     else:
         await conn.close()
+
+
+def components(service_migrations: Path) -> dict[str, Path]:
+    """The shared plumbing's migrations and a service's own. The component is the package
+    that owns the migrations, so every provider's adapter shares one migration history."""
+    return {"plumbing": PLUMBING_MIGRATIONS, service_migrations.parent.name: service_migrations}
+
+
+class MigrationSettings(BaseSettings):
+    """All that ``python -m services.<name> migrate`` needs: a migration job holds the
+    database's address and none of the secrets the running service needs."""
+
+    model_config = SettingsConfigDict(env_ignore_empty=True, extra="ignore")
+
+    database_url: str = Field(description="postgresql://user@host:port/database")
+    db_schema: str | None = None
+    service: str | None = Field(default=None, description="For an adapter: its service.")
+
+
+def migrate_command(service_migrations: Path, schema: Callable[[MigrationSettings], str]) -> None:
+    settings = MigrationSettings()
+    name = schema(settings)
+    applied = asyncio.run(apply(settings.database_url, name, components(service_migrations)))
+    print(f"{name}: {len(applied)} migrations applied")

@@ -2,6 +2,20 @@
 migrations and exit. Settings come from the environment (see the README)."""
 
 import sys
+from pathlib import Path
+
+if sys.argv[1:] == ["migrate"]:
+    from schemas.codes import Service
+    from services.plumbing.migrations import MigrationSettings, migrate_command
+    from services.provider_adapter.settings import schema_for
+
+    def schema(settings: MigrationSettings) -> str:
+        if settings.service is None:
+            raise SystemExit("SERVICE is needed: the adapter of which provider service?")
+        return settings.db_schema or schema_for(Service(settings.service))
+
+    migrate_command(Path(__file__).parent / "migrations", schema)
+    sys.exit(0)
 
 from services.provider_adapter.bootstrap import build
 

@@ -50,4 +50,9 @@ class AdapterSettings(ServiceSettings):
 
     @property
     def db_schema(self) -> str:
-        return f"adapter_{self.service.value.lower()}"
+        return schema_for(self.service)
+
+
+def schema_for(service: Service) -> str:
+    """Each provider's adapter keeps its work in its own schema."""
+    return f"adapter_{service.value.lower()}"

@@ -3,6 +3,15 @@ migrations and exits; ``... simulate --candidate V --from D --to D`` runs a what
 simulation. Settings come from the environment (see the README)."""
 
 import sys
+from pathlib import Path
+
+if sys.argv[1:] == ["migrate"]:
+    from services.plumbing.migrations import migrate_command
+    from services.router.settings import RouterSettings
+
+    default = RouterSettings.model_fields["db_schema"].default
+    migrate_command(Path(__file__).parent / "migrations", lambda s: s.db_schema or default)
+    sys.exit(0)
 
 if sys.argv[1:2] == ["simulate"]:
     from services.router.entrypoints.cli import main
