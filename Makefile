@@ -38,7 +38,7 @@ $(STAMP): $(LOCK) requirements/runtime.txt
 		|| { echo "Set PYTHON=/path/to/python3.11"; exit 1; }
 	@test -x $(BIN)/python || { echo "Creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
 	@echo "Installing pinned dependencies from $(LOCK) ..."
-	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -r $(LOCK)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes -r $(LOCK)
 	@touch $(STAMP)
 
 # Performance, measured (never asserted by a test): starts its own hub, at most ten minutes,
@@ -75,14 +75,14 @@ dead-letters: $(STAMP)
 compose-secrets: $(STAMP)
 	@$(BIN)/python -m deploy.compose_secrets $(or $(ARGS),generate)
 
-# Regenerate the locks after changing dependencies in pyproject.toml. The runtime lock carries
-# hashes: the image installs from it with --require-hashes (deploy/Dockerfile).
+# Regenerate the locks after changing dependencies in pyproject.toml. Both locks carry hashes
+# (.venv and the image install with --require-hashes; the image from runtime.txt).
 lock:
 	@test -x $(VENV)-lock/bin/pip-compile || { $(PYTHON) -m venv $(VENV)-lock && $(VENV)-lock/bin/pip install --quiet pip-tools; }
 	$(VENV)-lock/bin/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links \
 		--generate-hashes --output-file requirements/runtime.txt pyproject.toml
 	$(VENV)-lock/bin/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links \
-		--extra local --extra dev --output-file requirements/dev.txt pyproject.toml
+		--extra local --extra dev --generate-hashes --output-file requirements/dev.txt pyproject.toml
 
 # Forget the local stack's database and logs (it must not be running).
 clean-state:

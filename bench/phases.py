@@ -12,6 +12,8 @@ import json
 import random
 import time
 import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -26,7 +28,6 @@ from services.plumbing import db
 
 PASSTHROUGH_TOPIC = "bench.passthrough.v1"
 ROUTER_GROUP = "router.received"
-HUB_SCHEMAS = ("intake", "router", *(f"adapter_{s.lower()}" for s in SERVICES))
 
 
 def _percentile(sorted_values: list[float], q: float) -> float:
@@ -347,132 +348,175 @@ async def router_drain(hub: Hub, *, limit_seconds: float) -> dict[str, Any]:
     }
 
 
-async def settle(hub: Hub, *, limit_seconds: float) -> dict[str, Any]:
-    """Wait until the hub has caught up with everything: every referral decided and its
-    decision projected by intake, every dispatched route stored by its adapter, and every
-    outbox empty (read from the databases; the broker's group offsets are not needed)."""
-    deadline = time.monotonic() + limit_seconds
-    started = time.monotonic()
-    conn = await db.connect(hub.database_url)
-    left = -1
-    try:
-        while time.monotonic() < deadline:
-            left = await conn.fetchval(
-                "SELECT count(*) FROM intake.referrals WHERE decision IS NULL"
-            )
-            routes = await conn.fetchval(
-                "SELECT coalesce(sum(array_length(routes, 1)), 0) FROM router.decisions"
-            )
-            for service in SERVICES:
-                table = f"adapter_{service.lower()}.work_items"
-                routes -= await conn.fetchval(f"SELECT count(*) FROM {table}")  # noqa: S608
-            left += abs(routes)
-            for schema in HUB_SCHEMAS:
-                left += await conn.fetchval(
-                    f"SELECT count(*) FROM {schema}.outbox WHERE published_at IS NULL"  # noqa: S608
-                )
-            if left == 0:
-                break
-            await asyncio.sleep(1)
-    finally:
-        await conn.close()
-    return {"settled": left == 0, "settle_seconds": round(time.monotonic() - started, 1)}
+# ---- end to end: open loop at a fixed rate, then the backlog drained ------------------
 
 
-# ---- end to end: open loop at a fixed rate --------------------------------------------
+@dataclass
+class Load:
+    """What an open-loop run sent and what intake answered."""
+
+    offered: float
+    seconds: float
+    started_at: float
+    """Wall-clock time (``time.time()``) of the first send."""
+    sent_seconds: float
+    accepted: dict[uuid.UUID, float] = field(default_factory=dict)
+    """Referral id: wall-clock time of its 202."""
+    intake_latencies: list[float] = field(default_factory=list)
+    errors: dict[str, int] = field(default_factory=dict)
+    late: int = 0
 
 
-async def e2e(hub: Hub, *, rate: float, seconds: float, grace: float) -> dict[str, Any]:
+async def open_loop(hub: Hub, *, rate: float, seconds: float, first: int, seed: int) -> Load:
     """Submissions at a fixed rate (open loop: each is sent on schedule whether or not the
-    earlier ones were answered), then the time from each 202 to the moment the provider's
-    adapter stored the work item (``queued_at`` in its ``work_items`` table, written by the
-    adapter's transaction). A referral that was not decided, or whose decision dispatched
-    routes whose work items did not all arrive, within ``grace`` seconds of the end of the
-    load is lost (the hub is given that long to work off any backlog)."""
+    earlier ones were answered)."""
     client = _staff(hub)
-    total = int(rate * seconds)
-    requests = _requests(client, total, first=5_000_000, seed=2)
-    accepted: dict[str, float] = {}
-    errors: dict[str, int] = {}
-    late: list[float] = []
+    requests = _requests(client, int(rate * seconds), first=first, seed=seed)
+    load = Load(offered=rate, seconds=seconds, started_at=0.0, sent_seconds=0.0)
 
-    async def send(raw: bytes, due: float) -> None:
+    async def send(raw: bytes) -> None:
+        sent = time.perf_counter()
         try:
             response = await client.send(raw)
         except Exception as exc:  # counted, never fatal: an open loop keeps going
-            errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+            load.errors[type(exc).__name__] = load.errors.get(type(exc).__name__, 0) + 1
             return
         if response.status == 202:
-            accepted[response.json()["referral_id"]] = time.time()
+            load.accepted[uuid.UUID(response.json()["referral_id"])] = time.time()
+            load.intake_latencies.append(time.perf_counter() - sent)
         else:
-            errors[str(response.status)] = errors.get(str(response.status), 0) + 1
+            load.errors[str(response.status)] = load.errors.get(str(response.status), 0) + 1
 
     start = time.perf_counter() + 0.2
+    load.started_at = time.time() + 0.2
     tasks = []
     for n, raw in enumerate(requests):
-        due = start + n / rate
-        delay = due - time.perf_counter()
+        delay = start + n / rate - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        else:
-            late.append(-delay)
-        tasks.append(asyncio.create_task(send(raw, due)))
+        elif delay < -0.01:
+            load.late += 1
+        tasks.append(asyncio.create_task(send(raw)))
     await asyncio.gather(*tasks)
-    sent_seconds = time.perf_counter() - start
+    load.sent_seconds = time.perf_counter() - start
     client.close()
+    return load
 
+
+@dataclass
+class Arrivals:
+    """Where each accepted referral got to: decided (and how many routes it dispatched),
+    and when each of its routes' work items was stored by its adapter."""
+
+    decided_at: dict[uuid.UUID, datetime] = field(default_factory=dict)
+    routes: dict[uuid.UUID, int] = field(default_factory=dict)
+    stored: dict[uuid.UUID, list[datetime]] = field(default_factory=dict)
+
+    def arrived_at(self, referral_id: uuid.UUID) -> datetime | None:
+        """When the referral's last work item was stored (its decision, when it dispatched
+        no route); None while it has not all arrived."""
+        if referral_id not in self.decided_at:
+            return None
+        wanted = self.routes[referral_id]
+        if wanted == 0:
+            return self.decided_at[referral_id]
+        stored = self.stored.get(referral_id, [])
+        return max(stored) if len(stored) >= wanted else None
+
+
+async def _arrivals(conn: Any, ids: list[uuid.UUID]) -> Arrivals:
+    found = Arrivals()
+    for row in await conn.fetch(
+        """SELECT DISTINCT ON (referral_id) referral_id, decided_at,
+                  coalesce(array_length(routes, 1), 0) AS routes
+           FROM router.decisions WHERE referral_id = ANY($1::uuid[])
+           ORDER BY referral_id, decided_at""",
+        ids,
+    ):
+        found.decided_at[row["referral_id"]] = row["decided_at"]
+        found.routes[row["referral_id"]] = row["routes"]
+    for service in SERVICES:
+        table = f"adapter_{service.lower()}.work_items"
+        for row in await conn.fetch(
+            f"SELECT referral_id, min(queued_at) AS at FROM {table} "  # noqa: S608
+            "WHERE referral_id = ANY($1::uuid[]) GROUP BY referral_id",
+            ids,
+        ):
+            found.stored.setdefault(row["referral_id"], []).append(row["at"])
+    return found
+
+
+async def follow(
+    hub: Hub, load: Load, *, limit_seconds: float, stall_seconds: float, prefix: str
+) -> dict[str, Any]:
+    """After the load, wait for every accepted referral to reach its adapters (bounded):
+    until all have, or none has arrived for ``stall_seconds`` (the hub has stopped making
+    progress: what is missing then is lost), or ``limit_seconds`` have passed (what is
+    missing then was still on its way: reported as ``still_arriving``, not as lost).
+
+    Latency runs from each referral's 202 to its adapters having stored the last of its
+    work items (``queued_at`` of the adapters' ``work_items`` rows, written by the adapter's
+    own transaction: nothing is added to the services to observe it)."""
+    ids = list(load.accepted)
     conn = await db.connect(hub.database_url)
-    ids = [uuid.UUID(i) for i in accepted]
-    stored: dict[uuid.UUID, list[Any]] = {}
-    expected: dict[uuid.UUID, int] = {}
-    deadline = time.monotonic() + grace
     waited_from = time.monotonic()
+    last_progress = waited_from
+    arrived = -1
+    outcome = "limit"
     try:
         while True:
-            decisions = await conn.fetch(
-                """SELECT DISTINCT ON (referral_id) referral_id,
-                          coalesce(array_length(routes, 1), 0) AS routes
-                   FROM router.decisions WHERE referral_id = ANY($1::uuid[])
-                   ORDER BY referral_id, decided_at""",
-                ids,
-            )
-            expected = {r["referral_id"]: r["routes"] for r in decisions}
-            stored = {}
-            for service in SERVICES:
-                table = f"adapter_{service.lower()}.work_items"
-                rows = await conn.fetch(
-                    f"SELECT referral_id, min(queued_at) AS at FROM {table} "  # noqa: S608
-                    "WHERE referral_id = ANY($1::uuid[]) GROUP BY referral_id",
-                    ids,
-                )
-                for row in rows:
-                    stored.setdefault(row["referral_id"], []).append(row["at"])
-            missing = [
-                i for i in ids if i not in expected or len(stored.get(i, [])) < expected.get(i, 0)
-            ]
-            if not missing or time.monotonic() > deadline:
+            found = await _arrivals(conn, ids)
+            now_arrived = sum(1 for i in ids if found.arrived_at(i) is not None)
+            now = time.monotonic()
+            if now_arrived > arrived:
+                arrived, last_progress = now_arrived, now
+            if arrived == len(ids):
+                outcome = "drained"
+                break
+            if now - last_progress > stall_seconds:
+                outcome = "stalled"
+                break
+            if now - waited_from > limit_seconds:
                 break
             await asyncio.sleep(1)
     finally:
         await conn.close()
-    waited = time.monotonic() - waited_from
-    latencies = sorted(
-        max(stored[i]).timestamp() - accepted[str(i)]
-        for i in ids
-        if expected.get(i, 0) > 0 and len(stored.get(i, [])) >= expected[i]
-    )
+    finished = time.monotonic() - waited_from
+    load_end = load.started_at + load.sent_seconds
+    latencies: list[float] = []
+    done_during_load = 0
+    for i in ids:
+        at = found.arrived_at(i)
+        if at is None:
+            continue
+        if found.routes[i] > 0:
+            latencies.append(at.timestamp() - load.accepted[i])
+        if at.timestamp() <= load_end:
+            done_during_load += 1
+    latencies.sort()
+    missing = len(ids) - arrived
+    intake = sorted(load.intake_latencies)
     return {
-        "e2e_rate_per_s": round(len(accepted) / sent_seconds, 1),
-        "e2e_offered_per_s": rate,
-        "e2e_seconds": seconds,
-        "e2e_accepted": len(accepted),
-        "e2e_errors": errors,
-        "e2e_with_routes": sum(1 for i in ids if expected.get(i, 0) > 0),
-        "e2e_p50_ms": round(_percentile(latencies, 0.50) * 1000, 1),
-        "e2e_p95_ms": round(_percentile(latencies, 0.95) * 1000, 1),
-        "e2e_p99_ms": round(_percentile(latencies, 0.99) * 1000, 1),
-        "e2e_max_ms": round(latencies[-1] * 1000, 1) if latencies else None,
-        "e2e_sends_late_over_10ms": sum(1 for d in late if d > 0.01),
-        "e2e_waited_after_load_s": round(waited, 1),
-        "lost": len(missing),
+        f"{prefix}_offered_per_s": load.offered,
+        f"{prefix}_seconds": load.seconds,
+        f"{prefix}_rate_per_s": round(len(ids) / load.sent_seconds, 1),
+        f"{prefix}_accepted": len(ids),
+        f"{prefix}_errors": load.errors,
+        f"{prefix}_sends_late_over_10ms": load.late,
+        f"{prefix}_intake_p50_ms": _ms(_percentile(intake, 0.50)),
+        f"{prefix}_intake_p99_ms": _ms(_percentile(intake, 0.99)),
+        f"{prefix}_with_routes": sum(1 for i in ids if found.routes.get(i, 0) > 0),
+        f"{prefix}_p50_ms": _ms(_percentile(latencies, 0.50)),
+        f"{prefix}_p95_ms": _ms(_percentile(latencies, 0.95)),
+        f"{prefix}_p99_ms": _ms(_percentile(latencies, 0.99)),
+        f"{prefix}_max_ms": _ms(latencies[-1]) if latencies else None,
+        f"{prefix}_completed_during_load_per_s": round(done_during_load / load.sent_seconds, 1),
+        f"{prefix}_drained_in_s": round(finished, 1) if outcome == "drained" else None,
+        f"{prefix}_wait_ended": outcome,
+        f"{prefix}_still_arriving": missing if outcome == "limit" else 0,
+        f"{prefix}_lost": missing if outcome != "limit" else None,
     }
+
+
+def _ms(seconds: float) -> float | None:
+    return None if seconds != seconds else round(seconds * 1000, 1)  # NaN: no values

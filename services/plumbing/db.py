@@ -35,6 +35,15 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
+async def _keep_session(_: asyncpg.Connection) -> None:
+    """What a connection goes back to its pool with. asyncpg rolls back a transaction left
+    open whatever this does; by default it would then also send ``SELECT
+    pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`` on every release, one more
+    round trip per transaction for state the services never leave on a pooled connection:
+    they take session advisory locks and LISTEN on connections of their own (``connect``),
+    and set things only with ``SET LOCAL`` or inside transactions."""
+
+
 async def create_pool(
     url: str,
     schema: str,
@@ -57,6 +66,7 @@ async def create_pool(
                 min_size=min_size,
                 max_size=max_size,
                 init=_init_connection,
+                reset=_keep_session,
                 command_timeout=30,
                 server_settings={"search_path": schema, "application_name": application_name},
             )

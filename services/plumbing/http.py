@@ -266,12 +266,57 @@ class BodySizeLimit:
         await response(scope, receive, send)
 
 
+OPERATIONAL_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+class InFlightLimit:
+    """Answers 503 with ``Retry-After`` at once when ``limit`` requests are already being
+    handled, instead of taking more on. Past its capacity a service only makes every
+    request wait longer, and each one held costs memory (its task, body and connection): an
+    open-loop flood above capacity made intake hold thousands (over 400 MB). A refused
+    request did nothing, so the client can send it again. Health, readiness and metrics are
+    always answered, so that an overloaded service is not taken for a dead one. Refusals
+    are counted in the request-latency metric (status 503, route ``unmatched``)."""
+
+    def __init__(self, app: ASGIApp, limit: int, retry_after_seconds: int = 1) -> None:
+        self.app = app
+        self.limit = limit
+        self.retry_after = str(retry_after_seconds)
+        self.in_flight = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path") in OPERATIONAL_PATHS:
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight >= self.limit:
+            response = problem(
+                503,
+                "Service unavailable",
+                "The service is at capacity; nothing was stored. Try again shortly.",
+                headers={"Retry-After": self.retry_after},
+            )
+            await response(scope, receive, send)
+            return
+        self.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
+
+
 def serve(app: FastAPI, host: str, port: int) -> None:
-    """Run until SIGTERM or SIGINT; in-flight requests and consumers get 15 seconds to finish."""
+    """Run until SIGTERM or SIGINT; in-flight requests and consumers get 15 seconds to finish.
+
+    On uvloop (libuv's event loop, in C) and httptools (the C HTTP parser Node.js uses)
+    rather than asyncio's own loop and the pure-Python h11 parser: both are named, not left
+    to uvicorn's "auto", so that a missing one fails at start instead of silently costing
+    CPU (docs/performance.md has what each saves)."""
     config = uvicorn.Config(
         app,
         host=host,
         port=port,
+        loop="uvloop",
+        http="httptools",
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=15,

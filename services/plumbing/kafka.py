@@ -202,10 +202,13 @@ def subscribe(
     handlers: Mapping[str, On[Any]],
     settings: ServiceSettings,
     max_batch: int = 1,
+    fetch_max_wait_ms: int | None = None,
 ) -> None:
     """Consume ``topic`` (and its retry topics) as ``group_id``, handing each event to the
     handler for its type; with ``max_batch`` > 1, up to that many at a time to the type's
-    batch handler (see the module's description).
+    batch handler (see the module's description). ``fetch_max_wait_ms`` overrides the
+    setting for a topic whose events can wait (each idle consumer asks the broker for data
+    once per wait, and the broker answers no sooner than it has to).
 
     Handlers must be idempotent (see ``inbox.first_time``): a message is redelivered if the
     process dies between the handler's commit and the offset commit, and re-driven events
@@ -339,7 +342,7 @@ def subscribe(
 
     if max_batch > 1:
 
-        @subscriber(topic, group=group_id, batch=max_batch)
+        @subscriber(topic, group=group_id, batch=max_batch, fetch_max_wait_ms=fetch_max_wait_ms)
         async def consume_batch(msg: KafkaMessage) -> None:
             records = msg.raw_message
             assert isinstance(records, tuple)
@@ -359,7 +362,7 @@ def subscribe(
 
     else:
 
-        @subscriber(topic, group=group_id)
+        @subscriber(topic, group=group_id, fetch_max_wait_ms=fetch_max_wait_ms)
         async def consume(msg: KafkaMessage) -> None:
             if await process(_Received.of(msg), attempt=1):
                 await msg.ack()
@@ -367,7 +370,9 @@ def subscribe(
     @subscriber(
         *retry_topics_for(topic),
         group=f"{group_id}.retry",
-        fetch_max_wait_ms=max(settings.kafka_fetch_max_wait_ms, RETRY_FETCH_MAX_WAIT_MS),
+        fetch_max_wait_ms=max(
+            fetch_max_wait_ms or settings.kafka_fetch_max_wait_ms, RETRY_FETCH_MAX_WAIT_MS
+        ),
     )
     async def consume_retry(msg: KafkaMessage) -> None:
         if _header(msg, H_CONSUMER) != group_id:

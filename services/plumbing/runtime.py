@@ -21,6 +21,7 @@ from services.plumbing import consumer_lag, db, kafka, logs, migrations, telemet
 from services.plumbing.auth import TokenVerifier
 from services.plumbing.http import (
     BodySizeLimit,
+    InFlightLimit,
     SecurityHeaders,
     install_error_handlers,
     install_operational_routes,
@@ -87,6 +88,9 @@ class Service:
         )
         install_error_handlers(app)
         app.add_middleware(BodySizeLimit)
+        # Outside the body limit and the routes, inside the latency metric and the security
+        # headers: a refusal costs next to nothing and is still counted and well-formed.
+        app.add_middleware(InFlightLimit, limit=self.settings.http_max_in_flight)
         if self.settings.cors_allow_origins:
             app.add_middleware(
                 CORSMiddleware,
@@ -146,12 +150,10 @@ class Service:
         return applied
 
     def main(self, argv: list[str]) -> None:
-        """The process entrypoint: ``migrate`` applies migrations and exits; no argument serves."""
+        """The process entrypoint: no argument serves; a command's name runs it and exits.
+        (``migrate`` never gets here: each service's ``__main__`` runs it with the database
+        URL alone, before the settings that serving needs are read.)"""
         logs.configure(self.name, self.settings.log_level, self.settings.log_json)
-        if argv == ["migrate"]:
-            applied = asyncio.run(self.migrate())
-            print(f"{self.schema}: {len(applied)} migrations applied")
-            return
         if len(argv) == 1 and argv[0] in self.commands:
             print(asyncio.run(self.commands[argv[0]]()))
             return

@@ -38,6 +38,12 @@ class ServiceSettings(BaseSettings):
     kafka_heartbeat_interval_ms: int = 3_000
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    http_max_in_flight: int = Field(
+        default=64,
+        ge=1,
+        description="Requests handled at once; more are answered 503 with Retry-After at "
+        "once instead of waiting (and holding memory) behind the others.",
+    )
     otel_exporter_otlp_endpoint: str | None = Field(
         default=None,
         description="Where to send traces (OTLP over HTTP), e.g. http://otel-collector:4318",

@@ -24,6 +24,7 @@ from schemas.codes import (
 from schemas.envelope import CloudEvent
 from services.plumbing import inbox, outbox, telemetry
 from services.plumbing.db import Connection
+from services.plumbing.kafka import Delivered
 from services.provider_adapter.adapters import repository as repo
 from services.provider_adapter.domain import work_item as lifecycle
 from services.provider_adapter.handlers import webhooks
@@ -50,6 +51,24 @@ def _allowed_facts(adapter: Adapter) -> tuple[str, ...]:
 
 
 async def take_work_item(adapter: Adapter, event: CloudEvent[events.WorkItem]) -> None:
+    async with adapter.pool.acquire() as conn, conn.transaction():
+        await _take(conn, adapter, event)
+
+
+async def take_work_items(
+    adapter: Adapter, batch: list[Delivered[CloudEvent[events.WorkItem]]]
+) -> None:
+    """``take_work_item`` for several work items, in order, in one transaction (one commit
+    and one offset commit for all of them): with one commit per item, the queue of a busy
+    provider was bound by the wait for each commit to reach the disk. If any of them fails,
+    the consumer handles each on its own (``services.plumbing.kafka``)."""
+    async with adapter.pool.acquire() as conn, conn.transaction():
+        for delivered in batch:
+            with delivered.traced():
+                await _take(conn, adapter, delivered.event)
+
+
+async def _take(conn: Connection, adapter: Adapter, event: CloudEvent[events.WorkItem]) -> None:
     item = event.data
     if item.service is not adapter.service:
         raise ValueError(f"work item for {item.service} on the {adapter.service} queue")
@@ -65,21 +84,20 @@ async def take_work_item(adapter: Adapter, event: CloudEvent[events.WorkItem]) -
         item = item.model_copy(
             update={"facts": {k: v for k, v in item.facts.items() if k in allowed}}
         )
-    async with adapter.pool.acquire() as conn, conn.transaction():
-        if not await inbox.first_time_or_redrive(
-            conn, adapter.consumer, event.id, topics.queue_for(adapter.service)
-        ):
-            return
-        if not await repo.insert_work_item(conn, item, telemetry.current_trace_headers()):
-            return
-        row = await repo.lock_route(conn, item.route_id)
-        assert row is not None
-        await outbox.add(
-            conn,
-            [status_event(adapter, row, "queued", RouteStatus.REQUESTED, datetime.now(UTC))],
-            caused_by=event.id,
-        )
-        await webhooks.enqueue(conn, adapter, item.route_id, "created", queue_item(row))
+    if not await inbox.first_time_or_redrive(
+        conn, adapter.consumer, event.id, topics.queue_for(adapter.service)
+    ):
+        return
+    if not await repo.insert_work_item(conn, item, telemetry.current_trace_headers()):
+        return
+    row = await repo.lock_route(conn, item.route_id)
+    assert row is not None
+    await outbox.add(
+        conn,
+        [status_event(adapter, row, "queued", RouteStatus.REQUESTED, datetime.now(UTC))],
+        caused_by=event.id,
+    )
+    await webhooks.enqueue(conn, adapter, item.route_id, "created", queue_item(row))
 
 
 async def _apply_hub_step(

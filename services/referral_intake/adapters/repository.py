@@ -12,6 +12,7 @@ import asyncpg
 from schemas.codes import RejectionReason
 from schemas.events import ReferralFacts, Route
 from services.plumbing.db import Connection
+from services.plumbing.outbox import OutgoingEvent
 
 
 async def find_by_idempotency_key(conn: Connection, key: str) -> asyncpg.Record | None:
@@ -20,22 +21,43 @@ async def find_by_idempotency_key(conn: Connection, key: str) -> asyncpg.Record 
     )
 
 
-async def insert_referral(
+async def insert_new_referral(
     conn: Connection,
     facts: ReferralFacts,
     *,
     submitted_by: str,
     idempotency_key: str | None,
-    request_hash: str,
-    person_key: str | None = None,
-    crime_key: str | None = None,
-    repeat_victim: bool = False,
+    request_hash: str | None,
+    person_key: str | None,
+    crime_key: str | None,
+    repeat_victim: bool,
+    sealed: tuple[str, bytes, bytes],
+    timeline_detail: dict[str, Any] | None,
+    event: OutgoingEvent,
 ) -> None:
+    """A new referral with everything that goes with it, in one statement (so one
+    transaction and one round trip): the referral, its vault entry (``sealed`` is the
+    vault's key id, nonce and ciphertext), its ``received`` timeline entry and its
+    ``referral.received.v1`` event in the outbox (whose trigger wakes the relay at commit).
+    Four separate statements in a transaction cost six round trips, a third of a
+    submission's CPU."""
+    key_id, nonce, ciphertext = sealed
     await conn.execute(
-        """INSERT INTO referrals (referral_id, received_at, status, source, local_authority, facts,
-                                  submitted_by, idempotency_key, request_hash, updated_at,
-                                  consent_status, person_key, crime_key, repeat_victim)
-           VALUES ($1, $2, 'received', $3, $4, $5, $6, $7, $8, $2, $9, $10, $11, $12)""",
+        """WITH referral AS (
+               INSERT INTO referrals (referral_id, received_at, status, source, local_authority,
+                                      facts, submitted_by, idempotency_key, request_hash,
+                                      updated_at, consent_status, person_key, crime_key,
+                                      repeat_victim)
+               VALUES ($1, $2, 'received', $3, $4, $5, $6, $7, $8, $2, $9, $10, $11, $12)
+           ), vault_entry AS (
+               INSERT INTO vault (referral_id, key_id, nonce, ciphertext)
+               VALUES ($1, $13, $14, $15)
+           ), received AS (
+               INSERT INTO timeline (referral_id, event, at, detail, actor)
+               VALUES ($1, 'received', $2, $16, $6)
+           )
+           INSERT INTO outbox (event_id, topic, key, payload, headers)
+           VALUES ($17, $18, $19, $20, $21)""",
         facts.referral_id,
         facts.received_at,
         facts.source.value,
@@ -48,6 +70,15 @@ async def insert_referral(
         person_key,
         crime_key,
         repeat_victim,
+        key_id,
+        nonce,
+        ciphertext,
+        timeline_detail or {},
+        event.event_id,
+        event.topic,
+        str(event.key),
+        event.envelope,
+        event.headers,
     )
 
 

@@ -13,6 +13,11 @@ from services.plumbing.kafka import On, subscribe
 from services.plumbing.settings import ServiceSettings
 from services.referral_intake.handlers import common, decisions
 
+MAX_BATCH = 100
+"""Decisions (or status reports) projected in one transaction, at most: as many as have
+arrived. One transaction and one offset commit each made the projections fall minutes
+behind while intake was busy taking referrals."""
+
 
 def register(broker: KafkaBroker, pool: asyncpg.Pool, settings: ServiceSettings) -> None:
     subscribe(
@@ -21,10 +26,13 @@ def register(broker: KafkaBroker, pool: asyncpg.Pool, settings: ServiceSettings)
         group_id=common.ROUTED_CONSUMER,
         handlers={
             events.REFERRAL_ROUTED: On(
-                CloudEvent[events.ReferralRouted], partial(decisions.record_decision, pool)
+                CloudEvent[events.ReferralRouted],
+                partial(decisions.record_decision, pool),
+                handle_batch=partial(decisions.record_decisions, pool),
             )
         },
         settings=settings,
+        max_batch=MAX_BATCH,
     )
     subscribe(
         broker,
@@ -32,8 +40,11 @@ def register(broker: KafkaBroker, pool: asyncpg.Pool, settings: ServiceSettings)
         group_id=common.STATUS_CONSUMER,
         handlers={
             events.ROUTE_STATUS: On(
-                CloudEvent[events.RouteStatusChanged], partial(decisions.record_route_status, pool)
+                CloudEvent[events.RouteStatusChanged],
+                partial(decisions.record_route_status, pool),
+                handle_batch=partial(decisions.record_route_statuses, pool),
             )
         },
         settings=settings,
+        max_batch=MAX_BATCH,
     )

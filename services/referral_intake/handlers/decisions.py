@@ -13,6 +13,7 @@ from schemas.codes import TERMINAL_ROUTE_STATUSES, RejectionReason, RouteStatus
 from schemas.envelope import CloudEvent
 from services.plumbing import inbox, outbox
 from services.plumbing.db import Connection
+from services.plumbing.kafka import Delivered
 from services.referral_intake.adapters import reports as report_facts
 from services.referral_intake.adapters import repository as repo
 from services.referral_intake.handlers.common import (
@@ -38,95 +39,107 @@ _TIMELINE_EVENT = {
 
 
 async def record_decision(pool: asyncpg.Pool, event: CloudEvent[events.ReferralRouted]) -> None:
-    decision = event.data
     async with pool.acquire() as conn, conn.transaction():
-        if not await inbox.first_time_or_redrive(
-            conn, ROUTED_CONSUMER, event.id, topics.REFERRAL_ROUTED
-        ):
-            return
-        if not await repo.referral_exists(conn, decision.referral_id):
-            return  # not ours: intake is the system of record and never published it
-        actor = "router"
-        if decision.request_id is not None:
-            override = await repo.override_by_request(conn, decision.request_id)
-            if override is not None:
-                actor = override["supervisor"]
-        stored = decision.model_dump(mode="json")
-        if decision.trigger not in FULL_ASSESSMENTS:
-            # One route changed: the referral's assessment stands; only flags accumulate.
-            previous: dict[str, Any] = (
-                await repo.referral_decision(conn, decision.referral_id) or {}
-            )
-            stored = {
-                **previous,
-                "flags": list(dict.fromkeys(previous.get("flags", []) + decision.flags)),
-                "policy_version": decision.policy_version,
-            }
-        await repo.store_decision(conn, decision.referral_id, stored, decision.decided_at)
-        event_name = _TIMELINE_EVENT.get(decision.trigger, "reassessed")
-        if decision.trigger == "received" and decision.status.value == "no_service":
-            event_name = "no_service"
+        await _record_decision(conn, event)
+
+
+async def record_decisions(
+    pool: asyncpg.Pool, batch: list[Delivered[CloudEvent[events.ReferralRouted]]]
+) -> None:
+    """``record_decision`` for several decisions, in order, in one transaction: one commit
+    and one offset commit for all of them. If any fails, the consumer handles each on its
+    own (``services.plumbing.kafka``)."""
+    async with pool.acquire() as conn, conn.transaction():
+        for delivered in batch:
+            with delivered.traced():
+                await _record_decision(conn, delivered.event)
+
+
+async def _record_decision(conn: Connection, event: CloudEvent[events.ReferralRouted]) -> None:
+    decision = event.data
+    if not await inbox.first_time_or_redrive(
+        conn, ROUTED_CONSUMER, event.id, topics.REFERRAL_ROUTED
+    ):
+        return
+    if not await repo.referral_exists(conn, decision.referral_id):
+        return  # not ours: intake is the system of record and never published it
+    actor = "router"
+    if decision.request_id is not None:
+        override = await repo.override_by_request(conn, decision.request_id)
+        if override is not None:
+            actor = override["supervisor"]
+    stored = decision.model_dump(mode="json")
+    if decision.trigger not in FULL_ASSESSMENTS:
+        # One route changed: the referral's assessment stands; only flags accumulate.
+        previous: dict[str, Any] = await repo.referral_decision(conn, decision.referral_id) or {}
+        stored = {
+            **previous,
+            "flags": list(dict.fromkeys(previous.get("flags", []) + decision.flags)),
+            "policy_version": decision.policy_version,
+        }
+    await repo.store_decision(conn, decision.referral_id, stored, decision.decided_at)
+    event_name = _TIMELINE_EVENT.get(decision.trigger, "reassessed")
+    if decision.trigger == "received" and decision.status.value == "no_service":
+        event_name = "no_service"
+    await repo.add_timeline(
+        conn,
+        decision.referral_id,
+        event_name,
+        decision.decided_at,
+        actor=actor,
+        detail={
+            "trigger": decision.trigger,
+            "policy_version": decision.policy_version,
+            "decision_status": decision.status.value,
+            "rule_ids": decision.rule_ids,
+            "services": [r.service.value for r in decision.routes],
+            "held_services": [r.service.value for r in decision.held_routes],
+            "cancelled_services": [r.service.value for r in decision.cancelled_routes],
+            **({"reason": decision.reason.value} if decision.reason else {}),
+        },
+    )
+    for cancelled in decision.cancelled_routes:
+        current = await repo.route(conn, cancelled.route_id)
+        if current is None or current["status"] in TERMINAL_ROUTE_STATUSES:
+            continue
+        await repo.set_route_status(
+            conn, cancelled.route_id, RouteStatus.CANCELLED.value, decision.decided_at
+        )
         await repo.add_timeline(
             conn,
             decision.referral_id,
-            event_name,
+            "cancelled",
             decision.decided_at,
             actor=actor,
-            detail={
-                "trigger": decision.trigger,
-                "policy_version": decision.policy_version,
-                "decision_status": decision.status.value,
-                "rule_ids": decision.rule_ids,
-                "services": [r.service.value for r in decision.routes],
-                "held_services": [r.service.value for r in decision.held_routes],
-                "cancelled_services": [r.service.value for r in decision.cancelled_routes],
-                **({"reason": decision.reason.value} if decision.reason else {}),
-            },
+            route_id=cancelled.route_id,
+            status=RouteStatus.CANCELLED.value,
+            detail={"service": cancelled.service.value, "reason": cancelled.reason},
         )
-        for cancelled in decision.cancelled_routes:
-            current = await repo.route(conn, cancelled.route_id)
-            if current is None or current["status"] in TERMINAL_ROUTE_STATUSES:
-                continue
-            await repo.set_route_status(
-                conn, cancelled.route_id, RouteStatus.CANCELLED.value, decision.decided_at
-            )
-            await repo.add_timeline(
-                conn,
-                decision.referral_id,
-                "cancelled",
-                decision.decided_at,
-                actor=actor,
-                route_id=cancelled.route_id,
-                status=RouteStatus.CANCELLED.value,
-                detail={"service": cancelled.service.value, "reason": cancelled.reason},
-            )
-        for route in decision.routes:
-            # A status report may have overtaken the decision (another topic); keep it.
-            reported = await repo.latest_reported_status(conn, route.route_id)
-            await repo.insert_route(
-                conn,
-                decision.referral_id,
-                decision.decision_id,
-                route,
-                reported or RouteStatus.REQUESTED.value,
-                decision.trigger_event_id,
-            )
-            await repo.add_timeline(
-                conn,
-                decision.referral_id,
-                "requested",
-                route.requested_at,
-                actor=actor,
-                route_id=route.route_id,
-                status=RouteStatus.REQUESTED.value,
-                detail={"service": route.service.value, "sub_service": route.sub_service},
-            )
-            if reported == RouteStatus.REJECTED.value:
-                await _ask_to_reroute(
-                    conn, decision.referral_id, route.route_id, caused_by=event.id
-                )
-        await refresh_referral_status(conn, decision.referral_id, decision.decided_at)
-        await report_facts.refresh(conn, decision.referral_id)
+    for route in decision.routes:
+        # A status report may have overtaken the decision (another topic); keep it.
+        reported = await repo.latest_reported_status(conn, route.route_id)
+        await repo.insert_route(
+            conn,
+            decision.referral_id,
+            decision.decision_id,
+            route,
+            reported or RouteStatus.REQUESTED.value,
+            decision.trigger_event_id,
+        )
+        await repo.add_timeline(
+            conn,
+            decision.referral_id,
+            "requested",
+            route.requested_at,
+            actor=actor,
+            route_id=route.route_id,
+            status=RouteStatus.REQUESTED.value,
+            detail={"service": route.service.value, "sub_service": route.sub_service},
+        )
+        if reported == RouteStatus.REJECTED.value:
+            await _ask_to_reroute(conn, decision.referral_id, route.route_id, caused_by=event.id)
+    await refresh_referral_status(conn, decision.referral_id, decision.decided_at)
+    await report_facts.refresh(conn, decision.referral_id)
 
 
 def _reported_by(source: str) -> str:
@@ -141,6 +154,23 @@ def _reported_by(source: str) -> str:
 async def record_route_status(
     pool: asyncpg.Pool, event: CloudEvent[events.RouteStatusChanged]
 ) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        await _record_route_status(conn, event)
+
+
+async def record_route_statuses(
+    pool: asyncpg.Pool, batch: list[Delivered[CloudEvent[events.RouteStatusChanged]]]
+) -> None:
+    """``record_route_status`` for several reports, in order, in one transaction."""
+    async with pool.acquire() as conn, conn.transaction():
+        for delivered in batch:
+            with delivered.traced():
+                await _record_route_status(conn, delivered.event)
+
+
+async def _record_route_status(
+    conn: Connection, event: CloudEvent[events.RouteStatusChanged]
+) -> None:
     change = event.data
     detail: dict[str, Any] = {"service": change.service.value}
     if change.rejection_reason:
@@ -151,43 +181,42 @@ async def record_route_status(
         detail["outcome"] = change.outcome.model_dump(mode="json")
     if change.reason:
         detail["reason"] = change.reason
-    async with pool.acquire() as conn, conn.transaction():
-        if not await inbox.first_time_or_redrive(
-            conn, STATUS_CONSUMER, event.id, topics.REFERRAL_STATUS
-        ):
-            return
-        referral = await repo.lock_referral(conn, change.referral_id)
-        if referral is None:
-            return
-        await repo.add_timeline(
+    if not await inbox.first_time_or_redrive(
+        conn, STATUS_CONSUMER, event.id, topics.REFERRAL_STATUS
+    ):
+        return
+    referral = await repo.lock_referral(conn, change.referral_id)
+    if referral is None:
+        return
+    await repo.add_timeline(
+        conn,
+        change.referral_id,
+        change.step,
+        change.at,
+        actor=_reported_by(event.source),
+        route_id=change.route_id,
+        status=change.status.value,
+        detail=detail,
+    )
+    route = await repo.route(conn, change.route_id)
+    if route is None:
+        return  # the decision that created it has not arrived yet; it will pick this up
+    if change.at < route["updated_at"]:
+        # An older step arriving after a newer one (re-sent after a broker fault): it
+        # belongs in the history above, but must not move the route back.
+        return
+    already_rejected = route["status"] == RouteStatus.REJECTED.value
+    await repo.set_route_status(conn, change.route_id, change.status.value, change.at)
+    if change.status is RouteStatus.REJECTED and not already_rejected:
+        await _ask_to_reroute(
             conn,
             change.referral_id,
-            change.step,
-            change.at,
-            actor=_reported_by(event.source),
-            route_id=change.route_id,
-            status=change.status.value,
-            detail=detail,
+            change.route_id,
+            change.rejection_reason,
+            caused_by=event.id,
         )
-        route = await repo.route(conn, change.route_id)
-        if route is None:
-            return  # the decision that created it has not arrived yet; it will pick this up
-        if change.at < route["updated_at"]:
-            # An older step arriving after a newer one (re-sent after a broker fault): it
-            # belongs in the history above, but must not move the route back.
-            return
-        already_rejected = route["status"] == RouteStatus.REJECTED.value
-        await repo.set_route_status(conn, change.route_id, change.status.value, change.at)
-        if change.status is RouteStatus.REJECTED and not already_rejected:
-            await _ask_to_reroute(
-                conn,
-                change.referral_id,
-                change.route_id,
-                change.rejection_reason,
-                caused_by=event.id,
-            )
-        await refresh_referral_status(conn, change.referral_id, change.at)
-        await report_facts.refresh(conn, change.referral_id)
+    await refresh_referral_status(conn, change.referral_id, change.at)
+    await report_facts.refresh(conn, change.referral_id)
 
 
 async def _ask_to_reroute(

@@ -13,7 +13,6 @@ import asyncpg
 
 from schemas import events, topics
 from schemas.codes import ReferralStatus
-from services.plumbing import outbox
 from services.plumbing.events import outgoing
 from services.referral_intake.adapters import repository as repo
 from services.referral_intake.adapters.vault import Vault
@@ -54,13 +53,18 @@ async def submit_referral(
     identity_key: bytes,
     vault: Vault,
 ) -> Submitted:
-    request_hash = _request_hash(request)
+    # Only an Idempotency-Key is ever compared with the request it came with.
+    request_hash = _request_hash(request) if idempotency_key is not None else None
     referral_id = uuid.uuid4()
     received_at = datetime.now(UTC)
     keys = identity_keys(request, identity_key)
     for _ in range(2):  # a concurrent request with the same key can win the insert once
         try:
-            async with pool.acquire() as conn, conn.transaction():
+            # No explicit transaction: each statement below is one on its own, and the new
+            # referral with its vault entry, timeline entry and outbox event is one statement
+            # (``insert_new_referral``). The checks before it lock nothing, so a transaction
+            # around them guaranteed nothing more; it cost two round trips (BEGIN, COMMIT).
+            async with pool.acquire() as conn:
                 if idempotency_key is not None:
                     existing = await repo.find_by_idempotency_key(conn, idempotency_key)
                     if existing is not None:
@@ -92,7 +96,7 @@ async def submit_referral(
                     facts = facts.model_copy(
                         update={"subject": facts.subject.model_copy(update={"repeat_victim": True})}
                     )
-                await repo.insert_referral(
+                await repo.insert_new_referral(
                     conn,
                     facts,
                     submitted_by=submitted_by,
@@ -101,27 +105,15 @@ async def submit_referral(
                     person_key=keys.person,
                     crime_key=keys.crime,
                     repeat_victim=repeat,
-                )
-                await vault.write(conn, referral_id, request.personal_data())
-                await repo.add_timeline(
-                    conn,
-                    referral_id,
-                    "received",
-                    received_at,
-                    actor=submitted_by,
-                    detail={"repeat_victim": True} if repeat else None,
-                )
-                await outbox.add(
-                    conn,
-                    [
-                        outgoing(
-                            topic=topics.REFERRAL_RECEIVED,
-                            type_=events.REFERRAL_RECEIVED,
-                            source=SOURCE,
-                            referral_id=referral_id,
-                            data=events.ReferralReceived(facts=facts),
-                        )
-                    ],
+                    sealed=vault.seal(referral_id, request.personal_data()),
+                    timeline_detail={"repeat_victim": True} if repeat else None,
+                    event=outgoing(
+                        topic=topics.REFERRAL_RECEIVED,
+                        type_=events.REFERRAL_RECEIVED,
+                        source=SOURCE,
+                        referral_id=referral_id,
+                        data=events.ReferralReceived(facts=facts),
+                    ),
                 )
             return Submitted(referral_id, ReferralStatus.RECEIVED.value, repeat_victim=repeat)
         except asyncpg.UniqueViolationError:
