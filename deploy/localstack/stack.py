@@ -38,7 +38,7 @@ from deploy.localstack.processes import spawn, stop
 from deploy.localstack.tansu import TansuBroker
 from schemas.codes import Service
 from services.plumbing.migrations import ensure_database
-from services.plumbing.topics_admin import ensure_topics
+from services.plumbing.topics_admin import ensure_topics, misshapen_topics
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DATABASE = "hub"
@@ -375,14 +375,32 @@ class Stack:
         changed = False
         if self.broker and self.broker.process and self.broker.process.poll() is not None:
             self.say(f"{_now()} the broker exited; starting it again (it has forgotten its topics)")
-            self.broker.start()
-            asyncio.run(ensure_topics(self.bootstrap_servers))
+            self._start_broker_with_its_topics()
             changed = True
         if self.postgres and self.postgres.process and self.postgres.process.poll() is not None:
             self.say(f"{_now()} PostgreSQL exited; starting it again")
             self.postgres.start()
             changed = True
         return changed
+
+    def _start_broker_with_its_topics(self, attempts: int = 3) -> None:
+        """Start the broker and make its topics before anything else does: the services
+        are reconnecting meanwhile, and a topic a client made first (with the broker's
+        default partition count) would leave partitions unread. Started again if so."""
+        assert self.broker is not None
+        for attempt in range(1, attempts + 1):
+            self.broker.start()
+            asyncio.run(ensure_topics(self.bootstrap_servers))
+            wrong = asyncio.run(misshapen_topics(self.bootstrap_servers))
+            if not wrong:
+                return
+            self.say(
+                f"{_now()} topics made with the wrong partition count ({', '.join(wrong)}); "
+                + ("starting the broker again" if attempt < attempts else "giving up")
+            )
+            if attempt < attempts:
+                self.broker.stop()
+        raise RuntimeError("the broker's topics could not be made with their partitions")
 
     def _supervise(self) -> None:
         while not self._stopping:

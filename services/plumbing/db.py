@@ -24,6 +24,10 @@ CONNECTION_ERRORS: tuple[type[Exception], ...] = (
     asyncpg.TooManyConnectionsError,
     asyncpg.InterfaceError,
     asyncpg.exceptions.OperatorInterventionError,  # the server is shutting down or restarting
+    # A connection whose server went away between two statements can be left mid-protocol
+    # ("cannot switch to state ...; another operation is in progress"). The pool's reset
+    # query on release then fails and the connection is thrown away, so asking again works.
+    asyncpg.InternalClientError,
     TimeoutError,
 )
 
@@ -33,15 +37,6 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(
             type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
         )
-
-
-async def _keep_session(_: asyncpg.Connection) -> None:
-    """What a connection goes back to its pool with. asyncpg rolls back a transaction left
-    open whatever this does; by default it would then also send ``SELECT
-    pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`` on every release, one more
-    round trip per transaction for state the services never leave on a pooled connection:
-    they take session advisory locks and LISTEN on connections of their own (``connect``),
-    and set things only with ``SET LOCAL`` or inside transactions."""
 
 
 async def create_pool(
@@ -66,7 +61,6 @@ async def create_pool(
                 min_size=min_size,
                 max_size=max_size,
                 init=_init_connection,
-                reset=_keep_session,
                 command_timeout=30,
                 server_settings={"search_path": schema, "application_name": application_name},
             )

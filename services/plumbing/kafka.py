@@ -42,7 +42,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from schemas.topics import RETRY_TIERS, dead_letter_for, retry_topic, retry_topics_for
-from services.plumbing import consumer_lag, telemetry
+from services.plumbing import consumer_lag, kafka_metadata, telemetry
 from services.plumbing.db import CONNECTION_ERRORS
 from services.plumbing.metrics import DEAD_LETTERS, EVENTS_CONSUMED
 from services.plumbing.settings import ServiceSettings
@@ -59,6 +59,8 @@ BATCH_WAIT_MS = 5
 RETRY_FETCH_MAX_WAIT_MS = 1_000
 """Retry topics are read after delays of seconds; their consumers long-poll for longer,
 which saves the broker a fetch request every few milliseconds per consumer when idle."""
+
+kafka_metadata.never_ask_brokers_to_create_topics()
 
 _STOPPING: weakref.WeakKeyDictionary[KafkaBroker, asyncio.Event] = weakref.WeakKeyDictionary()
 
