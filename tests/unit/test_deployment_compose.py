@@ -15,6 +15,7 @@ import pytest
 
 from deploy import compose_secrets
 from schemas.codes import Service
+from services.plumbing.migrations import MigrationSettings
 from tests.support.deployment import (
     COMPOSE_FILE,
     HUB_IMAGE,
@@ -74,9 +75,18 @@ def _hub_module(service: dict[str, Any]) -> tuple[str, list[str]]:
     return parsed
 
 
-SETTINGS_USERS = {
-    name: service for name, service in HUB.items() if _hub_module(service)[0] in SETTINGS
+MIGRATIONS = {
+    name: service
+    for name, service in HUB.items()
+    if _hub_module(service)[0] in SETTINGS and _hub_module(service)[1] == ["migrate"]
 }
+"""The migration jobs: `python -m services.<name> migrate` reads MigrationSettings only."""
+SETTINGS_USERS = {
+    name: service
+    for name, service in HUB.items()
+    if _hub_module(service)[0] in SETTINGS and name not in MIGRATIONS
+}
+"""The hub processes that build their service's settings."""
 
 
 def test_every_hub_process_runs_a_module_that_exists() -> None:
@@ -120,6 +130,25 @@ def test_the_settings_accept_the_compose_configuration_in_production(
     assert settings.otel_exporter_otlp_endpoint
     # bootstrap.py of intake refuses to start without a way to verify tokens.
     assert settings.staff_jwt_public_key or settings.staff_jwt_jwks_url
+
+
+@pytest.mark.parametrize("name", sorted(MIGRATIONS))
+def test_a_migration_job_sets_only_what_migrate_reads(name: str) -> None:
+    job = MIGRATIONS[name]
+    variables = set(_env(job)) | set(_secret_env(job))
+    unknown = variables - setting_names(MigrationSettings)
+    assert not unknown, f"{name} sets {sorted(unknown)}, which MigrationSettings does not read"
+    missing = required_settings(MigrationSettings) - variables
+    assert not missing, f"{name} leaves {sorted(missing)} unset"
+    if _hub_module(job)[0] == "services.provider_adapter":
+        # The adapter's schema is its provider service's.
+        assert _env(job).get("SERVICE") in {s.value for s in Service}, f"{name} sets no SERVICE"
+
+
+@pytest.mark.parametrize("name", sorted(MIGRATIONS))
+def test_a_migration_job_holds_no_secret_but_the_database_url(name: str) -> None:
+    secrets = _secret_env(MIGRATIONS[name])
+    assert set(secrets) == {"DATABASE_URL"}, f"{name} is given {sorted(secrets)}"
 
 
 def test_the_tokens_are_minted_for_the_issuer_the_services_expect() -> None:
@@ -179,9 +208,15 @@ def test_start_up_order() -> None:
         ]
         assert len(migrations) == 1, f"{name} does not wait for its migration job"
         job = SERVICES[migrations[0]]
-        # The migration job builds the same settings: it needs the same configuration.
-        assert _env(job) == _env(service), name
-        assert _secret_env(job) == _secret_env(service), name
+        # The job migrates the service's database and schema: every setting `migrate` reads
+        # has the value the service has (the same secret for the database URL).
+        for variable in setting_names(MigrationSettings):
+            assert _env(job).get(variable) == _env(service).get(variable), (
+                f"{migrations[0]} and {name} differ on {variable}"
+            )
+            assert _secret_env(job).get(variable) == _secret_env(service).get(variable), (
+                f"{migrations[0]} and {name} differ on {variable}"
+            )
         assert _depends(job) == {"postgres": "service_healthy"}
         if module == "services.provider_adapter":
             assert depends.get("referral-intake") == "service_healthy", name

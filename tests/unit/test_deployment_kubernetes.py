@@ -17,6 +17,7 @@ import pytest
 from deploy import compose_secrets
 from schemas import topics
 from schemas.codes import Service
+from services.plumbing.migrations import MigrationSettings
 from services.plumbing.settings import ServiceSettings
 from services.provider_adapter.entrypoints import consumers as adapter_consumers
 from services.provider_adapter.handlers.common import Adapter
@@ -136,12 +137,27 @@ def _container_env(container: dict[str, Any]) -> dict[str, str | None]:
     return env
 
 
+def _secret_variables(container: dict[str, Any]) -> set[str]:
+    return {e["name"] for e in container.get("env", []) if "valueFrom" in e}
+
+
 def _hub_containers() -> Iterator[tuple[str, dict[str, Any], type[ServiceSettings]]]:
+    """The services' containers, each with the settings class it builds (the `migrate` init
+    containers read MigrationSettings only: see _migrations)."""
     for name, deployment in DEPLOYMENTS.items():
-        for container in _pod_containers(deployment):
+        for container in deployment["spec"]["template"]["spec"]["containers"]:
             parsed = service_module(container["args"])
             assert parsed is not None, f"{name}/{container['name']}"
             yield f"{name}/{container['name']}", container, SETTINGS[parsed[0]]
+
+
+def _migrations() -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """Each Deployment's `migrate` init container, and the service container it prepares."""
+    for name, deployment in DEPLOYMENTS.items():
+        pod = deployment["spec"]["template"]["spec"]
+        (migrate,) = pod["initContainers"]
+        (main,) = pod["containers"]
+        yield name, migrate, main
 
 
 def test_every_variable_is_a_setting_and_every_required_one_is_set() -> None:
@@ -179,27 +195,51 @@ def test_secret_references_match_the_example_secrets() -> None:
             assert "REPLACE_ME" in value, (
                 "an example secret holds something other than a placeholder"
             )
-    for where, container, _ in _hub_containers():
-        for entry in container.get("env", []):
-            ref = entry.get("valueFrom", {}).get("secretKeyRef")
-            if ref is None:
-                continue
-            # One example stands for every adapter's Secret.
-            example = "adapter-idva" if ref["name"].startswith("adapter-") else ref["name"]
-            assert ref["key"] in examples[example]["stringData"], where
-            assert ref["key"] == entry["name"], where
-            if ref["name"].startswith("adapter-"):
-                assert where.startswith(ref["name"] + "/"), f"{where} reads {ref['name']}"
-
-
-def test_migrations_run_before_each_service_with_the_same_settings() -> None:
+    # Every container's references, the `migrate` init containers' too.
     for name, deployment in DEPLOYMENTS.items():
-        pod = deployment["spec"]["template"]["spec"]
-        (migrate,) = pod["initContainers"]
-        (main,) = pod["containers"]
+        for container in _pod_containers(deployment):
+            where = f"{name}/{container['name']}"
+            for entry in container.get("env", []):
+                ref = entry.get("valueFrom", {}).get("secretKeyRef")
+                if ref is None:
+                    continue
+                # One example stands for every adapter's Secret.
+                example = "adapter-idva" if ref["name"].startswith("adapter-") else ref["name"]
+                assert ref["key"] in examples[example]["stringData"], where
+                assert ref["key"] == entry["name"], where
+                if ref["name"].startswith("adapter-"):
+                    assert where.startswith(ref["name"] + "/"), f"{where} reads {ref['name']}"
+
+
+def test_migrations_run_before_each_service_on_its_database_and_schema() -> None:
+    for name, migrate, main in _migrations():
         assert migrate["args"] == [*main["args"], "migrate"], name
         assert migrate["image"] == main["image"], name
-        assert _container_env(migrate) == _container_env(main), name
+        # Every setting `migrate` reads has the service's value (the same Secret for the
+        # database URL), so it migrates the schema the service uses.
+        entries = {e["name"]: e for e in migrate.get("env", [])}
+        service = {e["name"]: e for e in main.get("env", [])}
+        for variable in setting_names(MigrationSettings):
+            assert entries.get(variable) == service.get(variable), f"{name}: {variable} differs"
+
+
+def test_a_migration_sets_only_what_migrate_reads() -> None:
+    for name, migrate, main in _migrations():
+        env = _container_env(migrate)
+        unknown = set(env) - setting_names(MigrationSettings)
+        assert not unknown, f"{name}/migrate sets {sorted(unknown)}, which migrate does not read"
+        missing = required_settings(MigrationSettings) - set(env)
+        assert not missing, f"{name}/migrate leaves {sorted(missing)} unset"
+        if service_module(main["args"]) == ("services.provider_adapter", []):
+            # The adapter's schema is its provider service's.
+            assert env.get("SERVICE") == _container_env(main)["SERVICE"], name
+            assert env.get("SERVICE") in {s.value for s in Service}, name
+
+
+def test_a_migration_holds_no_secret_but_the_database_url() -> None:
+    for name, migrate, _ in _migrations():
+        secrets = _secret_variables(migrate)
+        assert secrets == {"DATABASE_URL"}, f"{name}/migrate is given {sorted(secrets)}"
 
 
 def test_probes_resources_and_security() -> None:
