@@ -9,7 +9,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -17,6 +16,8 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from deploy.localstack.processes import launch_stack
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT_SECONDS = 180.0
@@ -81,26 +82,7 @@ class Hub:
 @contextmanager
 def running_hub() -> Iterator[Hub]:
     state_dir = Path(tempfile.mkdtemp(prefix="hub-bench-"))
-    env = {
-        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")
-    }
-    with open(state_dir / "supervisor.out", "wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "deploy.localstack",
-                "run",
-                "--state-dir",
-                str(state_dir),
-                "--free-ports",
-            ],
-            cwd=PROJECT_ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-        )
+    process = launch_stack(state_dir, state_dir / "supervisor.out")
     hub = Hub(state_dir, process)
     try:
         deadline = time.monotonic() + START_TIMEOUT_SECONDS

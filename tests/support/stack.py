@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from deploy.localstack.processes import launch_stack
 from tests.support.waiting import eventually_sync
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -80,41 +79,19 @@ def start(
     ephemeral: bool = True,
 ) -> RunningStack:
     output = state_dir / "supervisor.out"
-    env = {
-        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")
-    }
     # Webhook timings short enough for the tests to watch retries happen.
-    env.update(
-        {
-            "WEBHOOK_TIMEOUT_SECONDS": "1.5",
-            "WEBHOOK_FIRST_RETRY_SECONDS": "0.3",
-            "WEBHOOK_MAX_BACKOFF_SECONDS": "2",
-            # Reconciliation soon enough for fault tests to watch it heal the hub.
-            "RECONCILE_AFTER_SECONDS": "4",
-            "WATCHDOG_INTERVAL_SECONDS": "1",
-            "CONSUMER_LAG_INTERVAL_SECONDS": "1",
-            **(env_overrides or {}),
-        }
-    )
-    with open(output, "wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "deploy.localstack",
-                "run",
-                "--state-dir",
-                str(state_dir),
-                "--free-ports",
-                *(["--ephemeral"] if ephemeral else []),
-                *extra_args,
-            ],
-            cwd=PROJECT_ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-        )
+    settings = {
+        "WEBHOOK_TIMEOUT_SECONDS": "1.5",
+        "WEBHOOK_FIRST_RETRY_SECONDS": "0.3",
+        "WEBHOOK_MAX_BACKOFF_SECONDS": "2",
+        # Reconciliation soon enough for fault tests to watch it heal the hub.
+        "RECONCILE_AFTER_SECONDS": "4",
+        "WATCHDOG_INTERVAL_SECONDS": "1",
+        "CONSUMER_LAG_INTERVAL_SECONDS": "1",
+        **(env_overrides or {}),
+    }
+    flags = ["--ephemeral"] if ephemeral else []
+    process = launch_stack(state_dir, output, *flags, *extra_args, env_overrides=settings)
     stack = RunningStack(state_dir, process, output)
 
     def started() -> bool:
