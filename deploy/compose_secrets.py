@@ -30,15 +30,11 @@ import base64
 import json
 import secrets
 import sys
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-import jwt
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-
+from deploy.localstack.credentials import es256_key_pair, mint
 from schemas.codes import Service
 from services.plumbing.auth import SERVICE_ROLE, STAFF_ROLES, hash_api_key
 
@@ -54,36 +50,9 @@ SERVICE_TOKEN_DAYS = 365
 STAFF_TOKEN_HOURS = 8
 
 
-def mint(private_key_pem: str, subject: str, roles: list[str], seconds: int, **claims: str) -> str:
-    now = int(time.time())
-    payload = {
-        "iss": ISSUER,
-        "aud": AUDIENCE,
-        "sub": subject,
-        "roles": roles,
-        "iat": now,
-        "exp": now + seconds,
-        **claims,
-    }
-    return jwt.encode(payload, private_key_pem, algorithm="ES256")
-
-
-def _key_pair() -> tuple[str, str]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    private_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public_pem = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private_pem, public_pem
-
-
 def generate() -> dict[str, str]:
     """Every file's name and content, made fresh."""
-    private_pem, public_pem = _key_pair()
+    private_pem, public_pem = es256_key_pair()
     password = secrets.token_urlsafe(24)
     key_id = f"{datetime.now(UTC):%Y}-1"
     files = {
@@ -103,7 +72,9 @@ def generate() -> dict[str, str]:
             private_pem,
             f"provider_adapter.{service.value}",
             [SERVICE_ROLE],
-            SERVICE_TOKEN_DAYS * 24 * 3600,
+            issuer=ISSUER,
+            audience=AUDIENCE,
+            seconds=SERVICE_TOKEN_DAYS * 24 * 3600,
             service=service.value,
         )
         provider_keys[service.value] = f"pk_{name}_{secrets.token_urlsafe(32)}"
@@ -144,7 +115,10 @@ def write(directory: Path, force: bool = False, say: Callable[[str], None] = pri
 
 def staff_token(directory: Path, role: str) -> str:
     private_pem = (directory / PRIVATE_KEY_FILE).read_text(encoding="utf-8")
-    return mint(private_pem, f"compose.{role}", [role], STAFF_TOKEN_HOURS * 3600)
+    seconds = STAFF_TOKEN_HOURS * 3600
+    return mint(
+        private_pem, f"compose.{role}", [role], issuer=ISSUER, audience=AUDIENCE, seconds=seconds
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

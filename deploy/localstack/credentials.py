@@ -53,21 +53,33 @@ def persistent_secrets(path: Path) -> dict[str, str]:
     return secrets_
 
 
-def mint(private_key_pem: str, subject: str, roles: list[str], **claims: str) -> str:
+def mint(
+    private_key_pem: str,
+    subject: str,
+    roles: list[str],
+    *,
+    issuer: str = ISSUER,
+    audience: str = AUDIENCE,
+    seconds: int = TOKEN_LIFETIME_SECONDS,
+    **claims: str,
+) -> str:
+    """A signed ES256 token for ``subject`` with ``roles``; ``claims`` add to or override
+    the standard ones."""
     now = int(time.time())
     payload = {
-        "iss": ISSUER,
-        "aud": AUDIENCE,
+        "iss": issuer,
+        "aud": audience,
         "sub": subject,
         "roles": roles,
         "iat": now,
-        "exp": now + TOKEN_LIFETIME_SECONDS,
+        "exp": now + seconds,
         **claims,
     }
     return jwt.encode(payload, private_key_pem, algorithm="ES256")
 
 
-def generate() -> Credentials:
+def es256_key_pair() -> tuple[str, str]:
+    """A fresh ES256 key pair: the private key (PKCS#8 PEM) and the public key (PEM)."""
     key = ec.generate_private_key(ec.SECP256R1())
     private_pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -77,6 +89,11 @@ def generate() -> Credentials:
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         .decode()
     )
+    return private_pem, public_pem
+
+
+def generate() -> Credentials:
+    private_pem, public_pem = es256_key_pair()
     return Credentials(
         private_key_pem=private_pem,
         public_key_pem=public_pem,
