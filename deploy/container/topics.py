@@ -18,38 +18,13 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Mapping
 
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from schemas.topics import PARTITIONS, all_topics
-from services.plumbing.topics_admin import ensure_topics
+from services.plumbing.topics_admin import ensure_topics, misfits, partition_counts
 
 log = logging.getLogger("deploy.topics")
-
-
-def misfits(partition_counts: Mapping[str, int]) -> dict[str, int]:
-    """The hub topics that are missing (0) or do not have ``PARTITIONS`` partitions."""
-    return {
-        topic: partition_counts.get(topic, 0)
-        for topic in all_topics()
-        if partition_counts.get(topic, 0) != PARTITIONS
-    }
-
-
-async def partition_counts(bootstrap_servers: str) -> dict[str, int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="hub-topics")
-    await admin.start()
-    try:
-        described = await admin.describe_topics(all_topics())
-        return {
-            str(topic["topic"]): len(topic["partitions"])
-            for topic in described
-            if topic.get("error_code", 0) == 0
-        }
-    finally:
-        await admin.close()
 
 
 async def prepare(bootstrap_servers: str, replication_factor: int, wait_seconds: float) -> int:

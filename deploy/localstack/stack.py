@@ -38,7 +38,7 @@ from deploy.localstack.processes import spawn, stop
 from deploy.localstack.tansu import TansuBroker
 from schemas.codes import Service
 from services.plumbing.migrations import ensure_database
-from services.plumbing.topics_admin import ensure_topics, misshapen_topics
+from services.plumbing.topics_admin import ensure_topics, misfits, partition_counts
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DATABASE = "hub"
@@ -391,7 +391,7 @@ class Stack:
         for attempt in range(1, attempts + 1):
             self.broker.start()
             asyncio.run(ensure_topics(self.bootstrap_servers))
-            wrong = asyncio.run(misshapen_topics(self.bootstrap_servers))
+            wrong = misfits(asyncio.run(partition_counts(self.bootstrap_servers)))
             if not wrong:
                 return
             self.say(

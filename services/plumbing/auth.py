@@ -154,7 +154,6 @@ def same_hash(a: str, b: str) -> bool:
     return hmac.compare_digest(a, b)
 
 
-ANONYMOUS = "anonymous"
 ALL_ROLES = (*sorted(STAFF_ROLES), SERVICE_ROLE)
 
 

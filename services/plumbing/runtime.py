@@ -135,15 +135,9 @@ class Service:
         return app
 
     async def migrate(self) -> list[str]:
-        """Bring this service's schema up to date. The component is the package that owns
-        the migrations, so every provider's adapter shares one migration history."""
+        """Bring this service's schema up to date (``migrations.components``)."""
         applied = await migrations.apply(
-            self.settings.database_url,
-            self.schema,
-            {
-                "plumbing": migrations.PLUMBING_MIGRATIONS,
-                self.migrations.parent.name: self.migrations,
-            },
+            self.settings.database_url, self.schema, migrations.components(self.migrations)
         )
         if applied:
             log.info("migrations applied", extra={"schema": self.schema, "migrations": applied})

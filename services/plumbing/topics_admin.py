@@ -3,6 +3,8 @@ with the wrong number of partitions."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from schemas.topics import PARTITIONS, all_topics
@@ -33,19 +35,27 @@ async def ensure_topics(bootstrap_servers: str, replication_factor: int = 1) -> 
         await admin.close()
 
 
-async def misshapen_topics(bootstrap_servers: str) -> list[str]:
-    """The hub's topics that exist with a partition count other than ``PARTITIONS``: a
-    consumer group would leave some partitions unread, or keys would move. A broker makes
-    them when a client asks it to create topics (see ``kafka_metadata``); the local stack
-    restarts its embedded broker when it finds one."""
+async def partition_counts(bootstrap_servers: str) -> dict[str, int]:
+    """Each existing hub topic's number of partitions."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="hub-topics")
     await admin.start()
     try:
         described = await admin.describe_topics(all_topics())
-        return sorted(
-            t["topic"]
-            for t in described
-            if t.get("error_code", 0) == 0 and len(t["partitions"]) != PARTITIONS
-        )
+        return {
+            str(topic["topic"]): len(topic["partitions"])
+            for topic in described
+            if topic.get("error_code", 0) == 0
+        }
     finally:
         await admin.close()
+
+
+def misfits(partition_counts: Mapping[str, int]) -> dict[str, int]:
+    """The hub topics that are missing (0) or do not have ``PARTITIONS`` partitions: a
+    consumer group would leave some partitions unread, or keys would move. A broker makes
+    such topics when a client asks it to (see ``kafka_metadata``)."""
+    return {
+        topic: partition_counts.get(topic, 0)
+        for topic in all_topics()
+        if partition_counts.get(topic, 0) != PARTITIONS
+    }

@@ -14,7 +14,7 @@ from aiokafka.errors import KafkaError
 
 import services.plumbing.kafka  # noqa: F401  (what every service imports)
 from schemas import topics
-from services.plumbing.topics_admin import ensure_topics, misshapen_topics
+from services.plumbing.topics_admin import ensure_topics, misfits, partition_counts
 from tests.support import infra
 
 
@@ -51,8 +51,9 @@ async def test_a_topic_made_with_the_wrong_partition_count_is_found(tmp_path: Pa
             await admin.close()
         created = await ensure_topics(broker.bootstrap_servers)
         assert topics.REFERRAL_RECEIVED not in created  # it exists, so it was left alone
-        assert await misshapen_topics(broker.bootstrap_servers) == [topics.REFERRAL_RECEIVED]
+        counts = await partition_counts(broker.bootstrap_servers)
+        assert misfits(counts) == {topics.REFERRAL_RECEIVED: 4}
 
 
 async def test_topics_made_by_the_hub_have_their_partitions(kafka: str) -> None:
-    assert await misshapen_topics(kafka) == []
+    assert misfits(await partition_counts(kafka)) == {}

@@ -21,6 +21,7 @@ from deploy.container import entrypoint, topics
 from schemas.codes import Service
 from schemas.topics import PARTITIONS, all_topics
 from services.plumbing.auth import SERVICE_ROLE, hash_api_key
+from services.plumbing.topics_admin import misfits
 from tests.support.deployment import ROOT
 
 DOCKERFILE = (ROOT / "deploy" / "Dockerfile").read_text(encoding="utf-8")
@@ -161,11 +162,11 @@ def test_the_entrypoint_hands_over_to_the_command(tmp_path: Path) -> None:
 
 
 def test_the_topic_job_wants_every_topic_with_the_fixed_partition_count() -> None:
-    assert topics.misfits(dict.fromkeys(all_topics(), PARTITIONS)) == {}
+    assert misfits(dict.fromkeys(all_topics(), PARTITIONS)) == {}
     counts = dict.fromkeys(all_topics(), PARTITIONS)
     counts["referral.routed.v1"] = 1
     del counts["queue.idva.v1.dlt"]
-    assert topics.misfits(counts) == {"referral.routed.v1": 1, "queue.idva.v1.dlt": 0}
+    assert misfits(counts) == {"referral.routed.v1": 1, "queue.idva.v1.dlt": 0}
 
 
 def test_the_topic_job_needs_a_broker_and_a_sensible_replication_factor(
