@@ -377,7 +377,11 @@ async def test_an_older_step_arriving_late_does_not_move_the_route_back(
             steps = await conn.fetch(
                 "SELECT event FROM timeline WHERE route_id = $1 ORDER BY id", route_id
             )
+            acknowledged_at = await conn.fetchval(
+                "SELECT acknowledged_at FROM report_facts WHERE route_id = $1", route_id
+            )
     finally:
         await pool.close()
     assert status == "completed"
     assert {"outcome", "acknowledged"} <= {r["event"] for r in steps}  # both in the history
+    assert acknowledged_at == T0 + timedelta(hours=1)  # and in what the commissioner reads

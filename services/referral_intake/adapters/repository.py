@@ -369,36 +369,6 @@ async def set_second_acknowledge_by(
 
 
 # ---- duplicates and repeat victims ------------------------------------------------------
-async def set_identity_keys(
-    conn: Connection,
-    referral_id: uuid.UUID,
-    person_key: str | None,
-    crime_key: str | None,
-    repeat: bool,
-) -> None:
-    await conn.execute(
-        """UPDATE referrals SET person_key = $2, crime_key = $3, repeat_victim = $4
-           WHERE referral_id = $1""",
-        referral_id,
-        person_key,
-        crime_key,
-        repeat,
-    )
-
-
-async def open_duplicate(
-    conn: Connection, person_key: str, crime_key: str, since: datetime
-) -> asyncpg.Record | None:
-    """The open referral of the same person for the same crime, received since ``since``."""
-    return await conn.fetchrow(
-        """SELECT referral_id, status FROM referrals
-           WHERE person_key = $1 AND crime_key = $2 AND received_at >= $3
-             AND status NOT IN ('closed', 'no_service')
-           ORDER BY received_at DESC LIMIT 1""",
-        person_key,
-        crime_key,
-        since,
-    )
 
 
 async def identity_matches(
@@ -408,9 +378,8 @@ async def identity_matches(
     duplicate_since: datetime,
     repeat_since: datetime,
 ) -> tuple[asyncpg.Record | None, bool]:
-    """``open_duplicate`` (when there is a crime key) and ``has_referral_since`` in one
-    round trip: the open referral of the same person for the same crime, and whether the
-    person has any referral since ``repeat_since``."""
+    """In one round trip: the open referral of the same person for the same crime (when
+    there is a crime key), and whether the person has any referral since ``repeat_since``."""
     row = await conn.fetchrow(
         """SELECT d.referral_id, d.status,
                   EXISTS (SELECT 1 FROM referrals
@@ -428,16 +397,6 @@ async def identity_matches(
     )
     assert row is not None
     return (row if row["referral_id"] is not None else None), bool(row["repeat"])
-
-
-async def has_referral_since(conn: Connection, person_key: str, since: datetime) -> bool:
-    return bool(
-        await conn.fetchval(
-            "SELECT true FROM referrals WHERE person_key = $1 AND received_at >= $2 LIMIT 1",
-            person_key,
-            since,
-        )
-    )
 
 
 # ---- SLA watchdog -------------------------------------------------------------------------

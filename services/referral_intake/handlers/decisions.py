@@ -201,21 +201,21 @@ async def _record_route_status(
     route = await repo.route(conn, change.route_id)
     if route is None:
         return  # the decision that created it has not arrived yet; it will pick this up
-    if change.at < route["updated_at"]:
-        # An older step arriving after a newer one (re-sent after a broker fault): it
-        # belongs in the history above, but must not move the route back.
-        return
-    already_rejected = route["status"] == RouteStatus.REJECTED.value
-    await repo.set_route_status(conn, change.route_id, change.status.value, change.at)
-    if change.status is RouteStatus.REJECTED and not already_rejected:
-        await _ask_to_reroute(
-            conn,
-            change.referral_id,
-            change.route_id,
-            change.rejection_reason,
-            caused_by=event.id,
-        )
-    await refresh_referral_status(conn, change.referral_id, change.at)
+    # An older step arriving after a newer one (re-sent after a broker fault) belongs in the
+    # history above and in the report's facts, which are read from it, but must not move
+    # the route back.
+    if change.at >= route["updated_at"]:
+        already_rejected = route["status"] == RouteStatus.REJECTED.value
+        await repo.set_route_status(conn, change.route_id, change.status.value, change.at)
+        if change.status is RouteStatus.REJECTED and not already_rejected:
+            await _ask_to_reroute(
+                conn,
+                change.referral_id,
+                change.route_id,
+                change.rejection_reason,
+                caused_by=event.id,
+            )
+        await refresh_referral_status(conn, change.referral_id, change.at)
     await report_facts.refresh(conn, change.referral_id)
 
 
