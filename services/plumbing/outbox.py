@@ -45,38 +45,25 @@ class OutgoingEvent:
         return uuid.UUID(str(self.envelope["id"]))
 
 
+_INSERT = """INSERT INTO outbox (event_id, topic, key, payload, headers, caused_by)
+             VALUES ($1, $2, $3, $4, $5, $6)"""
+
+
 async def add(
     conn: Connection, events: list[OutgoingEvent], *, caused_by: uuid.UUID | None = None
 ) -> None:
     """Write events to the outbox. Call inside the transaction that makes the change.
     ``caused_by`` is the id of the event being handled, if any: see ``redrive``."""
-    if len(events) == 1:  # the usual case: one statement, cheaper than a batch of one
-        e = events[0]
-        await conn.execute(
-            """INSERT INTO outbox (event_id, topic, key, payload, headers, caused_by)
-               VALUES ($1, $2, $3, $4, $5, $6)""",
-            e.event_id,
-            e.topic,
-            str(e.key),
-            e.envelope,
-            e.headers,
-            caused_by,
-        )
-        return
-    await conn.executemany(
-        """INSERT INTO outbox (event_id, topic, key, payload, headers, caused_by)
-           VALUES ($1, $2, $3, $4, $5, $6)""",
-        [(e.event_id, e.topic, str(e.key), e.envelope, e.headers, caused_by) for e in events],
-    )
+    await add_each(conn, [(e, caused_by) for e in events])
 
 
 async def add_each(conn: Connection, events: list[tuple[OutgoingEvent, uuid.UUID | None]]) -> None:
     """``add`` for events handled together, each with the id of the event that caused it."""
-    await conn.executemany(
-        """INSERT INTO outbox (event_id, topic, key, payload, headers, caused_by)
-           VALUES ($1, $2, $3, $4, $5, $6)""",
-        [(e.event_id, e.topic, str(e.key), e.envelope, e.headers, cause) for e, cause in events],
-    )
+    rows = [(e.event_id, e.topic, str(e.key), e.envelope, e.headers, cause) for e, cause in events]
+    if len(rows) == 1:  # the usual case: one statement, cheaper than a batch of one
+        await conn.execute(_INSERT, *rows[0])
+    elif rows:
+        await conn.executemany(_INSERT, rows)
 
 
 async def redrive(conn: Connection, caused_by: uuid.UUID) -> int:

@@ -12,6 +12,33 @@ from services.plumbing.db import Connection
 from services.router.domain.explanation import route_names
 from services.router.domain.reassessment import Plan
 
+_INSERT = """INSERT INTO decisions (decision_id, referral_id, trigger_event, policy_version,
+                                    decided_at, status, rule_ids, received_at, facts, routes)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"""
+
+
+@dataclass(frozen=True)
+class Entry:
+    decision_id: uuid.UUID
+    trigger_event: uuid.UUID
+    facts: ReferralFacts
+    plan: Plan
+    decided_at: datetime
+
+    def row(self) -> tuple[object, ...]:
+        return (
+            self.decision_id,
+            self.facts.referral_id,
+            self.trigger_event,
+            self.plan.policy_version,
+            self.decided_at,
+            self.plan.status.value,
+            list(self.plan.rule_ids),
+            self.facts.received_at,
+            self.facts.model_dump(mode="json"),
+            route_names(self.plan.dispatch),
+        )
+
 
 async def record(
     conn: Connection,
@@ -22,21 +49,8 @@ async def record(
     plan: Plan,
     decided_at: datetime,
 ) -> None:
-    await conn.execute(
-        """INSERT INTO decisions (decision_id, referral_id, trigger_event, policy_version,
-                                  decided_at, status, rule_ids, received_at, facts, routes)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
-        decision_id,
-        facts.referral_id,
-        trigger_event,
-        plan.policy_version,
-        decided_at,
-        plan.status.value,
-        list(plan.rule_ids),
-        facts.received_at,
-        facts.model_dump(mode="json"),
-        route_names(plan.dispatch),
-    )
+    entry = Entry(decision_id, trigger_event, facts, plan, decided_at)
+    await conn.execute(_INSERT, *entry.row())
 
 
 async def facts_received_between(
@@ -57,34 +71,6 @@ async def facts_received_between(
             yield ReferralFacts.model_validate(row["facts"])
 
 
-@dataclass(frozen=True)
-class Entry:
-    decision_id: uuid.UUID
-    trigger_event: uuid.UUID
-    facts: ReferralFacts
-    plan: Plan
-    decided_at: datetime
-
-
 async def record_many(conn: Connection, entries: list[Entry]) -> None:
     """``record`` for several decisions, sent to the server together."""
-    await conn.executemany(
-        """INSERT INTO decisions (decision_id, referral_id, trigger_event, policy_version,
-                                  decided_at, status, rule_ids, received_at, facts, routes)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
-        [
-            (
-                e.decision_id,
-                e.facts.referral_id,
-                e.trigger_event,
-                e.plan.policy_version,
-                e.decided_at,
-                e.plan.status.value,
-                list(e.plan.rule_ids),
-                e.facts.received_at,
-                e.facts.model_dump(mode="json"),
-                route_names(e.plan.dispatch),
-            )
-            for e in entries
-        ],
-    )
+    await conn.executemany(_INSERT, [e.row() for e in entries])
