@@ -27,7 +27,6 @@ from schemas import topics
 from services.plumbing import db
 
 PASSTHROUGH_TOPIC = "bench.passthrough.v1"
-ROUTER_GROUP = "router.received"
 
 
 def _percentile(sorted_values: list[float], q: float) -> float:
