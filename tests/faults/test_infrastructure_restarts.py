@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 from collections.abc import Iterator
+from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
@@ -18,6 +18,7 @@ from tests.support.faults import (
     Submitter,
     assert_each_reached_its_provider_once,
     assert_outboxes_drain,
+    in_background,
 )
 from tests.support.referrals import high_risk_da, referral
 from tests.support.stack import RunningStack, running_stack
@@ -34,7 +35,7 @@ def own_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
 
 def _kill_infrastructure_midway(
     hub: RunningStack, which: str, submitted: list[str]
-) -> threading.Thread:
+) -> Future[None]:
     def kill() -> None:
         eventually_sync(lambda: len(submitted) >= BURST // 3, timeout=120)
         pid: int = hub.info()["infrastructure"][which]
@@ -45,9 +46,7 @@ def _kill_infrastructure_midway(
             what=f"the supervisor to restart {which}",
         )
 
-    thread = threading.Thread(target=kill)
-    thread.start()
-    return thread
+    return in_background(kill)
 
 
 def test_broker_restart_that_loses_every_topic_and_offset(own_hub: RunningStack) -> None:
@@ -56,7 +55,7 @@ def test_broker_restart_that_loses_every_topic_and_offset(own_hub: RunningStack)
     killer = _kill_infrastructure_midway(own_hub, "kafka", submitted)
     for n in range(BURST):
         submitted.append(submitter.submit(high_risk_da(crime_reference=f"B/{n}")))
-    killer.join(timeout=120)
+    killer.result(timeout=120)  # killed, and started again
     assert set(submitter.answers) <= {202}  # the outbox held the events while the broker was away
     assert_each_reached_its_provider_once(own_hub, submitted, Service.IDVA, timeout=180)
     assert_outboxes_drain(own_hub)
@@ -68,7 +67,7 @@ def test_database_restart(own_hub: RunningStack) -> None:
     killer = _kill_infrastructure_midway(own_hub, "postgres", submitted)
     for n in range(BURST):
         submitted.append(submitter.submit(referral(crime_reference=f"P/{n}")))
-    killer.join(timeout=120)
+    killer.result(timeout=120)  # killed, and started again
     assert set(submitter.answers) <= {0, 202, 503}, dict(submitter.answers)
     assert_each_reached_its_provider_once(own_hub, submitted, Service.VAL, timeout=180)
     assert_outboxes_drain(own_hub)

@@ -51,12 +51,13 @@ from services.plumbing.auth import TokenVerifier
 from services.plumbing.http import install_error_handlers
 from services.referral_intake.adapters import report_config
 from services.referral_intake.bootstrap import build
-from services.referral_intake.domain.performance import AGE_BANDS, age_band, flatten
+from services.referral_intake.domain.performance import AGE_BANDS, age_band
 from services.referral_intake.domain.periods import Period
 from services.referral_intake.domain.referral import ReferralRequest
 from services.referral_intake.entrypoints import reports as reports_http
 from services.referral_intake.handlers import decisions, erasure, reports, submission
 from services.referral_intake.settings import IntakeSettings
+from tests.support import report_figures
 from tests.support.referrals import referral
 from tests.support.services import CREDENTIALS, TEST_VAULT, common_env
 
@@ -564,8 +565,7 @@ async def test_json_and_csv_agree(api: httpx.AsyncClient, seeded: Seeder) -> Non
         (r["service"], r["sub_service"], r["figure"]): (float(r["value"]) if r["value"] else None)
         for r in rows
     }
-    from_json = {(s, sub, f): v for s, sub, f, v in flatten(report)}
-    assert from_csv == from_json
+    assert from_csv == report_figures.figures(report)
     assert from_csv[("ISVA", "", "rejected_by_reason.capacity")] == 1
     assert from_csv[("all", "", "referrals")] == report["totals"]["referrals"]
     assert from_csv[("VAL", "re_referral", "referrals")] == 1

@@ -7,8 +7,10 @@ import asyncio
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import httpx
@@ -16,6 +18,19 @@ import httpx
 from schemas.codes import Service
 from tests.support.stack import RunningStack
 from tests.support.waiting import eventually_sync
+
+T = TypeVar("T")
+
+
+def in_background(work: Callable[[], T]) -> Future[T]:
+    """Run ``work`` in a thread (the fault, while the test submits referrals). Its
+    ``result(timeout)`` raises whatever ``work`` raised, so a check made in the thread fails
+    the test instead of dying with it."""
+    executor = ThreadPoolExecutor(max_workers=1)
+    try:
+        return executor.submit(work)
+    finally:
+        executor.shutdown(wait=False)
 
 
 @dataclass

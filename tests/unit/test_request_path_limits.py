@@ -99,14 +99,19 @@ def test_a_refused_token_is_never_remembered(monkeypatch: pytest.MonkeyPatch) ->
     assert decodes.count == 3
 
 
-def test_the_cache_holds_at_most_its_size(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_cache_holds_at_most_its_size_and_forgets_the_least_recently_used(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     decodes = _Decodes(monkeypatch)
     verifier = _verifier(cache_size=2)
-    tokens = [_token(time.time() + 3600, subject=f"person-{n}") for n in range(3)]
-    for token in tokens:
-        verifier.verify(token)
-    verifier.verify(tokens[2])  # remembered
-    verifier.verify(tokens[0])  # the least recently used: forgotten, checked again
+    first, second, third = (_token(time.time() + 3600, subject=f"person-{n}") for n in range(3))
+    verifier.verify(first)
+    verifier.verify(second)
+    verifier.verify(first)  # remembered, and now the more recently used of the two
+    verifier.verify(third)  # makes room by forgetting the second, not the first
+    verifier.verify(first)  # still remembered
+    assert decodes.count == 3
+    verifier.verify(second)  # forgotten: checked in full again
     assert decodes.count == 4
 
 
