@@ -6,6 +6,7 @@ means a stuck consumer shows as growing lag instead of as silence."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import weakref
 
@@ -31,50 +32,72 @@ def groups(broker: KafkaBroker) -> dict[str, set[str]]:
     return _GROUPS.get(broker, {})
 
 
-async def measure(
-    bootstrap_servers: str, watched: dict[str, set[str]]
-) -> dict[tuple[str, str, int], int]:
-    """The lag of every watched (group, topic, partition) now."""
+async def _connect(bootstrap_servers: str) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="hub-lag")
     ends = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, client_id="hub-lag")
-    await admin.start()
-    await ends.start()
     try:
-        partitions: list[TopicPartition] = []
-        for topic in sorted({t for topics in watched.values() for t in topics}):
-            for partition in sorted(ends.partitions_for_topic(topic) or ()):
-                partitions.append(TopicPartition(topic, partition))
-        end_offsets = await ends.end_offsets(partitions) if partitions else {}
-        lag: dict[tuple[str, str, int], int] = {}
-        for group, topics in watched.items():
-            mine = [tp for tp in end_offsets if tp.topic in topics]
-            if not mine:
-                continue
-            # Name the partitions: asking for "all of the group's" is a request version the
-            # embedded broker answers in a shape aiokafka cannot read.
-            committed = await admin.list_consumer_group_offsets(group, partitions=mine)
-            for tp in mine:
-                end = end_offsets[tp]
-                done = committed.get(tp)
-                position = done.offset if done is not None and done.offset >= 0 else 0
-                lag[(group, tp.topic, tp.partition)] = max(end - position, 0)
-        return lag
-    finally:
-        await ends.stop()
-        await admin.close()
+        await admin.start()
+        await ends.start()
+    except BaseException:
+        await _close(admin, ends)
+        raise
+    return admin, ends
+
+
+async def _close(admin: AIOKafkaAdminClient, ends: AIOKafkaConsumer) -> None:
+    await ends.stop()
+    await admin.close()
+
+
+async def measure(
+    admin: AIOKafkaAdminClient, ends: AIOKafkaConsumer, watched: dict[str, set[str]]
+) -> dict[tuple[str, str, int], int]:
+    """The lag of every watched (group, topic, partition) now."""
+    partitions: list[TopicPartition] = []
+    for topic in sorted({t for topics in watched.values() for t in topics}):
+        for partition in sorted(ends.partitions_for_topic(topic) or ()):
+            partitions.append(TopicPartition(topic, partition))
+    end_offsets = await ends.end_offsets(partitions) if partitions else {}
+    lag: dict[tuple[str, str, int], int] = {}
+    for group, topics in watched.items():
+        mine = [tp for tp in end_offsets if tp.topic in topics]
+        if not mine:
+            continue
+        # Name the partitions: asking for "all of the group's" is a request version the
+        # embedded broker answers in a shape aiokafka cannot read.
+        committed = await admin.list_consumer_group_offsets(group, partitions=mine)
+        for tp in mine:
+            end = end_offsets[tp]
+            done = committed.get(tp)
+            position = done.offset if done is not None and done.offset >= 0 else 0
+            lag[(group, tp.topic, tp.partition)] = max(end - position, 0)
+    return lag
 
 
 async def sample_forever(broker: KafkaBroker, bootstrap_servers: str, interval: float) -> None:
-    """Refresh the lag gauge every ``interval`` seconds; a broker that does not answer
-    leaves the last figures in place and is asked again next time."""
-    while True:
-        watched = groups(broker)
-        if watched:
-            try:
-                for (group, topic, partition), value in (
-                    await measure(bootstrap_servers, watched)
-                ).items():
-                    CONSUMER_LAG.labels(group, topic, str(partition)).set(value)
-            except (KafkaError, OSError, TimeoutError) as exc:
-                log.warning("could not measure consumer lag", extra={"error": type(exc).__name__})
-        await asyncio.sleep(interval)
+    """Refresh the lag gauge every ``interval`` seconds, over connections kept between
+    samples; a broker that does not answer leaves the last figures in place, and is asked
+    again next time over new connections."""
+    clients: tuple[AIOKafkaAdminClient, AIOKafkaConsumer] | None = None
+    try:
+        while True:
+            watched = groups(broker)
+            if watched:
+                try:
+                    clients = clients or await _connect(bootstrap_servers)
+                    for (group, topic, partition), value in (
+                        await measure(*clients, watched)
+                    ).items():
+                        CONSUMER_LAG.labels(group, topic, str(partition)).set(value)
+                except (KafkaError, OSError, TimeoutError) as exc:
+                    log.warning(
+                        "could not measure consumer lag", extra={"error": type(exc).__name__}
+                    )
+                    if clients is not None:
+                        with contextlib.suppress(Exception):  # they are broken already
+                            await _close(*clients)
+                        clients = None
+            await asyncio.sleep(interval)
+    finally:
+        if clients is not None:
+            await _close(*clients)
