@@ -5,17 +5,18 @@ pass over the period's rows, grouped so that the domain can add the counts up.""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import Any
 
 from services.plumbing.db import Connection
 
 
-async def refresh(conn: Connection, referral_id: uuid.UUID) -> None:
-    """Re-derive the referral's report rows, in the caller's transaction. The caller holds
-    the referral's row lock, so this sees every change committed before it."""
-    await conn.execute("SELECT report_refresh(ARRAY[$1::uuid])", referral_id)
+async def refresh(conn: Connection, referral_ids: Collection[uuid.UUID]) -> None:
+    """Re-derive these referrals' report rows, in the caller's transaction. The caller holds
+    the referrals' row locks, so this sees every change committed before it."""
+    if referral_ids:
+        await conn.execute("SELECT report_refresh($1::uuid[])", list(referral_ids))
 
 
 _IN_PERIOD = """received_at >= $1 AND received_at < $2

@@ -4,7 +4,9 @@ and sending a rejected route back to the router for re-routing."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any, TypeVar
 
 import asyncpg
 
@@ -38,9 +40,30 @@ _TIMELINE_EVENT = {
 }
 
 
-async def record_decision(pool: asyncpg.Pool, event: CloudEvent[events.ReferralRouted]) -> None:
+EventT = TypeVar("EventT")
+Record = Callable[[Connection, EventT], Awaitable[uuid.UUID | None]]
+"""Records one event in the caller's transaction; the referral whose report facts it
+changed, if any."""
+
+
+async def _in_one_transaction(
+    pool: asyncpg.Pool,
+    record: Record[EventT],
+    events_: list[tuple[EventT, AbstractContextManager[object]]],
+) -> None:
+    """Record events in order (each in its trace) in one transaction, then refresh the
+    report facts of the referrals they changed, once each."""
     async with pool.acquire() as conn, conn.transaction():
-        await _record_decision(conn, event)
+        changed: set[uuid.UUID] = set()
+        for event, traced in events_:
+            with traced:
+                if (referral_id := await record(conn, event)) is not None:
+                    changed.add(referral_id)
+        await report_facts.refresh(conn, changed)
+
+
+async def record_decision(pool: asyncpg.Pool, event: CloudEvent[events.ReferralRouted]) -> None:
+    await _in_one_transaction(pool, _record_decision, [(event, nullcontext())])
 
 
 async def record_decisions(
@@ -49,20 +72,19 @@ async def record_decisions(
     """``record_decision`` for several decisions, in order, in one transaction: one commit
     and one offset commit for all of them. If any fails, the consumer handles each on its
     own (``services.plumbing.kafka``)."""
-    async with pool.acquire() as conn, conn.transaction():
-        for delivered in batch:
-            with delivered.traced():
-                await _record_decision(conn, delivered.event)
+    await _in_one_transaction(pool, _record_decision, [(d.event, d.traced()) for d in batch])
 
 
-async def _record_decision(conn: Connection, event: CloudEvent[events.ReferralRouted]) -> None:
+async def _record_decision(
+    conn: Connection, event: CloudEvent[events.ReferralRouted]
+) -> uuid.UUID | None:
     decision = event.data
     if not await inbox.first_time_or_redrive(
         conn, ROUTED_CONSUMER, event.id, topics.REFERRAL_ROUTED
     ):
-        return
+        return None
     if not await repo.referral_exists(conn, decision.referral_id):
-        return  # not ours: intake is the system of record and never published it
+        return None  # not ours: intake is the system of record and never published it
     actor = "router"
     if decision.request_id is not None:
         override = await repo.override_by_request(conn, decision.request_id)
@@ -139,7 +161,7 @@ async def _record_decision(conn: Connection, event: CloudEvent[events.ReferralRo
         if reported == RouteStatus.REJECTED.value:
             await _ask_to_reroute(conn, decision.referral_id, route.route_id, caused_by=event.id)
     await refresh_referral_status(conn, decision.referral_id, decision.decided_at)
-    await report_facts.refresh(conn, decision.referral_id)
+    return decision.referral_id
 
 
 def _reported_by(source: str) -> str:
@@ -154,23 +176,19 @@ def _reported_by(source: str) -> str:
 async def record_route_status(
     pool: asyncpg.Pool, event: CloudEvent[events.RouteStatusChanged]
 ) -> None:
-    async with pool.acquire() as conn, conn.transaction():
-        await _record_route_status(conn, event)
+    await _in_one_transaction(pool, _record_route_status, [(event, nullcontext())])
 
 
 async def record_route_statuses(
     pool: asyncpg.Pool, batch: list[Delivered[CloudEvent[events.RouteStatusChanged]]]
 ) -> None:
     """``record_route_status`` for several reports, in order, in one transaction."""
-    async with pool.acquire() as conn, conn.transaction():
-        for delivered in batch:
-            with delivered.traced():
-                await _record_route_status(conn, delivered.event)
+    await _in_one_transaction(pool, _record_route_status, [(d.event, d.traced()) for d in batch])
 
 
 async def _record_route_status(
     conn: Connection, event: CloudEvent[events.RouteStatusChanged]
-) -> None:
+) -> uuid.UUID | None:
     change = event.data
     detail: dict[str, Any] = {"service": change.service.value}
     if change.rejection_reason:
@@ -184,10 +202,10 @@ async def _record_route_status(
     if not await inbox.first_time_or_redrive(
         conn, STATUS_CONSUMER, event.id, topics.REFERRAL_STATUS
     ):
-        return
+        return None
     referral = await repo.lock_referral(conn, change.referral_id)
     if referral is None:
-        return
+        return None
     await repo.add_timeline(
         conn,
         change.referral_id,
@@ -200,7 +218,7 @@ async def _record_route_status(
     )
     route = await repo.route(conn, change.route_id)
     if route is None:
-        return  # the decision that created it has not arrived yet; it will pick this up
+        return None  # the decision that created it has not arrived yet; it will pick this up
     # An older step arriving after a newer one (re-sent after a broker fault) belongs in the
     # history above and in the report's facts, which are read from it, but must not move
     # the route back.
@@ -216,7 +234,7 @@ async def _record_route_status(
                 caused_by=event.id,
             )
         await refresh_referral_status(conn, change.referral_id, change.at)
-    await report_facts.refresh(conn, change.referral_id)
+    return change.referral_id
 
 
 async def _ask_to_reroute(
