@@ -274,8 +274,8 @@ async def load_timeline(conn: Connection, referral_id: uuid.UUID) -> list[asyncp
 # ---- lifecycle: consent, overrides, routes ---------------------------------------------
 async def lock_referral(conn: Connection, referral_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        """SELECT referral_id, status, facts, decision, consent_status FROM referrals
-           WHERE referral_id = $1 FOR UPDATE""",
+        """SELECT referral_id, status, facts, decision, consent_status, erased_at
+           FROM referrals WHERE referral_id = $1 FOR UPDATE""",
         referral_id,
     )
 
@@ -623,11 +623,3 @@ async def due_for_erasure(conn: Connection, closed_before: datetime, limit: int)
         limit,
     )
     return [r["referral_id"] for r in rows]
-
-
-async def is_erased(conn: Connection, referral_id: uuid.UUID) -> bool:
-    return bool(
-        await conn.fetchval(
-            "SELECT erased_at IS NOT NULL FROM referrals WHERE referral_id = $1", referral_id
-        )
-    )

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from services.plumbing.db import CONNECTION_ERRORS
+from services.plumbing.db import CONNECTION_ERRORS, Connection
 from services.referral_intake.adapters import repository as repo
 from services.referral_intake.adapters.vault import Vault
 from services.referral_intake.handlers.common import Conflict, NotFound
@@ -29,18 +29,9 @@ async def erase(
         referral = await repo.lock_referral(conn, referral_id)
         if referral is None:
             raise NotFound
-        if await repo.is_erased(conn, referral_id):
+        if referral["erased_at"] is not None:
             raise Conflict("This referral's personal data has already been erased.")
-        await vault.erase(conn, referral_id)
-        await repo.mark_erased(conn, referral_id, reason, actor, now)
-        await repo.add_timeline(
-            conn,
-            referral_id,
-            "personal_data_erased",
-            now,
-            actor=actor,
-            detail={"reason": reason[:200]},
-        )
+        await _erase_locked(conn, vault, referral_id, reason, actor, now, reason[:200])
     return {"referral_id": str(referral_id), "erased_at": now.isoformat()}
 
 
@@ -49,26 +40,44 @@ async def erase_expired(
 ) -> int:
     """Erase the personal data of every referral closed before ``now - retention``."""
     erased = 0
+    reason = f"closed over {retention.days} days ago"
     async with pool.acquire() as conn:
         while True:
             due = await repo.due_for_erasure(conn, now - retention, 200)
             for referral_id in due:
                 async with conn.transaction():
-                    await vault.erase(conn, referral_id)
-                    await repo.mark_erased(
-                        conn, referral_id, f"closed over {retention.days} days ago", RETENTION, now
-                    )
-                    await repo.add_timeline(
-                        conn,
-                        referral_id,
-                        "personal_data_erased",
-                        now,
-                        actor=RETENTION,
-                        detail={"reason": "retention period ended"},
+                    referral = await repo.lock_referral(conn, referral_id)
+                    if referral is None or referral["erased_at"] is not None:
+                        continue  # erased on request meanwhile
+                    await _erase_locked(
+                        conn, vault, referral_id, reason, RETENTION, now, "retention period ended"
                     )
                 erased += 1
             if len(due) < 200:
                 return erased
+
+
+async def _erase_locked(
+    conn: Connection,
+    vault: Vault,
+    referral_id: uuid.UUID,
+    reason: str,
+    actor: str,
+    now: datetime,
+    timeline_reason: str,
+) -> None:
+    """Erase a referral's personal data and log it, with its row locked by the caller and
+    its data not erased yet (so never twice, whoever asks)."""
+    await vault.erase(conn, referral_id)
+    await repo.mark_erased(conn, referral_id, reason, actor, now)
+    await repo.add_timeline(
+        conn,
+        referral_id,
+        "personal_data_erased",
+        now,
+        actor=actor,
+        detail={"reason": timeline_reason},
+    )
 
 
 async def run(pool: asyncpg.Pool, vault: Vault, interval: float, retention: timedelta) -> None:
