@@ -5,6 +5,7 @@ handled); explain a decision without storing it; simulate a candidate policy."""
 from __future__ import annotations
 
 import uuid
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -215,21 +216,31 @@ def _count(plan: Plan) -> None:
         RULES_FIRED.labels(rule_id).inc()
 
 
+async def route_referral(router: Router, event: CloudEvent[events.ReferralReceived]) -> None:
+    await _route(router, [(event, nullcontext())])
+
+
 async def route_referrals(
     router: Router, batch: list[Delivered[CloudEvent[events.ReferralReceived]]]
 ) -> None:
     """``route_referral`` for several referrals, in order, in one transaction: the inbox
     rows, the decisions and every event they produce commit together or not at all. Each
     referral is decided in its own trace (the one its event arrived with)."""
+    await _route(router, [(d.event, d.traced()) for d in batch])
+
+
+async def _route(
+    router: Router,
+    received: list[tuple[CloudEvent[events.ReferralReceived], AbstractContextManager[object]]],
+) -> None:
     decided_at = datetime.now(UTC)
     policy = router.policy_for(decided_at)
     entries: list[decision_log.Entry] = []
     produced: dict[uuid.UUID, list[outbox.OutgoingEvent]] = {}
-    for delivered in batch:
-        event = delivered.event
+    for event, traced in received:
         if event.id in produced:  # the same event twice in one batch: handle it once
             continue
-        with delivered.traced():
+        with traced:
             facts = event.data.facts
             entry = decision_log.Entry(
                 decision_id=uuid.uuid4(),
@@ -254,20 +265,6 @@ async def route_referrals(
         )
     for e in entries:
         _count(e.plan)
-
-
-async def route_referral(router: Router, event: CloudEvent[events.ReferralReceived]) -> None:
-    facts = event.data.facts
-    decided_at = datetime.now(UTC)
-    decision = router.policy_for(decided_at).decide(facts)
-    await _record_and_publish(
-        router,
-        event.id,
-        topics.REFERRAL_RECEIVED,
-        facts,
-        _plan_for_new_referral(decision),
-        decided_at,
-    )
 
 
 async def reassess_referral(
