@@ -1,8 +1,8 @@
-"""The routing casebook in ../shared/casebook, as data for parametrised tests."""
+"""The routing casebooks (tests/casebook: the project's own copy of the public cases), as data
+for parametrised tests."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,8 +12,9 @@ import yaml
 from tests.support.referrals import apply
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-SHARED = Path(os.environ.get("SHARED_DIR", PROJECT_ROOT.parent / "shared"))
-PUBLIC_CASEBOOK = SHARED / "casebook" / "public.yaml"
+CASEBOOKS = PROJECT_ROOT / "tests" / "casebook"
+PUBLIC_CASEBOOK = CASEBOOKS / "public.yaml"
+PUBLIC_CASEBOOK_V2 = CASEBOOKS / "public-v2.yaml"
 
 
 @dataclass(frozen=True)

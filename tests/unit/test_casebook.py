@@ -1,4 +1,4 @@
-"""The public routing casebook (../shared/casebook/public.yaml) against the policy in force,
+"""The public routing casebook (tests/casebook/public.yaml) against the policy in force,
 evaluated in process. The same cases run through the live stack's explain endpoint in
 tests/e2e/test_explain.py."""
 

@@ -261,11 +261,14 @@ async def load_routes(conn: Connection, referral_id: uuid.UUID) -> list[asyncpg.
 
 
 async def load_timeline(conn: Connection, referral_id: uuid.UUID) -> list[asyncpg.Record]:
+    """The referral's timeline in the order things happened. Steps arrive on two topics
+    (the router's decision, the adapters' status reports), so a provider's ``queued`` can be
+    stored before the ``requested`` it follows: order by when each happened, then by arrival."""
     return list(
         await conn.fetch(
             """SELECT t.route_id, t.event, t.status, t.at, t.detail, t.actor, r.service
                FROM timeline t LEFT JOIN routes r USING (route_id)
-               WHERE t.referral_id = $1 ORDER BY t.id""",
+               WHERE t.referral_id = $1 ORDER BY t.at, t.id""",
             referral_id,
         )
     )
