@@ -322,12 +322,19 @@ class Stack:
                 "INTAKE_URL": f"http://127.0.0.1:{intake_port}",
                 "INTAKE_SERVICE_TOKEN": creds.service_tokens[service],
                 "PROVIDER_KEY_SHA256": creds.provider_key_hash(service),
-                # Providers on this machine (the demo's, the tests') receive webhooks over http.
-                "WEBHOOK_INSECURE_HOSTS": "127.0.0.1,localhost",
+                # Providers on this machine (the demo's, the tests') receive webhooks over
+                # http, on loopback: a development setting (production refuses both).
+                "WEBHOOK_INSECURE_HOSTS": "127.0.0.1,localhost,*.localhost",
+                "OUTBOUND_ALLOW_LOOPBACK": "true",
             }
             children.append(
                 Child(name, "services.provider_adapter", env, port, self.logs_dir / f"{name}.log")
             )
+        # Loopback receivers are allowed here, but never on a port of the hub's own: every
+        # service knows every other's address (the database and broker are in their settings).
+        own = ",".join(f"127.0.0.1:{child.port}" for child in children)
+        for child in children:
+            child.env["HUB_ENDPOINTS"] = own
         spans_dir = os.environ.get("TELEMETRY_SPANS_DIR")
         if spans_dir:  # every process writes its finished spans, for reading without a collector
             for child in children:

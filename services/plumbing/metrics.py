@@ -27,6 +27,12 @@ WEBHOOK_ATTEMPTS = Counter(
     "Webhook delivery attempts by provider and result",
     ["service", "result"],
 )
+OUTBOUND_REFUSALS = Counter(
+    "hub_outbound_refusals_total",
+    "Client-supplied URLs the hub refused to call (services/plumbing/outbound.py), by whose "
+    "URL it was (a provider service), what for, when (registration or delivery) and the rule",
+    ["service", "purpose", "stage", "rule"],
+)
 REDRIVES = Counter(
     "hub_redrives_total", "Events published again because the next step was overdue", ["stage"]
 )

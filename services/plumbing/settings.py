@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Annotated, Any, Literal, Self
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from services.plumbing.outbound import (
+    Endpoint,
+    HostsFileResolver,
+    OutboundClient,
+    OutboundPolicy,
+    Resolver,
+    endpoint_of_url,
+    endpoints_from,
+    system_resolver,
+)
 
 LOCAL_ISSUER = "referral-hub-local"
 
@@ -91,7 +105,27 @@ class ServiceSettings(BaseSettings):
         "default: the upstream UI calls from its own server.",
     )
 
+    outbound_allow_loopback: bool = Field(
+        default=False,
+        description="Let client-supplied URLs (webhooks) reach loopback addresses, except the "
+        "hub's own ports: the local stack's demo and test receivers. Production refuses it.",
+    )
+    outbound_hosts_file: str | None = Field(
+        default=None,
+        description="A hosts file (address name ...) read before DNS when vetting "
+        "client-supplied URLs, so that tests can point a name at a chosen address. "
+        "Production refuses it.",
+    )
+    hub_endpoints: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="host:port of the hub's other services and public entry points "
+        "(comma-separated), never called as a client-supplied URL. The database, the "
+        "broker, the OTLP collector and this service's own address are added from their "
+        "settings; the local stack lists every service.",
+    )
+
     _split_origins = field_validator("cors_allow_origins", mode="before")(comma_list)
+    _split_endpoints = field_validator("hub_endpoints", mode="before")(comma_list)
 
     @model_validator(mode="after")
     def _no_development_defaults_in_production(self) -> Self:
@@ -114,4 +148,57 @@ class ServiceSettings(BaseSettings):
             problems.append("LOG_JSON is off")
         if "*" in self.cors_allow_origins:
             problems.append("CORS_ALLOW_ORIGINS allows every origin")
+        if self.outbound_allow_loopback:
+            problems.append("OUTBOUND_ALLOW_LOOPBACK lets client-supplied URLs reach this machine")
+        if self.outbound_hosts_file:
+            problems.append("OUTBOUND_HOSTS_FILE overrides DNS for client-supplied URLs")
         return problems
+
+    def own_endpoints(self) -> list[Endpoint]:
+        """Where the hub itself answers, as far as this service's settings know: its own
+        HTTP address, the database, the broker, the OTLP collector, and ``hub_endpoints``.
+        Client-supplied URLs are never called there (services/plumbing/outbound.py)."""
+        found = endpoints_from([f"{self.http_host}:{self.http_port}"], self.http_port)
+        found += _database_endpoints(self.database_url)
+        found += endpoints_from(self.kafka_bootstrap_servers.split(","), 9092)
+        found += endpoint_of_url(self.otel_exporter_otlp_endpoint)
+        found += endpoints_from(self.hub_endpoints, 443)
+        return found
+
+    def outbound_client(
+        self,
+        *,
+        purpose: str,
+        service: str,
+        allowed_hosts: Sequence[str] = (),
+        plain_http_hosts: Sequence[str] = (),
+        timeout_seconds: float = 10.0,
+        max_response_bytes: int = 64 * 1024,
+    ) -> OutboundClient:
+        """The vetted client for client-supplied URLs (services/plumbing/outbound.py), with
+        this profile's loopback allowance and resolver and the hub's own endpoints."""
+        resolver: Resolver = (
+            HostsFileResolver(Path(self.outbound_hosts_file))
+            if self.outbound_hosts_file
+            else system_resolver
+        )
+        return OutboundClient(
+            OutboundPolicy(
+                allow_loopback=self.outbound_allow_loopback,
+                plain_http_hosts=tuple(plain_http_hosts),
+                allowed_hosts=tuple(allowed_hosts),
+                hub_endpoints=tuple(self.own_endpoints()),
+            ),
+            purpose=purpose,
+            service=service,
+            resolver=resolver,
+            connect_timeout=min(5.0, timeout_seconds),
+            total_timeout=timeout_seconds,
+            max_response_bytes=max_response_bytes,
+        )
+
+
+def _database_endpoints(url: str) -> list[Endpoint]:
+    """libpq URLs may name several hosts (``postgresql://u@h1:5432,h2:5433/db``)."""
+    netloc = urlsplit(url).netloc.rsplit("@", 1)[-1]
+    return endpoints_from(netloc.split(","), 5432)

@@ -6,6 +6,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from schemas.codes import Service
+from services.plumbing.outbound import Endpoint, endpoint_of_url
 from services.plumbing.settings import ServiceSettings, comma_list
 
 
@@ -34,19 +35,35 @@ class AdapterSettings(ServiceSettings):
     webhook_insecure_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Hosts a webhook may reach over plain http (the local stack: 127.0.0.1, "
-        "localhost). Everywhere else webhooks must be https.",
+        "localhost, *.localhost). Everywhere else webhooks must be https.",
+    )
+    webhook_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="The only hosts this provider's webhook may use (comma-separated; "
+        "*.example.org for any name under example.org). Empty: any public host. Production "
+        "deployments set it to the provider's own domain.",
+    )
+    webhook_max_response_bytes: int = Field(
+        default=65_536,
+        gt=0,
+        description="How much of a webhook answer's body is read; the rest is dropped.",
     )
     delivery_poll_seconds: float = Field(default=0.5, gt=0)
 
     _split_keys = field_validator("provider_key_sha256", mode="before")(comma_list)
     _split_facts = field_validator("allowed_facts", mode="before")(comma_list)
-    _split_hosts = field_validator("webhook_insecure_hosts", mode="before")(comma_list)
+    _split_hosts = field_validator(
+        "webhook_insecure_hosts", "webhook_allowed_hosts", mode="before"
+    )(comma_list)
 
     def development_defaults(self) -> list[str]:
         problems = super().development_defaults()
         if self.webhook_insecure_hosts:
             problems.append("WEBHOOK_INSECURE_HOSTS lets webhooks travel unencrypted")
         return problems
+
+    def own_endpoints(self) -> list[Endpoint]:
+        return [*super().own_endpoints(), *endpoint_of_url(self.intake_url)]
 
     @property
     def db_schema(self) -> str:

@@ -47,6 +47,7 @@ REQUIRED_ALERTS = {
     "HubOutboxBacklog",
     "HubOutboxStuck",
     "HubWebhookFailures",
+    "HubWebhookRefused",
     "HubServiceDown",
     "HubHttpErrors",
     "HubHttpLatencyHigh",
@@ -109,7 +110,7 @@ def test_the_alerts_cover_what_operations_must_hear_about() -> None:
 def test_alerts_on_rare_events_fire_on_the_first_one() -> None:
     """A counter is born at its first increment, so increase() misses that one: the rule
     must also catch a series that did not exist a window ago."""
-    for name in ("HubDeadLetter", "HubSlaBreach", "HubRedrives"):
+    for name in ("HubDeadLetter", "HubSlaBreach", "HubRedrives", "HubWebhookRefused"):
         expr = ALERTS[name]["expr"]
         for part in ("increase(", "unless", "offset"):
             assert part in expr, name

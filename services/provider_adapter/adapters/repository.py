@@ -235,16 +235,37 @@ async def lock_keys(conn: Connection) -> None:
 
 # ---- webhooks -------------------------------------------------------------------------------
 async def webhook(conn: Connection) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT url, secret FROM webhook WHERE id = 1")
+    return await conn.fetchrow(
+        "SELECT url, secret, created_at, refused_at, refused_rule FROM webhook WHERE id = 1"
+    )
 
 
 async def set_webhook(conn: Connection, url: str, secret: str) -> None:
     await conn.execute(
         """INSERT INTO webhook (id, url, secret) VALUES (1, $1, $2)
-           ON CONFLICT (id) DO UPDATE SET url = $1, secret = $2, created_at = now()""",
+           ON CONFLICT (id) DO UPDATE SET url = $1, secret = $2, created_at = now(),
+                                          refused_at = NULL, refused_rule = NULL""",
         url,
         secret,
     )
+
+
+async def mark_webhook_refused(conn: Connection, url: str, rule: str, at: datetime) -> None:
+    """Only if the URL is still the one refused (the provider may have registered another)."""
+    await conn.execute(
+        "UPDATE webhook SET refused_at = $3, refused_rule = $2 WHERE id = 1 AND url = $1",
+        url,
+        rule,
+        at,
+    )
+
+
+async def delivery_counts(conn: Connection, since: datetime) -> dict[str, int]:
+    rows = await conn.fetch(
+        "SELECT state, count(*) AS n FROM deliveries WHERE created_at >= $1 GROUP BY state",
+        since,
+    )
+    return {row["state"]: int(row["n"]) for row in rows}
 
 
 async def delete_webhook(conn: Connection) -> bool:

@@ -45,3 +45,13 @@ def payload(kind: str, item: dict[str, Any], at: datetime) -> dict[str, Any]:
 
 def succeeded(status_code: int | None) -> bool:
     return status_code is not None and 200 <= status_code < 300
+
+
+def failure(status_code: int) -> str | None:
+    """What went wrong with an answer, for the delivery's record; None for a 2xx. A redirect
+    is never followed (its target was not vetted): it is a failed attempt like any other."""
+    if succeeded(status_code):
+        return None
+    if 300 <= status_code < 400:
+        return f"HTTP {status_code} (redirects are not followed)"
+    return f"HTTP {status_code}"

@@ -33,6 +33,7 @@ from schemas.codes import (
 from schemas.text import refuse_control_characters
 from services.plumbing.auth import bearer_token
 from services.plumbing.http import problem
+from services.plumbing.outbound import OutboundRefused
 from services.provider_adapter.adapters.intake_client import (
     ContactUnavailable,
     ContactWithdrawn,
@@ -226,13 +227,32 @@ async def outcome(referral_id: uuid.UUID, body: OutcomeIn, adapter: Provider) ->
 @router.put("/v1/webhook")
 async def register_webhook(body: WebhookIn, adapter: Provider) -> Any:
     """Push new work items (and cancellations and reminders) to this URL, signed with the
-    secret in the answer (Standard Webhooks). Registering again makes a new secret."""
+    secret in the answer (Standard Webhooks). Registering again makes a new secret.
+
+    The URL must be https and lead to a public address (not loopback, private, link-local,
+    shared, multicast or reserved, nor the hub itself), on a host the operators allow;
+    otherwise 422 names the rule (``errors[0].rule``) and nothing is stored. It is checked
+    again before every delivery."""
     try:
         return await webhooks.register(adapter, str(body.url))
-    except Refused as exc:
+    except OutboundRefused as exc:
         return problem(
-            422, "Invalid request", exc.sentence, errors=[{"field": "url", "message": exc.sentence}]
+            422,
+            "Invalid request",
+            exc.sentence,
+            errors=[{"field": "url", "message": exc.sentence, "rule": exc.rule.value}],
         )
+
+
+@router.get("/v1/webhook")
+async def get_webhook(adapter: Provider) -> Any:
+    """The registered webhook (never its secret): its URL, since when, whether the hub
+    refused to call it at delivery and why (``refused``: rule, detail, at), and its
+    deliveries since registration by state."""
+    found = await webhooks.status(adapter)
+    if found is None:
+        return problem(404, "Not found", "No webhook is registered.")
+    return found
 
 
 @router.delete("/v1/webhook", status_code=204)

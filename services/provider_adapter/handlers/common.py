@@ -14,6 +14,7 @@ from schemas import events, topics
 from schemas.codes import RouteStatus, Service
 from services.plumbing import outbox
 from services.plumbing.events import outgoing
+from services.plumbing.outbound import OutboundClient
 from services.provider_adapter.adapters.intake_client import IntakeVault
 from services.provider_adapter.settings import AdapterSettings
 
@@ -37,12 +38,14 @@ class Refused(Exception):
 @dataclass(frozen=True)
 class Adapter:
     """What every handler needs: the service it acts for, its settings, pool and intake's
-    vault, and a signal that wakes the webhook dispatcher when there is something to send."""
+    vault, the vetted client that calls the provider's webhook, and a signal that wakes the
+    webhook dispatcher when there is something to send."""
 
     service: Service
     pool: asyncpg.Pool
     vault: IntakeVault
     settings: AdapterSettings
+    outbound: OutboundClient
     deliveries_waiting: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property

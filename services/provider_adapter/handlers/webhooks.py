@@ -18,23 +18,23 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import asyncpg
-import httpx
 from standardwebhooks import Webhook
 
 from schemas.codes import RouteStatus
 from services.plumbing import outbox, telemetry
 from services.plumbing.db import CONNECTION_ERRORS, Connection
 from services.plumbing.metrics import WEBHOOK_ATTEMPTS
+from services.plumbing.outbound import OutboundFailed, OutboundRefused, Rule, Target
 from services.provider_adapter.adapters import repository as repo
 from services.provider_adapter.domain import delivery
 from services.provider_adapter.domain import work_item as lifecycle
-from services.provider_adapter.handlers.common import Adapter, Refused, status_event
+from services.provider_adapter.handlers.common import Adapter, status_event
 
 log = logging.getLogger(__name__)
 BATCH = 20
+REGISTRATION, DELIVERY = "registration", "delivery"
 
 
 def _policy(adapter: Adapter) -> delivery.RetryPolicy:
@@ -46,24 +46,43 @@ def _policy(adapter: Adapter) -> delivery.RetryPolicy:
     )
 
 
-def _check_url(adapter: Adapter, url: str) -> None:
-    parts = urlsplit(url)
-    if not parts.hostname:
-        raise Refused("The webhook URL needs a host.")
-    if parts.scheme == "https":
-        return
-    if parts.scheme == "http" and parts.hostname in adapter.settings.webhook_insecure_hosts:
-        return
-    raise Refused("Webhooks are only pushed over https.")
-
-
 async def register(adapter: Adapter, url: str) -> dict[str, str]:
-    """Push new work items to ``url``. Every registration makes a new signing secret."""
-    _check_url(adapter, url)
+    """Push new work items to ``url``. Every registration makes a new signing secret.
+
+    Raises ``OutboundRefused`` when the URL may not be called (services/plumbing/outbound.py:
+    https only, the operators' allowlist, no loopback, private, link-local ... address, never
+    the hub itself); nothing is stored then."""
+    await adapter.outbound.vet(url, stage=REGISTRATION)
     secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
     async with adapter.pool.acquire() as conn:
         await repo.set_webhook(conn, url, secret)
     return {"url": url, "secret": secret}
+
+
+async def status(adapter: Adapter) -> dict[str, Any] | None:
+    """The registered webhook as its provider sees it: the URL, since when, whether the
+    hub refused to call it at delivery (and under which rule), and its deliveries since it
+    was registered, by state. None when there is no webhook."""
+    async with adapter.pool.acquire() as conn:
+        row = await repo.webhook(conn)
+        if row is None:
+            return None
+        counts = await repo.delivery_counts(conn, row["created_at"])
+    refused = None
+    if row["refused_at"] is not None:
+        rule = Rule(row["refused_rule"])
+        refused = {"rule": rule.value, "detail": rule.sentence, "at": row["refused_at"]}
+    return {
+        "url": row["url"],
+        "registered_at": row["created_at"],
+        "refused": refused,
+        "deliveries": {
+            "pending": counts.get("pending", 0) + counts.get("sending", 0),
+            "delivered": counts.get("delivered", 0),
+            "failed": counts.get("failed", 0),
+            "refused": counts.get("refused", 0),
+        },
+    }
 
 
 async def unregister(adapter: Adapter) -> bool:
@@ -87,7 +106,7 @@ async def enqueue(
 
 
 async def _send(
-    client: httpx.AsyncClient, url: str, secret: str, row: asyncpg.Record
+    adapter: Adapter, target: Target, secret: str, row: asyncpg.Record
 ) -> tuple[int | None, str | None]:
     body = json_body(row["payload"])
     sent_at = datetime.now(UTC)
@@ -98,14 +117,12 @@ async def _send(
         "webhook-signature": Webhook(secret).sign(row["webhook_id"], sent_at, body),
     }
     try:
-        response = await client.post(url, content=body.encode(), headers=headers)
-    except httpx.TimeoutException:
-        return None, "timeout"
-    except httpx.HTTPError as exc:
-        return None, type(exc).__name__
-    return response.status_code, None if delivery.succeeded(
-        response.status_code
-    ) else f"HTTP {response.status_code}"
+        response = await adapter.outbound.send(
+            target, "POST", content=body.encode(), headers=headers
+        )
+    except OutboundFailed as exc:
+        return None, exc.reason
+    return response.status_code, delivery.failure(response.status_code)
 
 
 def json_body(payload: dict[str, Any]) -> str:
@@ -198,21 +215,38 @@ async def _step(
     await outbox.add(conn, [status_event(adapter, row, step, after, now, reason=reason)])
 
 
-async def deliver_due(adapter: Adapter, client: httpx.AsyncClient) -> int:
-    """Send what is due now; returns how many deliveries were attempted."""
+async def deliver_due(adapter: Adapter) -> int:
+    """Send what is due now; returns how many deliveries were attempted.
+
+    The URL is vetted again first, every round (its name may have been re-pointed since it
+    was registered), and the requests go to the address that was vetted. A URL refused now
+    refuses every delivery claimed: each is recorded as ``refused`` and not retried, a work
+    item the provider never got escalates its route (step ``delivery_refused``), and the
+    webhook shows the refusal to its provider (``GET /v1/webhook``). A name that does not
+    resolve at the moment is an ordinary failed attempt, retried."""
     async with adapter.pool.acquire() as conn:
-        target = await repo.webhook(conn)
+        target_row = await repo.webhook(conn)
         lease = adapter.settings.webhook_timeout_seconds + 30
         claimed = (
-            await repo.claim_deliveries(conn, datetime.now(UTC), lease, BATCH) if target else []
+            await repo.claim_deliveries(conn, datetime.now(UTC), lease, BATCH) if target_row else []
         )
-    if not claimed or target is None:
+    if not claimed or target_row is None:
         return 0
+    url, secret = target_row["url"], target_row["secret"]
+    try:
+        target = await adapter.outbound.vet(url, stage=DELIVERY)
+    except OutboundRefused as refusal:
+        for row in claimed:
+            if refusal.rule.transient:
+                await _settle(adapter, row, None, refusal.rule.value, 0)
+            else:
+                await _refuse(adapter, url, row, refusal.rule)
+        return len(claimed)
 
     async def attempt(row: asyncpg.Record) -> None:
         with telemetry.continue_trace(row["trace_context"], "webhook delivery", row["referral_id"]):
             started = time.perf_counter()
-            status_code, error = await _send(client, target["url"], target["secret"], row)
+            status_code, error = await _send(adapter, target, secret, row)
             elapsed_ms = int((time.perf_counter() - started) * 1000)
             await _settle(adapter, row, status_code, error, elapsed_ms)
 
@@ -220,25 +254,59 @@ async def deliver_due(adapter: Adapter, client: httpx.AsyncClient) -> int:
     return len(claimed)
 
 
+async def _refuse(adapter: Adapter, url: str, row: asyncpg.Record, rule: Rule) -> None:
+    with telemetry.continue_trace(
+        row["trace_context"], "webhook delivery refused", row["referral_id"]
+    ):
+        now = datetime.now(UTC)
+        error = f"refused: {rule.value}"
+        async with adapter.pool.acquire() as conn, conn.transaction():
+            current = await repo.delivery_state(conn, row["webhook_id"])
+            if current is None or current["state"] != "sending":
+                return  # abandoned meanwhile (webhook removed)
+            await repo.mark_webhook_refused(conn, url, rule.value, now)
+            attempts = row["attempts"] + 1
+            await repo.record_attempt(conn, row["webhook_id"], attempts, now, None, error, 0)
+            await repo.finish_delivery(
+                conn,
+                row["webhook_id"],
+                state="refused",
+                attempts=attempts,
+                next_attempt_at=None,
+                error=error,
+                at=now,
+            )
+            if row["kind"] == "created":
+                # The provider was not told: escalate, so the VAL supervisor sees it.
+                await _step(
+                    conn,
+                    adapter,
+                    row["route_id"],
+                    "delivery_refused",
+                    lifecycle.on_escalated,
+                    now,
+                    reason="webhook_refused",
+                )
+
+
 async def run(adapter: Adapter) -> None:
     """Deliver until cancelled; woken when something is queued, polling as a fallback (a
     retry's time comes round without anyone queueing anything)."""
     for result in ("delivered", "failed"):  # every series from 0: the first failure alerts
         WEBHOOK_ATTEMPTS.labels(adapter.service.value, result)
-    async with httpx.AsyncClient(timeout=adapter.settings.webhook_timeout_seconds) as client:
-        while True:
-            adapter.deliveries_waiting.clear()
-            try:
-                sent = await deliver_due(adapter, client)
-            except CONNECTION_ERRORS as exc:
-                log.warning(
-                    "webhook dispatcher cannot reach the database",
-                    extra={"error": type(exc).__name__},
-                )
-                sent = 0
-            if sent:
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    adapter.deliveries_waiting.wait(), adapter.settings.delivery_poll_seconds
-                )
+    while True:
+        adapter.deliveries_waiting.clear()
+        try:
+            sent = await deliver_due(adapter)
+        except CONNECTION_ERRORS as exc:
+            log.warning(
+                "webhook dispatcher cannot reach the database",
+                extra={"error": type(exc).__name__},
+            )
+            sent = 0
+        if sent:
+            continue
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(
+                adapter.deliveries_waiting.wait(), adapter.settings.delivery_poll_seconds
+            )
