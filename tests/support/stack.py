@@ -56,6 +56,19 @@ class RunningStack:
             for p in [*(self.state_dir / "logs").glob("*.log"), self.output]
         )
 
+    @property
+    def hosts_file(self) -> Path:
+        """The adapters resolve names here before DNS (``OUTBOUND_HOSTS_FILE``)."""
+        return self.state_dir / "hosts"
+
+    def point(self, name: str, address: str) -> None:
+        """Make ``name`` resolve to ``address`` for the hub's outbound calls from now on
+        (the file is read afresh for each), replacing what it resolved to before."""
+        lines = [
+            line for line in self.hosts_file.read_text().splitlines() if line.split()[1:] != [name]
+        ]
+        self.hosts_file.write_text("\n".join([*lines, f"{address} {name}"]) + "\n")
+
     def spans(self) -> list[dict[str, Any]]:
         """Finished spans of every process, when the stack was started with
         ``TELEMETRY_SPANS_DIR`` (the ``hub`` fixture does)."""
@@ -79,8 +92,12 @@ def start(
     ephemeral: bool = True,
 ) -> RunningStack:
     output = state_dir / "supervisor.out"
+    hosts = state_dir / "hosts"
+    hosts.touch()
     # Webhook timings short enough for the tests to watch retries happen.
     settings = {
+        # Names the tests point at chosen addresses (RunningStack.point), without DNS.
+        "OUTBOUND_HOSTS_FILE": str(hosts),
         "WEBHOOK_TIMEOUT_SECONDS": "1.5",
         "WEBHOOK_FIRST_RETRY_SECONDS": "0.3",
         "WEBHOOK_MAX_BACKOFF_SECONDS": "2",

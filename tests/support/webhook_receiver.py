@@ -35,9 +35,10 @@ class Receiver:
     secret: str | None = None
     deliveries: list[Delivery] = field(default_factory=list)
     plan: list[str] = field(default_factory=list)
-    """What to do with the next requests, in order: "fail" (500), "stall" (answer too late);
-    once empty, answer 204."""
+    """What to do with the next requests, in order: "fail" (500), "stall" (answer too late),
+    "redirect" (302 to ``redirect_to``); once empty, answer 204."""
     stall_seconds: float = 3.0
+    redirect_to: str = "http://10.0.0.5/hook"
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def received(self, kind: str | None = None, referral_id: str | None = None) -> list[Delivery]:
@@ -70,7 +71,7 @@ def webhook_receiver(port: int) -> Iterator[Receiver]:
                 action = receiver.plan.pop(0) if receiver.plan else "ok"
             if action == "stall":
                 time.sleep(receiver.stall_seconds)
-            status = 500 if action == "fail" else 204
+            status = {"fail": 500, "redirect": 302}.get(action, 204)
             with receiver.lock:
                 # A stalled answer comes after the sender stopped waiting: 0, "not received".
                 answered = 0 if action == "stall" else status
@@ -79,6 +80,8 @@ def webhook_receiver(port: int) -> Iterator[Receiver]:
                 )
             try:
                 self.send_response(status)
+                if action == "redirect":
+                    self.send_header("location", receiver.redirect_to)
                 self.end_headers()
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the adapter gave up waiting: that is the point of a stall
