@@ -148,6 +148,9 @@ class ServiceSettings(BaseSettings):
             problems.append("LOG_JSON is off")
         if "*" in self.cors_allow_origins:
             problems.append("CORS_ALLOW_ORIGINS allows every origin")
+        jwks = self.staff_jwt_jwks_url
+        if jwks and not jwks.lower().startswith("https://"):
+            problems.append("STAFF_JWT_JWKS_URL is not https (it serves the token signing keys)")
         if self.outbound_allow_loopback:
             problems.append("OUTBOUND_ALLOW_LOOPBACK lets client-supplied URLs reach this machine")
         if self.outbound_hosts_file:

@@ -44,6 +44,7 @@ def test_production_settings_start_without_the_local_allowances() -> None:
         ({"outbound_allow_loopback": True}, "OUTBOUND_ALLOW_LOOPBACK"),
         ({"outbound_hosts_file": "/tmp/hosts"}, "OUTBOUND_HOSTS_FILE"),  # noqa: S108
         ({"webhook_insecure_hosts": "127.0.0.1"}, "WEBHOOK_INSECURE_HOSTS"),
+        ({"staff_jwt_jwks_url": "http://identity.example/jwks"}, "STAFF_JWT_JWKS_URL"),
     ],
 )
 def test_production_refuses_to_start_with_a_local_allowance(
