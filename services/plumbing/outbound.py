@@ -273,7 +273,7 @@ async def system_resolver(name: str, port: int) -> list[IPAddress]:
         infos = await loop.getaddrinfo(
             name, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
         )
-    except (socket.gaierror, UnicodeError):
+    except (OSError, UnicodeError):  # socket.gaierror among them: no such name
         return []
     found: list[IPAddress] = []
     for family, _, _, _, sockaddr in infos:

@@ -163,26 +163,17 @@ async def _settle(
         WEBHOOK_ATTEMPTS.labels(adapter.service.value, "failed").inc()
         first = current["first_attempt_at"] or now
         if policy.gives_up(first, now):
-            await repo.finish_delivery(
+            await _end(
                 conn,
-                row["webhook_id"],
-                state="failed",
-                attempts=attempts,
-                next_attempt_at=None,
-                error=error,
-                at=now,
+                adapter,
+                row,
+                "failed",
+                attempts,
+                error,
+                now,
+                step="delivery_failed",
+                reason="webhook_undeliverable",
             )
-            if row["kind"] == "created":
-                # The provider never got it: escalate, so the VAL supervisor sees it.
-                await _step(
-                    conn,
-                    adapter,
-                    row["route_id"],
-                    "delivery_failed",
-                    lifecycle.on_escalated,
-                    now,
-                    reason="webhook_undeliverable",
-                )
             return
         await repo.finish_delivery(
             conn,
@@ -267,26 +258,46 @@ async def _refuse(adapter: Adapter, url: str, row: asyncpg.Record, rule: Rule) -
             await repo.mark_webhook_refused(conn, url, rule.value, now)
             attempts = row["attempts"] + 1
             await repo.record_attempt(conn, row["webhook_id"], attempts, now, None, error, 0)
-            await repo.finish_delivery(
+            await _end(
                 conn,
-                row["webhook_id"],
-                state="refused",
-                attempts=attempts,
-                next_attempt_at=None,
-                error=error,
-                at=now,
+                adapter,
+                row,
+                "refused",
+                attempts,
+                error,
+                now,
+                step="delivery_refused",
+                reason="webhook_refused",
             )
-            if row["kind"] == "created":
-                # The provider was not told: escalate, so the VAL supervisor sees it.
-                await _step(
-                    conn,
-                    adapter,
-                    row["route_id"],
-                    "delivery_refused",
-                    lifecycle.on_escalated,
-                    now,
-                    reason="webhook_refused",
-                )
+
+
+async def _end(
+    conn: Connection,
+    adapter: Adapter,
+    row: asyncpg.Record,
+    state: str,
+    attempts: int,
+    error: str | None,
+    now: datetime,
+    *,
+    step: str,
+    reason: str,
+) -> None:
+    """A delivery that will not be tried again (``failed``: given up; ``refused``: its URL
+    may not be called). A new work item its provider was never told of escalates its
+    route, so the VAL supervisor sees it."""
+    await repo.finish_delivery(
+        conn,
+        row["webhook_id"],
+        state=state,
+        attempts=attempts,
+        next_attempt_at=None,
+        error=error,
+        at=now,
+    )
+    if row["kind"] == "created":
+        route_id = row["route_id"]
+        await _step(conn, adapter, route_id, step, lifecycle.on_escalated, now, reason=reason)
 
 
 async def run(adapter: Adapter) -> None:
