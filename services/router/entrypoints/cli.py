@@ -23,7 +23,9 @@ def _parser() -> argparse.ArgumentParser:
         "--candidate", required=True, help="the candidate policy version, e.g. 2027-04-01.1"
     )
     parser.add_argument(
-        "--baseline", help="compare with this version (default: the one in force today)"
+        "--baseline",
+        help="compare with this version (default: the one in force today, or, when that is "
+        "the candidate itself, the one it took over from)",
     )
     today = datetime.now(UTC).date()
     parser.add_argument(
@@ -56,6 +58,23 @@ def render(report: dict[str, Any]) -> str:
         lines.append(
             f"{service:<8} {n['routes_before']:>14} {n['routes_after']:>7} {n['change']:>+7}   "
             f"{n['held_before']:>11} {n['held_after']:>6}"
+        )
+    lines += [
+        "",
+        "Decisions changed, by rule (a changed decision counts for every rule that fired under",
+        "one version and not the other):",
+        f"{'rule':<28} {'fired before':>12} {'after':>7} {'decisions changed':>18}",
+    ]
+    for rule_id, n in report["rules"].items():
+        if n["fired_before"] != n["fired_after"] or n["decisions_changed"]:
+            lines.append(
+                f"{rule_id:<28} {n['fired_before']:>12} {n['fired_after']:>7} "
+                f"{n['decisions_changed']:>18}"
+            )
+    if report["changed_with_the_same_rules"]:
+        lines.append(
+            f"{'(same rules, other effect)':<28} {'':>12} {'':>7} "
+            f"{report['changed_with_the_same_rules']:>18}"
         )
     lines += ["", f"Referrals whose decision would change: {report['changed_count']}"]
     for change in report["changed"][:50]:
