@@ -135,16 +135,10 @@ def referral(rng: random.Random, now: datetime) -> tuple[str, dict[str, Any]]:
             assessment["cce_indicators"] = ["county_lines"]
         assessment["needs"] = ["none"]
         body["consent"]["status"] = rng.choices(["not_asked", "refused"], weights=[90, 10])[0]
-    elif kind == "road_bereaved_or_witness":
-        incident["crime_types"] = ["road_collision"]
-        incident["fatal"] = True
-        if _chance(rng, 0.7):
-            subject["bereaved_relative"] = True
-        else:
-            subject["role"] = "witness"
-    elif kind == "homicide_bereaved_or_witness":
-        incident["crime_types"] = ["serious_violence"]
-        incident["homicide"] = True
+    elif kind in ("road_bereaved_or_witness", "homicide_bereaved_or_witness"):
+        road = kind == "road_bereaved_or_witness"
+        incident["crime_types"] = ["road_collision" if road else "serious_violence"]
+        incident["fatal" if road else "homicide"] = True
         if _chance(rng, 0.7):
             subject["bereaved_relative"] = True
         else:

@@ -8,6 +8,7 @@ import uuid
 from schemas.events import AssessmentFacts, IncidentFacts, SubjectFacts
 from services.router.adapters.policy_files import load_book
 from services.router.domain.simulation import Referral, simulate
+from services.router.entrypoints.cli import render
 from tests.unit.test_policy_facts import facts
 
 BOOK = load_book()
@@ -115,3 +116,28 @@ def test_version_2_against_version_1_puts_each_changed_decision_down_to_its_rule
     }
     assert report["rules"]["R-ISVA"]["decisions_changed"] == 0  # fired under both
     assert next(iter(report["rules"])) == "R-CHILD-SAFEGUARDING"  # most changes first
+
+
+def test_the_printed_report_shows_the_rules_and_what_the_routes_do_not() -> None:
+    exploited_14 = _referral(
+        subject=SubjectFacts(role="victim", age=14),
+        incident=IncidentFacts(crime_types=["child_sexual_exploitation"]),
+    )
+    rape_not_asked = _referral(
+        incident=IncidentFacts(crime_types=["sexual_offence"], occurred_at=facts().reported_at),
+        consent="not_asked",
+    )
+    report = simulate(
+        [exploited_14, rape_not_asked], BOOK.get("2026-11-01.1"), BOOK.get("2026-12-01.1")
+    )
+    report.update({"from": "2026-09-01", "to": "2026-11-30"})
+
+    printed = render(report)
+
+    rows = {line.split()[0]: line.split()[1:] for line in printed.splitlines() if line[:2] == "R-"}
+    assert rows["R-CHILD-SAFEGUARDING"] == ["0", "1", "1"]
+    assert rows["R-CONSENT-CONTACT-PRIORITY"] == ["0", "1", "1"]
+    assert "R-ISVA" not in rows  # fired under both, changed nothing
+    assert f"{exploited_14.referral_id}  age 14" in printed
+    assert "+children_services_referral" in printed
+    assert "VAL/consent_contact high->urgent" in printed

@@ -83,11 +83,20 @@ def render(report: dict[str, Any]) -> str:
             f"  {change['referral_id']}  age {change['facts']['subject']['age']}, "
             f"{'/'.join(change['facts']['incident']['crime_types'])}: "
             f"{before['status']} {before['routes'] or '-'} -> "
-            f"{after['status']} {after['routes'] or '-'}"
+            f"{after['status']} {after['routes'] or '-'}{_also_changed(before, after)}"
         )
     if report["changed_count"] > 50:
         lines.append(f"  ... and {report['changed_count'] - 50} more (use --json for all)")
     return "\n".join(lines)
+
+
+def _also_changed(before: dict[str, Any], after: dict[str, Any]) -> str:
+    """Flags raised and dropped, and priorities changed, which the routes do not show."""
+    notes = [f"+{f}" for f in after["flags"] if f not in before["flags"]]
+    notes += [f"-{f}" for f in before["flags"] if f not in after["flags"]]
+    old, new = before.get("priorities", {}), after.get("priorities", {})
+    notes += [f"{r} {old[r]}->{p}" for r, p in new.items() if r in old and old[r] != p]
+    return f"; {' '.join(notes)}" if notes else ""
 
 
 async def _run(args: argparse.Namespace) -> dict[str, Any]:
