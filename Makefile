@@ -62,7 +62,8 @@ simulate: $(STAMP)
 		$(BIN)/python -m services.router simulate --candidate $(CANDIDATE) \
 		$(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO))
 
-# The public casebook against a policy version (default: the one in force):
+# The public casebooks in process (default: version 1's cases under versions 1 and 2, version
+# 2's under the version they name), or every case against one version:
 #   make casebook VERSION=2027-04-01.1
 casebook: $(STAMP)
 	CASEBOOK_POLICY_VERSION=$(VERSION) $(BIN)/python -m pytest -q -p no:cacheprovider tests/unit/test_casebook.py

@@ -357,6 +357,33 @@ def _headline_rows(report: Mapping[str, Any]) -> list[list[str]]:
     return rows
 
 
+STATUTORY_NAMES = {
+    "children_services_referral": "Children's social care",
+    "marac_referral_required": "MARAC",
+    "nrm_referral_required": "National Referral Mechanism (child)",
+    "duty_to_notify": "Duty to notify the Home Office (adult)",
+    "adult_safeguarding_referral": "Adult safeguarding (Care Act s.42)",
+    "risk_assessment_missing": "Missing DA risk assessment obtained",
+}
+
+
+def _statutory_rows(report: Mapping[str, Any]) -> list[list[str]]:
+    """Statutory referrals the policy asked for, and how many staff recorded as made."""
+    figures = report["totals"].get("statutory_referrals") or {}
+    return [
+        [
+            STATUTORY_NAMES.get(flag, name(flag)),
+            _count(f["raised"]),
+            _count(f["actioned"]),
+            _count(f["outstanding"]),
+            _count(f["withdrawn"]),
+            _percent(f["actioned_rate"]),
+            _hours(f["median_hours_to_action"]),
+        ]
+        for flag, f in figures.items()
+    ]
+
+
 def _target_rows(report: Mapping[str, Any]) -> list[list[str]]:
     rows = []
     for code, figures in report["services"].items():
@@ -521,6 +548,21 @@ def render(report: Mapping[str, Any], *, generated_at: datetime) -> str:
             "rejected, engaged and completed (so far).",
         ),
         fig(chart_rejections(report), "Why services rejected referrals."),
+        "<h2>Statutory referrals</h2>",
+        _table(
+            (
+                "Referral to",
+                "Asked for",
+                "Made",
+                "Waiting",
+                "No longer needed",
+                "Made, of those standing",
+                "Median to make",
+            ),
+            _statutory_rows(report) or [[NONE, "", "", "", "", "", ""]],
+            caption="Statutory referrals the policy asked staff to make, and those recorded "
+            "as made",
+        ),
         "<h2>Outcomes</h2>",
         fig(
             chart_outcomes(report),

@@ -49,6 +49,11 @@ class CrimeType(StrEnum):
     ROAD_COLLISION = "road_collision"
     MODERN_SLAVERY = "modern_slavery"
     OTHER = "other"
+    # From policy version 2 (routing-policy.md, "Version 2"): decided by version 1 as any
+    # other crime it does not name.
+    STALKING = "stalking"
+    HONOUR_BASED_ABUSE = "honour_based_abuse"
+    FORCED_MARRIAGE = "forced_marriage"
 
 
 class Need(StrEnum):
@@ -75,6 +80,39 @@ class ConsentStatus(StrEnum):
     GIVEN = "given"
     REFUSED = "refused"
     NOT_ASKED = "not_asked"
+
+
+class Flag(StrEnum):
+    """What a decision asks people to know or do, beside its routes (routing-policy.md)."""
+
+    EMERGENCY_ESCALATION = "emergency_escalation"
+    MARAC_REFERRAL_REQUIRED = "marac_referral_required"
+    NRM_REFERRAL_REQUIRED = "nrm_referral_required"
+    NRM_CONSIDERATION = "nrm_consideration"
+    SARC_URGENT = "sarc_urgent"
+    CHILDREN_SERVICES_REFERRAL = "children_services_referral"
+    SUPERVISOR_REVIEW = "supervisor_review"
+    # Version 2.
+    DUTY_TO_NOTIFY = "duty_to_notify"
+    ADULT_SAFEGUARDING_REFERRAL = "adult_safeguarding_referral"
+    DO_NOT_CONTACT_FAMILY = "do_not_contact_family"
+    RISK_ASSESSMENT_MISSING = "risk_assessment_missing"
+
+
+STATUTORY_FLAGS = frozenset(
+    {
+        Flag.CHILDREN_SERVICES_REFERRAL,
+        Flag.DUTY_TO_NOTIFY,
+        Flag.ADULT_SAFEGUARDING_REFERRAL,
+        Flag.NRM_REFERRAL_REQUIRED,
+        Flag.MARAC_REFERRAL_REQUIRED,
+        Flag.RISK_ASSESSMENT_MISSING,
+    }
+)
+"""Flags that ask staff to make a referral to a statutory body (children's social care, the
+Home Office, the local authority's adult safeguarding team, the NRM, the MARAC) or to obtain
+the missing risk assessment. Each stays on the supervisor's worklist until a supervisor
+records that it was done (who, when, the other agency's reference)."""
 
 
 class ContactChannel(StrEnum):

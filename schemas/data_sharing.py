@@ -1,6 +1,7 @@
-"""The data-sharing agreement per service (``data_sharing.json``): which coded facts its work
-items carry and which contact fields its provider may read. The router builds work items
-from it, each adapter refuses anything outside it, and intake's vault discloses by it."""
+"""The data-sharing agreement per service (``data_sharing.json``): which coded facts and which
+of the decision's flags its work items carry, and which contact fields its provider may read.
+The router builds work items from it, each adapter refuses anything outside it, and intake's
+vault discloses by it."""
 
 from __future__ import annotations
 
@@ -25,6 +26,10 @@ def _agreement() -> dict[str, Any]:
 
 def work_item_facts(service: Service) -> tuple[str, ...]:
     return tuple(_agreement()[service.value]["work_item_facts"])
+
+
+def work_item_flags(service: Service) -> tuple[str, ...]:
+    return tuple(_agreement()[service.value]["work_item_flags"])
 
 
 def contact_fields(service: Service) -> tuple[str, ...]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, model_validator
 
 from schemas.codes import (
     CceIndicator,
@@ -31,6 +31,8 @@ from schemas.envelope import EventData
 
 Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 """A snake_case code: never free text, so never a place for personal data to hide."""
+
+MAX_CHILDREN_IN_HOUSEHOLD = 30
 
 # ---- event types --------------------------------------------------------------------
 REFERRAL_RECEIVED = "referral.received.v1"
@@ -65,11 +67,27 @@ class IncidentFacts(EventData):
     crime_types: list[CrimeType]
     occurred_at: AwareDatetime | None = None
     drug_possession: DrugPossession | None = None
+    homicide: bool = False
+    """Serious violence in which someone was killed (policy version 2: the Homicide Service)."""
+    fatal: bool = False
+    """A road collision in which someone died (policy version 2: the road victims' advocate)."""
 
 
 class Dash(EventData):
-    yes_count: int = Field(ge=0, le=27)
+    """The SafeLives DASH risk checklist: the number of yes answers (0 to 27), and whether
+    the assessor's professional judgement is that risk is high. Professional judgement can
+    stand without a count (``yes_count`` null); a count of nothing cannot."""
+
+    yes_count: int | None = Field(default=None, ge=0, le=27)
     professional_judgement_high: bool = False
+
+    @model_validator(mode="after")
+    def _something_assessed(self) -> Dash:
+        if self.yes_count is None and not self.professional_judgement_high:
+            raise ValueError(
+                "dash.yes_count is required unless professional_judgement_high is true"
+            )
+        return self
 
 
 class AssessmentFacts(EventData):
@@ -80,6 +98,8 @@ class AssessmentFacts(EventData):
     cce_indicators: list[CceIndicator] = []
     threat_to_life: bool = False
     hospital_setting: bool = False
+    children_in_household: int = Field(default=0, ge=0, le=MAX_CHILDREN_IN_HOUSEHOLD)
+    """DASH question 10: children living in the household (policy version 2)."""
 
 
 class ContactFacts(EventData):

@@ -14,6 +14,7 @@ from faststream.kafka import KafkaBroker
 from services.plumbing.runtime import Service
 from services.router import handlers
 from services.router.adapters.policy_files import load_book
+from services.router.domain.clocks import LONDON
 from services.router.domain.policy.book import NoPolicyInForce, PolicyBook
 from services.router.domain.policy.validation import PolicyInvalid
 from services.router.entrypoints import consumers, http
@@ -23,7 +24,7 @@ from services.router.settings import RouterSettings
 def load_policies(settings: RouterSettings) -> PolicyBook:
     try:
         book = load_book(settings.policy_dir)
-        book.in_force(datetime.now(UTC).date())
+        book.in_force(datetime.now(UTC).astimezone(LONDON).date())
     except (PolicyInvalid, NoPolicyInForce) as exc:
         print(
             f"The routing policy in {settings.policy_dir} cannot be used; "
@@ -46,7 +47,7 @@ def build(settings: RouterSettings | None = None) -> Service:
         consumers.register(broker, state["router"], settings)
 
     def info() -> dict[str, str]:
-        return {"policy_version": state["router"].policy_for(datetime.now(UTC)).id} if state else {}
+        return {"policy_version": state["router"].policy_now().id} if state else {}
 
     return Service(
         name="router",

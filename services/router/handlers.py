@@ -5,6 +5,7 @@ handled); explain a decision without storing it; simulate a candidate policy."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -24,7 +25,7 @@ from services.router.domain import reassessment
 from services.router.domain.clocks import LONDON
 from services.router.domain.deadlines import deadlines
 from services.router.domain.decision import Decision
-from services.router.domain.disclosure import work_item_facts
+from services.router.domain.disclosure import work_item_facts, work_item_flags
 from services.router.domain.explanation import explain
 from services.router.domain.policy.book import PolicyBook
 from services.router.domain.policy.engine import CompiledPolicy
@@ -37,16 +38,26 @@ REASSESS_CONSUMER_GROUP = "router.reassess"
 """One consumer name for both input topics: an event id is handled once, whatever its topic."""
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass(frozen=True)
 class Router:
     pool: asyncpg.Pool
     policies: PolicyBook
+    clock: Callable[[], datetime] = _utc_now
+    """When decisions are made: the policy in force is the one effective on that day in
+    England (a new version takes over at midnight, London time)."""
 
     def policy_for(self, at: datetime, version: str | None = None) -> CompiledPolicy:
         """A named version, or the one in force on ``at``'s day in England."""
         if version:
             return self.policies.get(version)
         return self.policies.in_force(at.astimezone(LONDON).date())
+
+    def policy_now(self, version: str | None = None) -> CompiledPolicy:
+        return self.policy_for(self.clock(), version)
 
 
 def _plan_for_new_referral(decision: Decision) -> Plan:
@@ -151,7 +162,7 @@ def _events_for(
             acknowledge_by=route.acknowledge_by,
             contact_due_by=route.contact_due_by,
             code_deadline=route.code_deadline,
-            flags=list(plan.flags),
+            flags=work_item_flags(plan.flags, route.service),
             facts=work_item_facts(facts, route.service),
         )
         produced.append(
@@ -233,7 +244,7 @@ async def _route(
     router: Router,
     received: list[tuple[CloudEvent[events.ReferralReceived], AbstractContextManager[object]]],
 ) -> None:
-    decided_at = datetime.now(UTC)
+    decided_at = router.clock()
     policy = router.policy_for(decided_at)
     entries: list[decision_log.Entry] = []
     produced: dict[uuid.UUID, list[outbox.OutgoingEvent]] = {}
@@ -273,7 +284,7 @@ async def reassess_referral(
     """Decide again, under the policy in force, after consent changed, a provider rejected,
     a route breached its acknowledgement twice, or a supervisor changed the routes."""
     request = event.data
-    decided_at = datetime.now(UTC)
+    decided_at = router.clock()
     policy = router.policy_for(decided_at)
     decision = policy.decide(request.facts)
     code_deadline = None
@@ -307,16 +318,21 @@ async def reassess_referral(
 
 def explain_facts(router: Router, facts: ReferralFacts, version: str | None) -> dict[str, Any]:
     """The decision a version would make; nothing is stored or sent."""
-    return explain(router.policy_for(datetime.now(UTC), version).decide(facts))
+    return explain(router.policy_now(version).decide(facts))
 
 
 async def simulate_period(
     router: Router, *, candidate: str, first: date, last: date, baseline: str | None = None
 ) -> dict[str, Any]:
-    """Referrals received from ``first`` to ``last``, decided under ``baseline`` (the version
-    in force now, unless named) and under ``candidate``. Nothing is published or changed."""
-    baseline_policy = router.policy_for(datetime.now(UTC), baseline)
+    """Referrals received from ``first`` to ``last``, decided under ``baseline`` and under
+    ``candidate``. Unless named, the baseline is the version in force now, or, for a candidate
+    already in force, the version it took over from. Nothing is published or changed."""
     candidate_policy = router.policies.get(candidate)
+    baseline_policy = (
+        router.policies.get(baseline)
+        if baseline
+        else router.policies.replaced_by(candidate_policy, router.clock().astimezone(LONDON).date())
+    )
     async with router.pool.acquire() as conn:
         referrals = [
             Referral(facts.referral_id, facts)

@@ -1,5 +1,7 @@
 """The policy as staff and commissioners reach it on the running hub: every public casebook
-example through intake's explain endpoint, and a what-if simulation of the CLIMB pilot."""
+example through intake's explain endpoint under the version it is written for (version 1's
+cases under versions 1 and 2), and a what-if simulation of the CLIMB pilot. Versions are
+named, or the version in force is worked out from today's date: the suite runs on any day."""
 
 from __future__ import annotations
 
@@ -11,20 +13,31 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.casebook import Case, check_expectations, load
+from services.router.adapters.policy_files import load_book
+from services.router.domain.clocks import LONDON
+from tests.support.casebook import Case, check_expectations, run_id, runs
 from tests.support.referrals import referral
 from tests.support.stack import PROJECT_ROOT, RunningStack
 from tests.support.waiting import eventually_sync
 
-CASES = load()
+RUNS = runs()
+BOOK = load_book()
+PILOT = "2027-04-01.1"
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_casebook_through_the_explain_endpoint(hub: RunningStack, case: Case) -> None:
-    response = hub.staff("triage").post("/v1/assessments/explain", json=case.body)
+def _in_force_today() -> str:
+    return BOOK.in_force(datetime.now(LONDON).date()).id
+
+
+@pytest.mark.parametrize("run", RUNS, ids=[run_id(r) for r in RUNS])
+def test_casebook_through_the_explain_endpoint(hub: RunningStack, run: tuple[str, Case]) -> None:
+    version, case = run
+    response = hub.staff("triage").post(
+        "/v1/assessments/explain", params={"policy_version": version}, json=case.body
+    )
     assert response.status_code == 200, response.text
     answer = response.json()
-    assert answer["policy_version"] == "2026-11-01.1"
+    assert answer["policy_version"] == version
     check_expectations(answer, case.expect)
     for route in answer["routes"]:
         assert route["rule_ids"]
@@ -64,9 +77,22 @@ def test_explain_under_a_named_version_and_an_unknown_one(hub: RunningStack) -> 
     assert "1999-01-01.1" in missing.json()["detail"]
 
 
+def test_explain_without_a_version_uses_the_one_in_force_and_a_referral_is_decided_by_it(
+    hub: RunningStack,
+) -> None:
+    staff = hub.staff()
+    body = referral()
+    assert staff.post("/v1/assessments/explain", json=body).json()["policy_version"] == (
+        _in_force_today()
+    )
+    referral_id = staff.post("/v1/referrals", json=body).json()["referral_id"]
+    routed = eventually_sync(lambda: _routed(hub, referral_id), what="the decision")
+    assert routed["decision"]["policy_version"] == _in_force_today()
+
+
 def test_router_readiness_shows_the_policy_in_force(hub: RunningStack) -> None:
     ready = httpx.get(hub.info()["router_url"] + "/readyz", timeout=5).json()
-    assert ready["policy_version"] == "2026-11-01.1"
+    assert ready["policy_version"] == _in_force_today()
 
 
 def _queue_size(hub: RunningStack, service: str) -> int:
@@ -102,7 +128,9 @@ def test_commissioner_simulates_the_climb_pilot_over_http_and_from_the_command_l
     response = hub.staff("commissioner").post("/v1/simulations", json=request)
     assert response.status_code == 200, response.text
     report = response.json()
-    assert report["baseline_version"] == "2026-11-01.1"
+    baseline = BOOK.replaced_by(BOOK.get(PILOT), datetime.now(LONDON).date()).id
+    assert report["baseline_version"] == baseline
+    assert report["rules"]["R-CLIMB"]["decisions_changed"] >= 2
     assert report["services"]["CLIMB"]["change"] >= 2
     changed = {c["referral_id"]: c for c in report["changed"]}
     assert set(ids) <= set(changed)
@@ -133,7 +161,10 @@ def test_commissioner_simulates_the_climb_pilot_over_http_and_from_the_command_l
         check=False,
     )
     assert cli.returncode == 0, cli.stderr
-    assert "Simulation of 2027-04-01.1 against 2026-11-01.1" in cli.stdout
+    assert f"Simulation of 2027-04-01.1 against {baseline}" in cli.stdout
+    assert "Decisions changed, by rule" in cli.stdout
+    rule_line = next(line for line in cli.stdout.splitlines() if line.startswith("R-CLIMB "))
+    assert int(rule_line.split()[-1]) >= 2  # decisions the rule changed
     assert ids[0] in cli.stdout
     climb_line = next(line for line in cli.stdout.splitlines() if line.startswith("CLIMB"))
     assert int(climb_line.split()[3]) >= 2  # the change column

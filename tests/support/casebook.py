@@ -24,10 +24,39 @@ class Case:
     expect: dict[str, Any]
 
 
+V1 = "2026-11-01.1"
+V2 = "2026-12-01.1"
+
+
 def load(path: Path = PUBLIC_CASEBOOK) -> list[Case]:
     data = yaml.safe_load(path.read_text())
     base = data["base"]
     return [Case(c["id"], apply(base, c.get("set") or {}), c["expect"]) for c in data["cases"]]
+
+
+def named_version(path: Path) -> str | None:
+    """The policy version a casebook names (``policy_version``), if it names one."""
+    version: str | None = yaml.safe_load(path.read_text()).get("policy_version")
+    return version
+
+
+def runs(override: str | None = None) -> list[tuple[str, Case]]:
+    """Every (policy version, case) the casebooks ask for: the version 1 casebook under
+    versions 1 and 2 (version 2 keeps every one of its cases), and each other casebook under
+    the version it names. ``override`` (``make casebook VERSION=...``) runs every case under
+    that one version instead."""
+    found = [
+        (version, case)
+        for version in ([override] if override else [V1, V2])
+        for case in load(PUBLIC_CASEBOOK)
+    ]
+    named = override or named_version(PUBLIC_CASEBOOK_V2)
+    assert named, f"{PUBLIC_CASEBOOK_V2} names no policy_version"
+    return found + [(named, case) for case in load(PUBLIC_CASEBOOK_V2)]
+
+
+def run_id(run: tuple[str, Case]) -> str:
+    return f"{run[0]}-{run[1].id}"
 
 
 def _route_names(routes: list[dict[str, Any]]) -> list[str]:

@@ -26,17 +26,21 @@ def _subset(values: type[StrEnum]) -> st.SearchStrategy[list[StrEnum]]:
     return st.lists(st.sampled_from(list(values)), unique=True, max_size=3)
 
 
-subjects = st.builds(
-    SubjectFacts,
-    role=st.sampled_from(list(Role)),
-    age=st.integers(min_value=0, max_value=95),
-    vulnerabilities=st.lists(
-        st.sampled_from(["learning_disability", "mental_health"]), unique=True, max_size=1
-    ),
-    persistently_targeted=st.booleans(),
-    intimidated=st.booleans(),
-    bereaved_relative=st.booleans(),
-)
+def subjects(ages: st.SearchStrategy[int]) -> st.SearchStrategy[SubjectFacts]:
+    return st.builds(
+        SubjectFacts,
+        role=st.sampled_from(list(Role)),
+        age=ages,
+        vulnerabilities=st.lists(
+            st.sampled_from(["learning_disability", "mental_health", "dementia"]),
+            unique=True,
+            max_size=1,
+        ),
+        persistently_targeted=st.booleans(),
+        intimidated=st.booleans(),
+        bereaved_relative=st.booleans(),
+    )
+
 
 incidents = st.builds(
     IncidentFacts,
@@ -53,6 +57,8 @@ incidents = st.builds(
             previously_disengaged_from_diversion=st.booleans(),
         ),
     ),
+    homicide=st.booleans(),
+    fatal=st.booleans(),
 )
 
 assessments = st.builds(
@@ -64,24 +70,35 @@ assessments = st.builds(
     dash=st.one_of(
         st.none(),
         st.builds(Dash, yes_count=st.integers(0, 27), professional_judgement_high=st.booleans()),
+        # Professional judgement without a count (policy version 2's contract).
+        st.just(Dash(yes_count=None, professional_judgement_high=True)),
     ),
     da_incidents_last_12_months=st.integers(0, 6),
     previous_marac_within_12_months=st.booleans(),
     cce_indicators=_subset(CceIndicator),
     threat_to_life=st.booleans(),
     hospital_setting=st.booleans(),
+    children_in_household=st.integers(0, 4),
 )
 
-facts = st.builds(
-    ReferralFacts,
-    referral_id=st.just(uuid.UUID(int=1)),
-    received_at=st.just(REPORTED + timedelta(hours=1)),
-    reported_at=st.one_of(st.none(), st.just(REPORTED)),
-    source=st.sampled_from(list(Source)),
-    local_authority=st.sampled_from(list(LocalAuthority)),
-    subject=subjects,
-    incident=incidents,
-    assessment=assessments,
-    consent=st.sampled_from(list(ConsentStatus)),
-    contact=st.just(ContactFacts()),
-)
+
+def referral_facts(ages: st.SearchStrategy[int]) -> st.SearchStrategy[ReferralFacts]:
+    return st.builds(
+        ReferralFacts,
+        referral_id=st.just(uuid.UUID(int=1)),
+        received_at=st.just(REPORTED + timedelta(hours=1)),
+        reported_at=st.one_of(st.none(), st.just(REPORTED)),
+        source=st.sampled_from(list(Source)),
+        local_authority=st.sampled_from(list(LocalAuthority)),
+        subject=subjects(ages),
+        incident=incidents,
+        assessment=assessments,
+        consent=st.sampled_from(list(ConsentStatus)),
+        contact=st.just(ContactFacts()),
+    )
+
+
+facts = referral_facts(st.integers(min_value=0, max_value=95))
+"""Any referral's coded facts."""
+children = referral_facts(st.integers(min_value=0, max_value=17))
+"""Any referral of a child (under 18)."""

@@ -343,6 +343,8 @@ def test_the_html_report_renders_with_its_charts_inline() -> None:
     assert "Victim services performance, 2026-27 Q3" in text
     assert "Sexual violence advisers (ISVA)" in text
     assert "1,660 a year" in text
+    assert "Statutory referrals the policy asked staff to make" in text
+    assert "Duty to notify the Home Office (adult)" in text
 
 
 _TEXT = st.one_of(

@@ -15,15 +15,42 @@ from services.router.domain.policy.book import NoPolicyInForce, UnknownPolicyVer
 from services.router.domain.policy.validation import PolicyInvalid
 
 V1 = "2026-11-01.1"
+V2 = "2026-12-01.1"
 PILOT = "2027-04-01.1"
 
 
 def test_version_in_force_is_the_latest_active_one_already_effective() -> None:
     book = load_book()
     assert book.in_force(date(2026, 11, 1)).id == V1
-    assert book.in_force(date(2027, 6, 1)).id == V1  # the pilot is a candidate: never in force
+    assert book.in_force(date(2026, 11, 30)).id == V1
+    assert book.in_force(date(2026, 12, 1)).id == V2
+    assert book.in_force(date(2027, 6, 1)).id == V2  # the pilot is a candidate: never in force
     with pytest.raises(NoPolicyInForce):
         book.in_force(date(2026, 10, 31))
+
+
+def test_a_candidate_is_compared_with_the_version_in_force_or_the_one_it_replaced() -> None:
+    book = load_book()
+    assert book.replaced_by(book.get(PILOT), date(2027, 1, 5)).id == V2
+    assert book.replaced_by(book.get(V2), date(2026, 11, 20)).id == V1  # not yet in force
+    assert book.replaced_by(book.get(V2), date(2027, 1, 5)).id == V1  # in force: what it replaced
+    with pytest.raises(NoPolicyInForce):
+        book.replaced_by(book.get(V1), date(2026, 11, 20))  # nothing came before version 1
+
+
+def test_the_pilot_is_version_2_with_climb_for_every_age() -> None:
+    """A candidate built on the version it would follow, so that deploying it changes only
+    what it says it changes (here: CLIMB's minimum age), never undoing version 2."""
+    book = load_book()
+    pilot, v2 = book.get(PILOT).version, book.get(V2).version
+    assert pilot.graph == v2.graph
+    assert pilot.adjustments == v2.adjustments
+    changed = {
+        name
+        for name in pilot.manifest.parameters.keys() | v2.manifest.parameters.keys()
+        if pilot.manifest.parameters.get(name) != v2.manifest.parameters.get(name)
+    }
+    assert changed == {"climb_min_age"}
 
 
 def test_older_and_candidate_versions_stay_loadable_by_name() -> None:

@@ -79,3 +79,57 @@ def test_errors_name_fields_but_never_repeat_the_input() -> None:
 def test_vulnerabilities_must_be_codes_not_free_text() -> None:
     with pytest.raises(ValidationError):
         ReferralRequest.model_validate(referral(subject__vulnerabilities=["lives with J. Smith"]))
+
+
+def test_the_facts_of_policy_version_2_are_accepted_and_reach_the_router() -> None:
+    body = referral(
+        incident__crime_types=["serious_violence", "stalking", "forced_marriage"],
+        incident__homicide=True,
+        assessment__dash={"yes_count": None, "professional_judgement_high": True},
+        assessment__children_in_household=3,
+        subject__bereaved_relative=True,
+    )
+    facts = coded_facts(ReferralRequest.model_validate(body), uuid.uuid4(), RECEIVED)
+    assert facts.incident.crime_types == ["serious_violence", "stalking", "forced_marriage"]
+    assert facts.incident.homicide is True
+    assert facts.incident.fatal is False
+    assert facts.assessment.children_in_household == 3
+    assert facts.assessment.dash is not None
+    assert facts.assessment.dash.yes_count is None
+    assert facts.assessment.dash.professional_judgement_high is True
+
+
+def test_a_version_1_referral_gets_the_defaults_version_1_ignores() -> None:
+    facts = coded_facts(ReferralRequest.model_validate(referral()), uuid.uuid4(), RECEIVED)
+    assert (facts.incident.homicide, facts.incident.fatal) == (False, False)
+    assert facts.assessment.children_in_household == 0
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "says"),
+    [
+        (
+            {"assessment__dash": {"yes_count": None, "professional_judgement_high": False}},
+            "assessment.dash",
+            "yes_count is required unless professional_judgement_high",
+        ),
+        ({"assessment__dash": {}}, "assessment.dash", "yes_count is required"),
+        (
+            {"incident__crime_types": ["domestic_abuse"], "incident__homicide": True},
+            "incident",
+            "homicide needs serious_violence",
+        ),
+        ({"incident__fatal": True}, "incident", "fatal needs road_collision"),
+        ({"assessment__children_in_household": -1}, "children_in_household", ""),
+        ({"assessment__children_in_household": 2.5}, "children_in_household", ""),
+        ({"incident__crime_types": ["stalkers"]}, "crime_types", ""),
+    ],
+)
+def test_version_2_facts_that_make_no_sense_are_refused_naming_the_field(
+    changes: dict[str, object], field: str, says: str
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        ReferralRequest.model_validate(referral(**changes))
+    text = str(caught.value)
+    assert field in text
+    assert says in text

@@ -1,4 +1,5 @@
-"""What-if simulation: the same referrals under version 1 and the CLIMB pilot candidate."""
+"""What-if simulation: the same referrals under two versions (version 2 and the CLIMB pilot
+candidate built on it; version 1 and version 2), compared by service, status and rule."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import uuid
 from schemas.events import AssessmentFacts, IncidentFacts, SubjectFacts
 from services.router.adapters.policy_files import load_book
 from services.router.domain.simulation import Referral, simulate
+from services.router.entrypoints.cli import render
 from tests.unit.test_policy_facts import facts
 
 BOOK = load_book()
@@ -29,7 +31,7 @@ def test_lowering_climbs_minimum_age_moves_under_tens_into_climb_and_nothing_els
     eight, nine, twelve = _child(8), _child(9), _child(12)
     adult = Referral(uuid.UUID(int=7), facts(referral_id=uuid.UUID(int=7)))
     report = simulate(
-        [eight, nine, twelve, adult], BOOK.get("2026-11-01.1"), BOOK.get("2027-04-01.1")
+        [eight, nine, twelve, adult], BOOK.get("2026-12-01.1"), BOOK.get("2027-04-01.1")
     )
 
     assert report["referrals"] == 4
@@ -55,7 +57,8 @@ def test_lowering_climbs_minimum_age_moves_under_tens_into_climb_and_nothing_els
         "reason": None,
         "routes": ["CLIMB/core"],
         "held_routes": [],
-        "flags": ["nrm_referral_required"],
+        "flags": ["nrm_referral_required", "children_services_referral"],
+        "priorities": {"CLIMB/core": "high"},
     }
     assert changed[str(eight.referral_id)]["facts"]["subject"] == {
         "role": "at_risk_child",
@@ -67,3 +70,74 @@ def test_lowering_climbs_minimum_age_moves_under_tens_into_climb_and_nothing_els
         "repeat_victim": False,
     }
     assert report["statuses"]["no_service"] == {"before": 2, "after": 0}
+    assert report["rules"]["R-CLIMB"] == {
+        "fired_before": 1,
+        "fired_after": 3,
+        "decisions_changed": 2,
+    }
+    assert report["rules"]["R-CHILD-SAFEGUARDING"]["decisions_changed"] == 0
+    assert report["changed_with_the_same_rules"] == 0
+
+
+def _referral(**changes: object) -> Referral:
+    referral_id = uuid.uuid4()
+    return Referral(referral_id, facts(referral_id=referral_id, **changes))
+
+
+def test_version_2_against_version_1_puts_each_changed_decision_down_to_its_rules() -> None:
+    refused_burglary_16 = _referral(
+        subject=SubjectFacts(role="victim", age=16),
+        incident=IncidentFacts(crime_types=["other"]),
+        consent="refused",
+    )
+    exploited_14 = _referral(
+        subject=SubjectFacts(role="victim", age=14),
+        incident=IncidentFacts(crime_types=["child_sexual_exploitation"]),
+    )
+    trafficked_adult = _referral(incident=IncidentFacts(crime_types=["modern_slavery"]))
+    burglary_adult = _referral(incident=IncidentFacts(crime_types=["other"]))
+
+    report = simulate(
+        [refused_burglary_16, exploited_14, trafficked_adult, burglary_adult],
+        BOOK.get("2026-11-01.1"),
+        BOOK.get("2026-12-01.1"),
+    )
+
+    assert report["changed_count"] == 3
+    changed = {c["referral_id"] for c in report["changed"]}
+    assert str(burglary_adult.referral_id) not in changed
+    child = report["rules"]["R-CHILD-SAFEGUARDING"]
+    # Raised for the exploited child, no longer for the child who only declined VAL.
+    assert child == {"fired_before": 1, "fired_after": 1, "decisions_changed": 2}
+    assert report["rules"]["R-DUTY-TO-NOTIFY"] == {
+        "fired_before": 0,
+        "fired_after": 1,
+        "decisions_changed": 1,
+    }
+    assert report["rules"]["R-ISVA"]["decisions_changed"] == 0  # fired under both
+    assert next(iter(report["rules"])) == "R-CHILD-SAFEGUARDING"  # most changes first
+
+
+def test_the_printed_report_shows_the_rules_and_what_the_routes_do_not() -> None:
+    exploited_14 = _referral(
+        subject=SubjectFacts(role="victim", age=14),
+        incident=IncidentFacts(crime_types=["child_sexual_exploitation"]),
+    )
+    rape_not_asked = _referral(
+        incident=IncidentFacts(crime_types=["sexual_offence"], occurred_at=facts().reported_at),
+        consent="not_asked",
+    )
+    report = simulate(
+        [exploited_14, rape_not_asked], BOOK.get("2026-11-01.1"), BOOK.get("2026-12-01.1")
+    )
+    report.update({"from": "2026-09-01", "to": "2026-11-30"})
+
+    printed = render(report)
+
+    rows = {line.split()[0]: line.split()[1:] for line in printed.splitlines() if line[:2] == "R-"}
+    assert rows["R-CHILD-SAFEGUARDING"] == ["0", "1", "1"]
+    assert rows["R-CONSENT-CONTACT-PRIORITY"] == ["0", "1", "1"]
+    assert "R-ISVA" not in rows  # fired under both, changed nothing
+    assert f"{exploited_14.referral_id}  age 14" in printed
+    assert "+children_services_referral" in printed
+    assert "VAL/consent_contact high->urgent" in printed

@@ -84,6 +84,14 @@ async def _take(conn: Connection, adapter: Adapter, event: CloudEvent[events.Wor
         item = item.model_copy(
             update={"facts": {k: v for k, v in item.facts.items() if k in allowed}}
         )
+    allowed_flags = data_sharing.work_item_flags(adapter.service)
+    extra_flags = sorted(set(item.flags) - set(allowed_flags))
+    if extra_flags:
+        log.warning(
+            "work item carried flags outside this provider's agreement; dropped",
+            extra={"flags": extra_flags},
+        )
+        item = item.model_copy(update={"flags": [f for f in item.flags if f in allowed_flags]})
     if not await inbox.first_time_or_redrive(
         conn, adapter.consumer, event.id, topics.queue_for(adapter.service)
     ):

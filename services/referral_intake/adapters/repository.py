@@ -473,7 +473,10 @@ async def worklist(
     flag: str | None,
     after: tuple[datetime, uuid.UUID] | None,
     limit: int,
+    action_required: bool | None = None,
 ) -> list[asyncpg.Record]:
+    """``action_required``: whether the referral has a statutory flag (``flag``, when given)
+    that no supervisor has yet recorded as done (migration 040)."""
     terminal = ["completed", "closed", "rejected", "cancelled", "failed"]
     return list(
         await conn.fetch(
@@ -490,6 +493,11 @@ async def worklist(
                          AND NOT r.status = ANY($8::text[])))
                  AND ($5::text IS NULL OR f.decision->'flags' ? $5)
                  AND ($6::timestamptz IS NULL OR (f.received_at, f.referral_id) > ($6, $7))
+                 AND ($10::boolean IS NULL OR $10 = EXISTS (
+                       SELECT 1 FROM statutory_referrals s
+                       WHERE s.referral_id = f.referral_id
+                         AND s.made_at IS NULL AND s.withdrawn_at IS NULL
+                         AND ($5::text IS NULL OR s.flag = $5)))
                ORDER BY f.received_at, f.referral_id
                LIMIT $9""",
             status,
@@ -501,6 +509,7 @@ async def worklist(
             after[1] if after else None,
             terminal,
             limit,
+            action_required,
         )
     )
 

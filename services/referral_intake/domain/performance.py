@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from schemas.codes import LocalAuthority, Priority, RejectionReason, Service, Source
+from schemas.codes import (
+    STATUTORY_FLAGS,
+    LocalAuthority,
+    Priority,
+    RejectionReason,
+    Service,
+    Source,
+)
 from services.referral_intake.domain.periods import Period, days_in_financial_year
 
 AGE_BANDS = ("0-9", "10-17", "18-24", "25-34", "35-44", "45-54", "55-64", "65+")
@@ -105,6 +112,9 @@ class Aggregates:
     """service, referrals (in the previous period)."""
     intake: Sequence[Mapping[str, Any]]
     """status, referrals: every referral received in the period, routed or not."""
+    statutory: Sequence[Mapping[str, Any]] = ()
+    """flag, raised, actioned, outstanding, withdrawn, median_hours_to_action: the statutory
+    flags of the referrals received in the period (migration 040)."""
 
 
 @dataclass(frozen=True)
@@ -377,6 +387,7 @@ def build_report(
         "no_service": by_status.get("no_service", 0),
         "not_yet_decided": by_status.get("received", 0),
     }
+    totals["statutory_referrals"] = statutory_figures(data.statutory)
     return {
         "from": period.start.isoformat(),
         "to": period.end.isoformat(),
@@ -392,6 +403,29 @@ def build_report(
         "services": report_services,
         "totals": totals,
     }
+
+
+def statutory_figures(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per statutory flag (always all of them), for the referrals received in the period:
+    ``raised`` by a decision; ``actioned``, recorded by a supervisor as made; ``outstanding``,
+    not yet; ``withdrawn``, no longer raised by a later assessment before anyone acted;
+    ``actioned_rate``, actioned of those that stood (actioned and outstanding); and
+    ``median_hours_to_action`` from the decision to the referral being made."""
+    found = {str(r["flag"]): r for r in rows}
+    figures: dict[str, dict[str, Any]] = {}
+    for flag in sorted(STATUTORY_FLAGS):
+        row = found.get(flag, {})
+        actioned, outstanding = int(row.get("actioned") or 0), int(row.get("outstanding") or 0)
+        median = row.get("median_hours_to_action")
+        figures[flag] = {
+            "raised": int(row.get("raised") or 0),
+            "actioned": actioned,
+            "outstanding": outstanding,
+            "withdrawn": int(row.get("withdrawn") or 0),
+            "actioned_rate": _ratio(actioned, actioned + outstanding),
+            "median_hours_to_action": None if median is None else round(float(median), 2),
+        }
+    return figures
 
 
 # ---- CSV ----------------------------------------------------------------------------------

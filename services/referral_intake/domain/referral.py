@@ -23,6 +23,7 @@ from schemas.codes import (
     Source,
 )
 from schemas.events import (
+    MAX_CHILDREN_IN_HOUSEHOLD,
     AssessmentFacts,
     ContactFacts,
     Dash,
@@ -93,14 +94,38 @@ class DrugPossessionIn(Request):
 
 
 class DashIn(Request):
-    yes_count: int = Field(ge=0, le=27)
+    """The DASH risk checklist. Professional judgement that risk is high stands on its own
+    (``{"yes_count": null, "professional_judgement_high": true}``); otherwise the count of yes
+    answers is needed."""
+
+    yes_count: int | None = Field(default=None, ge=0, le=27)
     professional_judgement_high: bool = False
+
+    @model_validator(mode="after")
+    def _something_assessed(self) -> DashIn:
+        if self.yes_count is None and not self.professional_judgement_high:
+            raise ValueError(
+                "dash.yes_count is required unless professional_judgement_high is true"
+            )
+        return self
 
 
 class Incident(Request):
     crime_types: list[CrimeType] = Field(min_length=1)
     occurred_at: AwareDatetime | None = None
     drug_possession: DrugPossessionIn | None = None
+    homicide: bool = False
+    fatal: bool = False
+
+    @model_validator(mode="after")
+    def _deaths_have_their_crime(self) -> Incident:
+        # The policy reads each fact with its crime (routing-policy.md, R-BEREAVED-HOMICIDE):
+        # a death recorded without it would reach no one.
+        if self.homicide and CrimeType.SERIOUS_VIOLENCE not in self.crime_types:
+            raise ValueError("incident.homicide needs serious_violence in incident.crime_types")
+        if self.fatal and CrimeType.ROAD_COLLISION not in self.crime_types:
+            raise ValueError("incident.fatal needs road_collision in incident.crime_types")
+        return self
 
 
 class Assessment(Request):
@@ -111,6 +136,7 @@ class Assessment(Request):
     cce_indicators: list[CceIndicator] = []
     threat_to_life: bool = False
     hospital_setting: bool = False
+    children_in_household: int = Field(default=0, ge=0, le=MAX_CHILDREN_IN_HOUSEHOLD)
 
 
 class Consent(Request):
@@ -216,6 +242,8 @@ def coded_facts(
             drug_possession=DrugPossession(**incident.drug_possession.model_dump())
             if incident.drug_possession
             else None,
+            homicide=incident.homicide,
+            fatal=incident.fatal,
         ),
         assessment=AssessmentFacts(
             needs=assessment.needs,
@@ -225,6 +253,7 @@ def coded_facts(
             cce_indicators=assessment.cce_indicators,
             threat_to_life=assessment.threat_to_life,
             hospital_setting=assessment.hospital_setting,
+            children_in_household=assessment.children_in_household,
         ),
         consent=request.consent.status,
         contact=ContactFacts(

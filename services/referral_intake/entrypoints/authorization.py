@@ -18,6 +18,7 @@ ACCESS: dict[str, frozenset[str]] = {
     "GET /v1/referrals/{referral_id}/contact": TRIAGE,
     "POST /v1/referrals/{referral_id}/consent": TRIAGE,
     "POST /v1/referrals/{referral_id}/override": SUPERVISOR,
+    "POST /v1/referrals/{referral_id}/statutory-referrals": SUPERVISOR,
     "GET /v1/referrals/{referral_id}/disclosures": SUPERVISOR,
     "POST /v1/referrals/{referral_id}/erasure": SUPERVISOR,
     "POST /v1/assessments/explain": EVERY_STAFF_ROLE,

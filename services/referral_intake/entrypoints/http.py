@@ -10,7 +10,14 @@ from fastapi import APIRouter, Body, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from schemas.codes import LocalAuthority, Priority, ReferralStatus, Service
+from schemas.codes import (
+    STATUTORY_FLAGS,
+    Flag,
+    LocalAuthority,
+    Priority,
+    ReferralStatus,
+    Service,
+)
 from schemas.text import refuse_control_characters
 from services.plumbing import telemetry
 from services.plumbing.auth import Principal, allow
@@ -21,6 +28,7 @@ from services.referral_intake.adapters.router_client import (
     RouterClient,
     RouterUnavailable,
 )
+from services.referral_intake.domain import statutory
 from services.referral_intake.domain.referral import ReferralRequest, coded_facts
 from services.referral_intake.entrypoints.authorization import ACCESS
 from services.referral_intake.handlers import (
@@ -31,6 +39,7 @@ from services.referral_intake.handlers import (
     submission,
     views,
 )
+from services.referral_intake.handlers import statutory as statutory_handler
 from services.referral_intake.handlers.common import Conflict, NotFound
 
 router = APIRouter()
@@ -43,6 +52,9 @@ MayReadReferral = Annotated[Principal, allow(ACCESS, "GET /v1/referrals/{referra
 MayReadContact = Annotated[Principal, allow(ACCESS, "GET /v1/referrals/{referral_id}/contact")]
 MayRecordConsent = Annotated[Principal, allow(ACCESS, "POST /v1/referrals/{referral_id}/consent")]
 MayOverride = Annotated[Principal, allow(ACCESS, "POST /v1/referrals/{referral_id}/override")]
+MayRecordStatutoryReferral = Annotated[
+    Principal, allow(ACCESS, "POST /v1/referrals/{referral_id}/statutory-referrals")
+]
 MayReadDisclosures = Annotated[
     Principal, allow(ACCESS, "GET /v1/referrals/{referral_id}/disclosures")
 ]
@@ -75,6 +87,37 @@ class OverrideIn(Body_):
     sub_service: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")] | None = None
     priority: Priority | None = None
     justification: Annotated[str, Field(min_length=10, max_length=2000)]
+
+
+class StatutoryReferralIn(Body_):
+    flag: Flag
+    made_at: AwareDatetime
+    reference: Annotated[str, Field(min_length=1, max_length=40)]
+
+    @field_validator("flag")
+    @classmethod
+    def _statutory(cls, value: Flag) -> Flag:
+        if value not in STATUTORY_FLAGS:
+            raise ValueError(
+                "must be one of the statutory flags: " + ", ".join(sorted(STATUTORY_FLAGS))
+            )
+        return value
+
+    @field_validator("reference")
+    @classmethod
+    def _case_reference(cls, value: str) -> str:
+        problem = statutory.reference_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("made_at")
+    @classmethod
+    def _already_made(cls, value: datetime) -> datetime:
+        problem = statutory.made_at_problem(value, datetime.now(UTC))
+        if problem:
+            raise ValueError(problem)
+        return value
 
 
 def _not_found() -> JSONResponse:
@@ -138,11 +181,14 @@ async def worklist(
     service: Service | None = None,
     local_authority: LocalAuthority | None = None,
     breached: bool | None = None,
+    action_required: bool | None = None,
     flag: Annotated[str | None, Query(pattern=r"^[a-z_]{1,64}$")] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Any:
-    """The triage worklist, oldest first; ``breached=true`` is the supervisor's list."""
+    """The triage worklist, oldest first. The supervisor's lists: ``breached=true`` (a route
+    missed a clock) and ``action_required=true`` (a statutory referral, ``flag=`` when given,
+    not yet recorded as made)."""
     try:
         return await views.worklist(
             request.app.state.pool,
@@ -153,6 +199,7 @@ async def worklist(
             flag=flag,
             cursor=cursor,
             limit=limit,
+            action_required=action_required,
         )
     except ValueError:
         return problem(400, "Bad request", "The cursor is not one this API gave out.")
@@ -207,6 +254,31 @@ async def override(
             sub_service=body.sub_service,
             priority=body.priority,
             justification=body.justification,
+            supervisor=principal.subject,
+        )
+    except NotFound:
+        return _not_found()
+    except Conflict as exc:
+        return _conflict(exc)
+
+
+@router.post("/v1/referrals/{referral_id}/statutory-referrals", status_code=201)
+async def record_statutory_referral(
+    referral_id: uuid.UUID,
+    body: StatutoryReferralIn,
+    request: Request,
+    principal: MayRecordStatutoryReferral,
+) -> Any:
+    """Record that the statutory referral a flag asked for was made (supervisors only): when,
+    and the other agency's case reference. The flag leaves the worklist; the timeline shows who
+    recorded it."""
+    try:
+        return await statutory_handler.record_made(
+            request.app.state.pool,
+            referral_id,
+            flag=body.flag.value,
+            made_at=body.made_at,
+            reference=body.reference,
             supervisor=principal.subject,
         )
     except NotFound:

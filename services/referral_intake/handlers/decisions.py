@@ -18,6 +18,8 @@ from services.plumbing.db import Connection
 from services.plumbing.kafka import Delivered
 from services.referral_intake.adapters import reports as report_facts
 from services.referral_intake.adapters import repository as repo
+from services.referral_intake.adapters import statutory as statutory_referrals
+from services.referral_intake.domain.statutory import statutory
 from services.referral_intake.handlers.common import (
     ROUTED_CONSUMER,
     STATUS_CONSUMER,
@@ -100,6 +102,14 @@ async def _record_decision(
             "policy_version": decision.policy_version,
         }
     await repo.store_decision(conn, decision.referral_id, stored, decision.decided_at)
+    await statutory_referrals.raise_flags(
+        conn,
+        decision.referral_id,
+        statutory(stored.get("flags", [])),
+        at=decision.decided_at,
+        policy_version=decision.policy_version,
+        full_assessment=decision.trigger in FULL_ASSESSMENTS,
+    )
     event_name = _TIMELINE_EVENT.get(decision.trigger, "reassessed")
     if decision.trigger == "received" and decision.status.value == "no_service":
         event_name = "no_service"
@@ -117,6 +127,7 @@ async def _record_decision(
             "services": [r.service.value for r in decision.routes],
             "held_services": [r.service.value for r in decision.held_routes],
             "cancelled_services": [r.service.value for r in decision.cancelled_routes],
+            "flags": decision.flags,
             **({"reason": decision.reason.value} if decision.reason else {}),
         },
     )

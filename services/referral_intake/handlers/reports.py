@@ -15,6 +15,7 @@ import asyncpg
 from services.plumbing.db import Connection
 from services.referral_intake.adapters import report_config
 from services.referral_intake.adapters import reports as sql
+from services.referral_intake.adapters import statutory as statutory_sql
 from services.referral_intake.domain.performance import Aggregates, Target, build_report
 from services.referral_intake.domain.periods import Period
 
@@ -88,11 +89,18 @@ async def performance(
         lambda c: sql.caseload(c, caseload_at, area),
         lambda c: sql.previous(c, previous_low, previous_high, area),
         lambda c: sql.intake(c, low, high, area),
+        lambda c: statutory_sql.report(c, low, high, area),
     ]
     async with _snapshot_readers(pool, READERS) as conns:
-        counts, acknowledgements, dimensions, caseload, before, intake = await _run_spread(
-            conns, queries
-        )
+        (
+            counts,
+            acknowledgements,
+            dimensions,
+            caseload,
+            before,
+            intake,
+            statutory,
+        ) = await _run_spread(conns, queries)
     return build_report(
         period=period,
         previous=previous,
@@ -105,6 +113,7 @@ async def performance(
             caseload=caseload,
             previous=before,
             intake=intake,
+            statutory=statutory,
         ),
         targets=report_config.targets() if targets is None else targets,
         measures_by_service=report_config.measures_by_service(),

@@ -12,6 +12,8 @@ from typing import Any
 import asyncpg
 
 from services.referral_intake.adapters import repository as repo
+from services.referral_intake.adapters import statutory as statutory_sql
+from services.referral_intake.handlers import statutory
 from services.referral_intake.handlers.common import NotFound
 
 
@@ -54,6 +56,7 @@ async def referral_view(pool: asyncpg.Pool, referral_id: uuid.UUID) -> dict[str,
             raise NotFound
         routes = await repo.load_routes(conn, referral_id)
         timeline = await repo.load_timeline(conn, referral_id)
+        statutory_referrals = await statutory_sql.of_referral(conn, referral_id)
     stored = referral["decision"]
     flags = list(stored.get("flags", [])) if stored else []
     if referral["repeat_victim"]:
@@ -66,6 +69,7 @@ async def referral_view(pool: asyncpg.Pool, referral_id: uuid.UUID) -> dict[str,
         "repeat_victim": referral["repeat_victim"],
         "enhanced_rights": stored["enhanced_rights"] if stored else None,
         "decision": None,
+        "statutory_referrals": [statutory.view(r) for r in statutory_referrals],
         "timeline": [_timeline_entry(t) for t in timeline],
     }
     if stored:
@@ -103,9 +107,11 @@ async def worklist(
     flag: str | None,
     cursor: str | None,
     limit: int,
+    action_required: bool | None = None,
 ) -> dict[str, Any]:
     """Oldest first. ``breached=true`` is the supervisor's list: referrals with a route that
-    missed a clock and is still open."""
+    missed a clock and is still open; ``action_required=true`` the referrals with a statutory
+    referral (``flag``, when given) that no supervisor has recorded as made."""
     async with pool.acquire() as conn:
         rows = await repo.worklist(
             conn,
@@ -116,9 +122,11 @@ async def worklist(
             flag=flag,
             after=decode_cursor(cursor) if cursor else None,
             limit=limit + 1,
+            action_required=action_required,
         )
         page = rows[:limit]
         routes = await repo.routes_for(conn, [r["referral_id"] for r in page])
+        outstanding = await statutory_sql.outstanding_for(conn, [r["referral_id"] for r in page])
     by_referral: dict[uuid.UUID, list[dict[str, Any]]] = {}
     for r in routes:
         by_referral.setdefault(r["referral_id"], []).append(
@@ -143,6 +151,7 @@ async def worklist(
             "repeat_victim": r["repeat_victim"],
             "flags": (r["decision"] or {}).get("flags", []),
             "breached": any(route["breached"] for route in by_referral.get(r["referral_id"], [])),
+            "actions_outstanding": outstanding.get(r["referral_id"], []),
             "routes": by_referral.get(r["referral_id"], []),
         }
         for r in page

@@ -1,5 +1,7 @@
 """What-if simulation for the commissioning team: the same referrals decided under a
-baseline and a candidate policy version, compared. Ids and coded facts only."""
+baseline and a candidate policy version, compared: routes per service, statuses, and per rule
+how often it fired under each version and how many decisions it changed. Ids and coded facts
+only."""
 
 from __future__ import annotations
 
@@ -32,6 +34,14 @@ def _summary(decision: Decision) -> dict[str, Any]:
         "routes": route_names(decision.routes),
         "held_routes": route_names(decision.held_routes),
         "flags": list(decision.flags),
+        "priorities": {
+            name: route.priority.value
+            for name, route in zip(
+                route_names(decision.routes + decision.held_routes),
+                decision.routes + decision.held_routes,
+                strict=True,
+            )
+        },
     }
 
 
@@ -42,6 +52,9 @@ def simulate(
         key: Counter() for key in ("routes_before", "routes_after", "held_before", "held_after")
     }
     statuses: dict[str, Counter[str]] = {"before": Counter(), "after": Counter()}
+    fired: dict[str, Counter[str]] = {"before": Counter(), "after": Counter()}
+    changed_by_rule: Counter[str] = Counter()
+    unattributed = 0
     changed: list[dict[str, Any]] = []
     total = 0
     changed_total = 0
@@ -52,9 +65,15 @@ def simulate(
             counts[f"routes_{label}"].update(r.service.value for r in decision.routes)
             counts[f"held_{label}"].update(r.service.value for r in decision.held_routes)
             statuses[label][decision.status.value] += 1
+            fired[label].update(set(decision.rule_ids))
         old, new = _summary(before), _summary(after)
         if old != new:
             changed_total += 1
+            # A changed decision is put down to every rule that fired under one version and
+            # not the other; a change with the same rules on both sides is counted apart.
+            differing = set(before.rule_ids) ^ set(after.rule_ids)
+            changed_by_rule.update(differing)
+            unattributed += not differing
             if len(changed) < MAX_LISTED:
                 changed.append(
                     {
@@ -82,6 +101,18 @@ def simulate(
             status: {"before": statuses["before"][status], "after": statuses["after"][status]}
             for status in sorted(set(statuses["before"]) | set(statuses["after"]))
         },
+        "rules": {
+            rule_id: {
+                "fired_before": fired["before"][rule_id],
+                "fired_after": fired["after"][rule_id],
+                "decisions_changed": changed_by_rule[rule_id],
+            }
+            for rule_id in sorted(
+                set(fired["before"]) | set(fired["after"]),
+                key=lambda r: (-changed_by_rule[r], r),
+            )
+        },
+        "changed_with_the_same_rules": unattributed,
         "changed_count": changed_total,
         "changed": changed,
         "changed_truncated": changed_total > len(changed),

@@ -23,7 +23,9 @@ def _parser() -> argparse.ArgumentParser:
         "--candidate", required=True, help="the candidate policy version, e.g. 2027-04-01.1"
     )
     parser.add_argument(
-        "--baseline", help="compare with this version (default: the one in force today)"
+        "--baseline",
+        help="compare with this version (default: the one in force today, or, when that is "
+        "the candidate itself, the one it took over from)",
     )
     today = datetime.now(UTC).date()
     parser.add_argument(
@@ -57,6 +59,23 @@ def render(report: dict[str, Any]) -> str:
             f"{service:<8} {n['routes_before']:>14} {n['routes_after']:>7} {n['change']:>+7}   "
             f"{n['held_before']:>11} {n['held_after']:>6}"
         )
+    lines += [
+        "",
+        "Decisions changed, by rule (a changed decision counts for every rule that fired under",
+        "one version and not the other):",
+        f"{'rule':<28} {'fired before':>12} {'after':>7} {'decisions changed':>18}",
+    ]
+    for rule_id, n in report["rules"].items():
+        if n["fired_before"] != n["fired_after"] or n["decisions_changed"]:
+            lines.append(
+                f"{rule_id:<28} {n['fired_before']:>12} {n['fired_after']:>7} "
+                f"{n['decisions_changed']:>18}"
+            )
+    if report["changed_with_the_same_rules"]:
+        lines.append(
+            f"{'(same rules, other effect)':<28} {'':>12} {'':>7} "
+            f"{report['changed_with_the_same_rules']:>18}"
+        )
     lines += ["", f"Referrals whose decision would change: {report['changed_count']}"]
     for change in report["changed"][:50]:
         before, after = change["before"], change["after"]
@@ -64,11 +83,20 @@ def render(report: dict[str, Any]) -> str:
             f"  {change['referral_id']}  age {change['facts']['subject']['age']}, "
             f"{'/'.join(change['facts']['incident']['crime_types'])}: "
             f"{before['status']} {before['routes'] or '-'} -> "
-            f"{after['status']} {after['routes'] or '-'}"
+            f"{after['status']} {after['routes'] or '-'}{_also_changed(before, after)}"
         )
     if report["changed_count"] > 50:
         lines.append(f"  ... and {report['changed_count'] - 50} more (use --json for all)")
     return "\n".join(lines)
+
+
+def _also_changed(before: dict[str, Any], after: dict[str, Any]) -> str:
+    """Flags raised and dropped, and priorities changed, which the routes do not show."""
+    notes = [f"+{f}" for f in after["flags"] if f not in before["flags"]]
+    notes += [f"-{f}" for f in before["flags"] if f not in after["flags"]]
+    old, new = before.get("priorities", {}), after.get("priorities", {})
+    notes += [f"{r} {old[r]}->{p}" for r, p in new.items() if r in old and old[r] != p]
+    return f"; {' '.join(notes)}" if notes else ""
 
 
 async def _run(args: argparse.Namespace) -> dict[str, Any]:

@@ -3,7 +3,7 @@ Staff reach these through intake (contract: ``POST /v1/assessments/explain``) or
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
@@ -66,7 +66,7 @@ async def explain(
 @router.get("/v1/policies")
 async def policies(request: Request, _: PolicyReaders) -> dict[str, Any]:
     state: handlers.Router = request.app.state.router
-    current = state.policy_for(datetime.now(UTC)).id
+    current = state.policy_now().id
     return {
         "in_force": current,
         "versions": [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 
 from services.router.domain.policy.engine import CompiledPolicy
 from services.router.domain.policy.version import PolicyVersion, Status
@@ -38,6 +38,16 @@ class PolicyBook:
         if not active:
             raise NoPolicyInForce(f"no active policy version is in force on {day.isoformat()}")
         return max(active, key=lambda p: p.version.sort_key())
+
+    def replaced_by(self, candidate: CompiledPolicy, day: date) -> CompiledPolicy:
+        """What ``candidate`` is compared with on ``day``: the version in force, or, when that
+        is the candidate itself, the version in force the day before it took effect.
+
+        Raises ``NoPolicyInForce`` when there is none."""
+        current = self.in_force(day)
+        if current.id != candidate.id:
+            return current
+        return self.in_force(candidate.version.manifest.effective_from - timedelta(days=1))
 
     def versions(self) -> list[PolicyVersion]:
         return sorted((p.version for p in self._by_id.values()), key=PolicyVersion.sort_key)

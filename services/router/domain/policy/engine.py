@@ -37,8 +37,11 @@ ANSWER: dict[str, str] = {
     "decision.dispatched": "len(decision.routes)",
     "route_plan.final": "route_plan.final",
     "flags": "flags",
+    "rules": "rules",
 }
-"""What ``read`` (and ``adjust``) use of the routing graph's answer: key, expression."""
+"""What ``read`` (and ``adjust``) use of the routing graph's answer: key, expression.
+``rules`` (optional) lists rules that shaped the decision without a route or flag of their
+own, such as one that raised the DA risk or one that kept a route back at the consent gate."""
 
 
 class PolicyEvaluationError(Exception):
@@ -167,6 +170,7 @@ class CompiledPolicy:
         flags = tuple(dict.fromkeys(f["flag"] for f in result.get("flags") or []))
         fired = [r for choice in routes + held for r in choice.rule_ids]
         fired += [f["rule_id"] for f in result.get("flags") or []]
+        fired += [r for r in result.get("rules") or [] if r]
         if decided.get("status_rule"):
             fired.append(decided["status_rule"])
         return Decision(

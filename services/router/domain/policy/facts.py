@@ -39,6 +39,9 @@ KNOWN_FACTS = frozenset(
         "consent",
         "incident_date_known",
         "incident_days_before_report",
+        "homicide",
+        "fatal",
+        "children_in_household",
     }
 )
 """The names a policy may use after ``facts.``; anything else is refused at load."""
@@ -68,7 +71,8 @@ def policy_facts(facts: ReferralFacts) -> dict[str, Any]:
         "bereaved_relative": subject.bereaved_relative,
         "repeat_victim": subject.repeat_victim,
         "dash_completed": dash is not None,
-        "dash_yes_count": dash.yes_count if dash else 0,
+        # Professional judgement may stand without a count; the graph compares numbers only.
+        "dash_yes_count": (dash.yes_count or 0) if dash else 0,
         "professional_judgement_high": bool(dash and dash.professional_judgement_high),
         "da_incidents_last_12_months": assessment.da_incidents_last_12_months,
         "previous_marac_within_12_months": assessment.previous_marac_within_12_months,
@@ -82,6 +86,9 @@ def policy_facts(facts: ReferralFacts) -> dict[str, Any]:
         "consent": facts.consent.value,
         "incident_date_known": days_before_report is not None,
         "incident_days_before_report": days_before_report,
+        "homicide": incident.homicide,
+        "fatal": incident.fatal,
+        "children_in_household": assessment.children_in_household,
     }
     assert prepared.keys() == KNOWN_FACTS
     return prepared

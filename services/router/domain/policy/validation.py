@@ -164,8 +164,36 @@ SAMPLES: dict[str, ReferralFacts] = {
     "witness with no need": _sample(
         subject=SubjectFacts(role="witness", age=40), assessment=AssessmentFacts(needs=["none"])
     ),
+    "forced marriage, professional judgement only, consent refused": _sample(
+        subject=SubjectFacts(role="victim", age=17),
+        incident=IncidentFacts(crime_types=["forced_marriage", "honour_based_abuse"]),
+        assessment=AssessmentFacts(
+            needs=["safety_planning"],
+            dash=Dash(yes_count=None, professional_judgement_high=True),
+            children_in_household=2,
+        ),
+        consent="refused",
+    ),
+    "eyewitness to a homicide, stalked, consent not asked": _sample(
+        subject=SubjectFacts(role="witness", age=52, vulnerabilities=["mental_health"]),
+        incident=IncidentFacts(crime_types=["serious_violence", "stalking"], homicide=True),
+        consent="not_asked",
+    ),
+    "young adult suspect with signs of exploitation": _sample(
+        subject=SubjectFacts(role="suspect", age=19),
+        incident=IncidentFacts(
+            crime_types=["drug_possession", "modern_slavery"],
+            drug_possession=DrugPossession(
+                personal_use=True,
+                intent_to_supply_suspected=False,
+                previously_disengaged_from_diversion=False,
+            ),
+        ),
+        assessment=AssessmentFacts(needs=["none"], cce_indicators=["county_lines"]),
+    ),
 }
-"""Referrals every policy must decide without failing: one per branch of version 1."""
+"""Referrals every policy must decide without failing: one per branch of version 1, and the
+facts version 2 added."""
 
 
 ADJUSTMENT_SAMPLES: dict[str, dict[str, Any]] = {
