@@ -168,7 +168,7 @@ def _counts(service: str, sub_service: str, reason: str | None = None, **counts:
 
 def _report(**overrides: Any) -> dict[str, Any]:
     q3 = Period(date(2026, 10, 1), date(2026, 12, 31))
-    data = {
+    data: dict[str, Any] = {
         "counts": [
             _counts(
                 "ISVA",
