@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
+from reports.synthetic import referrals_report
 from services.referral_intake.domain import disclosure
 from services.referral_intake.domain.performance import to_csv
 from services.referral_intake.handlers.reports import published_edition
 from tests.support.disclosure_attack import Path, intervals, knowledge
-from tests.support.synthetic_report import referrals_report
 
 
 def _value(report: dict[str, Any], path: Path) -> Any:

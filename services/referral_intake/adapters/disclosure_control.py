@@ -24,11 +24,11 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-from services.referral_intake.domain.disclosure import Path, Table
+from services.referral_intake.domain.disclosure import Path, Table, weight
 
 log = logging.getLogger(__name__)
 
-ROUNDS = 6
+ROUNDS = 12
 """Repair rounds before the last resort (suppress every cell linked to the weak ones)."""
 TOLERANCE = 1e-6
 
@@ -118,7 +118,7 @@ def _gconfid_block(
                 "Sensitivity": sensitivity,
                 "Status": status,
                 "Type": "C",
-                "Cost": float(max(value, 1)),
+                "Cost": float(max(value, 1) * weight(path)),
             }
         )
     constraints = []
@@ -198,11 +198,11 @@ def highest(
     def row(lhs: list[tuple[Path, float]], low: float, high: float) -> None:
         constant = 0.0
         coefficients: dict[int, float] = defaultdict(float)
-        for path, weight in lhs:
+        for path, factor in lhs:
             if path in index:
-                coefficients[index[path]] += weight
+                coefficients[index[path]] += factor
             else:
-                constant += weight * table.cells[path]
+                constant += factor * table.cells[path]
         columns = [c for c, w in coefficients.items() if w != 0]
         if columns:
             h.addRow(
@@ -279,7 +279,13 @@ def suppression_pattern(table: Table, protection: Mapping[Path, int], threshold:
             return hidden
         log.info("secondary suppression strengthened", extra={"cells": len(weak)})
         pending = {blocks[p] for p in weak}
-        forced |= {p for p in _neighbours(table, weak) if table.cells[p] > 0} - hidden
+        for cell in weak:
+            # The cheapest published cell that shares a sum or a bound with it.
+            candidates = [
+                p for p in _neighbours(table, {cell}) if table.cells[p] > 0 and p not in hidden
+            ]
+            if candidates:
+                forced.add(min(candidates, key=lambda p: (table.cells[p] * weight(p), p)))
         forced |= {p for p in hidden if blocks[p] in pending} - set(protection)
     # Last resort: hide every cell of the blocks that still hold a weak cell.
     return hidden | {p for p, b in blocks.items() if b in pending}

@@ -285,6 +285,24 @@ def _equality_cells(table: Table, report: Mapping[str, Any]) -> None:
         table.equation(("totals", "intake", "received"), (("equality", "referrals"),))
 
 
+HEADLINE_WEIGHT = 50
+LEVEL_WEIGHT = 5
+
+
+def weight(path: Path) -> int:
+    """How much losing a cell costs the reader, as a multiple of its value: the referrals
+    of a service or of all services (and the hub's intake) are the report's headlines; a
+    service's other figures come next; sub-services, breakdowns and equality categories
+    are what to give up first when something must go."""
+    if path[-1] in ("referrals", "referrals_previous_period") and len(path) <= 3:
+        return HEADLINE_WEIGHT
+    if path[:2] == ("totals", "intake") or path in (("equality", "referrals"),):
+        return HEADLINE_WEIGHT
+    if path[0] == "totals" or (path[0] == "services" and len(path) == 3):
+        return LEVEL_WEIGHT
+    return 1
+
+
 def primary(table: Table, threshold: int) -> dict[Path, int]:
     """The threshold rule: each count from 1 to ``threshold - 1``, with the protection it
     needs (a reader must not be able to rule out ``threshold``)."""
