@@ -17,6 +17,7 @@ from services.plumbing.auth import Principal, allow
 from services.plumbing.http import problem
 from services.referral_intake.adapters.report_document import render
 from services.referral_intake.adapters.report_pdf import pdf
+from services.referral_intake.domain.disclosure import DEFAULT_THRESHOLD
 from services.referral_intake.domain.performance import to_csv
 from services.referral_intake.domain.periods import PeriodError, london_today, parse_period
 from services.referral_intake.entrypoints.authorization import ACCESS
@@ -85,12 +86,15 @@ async def performance_report(
         local_authority=local_authority.value if local_authority else None,
         now=now,
     )
-    report = await reports.edition(report, edition, threshold=request.app.state.report_threshold)
+    threshold = getattr(request.app.state, "report_threshold", DEFAULT_THRESHOLD)
+    report = await reports.edition(report, edition, threshold=threshold)
     chosen_format = _format(accept, format)
     name = report["period"] or f"{report['from']}_{report['to']}"
     if report.get("local_authority"):
         name += f"-{report['local_authority']}"
-    filename = f"performance-{name}-{edition}.{chosen_format}"
+    if edition == "published":
+        name += "-published"
+    filename = f"performance-{name}.{chosen_format}"
     if chosen_format == "csv":
         return Response(
             to_csv(report),
