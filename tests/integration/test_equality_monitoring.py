@@ -14,20 +14,16 @@ import asyncpg
 import httpx
 import pypdfium2 as pdfium
 import pytest
-from fastapi import FastAPI
 
-from deploy.localstack.credentials import AUDIENCE, ISSUER
 from services.plumbing import db
-from services.plumbing.auth import TokenVerifier
-from services.plumbing.http import install_error_handlers
 from services.referral_intake.bootstrap import build
 from services.referral_intake.domain.periods import london_today, parse_period
 from services.referral_intake.domain.referral import ReferralRequest
-from services.referral_intake.entrypoints import reports as reports_http
 from services.referral_intake.handlers import erasure, reports, submission
 from services.referral_intake.settings import IntakeSettings
 from tests.support.referrals import referral
-from tests.support.services import CREDENTIALS, TEST_VAULT, common_env
+from tests.support.report_api import report_api
+from tests.support.services import TEST_VAULT, common_env
 
 FULL = {
     "ethnicity": "white_gypsy_or_irish_traveller",
@@ -150,21 +146,7 @@ async def test_erasure_leaves_the_counts_as_they_were(
 
 @pytest.fixture(scope="module")
 async def api(pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
-    app = FastAPI()
-    install_error_handlers(app)
-    app.include_router(reports_http.router)
-    app.state.pool = pool
-    app.state.report_threshold = 3
-    app.state.token_verifier = TokenVerifier(
-        CREDENTIALS.public_key_pem, issuer=ISSUER, audience=AUDIENCE
-    )
-    token = CREDENTIALS.staff_tokens["commissioner"]
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url="http://test",
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=120,
-    ) as client:
+    async with report_api(pool, threshold=3) as client:
         yield client
 
 
