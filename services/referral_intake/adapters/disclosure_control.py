@@ -28,7 +28,7 @@ from services.referral_intake.domain.disclosure import Path, Table, weight
 
 log = logging.getLogger(__name__)
 
-ROUNDS = 12
+ROUNDS = 20
 """Repair rounds before the last resort (suppress every cell linked to the weak ones)."""
 TOLERANCE = 1e-6
 
@@ -280,12 +280,18 @@ def suppression_pattern(table: Table, protection: Mapping[Path, int], threshold:
         log.info("secondary suppression strengthened", extra={"cells": len(weak)})
         pending = {blocks[p] for p in weak}
         for cell in weak:
-            # The cheapest published cell that shares a sum or a bound with it.
-            candidates = [
-                p for p in _neighbours(table, {cell}) if table.cells[p] > 0 and p not in hidden
-            ]
-            if candidates:
-                forced.add(min(candidates, key=lambda p: (table.cells[p] * weight(p), p)))
+            # The cheapest published cell linked to it: sharing a sum or a bound with it, or
+            # else with the cells that do, and so on outwards (a weak cell whose neighbours
+            # are all suppressed is held down by a published cell further out).
+            ring, seen = {cell}, {cell}
+            while ring:
+                linked = _neighbours(table, ring) - seen
+                candidates = [p for p in linked if table.cells[p] > 0 and p not in hidden]
+                if candidates:
+                    forced.add(min(candidates, key=lambda p: (table.cells[p] * weight(p), p)))
+                    break
+                seen |= linked
+                ring = linked
         forced |= {p for p in hidden if blocks[p] in pending} - set(protection)
     # Last resort: hide every cell of the blocks that still hold a weak cell.
     return hidden | {p for p, b in blocks.items() if b in pending}

@@ -211,15 +211,28 @@ def _present(values: Iterable[Any]) -> bool:
     return any(v for v in values if v is not None)
 
 
+WITHHELD = (
+    "Every figure this chart would show is suppressed in the published edition ([c] in the tables)."
+)
+
+
 class _Series:
     """The series of one chart, kept only if they have something to show."""
 
-    def __init__(self) -> None:
+    def __init__(self, report: Mapping[str, Any]) -> None:
         self.entries: list[tuple[str, list[Any]]] = []
+        self.published = report.get("edition") == "published"
+        self.withheld = False
+        """Some value is missing because the published edition suppressed it."""
 
     def add(self, label: str, values: list[Any]) -> None:
+        self.withheld |= self.published and any(v is None for v in values)
         if _present(values):
             self.entries.append((label, values))
+
+    def nothing(self, empty: str) -> str:
+        """The sentence in place of a chart with nothing to show."""
+        return _empty(WITHHELD if self.withheld else empty)
 
     @property
     def top(self) -> float:
@@ -249,7 +262,7 @@ def _counts_chart(
 ) -> str:
     """A chart of counts: whole-number ticks up to the largest bar (or stack)."""
     if not series.entries:
-        return _empty(empty)
+        return series.nothing(empty)
     top = series.top
     if stacked:
         top = max(sum(vs[i] or 0 for _, vs in series.entries) for i in range(len(categories)))
@@ -273,7 +286,7 @@ def _percent_chart(
     kind: type[Any], title: str, categories: Sequence[str], series: _Series, empty: str, **o: Any
 ) -> str:
     if not series.entries:
-        return _empty(empty)
+        return series.nothing(empty)
     chart = _chart(
         kind,
         title,
@@ -296,7 +309,7 @@ def _percent_values(values: Iterable[Any]) -> list[float | None]:
 def chart_volumes(report: Mapping[str, Any]) -> str:
     services = report["services"]
     codes = list(services)
-    series = _Series()
+    series = _Series(report)
     series.add("This period", [services[c]["referrals"] for c in codes])
     series.add("Previous period", [services[c]["referrals_previous_period"] for c in codes])
     series.add(
@@ -317,7 +330,7 @@ def chart_volumes(report: Mapping[str, Any]) -> str:
 def chart_funnel(report: Mapping[str, Any]) -> str:
     services = report["services"]
     codes = list(services)
-    series = _Series()
+    series = _Series(report)
     for figure, label in (
         ("referrals", "Referred"),
         ("accepted", "Accepted"),
@@ -339,7 +352,7 @@ def chart_funnel(report: Mapping[str, Any]) -> str:
 def chart_rejections(report: Mapping[str, Any]) -> str:
     services = report["services"]
     codes = list(services)
-    series = _Series()
+    series = _Series(report)
     for reason in report["totals"]["rejected_by_reason"]:
         series.add(
             name(reason), [services[c]["rejected_by_reason"].get(reason) or None for c in codes]
@@ -359,7 +372,7 @@ def chart_rejections(report: Mapping[str, Any]) -> str:
 def chart_outcomes(report: Mapping[str, Any]) -> str:
     services = report["services"]
     measures = list(report["totals"]["outcome_measures"])
-    series = _Series()
+    series = _Series(report)
     for code, figures in services.items():
         rates = [figures["outcome_measures"].get(m, {}).get("rate") for m in measures]
         series.add(code, _percent_values(rates))
@@ -376,7 +389,7 @@ def chart_outcomes(report: Mapping[str, Any]) -> str:
 def chart_timeliness(report: Mapping[str, Any]) -> str:
     services = report["services"]
     codes = list(services)
-    series = _Series()
+    series = _Series(report)
     for figure, label in (
         ("code_compliance_rate", "Reached the service within the Victims' Code clock"),
         ("contact_within_target_rate", "Contacted within the service's target"),
@@ -400,7 +413,9 @@ def chart_acknowledgement(report: Mapping[str, Any]) -> str:
     codes = list(services)
     values = [services[c]["median_hours_to_acknowledge"] for c in codes]
     if not _present(values):
-        return _empty("No referral of this period has been acknowledged yet.")
+        series = _Series(report)
+        series.add("Median hours", values)
+        return series.nothing("No referral of this period has been acknowledged yet.")
     top = max(v for v in values if v is not None)
     ticks = count_ticks(top)
     chart = _chart(
@@ -421,7 +436,7 @@ def chart_acknowledgement(report: Mapping[str, Any]) -> str:
 def chart_caseload(report: Mapping[str, Any]) -> str:
     services = report["services"]
     codes = list(services)
-    series = _Series()
+    series = _Series(report)
     series.add("Open caseload", [services[c]["open_caseload_at_end"] for c in codes])
     series.add("Waiting for first contact", [services[c]["waiting_list_at_end"] for c in codes])
     return _counts_chart(
@@ -438,7 +453,7 @@ def chart_caseload(report: Mapping[str, Any]) -> str:
 def chart_breakdown(report: Mapping[str, Any], figure: str, title: str) -> str:
     services = report["services"]
     categories = list(report["totals"][figure])
-    series = _Series()
+    series = _Series(report)
     for code, figures in services.items():
         series.add(code, [figures[figure].get(c) or None for c in categories])
     return _counts_chart(
@@ -457,7 +472,7 @@ def chart_breakdown(report: Mapping[str, Any], figure: str, title: str) -> str:
 def chart_equality_completeness(report: Mapping[str, Any]) -> str:
     section = report["equality"]
     characteristics = list(section["characteristics"])
-    series = _Series()
+    series = _Series(report)
     for key in ("recorded", "prefer_not_to_say", "not_asked"):
         series.add(name(key), [section["characteristics"][c][key] for c in characteristics])
     return _counts_chart(
@@ -475,7 +490,7 @@ def chart_equality_completeness(report: Mapping[str, Any]) -> str:
 def chart_not_contactable(report: Mapping[str, Any]) -> str:
     services = report["services"]
     codes = list(services)
-    series = _Series()
+    series = _Series(report)
     series.add("Closed: not contactable", [services[c]["closed_not_contactable"] for c in codes])
     series.add("Ended with an outcome", [services[c]["ended_with_outcome"] for c in codes])
     return _counts_chart(
