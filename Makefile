@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # Kubernetes manifests (the kustomization and the KEDA objects have no Kubernetes schema).
 K8S_MANIFESTS := $(filter-out deploy/k8s/kustomization.yaml,$(wildcard deploy/k8s/*.yaml))
 
-.PHONY: run demo dead-letters compose-secrets test lint unit integration e2e faults bench simulate report casebook lock clean clean-state
+.PHONY: run demo dead-letters compose-secrets test lint unit integration e2e faults bench simulate report casebook lock clean clean-state system-libraries
 
 run: $(STAMP)
 	@$(BIN)/python -m deploy.localstack run
@@ -33,7 +33,17 @@ lint: $(STAMP)
 unit integration e2e faults: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/$@
 
-$(STAMP): $(LOCK) requirements/runtime.txt
+# WeasyPrint (the report's PDF) lays text out with Pango, a system library: installed from
+# Debian's packages where it is missing (as root; otherwise it says what to install).
+PANGO_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
+system-libraries:
+	@ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0.so.0' || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "Installing Pango for the report's PDF ($(PANGO_PACKAGES)) ..."; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(PANGO_PACKAGES) >/dev/null; \
+		else echo "The report's PDF needs Pango: install $(PANGO_PACKAGES) (Debian/Ubuntu)"; exit 1; fi; }
+
+$(STAMP): $(LOCK) requirements/runtime.txt | system-libraries
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is needed, found " + sys.version.split()[0]' \
 		|| { echo "Set PYTHON=/path/to/python3.11"; exit 1; }
 	@test -x $(BIN)/python || { echo "Creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
@@ -46,12 +56,15 @@ $(STAMP): $(LOCK) requirements/runtime.txt
 bench: $(STAMP)
 	timeout --signal=INT 600 $(BIN)/python -m bench $(ARGS)
 
-# The commissioner's performance report as one HTML file with its charts, from the running
-# local stack (URL and commissioner token from .dev/stack.json), in .dev/reports/:
-#   make report PERIOD=2026-27Q3     or     make report FROM=2026-10-01 TO=2026-12-31
+# The commissioner's performance report from the running local stack (URL and commissioner
+# token from .dev/stack.json), in .dev/reports/: HTML with its charts (or FORMAT=pdf, csv,
+# json), the internal edition (or EDITION=published, fit for a public panel pack):
+#   make report PERIOD=2026-27Q3 FORMAT=pdf EDITION=published
+#   make report FROM=2026-10-01 TO=2026-12-31 AREA=shropshire
 report: $(STAMP)
 	@$(BIN)/python -m reports $(if $(PERIOD),--period $(PERIOD)) \
-		$(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO)) $(if $(AREA),--local-authority $(AREA))
+		$(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO)) $(if $(AREA),--local-authority $(AREA)) \
+		$(if $(FORMAT),--format $(FORMAT)) $(if $(EDITION),--edition $(EDITION))
 
 # What-if simulation of a candidate policy on the referrals received in a period, against
 # the running local stack's database (or DATABASE_URL):

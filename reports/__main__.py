@@ -1,32 +1,35 @@
-"""``make report PERIOD=2026-27Q3`` (or ``FROM=… TO=…``): the performance report from the
-running local stack (URL and commissioner token from ``.dev/stack.json``), written as one
-self-contained HTML file."""
+"""``make report PERIOD=2026-27Q3`` (or ``FROM=… TO=…``, ``AREA=…``, ``FORMAT=html|pdf|csv|json``,
+``EDITION=internal|published``): the performance report from the running local stack (URL
+and commissioner token from ``.dev/stack.json``), written to one file. Intake makes every
+format (``GET /v1/reports/performance``), so the file is what the API serves."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 
-from reports.html import render
-
 STACK = Path(".dev/stack.json")
 OUT = Path(".dev/reports")
+MEDIA = {
+    "json": "application/json",
+    "csv": "text/csv",
+    "html": "text/html",
+    "pdf": "application/pdf",
+}
 
 
 def fetch(
-    intake_url: str, token: str, params: dict[str, str], *, timeout: float = 60
-) -> dict[str, Any]:
-    """The report as JSON; a refusal is explained and ends the command."""
+    intake_url: str, token: str, params: dict[str, str], *, media: str, timeout: float = 120
+) -> httpx.Response:
+    """The report in ``media``; a refusal is explained and ends the command."""
     response = httpx.get(
         f"{intake_url.rstrip('/')}/v1/reports/performance",
         params=params,
-        headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+        headers={"Authorization": f"Bearer {token}", "Accept": media},
         timeout=timeout,
     )
     if response.status_code != 200:
@@ -38,8 +41,7 @@ def fetch(
         raise SystemExit(
             f"The hub answered {response.status_code}: {problem.get('detail', '')} {fields}".strip()
         )
-    report: dict[str, Any] = response.json()
-    return report
+    return response
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -48,8 +50,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--from", dest="from_", help="first day, YYYY-MM-DD")
     parser.add_argument("--to", help="last day, YYYY-MM-DD")
     parser.add_argument("--local-authority", help="one local authority's referrals only")
+    parser.add_argument("--format", choices=sorted(MEDIA), default="html")
+    parser.add_argument("--edition", choices=("internal", "published"), default="internal")
     parser.add_argument("--stack", type=Path, default=STACK, help="the running stack's file")
-    parser.add_argument("--out", type=Path, help="where to write the HTML file")
+    parser.add_argument("--out", type=Path, help="where to write the file")
     args = parser.parse_args(argv)
     if not args.stack.exists():
         raise SystemExit(f"{args.stack} not found: start the hub with `make run` first.")
@@ -61,19 +65,27 @@ def main(argv: list[str] | None = None) -> None:
             ("from", args.from_),
             ("to", args.to),
             ("local_authority", args.local_authority),
+            ("edition", args.edition),
         )
         if value
     }
-    report = fetch(stack["intake_url"], stack["staff_tokens"]["commissioner"], params)
-    label = report["period"] or f"{report['from']}_{report['to']}"
-    if report.get("local_authority"):
-        label += f"-{report['local_authority']}"
-    out: Path = args.out or OUT / f"performance-{label}.html"
+    token = stack["staff_tokens"]["commissioner"]
+    summary = fetch(stack["intake_url"], token, params, media=MEDIA["json"]).json()
+    label = summary["period"] or f"{summary['from']}_{summary['to']}"
+    if summary.get("local_authority"):
+        label += f"-{summary['local_authority']}"
+    out: Path = args.out or OUT / f"performance-{label}-{args.edition}.{args.format}"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render(report, generated_at=datetime.now(UTC)), encoding="utf-8")
+    if args.format == "json":
+        out.write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    else:
+        out.write_bytes(fetch(stack["intake_url"], token, params, media=MEDIA[args.format]).content)
+    suppressed = len(summary.get("suppressed", []))
     print(
-        f"{out} ({report['totals']['referrals']} referrals to services, {report['from']} to "
-        f"{report['to']})"
+        f"{out} ({summary['totals']['referrals']} referrals to services, {summary['from']} to "
+        f"{summary['to']}, {args.edition} edition"
+        + (f", {suppressed} figures suppressed" if args.edition == "published" else "")
+        + ")"
     )
 
 

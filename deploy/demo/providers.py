@@ -11,10 +11,16 @@ import contextlib
 import random
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
+
+from schemas import contact_standards
+from schemas.codes import Service
+
+LONDON = ZoneInfo("Europe/London")
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,22 @@ RATES = {
     "DIVERT": Rates(0.95, 0.32, {"group_attended": 1.0, "programme_completed": 0.8}),
 }
 REJECTIONS = ["capacity", "ineligible", "missing_information", "out_of_area"]
+
+
+def unanswered_calls(service: str, now: datetime) -> list[datetime]:
+    """Times for the unanswered calls a provider makes before closing a case as not
+    contactable: its service's contact standard (``schemas/contact_standards.json``), one
+    call in each part of the day on each of the days it asks for, on London's clock (the
+    demo compresses time, so the calls are dated over the days before ``now``)."""
+    standard = contact_standards.standard(Service(service))
+    parts = contact_standards.parts_of_day()[: standard.parts_of_day]
+    today = now.astimezone(LONDON).date()
+    calls = []
+    for n in range(standard.attempts):
+        day = today - timedelta(days=1 + n % standard.days)
+        part = parts[n % len(parts)]
+        calls.append(datetime.combine(day, part.start, tzinfo=LONDON) + timedelta(hours=1))
+    return [c.astimezone(UTC) for c in calls]
 
 
 @dataclass
@@ -86,6 +108,19 @@ class SimulatedProvider:
             return
         self.counts["accepted"] += 1
         engaged = self.rng.random() < rates.engage
+        if not engaged:
+            # Nobody answers: the calls the contact standard asks for, then not contactable.
+            for at in unanswered_calls(self.service, datetime.now(UTC)):
+                await self.client.post(
+                    f"{path}/contact-attempts",
+                    json={"at": at.isoformat(), "channel": "phone", "result": "no_answer"},
+                )
+            await asyncio.sleep(self.rng.uniform(0.5, 3.0))
+            answer = await self.client.post(
+                f"{path}/outcome", json={"status": "failed", "reason": "not_contactable"}
+            )
+            self.counts["failed" if answer.status_code == 200 else "gone"] += 1
+            return
         for attempt in range(3):
             await asyncio.sleep(self.rng.uniform(0.2, 1.5))
             result = "contacted" if engaged and attempt == self.rng.randint(0, 1) else "no_answer"
@@ -98,13 +133,11 @@ class SimulatedProvider:
             if result == "contacted":
                 break
         await asyncio.sleep(self.rng.uniform(0.5, 3.0))
-        status = "completed" if engaged else "failed"
-        reason = None if engaged else "could_not_contact"
         answer = await self.client.post(
             f"{path}/outcome",
-            json={"status": status, "reason": reason, "measures": self._measures(engaged)},
+            json={"status": "completed", "measures": self._measures(engaged)},
         )
-        self.counts[status if answer.status_code == 200 else "gone"] += 1
+        self.counts["completed" if answer.status_code == 200 else "gone"] += 1
 
     async def poll(self, stop: asyncio.Event, tasks: set[asyncio.Task[None]]) -> None:
         """Take work from the queue, as a provider's case-management system would."""

@@ -35,12 +35,17 @@ def problem(
     errors: list[dict[str, str]] | None = None,
     headers: dict[str, str] | None = None,
     type_: str = "about:blank",
+    extra: dict[str, Any] | None = None,
 ) -> JSONResponse:
+    """An ``application/problem+json`` answer (RFC 9457); ``extra`` adds extension members
+    (codes and counts only: never anything the client sent)."""
     body: dict[str, Any] = {"type": type_, "title": title, "status": status}
     if detail:
         body["detail"] = detail
     if errors is not None:
         body["errors"] = errors
+    if extra:
+        body.update({k: v for k, v in extra.items() if k not in body})
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 

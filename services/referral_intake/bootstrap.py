@@ -31,6 +31,7 @@ def build(settings: IntakeSettings | None = None) -> Service:
         app.state.router_client = router_client
         app.state.identity_key = settings.identity_hash_key.encode()
         app.state.vault = vault
+        app.state.report_threshold = settings.report_suppression_threshold
         async with pool.acquire() as conn, conn.transaction():
             await vault.seal_legacy_entries(conn)
 

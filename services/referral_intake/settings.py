@@ -26,6 +26,14 @@ class IntakeSettings(ServiceSettings):
     retention_days: int = Field(
         default=730, gt=0, description="Personal data of referrals closed longer ago is erased."
     )
+    report_suppression_threshold: int = Field(
+        default=10,
+        ge=2,
+        le=100,
+        description="The published edition of the commissioner's report suppresses every count "
+        "of people below this (with secondary suppression so that none can be worked out from "
+        "the totals). 10: the SDAP handbook's threshold for frequency tables.",
+    )
     retention_check_seconds: float = Field(default=3600.0, gt=0)
     watchdog_interval_seconds: float = Field(default=15.0, gt=0)
     reconcile_after_seconds: float = Field(

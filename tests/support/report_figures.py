@@ -29,4 +29,12 @@ def figures(report: Mapping[str, Any]) -> dict[Figure, Any]:
                     leaves(service, sub, sub_figures, "")
             else:
                 leaves(service, "", value, key)
+    # The equality section: service "equality", the referral source as sub-service.
+    section = report.get("equality") or {}
+    for key, value in section.items():
+        if key == "by_source":
+            for source, block in value.items():
+                leaves("equality", source, block, "")
+        elif key not in ("from", "to"):
+            leaves("equality", "", value, key)
     return found

@@ -39,6 +39,7 @@ from services.provider_adapter.adapters.intake_client import (
     ContactWithdrawn,
     VaultUnreachable,
 )
+from services.provider_adapter.domain.contact_standard import StandardNotMet
 from services.provider_adapter.domain.work_item import TransitionNotAllowed
 from services.provider_adapter.handlers import keys, webhooks, work_items
 from services.provider_adapter.handlers.common import Adapter, Gone, NotFound, Refused
@@ -182,6 +183,13 @@ async def _guarded(call: Awaitable[Any]) -> Any:
         return problem(404, "Not found", NOT_FOUND)
     except TransitionNotAllowed as exc:
         return problem(409, "Conflict", exc.sentence)
+    except StandardNotMet as exc:
+        return problem(
+            409,
+            "Contact standard not met",
+            exc.sentence,
+            extra={"contact_standard": exc.progress.as_dict()},
+        )
     except Refused as exc:
         return problem(409, "Conflict", exc.sentence)
     except work_items.InvalidMeasures as exc:

@@ -13,7 +13,7 @@ from typing import Any
 
 import asyncpg
 
-from schemas import data_sharing, events, outcome_measures, topics
+from schemas import contact_standards, data_sharing, events, outcome_measures, topics
 from schemas.codes import (
     ContactChannel,
     ContactResult,
@@ -26,6 +26,7 @@ from services.plumbing import inbox, outbox, telemetry
 from services.plumbing.db import Connection
 from services.plumbing.kafka import Delivered
 from services.provider_adapter.adapters import repository as repo
+from services.provider_adapter.domain import contact_standard
 from services.provider_adapter.domain import work_item as lifecycle
 from services.provider_adapter.handlers import webhooks
 from services.provider_adapter.handlers.common import Adapter, Gone, NotFound, status_event
@@ -237,8 +238,19 @@ async def read_work_item(
             {"at": a["at"].isoformat(), "channel": a["channel"], "result": a["result"]}
             for a in attempts
         ],
+        "contact_standard": _contact_progress(adapter, attempts).as_dict(),
         "outcome": dict(outcome) if outcome else None,
     }
+
+
+def _contact_progress(
+    adapter: Adapter, attempts: list[asyncpg.Record]
+) -> contact_standard.Progress:
+    """The route's attempts measured against this service's contact standard."""
+    return contact_standard.progress(
+        contact_standards.standard(adapter.service),
+        ((a["at"], ContactResult(a["result"])) for a in attempts),
+    )
 
 
 async def _change(
@@ -329,6 +341,12 @@ async def record_outcome(
     measures: dict[str, Any],
 ) -> dict[str, Any]:
     async def record(conn: Connection, route_id: uuid.UUID, after: RouteStatus) -> None:
+        if status is OutcomeStatus.FAILED and reason == contact_standards.NOT_CONTACTABLE:
+            # Judged under the route's row lock, so an attempt recorded at the same moment
+            # is either counted or comes after the outcome (and is refused then).
+            measured = _contact_progress(adapter, await repo.contact_attempts(conn, route_id))
+            if not measured.met:
+                raise contact_standard.StandardNotMet(measured)
         await repo.add_outcome(conn, route_id, status.value, reason, measures)
         await repo.set_status(conn, route_id, after.value)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Iterable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from services.plumbing.db import Connection
@@ -60,7 +60,10 @@ SELECT service, sub_service, rejection_reason,{{measures}}
            AS high_risk_72h_met,
        count(*) FILTER (WHERE high_risk_da
                           AND {_judged("requested_at + interval '72 hours'", "first_contact_at")})
-           AS high_risk_72h_judged
+           AS high_risk_72h_judged,
+       count(*) FILTER (WHERE not_contactable) AS not_contactable,
+       coalesce(sum(contact_attempts) FILTER (WHERE outcome_status IN ('completed', 'failed')),
+                0) AS attempts_on_ended
 FROM report_facts
 WHERE {_IN_PERIOD}
 GROUP BY service, sub_service, rejection_reason
@@ -115,6 +118,14 @@ WHERE {_IN_PERIOD}
 GROUP BY service
 """  # noqa: S608
 
+EQUALITY = """
+SELECT source, characteristic, category, sum(referrals)::integer AS referrals
+FROM equality_counts
+WHERE month >= $1 AND month <= $2 AND ($3::text IS NULL OR local_authority = $3)
+GROUP BY source, characteristic, category
+"""
+"""Equality answers counted at submission (migration 020), over whole London months."""
+
 INTAKE = f"""
 SELECT status, count(*) AS referrals
 FROM referrals
@@ -161,6 +172,12 @@ async def previous(
     conn: Connection, low: datetime, high: datetime, area: str | None
 ) -> list[dict[str, Any]]:
     return await _rows(conn, PREVIOUS, low, high, area)
+
+
+async def equality(
+    conn: Connection, first_month: date, last_month: date, area: str | None
+) -> list[dict[str, Any]]:
+    return await _rows(conn, EQUALITY, first_month, last_month, area)
 
 
 async def intake(

@@ -34,11 +34,15 @@ async def insert_new_referral(
     sealed: tuple[str, bytes, bytes],
     timeline_detail: dict[str, Any] | None,
     event: OutgoingEvent,
+    equality: dict[str, str],
 ) -> None:
     """A new referral with everything that goes with it, in one statement (so one
     transaction and one round trip): the referral, its vault entry (``sealed`` is the
-    vault's key id, nonce and ciphertext), its ``received`` timeline entry and its
-    ``referral.received.v1`` event in the outbox (whose trigger wakes the relay at commit).
+    vault's key id, nonce and ciphertext), its ``received`` timeline entry, its
+    ``referral.received.v1`` event in the outbox (whose trigger wakes the relay at commit),
+    and its equality answers (characteristic -> code) added to the monthly counters
+    (migration 020: no referral id; the answers themselves are only in the sealed entry).
+    The counters are taken in one order, so concurrent submissions never deadlock.
     Four separate statements in a transaction cost six round trips, a third of a
     submission's CPU."""
     key_id, nonce, ciphertext = sealed
@@ -55,6 +59,15 @@ async def insert_new_referral(
            ), received AS (
                INSERT INTO timeline (referral_id, event, at, detail, actor)
                VALUES ($1, 'received', $2, $16, $6)
+           ), equality AS (
+               INSERT INTO equality_counts AS e
+                      (month, local_authority, source, characteristic, category, referrals)
+               SELECT date_trunc('month', $2 AT TIME ZONE 'Europe/London')::date, $4, $3,
+                      a.characteristic, a.category, 1
+               FROM unnest($22::text[], $23::text[]) AS a (characteristic, category)
+               ORDER BY a.characteristic
+               ON CONFLICT (month, local_authority, source, characteristic, category)
+               DO UPDATE SET referrals = e.referrals + 1
            )
            INSERT INTO outbox (event_id, topic, key, payload, headers)
            VALUES ($17, $18, $19, $20, $21)""",
@@ -79,6 +92,8 @@ async def insert_new_referral(
         str(event.key),
         event.envelope,
         event.headers,
+        list(equality),
+        list(equality.values()),
     )
 
 

@@ -24,6 +24,7 @@ from schemas.codes import (
     Service,
     Source,
 )
+from services.referral_intake.domain.equality_report import equality_section
 from services.referral_intake.domain.periods import Period, days_in_financial_year
 
 AGE_BANDS = ("0-9", "10-17", "18-24", "25-34", "35-44", "45-54", "55-64", "65+")
@@ -63,6 +64,8 @@ COUNTERS = (
     "high_risk_48h_judged",
     "high_risk_72h_met",
     "high_risk_72h_judged",
+    "not_contactable",
+    "attempts_on_ended",
 )
 """The additive counts the database returns per service, sub-service and rejection reason."""
 
@@ -78,6 +81,14 @@ HEADLINE = (
     "code_compliance_rate",
 )
 """The contract's figures, in its order."""
+
+CLOCKS = {
+    "contact_within_target": "contact",
+    "code_compliance": "code",
+    "high_risk_da_contacted_within_48h": "high_risk_48h",
+    "high_risk_da_contacted_within_72h": "high_risk_72h",
+}
+"""The clocks behind the timeliness rates: ``clocks.<clock>.met`` of ``.judged``."""
 
 RATE_TARGETS = (
     "acceptance_rate",
@@ -115,6 +126,10 @@ class Aggregates:
     statutory: Sequence[Mapping[str, Any]] = ()
     """flag, raised, actioned, outstanding, withdrawn, median_hours_to_action: the statutory
     flags of the referrals received in the period (migration 040)."""
+    equality: Sequence[Mapping[str, Any]] = ()
+    """source, characteristic, category, referrals: equality answers over ``equality_months``."""
+    equality_months: tuple[date, date] | None = None
+    """The first days of the first and last whole months the equality counts cover."""
 
 
 @dataclass(frozen=True)
@@ -282,10 +297,19 @@ class _Scope:
             "high_risk_da_contacted_within_72h_rate": _ratio(
                 c["high_risk_72h_met"], c["high_risk_72h_judged"]
             ),
+            "closed_not_contactable": c["not_contactable"],
+            "not_contactable_rate": _ratio(c["not_contactable"], c["ended_with_outcome"]),
+            "contact_attempts_per_closed_route": _ratio(
+                c["attempts_on_ended"], c["ended_with_outcome"]
+            ),
             "open_caseload_at_end": self.open_caseload,
             "waiting_list_at_end": self.waiting_list,
             "rejected_by_reason": dict(self.rejected_by_reason),
             "outcome_measures": {name: self._measure(name) for name in names},
+            "clocks": {
+                clock: {"met": c[f"{prefix}_met"], "judged": c[f"{prefix}_judged"]}
+                for clock, prefix in CLOCKS.items()
+            },
         }
 
     def _measure(self, name: str) -> dict[str, Any]:
@@ -402,6 +426,7 @@ def build_report(
         "caseload_at": caseload_at.isoformat(),
         "services": report_services,
         "totals": totals,
+        "equality": equality_section(data.equality, data.equality_months),
     }
 
 
@@ -450,20 +475,53 @@ def flatten(report: Mapping[str, Any]) -> list[tuple[str, str, str, Any]]:
     for service, figures in report["services"].items():
         walk(service, "", figures, "")
     walk(TOTAL, "", report["totals"], "")
+    section = report.get("equality")
+    if section:
+        own = {k: v for k, v in section.items() if k not in ("by_source", "from", "to")}
+        walk(EQUALITY, "", own, "")
+        for source, block in section["by_source"].items():
+            walk(EQUALITY, source, block, "")
     return rows
 
 
-def _cell(value: Any) -> str:
-    return "" if value is None else str(value)
+EQUALITY = "equality"
+"""The CSV's service for the equality section (its sub-service: the referral source)."""
+
+
+def csv_key(path: str) -> tuple[str, str, str]:
+    """The (service, sub_service, figure) of the CSV row that carries the JSON figure at the
+    dotted ``path`` (as the published edition's ``suppressed`` lists them)."""
+    parts = path.split(".")
+    if parts[0] == "services" and len(parts) > 3 and parts[2] == "sub_services":
+        return parts[1], parts[3], ".".join(parts[4:])
+    if parts[0] == "services":
+        return parts[1], "", ".".join(parts[2:])
+    if parts[0] == "totals":
+        return TOTAL, "", ".".join(parts[1:])
+    if parts[:2] == [EQUALITY, "by_source"]:
+        return EQUALITY, parts[2], ".".join(parts[3:])
+    return parts[0], "", ".".join(parts[1:])
+
+
+SUPPRESSED = "[c]"
+"""A suppressed figure in CSV: the Government Statistical Service's symbol for confidential."""
 
 
 def to_csv(report: Mapping[str, Any]) -> str:
+    """One row per figure; a figure the published edition suppressed is ``[c]``, a figure
+    with nothing to measure is empty."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     period = report.get("period") or ""
+    hidden = {csv_key(p) for p in report.get("suppressed", ())}
     for service, sub_service, figure, value in flatten(report):
-        writer.writerow(
-            [period, report["from"], report["to"], service, sub_service, figure, _cell(value)]
+        cell = (
+            SUPPRESSED
+            if (service, sub_service, figure) in hidden
+            else ""
+            if value is None
+            else str(value)
         )
+        writer.writerow([period, report["from"], report["to"], service, sub_service, figure, cell])
     return out.getvalue()

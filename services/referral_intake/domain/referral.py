@@ -10,8 +10,17 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from schemas import equality
 from schemas.codes import (
     CceIndicator,
     ConsentStatus,
@@ -145,6 +154,40 @@ class Consent(Request):
     recorded_by: ShortText | None = None
 
 
+class Equality(Request):
+    """Equality monitoring, as the person referred answered it (contract: ``equality``): one
+    code per characteristic from the 2021 Census categories (``schemas/equality.json``), or
+    ``not_asked`` (the default) or ``prefer_not_to_say``. Special category data: it is kept
+    in the vault and only counted outside it."""
+
+    ethnicity: str = equality.NOT_ASKED
+    sex: str = equality.NOT_ASKED
+    gender_identity_same_as_sex: str = equality.NOT_ASKED
+    sexual_orientation: str = equality.NOT_ASKED
+    disability: str = equality.NOT_ASKED
+    religion: str = equality.NOT_ASKED
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _census_code(cls, value: str, info: ValidationInfo) -> str:
+        assert info.field_name is not None
+        if value not in equality.allowed(info.field_name):
+            # Never echo the value: it is special category data.
+            raise ValueError(
+                f"must be a 2021 Census code for {equality.title(info.field_name).lower()}, "
+                "not_asked or prefer_not_to_say (schemas/equality.json)"
+            )
+        return value
+
+    def answers(self) -> dict[str, str]:
+        """Characteristic -> code, for every monitored characteristic."""
+        return {name: getattr(self, name) for name in equality.characteristics()}
+
+
+NOT_ASKED_AT_ALL = Equality()
+"""Equality monitoring when the referral carries none: nothing was asked."""
+
+
 class ReferralRequest(Request):
     source: Source
     crime_reference: Annotated[str, Field(max_length=60)] | None = None
@@ -155,6 +198,7 @@ class ReferralRequest(Request):
     incident: Incident
     assessment: Assessment
     consent: Consent
+    equality: Equality | None = None
 
     @model_validator(mode="after")
     def _dates_make_sense(self) -> ReferralRequest:
@@ -201,7 +245,12 @@ class ReferralRequest(Request):
             "gender": self.subject.gender,
             "crime_reference": self.crime_reference,
             "consent_recorded_by": self.consent.recorded_by,
+            "equality": self.equality_answers(),
         }
+
+    def equality_answers(self) -> dict[str, str]:
+        """Every characteristic's code; ``not_asked`` where the referral gave none."""
+        return (self.equality or NOT_ASKED_AT_ALL).answers()
 
 
 def age_on(date_of_birth: date, day: date) -> int:

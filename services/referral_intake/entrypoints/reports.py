@@ -1,8 +1,11 @@
 """The commissioner's report over HTTP (contract: ``GET /v1/reports/performance``): JSON, or
-CSV with ``Accept: text/csv``. Coded facts and counts only; never personal data."""
+CSV with ``Accept: text/csv``, the HTML document with ``Accept: text/html``, or a PDF for a
+panel pack with ``Accept: application/pdf`` (or ``format=``); ``edition=published`` for the
+edition fit to publish. Coded facts and counts only; never personal data."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -12,6 +15,9 @@ from fastapi.responses import JSONResponse
 from schemas.codes import LocalAuthority
 from services.plumbing.auth import Principal, allow
 from services.plumbing.http import problem
+from services.referral_intake.adapters.report_document import render
+from services.referral_intake.adapters.report_pdf import pdf
+from services.referral_intake.domain.disclosure import DEFAULT_THRESHOLD
 from services.referral_intake.domain.performance import to_csv
 from services.referral_intake.domain.periods import PeriodError, london_today, parse_period
 from services.referral_intake.entrypoints.authorization import ACCESS
@@ -21,13 +27,21 @@ router = APIRouter()
 
 MayReadReports = Annotated[Principal, allow(ACCESS, "GET /v1/reports/performance")]
 CSV = "text/csv"
+MEDIA = {"json": "application/json", "csv": CSV, "html": "text/html", "pdf": "application/pdf"}
+Format = Literal["json", "csv", "html", "pdf"]
 
 
-def _wants_csv(accept: str | None, format_: str | None) -> bool:
+def _format(accept: str | None, format_: str | None) -> str:
+    """``format`` if given; otherwise the first media type of ``Accept`` the report comes
+    in (JSON when none does)."""
     if format_ is not None:
-        return format_ == "csv"
-    media = [part.split(";", 1)[0].strip().lower() for part in (accept or "").split(",")]
-    return CSV in media and "application/json" not in media[: media.index(CSV)]
+        return format_
+    by_media = {media: name for name, media in MEDIA.items()}
+    for part in (accept or "").split(","):
+        media = part.split(";", 1)[0].strip().lower()
+        if media in by_media:
+            return by_media[media]
+    return "json"
 
 
 @router.get("/v1/reports/performance")
@@ -43,9 +57,14 @@ async def performance_report(
     ] = None,
     to: Annotated[str | None, Query(max_length=20, description="Last day, YYYY-MM-DD")] = None,
     local_authority: LocalAuthority | None = None,
-    format: Annotated[
-        Literal["json", "csv"] | None, Query(description="Instead of the Accept header")
-    ] = None,
+    edition: Annotated[
+        Literal["internal", "published"],
+        Query(
+            description="internal (exact, the default) or published (small counts suppressed, "
+            "with secondary suppression; fit for a public panel pack)"
+        ),
+    ] = "internal",
+    format: Annotated[Format | None, Query(description="Instead of the Accept header")] = None,
     accept: Annotated[str | None, Header()] = None,
 ) -> Any:
     """Referrals per service and sub-service received in the period, what became of them,
@@ -67,11 +86,36 @@ async def performance_report(
         local_authority=local_authority.value if local_authority else None,
         now=now,
     )
-    if _wants_csv(accept, format):
-        name = report["period"] or f"{report['from']}_{report['to']}"
+    threshold = getattr(request.app.state, "report_threshold", DEFAULT_THRESHOLD)
+    report = await reports.edition(report, edition, threshold=threshold)
+    chosen_format = _format(accept, format)
+    name = report["period"] or f"{report['from']}_{report['to']}"
+    if report.get("local_authority"):
+        name += f"-{report['local_authority']}"
+    if edition == "published":
+        name += "-published"
+    filename = f"performance-{name}.{chosen_format}"
+    if chosen_format == "csv":
         return Response(
             to_csv(report),
             media_type=f"{CSV}; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="performance-{name}.csv"'},
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
+    if chosen_format == "html":
+        return Response(
+            render(report, generated_at=now),
+            media_type="text/html; charset=utf-8",
+            # The document has no script and fetches nothing: only its own inline styles.
+            headers={
+                "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+                "frame-ancestors 'none'"
+            },
+        )
+    if chosen_format == "pdf":
+        document = await asyncio.to_thread(pdf, report, generated_at=now)
+        return Response(
+            document,
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )
     return JSONResponse(report)

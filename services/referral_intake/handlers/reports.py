@@ -13,9 +13,11 @@ from typing import Any
 import asyncpg
 
 from services.plumbing.db import Connection
-from services.referral_intake.adapters import report_config
+from services.referral_intake.adapters import disclosure_control, report_config
 from services.referral_intake.adapters import reports as sql
 from services.referral_intake.adapters import statutory as statutory_sql
+from services.referral_intake.domain import disclosure
+from services.referral_intake.domain.equality_report import months_within
 from services.referral_intake.domain.performance import Aggregates, Target, build_report
 from services.referral_intake.domain.periods import Period
 
@@ -65,6 +67,10 @@ async def _run_spread(
     return results
 
 
+async def _nothing() -> list[dict[str, Any]]:
+    return []
+
+
 async def performance(
     pool: asyncpg.Pool,
     period: Period,
@@ -82,6 +88,7 @@ async def performance(
     previous_low, previous_high = previous.bounds()
     caseload_at = min(high, now)
     area = local_authority
+    months = months_within(period)
     queries: list[Query] = [
         lambda c: sql.counts(c, low, high, area, now),
         lambda c: sql.acknowledgements(c, low, high, area),
@@ -90,6 +97,7 @@ async def performance(
         lambda c: sql.previous(c, previous_low, previous_high, area),
         lambda c: sql.intake(c, low, high, area),
         lambda c: statutory_sql.report(c, low, high, area),
+        lambda c: sql.equality(c, *months, area) if months else _nothing(),
     ]
     async with _snapshot_readers(pool, READERS) as conns:
         (
@@ -100,6 +108,7 @@ async def performance(
             before,
             intake,
             statutory,
+            equality,
         ) = await _run_spread(conns, queries)
     return build_report(
         period=period,
@@ -114,8 +123,29 @@ async def performance(
             previous=before,
             intake=intake,
             statutory=statutory,
+            equality=equality,
+            equality_months=months,
         ),
         targets=report_config.targets() if targets is None else targets,
         measures_by_service=report_config.measures_by_service(),
         local_authority=local_authority,
     )
+
+
+def published_edition(report: dict[str, Any], threshold: int) -> dict[str, Any]:
+    """The edition fit to publish: small counts suppressed, with enough secondary suppression
+    that none can be worked out from the rest (``domain/disclosure.py``). CPU-bound: run it
+    in a worker thread."""
+    table = disclosure.count_table(report)
+    protection = disclosure.primary(table, threshold)
+    hidden = disclosure_control.suppression_pattern(table, protection, threshold)
+    return disclosure.publish(report, hidden, threshold=threshold)
+
+
+async def edition(
+    report: dict[str, Any], name: str, *, threshold: int = disclosure.DEFAULT_THRESHOLD
+) -> dict[str, Any]:
+    """``report`` as the ``internal`` (exact) or ``published`` edition."""
+    if name == "published":
+        return await asyncio.to_thread(published_edition, report, threshold)
+    return disclosure.internal(report)

@@ -114,6 +114,7 @@ async def submit_referral(
                         referral_id=referral_id,
                         data=events.ReferralReceived(facts=facts),
                     ),
+                    equality=request.equality_answers(),
                 )
             return Submitted(referral_id, ReferralStatus.RECEIVED.value, repeat_victim=repeat)
         except asyncpg.UniqueViolationError:
