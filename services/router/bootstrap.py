@@ -11,6 +11,7 @@ import asyncpg
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
+from schemas.calendar import england_today
 from services.plumbing.runtime import Service
 from services.router import handlers
 from services.router.adapters.policy_files import load_book
@@ -23,7 +24,7 @@ from services.router.settings import RouterSettings
 def load_policies(settings: RouterSettings) -> PolicyBook:
     try:
         book = load_book(settings.policy_dir)
-        book.in_force(datetime.now(UTC).date())
+        book.in_force(england_today())
     except (PolicyInvalid, NoPolicyInForce) as exc:
         print(
             f"The routing policy in {settings.policy_dir} cannot be used; "

@@ -13,6 +13,7 @@ from typing import Any
 import asyncpg
 
 from schemas import events, topics
+from schemas.calendar import england_day
 from schemas.envelope import CloudEvent
 from schemas.events import ReferralFacts
 from services.plumbing import inbox, outbox
@@ -21,7 +22,6 @@ from services.plumbing.kafka import Delivered
 from services.plumbing.metrics import DECISIONS, ROUTES_DISPATCHED, RULES_FIRED
 from services.router.adapters import decision_log
 from services.router.domain import reassessment
-from services.router.domain.clocks import LONDON
 from services.router.domain.deadlines import deadlines
 from services.router.domain.decision import Decision
 from services.router.domain.disclosure import work_item_facts
@@ -46,7 +46,7 @@ class Router:
         """A named version, or the one in force on ``at``'s day in England."""
         if version:
             return self.policies.get(version)
-        return self.policies.in_force(at.astimezone(LONDON).date())
+        return self.policies.in_force(england_day(at))
 
 
 def _plan_for_new_referral(decision: Decision) -> Plan:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 
+from schemas.calendar import england_today
 from tests.support.casebook import Case, check_expectations, load
 from tests.support.referrals import referral
 from tests.support.stack import PROJECT_ROOT, RunningStack
@@ -95,7 +95,7 @@ def test_commissioner_simulates_the_climb_pilot_over_http_and_from_the_command_l
     ids = [staff.post("/v1/referrals", json=under_ten()).json()["referral_id"] for _ in range(2)]
     for referral_id in ids:
         eventually_sync(lambda rid=referral_id: _routed(hub, rid), what="the decision")  # type: ignore[misc]
-    today = datetime.now(UTC).date().isoformat()
+    today = england_today().isoformat()  # simulations take days in England
     request = {"candidate_version": "2027-04-01.1", "from": today, "to": today}
 
     assert hub.staff("triage").post("/v1/simulations", json=request).status_code == 403

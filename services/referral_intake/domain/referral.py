@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from schemas.calendar import england_day
 from schemas.codes import (
     CceIndicator,
     ConsentStatus,
@@ -138,11 +139,11 @@ class ReferralRequest(Request):
             ("incident.occurred_at", self.incident.occurred_at),
         ):
             if moment is not None and not (
-                moment.date() >= EARLIEST and moment <= now + FUTURE_SLACK
+                england_day(moment) >= EARLIEST and moment <= now + FUTURE_SLACK
             ):
                 raise ValueError(f"{name} must be between 1900 and now")
         born = self.subject.date_of_birth
-        reported = (self.crime_reported_at or now).date()
+        reported = england_day(self.crime_reported_at or now)
         if born is not None:
             if born > reported:
                 raise ValueError("subject.date_of_birth is after the date the crime was reported")
@@ -191,7 +192,11 @@ def coded_facts(
     receipt, when there is no report), so that a decision can be reproduced later."""
     reported = request.crime_reported_at or received_at
     subject = request.subject
-    age = age_on(subject.date_of_birth, reported.date()) if subject.date_of_birth else subject.age
+    age = (
+        age_on(subject.date_of_birth, england_day(reported))
+        if subject.date_of_birth
+        else subject.age
+    )
     assert age is not None
     incident = request.incident
     assessment = request.assessment
