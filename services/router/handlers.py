@@ -190,8 +190,12 @@ async def _record_and_publish(
     plan: Plan,
     decided_at: datetime,
     code_deadline: datetime | None = None,
+    *,
+    decision_id: uuid.UUID | None = None,
 ) -> None:
-    decision_id = uuid.uuid4()
+    """``decision_id``: the id intake gave the decision in advance (a resubmission's answer
+    names it), otherwise a new one."""
+    decision_id = decision_id or uuid.uuid4()
     produced = _events_for(facts, plan, decided_at, decision_id, event_id, code_deadline)
     async with router.pool.acquire() as conn, conn.transaction():
         if not await inbox.first_time_or_redrive(conn, RECEIVED_CONSUMER, event_id, topic):
@@ -298,10 +302,19 @@ async def reassess_referral(
             code_deadline = change.code_deadline
     elif request.trigger == "override_remove" and change is not None:
         plan = reassessment.after_removal(request, decision)
+    elif request.trigger == reassessment.RESUBMISSION_TRIGGER:
+        plan = reassessment.after_resubmission(request, decision)
     else:
         raise ValueError(f"unknown re-assessment trigger {request.trigger!r}")
     await _record_and_publish(
-        router, event.id, topics.REFERRAL_REASSESS, request.facts, plan, decided_at, code_deadline
+        router,
+        event.id,
+        topics.REFERRAL_REASSESS,
+        request.facts,
+        plan,
+        decided_at,
+        code_deadline,
+        decision_id=request.decision_id,
     )
 
 

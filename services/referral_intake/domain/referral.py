@@ -17,6 +17,7 @@ from schemas.codes import (
     CceIndicator,
     ConsentStatus,
     ContactChannel,
+    ContactRelationship,
     CrimeType,
     LocalAuthority,
     Need,
@@ -55,6 +56,8 @@ class Request(BaseModel):
 
 class Subject(Request):
     role: Role
+    name: ShortText | None = None
+    """The person referred, when the contact is someone else (personal data: vault)."""
     date_of_birth: date | None = None
     age: int | None = Field(default=None, ge=0, le=130)
     gender: Annotated[str, Field(max_length=40)] | None = None
@@ -82,6 +85,8 @@ class Contact(Request):
     safe_to_contact: bool = True
     safe_contact_notes: Annotated[str, Field(max_length=1000)] | None = None
     preferred_channel: ContactChannel | None = None
+    relationship: ContactRelationship = ContactRelationship.SELF
+    """Who the contact is to the person referred (personal data: vault)."""
 
     def has_means_of_contact(self) -> bool:
         return any((self.phone, self.email, self.address))
@@ -152,6 +157,16 @@ class ReferralRequest(Request):
         return self
 
     @model_validator(mode="after")
+    def _subject_named(self) -> ReferralRequest:
+        # Two children reached through one parent are two people: the hub must know whom
+        # each referral is about, not only whom to call.
+        contact = self.contact
+        someone_else = contact is not None and contact.relationship is not ContactRelationship.SELF
+        if someone_else and not self.subject.name:
+            raise ValueError("subject.name is required when contact.relationship is not self")
+        return self
+
+    @model_validator(mode="after")
     def _reachable(self) -> ReferralRequest:
         self_referral_with_channel = (
             self.source is Source.SELF_REFERRAL
@@ -174,6 +189,7 @@ class ReferralRequest(Request):
             if self.subject.date_of_birth
             else None,
             "gender": self.subject.gender,
+            "subject_name": self.subject.name,
             "crime_reference": self.crime_reference,
             "consent_recorded_by": self.consent.recorded_by,
         }
