@@ -23,7 +23,7 @@ from typing import Any
 import asyncpg
 
 from schemas import events, topics
-from schemas.codes import ReferralStatus
+from schemas.codes import ReferralStatus, Role
 from schemas.events import ReferralFacts
 from services.plumbing import outbox
 from services.plumbing.db import Connection
@@ -76,7 +76,7 @@ def _on_record(row: asyncpg.Record) -> OnRecord:
             born=row["born_key"],
             crime=row["crime_key"],
         ),
-        role=row["role"],
+        role=Role(row["role"]),
         age=row["age"],
         open=row["open"],
         received_at=row["received_at"],
