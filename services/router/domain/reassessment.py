@@ -166,12 +166,15 @@ def after_resubmission(request: ReassessmentRequested, decision: Decision) -> Pl
       superseded: cancelled and dispatched again as the decision wants it, at the higher of
       the two priorities (the provider's new work item carries the new clocks; the Victims'
       Code clock is unchanged);
-    - an open route the decision no longer wants is kept, never silently dropped, with two
-      exceptions the policy itself makes: a VAL route gives way to a specialist route at
-      least as urgent (VAL routes only when no specialist does, rule R-VAL), and VAL's
-      consent contact ends once nothing waits for consent; and a route that relied on
-      consent ends when consent is now refused (the person's withdrawal, not a downgrade:
-      safeguarding routes the policy sends without consent stay).
+    - an open route the decision no longer wants is kept, never silently dropped, except
+      where the policy itself sends another route instead: a VAL route gives way to a
+      specialist route at least as urgent (VAL routes only when no specialist does, rule
+      R-VAL); VAL's consent contact ends once nothing waits for consent; DIVERT gives way
+      to CLIMB, or to being held back for review, once exploitation is indicated (rule
+      R-DIVERT-CCE-SCREEN: a child found with drugs is screened before being diverted); and
+      a route that relied on consent ends when consent is now refused (the person's
+      withdrawal, not a downgrade: safeguarding routes the policy sends without consent
+      stay). Every ended route is named on the decision with its reason.
     """
     refused = request.facts.consent is ConsentStatus.REFUSED
     open_by_service: dict[Service, list[OpenRoute]] = {}
@@ -215,6 +218,9 @@ def after_resubmission(request: ReassessmentRequested, decision: Decision) -> Pl
         (PRIORITY_RANK[c.priority] for c in decision.routes if c.service is not Service.VAL),
         default=-1,
     )
+    screened = any(c.service is Service.CLIMB for c in decision.routes) or any(
+        h.service is Service.DIVERT for h in decision.held_routes
+    )
     for r in request.open_routes:
         if r.route_id in handled:
             continue
@@ -225,7 +231,9 @@ def after_resubmission(request: ReassessmentRequested, decision: Decision) -> Pl
                 keep.append(r.route_id)
             else:
                 cancel.append((r, "superseded"))
-        elif r.service is Service.VAL and specialist_rank >= PRIORITY_RANK[r.priority]:
+        elif (r.service is Service.VAL and specialist_rank >= PRIORITY_RANK[r.priority]) or (
+            r.service is Service.DIVERT and screened
+        ):
             cancel.append((r, "superseded"))
         else:
             keep.append(r.route_id)
