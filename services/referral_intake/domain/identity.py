@@ -89,15 +89,26 @@ def normalise_crime_reference(reference: str) -> str:
     return _SEPARATORS.sub("/", text).strip("/")
 
 
-def subject_name(request: ReferralRequest) -> str | None:
+def name_of_subject(
+    subject_name: str | None, contact_name: str | None, relationship: str | None
+) -> str | None:
     """The name of the person referred: ``subject.name``, or the contact's own name when
-    the contact is that person. ``None`` when neither is known."""
-    if request.subject.name:
-        return request.subject.name
-    contact = request.contact
-    if contact and contact.name and contact.relationship is ContactRelationship.SELF:
-        return contact.name
+    the contact is that person (``relationship`` ``self``, the default). ``None`` when
+    neither is known: a parent's name is never their child's."""
+    if subject_name:
+        return subject_name
+    if (relationship or ContactRelationship.SELF) == ContactRelationship.SELF:
+        return contact_name or None
     return None
+
+
+def subject_name(request: ReferralRequest) -> str | None:
+    contact = request.contact
+    return name_of_subject(
+        request.subject.name,
+        contact.name if contact else None,
+        contact.relationship if contact else None,
+    )
 
 
 @dataclass(frozen=True)

@@ -31,13 +31,11 @@ async def rekey_batch(pool: asyncpg.Pool, vault: Vault, key: bytes) -> int:
         for referral_id in stale:
             personal = await vault.read(conn, referral_id) or {}
             contact = personal.get("contact") or {}
-            relationship = contact.get("relationship") or "self"
-            name = personal.get("subject_name") or (
-                contact.get("name") if relationship == "self" else None
-            )
             keys = identity.keys_of(
                 key,
-                name=name,
+                name=identity.name_of_subject(
+                    personal.get("subject_name"), contact.get("name"), contact.get("relationship")
+                ),
                 date_of_birth=personal.get("date_of_birth"),
                 phone=contact.get("phone"),
                 crime_reference=personal.get("crime_reference"),
