@@ -428,7 +428,7 @@ async def lock_identities(conn: Connection, keys: list[str]) -> None:
 async def lock_for_resubmission(conn: Connection, referral_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
         """SELECT r.referral_id, r.status, r.facts, r.decision, r.consent_status, r.erased_at,
-                  r.awaiting_decision, r.pending_reassessment,
+                  r.awaiting_decision, r.pending_reassessment, r.last_submitted_at,
                   (SELECT max(version) FROM submissions s
                    WHERE s.referral_id = r.referral_id) AS versions
            FROM referrals r WHERE r.referral_id = $1 FOR UPDATE""",

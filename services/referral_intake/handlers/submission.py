@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -38,6 +39,9 @@ from services.referral_intake.handlers import consent
 from services.referral_intake.handlers.common import SOURCE, reassessment
 
 RESUBMITTED = "resubmitted"
+AWAIT_LIMIT = timedelta(minutes=10)
+"""How long a resubmission's re-assessment waits for the one before it to be decided."""
+log = logging.getLogger(__name__)
 
 
 class IdempotencyConflict(Exception):
@@ -304,7 +308,9 @@ async def _resubmission(
             at=now,
             detail={"via": "resubmission", "submission": version},
         )
-    decision_id, awaiting, pending = await _reassess_if_changed(conn, referral, combined, facts)
+    decision_id, awaiting, pending = await _reassess_if_changed(
+        conn, referral, combined, facts, now
+    )
     await repo.set_resubmitted(
         conn,
         referral_id,
@@ -365,7 +371,11 @@ async def _resubmission(
 
 
 async def _reassess_if_changed(
-    conn: Connection, referral: asyncpg.Record, combined: Combined, facts: dict[str, Any]
+    conn: Connection,
+    referral: asyncpg.Record,
+    combined: Combined,
+    facts: dict[str, Any],
+    now: datetime,
 ) -> tuple[uuid.UUID | None, uuid.UUID | None, uuid.UUID | None]:
     """The decision id a changed picture leads to, and the referral's re-assessment state
     after it (the decision awaited, the one pending). The router decides only once the
@@ -374,6 +384,11 @@ async def _reassess_if_changed(
     awaiting, pending = referral["awaiting_decision"], referral["pending_reassessment"]
     if not combined.changed:
         return None, awaiting, pending
+    if awaiting is not None and now - referral["last_submitted_at"] > AWAIT_LIMIT:
+        # The decision awaited never came (its request dead-lettered, say): deciding again
+        # now, at the risk of a route sent twice, beats never deciding on this submission.
+        log.warning("a resubmission's decision never arrived; deciding again now")
+        awaiting = None
     if referral["decision"] is None or awaiting is not None:
         decision_id = pending or uuid.uuid4()  # one pending decision covers every submission
         return decision_id, awaiting, decision_id

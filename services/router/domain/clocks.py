@@ -31,7 +31,7 @@ def add_working_days(start: datetime, days: int) -> datetime:
         while not is_working_day(next_day):
             next_day += timedelta(days=1)
         local = datetime.combine(next_day, time.min, tzinfo=LONDON)
-    day = local.date()
+    day = england_day(local)
     remaining = days
     while remaining > 0:
         day += timedelta(days=1)
