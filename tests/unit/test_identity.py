@@ -325,8 +325,11 @@ SCRIPTS = [
     (0x4E00, 0x4FFF),  # CJK ideographs
     (0xAC00, 0xAFFF),  # Hangul syllables
 ]
+# Letters proper (not modifier letters such as the Arabic tatweel, a stretching stroke).
 letters = st.sampled_from(SCRIPTS).flatmap(
-    lambda r: st.characters(min_codepoint=r[0], max_codepoint=r[1], categories=["L"])
+    lambda r: st.characters(
+        min_codepoint=r[0], max_codepoint=r[1], categories=["Lu", "Ll", "Lt", "Lo"]
+    )
 )
 names = st.lists(st.text(letters, min_size=1, max_size=6), min_size=1, max_size=3).map(" ".join)
 
