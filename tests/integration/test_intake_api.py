@@ -498,3 +498,28 @@ async def test_referrals_keyed_by_an_older_normalisation_are_keyed_again(
     )
     assert expected.person is not None
     assert row["identity_version"] == IDENTITY_VERSION
+
+
+async def test_a_resubmission_sent_twice_with_one_idempotency_key_is_one_submission(
+    intake: httpx.AsyncClient,
+) -> None:
+    person = {
+        "contact__name": "Twice Qsender",
+        "contact__phone": "07700 900444",
+        "crime_reference": "TW/1/26",
+    }
+    first = await intake.post("/v1/referrals", json=referral(**person))
+    assert first.status_code == 202
+    again = referral(**person, assessment__needs=["housing"])
+    headers = {"Idempotency-Key": f"resubmit-{uuid.uuid4()}"}
+    one = await intake.post("/v1/referrals", json=again, headers=headers)
+    two = await intake.post("/v1/referrals", json=again, headers=headers)
+    assert one.status_code == two.status_code == 200
+    assert one.json()["submission"] == two.json()["submission"] == 2
+    assert one.json()["decision_id"] == two.json()["decision_id"]
+    view = (await intake.get(f"/v1/referrals/{first.json()['referral_id']}")).json()
+    assert [s["submission"] for s in view["submissions"]] == [1, 2]
+    other = await intake.post(
+        "/v1/referrals", json=referral(**person, assessment__needs=["health"]), headers=headers
+    )
+    assert other.status_code == 409
