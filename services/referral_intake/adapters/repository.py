@@ -418,7 +418,9 @@ async def people_on_record(
 async def lock_identities(conn: Connection, keys: list[str]) -> None:
     """Transaction-scoped advisory locks on a person's keys (in one order, so that two
     submissions never wait for each other): two submissions of one person at once are
-    matched one after the other, never both as new."""
+    matched one after the other, never both as new. A statement of its own: a statement
+    reads what was committed when it started, so the query that looks for the person must
+    start after the lock is held."""
     await conn.execute(
         "SELECT pg_advisory_xact_lock(hashtextextended(k, 14)) FROM unnest($1::text[]) AS k",
         sorted(set(keys)),
