@@ -418,7 +418,8 @@ async def people_on_record(
 async def lock_identities(conn: Connection, keys: list[str]) -> None:
     """Transaction-scoped advisory locks on a person's keys (in one order, so that two
     submissions never wait for each other): two submissions of one person at once are
-    matched one after the other, never both as new. A statement of its own: a statement
+    matched one after the other. (Two first submissions of a person no one has referred
+    before can still both be new: the cheap path takes no lock.) A statement of its own: a statement
     reads what was committed when it started, so the query that looks for the person must
     start after the lock is held."""
     await conn.execute(

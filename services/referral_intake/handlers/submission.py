@@ -132,11 +132,27 @@ async def submit_referral(
                         request_hash,
                         vault,
                     )
+                since = now - timedelta(days=identity.REPEAT_WINDOW_DAYS)
+                if not await repo.people_on_record(conn, keys.person, keys.person_phone, since):
+                    # Nobody like this person on record (most submissions): one query and
+                    # one statement, no transaction to pay for.
+                    return await _new_referral(
+                        conn,
+                        request,
+                        facts,
+                        keys,
+                        Match(None, (), False),
+                        submitted_by,
+                        idempotency_key,
+                        request_hash,
+                        vault,
+                    )
                 async with conn.transaction():
+                    # Someone like them is: lock their keys and look again, so that two
+                    # submissions of one known person are matched one after the other.
                     await repo.lock_identities(
                         conn, [k for k in (keys.person, keys.person_phone) if k]
                     )
-                    since = now - timedelta(days=identity.REPEAT_WINDOW_DAYS)
                     rows = await repo.people_on_record(conn, keys.person, keys.person_phone, since)
                     found = identity.match(
                         keys,
