@@ -9,9 +9,10 @@ import random
 import statistics
 import time
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from schemas.calendar import england_today
 from schemas.codes import CceIndicator, ConsentStatus, CrimeType, LocalAuthority, Need, Role, Source
 from schemas.events import (
     AssessmentFacts,
@@ -63,7 +64,7 @@ def synthetic(rng: random.Random) -> ReferralFacts:
 
 
 def run(decisions: int, seed: int) -> dict[str, Any]:
-    policy = load_book().in_force(date.today())
+    policy = load_book().in_force(england_today())
     rng = random.Random(seed)  # noqa: S311 - a repeatable mix, not a secret
     referrals = [synthetic(rng) for _ in range(min(decisions, 2000))]
     for facts in referrals[:200]:  # warm-up

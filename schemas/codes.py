@@ -38,6 +38,17 @@ class Role(StrEnum):
     AT_RISK_CHILD = "at_risk_child"
 
 
+class ContactRelationship(StrEnum):
+    """Who the contact is to the person referred (``contact.relationship``)."""
+
+    SELF = "self"
+    PARENT = "parent"
+    GUARDIAN = "guardian"
+    CARER = "carer"
+    PROFESSIONAL = "professional"
+    OTHER = "other"
+
+
 class CrimeType(StrEnum):
     DOMESTIC_ABUSE = "domestic_abuse"
     SEXUAL_OFFENCE = "sexual_offence"

@@ -216,13 +216,17 @@ class ReassessmentRequested(EventData):
 
     trigger: Code
     """``consent_given``, ``consent_refused``, ``consent_withdrawn``, ``route_rejected``,
-    ``sla_reroute``, ``override_add`` or ``override_remove``."""
+    ``sla_reroute``, ``override_add``, ``override_remove`` or ``resubmitted`` (a new
+    submission for the open referral: ``facts`` are the combined picture)."""
     request_id: uuid.UUID | None = None
     """Echoed on the decision, so that intake can tie it to who asked."""
     facts: ReferralFacts
     open_routes: list[OpenRoute] = []
     ended_routes: list[OpenRoute] = []
     change: RouteChange | None = None
+    decision_id: uuid.UUID | None = None
+    """The id the decision is to have, when intake gave one in advance (a resubmission's
+    answer names the decision that follows it)."""
 
 
 # ---- queue.<service>.v1 ------------------------------------------------------------

@@ -13,14 +13,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 
 from schemas import contact_standards
+from schemas.calendar import LONDON, england_day
 from schemas.codes import Service
-
-LONDON = ZoneInfo("Europe/London")
 
 
 @dataclass(frozen=True)
@@ -51,7 +49,7 @@ def unanswered_calls(service: str, now: datetime) -> list[datetime]:
     demo compresses time, so the calls are dated over the days before ``now``)."""
     standard = contact_standards.standard(Service(service))
     parts = contact_standards.parts_of_day()[: standard.parts_of_day]
-    today = now.astimezone(LONDON).date()
+    today = england_day(now)
     calls = []
     for n in range(standard.attempts):
         day = today - timedelta(days=1 + n % standard.days)

@@ -17,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.plumbing import strict_json
 from services.plumbing.db import CONNECTION_ERRORS
 from services.plumbing.metrics import HTTP_LATENCY
 
@@ -269,6 +270,78 @@ class BodySizeLimit:
             413, "Payload too large", f"Request bodies are limited to {self.max_bytes} bytes."
         )
         await response(scope, receive, send)
+
+
+def _is_json(content_type: bytes | None) -> bool:
+    """As FastAPI decides whether to read a body as JSON: no content type, or
+    ``application/json`` or ``application/<anything>+json``."""
+    if content_type is None:
+        return True
+    media = content_type.split(b";", 1)[0].strip().lower()
+    return media == b"application/json" or (
+        media.startswith(b"application/") and media.endswith(b"+json")
+    )
+
+
+class StrictJson:
+    """Refuses a JSON request body that names a member twice in one object (422, naming
+    each such member's path), before any handler sees it: what such a body means depends
+    on which parser reads it (``services.plumbing.strict_json``). A body that is not JSON
+    at all (``NaN`` included) gets the answer a route gives for one. Sits inside
+    ``BodySizeLimit``, so the body it holds is never over the limit."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        if not _is_json(dict(scope.get("headers") or []).get(b"content-type")):
+            await self.app(scope, receive, send)
+            return
+        held: list[Message] = []
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            held.append(message)
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if body.strip():
+            try:
+                strict_json.check(body)
+            except strict_json.DuplicateMembers as exc:
+                response = problem(
+                    422,
+                    "Invalid request",
+                    "A member appears more than once in one JSON object, so what the body "
+                    "means would depend on which one a parser keeps; nothing was stored. "
+                    "Send each member once.",
+                    errors=[
+                        {"field": path, "message": "appears more than once in its object"}
+                        for path in exc.paths
+                    ],
+                )
+                await response(scope, receive, send)
+                return
+            except strict_json.NotJson:
+                response = problem(
+                    422,
+                    "Invalid request",
+                    "Some fields are missing or invalid; nothing was stored.",
+                    errors=[{"field": "(body)", "message": "The body is not valid JSON."}],
+                )
+                await response(scope, receive, send)
+                return
+
+        async def replay() -> Message:
+            return held.pop(0) if held else await receive()
+
+        await self.app(scope, replay, send)
 
 
 OPERATIONAL_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})

@@ -42,7 +42,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from schemas.topics import RETRY_TIERS, dead_letter_for, retry_topic, retry_topics_for
-from services.plumbing import consumer_lag, kafka_metadata, telemetry
+from services.plumbing import consumer_lag, kafka_metadata, strict_json, telemetry
 from services.plumbing.db import CONNECTION_ERRORS
 from services.plumbing.metrics import DEAD_LETTERS, EVENTS_CONSUMED
 from services.plumbing.settings import ServiceSettings
@@ -196,6 +196,15 @@ class _Decoded:
         return Delivered(self.event, self.received.headers, self.received.origin.topic)
 
 
+UNDECODABLE = (
+    ValidationError,
+    UnexpectedEventType,
+    strict_json.DuplicateMembers,
+    strict_json.NotJson,
+)
+"""What makes a message a dead letter at once: retrying it could never help."""
+
+
 def subscribe(
     broker: KafkaBroker,
     *,
@@ -219,6 +228,9 @@ def subscribe(
 
     def decode(received: _Received) -> tuple[On[Any], Any]:
         on = handlers.get(_Head.model_validate_json(received.body).type)
+        # An envelope whose meaning depends on the parser (a member named twice) is as bad
+        # as one that does not validate: dead-lettered, never guessed at.
+        strict_json.check(received.body)
         if on is None:
             raise UnexpectedEventType(f"unexpected event type on {topic}")
         return on, on.model.model_validate_json(received.body)
@@ -260,7 +272,7 @@ def subscribe(
         telemetry.current_referral.set(None)
         try:
             on, event = decode(received)
-        except (ValidationError, UnexpectedEventType) as exc:
+        except UNDECODABLE as exc:
             await dead_letter(broker, received, group_id, exc, attempts=attempt)
             return True
         return await apply(on, event, received, attempt)
@@ -298,7 +310,7 @@ def subscribe(
             received = _Received.of_record(record)
             try:
                 on, event = decode(received)
-            except (ValidationError, UnexpectedEventType) as exc:
+            except UNDECODABLE as exc:
                 await dead_letter(broker, received, group_id, exc, attempts=1)
                 continue
             decoded.append(_Decoded(received, on, event))
@@ -451,8 +463,10 @@ def _describe(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         fields = sorted({".".join(str(p) for p in err["loc"]) or "(root)" for err in exc.errors()})
         return f"invalid fields: {', '.join(fields)}"[:500]
-    if isinstance(exc, UnexpectedEventType):
-        return str(exc)
+    if isinstance(exc, UnexpectedEventType | strict_json.DuplicateMembers):
+        return str(exc)[:500]
+    if isinstance(exc, strict_json.NotJson):
+        return "not valid JSON"
     return type(exc).__name__
 
 

@@ -23,6 +23,7 @@ from services.plumbing.http import (
     BodySizeLimit,
     InFlightLimit,
     SecurityHeaders,
+    StrictJson,
     install_error_handlers,
     install_operational_routes,
     serve,
@@ -87,6 +88,8 @@ class Service:
             redoc_url=None,
         )
         install_error_handlers(app)
+        # Inside the body limit: it holds the whole body to read it.
+        app.add_middleware(StrictJson)
         app.add_middleware(BodySizeLimit)
         # Outside the body limit and the routes, inside the latency metric and the security
         # headers: a refusal costs next to nothing and is still counted and well-formed.

@@ -13,7 +13,7 @@ from services.plumbing.runtime import Service
 from services.referral_intake.adapters.router_client import RouterClient
 from services.referral_intake.adapters.vault import Vault
 from services.referral_intake.entrypoints import consumers, http, reports
-from services.referral_intake.handlers import erasure, reconciliation, watchdog
+from services.referral_intake.handlers import erasure, identity, reconciliation, watchdog
 from services.referral_intake.settings import IntakeSettings
 
 
@@ -32,6 +32,7 @@ def build(settings: IntakeSettings | None = None) -> Service:
         app.state.identity_key = settings.identity_hash_key.encode()
         app.state.vault = vault
         app.state.report_threshold = settings.report_suppression_threshold
+        app.state.resubmission_decision_wait = settings.resubmission_decision_wait_seconds
         async with pool.acquire() as conn, conn.transaction():
             await vault.seal_legacy_entries(conn)
 
@@ -63,6 +64,7 @@ def build(settings: IntakeSettings | None = None) -> Service:
         on_stop=router_client.close,
         commands={"rotate-vault": rotate_vault},
         background=[
+            lambda pool: identity.run(pool, vault, settings.identity_hash_key.encode()),
             lambda pool: watchdog.run(pool, settings.watchdog_interval_seconds),
             lambda pool: erasure.run(
                 pool,

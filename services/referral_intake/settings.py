@@ -36,6 +36,12 @@ class IntakeSettings(ServiceSettings):
     )
     retention_check_seconds: float = Field(default=3600.0, gt=0)
     watchdog_interval_seconds: float = Field(default=15.0, gt=0)
+    resubmission_decision_wait_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long the answer to a resubmission waits for the router's new "
+        "decision, to say what it was; past it the answer names the decision id only.",
+    )
     reconcile_after_seconds: float = Field(
         default=60.0,
         gt=0,

@@ -4,17 +4,16 @@ pass its checks stops the router here, before it consumes anything."""
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
+from schemas.calendar import england_today
 from services.plumbing.runtime import Service
 from services.router import handlers
 from services.router.adapters.policy_files import load_book
-from services.router.domain.clocks import LONDON
 from services.router.domain.policy.book import NoPolicyInForce, PolicyBook
 from services.router.domain.policy.validation import PolicyInvalid
 from services.router.entrypoints import consumers, http
@@ -24,7 +23,7 @@ from services.router.settings import RouterSettings
 def load_policies(settings: RouterSettings) -> PolicyBook:
     try:
         book = load_book(settings.policy_dir)
-        book.in_force(datetime.now(UTC).astimezone(LONDON).date())
+        book.in_force(england_today())
     except (PolicyInvalid, NoPolicyInForce) as exc:
         print(
             f"The routing policy in {settings.policy_dir} cannot be used; "

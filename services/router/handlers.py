@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 
 from schemas import events, topics
+from schemas.calendar import england_day
 from schemas.envelope import CloudEvent
 from schemas.events import ReferralFacts
 from services.plumbing import inbox, outbox
@@ -22,7 +23,6 @@ from services.plumbing.kafka import Delivered
 from services.plumbing.metrics import DECISIONS, ROUTES_DISPATCHED, RULES_FIRED
 from services.router.adapters import decision_log
 from services.router.domain import reassessment
-from services.router.domain.clocks import LONDON
 from services.router.domain.deadlines import deadlines
 from services.router.domain.decision import Decision
 from services.router.domain.disclosure import work_item_facts, work_item_flags
@@ -54,7 +54,7 @@ class Router:
         """A named version, or the one in force on ``at``'s day in England."""
         if version:
             return self.policies.get(version)
-        return self.policies.in_force(at.astimezone(LONDON).date())
+        return self.policies.in_force(england_day(at))
 
     def policy_now(self, version: str | None = None) -> CompiledPolicy:
         return self.policy_for(self.clock(), version)
@@ -201,8 +201,12 @@ async def _record_and_publish(
     plan: Plan,
     decided_at: datetime,
     code_deadline: datetime | None = None,
+    *,
+    decision_id: uuid.UUID | None = None,
 ) -> None:
-    decision_id = uuid.uuid4()
+    """``decision_id``: the id intake gave the decision in advance (a resubmission's answer
+    names it), otherwise a new one."""
+    decision_id = decision_id or uuid.uuid4()
     produced = _events_for(facts, plan, decided_at, decision_id, event_id, code_deadline)
     async with router.pool.acquire() as conn, conn.transaction():
         if not await inbox.first_time_or_redrive(conn, RECEIVED_CONSUMER, event_id, topic):
@@ -309,10 +313,19 @@ async def reassess_referral(
             code_deadline = change.code_deadline
     elif request.trigger == "override_remove" and change is not None:
         plan = reassessment.after_removal(request, decision)
+    elif request.trigger == reassessment.RESUBMISSION_TRIGGER:
+        plan = reassessment.after_resubmission(request, decision)
     else:
         raise ValueError(f"unknown re-assessment trigger {request.trigger!r}")
     await _record_and_publish(
-        router, event.id, topics.REFERRAL_REASSESS, request.facts, plan, decided_at, code_deadline
+        router,
+        event.id,
+        topics.REFERRAL_REASSESS,
+        request.facts,
+        plan,
+        decided_at,
+        code_deadline,
+        decision_id=request.decision_id,
     )
 
 
@@ -331,7 +344,7 @@ async def simulate_period(
     baseline_policy = (
         router.policies.get(baseline)
         if baseline
-        else router.policies.replaced_by(candidate_policy, router.clock().astimezone(LONDON).date())
+        else router.policies.replaced_by(candidate_policy, england_day(router.clock()))
     )
     async with router.pool.acquire() as conn:
         referrals = [

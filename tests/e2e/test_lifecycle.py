@@ -228,6 +228,7 @@ def test_the_same_person_and_crime_is_linked_and_a_repeat_victim_is_flagged(
     assert linked.status_code == 200
     assert linked.json()["referral_id"] == original.json()["referral_id"]
     assert linked.json()["linked_to_existing"] is True
+    assert linked.json()["reassessed"] is False  # only the phone differs: nothing to decide
 
     other_crime = {**same, "crime_reference": "RR/2/26"}
     repeat = staff.post("/v1/referrals", json=other_crime)
@@ -236,4 +237,4 @@ def test_the_same_person_and_crime_is_linked_and_a_repeat_victim_is_flagged(
     view = _view(staff, repeat.json()["referral_id"])
     assert view["repeat_victim"] is True
     timeline = _view(staff, original.json()["referral_id"])["timeline"]
-    assert any(e["event"] == "duplicate_linked" for e in timeline)
+    assert any(e["event"] == "resubmitted" and e["submission"] == 2 for e in timeline)

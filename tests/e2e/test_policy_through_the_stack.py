@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 
+from schemas.calendar import england_today
 from services.router.adapters.policy_files import load_book
-from services.router.domain.clocks import LONDON
 from tests.support.casebook import Case, check_expectations, run_id, runs
 from tests.support.referrals import referral
 from tests.support.stack import PROJECT_ROOT, RunningStack
@@ -26,7 +25,7 @@ PILOT = "2027-04-01.1"
 
 
 def _in_force_today() -> str:
-    return BOOK.in_force(datetime.now(LONDON).date()).id
+    return BOOK.in_force(england_today()).id
 
 
 @pytest.mark.parametrize("run", RUNS, ids=[run_id(r) for r in RUNS])
@@ -121,14 +120,14 @@ def test_commissioner_simulates_the_climb_pilot_over_http_and_from_the_command_l
     ids = [staff.post("/v1/referrals", json=under_ten()).json()["referral_id"] for _ in range(2)]
     for referral_id in ids:
         eventually_sync(lambda rid=referral_id: _routed(hub, rid), what="the decision")  # type: ignore[misc]
-    today = datetime.now(UTC).date().isoformat()
+    today = england_today().isoformat()  # simulations take days in England
     request = {"candidate_version": "2027-04-01.1", "from": today, "to": today}
 
     assert hub.staff("triage").post("/v1/simulations", json=request).status_code == 403
     response = hub.staff("commissioner").post("/v1/simulations", json=request)
     assert response.status_code == 200, response.text
     report = response.json()
-    baseline = BOOK.replaced_by(BOOK.get(PILOT), datetime.now(LONDON).date()).id
+    baseline = BOOK.replaced_by(BOOK.get(PILOT), england_today()).id
     assert report["baseline_version"] == baseline
     assert report["rules"]["R-CLIMB"]["decisions_changed"] >= 2
     assert report["services"]["CLIMB"]["change"] >= 2

@@ -13,10 +13,10 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 
+from schemas.calendar import england_today
 from services.referral_intake.domain.performance import flatten
 from tests.support.referrals import ago, high_risk_da, referral
 from tests.support.stack import PROJECT_ROOT, RunningStack
@@ -26,7 +26,7 @@ AREA = "telford_and_wrekin"
 
 
 def _params() -> dict[str, str]:
-    today = datetime.now(ZoneInfo("Europe/London")).date()
+    today = england_today()
     return {
         "from": (today - timedelta(days=1)).isoformat(),
         "to": (today + timedelta(days=1)).isoformat(),

@@ -14,8 +14,8 @@ from typing import Any
 
 import httpx
 
+from schemas.calendar import england_today
 from schemas.topics import all_topics
-from services.router.domain.clocks import LONDON
 from tests.support.kafka_reader import read_all
 from tests.support.referrals import ago, high_risk_da
 from tests.support.stack import RunningStack
@@ -42,7 +42,7 @@ def _worklist_ids(supervisor: httpx.Client, **params: str) -> dict[str, dict[str
 
 
 def _statutory_figures(hub: RunningStack) -> dict[str, Any]:
-    today = datetime.now(LONDON).date()
+    today = england_today()
     report = hub.staff("commissioner").get(
         "/v1/reports/performance",
         params={"from": (today - timedelta(days=1)).isoformat(), "to": today.isoformat()},

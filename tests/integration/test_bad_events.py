@@ -26,7 +26,16 @@ json_values = st.recursive(
     ),
     max_leaves=10,
 )
+
+
+def _named_twice(member: str) -> bytes:
+    """A good event with one of its envelope's members written a second time."""
+    envelope = json.dumps(_event(uuid.uuid4(), 1).envelope)
+    return (envelope[:-1] + f', "{member}": null}}').encode()
+
+
 bad_payloads = st.one_of(
+    st.sampled_from(["id", "type", "subject", "data", "source"]).map(_named_twice),
     st.binary(max_size=200),
     json_values.map(lambda v: json.dumps(v).encode()),
     st.fixed_dictionaries({"type": st.just("test.v1"), "data": json_values}).map(

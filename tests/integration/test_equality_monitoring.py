@@ -15,9 +15,10 @@ import httpx
 import pypdfium2 as pdfium
 import pytest
 
+from schemas.calendar import england_day
 from services.plumbing import db
 from services.referral_intake.bootstrap import build
-from services.referral_intake.domain.periods import london_today, parse_period
+from services.referral_intake.domain.periods import parse_period
 from services.referral_intake.domain.referral import ReferralRequest
 from services.referral_intake.handlers import erasure, reports, submission
 from services.referral_intake.settings import IntakeSettings
@@ -70,7 +71,7 @@ async def submitted(pool: asyncpg.Pool) -> list[Any]:
 
 async def _report(pool: asyncpg.Pool) -> dict[str, Any]:
     now = datetime.now(UTC)
-    period = parse_period(None, None, None, today=london_today(now))
+    period = parse_period(None, None, None, today=england_day(now))
     return await reports.performance(pool, period, now=now)
 
 

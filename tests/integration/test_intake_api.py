@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -17,15 +17,21 @@ from schemas import events
 from schemas.envelope import CloudEvent
 from services.plumbing import db
 from services.referral_intake.bootstrap import build
+from services.referral_intake.domain.identity import IDENTITY_VERSION, identity_keys
+from services.referral_intake.domain.referral import ReferralRequest
 from services.referral_intake.handlers import decisions, watchdog
+from services.referral_intake.handlers import identity as identity_handler
 from services.referral_intake.settings import IntakeSettings
 from tests.support.referrals import marked, referral
-from tests.support.services import CREDENTIALS, common_env, serving
+from tests.support.services import CREDENTIALS, TEST_VAULT, common_env, serving
+
+IDENTITY_KEY = str(common_env("", "")["identity_hash_key"]).encode()
 
 
 @pytest.fixture(scope="module")
 async def intake(module_database_url: str, module_kafka: str) -> AsyncIterator[httpx.AsyncClient]:
     env = common_env(module_database_url, module_kafka)
+    env["resubmission_decision_wait_seconds"] = 0.2  # no router here: do not wait for one
     settings = IntakeSettings(**env)  # type: ignore[arg-type]
     async with serving(build(settings).create_app(), CREDENTIALS.staff_tokens["triage"]) as client:
         yield client
@@ -385,3 +391,135 @@ async def test_an_older_step_arriving_late_does_not_move_the_route_back(
     assert status == "completed"
     assert {"outcome", "acknowledged"} <= {r["event"] for r in steps}  # both in the history
     assert acknowledged_at == T0 + timedelta(hours=1)  # and in what the commissioner reads
+
+
+async def _outbox_reassessments(database_url: str, referral_id: str) -> list[dict[str, Any]]:
+    conn = await asyncpg.connect(database_url, server_settings={"search_path": "intake"})
+    try:
+        rows = await conn.fetch(
+            """SELECT payload FROM outbox WHERE key = $1 AND topic = 'referral.reassess.v1'
+               ORDER BY id""",
+            referral_id,
+        )
+    finally:
+        await conn.close()
+    return [
+        json.loads(r["payload"]) if isinstance(r["payload"], str) else r["payload"] for r in rows
+    ]
+
+
+async def test_a_resubmission_before_the_first_decision_is_reassessed_once_it_arrives(
+    intake: httpx.AsyncClient, database_url: str
+) -> None:
+    person = {
+        "contact__name": "Early Qresubmitter",
+        "subject__date_of_birth": "1985-06-07",
+        "crime_reference": "ER/1/26",
+        "incident__crime_types": ["domestic_abuse"],
+    }
+    first = referral(**person, assessment__dash={"yes_count": 10})
+    del first["subject"]["age"]
+    referral_id = (await intake.post("/v1/referrals", json=first)).json()["referral_id"]
+    second = referral(**person, assessment__dash={"yes_count": 18})
+    del second["subject"]["age"]
+    answer = await intake.post("/v1/referrals", json=second)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["referral_id"] == referral_id
+    assert body["reassessed"] is True
+    assert body["decision"] is None  # no router here
+    # Not sent yet: the router must first decide the referral as received.
+    assert await _outbox_reassessments(database_url, referral_id) == []
+
+    pool = await db.create_pool(database_url, "intake", application_name="test")
+    try:
+        await decisions.record_decision(
+            pool,
+            CloudEvent(
+                source="router",
+                type=events.REFERRAL_ROUTED,
+                subject=referral_id,
+                data=events.ReferralRouted(
+                    referral_id=referral_id,
+                    decision_id=uuid.uuid4(),
+                    decided_at=datetime.now(UTC),
+                    policy_version="2026-11-01.1",
+                    status="routed",
+                    enhanced_rights=True,
+                ),
+            ),
+        )
+    finally:
+        await pool.close()
+    sent = await _outbox_reassessments(database_url, referral_id)
+    assert len(sent) == 1
+    data = sent[0]["data"]
+    assert data["trigger"] == "resubmitted"
+    assert data["decision_id"] == body["decision_id"]
+    assert data["facts"]["assessment"]["dash"]["yes_count"] == 18  # the combined picture
+
+
+async def test_referrals_keyed_by_an_older_normalisation_are_keyed_again(
+    intake: httpx.AsyncClient, database_url: str
+) -> None:
+    body = referral(
+        contact__name="Олена Qrekey", subject__date_of_birth="1979-02-03", crime_reference="RK/1"
+    )
+    del body["subject"]["age"]
+    referral_id = (await intake.post("/v1/referrals", json=body)).json()["referral_id"]
+    conn = await asyncpg.connect(database_url, server_settings={"search_path": "intake"})
+    try:
+        await conn.execute(
+            """UPDATE referrals SET person_key = NULL, person_phone_key = NULL, born_key = NULL,
+                                    crime_key = 'old', identity_version = 1
+               WHERE referral_id = $1""",
+            uuid.UUID(referral_id),
+        )
+        pool = await db.create_pool(database_url, "intake", application_name="test")
+        try:
+            while await identity_handler.rekey_batch(pool, TEST_VAULT, IDENTITY_KEY):
+                pass
+        finally:
+            await pool.close()
+        row = await conn.fetchrow(
+            """SELECT person_key, person_phone_key, born_key, crime_key, identity_version
+               FROM referrals WHERE referral_id = $1""",
+            uuid.UUID(referral_id),
+        )
+    finally:
+        await conn.close()
+    expected = identity_keys(ReferralRequest.model_validate(body), IDENTITY_KEY)
+    assert row is not None
+    assert (row["person_key"], row["person_phone_key"], row["born_key"], row["crime_key"]) == (
+        expected.person,
+        expected.person_phone,
+        expected.born,
+        expected.crime,
+    )
+    assert expected.person is not None
+    assert row["identity_version"] == IDENTITY_VERSION
+
+
+async def test_a_resubmission_sent_twice_with_one_idempotency_key_is_one_submission(
+    intake: httpx.AsyncClient,
+) -> None:
+    person = {
+        "contact__name": "Twice Qsender",
+        "contact__phone": "07700 900444",
+        "crime_reference": "TW/1/26",
+    }
+    first = await intake.post("/v1/referrals", json=referral(**person))
+    assert first.status_code == 202
+    again = referral(**person, assessment__needs=["housing"])
+    headers = {"Idempotency-Key": f"resubmit-{uuid.uuid4()}"}
+    one = await intake.post("/v1/referrals", json=again, headers=headers)
+    two = await intake.post("/v1/referrals", json=again, headers=headers)
+    assert one.status_code == two.status_code == 200
+    assert one.json()["submission"] == two.json()["submission"] == 2
+    assert one.json()["decision_id"] == two.json()["decision_id"]
+    view = (await intake.get(f"/v1/referrals/{first.json()['referral_id']}")).json()
+    assert [s["submission"] for s in view["submissions"]] == [1, 2]
+    other = await intake.post(
+        "/v1/referrals", json=referral(**person, assessment__needs=["health"]), headers=headers
+    )
+    assert other.status_code == 409

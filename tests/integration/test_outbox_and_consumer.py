@@ -216,6 +216,9 @@ async def test_undecodable_message_is_dead_lettered_and_the_consumer_carries_on(
         good = _event(uuid.UUID(key.decode()), 1)
         wrong_type = {**good.envelope, "type": "wrong.v1", "id": str(uuid.uuid4())}
         await broker.publish(json.dumps(wrong_type).encode(), topic=TOPIC, key=key)
+        # The good event with its subject named twice: which one counts is a parser's guess.
+        twice = json.dumps({**good.envelope, "id": str(uuid.uuid4())})[:-1] + ', "subject": "x"}'
+        await broker.publish(twice.encode(), topic=TOPIC, key=key)
         await broker.publish(json.dumps(good.envelope).encode(), topic=TOPIC, key=key)
         await eventually(
             lambda: _equals(lambda: _applied(pool), 1), what="the good message applied"
@@ -224,7 +227,7 @@ async def test_undecodable_message_is_dead_lettered_and_the_consumer_carries_on(
         await broker.stop()
         await pool.close()
     dead = await read_all(kafka, [f"{TOPIC}.dlt"])
-    assert len(dead) == 2
+    assert len(dead) == 3
     first = dict(dead[0].headers)
     assert first["error.topic"] == TOPIC.encode()
     assert first["error.type"] == b"ValidationError"
@@ -235,6 +238,8 @@ async def test_undecodable_message_is_dead_lettered_and_the_consumer_carries_on(
         dead[0].value == b'{"name": "Private Person", "not": "an event"'
     )  # original bytes, for replay
     assert dict(dead[1].headers)["error.type"] == b"UnexpectedEventType"
+    assert dict(dead[2].headers)["error.type"] == b"DuplicateMembers"
+    assert dict(dead[2].headers)["error.message"] == b"duplicate members: subject"
 
 
 def _poison(referral_id: uuid.UUID) -> outbox.OutgoingEvent:

@@ -9,13 +9,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from schemas import contact_standards
+from schemas.calendar import LONDON, england_day
 from schemas.codes import ContactResult
 from schemas.contact_standards import ContactStandard
-
-LONDON = ZoneInfo("Europe/London")
 
 UNANSWERED = frozenset({ContactResult.NO_ANSWER, ContactResult.WRONG_NUMBER, ContactResult.UNSAFE})
 """Attempts that did not reach the person (or could not go on safely): these count."""
@@ -136,7 +134,7 @@ def progress(
         local = at.astimezone(LONDON)
         unanswered += 1
         parts.add(contact_standards.part_of_day(local.time()))
-        days.add(local.date())
+        days.add(england_day(at))
     order = [p.name for p in contact_standards.parts_of_day()]
     return Progress(
         standard=standard,

@@ -22,6 +22,7 @@ import pygal
 from pygal.style import Style
 
 from schemas import equality
+from schemas.calendar import LONDON, england_day
 
 SERVICE_NAMES = {
     "VAL": "Victim Advice Line (VAL)",
@@ -151,6 +152,12 @@ def _hours(value: Any) -> str:
 
 def _change(value: Any) -> str:
     return NONE if value is None else f"{value * 100:+.0f}%"
+
+
+def _day_of(instant: str) -> str:
+    """The day in England of an ISO instant, written out."""
+    day = england_day(datetime.fromisoformat(instant))
+    return f"{day.day} {day:%B %Y}"
 
 
 def _long_date(text: str) -> str:
@@ -1017,7 +1024,7 @@ def render(report: Mapping[str, Any], *, generated_at: datetime, for_print: bool
     lede = (
         f"{span}{', ' + name(area) if area else ''}. Referrals are counted by the date "
         "they were received; what happened to them is as it stood on "
-        f"{_long_date(report['as_of'][:10])}. Counts only: no personal data."
+        f"{_day_of(report['as_of'])}. Counts only: no personal data."
     )
     page = (
         PRINT_CSS.replace("{title}", _css_string(title)).replace(
@@ -1034,7 +1041,8 @@ def render(report: Mapping[str, Any], *, generated_at: datetime, for_print: bool
         f"<h1>{html.escape(title)}</h1><p class='lede'>{html.escape(lede)}</p>{banner}"
         f"<div class='cards'>{figure}</div>"
         + "".join(sections)
-        + f"<p class='note'>Made {html.escape(generated_at.strftime('%d %B %Y %H:%M'))} UTC "
+        + f"<p class='note'>Made {_day_of(generated_at.isoformat())} at "
+        f"{generated_at.astimezone(LONDON):%H:%M} (UK time) "
         "from the referral hub's performance report (GET /v1/reports/performance).</p>"
         "</body></html>"
     )

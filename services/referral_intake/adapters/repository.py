@@ -16,8 +16,13 @@ from services.plumbing.outbox import OutgoingEvent
 
 
 async def find_by_idempotency_key(conn: Connection, key: str) -> asyncpg.Record | None:
+    """The submission (first or later) an Idempotency-Key came with."""
     return await conn.fetchrow(
-        "SELECT referral_id, request_hash, status FROM referrals WHERE idempotency_key = $1", key
+        """SELECT s.referral_id, s.request_hash, s.version, s.raised, s.kept_from_record,
+                  s.consent_change, s.decision_id, r.status
+           FROM submissions s JOIN referrals r USING (referral_id)
+           WHERE s.idempotency_key = $1""",
+        key,
     )
 
 
@@ -29,6 +34,9 @@ async def insert_new_referral(
     idempotency_key: str | None,
     request_hash: str | None,
     person_key: str | None,
+    person_phone_key: str | None,
+    born_key: str | None,
+    identity_version: int,
     crime_key: str | None,
     repeat_victim: bool,
     sealed: tuple[str, bytes, bytes],
@@ -37,10 +45,10 @@ async def insert_new_referral(
     equality: dict[str, str],
 ) -> None:
     """A new referral with everything that goes with it, in one statement (so one
-    transaction and one round trip): the referral, its vault entry (``sealed`` is the
-    vault's key id, nonce and ciphertext), its ``received`` timeline entry, its
-    ``referral.received.v1`` event in the outbox (whose trigger wakes the relay at commit),
-    and its equality answers (characteristic -> code) added to the monthly counters
+    transaction and one round trip): the referral, its first submission, its vault entry
+    (``sealed`` is the vault's key id, nonce and ciphertext), its ``received`` timeline
+    entry, its ``referral.received.v1`` event in the outbox (whose trigger wakes the relay at
+    commit), and its equality answers (characteristic -> code) added to the monthly counters
     (migration 020: no referral id; the answers themselves are only in the sealed entry).
     The counters are taken in one order, so concurrent submissions never deadlock.
     Four separate statements in a transaction cost six round trips, a third of a
@@ -51,8 +59,14 @@ async def insert_new_referral(
                INSERT INTO referrals (referral_id, received_at, status, source, local_authority,
                                       facts, submitted_by, idempotency_key, request_hash,
                                       updated_at, consent_status, person_key, crime_key,
-                                      repeat_victim)
-               VALUES ($1, $2, 'received', $3, $4, $5, $6, $7, $8, $2, $9, $10, $11, $12)
+                                      repeat_victim, person_phone_key, born_key,
+                                      identity_version, last_submitted_at)
+               VALUES ($1, $2, 'received', $3, $4, $5, $6, $7, $8, $2, $9, $10, $11, $12,
+                       $22, $23, $24, $2)
+           ), first_submission AS (
+               INSERT INTO submissions (referral_id, version, submitted_at, submitted_by, facts,
+                                        idempotency_key, request_hash)
+               VALUES ($1, 1, $2, $6, $5, $7, $8)
            ), vault_entry AS (
                INSERT INTO vault (referral_id, key_id, nonce, ciphertext)
                VALUES ($1, $13, $14, $15)
@@ -64,7 +78,7 @@ async def insert_new_referral(
                       (month, local_authority, source, characteristic, category, referrals)
                SELECT date_trunc('month', $2 AT TIME ZONE 'Europe/London')::date, $4, $3,
                       a.characteristic, a.category, 1
-               FROM unnest($22::text[], $23::text[]) AS a (characteristic, category)
+               FROM unnest($25::text[], $26::text[]) AS a (characteristic, category)
                ORDER BY a.characteristic
                ON CONFLICT (month, local_authority, source, characteristic, category)
                DO UPDATE SET referrals = e.referrals + 1
@@ -92,6 +106,9 @@ async def insert_new_referral(
         str(event.key),
         event.envelope,
         event.headers,
+        person_phone_key,
+        born_key,
+        identity_version,
         list(equality),
         list(equality.values()),
     )
@@ -389,32 +406,224 @@ async def set_second_acknowledge_by(
 # ---- duplicates and repeat victims ------------------------------------------------------
 
 
-async def identity_matches(
-    conn: Connection,
-    person_key: str,
-    crime_key: str | None,
-    duplicate_since: datetime,
-    repeat_since: datetime,
-) -> tuple[asyncpg.Record | None, bool]:
-    """In one round trip: the open referral of the same person for the same crime (when
-    there is a crime key), and whether the person has any referral since ``repeat_since``."""
-    row = await conn.fetchrow(
-        """SELECT d.referral_id, d.status,
-                  EXISTS (SELECT 1 FROM referrals
-                          WHERE person_key = $1 AND received_at >= $4) AS repeat
-           FROM (SELECT 1) AS one
-           LEFT JOIN LATERAL (
-               SELECT referral_id, status FROM referrals
-               WHERE $2::text IS NOT NULL AND person_key = $1 AND crime_key = $2
-                 AND received_at >= $3 AND status NOT IN ('closed', 'no_service')
-               ORDER BY received_at DESC LIMIT 1) AS d ON true""",
-        person_key,
-        crime_key,
-        duplicate_since,
-        repeat_since,
+async def people_on_record(
+    conn: Connection, person_key: str | None, person_phone_key: str | None, since: datetime
+) -> list[asyncpg.Record]:
+    """Referrals whose subject shares a name-and-date-of-birth or a name-and-phone key,
+    submitted to since ``since`` (most recent first): the candidates ``identity.match``
+    decides among. Erased referrals have no keys, so they are never found."""
+    return list(
+        await conn.fetch(
+            """SELECT referral_id, person_key, person_phone_key, born_key, crime_key,
+                      facts->'subject'->>'role' AS role,
+                      (facts->'subject'->>'age')::integer AS age,
+                      status NOT IN ('closed', 'no_service') AS open,
+                      received_at, last_submitted_at
+               FROM referrals
+               WHERE (person_key = $1 OR person_phone_key = $2) AND last_submitted_at >= $3
+               ORDER BY last_submitted_at DESC LIMIT 100""",
+            person_key,
+            person_phone_key,
+            since,
+        )
     )
-    assert row is not None
-    return (row if row["referral_id"] is not None else None), bool(row["repeat"])
+
+
+async def lock_identities(conn: Connection, keys: list[str]) -> None:
+    """Transaction-scoped advisory locks on a person's keys (in one order, so that two
+    submissions never wait for each other): two submissions of one person at once are
+    matched one after the other. (Two first submissions of a person no one has referred
+    before can still both be new: the cheap path takes no lock.) A statement of its own: a statement
+    reads what was committed when it started, so the query that looks for the person must
+    start after the lock is held."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended(k, 14)) FROM unnest($1::text[]) AS k",
+        sorted(set(keys)),
+    )
+
+
+async def lock_for_resubmission(conn: Connection, referral_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        """SELECT r.referral_id, r.status, r.facts, r.decision, r.consent_status, r.erased_at,
+                  r.awaiting_decision, r.pending_reassessment, r.last_submitted_at,
+                  (SELECT max(version) FROM submissions s
+                   WHERE s.referral_id = r.referral_id) AS versions
+           FROM referrals r WHERE r.referral_id = $1 FOR UPDATE""",
+        referral_id,
+    )
+
+
+async def add_submission(
+    conn: Connection,
+    referral_id: uuid.UUID,
+    version: int,
+    *,
+    at: datetime,
+    by: str,
+    facts: dict[str, Any],
+    raised: list[str],
+    kept_from_record: list[str],
+    consent_change: str | None,
+    decision_id: uuid.UUID | None,
+    idempotency_key: str | None,
+    request_hash: str | None,
+) -> None:
+    await conn.execute(
+        """INSERT INTO submissions (referral_id, version, submitted_at, submitted_by, facts,
+                                    raised, kept_from_record, consent_change, decision_id,
+                                    idempotency_key, request_hash)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)""",
+        referral_id,
+        version,
+        at,
+        by,
+        facts,
+        raised,
+        kept_from_record,
+        consent_change,
+        decision_id,
+        idempotency_key,
+        request_hash,
+    )
+
+
+async def set_resubmitted(
+    conn: Connection,
+    referral_id: uuid.UUID,
+    *,
+    facts: dict[str, Any],
+    at: datetime,
+    awaiting_decision: uuid.UUID | None,
+    pending_reassessment: uuid.UUID | None,
+) -> None:
+    await conn.execute(
+        """UPDATE referrals SET facts = $2, last_submitted_at = $3, updated_at = $3,
+                                awaiting_decision = $4, pending_reassessment = $5
+           WHERE referral_id = $1""",
+        referral_id,
+        facts,
+        at,
+        awaiting_decision,
+        pending_reassessment,
+    )
+
+
+async def set_reassessment_state(
+    conn: Connection,
+    referral_id: uuid.UUID,
+    awaiting_decision: uuid.UUID | None,
+    pending_reassessment: uuid.UUID | None,
+) -> None:
+    await conn.execute(
+        """UPDATE referrals SET awaiting_decision = $2, pending_reassessment = $3
+           WHERE referral_id = $1""",
+        referral_id,
+        awaiting_decision,
+        pending_reassessment,
+    )
+
+
+async def reassessment_state(conn: Connection, referral_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        """SELECT awaiting_decision, pending_reassessment, facts FROM referrals
+           WHERE referral_id = $1""",
+        referral_id,
+    )
+
+
+async def link_referrals(
+    conn: Connection, referral_id: uuid.UUID, links: list[tuple[uuid.UUID, str]], at: datetime
+) -> list[uuid.UUID]:
+    """Cross-link ``referral_id`` with each ``(other referral, relation)``, both ways; the
+    ones that were not linked before."""
+    rows = await conn.fetch(
+        """WITH wanted AS (
+               SELECT * FROM unnest($2::uuid[], $3::text[]) AS w (linked_id, relation)
+           ), one_way AS (
+               INSERT INTO referral_links (referral_id, linked_id, relation, at)
+               SELECT $1, linked_id, relation, $4 FROM wanted
+               ON CONFLICT DO NOTHING RETURNING linked_id
+           ), other_way AS (
+               INSERT INTO referral_links (referral_id, linked_id, relation, at)
+               SELECT linked_id, $1, relation, $4 FROM wanted
+               ON CONFLICT DO NOTHING
+           )
+           SELECT linked_id FROM one_way""",
+        referral_id,
+        [other for other, _ in links],
+        [relation for _, relation in links],
+        at,
+    )
+    return [r["linked_id"] for r in rows]
+
+
+async def linked_referrals(conn: Connection, referral_id: uuid.UUID) -> list[asyncpg.Record]:
+    return list(
+        await conn.fetch(
+            """SELECT l.linked_id, l.relation, l.at, r.status,
+                      r.facts->'subject'->>'role' AS role
+               FROM referral_links l JOIN referrals r ON r.referral_id = l.linked_id
+               WHERE l.referral_id = $1 ORDER BY l.at, l.linked_id""",
+            referral_id,
+        )
+    )
+
+
+async def submissions_of(conn: Connection, referral_id: uuid.UUID) -> list[asyncpg.Record]:
+    return list(
+        await conn.fetch(
+            """SELECT version, submitted_at, submitted_by, facts, raised, kept_from_record,
+                      consent_change, decision_id
+               FROM submissions WHERE referral_id = $1 ORDER BY version""",
+            referral_id,
+        )
+    )
+
+
+async def submission_versions_deciding(
+    conn: Connection, referral_id: uuid.UUID, decision_id: uuid.UUID
+) -> list[int]:
+    rows = await conn.fetch(
+        """SELECT version FROM submissions WHERE referral_id = $1 AND decision_id = $2
+           ORDER BY version""",
+        referral_id,
+        decision_id,
+    )
+    return [r["version"] for r in rows]
+
+
+async def stale_identities(conn: Connection, version: int, limit: int) -> list[uuid.UUID]:
+    rows = await conn.fetch(
+        """SELECT referral_id FROM referrals
+           WHERE identity_version < $1 AND erased_at IS NULL
+           ORDER BY referral_id LIMIT $2 FOR UPDATE SKIP LOCKED""",
+        version,
+        limit,
+    )
+    return [r["referral_id"] for r in rows]
+
+
+async def set_identity(
+    conn: Connection,
+    referral_id: uuid.UUID,
+    *,
+    person_key: str | None,
+    person_phone_key: str | None,
+    born_key: str | None,
+    crime_key: str | None,
+    version: int,
+) -> None:
+    await conn.execute(
+        """UPDATE referrals SET person_key = $2, person_phone_key = $3, born_key = $4,
+                                crime_key = $5, identity_version = $6
+           WHERE referral_id = $1""",
+        referral_id,
+        person_key,
+        person_phone_key,
+        born_key,
+        crime_key,
+        version,
+    )
 
 
 # ---- SLA watchdog -------------------------------------------------------------------------
@@ -626,12 +835,17 @@ async def disclosure_log(conn: Connection, referral_id: uuid.UUID) -> list[async
 async def mark_erased(
     conn: Connection, referral_id: uuid.UUID, reason: str, actor: str, at: datetime
 ) -> None:
-    """The personal data is gone: so are the keyed hashes that matched the person."""
+    """The personal data is gone: so are the keyed hashes that matched the person, and the
+    links to their other referrals (which said that both were about one person)."""
     await conn.execute(
-        """UPDATE referrals SET erased_at = $2, person_key = NULL, crime_key = NULL
+        """UPDATE referrals SET erased_at = $2, person_key = NULL, crime_key = NULL,
+                                person_phone_key = NULL, born_key = NULL
            WHERE referral_id = $1""",
         referral_id,
         at,
+    )
+    await conn.execute(
+        "DELETE FROM referral_links WHERE referral_id = $1 OR linked_id = $1", referral_id
     )
     await conn.execute(
         "INSERT INTO erasures (referral_id, reason, actor, at) VALUES ($1, $2, $3, $4)",

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
 
-LONDON = ZoneInfo("Europe/London")
+from schemas.calendar import days_between
+
 MAX_DAYS = 5 * 366
 """The longest range a report covers: five financial years."""
 
@@ -94,9 +94,7 @@ class Period:
     def bounds(self) -> tuple[datetime, datetime]:
         """London midnight at the start of ``start`` to London midnight after ``end``, in UTC:
         a referral received at 00:30 BST on 1 July belongs to July."""
-        low = datetime.combine(self.start, time(), LONDON)
-        high = datetime.combine(self.end + timedelta(days=1), time(), LONDON)
-        return low.astimezone(UTC), high.astimezone(UTC)
+        return days_between(self.start, self.end)
 
     def previous(self) -> Period:
         """The period before, to compare with: the previous quarter (or the same number of
@@ -171,7 +169,3 @@ def parse_period(period: str | None, from_: str | None, to: str | None, *, today
     if errors or start is None or end is None:
         raise PeriodError(errors)
     return Period(start, end)
-
-
-def london_today(now: datetime) -> date:
-    return now.astimezone(LONDON).date()

@@ -21,10 +21,12 @@ from pydantic import (
 )
 
 from schemas import equality
+from schemas.calendar import england_day
 from schemas.codes import (
     CceIndicator,
     ConsentStatus,
     ContactChannel,
+    ContactRelationship,
     CrimeType,
     LocalAuthority,
     Need,
@@ -64,6 +66,8 @@ class Request(BaseModel):
 
 class Subject(Request):
     role: Role
+    name: ShortText | None = None
+    """The person referred, when the contact is someone else (personal data: vault)."""
     date_of_birth: date | None = None
     age: int | None = Field(default=None, ge=0, le=130)
     gender: Annotated[str, Field(max_length=40)] | None = None
@@ -91,6 +95,8 @@ class Contact(Request):
     safe_to_contact: bool = True
     safe_contact_notes: Annotated[str, Field(max_length=1000)] | None = None
     preferred_channel: ContactChannel | None = None
+    relationship: ContactRelationship = ContactRelationship.SELF
+    """Who the contact is to the person referred (personal data: vault)."""
 
     def has_means_of_contact(self) -> bool:
         return any((self.phone, self.email, self.address))
@@ -208,16 +214,26 @@ class ReferralRequest(Request):
             ("incident.occurred_at", self.incident.occurred_at),
         ):
             if moment is not None and not (
-                moment.date() >= EARLIEST and moment <= now + FUTURE_SLACK
+                england_day(moment) >= EARLIEST and moment <= now + FUTURE_SLACK
             ):
                 raise ValueError(f"{name} must be between 1900 and now")
         born = self.subject.date_of_birth
-        reported = (self.crime_reported_at or now).date()
+        reported = england_day(self.crime_reported_at or now)
         if born is not None:
             if born > reported:
                 raise ValueError("subject.date_of_birth is after the date the crime was reported")
             if age_on(born, reported) > MAX_AGE_YEARS:
                 raise ValueError(f"subject.date_of_birth gives an age over {MAX_AGE_YEARS}")
+        return self
+
+    @model_validator(mode="after")
+    def _subject_named(self) -> ReferralRequest:
+        # Two children reached through one parent are two people: the hub must know whom
+        # each referral is about, not only whom to call.
+        contact = self.contact
+        someone_else = contact is not None and contact.relationship is not ContactRelationship.SELF
+        if someone_else and not self.subject.name:
+            raise ValueError("subject.name is required when contact.relationship is not self")
         return self
 
     @model_validator(mode="after")
@@ -243,6 +259,7 @@ class ReferralRequest(Request):
             if self.subject.date_of_birth
             else None,
             "gender": self.subject.gender,
+            "subject_name": self.subject.name,
             "crime_reference": self.crime_reference,
             "consent_recorded_by": self.consent.recorded_by,
             "equality": self.equality_answers(),
@@ -266,7 +283,11 @@ def coded_facts(
     receipt, when there is no report), so that a decision can be reproduced later."""
     reported = request.crime_reported_at or received_at
     subject = request.subject
-    age = age_on(subject.date_of_birth, reported.date()) if subject.date_of_birth else subject.age
+    age = (
+        age_on(subject.date_of_birth, england_day(reported))
+        if subject.date_of_birth
+        else subject.age
+    )
     assert age is not None
     incident = request.incident
     assessment = request.assessment

@@ -161,16 +161,69 @@ async def submit_referral(
         "status": submitted.status,
         "links": {"self": f"/v1/referrals/{referral_id}"},
     }
+    if submitted.cross_linked:
+        answer["linked_referrals"] = [
+            {"referral_id": str(other), "relation": relation}
+            for other, relation in submitted.cross_linked
+        ]
     if submitted.linked:
-        # The same person and crime is already open: link, do not create a second referral.
-        answer["linked_to_existing"] = True
-        answer["detail"] = "This person already has an open referral for this crime; it is linked."
+        answer.update(await _resubmission_answer(request, submitted))
         return JSONResponse(answer, status_code=200)
     if submitted.repeat_victim:
         answer["repeat_victim"] = True
     return JSONResponse(
         answer, status_code=202, headers={"Location": f"/v1/referrals/{referral_id}"}
     )
+
+
+async def _resubmission_answer(request: Request, submitted: submission.Submitted) -> dict[str, Any]:
+    """What happened to a second submission of an open referral: it was added to it as a
+    new version; whether the referral was assessed again and, once the router has decided
+    (waited for a few seconds), what the decision was."""
+    answer: dict[str, Any] = {
+        "linked_to_existing": True,
+        "submission": submitted.version,
+        "reassessed": submitted.reassessed,
+        "raised": list(submitted.raised),
+        "kept_from_record": list(submitted.kept_from_record),
+    }
+    if submitted.consent_change:
+        answer["consent_change"] = submitted.consent_change
+    if submitted.decision_id is None:
+        answer["detail"] = (
+            "This person already has an open referral for this crime. This submission was "
+            f"added to it (submission {submitted.version}) but raises nothing: the referral "
+            "keeps its assessment and its routes"
+            + (
+                f" (the record stands higher on {', '.join(submitted.kept_from_record)})."
+                if submitted.kept_from_record
+                else "."
+            )
+        )
+        return answer
+    answer["decision_id"] = str(submitted.decision_id)
+    wait = 0.0 if submitted.replayed else request.app.state.resubmission_decision_wait
+    stored = await submission.decision_after(
+        request.app.state.pool, submitted.referral_id, submitted.decision_id, wait_seconds=wait
+    )
+    if stored is None:
+        answer["decision"] = None
+        answer["detail"] = (
+            "This person already has an open referral for this crime. This submission was "
+            f"added to it (submission {submitted.version}) and the referral is being assessed "
+            "again on the combined facts; routes only ever escalate. The decision will be "
+            "on the referral."
+        )
+        return answer
+    answer["decision"] = await submission.decision_summary(
+        request.app.state.pool, submitted.referral_id, stored
+    )
+    answer["detail"] = (
+        "This person already has an open referral for this crime. This submission was added "
+        f"to it (submission {submitted.version}) and the referral was assessed again on the "
+        "combined facts; routes only ever escalate."
+    )
+    return answer
 
 
 @router.get("/v1/referrals")

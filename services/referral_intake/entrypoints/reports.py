@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from schemas.calendar import england_day
 from schemas.codes import LocalAuthority
 from services.plumbing.auth import Principal, allow
 from services.plumbing.http import problem
@@ -19,7 +20,7 @@ from services.referral_intake.adapters.report_document import render
 from services.referral_intake.adapters.report_pdf import pdf
 from services.referral_intake.domain.disclosure import DEFAULT_THRESHOLD
 from services.referral_intake.domain.performance import to_csv
-from services.referral_intake.domain.periods import PeriodError, london_today, parse_period
+from services.referral_intake.domain.periods import PeriodError, parse_period
 from services.referral_intake.entrypoints.authorization import ACCESS
 from services.referral_intake.handlers import reports
 
@@ -72,7 +73,7 @@ async def performance_report(
     against targets. Without a period: the current financial quarter."""
     now = datetime.now(UTC)
     try:
-        chosen = parse_period(period, from_, to, today=london_today(now))
+        chosen = parse_period(period, from_, to, today=england_day(now))
     except PeriodError as exc:
         return problem(
             422,

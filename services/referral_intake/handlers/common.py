@@ -64,6 +64,7 @@ async def reassessment(
     *,
     change: events.RouteChange | None = None,
     request_id: uuid.UUID | None = None,
+    decision_id: uuid.UUID | None = None,
 ) -> OutgoingEvent:
     """A ``referral.reassess.v1`` event carrying the referral's current facts and routes."""
     routes = await repo.routes_of(conn, referral_id)
@@ -81,5 +82,6 @@ async def reassessment(
             ],
             ended_routes=[_route_view(r) for r in routes if r["status"] in TERMINAL_ROUTE_STATUSES],
             change=change,
+            decision_id=decision_id,
         ),
     )

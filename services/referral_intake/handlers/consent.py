@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 import asyncpg
 
 from schemas.codes import ConsentStatus
 from services.plumbing import outbox
+from services.plumbing.db import Connection
 from services.referral_intake.adapters import repository as repo
 from services.referral_intake.handlers.common import Conflict, NotFound, reassessment
 
@@ -43,19 +44,46 @@ async def record_consent(
             raise Conflict("Consent can only be withdrawn after it was given (or not yet asked).")
         if status == referral["consent_status"]:
             raise Conflict(f"Consent is already recorded as {status}.")
-        facts = dict(referral["facts"])
-        facts["consent"] = (
-            ConsentStatus.GIVEN if status == "given" else ConsentStatus.REFUSED
-        ).value
-        await repo.set_consent(conn, referral_id, facts, status, now)
-        await repo.add_consent(
+        facts = await record_change(
             conn,
             referral_id,
+            dict(referral["facts"]),
             status=status,
             recorded_at=recorded_at or now,
             recorded_by=recorded_by,
             actor=actor,
+            at=now,
         )
-        await repo.add_timeline(conn, referral_id, f"consent_{status}", now, actor=actor)
         await outbox.add(conn, [await reassessment(conn, referral_id, facts, f"consent_{status}")])
     return {"referral_id": str(referral_id), "consent": status}
+
+
+async def record_change(
+    conn: Connection,
+    referral_id: uuid.UUID,
+    facts: dict[str, Any],
+    *,
+    status: ConsentChange,
+    recorded_at: datetime,
+    recorded_by: str | None,
+    actor: str,
+    at: datetime,
+    detail: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Record a consent change on a locked referral (its consent history, its consent
+    status, which stops disclosure at once on a refusal or withdrawal, and its timeline);
+    the facts with the new consent. Used by ``POST /consent`` and by a resubmission whose
+    consent differs from the record: one way to record consent."""
+    facts = dict(facts)
+    facts["consent"] = (ConsentStatus.GIVEN if status == "given" else ConsentStatus.REFUSED).value
+    await repo.set_consent(conn, referral_id, facts, status, at)
+    await repo.add_consent(
+        conn,
+        referral_id,
+        status=status,
+        recorded_at=recorded_at,
+        recorded_by=recorded_by,
+        actor=actor,
+    )
+    await repo.add_timeline(conn, referral_id, f"consent_{status}", at, actor=actor, detail=detail)
+    return facts

@@ -26,8 +26,11 @@ from services.referral_intake.handlers.common import (
     reassessment,
     refresh_referral_status,
 )
+from services.referral_intake.handlers.submission import send_pending_reassessment
 
-FULL_ASSESSMENTS = frozenset({"received", "consent_given", "consent_refused", "consent_withdrawn"})
+FULL_ASSESSMENTS = frozenset(
+    {"received", "consent_given", "consent_refused", "consent_withdrawn", "resubmitted"}
+)
 """Triggers after which the router decided the whole referral again (not just one route)."""
 
 _TIMELINE_EVENT = {
@@ -39,6 +42,7 @@ _TIMELINE_EVENT = {
     "sla_reroute": "rerouted",
     "override_add": "override",
     "override_remove": "override",
+    "resubmitted": "reassessed",
 }
 
 
@@ -101,6 +105,11 @@ async def _record_decision(
             "flags": list(dict.fromkeys(previous.get("flags", []) + decision.flags)),
             "policy_version": decision.policy_version,
         }
+    elif decision.trigger == "resubmitted":
+        # A resubmission never takes a flag away (escalation only): MARAC, emergency and
+        # safeguarding flags raised before stay raised.
+        previous = await repo.referral_decision(conn, decision.referral_id) or {}
+        stored["flags"] = list(dict.fromkeys(previous.get("flags", []) + decision.flags))
     await repo.store_decision(conn, decision.referral_id, stored, decision.decided_at)
     await statutory_referrals.raise_flags(
         conn,
@@ -129,6 +138,7 @@ async def _record_decision(
             "cancelled_services": [r.service.value for r in decision.cancelled_routes],
             "flags": decision.flags,
             **({"reason": decision.reason.value} if decision.reason else {}),
+            **await _assessment_detail(conn, decision),
         },
     )
     for cancelled in decision.cancelled_routes:
@@ -172,7 +182,44 @@ async def _record_decision(
         if reported == RouteStatus.REJECTED.value:
             await _ask_to_reroute(conn, decision.referral_id, route.route_id, caused_by=event.id)
     await refresh_referral_status(conn, decision.referral_id, decision.decided_at)
+    await _after_awaited_decision(conn, decision)
     return decision.referral_id
+
+
+async def _assessment_detail(conn: Connection, decision: events.ReferralRouted) -> dict[str, Any]:
+    """For a resubmission's decision: which submissions it answers, what it kept, and the
+    routes it ended in favour of others (so the timeline shows each assessment)."""
+    if decision.trigger != "resubmitted":
+        return {}
+    versions = await repo.submission_versions_deciding(
+        conn, decision.referral_id, decision.decision_id
+    )
+    kept = [
+        r["service"]
+        for r in await repo.routes_of(conn, decision.referral_id)
+        if r["route_id"] in set(decision.kept_route_ids)
+    ]
+    return {
+        "decision_id": str(decision.decision_id),
+        "submissions": versions,
+        "kept_services": kept,
+        "priorities": {r.service.value: r.priority.value for r in decision.routes},
+    }
+
+
+async def _after_awaited_decision(conn: Connection, decision: events.ReferralRouted) -> None:
+    """A resubmission's re-assessment waits for the referral's latest decision: once it is
+    in, the one waiting (if any) is sent."""
+    state = await repo.reassessment_state(conn, decision.referral_id)
+    if state is None:
+        return
+    if state["awaiting_decision"] == decision.decision_id:
+        await repo.set_reassessment_state(
+            conn, decision.referral_id, None, state["pending_reassessment"]
+        )
+    elif state["awaiting_decision"] is not None:
+        return  # still waiting for the resubmission's own decision
+    await send_pending_reassessment(conn, decision.referral_id)
 
 
 def _reported_by(source: str) -> str:

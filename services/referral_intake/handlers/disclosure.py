@@ -54,7 +54,8 @@ async def disclose_contact(
         personal = await vault.read(conn, referral_id)
         if personal is None:
             raise NoLongerDisclosed  # erased
-        contact = personal.get("contact") or {}
+        # Whom to ask for, when the contact is someone else (a parent, a carer).
+        contact = {**(personal.get("contact") or {}), "subject_name": personal.get("subject_name")}
         allowed = data_sharing.contact_fields(service)
         fields = [f for f in allowed if contact.get(f) is not None]
         await repo.log_disclosure(
@@ -81,9 +82,14 @@ async def contact_for_staff(
         contact = personal.get("contact") or {}
         shown = {
             **contact,
+            "subject_name": personal.get("subject_name"),
             "date_of_birth": personal.get("date_of_birth"),
             "crime_reference": personal.get("crime_reference"),
         }
+        if personal.get("history"):
+            # What each submission gave, as given (a resubmission may bring a new number or
+            # a note that the merged details no longer show word for word).
+            shown["submissions"] = personal["history"]
         fields = sorted(k for k, v in shown.items() if v is not None)
         await repo.log_disclosure(
             conn, referral_id, accessor=accessor, service=None, fields=fields, purpose=purpose

@@ -1,28 +1,47 @@
-"""Submitting a referral: store it, its personal data and its ``referral.received.v1``
-event together; link a duplicate instead of creating it; flag a repeat victim."""
+"""Submitting a referral: a new referral (stored with its personal data and its
+``referral.received.v1`` event together), or a new submission of an open one.
+
+What makes two submissions one referral is in ``domain/identity.py`` (the same data
+subject, in the same role, for the same crime, still open); how the second one's facts join
+the first's in ``domain/resubmission.py``. A resubmission is a new assessment: its facts
+are kept as a new version, a consent change in it is recorded as one, and when it changes
+the combined picture the router decides again (``referral.reassess.v1``, trigger
+``resubmitted``), with a decision id given here so that the answer can name it.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import logging
+import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 
 from schemas import events, topics
-from schemas.codes import ReferralStatus
+from schemas.codes import ReferralStatus, Role
+from schemas.events import ReferralFacts
+from services.plumbing import outbox
+from services.plumbing.db import Connection
 from services.plumbing.events import outgoing
 from services.referral_intake.adapters import repository as repo
 from services.referral_intake.adapters.vault import Vault
-from services.referral_intake.domain.identity import (
-    DUPLICATE_WINDOW_DAYS,
-    REPEAT_WINDOW_DAYS,
-    identity_keys,
-)
+from services.referral_intake.domain import identity
+from services.referral_intake.domain.identity import IdentityKeys, Match, OnRecord
 from services.referral_intake.domain.referral import ReferralRequest, coded_facts
-from services.referral_intake.handlers.common import SOURCE
+from services.referral_intake.domain.resubmission import Combined, combine, merge_personal
+from services.referral_intake.handlers import consent
+from services.referral_intake.handlers.common import SOURCE, reassessment
+
+RESUBMITTED = "resubmitted"
+AWAIT_LIMIT = timedelta(minutes=10)
+"""How long a resubmission's re-assessment waits for the one before it to be decided."""
+log = logging.getLogger(__name__)
 
 
 class IdempotencyConflict(Exception):
@@ -35,13 +54,46 @@ class Submitted:
     status: str
     replayed: bool = False
     linked: bool = False
-    """A duplicate of an open referral: nothing new was created."""
+    """A new submission of an open referral: no new referral was created."""
     repeat_victim: bool = False
+    version: int = 1
+    reassessed: bool = False
+    decision_id: uuid.UUID | None = None
+    raised: tuple[str, ...] = ()
+    kept_from_record: tuple[str, ...] = ()
+    consent_change: str | None = None
+    cross_linked: tuple[tuple[uuid.UUID, str], ...] = field(default=())
+    """Other referrals of the same person: (referral id, relation)."""
 
 
 def _request_hash(request: ReferralRequest) -> str:
     canonical = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _on_record(row: asyncpg.Record) -> OnRecord:
+    return OnRecord(
+        referral_id=row["referral_id"],
+        keys=IdentityKeys(
+            person=row["person_key"],
+            person_phone=row["person_phone_key"],
+            born=row["born_key"],
+            crime=row["crime_key"],
+        ),
+        role=Role(row["role"]),
+        age=row["age"],
+        open=row["open"],
+        received_at=row["received_at"],
+        last_submitted_at=row["last_submitted_at"],
+    )
+
+
+def _relation(keys: IdentityKeys, other: OnRecord) -> str:
+    return (
+        "same_crime"
+        if keys.crime is not None and keys.crime == other.keys.crime
+        else ("other_crime")
+    )
 
 
 async def submit_referral(
@@ -55,69 +107,382 @@ async def submit_referral(
 ) -> Submitted:
     # Only an Idempotency-Key is ever compared with the request it came with.
     request_hash = _request_hash(request) if idempotency_key is not None else None
-    referral_id = uuid.uuid4()
-    received_at = datetime.now(UTC)
-    keys = identity_keys(request, identity_key)
+    now = datetime.now(UTC)
+    facts = coded_facts(request, uuid.uuid4(), now)
+    keys = identity.identity_keys(request, identity_key)
     for _ in range(2):  # a concurrent request with the same key can win the insert once
         try:
-            # No explicit transaction: each statement below is one on its own, and the new
-            # referral with its vault entry, timeline entry and outbox event is one statement
-            # (``insert_new_referral``). The checks before it lock nothing, so a transaction
-            # around them guaranteed nothing more; it cost two round trips (BEGIN, COMMIT).
             async with pool.acquire() as conn:
                 if idempotency_key is not None:
                     existing = await repo.find_by_idempotency_key(conn, idempotency_key)
                     if existing is not None:
                         if existing["request_hash"] != request_hash:
                             raise IdempotencyConflict
-                        return Submitted(existing["referral_id"], existing["status"], replayed=True)
-                duplicate, repeat = None, False
-                if keys.person:
-                    # One round trip for both questions (a duplicate needs a crime key too).
-                    duplicate, repeat = await repo.identity_matches(
+                        return _replayed(existing)
+                if not keys.identifies:
+                    # Nobody to match: one statement, no transaction to pay for.
+                    return await _new_referral(
                         conn,
-                        keys.person,
-                        keys.crime,
-                        received_at - timedelta(days=DUPLICATE_WINDOW_DAYS),
-                        received_at - timedelta(days=REPEAT_WINDOW_DAYS),
+                        request,
+                        facts,
+                        keys,
+                        Match(None, (), False),
+                        submitted_by,
+                        idempotency_key,
+                        request_hash,
+                        vault,
                     )
-                if duplicate is not None:
-                    await repo.add_timeline(
+                since = now - timedelta(days=identity.REPEAT_WINDOW_DAYS)
+                if not await repo.people_on_record(conn, keys.person, keys.person_phone, since):
+                    # Nobody like this person on record (most submissions): one query and
+                    # one statement, no transaction to pay for.
+                    return await _new_referral(
                         conn,
-                        duplicate["referral_id"],
-                        "duplicate_linked",
-                        received_at,
-                        actor=submitted_by,
-                        detail={"note": "the same person and crime was referred again"},
+                        request,
+                        facts,
+                        keys,
+                        Match(None, (), False),
+                        submitted_by,
+                        idempotency_key,
+                        request_hash,
+                        vault,
                     )
-                    return Submitted(duplicate["referral_id"], duplicate["status"], linked=True)
-                facts = coded_facts(request, referral_id, received_at)
-                if repeat:
-                    facts = facts.model_copy(
-                        update={"subject": facts.subject.model_copy(update={"repeat_victim": True})}
+                async with conn.transaction():
+                    # Someone like them is: lock their keys and look again, so that two
+                    # submissions of one known person are matched one after the other.
+                    await repo.lock_identities(
+                        conn, [k for k in (keys.person, keys.person_phone) if k]
                     )
-                await repo.insert_new_referral(
-                    conn,
-                    facts,
-                    submitted_by=submitted_by,
-                    idempotency_key=idempotency_key,
-                    request_hash=request_hash,
-                    person_key=keys.person,
-                    crime_key=keys.crime,
-                    repeat_victim=repeat,
-                    sealed=vault.seal(referral_id, request.personal_data()),
-                    timeline_detail={"repeat_victim": True} if repeat else None,
-                    event=outgoing(
-                        topic=topics.REFERRAL_RECEIVED,
-                        type_=events.REFERRAL_RECEIVED,
-                        source=SOURCE,
-                        referral_id=referral_id,
-                        data=events.ReferralReceived(facts=facts),
-                    ),
-                    equality=request.equality_answers(),
-                )
-            return Submitted(referral_id, ReferralStatus.RECEIVED.value, repeat_victim=repeat)
+                    rows = await repo.people_on_record(conn, keys.person, keys.person_phone, since)
+                    found = identity.match(
+                        keys,
+                        request.subject.role,
+                        facts.subject.age,
+                        [_on_record(r) for r in rows],
+                        now,
+                    )
+                    if found.same_referral is not None:
+                        joined = await _resubmission(
+                            conn,
+                            found,
+                            request,
+                            facts,
+                            keys,
+                            submitted_by,
+                            idempotency_key,
+                            request_hash,
+                            vault,
+                            now,
+                        )
+                        if joined is not None:
+                            return joined
+                    return await _new_referral(
+                        conn,
+                        request,
+                        facts,
+                        keys,
+                        found,
+                        submitted_by,
+                        idempotency_key,
+                        request_hash,
+                        vault,
+                    )
         except asyncpg.UniqueViolationError:
             if idempotency_key is None:
                 raise
     raise IdempotencyConflict
+
+
+def _replayed(row: asyncpg.Record) -> Submitted:
+    return Submitted(
+        row["referral_id"],
+        row["status"],
+        replayed=True,
+        linked=row["version"] > 1,
+        version=row["version"],
+        reassessed=row["decision_id"] is not None,
+        decision_id=row["decision_id"],
+        raised=tuple(row["raised"]),
+        kept_from_record=tuple(row["kept_from_record"]),
+        consent_change=row["consent_change"],
+    )
+
+
+async def _new_referral(
+    conn: Connection,
+    request: ReferralRequest,
+    facts: ReferralFacts,
+    keys: IdentityKeys,
+    found: Match,
+    submitted_by: str,
+    idempotency_key: str | None,
+    request_hash: str | None,
+    vault: Vault,
+) -> Submitted:
+    referral_id = facts.referral_id
+    if found.repeat_victim:
+        facts = facts.model_copy(
+            update={"subject": facts.subject.model_copy(update={"repeat_victim": True})}
+        )
+    links = tuple((other.referral_id, _relation(keys, other)) for other in found.same_person)
+    detail: dict[str, Any] = {}
+    if found.repeat_victim:
+        detail["repeat_victim"] = True
+    if links:
+        detail["linked_referrals"] = [str(other) for other, _ in links]
+    await repo.insert_new_referral(
+        conn,
+        facts,
+        submitted_by=submitted_by,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+        person_key=keys.person,
+        person_phone_key=keys.person_phone,
+        born_key=keys.born,
+        identity_version=identity.IDENTITY_VERSION,
+        crime_key=keys.crime,
+        repeat_victim=found.repeat_victim,
+        sealed=vault.seal(referral_id, request.personal_data()),
+        timeline_detail=detail or None,
+        event=outgoing(
+            topic=topics.REFERRAL_RECEIVED,
+            type_=events.REFERRAL_RECEIVED,
+            source=SOURCE,
+            referral_id=referral_id,
+            data=events.ReferralReceived(facts=facts),
+        ),
+        equality=request.equality_answers(),
+    )
+    if links:
+        await _cross_link(conn, referral_id, links, facts.received_at, submitted_by)
+    return Submitted(
+        referral_id,
+        ReferralStatus.RECEIVED.value,
+        repeat_victim=found.repeat_victim,
+        cross_linked=links,
+    )
+
+
+async def _cross_link(
+    conn: Connection,
+    referral_id: uuid.UUID,
+    links: tuple[tuple[uuid.UUID, str], ...],
+    at: datetime,
+    actor: str,
+) -> None:
+    """Each referral's timeline says which other referral of the same person it is linked
+    to and how (ids and codes only)."""
+    for other in await repo.link_referrals(conn, referral_id, list(links), at):
+        relation = dict(links)[other]
+        for one, two in ((referral_id, other), (other, referral_id)):
+            await repo.add_timeline(
+                conn,
+                one,
+                "linked",
+                at,
+                actor=actor,
+                detail={"linked_referral": str(two), "relation": relation},
+            )
+
+
+async def _resubmission(
+    conn: Connection,
+    found: Match,
+    request: ReferralRequest,
+    submitted: ReferralFacts,
+    keys: IdentityKeys,
+    submitted_by: str,
+    idempotency_key: str | None,
+    request_hash: str | None,
+    vault: Vault,
+    now: datetime,
+) -> Submitted | None:
+    """The submission joins the open referral: ``None`` when, under its lock, the referral
+    turns out to have closed meanwhile (the submission is then a new referral)."""
+    assert found.same_referral is not None
+    referral_id = found.same_referral.referral_id
+    referral = await repo.lock_for_resubmission(conn, referral_id)
+    if referral is None or referral["erased_at"] is not None:
+        return None
+    if referral["status"] in (ReferralStatus.CLOSED.value, ReferralStatus.NO_SERVICE.value):
+        return None
+    on_record = ReferralFacts.model_validate(referral["facts"])
+    own = submitted.model_copy(
+        update={"referral_id": referral_id, "received_at": on_record.received_at}
+    )
+    combined = combine(on_record, own)
+    version = (referral["versions"] or 1) + 1
+    facts = combined.facts.model_dump(mode="json")
+    if combined.consent_change is not None:
+        facts = await consent.record_change(
+            conn,
+            referral_id,
+            facts,
+            status=combined.consent_change,
+            recorded_at=request.consent.recorded_at or now,
+            recorded_by=request.consent.recorded_by,
+            actor=submitted_by,
+            at=now,
+            detail={"via": "resubmission", "submission": version},
+        )
+    decision_id, awaiting, pending = await _reassess_if_changed(
+        conn, referral, combined, facts, now
+    )
+    await repo.set_resubmitted(
+        conn,
+        referral_id,
+        facts=facts,
+        at=now,
+        awaiting_decision=awaiting,
+        pending_reassessment=pending,
+    )
+    await repo.add_submission(
+        conn,
+        referral_id,
+        version,
+        at=now,
+        by=submitted_by,
+        facts=own.model_dump(mode="json"),
+        raised=list(combined.raised),
+        kept_from_record=list(combined.kept_from_record),
+        consent_change=combined.consent_change,
+        decision_id=decision_id,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+    )
+    personal = await vault.read(conn, referral_id) or {}
+    await vault.write(
+        conn,
+        referral_id,
+        merge_personal(personal, request.personal_data(), version=version, at=now, by=submitted_by),
+    )
+    await repo.add_timeline(
+        conn,
+        referral_id,
+        RESUBMITTED,
+        now,
+        actor=submitted_by,
+        detail={
+            "submission": version,
+            "raised": list(combined.raised),
+            "kept_from_record": list(combined.kept_from_record),
+            **({"consent": combined.consent_change} if combined.consent_change else {}),
+            **({"decision_id": str(decision_id)} if decision_id else {}),
+        },
+    )
+    others = tuple((other.referral_id, _relation(keys, other)) for other in found.same_person)
+    if others:
+        await _cross_link(conn, referral_id, others, now, submitted_by)
+    return Submitted(
+        referral_id,
+        referral["status"],
+        linked=True,
+        version=version,
+        reassessed=decision_id is not None,
+        decision_id=decision_id,
+        raised=combined.raised,
+        kept_from_record=combined.kept_from_record,
+        consent_change=combined.consent_change,
+        cross_linked=others,
+    )
+
+
+async def _reassess_if_changed(
+    conn: Connection,
+    referral: asyncpg.Record,
+    combined: Combined,
+    facts: dict[str, Any],
+    now: datetime,
+) -> tuple[uuid.UUID | None, uuid.UUID | None, uuid.UUID | None]:
+    """The decision id a changed picture leads to, and the referral's re-assessment state
+    after it (the decision awaited, the one pending). The router decides only once the
+    referral's latest decision is in: it must see the routes as they stand, or it would
+    dispatch again what an earlier decision already dispatched."""
+    awaiting, pending = referral["awaiting_decision"], referral["pending_reassessment"]
+    if not combined.changed:
+        return None, awaiting, pending
+    if awaiting is not None and now - referral["last_submitted_at"] > AWAIT_LIMIT:
+        # The decision awaited never came (its request dead-lettered, say): deciding again
+        # now, at the risk of a route sent twice, beats never deciding on this submission.
+        log.warning("a resubmission's decision never arrived; deciding again now")
+        awaiting = None
+    if referral["decision"] is None or awaiting is not None:
+        decision_id = pending or uuid.uuid4()  # one pending decision covers every submission
+        return decision_id, awaiting, decision_id
+    decision_id = uuid.uuid4()
+    await outbox.add(
+        conn,
+        [
+            await reassessment(
+                conn, referral["referral_id"], facts, RESUBMITTED, decision_id=decision_id
+            )
+        ],
+    )
+    return decision_id, decision_id, None
+
+
+async def send_pending_reassessment(conn: Connection, referral_id: uuid.UUID) -> None:
+    """After a decision is recorded: a resubmission's re-assessment that waited for it is
+    sent now, against the routes as they now stand."""
+    state = await repo.reassessment_state(conn, referral_id)
+    if state is None or state["pending_reassessment"] is None:
+        return
+    decision_id = state["pending_reassessment"]
+    await outbox.add(
+        conn,
+        [
+            await reassessment(
+                conn, referral_id, state["facts"], RESUBMITTED, decision_id=decision_id
+            )
+        ],
+    )
+    await repo.set_reassessment_state(conn, referral_id, decision_id, None)
+
+
+async def decision_after(
+    pool: asyncpg.Pool, referral_id: uuid.UUID, decision_id: uuid.UUID, *, wait_seconds: float
+) -> dict[str, Any] | None:
+    """The decision ``decision_id`` as recorded, once it is (polled for up to
+    ``wait_seconds``); ``None`` if it has not arrived by then."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        async with pool.acquire() as conn:
+            stored: dict[str, Any] | None = await repo.referral_decision(conn, referral_id)
+        if stored is not None and stored.get("decision_id") == str(decision_id):
+            return stored
+        if time.monotonic() >= deadline:
+            return None
+        await asyncio.sleep(0.1)
+
+
+async def decision_summary(
+    pool: asyncpg.Pool, referral_id: uuid.UUID, stored: dict[str, Any]
+) -> dict[str, Any]:
+    """What a re-assessment decided, for the answer: routes dispatched (with priorities),
+    kept and ended (with why), flags."""
+    async with pool.acquire() as conn:
+        routes = {r["route_id"]: r for r in await repo.routes_of(conn, referral_id)}
+    kept = [routes[uuid.UUID(str(i))] for i in stored.get("kept_route_ids", [])]
+    return {
+        "decision_id": stored["decision_id"],
+        "status": stored["status"],
+        "policy_version": stored["policy_version"],
+        "da_risk": stored.get("da_risk"),
+        "flags": stored.get("flags", []),
+        "dispatched": [
+            {"service": r["service"], "sub_service": r["sub_service"], "priority": r["priority"]}
+            for r in stored.get("routes", [])
+        ],
+        "kept": [
+            {"service": r["service"], "sub_service": r["sub_service"], "priority": r["priority"]}
+            for r in kept
+        ],
+        "ended": [
+            {"service": r["service"], "reason": r["reason"]}
+            for r in stored.get("cancelled_routes", [])
+        ],
+        "held_routes": [
+            {"service": r["service"], "sub_service": r["sub_service"]}
+            for r in stored.get("held_routes", [])
+        ],
+    }

@@ -57,6 +57,8 @@ async def referral_view(pool: asyncpg.Pool, referral_id: uuid.UUID) -> dict[str,
         routes = await repo.load_routes(conn, referral_id)
         timeline = await repo.load_timeline(conn, referral_id)
         statutory_referrals = await statutory_sql.of_referral(conn, referral_id)
+        submissions = await repo.submissions_of(conn, referral_id)
+        linked = await repo.linked_referrals(conn, referral_id)
     stored = referral["decision"]
     flags = list(stored.get("flags", [])) if stored else []
     if referral["repeat_victim"]:
@@ -71,9 +73,24 @@ async def referral_view(pool: asyncpg.Pool, referral_id: uuid.UUID) -> dict[str,
         "decision": None,
         "statutory_referrals": [statutory.view(r) for r in statutory_referrals],
         "timeline": [_timeline_entry(t) for t in timeline],
+        # Every submission as it was given (coded facts only), who sent it, what it raised
+        # and what the record kept, and the decision that followed.
+        "submissions": [_submission(s) for s in submissions],
+        # The same person's other referrals (another role, another crime).
+        "linked_referrals": [
+            {
+                "referral_id": str(r["linked_id"]),
+                "relation": r["relation"],
+                "role": r["role"],
+                "status": r["status"],
+                "linked_at": r["at"].isoformat(),
+            }
+            for r in linked
+        ],
     }
     if stored:
         view["decision"] = {
+            "decision_id": stored.get("decision_id"),
             "policy_version": stored["policy_version"],
             "decided_at": stored["decided_at"],
             "status": stored["status"],
@@ -85,6 +102,19 @@ async def referral_view(pool: asyncpg.Pool, referral_id: uuid.UUID) -> dict[str,
             "held_routes": stored.get("held_routes", []),
         }
     return view
+
+
+def _submission(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "submission": row["version"],
+        "submitted_at": row["submitted_at"].isoformat(),
+        "submitted_by": row["submitted_by"],
+        "raised": list(row["raised"]),
+        "kept_from_record": list(row["kept_from_record"]),
+        "consent_change": row["consent_change"],
+        "decision_id": str(row["decision_id"]) if row["decision_id"] else None,
+        "facts": row["facts"],
+    }
 
 
 def encode_cursor(received_at: datetime, referral_id: uuid.UUID) -> str:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 
+from schemas.calendar import days_between
 from schemas.events import ReferralFacts
 from services.plumbing.db import Connection
 from services.router.domain.explanation import route_names
@@ -56,9 +57,9 @@ async def record(
 async def facts_received_between(
     conn: Connection, first: date, last: date
 ) -> AsyncIterator[ReferralFacts]:
-    """The latest facts of every referral received from ``first`` to ``last`` (whole days, UTC)."""
-    start = datetime.combine(first, time.min, tzinfo=UTC)
-    end = datetime.combine(last + timedelta(days=1), time.min, tzinfo=UTC)
+    """The latest facts of every referral received from ``first`` to ``last`` (whole days in
+    England: a referral received at 00:30 BST on 1 July was received on 1 July)."""
+    start, end = days_between(first, last)
     async with conn.transaction():
         cursor = conn.cursor(
             """SELECT DISTINCT ON (referral_id) facts FROM decisions

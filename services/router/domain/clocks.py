@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 
 import holidays
 
-LONDON = ZoneInfo("Europe/London")
+from schemas.calendar import LONDON, england_day
 
 
 @lru_cache(maxsize=64)
@@ -27,12 +26,12 @@ def add_working_days(start: datetime, days: int) -> datetime:
     a weekend or bank holiday counts from the start of the next working day: Saturday plus
     one working day is the end of Monday."""
     local = start.astimezone(LONDON)
-    if days > 0 and not is_working_day(local.date()):
-        next_day = local.date() + timedelta(days=1)
+    if days > 0 and not is_working_day(england_day(start)):
+        next_day = england_day(start) + timedelta(days=1)
         while not is_working_day(next_day):
             next_day += timedelta(days=1)
         local = datetime.combine(next_day, time.min, tzinfo=LONDON)
-    day = local.date()
+    day = england_day(local)
     remaining = days
     while remaining > 0:
         day += timedelta(days=1)

@@ -10,7 +10,14 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field, replace
 
-from schemas.codes import ConsentBasis, ConsentStatus, ReferralStatus, RouteStatus, Service
+from schemas.codes import (
+    ConsentBasis,
+    ConsentStatus,
+    Priority,
+    ReferralStatus,
+    RouteStatus,
+    Service,
+)
 from schemas.events import OpenRoute, ReassessmentRequested
 from services.router.domain.decision import Adjustment, Decision, RouteChoice
 
@@ -133,4 +140,122 @@ def after_removal(request: ReassessmentRequested, decision: Decision) -> Plan:
         cancel=cancel,
         rule_ids=("MANUAL",),
         reason="removed by a supervisor (override)",
+    )
+
+
+RESUBMISSION_TRIGGER = "resubmitted"
+CONSENT_CONTACT = "consent_contact"
+PRIORITY_RANK = {Priority.STANDARD: 0, Priority.HIGH: 1, Priority.URGENT: 2}
+NEEDS_CONSENT_ON_RECORD = frozenset(
+    {ConsentBasis.EXPLICIT_CONSENT, ConsentBasis.OPT_OUT_NOT_EXERCISED}
+)
+
+
+def _higher(a: Priority, b: Priority) -> Priority:
+    return a if PRIORITY_RANK[a] >= PRIORITY_RANK[b] else b
+
+
+def after_resubmission(request: ReassessmentRequested, decision: Decision) -> Plan:
+    """A new submission for an open referral: ``decision`` is the policy's on the combined
+    picture (intake combines the facts so that none is lost, see intake's
+    ``domain/resubmission.py``). Routes only ever escalate:
+
+    - a route the decision wants and no open route gives is dispatched (to a service that
+      rejected this referral only when the priority is now higher than when it rejected);
+    - an open route to the same service at a lower priority or another sub-service is
+      superseded: cancelled and dispatched again as the decision wants it, at the higher of
+      the two priorities (the provider's new work item carries the new clocks; the Victims'
+      Code clock is unchanged);
+    - an open route the decision no longer wants is kept, never silently dropped, except
+      where the policy itself sends another route instead: a VAL route gives way to a
+      specialist route at least as urgent (VAL routes only when no specialist does, rule
+      R-VAL); VAL's consent contact ends once nothing waits for consent; DIVERT gives way
+      to CLIMB, or to being held back for review, once exploitation is indicated (rule
+      R-DIVERT-CCE-SCREEN: a child found with drugs is screened before being diverted); and
+      a route that relied on consent ends when consent is now refused (the person's
+      withdrawal, not a downgrade: safeguarding routes the policy sends without consent
+      stay). Every ended route is named on the decision with its reason.
+    """
+    refused = request.facts.consent is ConsentStatus.REFUSED
+    open_by_service: dict[Service, list[OpenRoute]] = {}
+    for r in request.open_routes:
+        open_by_service.setdefault(r.service, []).append(r)
+    rejected = {
+        r.service: r.priority for r in request.ended_routes if r.status is RouteStatus.REJECTED
+    }
+    dispatch: list[RouteChoice] = []
+    cancel: list[tuple[OpenRoute, str]] = []
+    keep: list[uuid.UUID] = []
+    handled: set[uuid.UUID] = set()
+    for choice in decision.routes:
+        current = open_by_service.get(choice.service, [])
+        same = [r for r in current if r.sub_service == choice.sub_service]
+        if choice.sub_service == CONSENT_CONTACT and current and not same:
+            # VAL is already in touch with the person: it asks for consent on that route.
+            keep += [r.route_id for r in current]
+            handled.update(r.route_id for r in current)
+            continue
+        if same and all(PRIORITY_RANK[r.priority] >= PRIORITY_RANK[choice.priority] for r in same):
+            keep += [r.route_id for r in same]
+            handled.update(r.route_id for r in same)
+            continue
+        if current:
+            priority = choice.priority
+            for r in current:
+                priority = _higher(priority, r.priority)
+                cancel.append((r, "superseded"))
+                handled.add(r.route_id)
+            dispatch.append(replace(choice, priority=priority))
+            continue
+        was_rejected_at = rejected.get(choice.service)
+        if (
+            was_rejected_at is not None
+            and PRIORITY_RANK[choice.priority] <= PRIORITY_RANK[was_rejected_at]
+        ):
+            continue
+        dispatch.append(choice)
+    specialist_rank = max(
+        (PRIORITY_RANK[c.priority] for c in decision.routes if c.service is not Service.VAL),
+        default=-1,
+    )
+    screened = any(c.service is Service.CLIMB for c in decision.routes) or any(
+        h.service is Service.DIVERT for h in decision.held_routes
+    )
+    for r in request.open_routes:
+        if r.route_id in handled:
+            continue
+        if refused and r.consent_basis in NEEDS_CONSENT_ON_RECORD:
+            cancel.append((r, "consent_withdrawn"))
+        elif r.service is Service.VAL and r.sub_service == CONSENT_CONTACT:
+            if decision.held_routes:
+                keep.append(r.route_id)
+            else:
+                cancel.append((r, "superseded"))
+        elif (r.service is Service.VAL and specialist_rank >= PRIORITY_RANK[r.priority]) or (
+            r.service is Service.DIVERT and screened
+        ):
+            cancel.append((r, "superseded"))
+        else:
+            keep.append(r.route_id)
+    status = decision.status
+    if status is ReferralStatus.NO_SERVICE and (keep or dispatch):
+        status = ReferralStatus.ROUTED
+    return Plan(
+        request_id=request.request_id,
+        trigger=request.trigger,
+        policy_version=decision.policy_version,
+        status=status,
+        enhanced_rights=decision.enhanced_rights,
+        da_risk=decision.da_risk,
+        dispatch=tuple(dispatch),
+        keep=tuple(keep),
+        cancel=tuple(cancel),
+        held=decision.held_routes,
+        flags=decision.flags,
+        rule_ids=decision.rule_ids,
+        no_service_reason=(
+            decision.reason.value
+            if decision.reason and status is ReferralStatus.NO_SERVICE
+            else None
+        ),
     )

@@ -6,9 +6,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
+from schemas.calendar import england_today
 from services.plumbing import db
 from services.router import handlers
 from services.router.adapters.policy_files import load_book
@@ -27,7 +28,7 @@ def _parser() -> argparse.ArgumentParser:
         help="compare with this version (default: the one in force today, or, when that is "
         "the candidate itself, the one it took over from)",
     )
-    today = datetime.now(UTC).date()
+    today = england_today()
     parser.add_argument(
         "--from",
         dest="first",

@@ -1,0 +1,72 @@
+"""Keying referrals made under an older normalisation again, from the vault.
+
+When the way names, phones or crime references are normalised changes (``identity.
+IDENTITY_VERSION``), the keys stored beside older referrals no longer match new ones: a
+person referred before the change would never be found again. At start, intake keys every
+such referral again from its vault entry, in batches, in the background; rows are locked
+``SKIP LOCKED`` so that several intake replicas share the work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import asyncpg
+
+from services.plumbing.db import CONNECTION_ERRORS
+from services.referral_intake.adapters import repository as repo
+from services.referral_intake.adapters.vault import Vault
+from services.referral_intake.domain import identity
+
+log = logging.getLogger(__name__)
+BATCH = 200
+
+
+async def rekey_batch(pool: asyncpg.Pool, vault: Vault, key: bytes) -> int:
+    """Key one batch again; how many were done (0: none left)."""
+    async with pool.acquire() as conn, conn.transaction():
+        stale = await repo.stale_identities(conn, identity.IDENTITY_VERSION, BATCH)
+        for referral_id in stale:
+            personal = await vault.read(conn, referral_id) or {}
+            contact = personal.get("contact") or {}
+            keys = identity.keys_of(
+                key,
+                name=identity.name_of_subject(
+                    personal.get("subject_name"), contact.get("name"), contact.get("relationship")
+                ),
+                date_of_birth=personal.get("date_of_birth"),
+                phone=contact.get("phone"),
+                crime_reference=personal.get("crime_reference"),
+            )
+            await repo.set_identity(
+                conn,
+                referral_id,
+                person_key=keys.person,
+                person_phone_key=keys.person_phone,
+                born_key=keys.born,
+                crime_key=keys.crime,
+                version=identity.IDENTITY_VERSION,
+            )
+    return len(stale)
+
+
+async def run(pool: asyncpg.Pool, vault: Vault, key: bytes, interval: float = 30.0) -> None:
+    """Until every referral is keyed by the current normalisation; then it stops."""
+    done = 0
+    while True:
+        try:
+            batch = await rekey_batch(pool, vault, key)
+            done += batch
+            if batch == 0:
+                if done:
+                    log.info("referrals keyed again for matching", extra={"referrals": done})
+                return
+            continue
+        except CONNECTION_ERRORS as exc:
+            log.warning(
+                "re-keying could not reach the database", extra={"error": type(exc).__name__}
+            )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.sleep(interval)
