@@ -104,12 +104,18 @@ def issuer(adapter: Adapter) -> str:
     return f"Referral hub {adapter.service.value}"
 
 
-async def _fail(conn: Connection, adapter: Adapter, account: asyncpg.Record, now: datetime) -> None:
+async def _fail(
+    conn: Connection, adapter: Adapter, account: asyncpg.Record, now: datetime
+) -> Exception:
+    """Counts one more failure; returns what to raise once the transaction has committed
+    (raising inside it would roll the count back): ``Locked`` when this one locks."""
     failed, locked_until = after_failure(account["failed_attempts"], now, _lockout(adapter))
     await repo.record_failure(conn, account["account_id"], failed, locked_until)
-    if locked_until is not None:
-        await repo.add_event(conn, account["account_id"], "locked")
-        log.warning("portal account locked after repeated failures")
+    if locked_until is None:
+        return SignInFailed()
+    await repo.add_event(conn, account["account_id"], "locked")
+    log.warning("portal account locked after repeated failures")
+    return Locked(locked_until)
 
 
 # ---- signing in -------------------------------------------------------------------------------
@@ -117,26 +123,31 @@ async def check_password(adapter: Adapter, username: str, password: str) -> str:
     """The first step: a token for the short session that waits for the code. Raises
     ``SignInFailed`` or ``Locked``."""
     now = datetime.now(UTC)
+    failure: Exception | None = None
+    token = credentials.new_token()
     async with adapter.pool.acquire() as conn, conn.transaction():
         account = await repo.by_username(conn, username)
-        usable = account is not None and account["state"] == AccountState.ACTIVE.value
         if account is not None and is_locked(account["locked_until"], now):
-            raise Locked(account["locked_until"])
-        right = await credentials.verify_password(
-            account["password_hash"] if usable and account else None, password
-        )
-        if not right or account is None:
-            if usable and account is not None:
-                await _fail(conn, adapter, account, now)
-            raise SignInFailed
-        token = credentials.new_token()
-        await repo.add_session(
-            conn,
-            credentials.token_hash(token),
-            account["account_id"],
-            "second_factor",
-            now + timedelta(minutes=SECOND_FACTOR_MINUTES),
-        )
+            failure = Locked(account["locked_until"])
+        else:
+            usable = account is not None and account["state"] == AccountState.ACTIVE.value
+            right = await credentials.verify_password(
+                account["password_hash"] if account is not None and usable else None, password
+            )
+            if account is None or not usable:
+                failure = SignInFailed()
+            elif not right:
+                failure = await _fail(conn, adapter, account, now)
+            else:
+                await repo.add_session(
+                    conn,
+                    credentials.token_hash(token),
+                    account["account_id"],
+                    "second_factor",
+                    now + timedelta(minutes=SECOND_FACTOR_MINUTES),
+                )
+    if failure is not None:
+        raise failure
     return token
 
 
@@ -146,38 +157,45 @@ async def check_code(adapter: Adapter, pending_token: str, code: str) -> tuple[s
     again), ``SignInFailed`` or ``Locked``."""
     now = datetime.now(UTC)
     pending_hash = credentials.token_hash(pending_token)
+    token = credentials.new_token()
+    session_hash = credentials.token_hash(token)
+    failure: Exception | None = None
     async with adapter.pool.acquire() as conn, conn.transaction():
         pending = await repo.session(conn, pending_hash)
         if pending is None or pending["stage"] != "second_factor" or now >= pending["expires_at"]:
             raise SessionEnded(SessionState.EXPIRED)
         account = await repo.by_id(conn, pending["account_id"], lock=True)
         assert account is not None
+        step = None
         if account["state"] != AccountState.ACTIVE.value:
             await repo.end_session(conn, pending_hash)
-            raise SessionEnded(None)
-        if is_locked(account["locked_until"], now):
+            failure = SessionEnded(None)
+        elif is_locked(account["locked_until"], now):
             await repo.end_session(conn, pending_hash)
-            raise Locked(account["locked_until"])
-        secret = sealer(adapter).open(
-            account["account_id"], account["totp_nonce"], account["totp_sealed"]
-        )
-        step = credentials.totp_step(secret, code)
-        if step is None or not code_is_fresh(step, account["totp_last_step"]):
-            await _fail(conn, adapter, account, now)
-            raise SignInFailed
-        await repo.end_session(conn, pending_hash)
-        await repo.end_stale_sessions(conn, adapter.settings.portal_idle_minutes * 60)
-        token = credentials.new_token()
-        session_hash = credentials.token_hash(token)
-        await repo.add_session(
-            conn,
-            session_hash,
-            account["account_id"],
-            "signed_in",
-            now + timedelta(hours=adapter.settings.portal_session_hours),
-        )
-        await repo.signed_in(conn, account["account_id"], step, now)
-        await repo.add_event(conn, account["account_id"], "signed_in")
+            failure = Locked(account["locked_until"])
+        else:
+            secret = sealer(adapter).open(
+                account["account_id"], account["totp_nonce"], account["totp_sealed"]
+            )
+            step = credentials.totp_step(secret, code)
+            if step is None or not code_is_fresh(step, account["totp_last_step"]):
+                failure = await _fail(conn, adapter, account, now)
+                if isinstance(failure, Locked):
+                    await repo.end_session(conn, pending_hash)
+        if failure is None and step is not None:
+            await repo.end_session(conn, pending_hash)
+            await repo.end_stale_sessions(conn, adapter.settings.portal_idle_minutes * 60)
+            await repo.add_session(
+                conn,
+                session_hash,
+                account["account_id"],
+                "signed_in",
+                now + timedelta(hours=adapter.settings.portal_session_hours),
+            )
+            await repo.signed_in(conn, account["account_id"], step, now)
+            await repo.add_event(conn, account["account_id"], "signed_in")
+    if failure is not None:
+        raise failure
     person = _signed_in(adapter, account, session_hash)
     await _tell_intake(adapter, person.person)
     return token, person

@@ -22,6 +22,7 @@ from services.provider_adapter.entrypoints.portal.web import (
     Web,
     of,
     page,
+    parse_id,
 )
 from services.provider_adapter.handlers import accounts
 from services.provider_adapter.handlers.common import NotFound, Refused
@@ -389,17 +390,18 @@ def _invitation_created(
 
 @router.get("/portal/people/{account_id}")
 @page
-async def person_page(account_id: uuid.UUID, request: Request) -> Response:
+async def person_page(account_id: str, request: Request) -> Response:
     web = of(request)
+    aid = parse_id(account_id)
     person = await _administrator(web, request)
-    account = await accounts.person(web.adapter, account_id)
+    account = await accounts.person(web.adapter, aid)
     return web.render(
         request,
         "person.html",
         {
             "account": account,
-            "invitation_expires": await accounts.open_invitation_expiry(web.adapter, account_id),
-            "is_self": account_id == person.account_id,
+            "invitation_expires": await accounts.open_invitation_expiry(web.adapter, aid),
+            "is_self": aid == person.account_id,
             **NO_ERRORS,
         },
         person=person,
@@ -408,17 +410,18 @@ async def person_page(account_id: uuid.UUID, request: Request) -> Response:
 
 @router.post("/portal/people/{account_id}/invitation")
 @page
-async def invite_again(account_id: uuid.UUID, request: Request) -> Response:
+async def invite_again(account_id: str, request: Request) -> Response:
     web = of(request)
+    aid = parse_id(account_id)
     person = await _administrator(web, request)
     await web.checked_form(request)
-    account = await accounts.person(web.adapter, account_id)
+    account = await accounts.person(web.adapter, aid)
     try:
-        token, expires_at = await accounts.invite_again(web.adapter, person.account_id, account_id)
+        token, expires_at = await accounts.invite_again(web.adapter, person.account_id, aid)
     except Refused as exc:
-        return await _person_refusal(web, request, person, account_id, exc.sentence)
+        return await _person_refusal(web, request, person, aid, exc.sentence)
     return _invitation_created(
-        web, request, person, account["display_name"], token, expires_at, account_id
+        web, request, person, account["display_name"], token, expires_at, aid
     )
 
 
@@ -443,10 +446,11 @@ async def _person_refusal(
 
 @router.get("/portal/people/{account_id}/remove")
 @page
-async def remove_form(account_id: uuid.UUID, request: Request) -> Response:
+async def remove_form(account_id: str, request: Request) -> Response:
     web = of(request)
+    aid = parse_id(account_id)
     person = await _administrator(web, request)
-    account = await accounts.person(web.adapter, account_id)
+    account = await accounts.person(web.adapter, aid)
     if account["state"] == "removed":
         raise NotFound
     return web.render(request, "remove.html", {"account": account}, person=person)
@@ -454,12 +458,13 @@ async def remove_form(account_id: uuid.UUID, request: Request) -> Response:
 
 @router.post("/portal/people/{account_id}/remove")
 @page
-async def remove(account_id: uuid.UUID, request: Request) -> Response:
+async def remove(account_id: str, request: Request) -> Response:
     web = of(request)
+    aid = parse_id(account_id)
     person = await _administrator(web, request)
     await web.checked_form(request)
     try:
-        await accounts.remove(web.adapter, person.account_id, account_id)
+        await accounts.remove(web.adapter, person.account_id, aid)
     except Refused as exc:
-        return await _person_refusal(web, request, person, account_id, exc.sentence)
-    return web.redirect("/people", removed=str(account_id))
+        return await _person_refusal(web, request, person, aid, exc.sentence)
+    return web.redirect("/people", removed=str(aid))

@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -244,6 +245,14 @@ class SignInNeeded(Exception):
 
 class AdministratorsOnly(Exception):
     pass
+
+
+def parse_id(raw: str) -> uuid.UUID:
+    """An id from a portal URL; anything that is not one is a page that does not exist."""
+    try:
+        return uuid.UUID(raw)
+    except ValueError as exc:
+        raise NotFound from exc
 
 
 def of(request: Request) -> Web:

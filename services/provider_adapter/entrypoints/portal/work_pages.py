@@ -22,7 +22,7 @@ from services.provider_adapter.entrypoints.http import (
 )
 from services.provider_adapter.entrypoints.portal import present
 from services.provider_adapter.entrypoints.portal.forms import NO_ERRORS, Problems, text
-from services.provider_adapter.entrypoints.portal.web import Web, of, page
+from services.provider_adapter.entrypoints.portal.web import Web, of, page, parse_id
 from services.provider_adapter.handlers import accounts, work_items
 from services.provider_adapter.handlers.common import Gone, Refused
 
@@ -156,29 +156,31 @@ async def _item_page(
 
 @router.get("/portal/work-items/{referral_id}")
 @page
-async def work_item(referral_id: uuid.UUID, request: Request) -> Response:
+async def work_item(referral_id: str, request: Request) -> Response:
     web = of(request)
+    rid = parse_id(referral_id)
     person = await web.person(request)
-    return await _item_page(web, request, person, referral_id)
+    return await _item_page(web, request, person, rid)
 
 
 @router.post("/portal/work-items/{referral_id}/contact-details")
 @page
-async def show_contact_details(referral_id: uuid.UUID, request: Request) -> Response:
+async def show_contact_details(referral_id: str, request: Request) -> Response:
     """Contact details are shown only on this explicit request, and each showing is a row
     in intake's disclosure log naming the person. The answer is this page itself (never a
     redirect: the details are fetched for this answer and kept nowhere)."""
     web = of(request)
+    rid = parse_id(referral_id)
     person = await web.person(request)
     await web.checked_form(request)
     try:
-        item = await work_items.read_work_item(web.adapter, referral_id, person=person.person)
+        item = await work_items.read_work_item(web.adapter, rid, person=person.person)
     except (Gone, ContactWithdrawn):
         return await _item_page(
             web,
             request,
             person,
-            referral_id,
+            rid,
             contact_problem="This referral is no longer with you, so its contact details "
             "are not shown.",
             status=410,
@@ -188,13 +190,13 @@ async def show_contact_details(referral_id: uuid.UUID, request: Request) -> Resp
             web,
             request,
             person,
-            referral_id,
+            rid,
             contact_problem="The contact details are not available yet. Try again in a few "
             "seconds.",
             status=503,
         )
     contact = item.pop("contact")
-    return await _item_page(web, request, person, referral_id, view=item, contact=contact)
+    return await _item_page(web, request, person, rid, view=item, contact=contact)
 
 
 async def _refused(
@@ -212,17 +214,18 @@ async def _refused(
 
 @router.post("/portal/work-items/{referral_id}/accept")
 @page
-async def accept(referral_id: uuid.UUID, request: Request) -> Response:
+async def accept(referral_id: str, request: Request) -> Response:
     web = of(request)
+    rid = parse_id(referral_id)
     person = await web.person(request)
     await web.checked_form(request)
     try:
         await work_items.acknowledge(
-            web.adapter, referral_id, accepted=True, reason=None, note=None, person=person.person
+            web.adapter, rid, accepted=True, reason=None, note=None, person=person.person
         )
     except TransitionNotAllowed as exc:
-        return await _refused(web, request, person, referral_id, exc.sentence)
-    return web.redirect(f"/work-items/{referral_id}", done="accepted")
+        return await _refused(web, request, person, rid, exc.sentence)
+    return web.redirect(f"/work-items/{rid}", done="accepted")
 
 
 # ---- reject -------------------------------------------------------------------------------------
@@ -253,16 +256,18 @@ async def _form_page(
 
 @router.get("/portal/work-items/{referral_id}/reject")
 @page
-async def reject_form(referral_id: uuid.UUID, request: Request) -> Response:
+async def reject_form(referral_id: str, request: Request) -> Response:
     web = of(request)
+    rid = parse_id(referral_id)
     person = await web.person(request)
-    return await _form_page(web, request, person, referral_id, "reject.html", {})
+    return await _form_page(web, request, person, rid, "reject.html", {})
 
 
 @router.post("/portal/work-items/{referral_id}/reject")
 @page
-async def reject(referral_id: uuid.UUID, request: Request) -> Response:
+async def reject(referral_id: str, request: Request) -> Response:
     web = of(request)
+    rid = parse_id(referral_id)
     person = await web.person(request)
     form = await web.checked_form(request)
     values = {"reason": text(form, "reason"), "note": text(form, "note")}
@@ -280,19 +285,19 @@ async def reject(referral_id: uuid.UUID, request: Request) -> Response:
             },
             {"reason": "reason"},
         )
-        return await _form_page(web, request, person, referral_id, "reject.html", values, problems)
+        return await _form_page(web, request, person, rid, "reject.html", values, problems)
     try:
         await work_items.acknowledge(
             web.adapter,
-            referral_id,
+            rid,
             accepted=False,
             reason=body.reason,
             note=body.note,
             person=person.person,
         )
     except TransitionNotAllowed as exc:
-        return await _refused(web, request, person, referral_id, exc.sentence)
-    return web.redirect(f"/work-items/{referral_id}", done="rejected")
+        return await _refused(web, request, person, rid, exc.sentence)
+    return web.redirect(f"/work-items/{rid}", done="rejected")
 
 
 # ---- contact attempts ---------------------------------------------------------------------------
@@ -324,18 +329,18 @@ def _attempt_at(values: dict[str, str], problems: Problems) -> datetime | None:
 
 @router.get("/portal/work-items/{referral_id}/contact-attempts")
 @page
-async def contact_attempt_form(referral_id: uuid.UUID, request: Request) -> Response:
+async def contact_attempt_form(referral_id: str, request: Request) -> Response:
     web = of(request)
+    rid = parse_id(referral_id)
     person = await web.person(request)
-    return await _form_page(
-        web, request, person, referral_id, "contact_attempt.html", _now_values()
-    )
+    return await _form_page(web, request, person, rid, "contact_attempt.html", _now_values())
 
 
 @router.post("/portal/work-items/{referral_id}/contact-attempts")
 @page
-async def contact_attempt(referral_id: uuid.UUID, request: Request) -> Response:
+async def contact_attempt(referral_id: str, request: Request) -> Response:
     web = of(request)
+    rid = parse_id(referral_id)
     person = await web.person(request)
     form = await web.checked_form(request)
     values = {
@@ -358,32 +363,31 @@ async def contact_attempt(referral_id: uuid.UUID, request: Request) -> Response:
                 {"at": "at-day", "channel": "channel", "result": "result"},
             )
     if problems or body is None:
-        return await _form_page(
-            web, request, person, referral_id, "contact_attempt.html", values, problems
-        )
+        return await _form_page(web, request, person, rid, "contact_attempt.html", values, problems)
     try:
         await work_items.record_contact_attempt(
             web.adapter,
-            referral_id,
+            rid,
             at=body.at,
             channel=body.channel,
             result=body.result,
             person=person.person,
         )
     except TransitionNotAllowed as exc:
-        return await _refused(web, request, person, referral_id, exc.sentence)
+        return await _refused(web, request, person, rid, exc.sentence)
     except Refused as exc:
-        return await _refused(web, request, person, referral_id, exc.sentence)
-    return web.redirect(f"/work-items/{referral_id}", done="contact_attempt")
+        return await _refused(web, request, person, rid, exc.sentence)
+    return web.redirect(f"/work-items/{rid}", done="contact_attempt")
 
 
 # ---- outcome ------------------------------------------------------------------------------------
 @router.get("/portal/work-items/{referral_id}/outcome")
 @page
-async def outcome_form(referral_id: uuid.UUID, request: Request) -> Response:
+async def outcome_form(referral_id: str, request: Request) -> Response:
     web = of(request)
+    rid = parse_id(referral_id)
     person = await web.person(request)
-    return await _form_page(web, request, person, referral_id, "outcome.html", {})
+    return await _form_page(web, request, person, rid, "outcome.html", {})
 
 
 def _measure_value(raw: str) -> bool | str | None:
@@ -392,8 +396,9 @@ def _measure_value(raw: str) -> bool | str | None:
 
 @router.post("/portal/work-items/{referral_id}/outcome")
 @page
-async def outcome(referral_id: uuid.UUID, request: Request) -> Response:
+async def outcome(referral_id: str, request: Request) -> Response:
     web = of(request)
+    rid = parse_id(referral_id)
     person = await web.person(request)
     form = await web.checked_form(request)
     spec = outcome_measures.allowed(web.adapter.service)
@@ -422,14 +427,14 @@ async def outcome(referral_id: uuid.UUID, request: Request) -> Response:
         try:
             await work_items.record_outcome(
                 web.adapter,
-                referral_id,
+                rid,
                 status=body.status,
                 reason=body.reason,
                 measures=body.measures,
                 person=person.person,
             )
         except (TransitionNotAllowed, Refused) as exc:
-            return await _refused(web, request, person, referral_id, exc.sentence)
+            return await _refused(web, request, person, rid, exc.sentence)
         except work_items.InvalidMeasures as exc:
             for error in exc.errors:
                 name = error["field"].split(".", 1)[-1]
@@ -437,19 +442,20 @@ async def outcome(referral_id: uuid.UUID, request: Request) -> Response:
                     f"measure-{name}", f"{present.MEASURES.get(name, name)}: {error['message']}"
                 )
         else:
-            return web.redirect(f"/work-items/{referral_id}", done="outcome")
-    return await _form_page(web, request, person, referral_id, "outcome.html", values, problems)
+            return web.redirect(f"/work-items/{rid}", done="outcome")
+    return await _form_page(web, request, person, rid, "outcome.html", values, problems)
 
 
 # ---- timeline -----------------------------------------------------------------------------------
 @router.get("/portal/work-items/{referral_id}/timeline")
 @page
-async def timeline(referral_id: uuid.UUID, request: Request) -> Response:
+async def timeline(referral_id: str, request: Request) -> Response:
     web = of(request)
+    rid = parse_id(referral_id)
     person = await web.person(request)
-    steps = await work_items.history(web.adapter, referral_id)
+    steps = await work_items.history(web.adapter, rid)
     names = await accounts.names(web.adapter, [s["actor"] for s in steps if s["actor"]])
-    item = await work_items.view_work_item(web.adapter, referral_id, person=person.person)
+    item = await work_items.view_work_item(web.adapter, rid, person=person.person)
     entries = [
         {
             "step": s["step"],
