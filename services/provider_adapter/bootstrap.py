@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import asyncpg
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
+from services.plumbing import db
 from services.plumbing.runtime import Service
 from services.provider_adapter.adapters import repository
 from services.provider_adapter.adapters.intake_client import IntakeVault
+from services.provider_adapter.domain.accounts import (
+    display_name_problem,
+    normalise_username,
+    username_problem,
+)
 from services.provider_adapter.entrypoints import consumers, http, portal
-from services.provider_adapter.handlers import webhooks
-from services.provider_adapter.handlers.common import Adapter
+from services.provider_adapter.handlers import accounts, webhooks
+from services.provider_adapter.handlers.common import Adapter, Refused
 from services.provider_adapter.settings import AdapterSettings
 
 
@@ -46,3 +53,44 @@ def build(settings: AdapterSettings | None = None) -> Service:
         background=[lambda pool: webhooks.run(state["adapter"])],
         info=lambda: {"service": settings.service.value},
     )
+
+
+def invite_administrator(argv: list[str]) -> int:
+    """A provider's first administrator (or another, when none can sign in): prints a
+    one-time invitation link. ``PORTAL_PUBLIC_URL`` makes it absolute. Run where the
+    adapter's settings are (its container), after its migrations."""
+    if len(argv) != 2:
+        print(
+            'usage: python -m services.provider_adapter invite-administrator USERNAME "Full Name"'
+        )
+        return 2
+    username, name = normalise_username(argv[0]), argv[1].strip()
+    problem = username_problem(username) or display_name_problem(name)
+    if problem:
+        print(problem)
+        return 2
+    settings = AdapterSettings()
+
+    async def invite() -> int:
+        pool = await db.create_pool(
+            settings.database_url, settings.db_schema, application_name="invite-administrator"
+        )
+        vault = IntakeVault(settings.intake_url, settings.intake_service_token)
+        try:
+            adapter = Adapter(service=settings.service, pool=pool, vault=vault, settings=settings)
+            token, expires_at = await accounts.first_administrator(
+                adapter, username=username, display_name=name
+            )
+        except Refused as exc:
+            print(exc.sentence)
+            return 1
+        finally:
+            await pool.close()
+            await vault.close()
+        base = (settings.portal_public_url or "").rstrip("/")
+        print(f"Invitation for {name} ({username}), administrator of the {settings.service.value}")
+        print(f"portal; it works once, until {expires_at:%Y-%m-%d %H:%M} UTC:")
+        print(f"  {base}/portal/invitations/{token}")
+        return 0
+
+    return asyncio.run(invite())
