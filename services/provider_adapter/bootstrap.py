@@ -52,6 +52,8 @@ def build(settings: AdapterSettings | None = None) -> Service:
         on_stop=vault.close,
         background=[lambda pool: webhooks.run(state["adapter"])],
         info=lambda: {"service": settings.service.value},
+        # An invitation link's path is its one-time token; the assets are not worth a span.
+        untraced_paths=["portal/invitations/", "portal/assets/"],
     )
 
 

@@ -219,6 +219,22 @@ def test_a_caseworker_works_a_referral_from_the_queue_to_its_outcome_named_at_in
     assert "phone" in rows[0]["fields"]
 
 
+def test_invitation_links_stay_out_of_the_traces(
+    hub: RunningStack, caseworker: tuple[NewPerson, Page]
+) -> None:
+    """The portal's requests are traced (the queue's are there), but an invitation link's
+    path is its one-time token: no span holds it."""
+    person, _ = caseworker
+    token = person.link.rsplit("/", 1)[-1]
+
+    def portal_traced() -> bool:
+        return "/portal/queue" in hub.spans_text()
+
+    eventually_sync(portal_traced, timeout=30, what="the portal's spans")
+    assert token not in hub.spans_text()
+    assert token not in hub.log_text()
+
+
 def test_another_providers_people_get_404_for_it(
     hub: RunningStack,
     browser: Browser,

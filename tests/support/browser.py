@@ -132,6 +132,8 @@ class NewPerson:
     password: str
     secret: str
     account_id: str
+    link: str
+    """The one-time invitation link they were given."""
 
 
 def invite_and_enrol(
@@ -178,4 +180,4 @@ def invite_and_enrol(
     href = admin.get_by_role("link", name=name).get_attribute("href")
     assert href
     account_id = href.rsplit("/", 1)[-1]
-    return NewPerson(username, name, password, secret, account_id)
+    return NewPerson(username, name, password, secret, account_id, link)
