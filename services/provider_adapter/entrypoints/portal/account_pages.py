@@ -394,18 +394,7 @@ async def person_page(account_id: str, request: Request) -> Response:
     web = of(request)
     aid = parse_id(account_id)
     person = await _administrator(web, request)
-    account = await accounts.person(web.adapter, aid)
-    return web.render(
-        request,
-        "person.html",
-        {
-            "account": account,
-            "invitation_expires": await accounts.open_invitation_expiry(web.adapter, aid),
-            "is_self": aid == person.account_id,
-            **NO_ERRORS,
-        },
-        person=person,
-    )
+    return await _person_view(web, request, person, aid)
 
 
 @router.post("/portal/people/{account_id}/invitation")
@@ -419,15 +408,20 @@ async def invite_again(account_id: str, request: Request) -> Response:
     try:
         token, expires_at = await accounts.invite_again(web.adapter, person.account_id, aid)
     except Refused as exc:
-        return await _person_refusal(web, request, person, aid, exc.sentence)
+        return await _person_view(web, request, person, aid, exc.sentence)
     return _invitation_created(
         web, request, person, account["display_name"], token, expires_at, aid
     )
 
 
-async def _person_refusal(
-    web: Web, request: Request, person: accounts.SignedIn, account_id: uuid.UUID, sentence: str
+async def _person_view(
+    web: Web,
+    request: Request,
+    person: accounts.SignedIn,
+    account_id: uuid.UUID,
+    refusal: str | None = None,
 ) -> Response:
+    """A person's page; with ``refusal``, why what the administrator asked was not done."""
     account = await accounts.person(web.adapter, account_id)
     return web.render(
         request,
@@ -436,11 +430,11 @@ async def _person_refusal(
             "account": account,
             "invitation_expires": await accounts.open_invitation_expiry(web.adapter, account_id),
             "is_self": account_id == person.account_id,
-            "errors": [{"text": sentence, "href": "#actions"}],
+            "errors": [{"text": refusal, "href": "#actions"}] if refusal else [],
             "field_errors": {},
         },
         person=person,
-        status=409,
+        status=409 if refusal else 200,
     )
 
 
@@ -466,5 +460,5 @@ async def remove(account_id: str, request: Request) -> Response:
     try:
         await accounts.remove(web.adapter, person.account_id, aid)
     except Refused as exc:
-        return await _person_refusal(web, request, person, aid, exc.sentence)
+        return await _person_view(web, request, person, aid, exc.sentence)
     return web.redirect("/people", removed=str(aid))

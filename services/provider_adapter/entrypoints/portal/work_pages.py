@@ -373,9 +373,7 @@ async def contact_attempt(referral_id: str, request: Request) -> Response:
             result=body.result,
             person=person.person,
         )
-    except TransitionNotAllowed as exc:
-        return await _refused(web, request, person, rid, exc.sentence)
-    except Refused as exc:
+    except (TransitionNotAllowed, Refused) as exc:
         return await _refused(web, request, person, rid, exc.sentence)
     return web.redirect(f"/work-items/{rid}", done="contact_attempt")
 
