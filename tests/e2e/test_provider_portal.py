@@ -415,3 +415,27 @@ def test_every_page_visited_was_checked(checked: Checked) -> None:
         "outcome", "timeline", "not-found", "remove",
     }  # fmt: skip
     assert expected <= set(checked.pages), expected - set(checked.pages)
+
+
+def test_the_pages_keep_to_their_content_security_policy(
+    hub: RunningStack, browser: Browser
+) -> None:
+    """The other tests lift the pages' content security policy to add axe-core; here it
+    holds, and nothing the pages load or run is refused (the Design System's script runs)."""
+    info = hub.info()
+    portal = info["provider_portal_urls"]["CLIMB"]
+    admin = info["portal_administrators"]["CLIMB"]
+    ctx = browser.new_context()
+    page = ctx.new_page()
+    refused: list[str] = []
+    page.on(
+        "console", lambda message: refused.append(message.text) if message.type == "error" else None
+    )
+    page.on("pageerror", lambda error: refused.append(str(error)))
+    sign_in(page, portal, admin["username"], admin["password"], admin["totp_secret"])
+    for path in ("queue", "people", "people/invite"):
+        page.goto(portal + path)
+        # The Design System's script ran: it marks the body and starts its components.
+        expect(page.locator("body.govuk-frontend-supported")).to_have_count(1)
+    assert not refused, refused
+    ctx.close()
