@@ -9,16 +9,53 @@ STAMP := $(VENV)/.installed
 K8S_MANIFESTS := $(filter-out deploy/k8s/kustomization.yaml,$(wildcard deploy/k8s/*.yaml))
 
 .PHONY: run demo dead-letters compose-secrets test lint unit integration e2e faults bench simulate report casebook lock clean clean-state system-libraries
+# The provider portal's assets: govuk-frontend (and, for the browser tests, axe-core) from
+# package-lock.json with its integrity hashes, built by `npm run build` (deploy/Dockerfile
+# does the same). Nothing fetched is committed.
+NPM_STAMP := node_modules/.package-lock.json
+PORTAL_DIR := services/provider_adapter/entrypoints/portal
+PORTAL_ASSETS := $(PORTAL_DIR)/static/build/portal.css
+# The browser tests drive Debian's Chromium (never a browser downloaded by Playwright).
+CHROMIUM := /usr/bin/chromium
 
-run: $(STAMP)
+.PHONY: run demo totp portal-assets browser dead-letters compose-secrets test lint unit integration e2e faults bench simulate report casebook lock clean clean-state
+
+run: $(STAMP) $(PORTAL_ASSETS)
 	@$(BIN)/python -m deploy.localstack run
+
+# The current sign-in code of the portals' demo administrator (make run prints the rest).
+totp: $(STAMP)
+	@$(BIN)/python -m deploy.localstack totp
+
+portal-assets: $(PORTAL_ASSETS)
+
+$(PORTAL_ASSETS): $(NPM_STAMP) $(wildcard $(PORTAL_DIR)/static/*.scss $(PORTAL_DIR)/static/*.mjs) $(PORTAL_DIR)/build.mjs
+	@npm run --silent build
+
+$(NPM_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || $(call debian_packages,nodejs npm)
+	npm ci --ignore-scripts --no-audit --no-fund
+	@touch $@
+
+browser: $(CHROMIUM)
+
+$(CHROMIUM):
+	$(call debian_packages,chromium fonts-liberation)
+
+# Installs Debian packages the project needs when they are missing: as root (CI runs so, on a
+# clean Debian machine) with apt-get, else through sudo, else says what to install.
+define debian_packages
+	if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(1); \
+	elif command -v sudo >/dev/null; then sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(1); \
+	else echo "Install these Debian packages first: $(1)"; exit 1; fi
+endef
 
 # The whole loop moving on synthetic data: referrals in, five simulated providers at work.
 #   make demo MINUTES=5 PER_MINUTE=60
-demo: $(STAMP)
+demo: $(STAMP) $(PORTAL_ASSETS)
 	@$(BIN)/python -m deploy.demo $(if $(MINUTES),--minutes $(MINUTES)) $(if $(PER_MINUTE),--per-minute $(PER_MINUTE))
 
-test: $(STAMP) lint
+test: $(STAMP) lint $(PORTAL_ASSETS) $(CHROMIUM)
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: $(STAMP)
@@ -30,7 +67,7 @@ lint: $(STAMP)
 	$(BIN)/kubernetes-validate --strict --quiet $(K8S_MANIFESTS)
 	$(BIN)/check-jsonschema --schemafile deploy/k8s/keda/scaledobject.schema.json deploy/k8s/keda/*.yaml
 
-unit integration e2e faults: $(STAMP)
+unit integration e2e faults: $(STAMP) $(PORTAL_ASSETS) $(CHROMIUM)
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/$@
 
 # WeasyPrint (the report's PDF) lays text out with Pango, a system library: installed from
@@ -53,7 +90,7 @@ $(STAMP): $(LOCK) requirements/runtime.txt | system-libraries
 
 # Performance, measured (never asserted by a test): starts its own hub, at most ten minutes,
 # writes .dev/bench.json and prints a summary (docs/performance.md explains the figures).
-bench: $(STAMP)
+bench: $(STAMP) $(PORTAL_ASSETS)
 	timeout --signal=INT 600 $(BIN)/python -m bench $(ARGS)
 
 # The commissioner's performance report from the running local stack (URL and commissioner
@@ -103,4 +140,4 @@ clean-state:
 	rm -rf .dev
 
 clean: clean-state
-	rm -rf $(VENV) $(VENV)-lock .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(VENV)-lock .mypy_cache .ruff_cache node_modules $(PORTAL_DIR)/static/build

@@ -14,6 +14,9 @@ turns it into the setting of the same name (see ``deploy/container/entrypoint.py
 - ``provider_key_sha256_<service>``: the hash of each provider's first API key. The keys
   themselves are written once to ``provider_api_keys.json`` to hand to the providers; delete
   that file when they have them;
+- ``portal_secret_key_<service>``: each provider portal's key, signing its form tokens and
+  sealing its people's TOTP secrets (losing it means everyone enrols their authenticator
+  again: back it up with the database);
 - ``identity_hash_key``, ``vault_keys`` and ``vault_key_id``: intake's keyed-hash secret and
   the vault's AES-256 key. Losing these loses the duplicate matching and the personal data:
   back them up with the database;
@@ -79,6 +82,7 @@ def generate() -> dict[str, str]:
         )
         provider_keys[service.value] = f"pk_{name}_{secrets.token_urlsafe(32)}"
         files[f"provider_key_sha256_{name}"] = hash_api_key(provider_keys[service.value])
+        files[f"portal_secret_key_{name}"] = secrets.token_hex(32)
     files[PROVIDER_KEYS_FILE] = json.dumps(provider_keys, indent=2)
     return files
 

@@ -33,6 +33,15 @@ Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 """A snake_case code: never free text, so never a place for personal data to hide."""
 
 MAX_CHILDREN_IN_HOUSEHOLD = 30
+Actor = Annotated[
+    str,
+    Field(
+        pattern=r"^(VAL|IDVA|ISVA|CLIMB|DIVERT):caseworker:"
+        r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+    ),
+]
+"""A person at a provider, coded: ``IDVA:caseworker:<account id>`` (their provider portal
+account). Never a name: intake learns the name from the adapter over HTTP, not the bus."""
 
 # ---- event types --------------------------------------------------------------------
 REFERRAL_RECEIVED = "referral.received.v1"
@@ -300,3 +309,6 @@ class RouteStatusChanged(EventData):
     outcome: Outcome | None = None
     reason: Code | None = None
     """Why, for steps the hub itself caused: a cancellation's or an escalation's reason."""
+    actor: Actor | None = None
+    """The person who took the step in the provider portal; None for the provider's own
+    system (its API key) and for steps the hub caused."""

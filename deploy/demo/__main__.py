@@ -22,12 +22,14 @@ from typing import Any
 import httpx
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from deploy.demo import providers, referrals
+from deploy.demo import portal, providers, referrals
 from deploy.localstack.ports import free_port
 from deploy.localstack.stack import PROJECT_ROOT
 
 SERVICES = ["VAL", "IDVA", "ISVA", "CLIMB", "DIVERT"]
 WEBHOOK_SERVICE = "ISVA"
+PORTAL_SERVICE = "IDVA"
+"""Worked by a caseworker in the provider portal, not by a case system through the API."""
 
 
 def _stack_running(state_dir: Path) -> dict[str, Any] | None:
@@ -91,7 +93,7 @@ def _webhook_server(
 
 def _table(
     sent: Counter[str],
-    sims: dict[str, providers.SimulatedProvider],
+    sims: dict[str, Any],
     hooks: Counter[str],
     started: float,
 ) -> str:
@@ -104,7 +106,13 @@ def _table(
     ]
     for service in SERVICES:
         counts = sims[service].counts
-        how = "signed webhook" if service == WEBHOOK_SERVICE else "polls its queue"
+        how = (
+            "signed webhook"
+            if service == WEBHOOK_SERVICE
+            else f"{sims[service].name} in the portal"
+            if service == PORTAL_SERVICE
+            else "polls its queue"
+        )
         lines.append(f"{service:<8}" + "".join(f"{counts[c]:>11}" for c in columns) + f"   {how}")
     return "\n".join(lines)
 
@@ -119,7 +127,7 @@ async def run(info: dict[str, Any], minutes: float, per_minute: float, seed: int
         timeout=10,
         headers={"Authorization": f"Bearer {info['staff_tokens']['triage']}"},
     )
-    sims = {
+    sims: dict[str, Any] = {
         s: providers.SimulatedProvider(
             s,
             httpx.AsyncClient(
@@ -139,8 +147,21 @@ async def run(info: dict[str, Any], minutes: float, per_minute: float, seed: int
     secret[0] = registered.json()["secret"]
     tasks: set[asyncio.Task[None]] = set()
     pollers = [
-        asyncio.create_task(sims[s].poll(stop, tasks)) for s in SERVICES if s != WEBHOOK_SERVICE
+        asyncio.create_task(sims[s].poll(stop, tasks))
+        for s in SERVICES
+        if s not in (WEBHOOK_SERVICE, PORTAL_SERVICE)
     ]
+    # One provider's work is done by a person in its portal: invited by the portal's
+    # administrator, signed in with a second factor; intake's timeline names them.
+    await sims[PORTAL_SERVICE].client.aclose()
+    sims[PORTAL_SERVICE] = await portal.Caseworker.invited(
+        info["provider_portal_urls"][PORTAL_SERVICE],
+        PORTAL_SERVICE,
+        info["portal_administrators"][PORTAL_SERVICE],
+        random.Random(rng.random()),  # noqa: S311
+        lambda line: print(line, flush=True),
+    )
+    pollers.append(asyncio.create_task(sims[PORTAL_SERVICE].run(stop, staff)))
 
     async def from_webhooks() -> None:
         while True:
@@ -184,8 +205,9 @@ async def run(info: dict[str, Any], minutes: float, per_minute: float, seed: int
             "\nReferrals submitted by kind: "
             + ", ".join(f"{k} {v}" for k, v in sorted(sent.items()))
         )
-        for sim in sims.values():
-            await sim.client.aclose()
+        for service, sim in sims.items():
+            if service != PORTAL_SERVICE:
+                await sim.client.aclose()
         await staff.aclose()
 
 

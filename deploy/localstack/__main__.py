@@ -12,7 +12,13 @@ from deploy.localstack.stack import PROJECT_ROOT, Options, Stack
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m deploy.localstack", description=__doc__)
-    parser.add_argument("command", nargs="?", default="run", choices=["run"])
+    parser.add_argument(
+        "command",
+        nargs="?",
+        default="run",
+        choices=["run", "totp"],
+        help="run: the hub; totp: the portal administrator's current sign-in code",
+    )
     parser.add_argument(
         "--state-dir",
         type=Path,
@@ -30,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
         help="a throwaway embedded database: faster, deleted on exit",
     )
     args = parser.parse_args(argv)
+    if args.command == "totp":
+        return _print_totp(args.state_dir.resolve())
     stack = Stack(
         Options(
             state_dir=args.state_dir.resolve(),
@@ -41,6 +49,21 @@ def main(argv: list[str] | None = None) -> int:
         say=lambda line: print(line, flush=True),
     )
     return stack.run()
+
+
+def _print_totp(state_dir: Path) -> int:
+    """The code an authenticator app would show now for the portals' demo administrator."""
+    import json
+
+    import pyotp
+
+    stack_file = state_dir / "stack.json"
+    if not stack_file.exists():
+        print("The hub is not running here (no stack.json): start it with make run.")
+        return 1
+    admin = next(iter(json.loads(stack_file.read_text())["portal_administrators"].values()))
+    print(pyotp.TOTP(admin["totp_secret"]).now())
+    return 0
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jwt
+import pyotp
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -43,6 +44,11 @@ def persistent_secrets(path: Path) -> dict[str, str]:
     makers: dict[str, Callable[[], str]] = {
         "identity_hash_key": lambda: secrets.token_hex(32),
         "vault_key": lambda: base64.b64encode(secrets.token_bytes(32)).decode(),
+        # The provider portals: the key sealing their people's TOTP secrets, and the demo
+        # administrator's sign-in (kept, like the database it is stored in).
+        "portal_secret_key": lambda: secrets.token_hex(32),
+        "portal_admin_password": lambda: "-".join(secrets.token_urlsafe(6) for _ in range(3)),
+        "portal_admin_totp_secret": pyotp.random_base32,
     }
     missing = {name: make() for name, make in makers.items() if name not in secrets_}
     if missing:

@@ -25,6 +25,7 @@ from typing import IO, Any
 
 import httpx
 
+from deploy.localstack import portals
 from deploy.localstack import ports as portlib
 from deploy.localstack.credentials import (
     AUDIENCE,
@@ -111,6 +112,7 @@ class Stack:
     postgres: EmbeddedPostgres | None = None
     broker: TansuBroker | None = None
     credentials: Credentials | None = None
+    _secrets: dict[str, str] = field(default_factory=dict)
     database_url: str = ""
     bootstrap_servers: str = ""
     _stopping: bool = False
@@ -236,6 +238,7 @@ class Stack:
             self.bootstrap_servers = self.broker.bootstrap_servers
 
     def _prepare(self) -> None:
+        portals.ensure_assets(PROJECT_ROOT, self.say)
         created = asyncio.run(ensure_topics(self.bootstrap_servers))
         self.say(f"Topics ready ({len(created)} created, 6 partitions each)")
         self.credentials = generate()
@@ -258,6 +261,7 @@ class Stack:
                     f"migrations for {child.name} failed:\n"
                     + output.decode(errors="replace")[-2000:]
                 )
+        portals.ensure_administrators(self.database_url, self._secrets)
 
     def _plan_children(self) -> list[Child]:
         assert self.credentials is not None
@@ -286,7 +290,7 @@ class Stack:
                 "HUB_ENVIRONMENT": os.environ.get("HUB_ENVIRONMENT", "local"),
             }
         )
-        secrets_ = persistent_secrets(self.state_dir / "secrets.json")
+        secrets_ = self._secrets = persistent_secrets(self.state_dir / "secrets.json")
         intake_port = self._port("referral_intake")
         router_port = self._port("router")
         children = [
@@ -326,6 +330,7 @@ class Stack:
                 # http, on loopback: a development setting (production refuses both).
                 "WEBHOOK_INSECURE_HOSTS": "127.0.0.1,localhost,*.localhost",
                 "OUTBOUND_ALLOW_LOOPBACK": "true",
+                **portals.adapter_env(secrets_),
             }
             children.append(
                 Child(name, "services.provider_adapter", env, port, self.logs_dir / f"{name}.log")
@@ -455,6 +460,12 @@ class Stack:
             "database_url": self.database_url,
             "staff_tokens": dict(self.credentials.staff_tokens),
             "provider_keys": {s.value: k for s, k in self.credentials.provider_keys.items()},
+            "provider_portal_urls": {
+                s.value: by_name[f"provider_adapter.{s.value}"].url + portals.PATH for s in Service
+            },
+            "portal_administrators": {
+                s.value: portals.administrator(self._secrets) for s in Service
+            },
             "processes": {c.name: c.pid for c in self.children},
             "infrastructure": {
                 "postgres": self.postgres.process.pid
@@ -481,6 +492,7 @@ class Stack:
             f"  intake API (staff)   {d['intake_url']}      API docs: {d['intake_url']}/docs",
         ]
         lines += [f"  provider API {s:<7} {url}" for s, url in d["provider_api_urls"].items()]
+        lines += portals.summary(d["provider_portal_urls"], d["portal_administrators"]["IDVA"])
         lines += [
             f"  router               {d['router_url']}/readyz",
             f"  Kafka                {d['kafka_bootstrap_servers']}",

@@ -73,6 +73,9 @@ class Service:
     """Long-running tasks started with the service and cancelled when it stops."""
     commands: dict[str, Callable[[], Coroutine[Any, Any, str]]] = field(default_factory=dict)
     """One-off administrative commands (``python -m services.<name> <command>``)."""
+    untraced_paths: list[str] = field(default_factory=list)
+    """Paths (regular expressions) given no span: those whose URL holds a secret, such as a
+    one-time link's token, which must not reach the traces."""
 
     def create_app(self) -> FastAPI:
         self.tracer_provider = telemetry.setup(
@@ -124,7 +127,7 @@ class Service:
         FastAPIInstrumentor.instrument_app(
             app,
             tracer_provider=self.tracer_provider,
-            excluded_urls="healthz,readyz,metrics",
+            excluded_urls=",".join(["healthz", "readyz", "metrics", *self.untraced_paths]),
             # One span per request, not three more for the ASGI messages inside it.
             exclude_spans=["receive", "send"],
         )

@@ -17,6 +17,10 @@ if sys.argv[1:] == ["migrate"]:
     migrate_command(Path(__file__).parent / "migrations", schema)
     sys.exit(0)
 
-from services.provider_adapter.bootstrap import build
+from services.provider_adapter.bootstrap import build, invite_administrator
+
+if sys.argv[1:2] == ["invite-administrator"]:
+    # python -m services.provider_adapter invite-administrator USERNAME "Full Name"
+    sys.exit(invite_administrator(sys.argv[2:]))
 
 build().main(sys.argv[1:])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 
@@ -9,21 +10,27 @@ import asyncpg
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
+from services.plumbing import db
+from services.plumbing.outbound import OutboundClient
 from services.plumbing.runtime import Service
 from services.provider_adapter.adapters import repository
 from services.provider_adapter.adapters.intake_client import IntakeVault
-from services.provider_adapter.entrypoints import consumers, http
-from services.provider_adapter.handlers import webhooks
-from services.provider_adapter.handlers.common import Adapter
+from services.provider_adapter.domain.accounts import (
+    display_name_problem,
+    normalise_username,
+    username_problem,
+)
+from services.provider_adapter.entrypoints import consumers, http, portal
+from services.provider_adapter.handlers import accounts, webhooks
+from services.provider_adapter.handlers.common import Adapter, Refused
 from services.provider_adapter.settings import AdapterSettings
 
 log = logging.getLogger(__name__)
 
 
-def build(settings: AdapterSettings | None = None) -> Service:
-    settings = settings or AdapterSettings()
-    vault = IntakeVault(settings.intake_url, settings.intake_service_token)
-    outbound = settings.outbound_client(
+def _webhook_client(settings: AdapterSettings) -> OutboundClient:
+    """The vetted client that calls this provider's webhook (services/plumbing/outbound.py)."""
+    return settings.outbound_client(
         purpose="provider_webhook",
         service=settings.service.value,
         allowed_hosts=settings.webhook_allowed_hosts,
@@ -31,7 +38,14 @@ def build(settings: AdapterSettings | None = None) -> Service:
         timeout_seconds=settings.webhook_timeout_seconds,
         max_response_bytes=settings.webhook_max_response_bytes,
     )
+
+
+def build(settings: AdapterSettings | None = None) -> Service:
+    settings = settings or AdapterSettings()
+    vault = IntakeVault(settings.intake_url, settings.intake_service_token)
+    outbound = _webhook_client(settings)
     state: dict[str, Adapter] = {}
+    assets = portal.load_assets()
 
     async def on_start(pool: asyncpg.Pool, app: FastAPI) -> None:
         async with pool.acquire() as conn:
@@ -43,6 +57,7 @@ def build(settings: AdapterSettings | None = None) -> Service:
             settings=settings,
             outbound=outbound,
         )
+        app.state.portal = portal.Web(state["adapter"], assets)
         if settings.hub_environment == "production" and not settings.webhook_allowed_hosts:
             log.warning(
                 "WEBHOOK_ALLOWED_HOSTS is not set: this provider may register a webhook on "
@@ -62,10 +77,61 @@ def build(settings: AdapterSettings | None = None) -> Service:
         settings=settings,
         schema=settings.db_schema,
         migrations=Path(__file__).parent / "migrations",
-        routers=[http.router],
+        routers=[http.router, portal.build_router()],
         register_consumers=register,
         on_start=on_start,
         on_stop=on_stop,
         background=[lambda pool: webhooks.run(state["adapter"])],
         info=lambda: {"service": settings.service.value},
+        # An invitation link's path is its one-time token; the assets are not worth a span.
+        untraced_paths=["portal/invitations/", "portal/assets/"],
     )
+
+
+def invite_administrator(argv: list[str]) -> int:
+    """A provider's first administrator (or another, when none can sign in): prints a
+    one-time invitation link. ``PORTAL_PUBLIC_URL`` makes it absolute. Run where the
+    adapter's settings are (its container), after its migrations."""
+    if len(argv) != 2:
+        print(
+            'usage: python -m services.provider_adapter invite-administrator USERNAME "Full Name"'
+        )
+        return 2
+    username, name = normalise_username(argv[0]), argv[1].strip()
+    problem = username_problem(username) or display_name_problem(name)
+    if problem:
+        print(problem)
+        return 2
+    settings = AdapterSettings()
+
+    async def invite() -> int:
+        pool = await db.create_pool(
+            settings.database_url, settings.db_schema, application_name="invite-administrator"
+        )
+        vault = IntakeVault(settings.intake_url, settings.intake_service_token)
+        outbound = _webhook_client(settings)
+        try:
+            adapter = Adapter(
+                service=settings.service,
+                pool=pool,
+                vault=vault,
+                settings=settings,
+                outbound=outbound,
+            )
+            token, expires_at = await accounts.first_administrator(
+                adapter, username=username, display_name=name
+            )
+        except Refused as exc:
+            print(exc.sentence)
+            return 1
+        finally:
+            await pool.close()
+            await vault.close()
+            await outbound.aclose()
+        base = (settings.portal_public_url or "").rstrip("/")
+        print(f"Invitation for {name} ({username}), administrator of the {settings.service.value}")
+        print(f"portal; it works once, until {expires_at:%Y-%m-%d %H:%M} UTC:")
+        print(f"  {base}/portal/invitations/{token}")
+        return 0
+
+    return asyncio.run(invite())

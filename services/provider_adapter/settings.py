@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from schemas.codes import Service
@@ -50,6 +50,39 @@ class AdapterSettings(ServiceSettings):
     )
     delivery_poll_seconds: float = Field(default=0.5, gt=0)
 
+    # ---- the provider portal (entrypoints/portal) ----------------------------------------
+    portal_secret_key: SecretStr = Field(
+        description="At least 32 random bytes (e.g. 64 hex digits) that sign the portal's "
+        "form tokens and seal its people's TOTP secrets. The same on every replica; keep it "
+        "with the database's backups (losing it means everyone enrols their authenticator "
+        "again).",
+        min_length=32,
+    )
+    portal_cookie_secure: bool = Field(
+        default=True,
+        description="Session cookies only over HTTPS (the __Host- prefix). Off only for the "
+        "local stack, which serves http://127.0.0.1.",
+    )
+    portal_public_url: str | None = Field(
+        default=None,
+        description="The portal's public base URL (https://idva.hub.example), for the "
+        "invitation links administrators hand out; default: the URL the request came to.",
+    )
+    portal_idle_minutes: float = Field(
+        default=30, gt=0, description="A session with no request for this long ends."
+    )
+    portal_session_hours: float = Field(
+        default=12, gt=0, description="A session ends this long after sign-in, however busy."
+    )
+    portal_lockout_attempts: int = Field(
+        default=5, ge=1, description="Failed sign-ins in a row (password or code) that lock."
+    )
+    portal_lockout_minutes: float = Field(default=15, gt=0)
+    portal_invitation_hours: float = Field(
+        default=72, gt=0, description="How long an invitation link works."
+    )
+    portal_page_size: int = Field(default=25, ge=1, le=200)
+
     _split_keys = field_validator("provider_key_sha256", mode="before")(comma_list)
     _split_facts = field_validator("allowed_facts", mode="before")(comma_list)
     _split_hosts = field_validator(
@@ -60,6 +93,8 @@ class AdapterSettings(ServiceSettings):
         problems = super().development_defaults()
         if self.webhook_insecure_hosts:
             problems.append("WEBHOOK_INSECURE_HOSTS lets webhooks travel unencrypted")
+        if not self.portal_cookie_secure:
+            problems.append("PORTAL_COOKIE_SECURE is off: portal sessions would travel over http")
         return problems
 
     def own_endpoints(self) -> list[Endpoint]:

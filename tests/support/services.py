@@ -34,6 +34,7 @@ def common_env(database_url: str, kafka: str) -> dict[str, object]:
         "identity_hash_key": "test-identity-key-0123456789abcdef0123",
         "vault_keys": {"test-1": TEST_VAULT_KEY},
         "vault_key_id": "test-1",
+        "portal_secret_key": "test portal key, never a real one, 0123456789",
     }
 
 

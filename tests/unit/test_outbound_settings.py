@@ -20,6 +20,7 @@ PRODUCTION: dict[str, object] = {
     "staff_jwt_public_key": CREDENTIALS.public_key_pem,
     "intake_url": "http://referral-intake:8080",
     "intake_service_token": "token",
+    "portal_secret_key": "0123456789abcdef" * 4,
     "http_host": "0.0.0.0",
     "http_port": 8080,
     "otel_exporter_otlp_endpoint": "http://otel-collector.observability.svc:4318",

@@ -4,6 +4,7 @@ with this adapter's service token. The vault decides and logs; we only ask."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -21,15 +22,38 @@ class VaultUnreachable(Exception):
     pass
 
 
+@dataclass(frozen=True)
+class Person:
+    """Who at the provider is acting: their coded actor (``IDVA:caseworker:<account id>``)
+    and their name, which travels to intake over this authenticated HTTP call only (never
+    on the bus)."""
+
+    actor: str
+    name: str
+
+
 class IntakeVault:
     def __init__(self, base_url: str, token: str, *, timeout: float = 5.0) -> None:
         self._client = httpx.AsyncClient(
             base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=timeout
         )
 
-    async def contact(self, referral_id: uuid.UUID) -> dict[str, Any]:
+    async def contact(self, referral_id: uuid.UUID, person: Person | None = None) -> dict[str, Any]:
+        """The contact details the agreement allows, logged in intake's disclosure log as
+        read by this adapter's service or, with ``person``, by that person."""
+        path = f"/internal/v1/referrals/{referral_id}/contact"
         try:
-            response = await self._client.get(f"/internal/v1/referrals/{referral_id}/contact")
+            if person is None:
+                response = await self._client.get(path)
+            else:
+                response = await self._client.post(
+                    path,
+                    json={
+                        "purpose": "provider_contact",
+                        "actor": person.actor,
+                        "actor_name": person.name,
+                    },
+                )
         except httpx.HTTPError as exc:
             raise VaultUnreachable from exc
         if response.status_code == 404:
@@ -40,6 +64,18 @@ class IntakeVault:
             raise VaultUnreachable(f"intake answered {response.status_code}")
         body: dict[str, Any] = response.json()
         return body
+
+    async def register_person(self, person: Person) -> None:
+        """Tell intake who a coded actor is, so that its timeline names them. Raises
+        ``VaultUnreachable`` when intake does not take it."""
+        try:
+            response = await self._client.put(
+                f"/internal/v1/people/{person.actor}", json={"display_name": person.name}
+            )
+        except httpx.HTTPError as exc:
+            raise VaultUnreachable from exc
+        if response.status_code != 204:
+            raise VaultUnreachable(f"intake answered {response.status_code}")
 
     async def close(self) -> None:
         await self._client.aclose()

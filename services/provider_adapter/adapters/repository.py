@@ -134,7 +134,22 @@ async def queue_page(
     statuses: list[str],
     after: tuple[int, datetime, uuid.UUID] | None,
     limit: int,
+    before: tuple[int, datetime, uuid.UUID] | None = None,
 ) -> list[asyncpg.Record]:
+    """Most urgent, then oldest first. ``after``: the page following that position;
+    ``before``: the page preceding it (rows nearest to it, still in queue order)."""
+    if before is not None:
+        rows = await conn.fetch(
+            """SELECT * FROM work_items WHERE status = ANY($1::text[])
+                 AND (priority_rank, requested_at, route_id) < ($2, $3, $4)
+               ORDER BY priority_rank DESC, requested_at DESC, route_id DESC LIMIT $5""",
+            statuses,
+            before[0],
+            before[1],
+            before[2],
+            limit,
+        )
+        return list(reversed(rows))
     if after is None:
         return list(
             await conn.fetch(
@@ -154,6 +169,43 @@ async def queue_page(
             after[1],
             after[2],
             limit,
+        )
+    )
+
+
+async def count_by_status(conn: Connection) -> dict[str, int]:
+    rows = await conn.fetch("SELECT status, count(*) AS n FROM work_items GROUP BY status")
+    return {r["status"]: int(r["n"]) for r in rows}
+
+
+# ---- history --------------------------------------------------------------------------------
+async def add_step(
+    conn: Connection,
+    route_id: uuid.UUID,
+    step: str,
+    status: str,
+    at: datetime,
+    actor: str | None,
+    detail: dict[str, Any],
+) -> None:
+    await conn.execute(
+        """INSERT INTO work_item_steps (route_id, step, status, at, actor, detail)
+           VALUES ($1, $2, $3, $4, $5, $6)""",
+        route_id,
+        step,
+        status,
+        at,
+        actor,
+        detail,
+    )
+
+
+async def steps(conn: Connection, route_id: uuid.UUID) -> list[asyncpg.Record]:
+    return list(
+        await conn.fetch(
+            """SELECT step, status, at, actor, detail FROM work_item_steps
+               WHERE route_id = $1 ORDER BY at, id""",
+            route_id,
         )
     )
 

@@ -3,8 +3,6 @@ anything about a referral not routed here answers 404, as for one that does not 
 
 from __future__ import annotations
 
-import base64
-import json
 import uuid
 from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
@@ -114,17 +112,10 @@ Provider = Annotated[Adapter, Depends(provider)]
 OPEN_STATUSES = [s.value for s in RouteStatus if s not in TERMINAL_ROUTE_STATUSES]
 
 
-def _encode_cursor(row: Any) -> str:
-    raw = json.dumps([row["priority_rank"], row["requested_at"].isoformat(), str(row["route_id"])])
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
 def _decode_cursor(cursor: str) -> tuple[int, datetime, uuid.UUID]:
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        rank, at, route_id = json.loads(base64.urlsafe_b64decode(padded))
-        return int(rank), datetime.fromisoformat(at), uuid.UUID(route_id)
-    except (ValueError, TypeError) as exc:
+        return work_items.decode_cursor(cursor)
+    except ValueError as exc:
         raise HTTPException(
             status_code=400, detail="The cursor is not one this API gave out."
         ) from exc
@@ -144,14 +135,14 @@ async def get_queue(
     page = rows[:limit]
     return {
         "items": [work_items.queue_item(r) for r in page],
-        "next_cursor": _encode_cursor(page[-1]) if len(rows) > limit else None,
+        "next_cursor": work_items.encode_cursor(page[-1]) if len(rows) > limit else None,
     }
 
 
 @router.get("/v1/referrals/{referral_id}")
 async def get_referral(referral_id: uuid.UUID, adapter: Provider) -> Any:
     try:
-        return await work_items.read_work_item(adapter, referral_id, reader=adapter.source)
+        return await work_items.read_work_item(adapter, referral_id)
     except NotFound:
         return problem(404, "Not found", NOT_FOUND)
     except (Gone, ContactWithdrawn):

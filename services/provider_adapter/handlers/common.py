@@ -4,6 +4,7 @@ every step reports."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -13,9 +14,11 @@ import asyncpg
 from schemas import events, topics
 from schemas.codes import RouteStatus, Service
 from services.plumbing import outbox
+from services.plumbing.db import Connection
 from services.plumbing.events import outgoing
 from services.plumbing.outbound import OutboundClient
-from services.provider_adapter.adapters.intake_client import IntakeVault
+from services.provider_adapter.adapters import repository as repo
+from services.provider_adapter.adapters.intake_client import IntakeVault, Person
 from services.provider_adapter.settings import AdapterSettings
 
 
@@ -81,3 +84,28 @@ def status_event(
             **extra,
         ),
     )
+
+
+_STEP_DETAIL = ("rejection_reason", "contact_attempt", "outcome", "reason")
+
+
+async def announce(
+    conn: Connection,
+    adapter: Adapter,
+    row: asyncpg.Record,
+    step: str,
+    status: RouteStatus,
+    at: datetime,
+    *,
+    person: Person | None = None,
+    caused_by: uuid.UUID | None = None,
+    **extra: Any,
+) -> None:
+    """A step on a work item, in the transaction that made it: its ``referral.status.v1``
+    event (naming the person by coded actor only) and its row in the work item's history."""
+    actor = person.actor if person else None
+    event = status_event(adapter, row, step, status, at, actor=actor, **extra)
+    await outbox.add(conn, [event], caused_by=caused_by)
+    data = event.envelope["data"]
+    detail = {k: data[k] for k in _STEP_DETAIL if data.get(k) is not None}
+    await repo.add_step(conn, row["route_id"], step, status.value, at, actor, detail)

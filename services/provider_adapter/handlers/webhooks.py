@@ -23,14 +23,14 @@ import asyncpg
 from standardwebhooks import Webhook
 
 from schemas.codes import RouteStatus
-from services.plumbing import outbox, telemetry
+from services.plumbing import telemetry
 from services.plumbing.db import CONNECTION_ERRORS, Connection
 from services.plumbing.metrics import WEBHOOK_ATTEMPTS
 from services.plumbing.outbound import OutboundFailed, OutboundRefused, Rule, Target
 from services.provider_adapter.adapters import repository as repo
 from services.provider_adapter.domain import delivery
 from services.provider_adapter.domain import work_item as lifecycle
-from services.provider_adapter.handlers.common import Adapter, status_event
+from services.provider_adapter.handlers.common import Adapter, announce
 
 log = logging.getLogger(__name__)
 BATCH = 20
@@ -203,7 +203,7 @@ async def _step(
     if after is current:
         return
     await repo.set_status(conn, route_id, after.value)
-    await outbox.add(conn, [status_event(adapter, row, step, after, now, reason=reason)])
+    await announce(conn, adapter, row, step, after, now, reason=reason)
 
 
 async def deliver_due(adapter: Adapter) -> int:

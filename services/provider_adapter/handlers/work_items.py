@@ -4,6 +4,8 @@ with the webhook delivery that tells the provider, if it has one."""
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import re
 import uuid
@@ -22,14 +24,15 @@ from schemas.codes import (
     RouteStatus,
 )
 from schemas.envelope import CloudEvent
-from services.plumbing import inbox, outbox, telemetry
+from services.plumbing import inbox, telemetry
 from services.plumbing.db import Connection
 from services.plumbing.kafka import Delivered
 from services.provider_adapter.adapters import repository as repo
+from services.provider_adapter.adapters.intake_client import Person
 from services.provider_adapter.domain import contact_standard
 from services.provider_adapter.domain import work_item as lifecycle
 from services.provider_adapter.handlers import webhooks
-from services.provider_adapter.handlers.common import Adapter, Gone, NotFound, status_event
+from services.provider_adapter.handlers.common import Adapter, Gone, NotFound, announce
 
 log = logging.getLogger(__name__)
 
@@ -101,10 +104,8 @@ async def _take(conn: Connection, adapter: Adapter, event: CloudEvent[events.Wor
         return
     row = await repo.lock_route(conn, item.route_id)
     assert row is not None
-    await outbox.add(
-        conn,
-        [status_event(adapter, row, "queued", RouteStatus.REQUESTED, datetime.now(UTC))],
-        caused_by=event.id,
+    await announce(
+        conn, adapter, row, "queued", RouteStatus.REQUESTED, datetime.now(UTC), caused_by=event.id
     )
     await webhooks.enqueue(conn, adapter, item.route_id, "created", queue_item(row))
 
@@ -132,10 +133,8 @@ async def _apply_hub_step(
         if after is current:
             return
         await repo.set_status(conn, route_id, after.value)
-        await outbox.add(
-            conn,
-            [status_event(adapter, row, step, after, datetime.now(UTC), reason=reason)],
-            caused_by=event_id,
+        await announce(
+            conn, adapter, row, step, after, datetime.now(UTC), reason=reason, caused_by=event_id
         )
         updated = await repo.lock_route(conn, route_id)
         assert updated is not None
@@ -178,6 +177,22 @@ async def record_sla_event(adapter: Adapter, event: CloudEvent[events.SlaBreache
     )
 
 
+def encode_cursor(row: asyncpg.Record) -> str:
+    """An opaque position in the queue (after ``row``), for the next page."""
+    raw = json.dumps([row["priority_rank"], row["requested_at"].isoformat(), str(row["route_id"])])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, datetime, uuid.UUID]:
+    """The position ``encode_cursor`` gave out; ``ValueError`` for anything else."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        rank, at, route_id = json.loads(base64.urlsafe_b64decode(padded))
+        return int(rank), datetime.fromisoformat(at), uuid.UUID(route_id)
+    except (ValueError, TypeError) as exc:
+        raise ValueError("not a queue cursor") from exc
+
+
 def queue_item(row: asyncpg.Record) -> dict[str, Any]:
     """A work item as the provider sees it in its queue: no contact details."""
     return {
@@ -200,9 +215,10 @@ def queue_item(row: asyncpg.Record) -> dict[str, Any]:
 
 
 async def read_work_item(
-    adapter: Adapter, referral_id: uuid.UUID, *, reader: str
+    adapter: Adapter, referral_id: uuid.UUID, *, person: Person | None = None
 ) -> dict[str, Any]:
-    """The work item with the contact details from intake's vault. The first read moves a
+    """The work item with the contact details from intake's vault, logged there as read by
+    this provider's system or, with ``person``, by that person. The first read moves a
     requested route to received."""
     telemetry.tag_referral(referral_id)
     async with adapter.pool.acquire() as conn:
@@ -215,17 +231,38 @@ async def read_work_item(
         RouteStatus.CLOSED,
     }:
         raise Gone
-    contact = await adapter.vault.contact(referral_id)
+    contact = await adapter.vault.contact(referral_id, person)
+    view = await view_work_item(adapter, referral_id, person=person)
+    if person is not None:
+        async with adapter.pool.acquire() as conn:
+            await repo.add_step(
+                conn,
+                uuid.UUID(view["route_id"]),
+                "contact_details_shown",
+                view["status"],
+                datetime.now(UTC),
+                person.actor,
+                {"fields": sorted(k for k, v in contact.items() if v is not None)},
+            )
+    return {**view, "contact": contact}
+
+
+async def view_work_item(
+    adapter: Adapter, referral_id: uuid.UUID, *, person: Person | None = None
+) -> dict[str, Any]:
+    """The work item without contact details: its coded facts, contact attempts and outcome.
+    Having it in hand is being *viewed*: a requested route becomes received."""
     async with adapter.pool.acquire() as conn, conn.transaction():
         row = await repo.lock_latest_for_referral(conn, referral_id)
-        assert row is not None
+        if row is None:
+            raise NotFound
         current = RouteStatus(row["status"])
         after = lifecycle.on_viewed(current)
         if after is not current:
             with telemetry.continue_trace(row["trace_context"], "provider viewed", referral_id):
                 await repo.set_status(conn, row["route_id"], after.value)
-                await outbox.add(
-                    conn, [status_event(adapter, row, "viewed", after, datetime.now(UTC))]
+                await announce(
+                    conn, adapter, row, "viewed", after, datetime.now(UTC), person=person
                 )
             row = await repo.latest_for_referral(conn, referral_id)
             assert row is not None
@@ -233,7 +270,6 @@ async def read_work_item(
         outcome = await repo.outcome(conn, row["route_id"])
     return {
         **queue_item(row),
-        "contact": contact,
         "contact_attempts": [
             {"at": a["at"].isoformat(), "channel": a["channel"], "result": a["result"]}
             for a in attempts
@@ -253,12 +289,24 @@ def _contact_progress(
     )
 
 
+async def history(adapter: Adapter, referral_id: uuid.UUID) -> list[asyncpg.Record]:
+    """Every step on the referral's latest work item here, oldest first, with its coded
+    actor (``NotFound`` when it was never routed to this provider)."""
+    async with adapter.pool.acquire() as conn:
+        row = await repo.latest_for_referral(conn, referral_id)
+        if row is None:
+            raise NotFound
+        return await repo.steps(conn, row["route_id"])
+
+
 async def _change(
     adapter: Adapter,
     referral_id: uuid.UUID,
     step: str,
     decide: Callable[[RouteStatus], RouteStatus],
     record: Callable[[Connection, uuid.UUID, RouteStatus], Awaitable[None]] | None = None,
+    *,
+    person: Person | None = None,
     **event_extra: Any,
 ) -> dict[str, Any]:
     """Lock the work item, let the domain decide the next status, save it, announce it."""
@@ -273,8 +321,8 @@ async def _change(
                 await record(conn, row["route_id"], after)
             else:
                 await repo.set_status(conn, row["route_id"], after.value)
-            await outbox.add(
-                conn, [status_event(adapter, row, step, after, datetime.now(UTC), **event_extra)]
+            await announce(
+                conn, adapter, row, step, after, datetime.now(UTC), person=person, **event_extra
             )
     return {
         "referral_id": str(referral_id),
@@ -290,6 +338,7 @@ async def acknowledge(
     accepted: bool,
     reason: RejectionReason | None,
     note: str | None,
+    person: Person | None = None,
 ) -> dict[str, Any]:
     async def record(conn: Connection, route_id: uuid.UUID, after: RouteStatus) -> None:
         await repo.set_status(
@@ -306,6 +355,7 @@ async def acknowledge(
         "acknowledged",
         lambda current: lifecycle.on_acknowledged(current, accepted=accepted),
         record,
+        person=person,
         rejection_reason=None if accepted else reason,
     )
 
@@ -317,6 +367,7 @@ async def record_contact_attempt(
     at: datetime,
     channel: ContactChannel,
     result: ContactResult,
+    person: Person | None = None,
 ) -> dict[str, Any]:
     async def record(conn: Connection, route_id: uuid.UUID, after: RouteStatus) -> None:
         await repo.add_contact_attempt(conn, route_id, at, channel.value, result.value)
@@ -328,6 +379,7 @@ async def record_contact_attempt(
         "contact_attempt",
         lambda current: lifecycle.on_contact_attempt(current, result),
         record,
+        person=person,
         contact_attempt=events.ContactAttempt(at=at, channel=channel, result=result),
     )
 
@@ -339,6 +391,7 @@ async def record_outcome(
     status: OutcomeStatus,
     reason: str | None,
     measures: dict[str, Any],
+    person: Person | None = None,
 ) -> dict[str, Any]:
     async def record(conn: Connection, route_id: uuid.UUID, after: RouteStatus) -> None:
         if status is OutcomeStatus.FAILED and reason == contact_standards.NOT_CONTACTABLE:
@@ -360,6 +413,7 @@ async def record_outcome(
         "outcome",
         lambda current: lifecycle.on_outcome(current, status),
         record,
+        person=person,
         outcome=events.Outcome(status=status, reason=coded_reason, measures=measures),
     )
 
@@ -370,9 +424,18 @@ async def queue(
     statuses: list[str],
     after: tuple[int, datetime, uuid.UUID] | None,
     limit: int,
+    before: tuple[int, datetime, uuid.UUID] | None = None,
 ) -> list[asyncpg.Record]:
     async with adapter.pool.acquire() as conn:
-        return await repo.queue_page(conn, statuses=statuses, after=after, limit=limit)
+        return await repo.queue_page(
+            conn, statuses=statuses, after=after, before=before, limit=limit
+        )
+
+
+async def counts(adapter: Adapter) -> dict[str, int]:
+    """How many work items are in each status."""
+    async with adapter.pool.acquire() as conn:
+        return await repo.count_by_status(conn)
 
 
 async def key_is_active(adapter: Adapter, key_hash: str) -> bool:

@@ -262,15 +262,29 @@ async def log_disclosure(
     service: str | None,
     fields: list[str],
     purpose: str,
+    accessor_name: str | None = None,
 ) -> None:
     await conn.execute(
-        """INSERT INTO disclosure_log (referral_id, accessor, service, fields, purpose)
-           VALUES ($1, $2, $3, $4, $5)""",
+        """INSERT INTO disclosure_log (referral_id, accessor, service, fields, purpose,
+                                       accessor_name)
+           VALUES ($1, $2, $3, $4, $5, $6)""",
         referral_id,
         accessor,
         service,
         fields,
         purpose,
+        accessor_name,
+    )
+
+
+async def name_person(conn: Connection, actor: str, service: str, display_name: str) -> None:
+    await conn.execute(
+        """INSERT INTO provider_people (actor, service, display_name) VALUES ($1, $2, $3)
+           ON CONFLICT (actor) DO UPDATE SET display_name = $3, updated_at = now()
+           WHERE provider_people.display_name IS DISTINCT FROM $3""",
+        actor,
+        service,
+        display_name,
     )
 
 
@@ -298,8 +312,10 @@ async def load_timeline(conn: Connection, referral_id: uuid.UUID) -> list[asyncp
     stored before the ``requested`` it follows: order by when each happened, then by arrival."""
     return list(
         await conn.fetch(
-            """SELECT t.route_id, t.event, t.status, t.at, t.detail, t.actor, r.service
+            """SELECT t.route_id, t.event, t.status, t.at, t.detail, t.actor, r.service,
+                      p.display_name AS actor_name
                FROM timeline t LEFT JOIN routes r USING (route_id)
+                    LEFT JOIN provider_people p ON p.actor = t.actor
                WHERE t.referral_id = $1 ORDER BY t.at, t.id""",
             referral_id,
         )
@@ -825,7 +841,7 @@ async def record_reconciliation(
 async def disclosure_log(conn: Connection, referral_id: uuid.UUID) -> list[asyncpg.Record]:
     return list(
         await conn.fetch(
-            """SELECT at, accessor, service, fields, purpose FROM disclosure_log
+            """SELECT at, accessor, accessor_name, service, fields, purpose FROM disclosure_log
                WHERE referral_id = $1 ORDER BY at, id""",
             referral_id,
         )

@@ -6,10 +6,11 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Header, Query, Request
+from fastapi import APIRouter, Body, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from schemas import events
 from schemas.codes import (
     STATUTORY_FLAGS,
     Flag,
@@ -64,6 +65,10 @@ MaySimulate = Annotated[Principal, allow(ACCESS, "POST /v1/simulations")]
 AdapterOfService = Annotated[
     Principal, allow(ACCESS, "GET /internal/v1/referrals/{referral_id}/contact")
 ]
+AdapterForPerson = Annotated[
+    Principal, allow(ACCESS, "POST /internal/v1/referrals/{referral_id}/contact")
+]
+AdapterNamingPerson = Annotated[Principal, allow(ACCESS, "PUT /internal/v1/people/{actor}")]
 
 
 NOT_FOUND_DETAIL = "No referral with that id is available to you."
@@ -79,6 +84,16 @@ class ConsentIn(Body_):
     status: Literal["given", "refused", "withdrawn"]
     recorded_at: AwareDatetime | None = None
     recorded_by: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+
+class PersonIn(Body_):
+    display_name: Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class ContactReadIn(Body_):
+    purpose: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,59}$")] = "provider_contact"
+    actor: events.Actor
+    actor_name: Annotated[str, Field(min_length=1, max_length=100)]
 
 
 class OverrideIn(Body_):
@@ -340,6 +355,17 @@ async def record_statutory_referral(
         return _conflict(exc)
 
 
+def _adapter_service(caller: Principal) -> Service | None:
+    if caller.service is None or caller.service not in Service.__members__:
+        return None
+    return Service(caller.service)
+
+
+def _speaks_for(service: Service, actor: str) -> bool:
+    """An adapter speaks only for its own provider's people."""
+    return actor.split(":", 1)[0] == service.value
+
+
 @router.get("/internal/v1/referrals/{referral_id}/contact", include_in_schema=False)
 async def contact_for_provider(
     referral_id: uuid.UUID,
@@ -348,16 +374,48 @@ async def contact_for_provider(
     purpose: str = "provider_contact",
 ) -> Any:
     """The vault, for provider adapters: only for an open route to the caller's service."""
-    if caller.service is None or caller.service not in Service.__members__:
+    service = _adapter_service(caller)
+    if service is None:
         return _not_found()
+    return await _disclose(request, referral_id, service, caller.subject, None, purpose[:60])
+
+
+@router.post("/internal/v1/referrals/{referral_id}/contact", include_in_schema=False)
+async def contact_for_provider_person(
+    referral_id: uuid.UUID, body: ContactReadIn, request: Request, caller: AdapterForPerson
+) -> Any:
+    """The same, read by a person at the provider (its portal): the disclosure log names
+    them (coded actor and name)."""
+    service = _adapter_service(caller)
+    if service is None:
+        return _not_found()
+    if not _speaks_for(service, body.actor):
+        return problem(
+            422,
+            "Invalid request",
+            "An adapter reads contact details for its own provider's people only.",
+            errors=[{"field": "actor", "message": f"must be one of {service.value}'s people"}],
+        )
+    return await _disclose(request, referral_id, service, body.actor, body.actor_name, body.purpose)
+
+
+async def _disclose(
+    request: Request,
+    referral_id: uuid.UUID,
+    service: Service,
+    accessor: str,
+    accessor_name: str | None,
+    purpose: str,
+) -> Any:
     try:
         return await disclosure.disclose_contact(
             request.app.state.pool,
             request.app.state.vault,
             referral_id,
-            service=Service(caller.service),
-            accessor=caller.subject,
-            purpose=purpose[:60],
+            service=service,
+            accessor=accessor,
+            accessor_name=accessor_name,
+            purpose=purpose,
         )
     except NotFound:
         return _not_found()
@@ -365,6 +423,20 @@ async def contact_for_provider(
         return problem(
             410, "Gone", "This referral's contact details are no longer disclosed to you."
         )
+
+
+@router.put("/internal/v1/people/{actor}", include_in_schema=False, status_code=204)
+async def name_provider_person(
+    actor: events.Actor, body: PersonIn, request: Request, caller: AdapterNamingPerson
+) -> Response:
+    """Who a coded actor is (their name), so that the timeline names the person."""
+    service = _adapter_service(caller)
+    if service is None or not _speaks_for(service, actor):
+        return problem(404, "Not found", "No such person at your provider.")
+    await disclosure.name_person(
+        request.app.state.pool, actor, service=service, display_name=body.display_name
+    )
+    return Response(status_code=204)
 
 
 def _token(request: Request) -> str:

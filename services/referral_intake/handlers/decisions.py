@@ -222,8 +222,12 @@ async def _after_awaited_decision(conn: Connection, decision: events.ReferralRou
     await send_pending_reassessment(conn, decision.referral_id)
 
 
-def _reported_by(source: str) -> str:
-    """``provider_adapter.IDVA`` → ``IDVA provider``."""
+def _reported_by(source: str, change: events.RouteStatusChanged | None = None) -> str:
+    """The person who took the step (their coded actor, ``IDVA:caseworker:<id>``, when the
+    provider's portal names one for the route's own service), else ``provider_adapter.IDVA``
+    → ``IDVA provider``."""
+    if change is not None and change.actor and change.actor.startswith(f"{change.service}:"):
+        return change.actor
     return (
         f"{source.rsplit('.', 1)[-1]} provider"
         if source.startswith("provider_adapter.")
@@ -269,7 +273,7 @@ async def _record_route_status(
         change.referral_id,
         change.step,
         change.at,
-        actor=_reported_by(event.source),
+        actor=_reported_by(event.source, change),
         route_id=change.route_id,
         status=change.status.value,
         detail=detail,

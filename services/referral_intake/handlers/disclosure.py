@@ -33,9 +33,12 @@ async def disclose_contact(
     service: Service,
     accessor: str,
     purpose: str,
+    accessor_name: str | None = None,
 ) -> dict[str, Any]:
     """``NotFound`` when nothing was ever routed to ``service`` (exactly as for a referral
-    that does not exist); ``NoLongerDisclosed`` when it was, but may no longer be read."""
+    that does not exist); ``NoLongerDisclosed`` when it was, but may no longer be read.
+    ``accessor`` is the adapter's own subject, or a person's coded actor with their name in
+    ``accessor_name`` (the log keeps both, and the name is remembered for the timeline)."""
     async with pool.acquire() as conn, conn.transaction():
         routes = await repo.routes_to_service(conn, referral_id, service.value)
         if not routes:
@@ -62,11 +65,22 @@ async def disclose_contact(
             conn,
             referral_id,
             accessor=accessor,
+            accessor_name=accessor_name,
             service=service.value,
             fields=fields,
             purpose=purpose,
         )
+        if accessor_name is not None:
+            await repo.name_person(conn, accessor, service.value, accessor_name)
     return {f: contact.get(f) for f in allowed}
+
+
+async def name_person(
+    pool: asyncpg.Pool, actor: str, *, service: Service, display_name: str
+) -> None:
+    """Remember who a provider's coded actor is, for the timeline and the logs."""
+    async with pool.acquire() as conn:
+        await repo.name_person(conn, actor, service.value, display_name)
 
 
 async def contact_for_staff(
@@ -109,6 +123,7 @@ async def disclosures(pool: asyncpg.Pool, referral_id: uuid.UUID) -> dict[str, A
             {
                 "at": r["at"].isoformat(),
                 "accessor": r["accessor"],
+                "accessor_name": r["accessor_name"],
                 "service": r["service"],
                 "fields": list(r["fields"]),
                 "purpose": r["purpose"],

@@ -27,6 +27,10 @@ def _timeline_entry(row: asyncpg.Record) -> dict[str, Any]:
     if row["service"] and "service" not in entry:
         entry["service"] = row["service"]
     entry["by"] = row["actor"] or "hub"
+    if row["actor_name"]:
+        # A person at a provider: named here, at read time, never on the bus.
+        entry["by_actor"] = row["actor"]
+        entry["by"] = f"{row['actor_name']} ({row['actor'].split(':', 1)[0]})"
     return entry
 
 
