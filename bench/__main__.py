@@ -334,7 +334,10 @@ def main() -> None:
     results["policy_decisions_per_s"] = policy["decisions_per_second"]
     results["phases"]["policy"] = policy
     try:
-        print("Starting a hub (embedded PostgreSQL with fsync, Tansu, 7 services) ...", flush=True)
+        print(
+            "Starting a hub (embedded PostgreSQL with fsync, Apache Kafka, 7 services) ...",
+            flush=True,
+        )
         with running_hub() as hub:
             _run_async(_throughput(args, hub, results, began))
         print("Starting a fresh hub for the end-to-end runs ...", flush=True)

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from deploy.localstack.processes import launch_stack
+from deploy.localstack.stack import kafka_admin_access
+from services.plumbing.kafka_access import KafkaAccess
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT_SECONDS = 180.0
@@ -39,8 +41,9 @@ class Hub:
         return str(self.info()["database_url"])
 
     @property
-    def bootstrap_servers(self) -> str:
-        return str(self.info()["kafka_bootstrap_servers"])
+    def kafka(self) -> KafkaAccess:
+        """The hub's broker as its super user (the bench makes a topic of its own)."""
+        return kafka_admin_access(self.info())
 
     def pids(self, *names: str) -> list[int]:
         processes: dict[str, int] = self.info()["processes"]

@@ -1,6 +1,7 @@
 """``make run``: bring the whole hub up on this machine, supervise it, take it down.
 
-Start order: PostgreSQL, broker, topics, migrations, credentials, services; then write
+Start order: PostgreSQL, Apache Kafka, topics (the topic job's own code), migrations,
+credentials, services; then write
 ``.dev/stack.json`` (contract: "Local stack discovery"). A service process that dies is
 started again with backoff and the file updated. Ctrl-C stops services first (they finish
 in-flight work and commit offsets), then the broker, then the database, and removes the
@@ -25,6 +26,8 @@ from typing import IO, Any
 
 import httpx
 
+from deploy.container import topics as topic_job
+from deploy.localstack import kafka
 from deploy.localstack import ports as portlib
 from deploy.localstack.credentials import (
     AUDIENCE,
@@ -33,12 +36,13 @@ from deploy.localstack.credentials import (
     generate,
     persistent_secrets,
 )
+from deploy.localstack.kafka import KafkaBroker
 from deploy.localstack.postgres import EmbeddedPostgres
 from deploy.localstack.processes import spawn, stop
-from deploy.localstack.tansu import TansuBroker
 from schemas.codes import Service
+from schemas.topics import PARTITIONS, all_topics
+from services.plumbing.kafka_access import KafkaAccess
 from services.plumbing.migrations import ensure_database
-from services.plumbing.topics_admin import ensure_topics, misfits, partition_counts
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DATABASE = "hub"
@@ -109,10 +113,11 @@ class Stack:
     say: Say = print
     children: list[Child] = field(default_factory=list)
     postgres: EmbeddedPostgres | None = None
-    broker: TansuBroker | None = None
+    broker: KafkaBroker | None = None
     credentials: Credentials | None = None
     database_url: str = ""
     bootstrap_servers: str = ""
+    kafka_admin: KafkaAccess | None = None
     _stopping: bool = False
     _lock_file: IO[str] | None = None
 
@@ -201,6 +206,11 @@ class Stack:
         return chosen
 
     def _start_infrastructure(self) -> None:
+        if not self.options.kafka_bootstrap_servers:
+            try:  # before anything starts: say at once what the machine lacks
+                kafka.java()
+            except kafka.Missing as exc:
+                raise StartupFailed(str(exc)) from exc
         if self.options.database_url:
             self.database_url = self.options.database_url
             self.say(f"Using PostgreSQL at {_redact(self.database_url)} (DATABASE_URL)")
@@ -222,22 +232,36 @@ class Stack:
 
         if self.options.kafka_bootstrap_servers:
             self.bootstrap_servers = self.options.kafka_bootstrap_servers
+            self.kafka_admin = KafkaAccess(self.bootstrap_servers)
             self.say(f"Using Kafka at {self.bootstrap_servers} (KAFKA_BOOTSTRAP_SERVERS)")
         else:
             port = self._port("kafka")
+            home = self.state_dir / "kafka"
             self.say(
-                f"Starting Kafka-protocol broker (Tansu, memory storage) on 127.0.0.1:{port} ..."
+                f"Starting Apache Kafka {kafka.kafka_version()} (KRaft, one node, log in "
+                f"{self._display(home)}/) on 127.0.0.1:{port} ..."
             )
-            self.broker = TansuBroker(port, self.logs_dir / "tansu.log")
+            self.broker = KafkaBroker(home, port, self.logs_dir / "kafka.log")
             try:
-                self.broker.start()
-            except RuntimeError as exc:
+                self.broker.start(say=self.say)
+            except (RuntimeError, kafka.Missing) as exc:
                 raise StartupFailed(str(exc)) from exc
+            self.say(f"  Kafka ready in {self.broker.started_in_seconds} s")
             self.bootstrap_servers = self.broker.bootstrap_servers
+            self.kafka_admin = KafkaAccess(self.bootstrap_servers)
+
+    def _provision_bus(self) -> None:
+        """What the topic job does in production: every topic, with its partitions and
+        configuration. Existing ones are left alone (a restarted broker keeps its log)."""
+        assert self.kafka_admin is not None
+        if asyncio.run(topic_job.prepare(self.kafka_admin, 1, wait_seconds=60)) != 0:
+            raise StartupFailed(
+                f"the topic job failed: a hub topic exists without {PARTITIONS} partitions"
+            )
 
     def _prepare(self) -> None:
-        created = asyncio.run(ensure_topics(self.bootstrap_servers))
-        self.say(f"Topics ready ({len(created)} created, 6 partitions each)")
+        self._provision_bus()
+        self.say(f"Topics ready ({len(all_topics())}, {PARTITIONS} partitions each)")
         self.credentials = generate()
         self.children = self._plan_children()
         self.say("Applying database migrations ...")
@@ -267,12 +291,8 @@ class Stack:
             {
                 "DATABASE_URL": self.database_url,
                 "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
-                "KAFKA_CREATE_MISSING_TOPICS": "true" if self.broker else "false",
-                "KAFKA_IDEMPOTENCE": os.environ.get(
-                    "KAFKA_IDEMPOTENCE", "false" if self.broker else "true"
-                ),
                 "STAFF_JWT_PUBLIC_KEY": creds.public_key_pem,
-                # Faster group joins on one machine (Tansu takes about half the timeout).
+                # A killed consumer's partitions move to another within seconds.
                 "KAFKA_SESSION_TIMEOUT_MS": os.environ.get("KAFKA_SESSION_TIMEOUT_MS", "6000"),
                 "KAFKA_HEARTBEAT_INTERVAL_MS": os.environ.get(
                     "KAFKA_HEARTBEAT_INTERVAL_MS", "1000"
@@ -281,7 +301,7 @@ class Stack:
                 "STAFF_JWT_AUDIENCE": AUDIENCE,
                 "HTTP_HOST": "127.0.0.1",
                 "PYTHONUNBUFFERED": "1",
-                # The local stack's own issuer and its broker without idempotence are
+                # The local stack's own issuer and its loopback broker without TLS are
                 # development settings: say so, or the services refuse to start.
                 "HUB_ENVIRONMENT": os.environ.get("HUB_ENVIRONMENT", "local"),
             }
@@ -369,13 +389,15 @@ class Stack:
                 time.sleep(0.2)
 
     def _restart_infrastructure(self) -> bool:
-        """The broker or the database died: start it again where it was. The embedded broker
-        comes back empty, so its topics are made again; the services reconnect by themselves
-        and intake's reconciliation re-drives what was in flight."""
+        """The broker or the database died: start it again where it was, on its log or data
+        directory. The services reconnect by themselves. Should the broker's log have gone,
+        it is formatted afresh and its topics made again, and intake's reconciliation
+        re-drives what was in flight."""
         changed = False
         if self.broker and self.broker.process and self.broker.process.poll() is not None:
-            self.say(f"{_now()} the broker exited; starting it again (it has forgotten its topics)")
-            self._start_broker_with_its_topics()
+            self.say(f"{_now()} the broker exited; starting it again on its log")
+            self.broker.start(say=self.say)
+            self._provision_bus()
             changed = True
         if self.postgres and self.postgres.process and self.postgres.process.poll() is not None:
             self.say(f"{_now()} PostgreSQL exited; starting it again")
@@ -383,31 +405,12 @@ class Stack:
             changed = True
         return changed
 
-    def _start_broker_with_its_topics(self, attempts: int = 3) -> None:
-        """Start the broker and make its topics before anything else does: the services
-        are reconnecting meanwhile, and a topic a client made first (with the broker's
-        default partition count) would leave partitions unread. Started again if so."""
-        assert self.broker is not None
-        for attempt in range(1, attempts + 1):
-            self.broker.start()
-            asyncio.run(ensure_topics(self.bootstrap_servers))
-            wrong = misfits(asyncio.run(partition_counts(self.bootstrap_servers)))
-            if not wrong:
-                return
-            self.say(
-                f"{_now()} topics made with the wrong partition count ({', '.join(wrong)}); "
-                + ("starting the broker again" if attempt < attempts else "giving up")
-            )
-            if attempt < attempts:
-                self.broker.stop()
-        raise RuntimeError("the broker's topics could not be made with their partitions")
-
     def _supervise(self) -> None:
         while not self._stopping:
             now = time.monotonic()
             try:
                 changed = self._restart_infrastructure()
-            except RuntimeError as exc:
+            except (RuntimeError, StartupFailed) as exc:
                 self.say(f"{_now()} could not restart: {exc}; trying again")
                 changed = False
             for child in self.children:
@@ -515,6 +518,17 @@ class Stack:
 
 class StartupFailed(Exception):
     pass
+
+
+def kafka_admin_access(info: dict[str, Any]) -> KafkaAccess:
+    """A running stack's broker as its super user, from its ``stack.json``: for the tests
+    and the bench, which read every topic back."""
+    access = KafkaAccess(info["kafka_bootstrap_servers"])
+    security = info.get("kafka_security")
+    if security:
+        admin = security["tools"]["admin"]
+        access = access.as_user(admin["username"], admin["password"])
+    return access
 
 
 def _tail(path: Path, lines: int = 15) -> str:

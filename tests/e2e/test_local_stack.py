@@ -3,14 +3,18 @@ a clear answer to a second `make run`, and restarts of a process that dies."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import asyncpg
 import httpx
 
+from schemas import topics
+from tests.support.kafka_reader import read_all
 from tests.support.referrals import referral
 from tests.support.stack import PROJECT_ROOT, RunningStack, start, stop
 from tests.support.waiting import eventually_sync
@@ -93,8 +97,9 @@ def test_a_service_process_that_dies_is_restarted(hub: RunningStack) -> None:
 
 
 def test_a_second_make_run_keeps_the_referrals_of_the_first(tmp_path: Path) -> None:
-    """The embedded database lives in the state directory: stop the hub, start it again,
-    and yesterday's referrals are still there (the embedded broker, by design, is not)."""
+    """The embedded database and the broker's log live in the state directory: stop the hub,
+    start it again, and yesterday's referrals are still there, and so are the broker's
+    records and the consumer groups' offsets (nothing is decided twice)."""
     first = start(tmp_path, ephemeral=False)
     try:
         created = first.staff().post("/v1/referrals", json=referral())
@@ -111,6 +116,28 @@ def test_a_second_make_run_keeps_the_referrals_of_the_first(tmp_path: Path) -> N
         view = again.staff().get(f"/v1/referrals/{referral_id}")
         assert view.status_code == 200
         assert view.json()["status"] == "routed"
+        decisions = asyncio.run(_decisions(again.info()["database_url"], referral_id))
+        assert decisions == 1  # the router's committed offset survived: not decided again
+        received = asyncio.run(_records_for(again, referral_id))
+        assert received == 1  # the broker kept its log
     finally:
         assert stop(again) == 0
     assert (tmp_path / "pgdata" / "PG_VERSION").exists()
+    assert (tmp_path / "kafka" / "data" / "meta.properties").exists()
+
+
+async def _decisions(database_url: str, referral_id: str) -> int:
+    conn = await asyncpg.connect(database_url)
+    try:
+        return int(
+            await conn.fetchval(
+                "SELECT count(*) FROM router.decisions WHERE referral_id = $1::uuid", referral_id
+            )
+        )
+    finally:
+        await conn.close()
+
+
+async def _records_for(stack: RunningStack, referral_id: str) -> int:
+    records = await read_all(stack.kafka_admin(), [topics.REFERRAL_RECEIVED])
+    return sum(1 for r in records if r.key == referral_id.encode())

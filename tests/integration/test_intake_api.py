@@ -16,6 +16,7 @@ import pytest
 from schemas import events
 from schemas.envelope import CloudEvent
 from services.plumbing import db
+from services.plumbing.kafka_access import KafkaAccess
 from services.referral_intake.bootstrap import build
 from services.referral_intake.handlers import decisions, watchdog
 from services.referral_intake.settings import IntakeSettings
@@ -24,7 +25,9 @@ from tests.support.services import CREDENTIALS, common_env, serving
 
 
 @pytest.fixture(scope="module")
-async def intake(module_database_url: str, module_kafka: str) -> AsyncIterator[httpx.AsyncClient]:
+async def intake(
+    module_database_url: str, module_kafka: KafkaAccess
+) -> AsyncIterator[httpx.AsyncClient]:
     env = common_env(module_database_url, module_kafka)
     settings = IntakeSettings(**env)  # type: ignore[arg-type]
     async with serving(build(settings).create_app(), CREDENTIALS.staff_tokens["triage"]) as client:

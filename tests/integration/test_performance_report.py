@@ -49,6 +49,7 @@ from schemas.envelope import CloudEvent
 from services.plumbing import db
 from services.plumbing.auth import TokenVerifier
 from services.plumbing.http import install_error_handlers
+from services.plumbing.kafka_access import KafkaAccess
 from services.referral_intake.adapters import report_config
 from services.referral_intake.bootstrap import build
 from services.referral_intake.domain.performance import AGE_BANDS, age_band
@@ -350,7 +351,7 @@ async def seed(pool: asyncpg.Pool) -> Seeder:
 
 @pytest.fixture(scope="module")
 async def pool(module_database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    settings = IntakeSettings(**common_env(module_database_url, "127.0.0.1:1"))  # type: ignore[arg-type]
+    settings = IntakeSettings(**common_env(module_database_url, KafkaAccess("127.0.0.1:1")))  # type: ignore[arg-type]
     await build(settings).migrate()
     pool = await db.create_pool(module_database_url, "intake", application_name="test")
     yield pool

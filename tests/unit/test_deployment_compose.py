@@ -125,7 +125,6 @@ def test_the_settings_accept_the_compose_configuration_in_production(
     env.update({variable: generated[source] for variable, source in _secret_env(service).items()})
     settings = settings_from(SETTINGS[module], env, monkeypatch)
     assert settings.hub_environment == "production"
-    assert settings.kafka_idempotence
     assert settings.http_host == "0.0.0.0"
     assert settings.otel_exporter_otlp_endpoint
     # bootstrap.py of intake refuses to start without a way to verify tokens.
@@ -262,7 +261,6 @@ def test_kafka_is_kraft_with_idempotent_producers_and_topics_made_by_the_init_jo
     init = SERVICES["kafka-init"]
     assert _hub_module(init)[0] == "deploy.container.topics"
     for service in SETTINGS_USERS.values():
-        assert _env(service)["KAFKA_IDEMPOTENCE"] == "true"
         assert _env(service)["HUB_ENVIRONMENT"] == "production"
         assert _env(service)["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
 

@@ -185,7 +185,6 @@ def test_the_settings_accept_the_configuration_in_production(
         }
         settings = settings_from(cls, values, monkeypatch)
         assert settings.hub_environment == "production", where
-        assert settings.kafka_idempotence, where
 
 
 def test_secret_references_match_the_example_secrets() -> None:
@@ -277,7 +276,6 @@ def test_probes_resources_and_security() -> None:
 
 def test_configuration_is_for_production_and_the_topic_job_makes_the_topics() -> None:
     assert CONFIG["HUB_ENVIRONMENT"] == "production"
-    assert CONFIG["KAFKA_IDEMPOTENCE"] == "true"
     (job,) = _of_kind("Job").values()
     (container,) = job["spec"]["template"]["spec"]["containers"]
     parsed = service_module(container["args"])
