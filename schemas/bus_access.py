@@ -15,7 +15,7 @@ broker (``tests/integration/test_bus_access.py``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 from schemas.codes import Service
@@ -98,7 +98,6 @@ class Principal:
     """For a lag reader: offsets and committed offsets, never the records."""
     service_process: bool = True
     """One of the hub's own processes (``processes`` in ``stack.json``), not a tool."""
-    notes: str = field(default="", compare=False)
 
     @property
     def reads(self) -> frozenset[str]:
@@ -180,10 +179,16 @@ PRINCIPALS: tuple[Principal, ...] = (
         "keda",
         "keda",
         # KEDA's Kafka scaler (deploy/k8s/keda): end offsets and committed offsets only.
-        describes_topics=(REFERRAL_RECEIVED, REFERRAL_REASSESS, *(queue_for(s) for s in Service)),
+        describes_topics=(
+            REFERRAL_RECEIVED,
+            REFERRAL_REASSESS,
+            REFERRAL_SLA,
+            *(queue_for(s) for s in Service),
+        ),
         describes_groups=(
             *ROUTER_GROUPS,
             *(adapter_queue_group(s) for s in Service),
+            *(f"{adapter_queue_group(s)}.sla" for s in Service),
         ),
         service_process=False,
     ),

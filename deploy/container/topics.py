@@ -8,9 +8,9 @@ it before any service starts, as the super user (``schemas.bus_access.ADMIN``):
   its configuration (``topic_config``); then every topic must have exactly that many
   partitions: a topic made by hand with another count would send a referral's events to other
   partitions than the ones its earlier events went to, so that is an error to fix by hand;
-- with ``--users-dir``, each file there named like a principal's username holds its password,
-  and the principal's SCRAM-SHA-512 credential is set to it (a rotation is a new file and
-  another run);
+- with ``--users-dir``, each file there named ``kafka_password_<username>`` (for a principal
+  of ``schemas.bus_access``) holds its password, and the principal's SCRAM-SHA-512 credential
+  is set to it (a rotation is a new file and another run);
 - on an authenticated cluster, every principal's ACLs are made exactly what
   ``schemas.bus_access`` grants: missing ones created, ones it no longer grants deleted.
 
@@ -37,6 +37,7 @@ from services.plumbing.settings import KafkaSettings
 from services.plumbing.topics_admin import ensure_topics, misfits, partition_counts
 
 log = logging.getLogger("deploy.topics")
+PASSWORD_FILE_PREFIX = "kafka_password_"  # noqa: S105 - a file name
 
 
 async def prepare(
@@ -44,15 +45,18 @@ async def prepare(
     replication_factor: int,
     wait_seconds: float,
     passwords: dict[str, str] | None = None,
+    *,
+    manage_acls: bool = True,
 ) -> int:
-    """Topics, then credentials (``passwords`` by username), then ACLs. 0 when the cluster is
-    as the hub needs it, 1 otherwise (the log says why)."""
+    """Topics, then credentials (``passwords`` by username), then ACLs (on an authenticated
+    cluster, unless ``manage_acls`` is false: someone else's). 0 when the cluster is as the
+    hub needs it, 1 otherwise (the log says why)."""
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
             created = await ensure_topics(access, replication_factor)
             counts = await partition_counts(access)
-            if access.security_protocol != "PLAINTEXT":
+            if manage_acls and access.security_protocol != "PLAINTEXT":
                 changes = await bus_admin.provision_principals(access, passwords or {})
                 log.info(
                     "ACLs: %d created, %d deleted; %d credentials set",
@@ -94,8 +98,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--users-dir",
         type=Path,
-        help="a directory of files, each named like a principal's username "
-        "(schemas/bus_access.py) and holding its password, to set as its SCRAM credential",
+        help="a directory of files kafka_password_<username>, one per principal of "
+        "schemas/bus_access.py, each holding the password to set as its SCRAM credential",
     )
     parser.add_argument(
         "--wait", type=float, default=120.0, help="seconds to wait for the broker (default 120)"
@@ -119,11 +123,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def read_passwords(directory: Path) -> dict[str, str]:
-    """The passwords in ``directory``, by username: only the table's principals' files are
-    read (a mounted Secret's ``..data`` links and the like are not users)."""
+    """The passwords in ``directory``, by username, from files named
+    ``kafka_password_<username>``: only the table's principals' are read."""
     found = {}
     for username in BY_USERNAME:
-        path = directory / username
+        path = directory / f"{PASSWORD_FILE_PREFIX}{username}"
         if path.is_file():
             found[username] = path.read_text(encoding="utf-8").strip()
     return found

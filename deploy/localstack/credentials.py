@@ -43,6 +43,8 @@ def persistent_secrets(path: Path) -> dict[str, str]:
     makers: dict[str, Callable[[], str]] = {
         "identity_hash_key": lambda: secrets.token_hex(32),
         "vault_key": lambda: base64.b64encode(secrets.token_bytes(32)).decode(),
+        # The broker's super user: its SCRAM credential is written when the log is formatted.
+        "kafka_admin_password": lambda: secrets.token_urlsafe(24),
     }
     missing = {name: make() for name, make in makers.items() if name not in secrets_}
     if missing:

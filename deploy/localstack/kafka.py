@@ -168,12 +168,14 @@ def _resolve(destination: Path, say: Callable[[str], None]) -> None:
         "dependency:copy-dependencies",
         f"-DoutputDirectory={destination}",
     ]
-    result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=900)
+    _run(command, "Maven could not fetch Apache Kafka's jars from Maven Central", Missing, 900)
+
+
+def _run(command: list[str], failure: str, error: type[Exception], timeout: float) -> None:
+    """Run a tool to the end; on failure raise ``error`` with its last words."""
+    result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=timeout)
     if result.returncode != 0:
-        raise Missing(
-            "Maven could not fetch Apache Kafka's jars from Maven Central:\n"
-            + (result.stdout + result.stderr)[-3000:]
-        )
+        raise error(f"{failure}:\n" + (result.stdout + result.stderr)[-3000:])
 
 
 def jars(say: Callable[[str], None] = print) -> list[Path]:
@@ -360,6 +362,29 @@ def render_properties(properties: dict[str, str]) -> str:
     return "".join(f"{k}={_escape(v)}\n" for k, v in properties.items())
 
 
+COMPOSE_PROPERTIES = PROJECT_ROOT / "deploy" / "kafka" / "server.properties"
+
+
+def compose_properties() -> dict[str, str]:
+    """docker-compose.yml's broker: clients on :9092 over SASL_SSL as ``kafka``, the log on
+    the ``kafkadata`` volume, the secrets of ``make compose-secrets`` under /run/secrets."""
+    return broker_properties(
+        data_dir="/var/lib/kafka/data",
+        broker_port=9091,
+        controller_port=9093,
+        secrets_dir="/run/secrets",
+        tls=Tls("0.0.0.0", 9092, "kafka", "/run/secrets/kafka_keystore.p12"),
+    )
+
+
+def compose_file_text() -> str:
+    return (
+        "# Made by `python -m deploy.localstack.kafka compose` from broker_properties in\n"
+        "# deploy/localstack/kafka.py, the definition the local stack runs; do not edit.\n"
+        + render_properties(compose_properties())
+    )
+
+
 @dataclass(frozen=True)
 class Security:
     """SASL/SCRAM-SHA-512 with the StandardAuthorizer; ``admin_password`` is the broker's own
@@ -442,7 +467,9 @@ class KafkaBroker:
         password_file = self.secrets_dir / KEYSTORE_PASSWORD_FILE
         if not keystore.exists() or not self.ca_file.exists() or not password_file.exists():
             keystore.parent.mkdir(parents=True, exist_ok=True)
-            ca = tls.authority(f"referral-hub local CA ({self.home})")
+            # Named for this broker's home (an X.509 name is at most 64 characters).
+            home_id = hashlib.sha256(str(self.home).encode()).hexdigest()[:12]
+            ca = tls.authority(f"referral-hub local CA {home_id}")
             password = secrets.token_urlsafe(24)
             keystore.write_bytes(tls.server_keystore(ca, ["127.0.0.1", "localhost"], password))
             keystore.chmod(0o600)
@@ -524,12 +551,7 @@ class KafkaBroker:
                 "--add-scram",
                 f"SCRAM-SHA-512=[name={ADMIN},password={self.security.admin_password}]",
             ]
-        result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=120)
-        if result.returncode != 0:
-            raise RuntimeError(
-                "formatting Kafka's log directory failed:\n"
-                + (result.stdout + result.stderr)[-2000:]
-            )
+        _run(command, "formatting Kafka's log directory failed", RuntimeError, 120)
 
     def _answers(self) -> bool:
         """The broker has finished starting (its log says so once it serves clients)."""
@@ -564,10 +586,14 @@ def main(argv: list[str]) -> int:
     if argv == ["version"]:
         print(kafka_version())
         return 0
+    if argv == ["compose"]:
+        COMPOSE_PROPERTIES.write_text(compose_file_text())
+        print(f"wrote {COMPOSE_PROPERTIES}")
+        return 0
     if argv == ["jars"]:
         print(os.pathsep.join(str(p) for p in jars()))
         return 0
-    print("usage: python -m deploy.localstack.kafka lock|version|jars", file=sys.stderr)
+    print("usage: python -m deploy.localstack.kafka lock|version|jars|compose", file=sys.stderr)
     return 2
 
 

@@ -14,6 +14,7 @@ import asyncio
 import fcntl
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -39,10 +40,12 @@ from deploy.localstack.credentials import (
 from deploy.localstack.kafka import KafkaBroker
 from deploy.localstack.postgres import EmbeddedPostgres
 from deploy.localstack.processes import spawn, stop
+from schemas.bus_access import ADMIN, BY_NAME, PRINCIPALS
 from schemas.codes import Service
 from schemas.topics import PARTITIONS, all_topics
-from services.plumbing.kafka_access import KafkaAccess
+from services.plumbing.kafka_access import SASL_MECHANISM, KafkaAccess
 from services.plumbing.migrations import ensure_database
+from services.plumbing.settings import KafkaSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DATABASE = "hub"
@@ -118,6 +121,8 @@ class Stack:
     database_url: str = ""
     bootstrap_servers: str = ""
     kafka_admin: KafkaAccess | None = None
+    kafka_passwords: dict[str, str] = field(default_factory=dict)
+    """Each principal's password by username: made afresh on every start (a rotation)."""
     _stopping: bool = False
     _lock_file: IO[str] | None = None
 
@@ -232,7 +237,9 @@ class Stack:
 
         if self.options.kafka_bootstrap_servers:
             self.bootstrap_servers = self.options.kafka_bootstrap_servers
-            self.kafka_admin = KafkaAccess(self.bootstrap_servers)
+            # Its principal, if it wants one, from the KAFKA_* settings (as a service reads
+            # them): the topic job and every service use it.
+            self.kafka_admin = KafkaAccess.of(KafkaSettings())
             self.say(f"Using Kafka at {self.bootstrap_servers} (KAFKA_BOOTSTRAP_SERVERS)")
         else:
             port = self._port("kafka")
@@ -241,27 +248,49 @@ class Stack:
                 f"Starting Apache Kafka {kafka.kafka_version()} (KRaft, one node, log in "
                 f"{self._display(home)}/) on 127.0.0.1:{port} ..."
             )
-            self.broker = KafkaBroker(home, port, self.logs_dir / "kafka.log")
+            admin_password = persistent_secrets(self.state_dir / "secrets.json")[
+                "kafka_admin_password"
+            ]
+            security = kafka.Security(admin_password, tls_port=portlib.free_port())
+            self.broker = KafkaBroker(home, port, self.logs_dir / "kafka.log", security=security)
             try:
                 self.broker.start(say=self.say)
             except (RuntimeError, kafka.Missing) as exc:
                 raise StartupFailed(str(exc)) from exc
             self.say(f"  Kafka ready in {self.broker.started_in_seconds} s")
             self.bootstrap_servers = self.broker.bootstrap_servers
-            self.kafka_admin = KafkaAccess(self.bootstrap_servers)
+            self.kafka_admin = KafkaAccess(self.bootstrap_servers).as_user(ADMIN, admin_password)
+            self.kafka_passwords = {p.username: secrets.token_urlsafe(24) for p in PRINCIPALS}
 
     def _provision_bus(self) -> None:
         """What the topic job does in production: every topic, with its partitions and
-        configuration. Existing ones are left alone (a restarted broker keeps its log)."""
+        configuration (existing ones are left alone: a restarted broker keeps its log); on
+        the embedded broker also a SCRAM user per principal and the ACLs of
+        ``schemas/bus_access.py``."""
         assert self.kafka_admin is not None
-        if asyncio.run(topic_job.prepare(self.kafka_admin, 1, wait_seconds=60)) != 0:
+        job = topic_job.prepare(
+            self.kafka_admin,
+            1,
+            60,
+            self.kafka_passwords or None,
+            manage_acls=self.broker is not None,
+        )
+        if asyncio.run(job) != 0:
             raise StartupFailed(
-                f"the topic job failed: a hub topic exists without {PARTITIONS} partitions"
+                "the topic job failed (a hub topic without its partitions, or the broker "
+                "refused a user or an ACL); its log says which"
             )
 
     def _prepare(self) -> None:
         self._provision_bus()
-        self.say(f"Topics ready ({len(all_topics())}, {PARTITIONS} partitions each)")
+        self.say(
+            f"Topics ready ({len(all_topics())}, {PARTITIONS} partitions each)"
+            + (
+                f"; {len(self.kafka_passwords)} principals with their ACLs"
+                if self.kafka_passwords
+                else ""
+            )
+        )
         self.credentials = generate()
         self.children = self._plan_children()
         self.say("Applying database migrations ...")
@@ -291,6 +320,7 @@ class Stack:
             {
                 "DATABASE_URL": self.database_url,
                 "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
+                **(self._external_kafka_principal() if not self.broker else {}),
                 "STAFF_JWT_PUBLIC_KEY": creds.public_key_pem,
                 # A killed consumer's partitions move to another within seconds.
                 "KAFKA_SESSION_TIMEOUT_MS": os.environ.get("KAFKA_SESSION_TIMEOUT_MS", "6000"),
@@ -348,11 +378,41 @@ class Stack:
             children.append(
                 Child(name, "services.provider_adapter", env, port, self.logs_dir / f"{name}.log")
             )
+        if self.kafka_passwords:
+            for child in children:
+                self._give_principal(child)
         spans_dir = os.environ.get("TELEMETRY_SPANS_DIR")
         if spans_dir:  # every process writes its finished spans, for reading without a collector
             for child in children:
                 child.env["TELEMETRY_SPANS_FILE"] = str(Path(spans_dir) / f"{child.name}.jsonl")
         return children
+
+    def _external_kafka_principal(self) -> dict[str, str]:
+        """For a broker of someone else's: the one principal the environment names."""
+        names = ("KAFKA_SECURITY_PROTOCOL", "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD")
+        found = {
+            name: os.environ[name] for name in (*names, "KAFKA_SSL_CAFILE") if name in os.environ
+        }
+        return found
+
+    def _give_principal(self, child: Child) -> None:
+        """The child's own Kafka principal; its password as a secret file, read by the
+        settings (``HUB_SECRETS_DIR``) as in a container."""
+        username = BY_NAME[child.name].username
+        directory = self.state_dir / "secrets" / child.name
+        directory.mkdir(parents=True, exist_ok=True)
+        directory.chmod(0o700)
+        secret = directory / "kafka_sasl_password"
+        secret.unlink(missing_ok=True)
+        secret.touch(mode=0o600)
+        secret.write_text(self.kafka_passwords[username])
+        child.env.update(
+            {
+                "KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+                "KAFKA_SASL_USERNAME": username,
+                "HUB_SECRETS_DIR": str(directory),
+            }
+        )
 
     # ---- services ------------------------------------------------------------------------
     def _start_services(self) -> None:
@@ -461,7 +521,32 @@ class Stack:
             },
             "logs_dir": str(self.logs_dir),
         }
+        if self.kafka_passwords:
+            description["kafka_security"] = self._kafka_security()
         return description
+
+    def _kafka_security(self) -> dict[str, Any]:
+        """docs/contract.md ``kafka_security``: one principal per process in ``processes``;
+        ``tools`` adds the dead-letter tool's and the super user's, ``ssl_*`` the broker's
+        SASL_SSL listener and the CA it is signed by."""
+
+        def entry(username: str) -> dict[str, str]:
+            return {"username": username, "password": self.kafka_passwords[username]}
+
+        assert self.broker is not None
+        assert self.kafka_admin is not None
+        assert self.kafka_admin.password is not None
+        return {
+            "security_protocol": "SASL_PLAINTEXT",
+            "sasl_mechanism": SASL_MECHANISM,
+            "principals": {c.name: entry(BY_NAME[c.name].username) for c in self.children},
+            "tools": {
+                "dead_letters": entry(BY_NAME["dead_letters"].username),
+                "admin": {"username": ADMIN, "password": self.kafka_admin.password},
+            },
+            "ssl_bootstrap_servers": self.broker.tls_bootstrap_servers,
+            "ssl_cafile": str(self.broker.ca_file),
+        }
 
     def _write_stack_file(self) -> None:
         temporary = self.stack_file.with_suffix(".tmp")

@@ -9,13 +9,17 @@ requests through it: the versions every Kafka from 2.7 to 4.x answers.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.client import AIOKafkaClient
+from aiokafka.errors import KafkaError
 from aiokafka.protocol.admin import (
     CreateAclsRequest_v1,
     DeleteAclsRequest_v1,
@@ -224,9 +228,28 @@ async def reconcile_acls(
 
 async def provision_principals(access: KafkaAccess, passwords: dict[str, str]) -> AclChanges:
     """As the super user: set the given SCRAM credentials (by username), then make every
-    principal's ACLs those of ``schemas.bus_access``."""
+    principal's ACLs those of ``schemas.bus_access``; return once each new credential
+    authenticates (the controller records it at once, the brokers a moment later)."""
     async with admin_client(access, client_id="hub-bus-admin") as admin:
         await set_scram_credentials(admin, passwords)
-        return await reconcile_acls(
+        changes = await reconcile_acls(
             admin, all_acls(), [f"User:{principal.username}" for principal in PRINCIPALS]
         )
+    for username, password in sorted(passwords.items()):
+        await _authenticates(access.as_user(username, password))
+    return changes
+
+
+async def _authenticates(access: KafkaAccess, within: float = 30.0) -> None:
+    deadline = time.monotonic() + within
+    while True:
+        client = AIOKafkaClient(client_id="hub-bus-admin", **access.client_options())
+        try:
+            await client.bootstrap()
+            return
+        except KafkaError:
+            if time.monotonic() > deadline:
+                raise BusAdminError(f"{access.username} cannot authenticate") from None
+            await asyncio.sleep(0.2)
+        finally:
+            await client.close()

@@ -28,6 +28,7 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
 
 from schemas.topics import dead_letter_topics
 from services.plumbing.kafka_access import KafkaAccess
@@ -237,7 +238,16 @@ def main(argv: list[str] | None = None) -> int:
     found = _defaults()
     if found is None:
         parser.error("set KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL (or start the local stack)")
-    return asyncio.run(run(args, *found))
+    access, database_url = found
+    try:
+        return asyncio.run(run(args, access, database_url))
+    except KafkaError as exc:
+        print(
+            f"Cannot use Kafka at {access.bootstrap_servers} as "
+            f"{access.username or 'an unauthenticated client'}: {type(exc).__name__}",
+            file=sys.stderr,
+        )
+        return 2
 
 
 if __name__ == "__main__":

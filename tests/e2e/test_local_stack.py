@@ -12,8 +12,12 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import pytest
+from aiokafka.errors import KafkaError
 
 from schemas import topics
+from services.plumbing.kafka_access import KafkaAccess
+from services.plumbing.topics_admin import admin_client
 from tests.support.kafka_reader import read_all
 from tests.support.referrals import referral
 from tests.support.stack import PROJECT_ROOT, RunningStack, start, stop
@@ -48,6 +52,30 @@ def test_stack_file_tells_where_everything_is(hub: RunningStack) -> None:
         assert metrics.status_code == 200
         assert "hub_outbox_backlog" in metrics.text
     assert oct(hub.stack_file.stat().st_mode)[-3:] == "600"
+
+
+def test_stack_file_names_each_process_kafka_principal(hub: RunningStack) -> None:
+    """docs/contract.md ``kafka_security``: one principal per process, and the broker knows
+    each of them (it authenticates them) and nobody else."""
+    info = hub.info()
+    security = info["kafka_security"]
+    assert security["security_protocol"] == "SASL_PLAINTEXT"
+    assert security["sasl_mechanism"] == "SCRAM-SHA-512"
+    principals = security["principals"]
+    assert set(principals) == set(info["processes"])
+    assert len({p["username"] for p in principals.values()}) == len(principals)
+    base = KafkaAccess(info["kafka_bootstrap_servers"])
+    router = principals["router"]
+    assert asyncio.run(_topics(base.as_user(router["username"], router["password"])))
+    with pytest.raises(KafkaError):
+        asyncio.run(_topics(base.as_user(router["username"], "not-its-password")))
+    with pytest.raises(KafkaError):
+        asyncio.run(_topics(base))
+
+
+async def _topics(access: KafkaAccess) -> set[str]:
+    async with admin_client(access, client_id="e2e-probe") as admin:
+        return set(await admin.list_topics())
 
 
 def test_a_second_make_run_says_the_hub_is_running(hub: RunningStack) -> None:
@@ -141,3 +169,42 @@ async def _decisions(database_url: str, referral_id: str) -> int:
 async def _records_for(stack: RunningStack, referral_id: str) -> int:
     records = await read_all(stack.kafka_admin(), [topics.REFERRAL_RECEIVED])
     return sum(1 for r in records if r.key == referral_id.encode())
+
+
+def test_the_dead_letter_tool_works_as_its_own_principal(hub: RunningStack) -> None:
+    """``make dead-letters`` elsewhere: the tool reads every dead-letter topic with the
+    credentials of its own principal (which may read no other topic), from the settings."""
+    info = hub.info()
+    tool = info["kafka_security"]["tools"]["dead_letters"]
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": info["kafka_bootstrap_servers"],
+        "KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+        "KAFKA_SASL_USERNAME": tool["username"],
+        "KAFKA_SASL_PASSWORD": tool["password"],
+        "DATABASE_URL": info["database_url"],
+    }
+    listed = subprocess.run(
+        [sys.executable, "-m", "services.plumbing.deadletters", "list", "--all"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    assert "dead letter(s)" in listed.stdout
+    env["KAFKA_SASL_PASSWORD"] = "not-its-password"
+    refused = subprocess.run(
+        [sys.executable, "-m", "services.plumbing.deadletters", "list"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert refused.returncode == 2
+    assert "Cannot use Kafka" in refused.stderr
+    assert "Traceback" not in refused.stderr

@@ -4,6 +4,7 @@ PostgreSQL (or the server named by TEST_DATABASE_URL) and Apache Kafka brokers."
 from __future__ import annotations
 
 import os
+import secrets
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,9 +13,10 @@ from pathlib import Path
 import asyncpg
 from aiokafka.admin import NewTopic
 
-from deploy.localstack.kafka import KafkaBroker
+from deploy.localstack.kafka import KafkaBroker, Security
 from deploy.localstack.ports import free_port
 from deploy.localstack.postgres import EmbeddedPostgres
+from schemas.bus_access import ADMIN
 from schemas.topics import PARTITIONS, dead_letter_for, retry_topics_for
 from services.plumbing.kafka_access import KafkaAccess
 from services.plumbing.topics_admin import admin_client, ensure_topics
@@ -54,7 +56,10 @@ def kafka_broker(workdir: Path, overrides: dict[str, str] | None = None) -> Iter
     stack's is (SASL/SCRAM-SHA-512 and the StandardAuthorizer; ``admin_access`` is its super
     user)."""
     home = workdir / f"kafka-{uuid.uuid4().hex[:6]}"
-    broker = KafkaBroker(home, free_port(), home / "kafka.log", overrides=overrides)
+    security = Security(secrets.token_urlsafe(18))
+    broker = KafkaBroker(
+        home, free_port(), home / "kafka.log", security=security, overrides=overrides
+    )
     broker.start(say=lambda _: None)
     try:
         yield broker
@@ -63,7 +68,8 @@ def kafka_broker(workdir: Path, overrides: dict[str, str] | None = None) -> Iter
 
 
 def admin_access(broker: KafkaBroker) -> KafkaAccess:
-    return KafkaAccess(broker.bootstrap_servers)
+    assert broker.security is not None
+    return KafkaAccess(broker.bootstrap_servers).as_user(ADMIN, broker.security.admin_password)
 
 
 async def broker_with_topics(admin: KafkaAccess) -> KafkaAccess:
