@@ -138,6 +138,11 @@ class ServiceSettings(KafkaSettings):
         problems = []
         if self.staff_jwt_issuer == LOCAL_ISSUER:
             problems.append("STAFF_JWT_ISSUER is the local stack's own issuer")
+        if self.kafka_security_protocol != "SASL_SSL":
+            problems.append(
+                "KAFKA_SECURITY_PROTOCOL is not SASL_SSL (the bus would be unencrypted"
+                + (" and unauthenticated)" if self.kafka_security_protocol == "PLAINTEXT" else ")")
+            )
         if not self.log_json:
             problems.append("LOG_JSON is off")
         if "*" in self.cors_allow_origins:
