@@ -62,24 +62,29 @@ class Hub:
 
     def peak_rss_mb(self) -> dict[str, float | None]:
         """Each service process's peak resident set size (``VmHWM``), in MB."""
-        peaks: dict[str, float | None] = {}
-        for name, pid in self.info()["processes"].items():
-            try:
-                status = Path(f"/proc/{pid}/status").read_text()
-            except OSError:
-                peaks[name] = None
-                continue
-            kib = next(
-                (int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM")),
-                None,
-            )
-            peaks[name] = round(kib / 1024, 1) if kib is not None else None
-        return peaks
+        return {name: _peak_mb(pid) for name, pid in self.info()["processes"].items()}
+
+    def broker_peak_rss_mb(self) -> float | None:
+        """The broker's (a JVM's) peak resident set size, in MB."""
+        pid = self.info()["infrastructure"].get("kafka")
+        return _peak_mb(pid) if pid else None
 
     def restarts(self) -> int:
         """How often the supervisor restarted a service (a crash during the bench)."""
         output = (self.state_dir / "supervisor.out").read_text(errors="replace")
         return output.count(" restarted ")
+
+
+def _peak_mb(pid: int) -> float | None:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    kib = next(
+        (int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM")),
+        None,
+    )
+    return round(kib / 1024, 1) if kib is not None else None
 
 
 @contextmanager
