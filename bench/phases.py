@@ -188,6 +188,8 @@ async def _end_offsets(kafka: KafkaAccess, topic: str) -> dict[TopicPartition, i
     consumer = AIOKafkaConsumer(**kafka.client_options())
     await consumer.start()
     try:
+        # A client that subscribes to nothing has metadata for nothing: name the topic.
+        await consumer._client.set_topics([topic])
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
         return ends
