@@ -66,6 +66,7 @@ lint: $(STAMP)
 	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
 	$(BIN)/kubernetes-validate --strict --quiet $(K8S_MANIFESTS)
 	$(BIN)/check-jsonschema --schemafile deploy/k8s/keda/scaledobject.schema.json deploy/k8s/keda/*.yaml
+	$(BIN)/check-jsonschema --schemafile deploy/k8s/keda/auth/triggerauthentication.schema.json deploy/k8s/keda/auth/*.yaml
 
 unit integration e2e faults: $(STAMP) $(PORTAL_ASSETS) $(CHROMIUM)
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/$@

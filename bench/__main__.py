@@ -190,7 +190,10 @@ def _note_hub(results: dict[str, Any], name: str, hub: Hub) -> None:
     """Each service's peak memory and restarts on this hub; the figures take the worst."""
     stack = results.setdefault("stacks", {}).setdefault(name, {})
     stack["peak_rss_mb"] = hub.peak_rss_mb()
+    stack["broker_peak_rss_mb"] = hub.broker_peak_rss_mb()
     stack["service_restarts"] = hub.restarts()
+    brokers = [s.get("broker_peak_rss_mb") for s in results["stacks"].values()]
+    results["broker_peak_rss_mb"] = max((b for b in brokers if b is not None), default=None)
     peaks: dict[str, float | None] = {}
     for each in results["stacks"].values():
         for service, mb in (each.get("peak_rss_mb") or {}).items():
@@ -271,7 +274,8 @@ def summary(results: dict[str, Any]) -> str:
         f"  report over 1M referrals {fig('report_seconds_1m', ' s')}"
         + (f"  ({results['report_note']})" if results.get("report_note") else ""),
         "  peak RSS (MB)            "
-        + ", ".join(f"{k} {v}" for k, v in (results.get("peak_rss_mb") or {}).items()),
+        + ", ".join(f"{k} {v}" for k, v in (results.get("peak_rss_mb") or {}).items())
+        + f"; the broker {fig('broker_peak_rss_mb')}",
         "  other work on the machine during each phase (% of all cores): "
         + ", ".join(
             f"{name} {phase['cpu']['other_work_pct']}"
@@ -334,7 +338,10 @@ def main() -> None:
     results["policy_decisions_per_s"] = policy["decisions_per_second"]
     results["phases"]["policy"] = policy
     try:
-        print("Starting a hub (embedded PostgreSQL with fsync, Tansu, 7 services) ...", flush=True)
+        print(
+            "Starting a hub (embedded PostgreSQL with fsync, Apache Kafka, 7 services) ...",
+            flush=True,
+        )
         with running_hub() as hub:
             _run_async(_throughput(args, hub, results, began))
         print("Starting a fresh hub for the end-to-end runs ...", flush=True)

@@ -25,6 +25,7 @@ from bench.referrals import referral
 from bench.stack import SERVICES, Hub
 from schemas import topics
 from services.plumbing import db
+from services.plumbing.kafka_access import KafkaAccess
 
 PASSTHROUGH_TOPIC = "bench.passthrough.v1"
 
@@ -183,10 +184,12 @@ async def raw_insert(hub: Hub, *, concurrency: int, seconds: float) -> dict[str,
 # ---- Kafka: the raw passthrough baseline and the router --------------------------------
 
 
-async def _end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+async def _end_offsets(kafka: KafkaAccess, topic: str) -> dict[TopicPartition, int]:
+    consumer = AIOKafkaConsumer(**kafka.client_options())
     await consumer.start()
     try:
+        # A client that subscribes to nothing has metadata for nothing: name the topic.
+        await consumer._client.set_topics([topic])
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
         return ends
@@ -204,7 +207,7 @@ async def preload_referral_events(hub: Hub, *, events: int) -> dict[str, Any]:
     from schemas.envelope import envelope
 
     rng = random.Random(7)  # noqa: S311 - a repeatable mix, not a secret
-    producer = AIOKafkaProducer(bootstrap_servers=hub.bootstrap_servers, acks="all")
+    producer = AIOKafkaProducer(acks="all", enable_idempotence=True, **hub.kafka.client_options())
     await producer.start()
     try:
         acks = []
@@ -233,15 +236,15 @@ async def preload_referral_events(hub: Hub, *, events: int) -> dict[str, Any]:
 async def events_on(hub: Hub, topic: str) -> int:
     """How many events ``topic`` holds (the hub's router is paused from the start, so all of
     referral.received.v1 is its backlog)."""
-    return sum((await _end_offsets(hub.bootstrap_servers, topic)).values())
+    return sum((await _end_offsets(hub.kafka, topic)).values())
 
 
 async def raw_passthrough(hub: Hub, *, events: int) -> dict[str, Any]:
     """Plain aiokafka, no logic: consume the pre-loaded referral events in batches and
     produce each to another topic, awaiting the acknowledgements of a batch together, then
     commit. The ceiling for any consumer that publishes what it reads, on this broker."""
-    bootstrap = hub.bootstrap_servers
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    kafka = hub.kafka
+    admin = AIOKafkaAdminClient(**kafka.client_options())
     await admin.start()
     try:
         await admin.create_topics([NewTopic(PASSTHROUGH_TOPIC, topics.PARTITIONS, 1)])
@@ -249,13 +252,15 @@ async def raw_passthrough(hub: Hub, *, events: int) -> dict[str, Any]:
         await admin.close()
     consumer = AIOKafkaConsumer(
         topics.REFERRAL_RECEIVED,
-        bootstrap_servers=bootstrap,
+        **kafka.client_options(),
         group_id=f"bench-passthrough-{uuid.uuid4().hex[:8]}",
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         fetch_max_wait_ms=50,
     )
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
+    producer = AIOKafkaProducer(
+        acks="all", enable_idempotence=True, linger_ms=0, **kafka.client_options()
+    )
     await consumer.start()
     await producer.start()
     moved = 0

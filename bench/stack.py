@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from deploy.localstack.processes import launch_stack
+from deploy.localstack.stack import kafka_admin_access
+from services.plumbing.kafka_access import KafkaAccess
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT_SECONDS = 180.0
@@ -39,8 +41,9 @@ class Hub:
         return str(self.info()["database_url"])
 
     @property
-    def bootstrap_servers(self) -> str:
-        return str(self.info()["kafka_bootstrap_servers"])
+    def kafka(self) -> KafkaAccess:
+        """The hub's broker as its super user (the bench makes a topic of its own)."""
+        return kafka_admin_access(self.info())
 
     def pids(self, *names: str) -> list[int]:
         processes: dict[str, int] = self.info()["processes"]
@@ -59,24 +62,29 @@ class Hub:
 
     def peak_rss_mb(self) -> dict[str, float | None]:
         """Each service process's peak resident set size (``VmHWM``), in MB."""
-        peaks: dict[str, float | None] = {}
-        for name, pid in self.info()["processes"].items():
-            try:
-                status = Path(f"/proc/{pid}/status").read_text()
-            except OSError:
-                peaks[name] = None
-                continue
-            kib = next(
-                (int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM")),
-                None,
-            )
-            peaks[name] = round(kib / 1024, 1) if kib is not None else None
-        return peaks
+        return {name: _peak_mb(pid) for name, pid in self.info()["processes"].items()}
+
+    def broker_peak_rss_mb(self) -> float | None:
+        """The broker's (a JVM's) peak resident set size, in MB."""
+        pid = self.info()["infrastructure"].get("kafka")
+        return _peak_mb(pid) if pid else None
 
     def restarts(self) -> int:
         """How often the supervisor restarted a service (a crash during the bench)."""
         output = (self.state_dir / "supervisor.out").read_text(errors="replace")
         return output.count(" restarted ")
+
+
+def _peak_mb(pid: int) -> float | None:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    kib = next(
+        (int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM")),
+        None,
+    )
+    return round(kib / 1024, 1) if kib is not None else None
 
 
 @contextmanager

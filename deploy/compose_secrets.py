@@ -20,7 +20,13 @@ turns it into the setting of the same name (see ``deploy/container/entrypoint.py
 - ``identity_hash_key``, ``vault_keys`` and ``vault_key_id``: intake's keyed-hash secret and
   the vault's AES-256 key. Losing these loses the duplicate matching and the personal data:
   back them up with the database;
-- ``grafana_admin_password``.
+- ``grafana_admin_password``;
+- Kafka: ``kafka_admin_password`` (the broker's super user: the broker itself and kafka-init),
+  ``kafka_password_<username>`` for every principal of ``schemas/bus_access.py`` that runs in
+  compose (kafka-init sets each SCRAM credential from it; the service reads it as its
+  ``kafka_sasl_password``), and TLS: a CA of its own (``kafka_ca.pem``, which the clients
+  trust; its private key is not kept: make a new CA to renew), the broker's key store
+  (``kafka_keystore.p12``, for the names ``kafka`` and ``localhost``) and its password.
 
 Existing files are kept (``--force`` replaces them all), because a new vault key or identity
 key would orphan the data sealed or matched with the old ones.
@@ -37,7 +43,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from deploy.container.topics import PASSWORD_FILE_PREFIX
+from deploy.localstack import tls
 from deploy.localstack.credentials import es256_key_pair, mint
+from schemas.bus_access import PRINCIPALS
 from schemas.codes import Service
 from services.plumbing.auth import SERVICE_ROLE, STAFF_ROLES, hash_api_key
 
@@ -53,12 +62,39 @@ SERVICE_TOKEN_DAYS = 365
 STAFF_TOKEN_HOURS = 8
 
 
-def generate() -> dict[str, str]:
+COMPOSE_PRINCIPALS = tuple(p for p in PRINCIPALS if p.name != "keda")
+"""Every principal but KEDA's, which runs only on Kubernetes."""
+BROKER_HOSTNAMES = ["kafka", "localhost", "127.0.0.1"]
+
+
+def kafka_tls_files() -> dict[str, str | bytes]:
+    """A new CA, the broker's key store under it, and the key store's password."""
+    ca = tls.authority("referral-hub compose Kafka CA")
+    keystore_password = secrets.token_urlsafe(24)
+    return {
+        "kafka_keystore_password": keystore_password,
+        "kafka_keystore.p12": tls.server_keystore(ca, BROKER_HOSTNAMES, keystore_password),
+        "kafka_ca.pem": ca.certificate_pem.decode(),
+    }
+
+
+def kafka_files() -> dict[str, str | bytes]:
+    """The broker's and the principals' secrets (see the module's description)."""
+    files: dict[str, str | bytes] = {
+        "kafka_admin_password": secrets.token_urlsafe(24),
+        **kafka_tls_files(),
+    }
+    for principal in COMPOSE_PRINCIPALS:
+        files[f"{PASSWORD_FILE_PREFIX}{principal.username}"] = secrets.token_urlsafe(24)
+    return files
+
+
+def generate() -> dict[str, str | bytes]:
     """Every file's name and content, made fresh."""
     private_pem, public_pem = es256_key_pair()
     password = secrets.token_urlsafe(24)
     key_id = f"{datetime.now(UTC):%Y}-1"
-    files = {
+    files: dict[str, str | bytes] = {
         "postgres_password": password,
         "database_url": f"postgresql://hub:{password}@postgres:5432/hub",
         "staff_jwt_public_key": public_pem,
@@ -84,16 +120,24 @@ def generate() -> dict[str, str]:
         files[f"provider_key_sha256_{name}"] = hash_api_key(provider_keys[service.value])
         files[f"portal_secret_key_{name}"] = secrets.token_hex(32)
     files[PROVIDER_KEYS_FILE] = json.dumps(provider_keys, indent=2)
+    files.update(kafka_files())
     return files
 
 
-def write(directory: Path, force: bool = False, say: Callable[[str], None] = print) -> list[str]:
-    """Write the secrets into ``directory`` (0700); returns the names written."""
-    fresh = generate()
+def write(
+    directory: Path,
+    force: bool = False,
+    say: Callable[[str], None] = print,
+    fresh: dict[str, str | bytes] | None = None,
+) -> list[str]:
+    """Write the secrets into ``directory`` (0700); returns the names written. ``fresh``:
+    only these (e.g. a new Kafka TLS set), replacing any of the same name."""
+    only = fresh is not None
+    fresh = fresh if fresh is not None else generate()
     directory.mkdir(parents=True, exist_ok=True)
     directory.chmod(0o700)
     present = sorted(name for name in fresh if (directory / name).exists())
-    if present and not force:
+    if present and not force and not only:
         say(
             f"{directory} already holds secrets ({', '.join(present)}); nothing changed. "
             "--force replaces them all (and orphans data sealed with the old vault key)."
@@ -105,7 +149,10 @@ def write(directory: Path, force: bool = False, say: Callable[[str], None] = pri
         # No line break added: the same files can become Kubernetes Secrets with
         # `kubectl create secret --from-file`, which keeps every byte (a token ending in a
         # line break is not a valid header).
-        path.write_text(content, encoding="utf-8")
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
         # The containers run as other users (hub 10001, postgres 999, grafana 472) and read
         # the mounted files: readable by all, inside a directory only its owner can enter.
         # The private key and the providers' plain keys are mounted nowhere: owner only.
@@ -135,11 +182,19 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command")
     generate_cmd = commands.add_parser("generate", help="write the secrets (the default)")
     generate_cmd.add_argument("--force", action="store_true", help="replace existing secrets")
+    commands.add_parser(
+        "kafka-tls",
+        help="replace the Kafka CA, the broker's key store and its password (nothing else); "
+        "then restart kafka and every client",
+    )
     token = commands.add_parser("token", help="print a staff token, for trying the stack")
     token.add_argument("role", choices=sorted(STAFF_ROLES))
     args = parser.parse_args(argv)
     if args.command == "token":
         print(staff_token(args.dir, args.role))
+        return 0
+    if args.command == "kafka-tls":
+        write(args.dir, fresh=kafka_tls_files())
         return 0
     write(args.dir, force=getattr(args, "force", False))
     return 0

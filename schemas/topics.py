@@ -53,6 +53,25 @@ def main_topics() -> list[str]:
     ]
 
 
+DAY_MS = 24 * 3600 * 1000
+RETENTION_DAYS = 7
+"""Events are kept a week: long enough to replay after a bad deploy."""
+DEAD_LETTER_RETENTION_DAYS = 28
+"""A dead letter waits for someone's decision (``make dead-letters``): four weeks."""
+
+
+def topic_config(topic: str, replication_factor: int) -> dict[str, str]:
+    """The configuration every cluster gives ``topic`` (the topic job applies it on creation;
+    docker-compose.yml and deploy/k8s run that job). ``min.insync.replicas`` is 2 once there
+    are three copies, so that an acknowledged event survives the loss of one broker."""
+    days = DEAD_LETTER_RETENTION_DAYS if topic.endswith(".dlt") else RETENTION_DAYS
+    return {
+        "cleanup.policy": "delete",
+        "retention.ms": str(days * DAY_MS),
+        "min.insync.replicas": "2" if replication_factor >= 3 else "1",
+    }
+
+
 def all_topics() -> list[str]:
     """The main topics, their retry topics and their dead-letter topics: what a new cluster
     must have."""

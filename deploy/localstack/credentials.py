@@ -49,6 +49,8 @@ def persistent_secrets(path: Path) -> dict[str, str]:
         "portal_secret_key": lambda: secrets.token_hex(32),
         "portal_admin_password": lambda: "-".join(secrets.token_urlsafe(6) for _ in range(3)),
         "portal_admin_totp_secret": pyotp.random_base32,
+        # The broker's super user: its SCRAM credential is written when the log is formatted.
+        "kafka_admin_password": lambda: secrets.token_urlsafe(24),
     }
     missing = {name: make() for name, make in makers.items() if name not in secrets_}
     if missing:

@@ -1,6 +1,7 @@
 """``make run``: bring the whole hub up on this machine, supervise it, take it down.
 
-Start order: PostgreSQL, broker, topics, migrations, credentials, services; then write
+Start order: PostgreSQL, Apache Kafka, topics (the topic job's own code), migrations,
+credentials, services; then write
 ``.dev/stack.json`` (contract: "Local stack discovery"). A service process that dies is
 started again with backoff and the file updated. Ctrl-C stops services first (they finish
 in-flight work and commit offsets), then the broker, then the database, and removes the
@@ -13,6 +14,7 @@ import asyncio
 import fcntl
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -25,7 +27,8 @@ from typing import IO, Any
 
 import httpx
 
-from deploy.localstack import portals
+from deploy.container import topics as topic_job
+from deploy.localstack import kafka, portals
 from deploy.localstack import ports as portlib
 from deploy.localstack.credentials import (
     AUDIENCE,
@@ -34,12 +37,15 @@ from deploy.localstack.credentials import (
     generate,
     persistent_secrets,
 )
+from deploy.localstack.kafka import KafkaBroker
 from deploy.localstack.postgres import EmbeddedPostgres
 from deploy.localstack.processes import spawn, stop
-from deploy.localstack.tansu import TansuBroker
+from schemas.bus_access import ADMIN, BY_NAME, PRINCIPALS
 from schemas.codes import Service
+from schemas.topics import PARTITIONS, all_topics
+from services.plumbing.kafka_access import SASL_MECHANISM, KafkaAccess
 from services.plumbing.migrations import ensure_database
-from services.plumbing.topics_admin import ensure_topics, misfits, partition_counts
+from services.plumbing.settings import KafkaSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DATABASE = "hub"
@@ -110,11 +116,14 @@ class Stack:
     say: Say = print
     children: list[Child] = field(default_factory=list)
     postgres: EmbeddedPostgres | None = None
-    broker: TansuBroker | None = None
+    broker: KafkaBroker | None = None
     credentials: Credentials | None = None
     _secrets: dict[str, str] = field(default_factory=dict)
     database_url: str = ""
     bootstrap_servers: str = ""
+    kafka_admin: KafkaAccess | None = None
+    kafka_passwords: dict[str, str] = field(default_factory=dict)
+    """Each principal's password by username: made afresh on every start (a rotation)."""
     _stopping: bool = False
     _lock_file: IO[str] | None = None
 
@@ -203,6 +212,11 @@ class Stack:
         return chosen
 
     def _start_infrastructure(self) -> None:
+        if not self.options.kafka_bootstrap_servers:
+            try:  # before anything starts: say at once what the machine lacks
+                kafka.java()
+            except kafka.Missing as exc:
+                raise StartupFailed(str(exc)) from exc
         if self.options.database_url:
             self.database_url = self.options.database_url
             self.say(f"Using PostgreSQL at {_redact(self.database_url)} (DATABASE_URL)")
@@ -224,23 +238,61 @@ class Stack:
 
         if self.options.kafka_bootstrap_servers:
             self.bootstrap_servers = self.options.kafka_bootstrap_servers
+            # Its principal, if it wants one, from the KAFKA_* settings (as a service reads
+            # them): the topic job and every service use it.
+            self.kafka_admin = KafkaAccess.of(KafkaSettings())
             self.say(f"Using Kafka at {self.bootstrap_servers} (KAFKA_BOOTSTRAP_SERVERS)")
         else:
             port = self._port("kafka")
+            home = self.state_dir / "kafka"
             self.say(
-                f"Starting Kafka-protocol broker (Tansu, memory storage) on 127.0.0.1:{port} ..."
+                f"Starting Apache Kafka {kafka.kafka_version()} (KRaft, one node, log in "
+                f"{self._display(home)}/) on 127.0.0.1:{port} ..."
             )
-            self.broker = TansuBroker(port, self.logs_dir / "tansu.log")
+            admin_password = persistent_secrets(self.state_dir / "secrets.json")[
+                "kafka_admin_password"
+            ]
+            security = kafka.Security(admin_password, tls_port=portlib.free_port())
+            self.broker = KafkaBroker(home, port, self.logs_dir / "kafka.log", security=security)
             try:
-                self.broker.start()
-            except RuntimeError as exc:
+                self.broker.start(say=self.say)
+            except (RuntimeError, kafka.Missing) as exc:
                 raise StartupFailed(str(exc)) from exc
+            self.say(f"  Kafka ready in {self.broker.started_in_seconds} s")
             self.bootstrap_servers = self.broker.bootstrap_servers
+            self.kafka_admin = KafkaAccess(self.bootstrap_servers).as_user(ADMIN, admin_password)
+            self.kafka_passwords = {p.username: secrets.token_urlsafe(24) for p in PRINCIPALS}
+
+    def _provision_bus(self) -> None:
+        """What the topic job does in production: every topic, with its partitions and
+        configuration (existing ones are left alone: a restarted broker keeps its log); on
+        the embedded broker also a SCRAM user per principal and the ACLs of
+        ``schemas/bus_access.py``."""
+        assert self.kafka_admin is not None
+        job = topic_job.prepare(
+            self.kafka_admin,
+            1,
+            60,
+            self.kafka_passwords or None,
+            manage_acls=self.broker is not None,
+        )
+        if asyncio.run(job) != 0:
+            raise StartupFailed(
+                "the topic job failed (a hub topic without its partitions, or the broker "
+                "refused a user or an ACL); its log says which"
+            )
 
     def _prepare(self) -> None:
         portals.ensure_assets(PROJECT_ROOT, self.say)
-        created = asyncio.run(ensure_topics(self.bootstrap_servers))
-        self.say(f"Topics ready ({len(created)} created, 6 partitions each)")
+        self._provision_bus()
+        self.say(
+            f"Topics ready ({len(all_topics())}, {PARTITIONS} partitions each)"
+            + (
+                f"; {len(self.kafka_passwords)} principals with their ACLs"
+                if self.kafka_passwords
+                else ""
+            )
+        )
         self.credentials = generate()
         self.children = self._plan_children()
         self.say("Applying database migrations ...")
@@ -271,12 +323,9 @@ class Stack:
             {
                 "DATABASE_URL": self.database_url,
                 "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
-                "KAFKA_CREATE_MISSING_TOPICS": "true" if self.broker else "false",
-                "KAFKA_IDEMPOTENCE": os.environ.get(
-                    "KAFKA_IDEMPOTENCE", "false" if self.broker else "true"
-                ),
+                **(self._external_kafka_principal() if not self.broker else {}),
                 "STAFF_JWT_PUBLIC_KEY": creds.public_key_pem,
-                # Faster group joins on one machine (Tansu takes about half the timeout).
+                # A killed consumer's partitions move to another within seconds.
                 "KAFKA_SESSION_TIMEOUT_MS": os.environ.get("KAFKA_SESSION_TIMEOUT_MS", "6000"),
                 "KAFKA_HEARTBEAT_INTERVAL_MS": os.environ.get(
                     "KAFKA_HEARTBEAT_INTERVAL_MS", "1000"
@@ -285,7 +334,7 @@ class Stack:
                 "STAFF_JWT_AUDIENCE": AUDIENCE,
                 "HTTP_HOST": "127.0.0.1",
                 "PYTHONUNBUFFERED": "1",
-                # The local stack's own issuer and its broker without idempotence are
+                # The local stack's own issuer and its loopback broker without TLS are
                 # development settings: say so, or the services refuse to start.
                 "HUB_ENVIRONMENT": os.environ.get("HUB_ENVIRONMENT", "local"),
             }
@@ -340,11 +389,41 @@ class Stack:
         own = ",".join(f"127.0.0.1:{child.port}" for child in children)
         for child in children:
             child.env["HUB_ENDPOINTS"] = own
+        if self.kafka_passwords:
+            for child in children:
+                self._give_principal(child)
         spans_dir = os.environ.get("TELEMETRY_SPANS_DIR")
         if spans_dir:  # every process writes its finished spans, for reading without a collector
             for child in children:
                 child.env["TELEMETRY_SPANS_FILE"] = str(Path(spans_dir) / f"{child.name}.jsonl")
         return children
+
+    def _external_kafka_principal(self) -> dict[str, str]:
+        """For a broker of someone else's: the one principal the environment names."""
+        names = ("KAFKA_SECURITY_PROTOCOL", "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD")
+        found = {
+            name: os.environ[name] for name in (*names, "KAFKA_SSL_CAFILE") if name in os.environ
+        }
+        return found
+
+    def _give_principal(self, child: Child) -> None:
+        """The child's own Kafka principal; its password as a secret file, read by the
+        settings (``HUB_SECRETS_DIR``) as in a container."""
+        username = BY_NAME[child.name].username
+        directory = self.state_dir / "secrets" / child.name
+        directory.mkdir(parents=True, exist_ok=True)
+        directory.chmod(0o700)
+        secret = directory / "kafka_sasl_password"
+        secret.unlink(missing_ok=True)
+        secret.touch(mode=0o600)
+        secret.write_text(self.kafka_passwords[username])
+        child.env.update(
+            {
+                "KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+                "KAFKA_SASL_USERNAME": username,
+                "HUB_SECRETS_DIR": str(directory),
+            }
+        )
 
     # ---- services ------------------------------------------------------------------------
     def _start_services(self) -> None:
@@ -381,13 +460,15 @@ class Stack:
                 time.sleep(0.2)
 
     def _restart_infrastructure(self) -> bool:
-        """The broker or the database died: start it again where it was. The embedded broker
-        comes back empty, so its topics are made again; the services reconnect by themselves
-        and intake's reconciliation re-drives what was in flight."""
+        """The broker or the database died: start it again where it was, on its log or data
+        directory. The services reconnect by themselves. Should the broker's log have gone,
+        it is formatted afresh and its topics made again, and intake's reconciliation
+        re-drives what was in flight."""
         changed = False
         if self.broker and self.broker.process and self.broker.process.poll() is not None:
-            self.say(f"{_now()} the broker exited; starting it again (it has forgotten its topics)")
-            self._start_broker_with_its_topics()
+            self.say(f"{_now()} the broker exited; starting it again on its log")
+            self.broker.start(say=self.say)
+            self._provision_bus()
             changed = True
         if self.postgres and self.postgres.process and self.postgres.process.poll() is not None:
             self.say(f"{_now()} PostgreSQL exited; starting it again")
@@ -395,31 +476,12 @@ class Stack:
             changed = True
         return changed
 
-    def _start_broker_with_its_topics(self, attempts: int = 3) -> None:
-        """Start the broker and make its topics before anything else does: the services
-        are reconnecting meanwhile, and a topic a client made first (with the broker's
-        default partition count) would leave partitions unread. Started again if so."""
-        assert self.broker is not None
-        for attempt in range(1, attempts + 1):
-            self.broker.start()
-            asyncio.run(ensure_topics(self.bootstrap_servers))
-            wrong = misfits(asyncio.run(partition_counts(self.bootstrap_servers)))
-            if not wrong:
-                return
-            self.say(
-                f"{_now()} topics made with the wrong partition count ({', '.join(wrong)}); "
-                + ("starting the broker again" if attempt < attempts else "giving up")
-            )
-            if attempt < attempts:
-                self.broker.stop()
-        raise RuntimeError("the broker's topics could not be made with their partitions")
-
     def _supervise(self) -> None:
         while not self._stopping:
             now = time.monotonic()
             try:
                 changed = self._restart_infrastructure()
-            except RuntimeError as exc:
+            except (RuntimeError, StartupFailed) as exc:
                 self.say(f"{_now()} could not restart: {exc}; trying again")
                 changed = False
             for child in self.children:
@@ -476,7 +538,32 @@ class Stack:
             },
             "logs_dir": str(self.logs_dir),
         }
+        if self.kafka_passwords:
+            description["kafka_security"] = self._kafka_security()
         return description
+
+    def _kafka_security(self) -> dict[str, Any]:
+        """docs/contract.md ``kafka_security``: one principal per process in ``processes``;
+        ``tools`` adds the dead-letter tool's and the super user's, ``ssl_*`` the broker's
+        SASL_SSL listener and the CA it is signed by."""
+
+        def entry(username: str) -> dict[str, str]:
+            return {"username": username, "password": self.kafka_passwords[username]}
+
+        assert self.broker is not None
+        assert self.kafka_admin is not None
+        assert self.kafka_admin.password is not None
+        return {
+            "security_protocol": "SASL_PLAINTEXT",
+            "sasl_mechanism": SASL_MECHANISM,
+            "principals": {c.name: entry(BY_NAME[c.name].username) for c in self.children},
+            "tools": {
+                "dead_letters": entry(BY_NAME["dead_letters"].username),
+                "admin": {"username": ADMIN, "password": self.kafka_admin.password},
+            },
+            "ssl_bootstrap_servers": self.broker.tls_bootstrap_servers,
+            "ssl_cafile": str(self.broker.ca_file),
+        }
 
     def _write_stack_file(self) -> None:
         temporary = self.stack_file.with_suffix(".tmp")
@@ -534,6 +621,17 @@ class Stack:
 
 class StartupFailed(Exception):
     pass
+
+
+def kafka_admin_access(info: dict[str, Any]) -> KafkaAccess:
+    """A running stack's broker as its super user, from its ``stack.json``: for the tests
+    and the bench, which read every topic back."""
+    access = KafkaAccess(info["kafka_bootstrap_servers"])
+    security = info.get("kafka_security")
+    if security:
+        admin = security["tools"]["admin"]
+        access = access.as_user(admin["username"], admin["password"])
+    return access
 
 
 def _tail(path: Path, lines: int = 15) -> str:

@@ -16,6 +16,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
 from faststream.kafka import KafkaBroker
 
+from services.plumbing.kafka_access import KafkaAccess
 from services.plumbing.metrics import CONSUMER_LAG
 
 log = logging.getLogger(__name__)
@@ -32,9 +33,9 @@ def groups(broker: KafkaBroker) -> dict[str, set[str]]:
     return _GROUPS.get(broker, {})
 
 
-async def _connect(bootstrap_servers: str) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="hub-lag")
-    ends = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, client_id="hub-lag")
+async def _connect(access: KafkaAccess) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
+    admin = AIOKafkaAdminClient(client_id="hub-lag", **access.client_options())
+    ends = AIOKafkaConsumer(client_id="hub-lag", **access.client_options())
     try:
         await admin.start()
         await ends.start()
@@ -54,7 +55,11 @@ async def measure(
 ) -> dict[tuple[str, str, int], int]:
     """The lag of every watched (group, topic, partition) now."""
     partitions: list[TopicPartition] = []
-    for topic in sorted({t for topics in watched.values() for t in topics}):
+    wanted = sorted({t for topics in watched.values() for t in topics})
+    # A client that subscribes to nothing has metadata for nothing: name the topics (a
+    # metadata request is made only when one is new to it).
+    await ends._client.set_topics(wanted)
+    for topic in wanted:
         for partition in sorted(ends.partitions_for_topic(topic) or ()):
             partitions.append(TopicPartition(topic, partition))
     end_offsets = await ends.end_offsets(partitions) if partitions else {}
@@ -63,8 +68,8 @@ async def measure(
         mine = [tp for tp in end_offsets if tp.topic in topics]
         if not mine:
             continue
-        # Name the partitions: asking for "all of the group's" is a request version the
-        # embedded broker answers in a shape aiokafka cannot read.
+        # Name the partitions: only those of the watched topics (the principal may describe
+        # no others).
         committed = await admin.list_consumer_group_offsets(group, partitions=mine)
         for tp in mine:
             end = end_offsets[tp]
@@ -74,7 +79,7 @@ async def measure(
     return lag
 
 
-async def sample_forever(broker: KafkaBroker, bootstrap_servers: str, interval: float) -> None:
+async def sample_forever(broker: KafkaBroker, access: KafkaAccess, interval: float) -> None:
     """Refresh the lag gauge every ``interval`` seconds, over connections kept between
     samples; a broker that does not answer leaves the last figures in place, and is asked
     again next time over new connections."""
@@ -84,7 +89,7 @@ async def sample_forever(broker: KafkaBroker, bootstrap_servers: str, interval: 
             watched = groups(broker)
             if watched:
                 try:
-                    clients = clients or await _connect(bootstrap_servers)
+                    clients = clients or await _connect(access)
                     for (group, topic, partition), value in (
                         await measure(*clients, watched)
                     ).items():

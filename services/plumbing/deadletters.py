@@ -7,8 +7,11 @@ headers to the original topic: the event keeps its id, so a consumer that did ap
 meanwhile ignores it. What was replayed or discarded is recorded in the ``ops`` schema, so
 that ``list`` shows what still needs a decision.
 
-Settings: ``KAFKA_BOOTSTRAP_SERVERS`` and ``DATABASE_URL``; by default, those of the local
-stack in ``.dev/stack.json``.
+Settings: ``KAFKA_BOOTSTRAP_SERVERS``, ``DATABASE_URL`` and the tool's own Kafka principal
+(``KAFKA_SECURITY_PROTOCOL``, ``KAFKA_SASL_USERNAME``, ``KAFKA_SASL_PASSWORD``,
+``KAFKA_SSL_CAFILE``; as environment variables or secret files, as for the services); without
+``KAFKA_BOOTSTRAP_SERVERS``, those of the local stack in ``.dev/stack.json``. Its principal
+may read the dead-letter topics and write the main ones (``schemas/bus_access.py``).
 """
 
 from __future__ import annotations
@@ -25,8 +28,11 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
 
 from schemas.topics import dead_letter_topics
+from services.plumbing.kafka_access import KafkaAccess
+from services.plumbing.settings import KafkaSettings
 
 ACTIONS = """
 CREATE SCHEMA IF NOT EXISTS ops;
@@ -56,8 +62,8 @@ class Letter:
         return dict(self.headers).get(name, b"").decode(errors="replace")
 
 
-async def read_letters(bootstrap: str, topics: list[str]) -> list[Letter]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+async def read_letters(access: KafkaAccess, topics: list[str]) -> list[Letter]:
+    consumer = AIOKafkaConsumer(enable_auto_commit=False, **access.client_options())
     await consumer.start()
     try:
         await consumer._client.force_metadata_update()
@@ -111,9 +117,9 @@ async def _replay(producer: AIOKafkaProducer, letter: Letter) -> None:
     )
 
 
-async def run(args: argparse.Namespace, bootstrap: str, database_url: str) -> int:
+async def run(args: argparse.Namespace, access: KafkaAccess, database_url: str) -> int:
     topics = [args.topic] if getattr(args, "topic", None) else dead_letter_topics()
-    letters = await read_letters(bootstrap, topics)
+    letters = await read_letters(access, topics)
     conn = await asyncpg.connect(database_url)
     try:
         actions = await _actions(conn)
@@ -147,7 +153,9 @@ async def run(args: argparse.Namespace, bootstrap: str, database_url: str) -> in
                 )
             return 0
         if args.command == "replay":
-            producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+            producer = AIOKafkaProducer(
+                acks="all", enable_idempotence=True, **access.client_options()
+            )
             await producer.start()
             try:
                 for letter in chosen:
@@ -176,13 +184,29 @@ async def _record(conn: asyncpg.Connection, letter_id: str, action: str, note: s
     )
 
 
-def _defaults() -> tuple[str | None, str | None]:
+class ToolSettings(KafkaSettings):
+    database_url: str
+
+
+LOCAL_PRINCIPAL = "dead_letters"
+"""The tool's entry under ``kafka_security.tools`` in the local stack's ``stack.json``."""
+
+
+def _defaults() -> tuple[KafkaAccess, str] | None:
+    """From the settings, or else from the running local stack; None if neither says."""
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        settings = ToolSettings()  # from the environment and secret files
+        return KafkaAccess.of(settings), settings.database_url
     stack = Path(__file__).resolve().parents[2] / ".dev" / "stack.json"
-    info: dict[str, Any] = json.loads(stack.read_text()) if stack.exists() else {}
-    return (
-        os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or info.get("kafka_bootstrap_servers"),
-        os.environ.get("DATABASE_URL") or info.get("database_url"),
-    )
+    if not stack.exists():
+        return None
+    info: dict[str, Any] = json.loads(stack.read_text())
+    access = KafkaAccess(info["kafka_bootstrap_servers"])
+    security = info.get("kafka_security")
+    if security:
+        principal = security["tools"][LOCAL_PRINCIPAL]
+        access = access.as_user(principal["username"], principal["password"])
+    return access, os.environ.get("DATABASE_URL") or info["database_url"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -211,10 +235,19 @@ def main(argv: list[str] | None = None) -> int:
             )
             command.add_argument("--note", help="why (kept with the decision)")
     args = parser.parse_args(argv)
-    bootstrap, database_url = _defaults()
-    if not bootstrap or not database_url:
+    found = _defaults()
+    if found is None:
         parser.error("set KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL (or start the local stack)")
-    return asyncio.run(run(args, bootstrap, database_url))
+    access, database_url = found
+    try:
+        return asyncio.run(run(args, access, database_url))
+    except KafkaError as exc:
+        print(
+            f"Cannot use Kafka at {access.bootstrap_servers} as "
+            f"{access.username or 'an unauthenticated client'}: {type(exc).__name__}",
+            file=sys.stderr,
+        )
+        return 2
 
 
 if __name__ == "__main__":

@@ -44,6 +44,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from schemas.topics import RETRY_TIERS, dead_letter_for, retry_topic, retry_topics_for
 from services.plumbing import consumer_lag, kafka_metadata, strict_json, telemetry
 from services.plumbing.db import CONNECTION_ERRORS
+from services.plumbing.kafka_access import KafkaAccess
 from services.plumbing.metrics import DEAD_LETTERS, EVENTS_CONSUMED
 from services.plumbing.settings import ServiceSettings
 
@@ -90,12 +91,15 @@ def make_broker(
     middlewares = (
         (KafkaTelemetryMiddleware(tracer_provider=tracer_provider),) if tracer_provider else ()
     )
+    access = KafkaAccess.of(settings)
     return KafkaBroker(
-        settings.kafka_bootstrap_servers,
+        access.bootstrap_servers,
+        security=access.faststream_security(),
         middlewares=middlewares,
         client_id=client_id,
+        # Idempotent: a retried send after a lost acknowledgement is not written twice.
         acks="all",
-        enable_idempotence=settings.kafka_idempotence,
+        enable_idempotence=True,
         allow_auto_create_topics=False,
         ack_policy=AckPolicy.MANUAL,
         graceful_timeout=10.0,

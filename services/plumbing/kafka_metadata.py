@@ -8,12 +8,14 @@ from aiokafka.protocol.metadata import MetadataRequest
 
 def never_ask_brokers_to_create_topics() -> None:
     """aiokafka (0.14) asks the broker to create every topic it requests metadata for,
-    whatever ``allow_auto_create_topics`` says: its client builds each ``MetadataRequest``
-    without the flag, which then defaults to true. Tansu obliges, with four partitions, so
-    after a broker restart a consumer or relay that asked before the topics were made again
-    left them with four partitions instead of six, and events keyed to the other two were
-    never read. Topics are made only by ``topics_admin`` (and in production the broker
-    refuses anyway); a client asking about a missing topic waits for it."""
+    whatever ``allow_auto_topic_creation`` says: its client builds each ``MetadataRequest``
+    without the flag, which then defaults to true. Apache Kafka obliges whenever
+    ``auto.create.topics.enable`` is true, which is its default: on such a cluster a consumer
+    or relay that asked before the topic job ran would make the topic with the broker's
+    default partition count, and events keyed to the missing partitions would move. The hub's
+    brokers set it to false (docker-compose.yml, the local stack); this guards a cluster that
+    does not. Topics are made only by ``topics_admin``; a client asking about a missing topic
+    waits for it."""
     original = MetadataRequest.__init__
     if getattr(original, "never_creates", False):
         return

@@ -18,6 +18,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.plumbing import db
+from services.plumbing.settings import secrets_dir
 
 PLUMBING_MIGRATIONS = Path(__file__).parent / "migrations"
 _NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
@@ -113,7 +114,9 @@ class MigrationSettings(BaseSettings):
     """All that ``python -m services.<name> migrate`` needs: a migration job holds the
     database's address and none of the secrets the running service needs."""
 
-    model_config = SettingsConfigDict(env_ignore_empty=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_ignore_empty=True, extra="ignore", secrets_dir=secrets_dir()
+    )
 
     database_url: str = Field(description="postgresql://user@host:port/database")
     db_schema: str | None = None

@@ -125,7 +125,6 @@ class OutboxRelay:
         publish: Publish,
         poll_interval: float = 1.0,
         batch_size: int = 500,
-        heal: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         self._url = database_url
         self._pool = pool
@@ -133,7 +132,6 @@ class OutboxRelay:
         self._publish = publish
         self._poll_interval = poll_interval
         self._batch_size = batch_size
-        self._heal = heal
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._backlog_measured_at = 0.0
@@ -157,10 +155,6 @@ class OutboxRelay:
                     "outbox relay interrupted; retrying",
                     extra={"error": type(exc).__name__, "retry_in_s": backoff},
                 )
-                if self._heal is not None:
-                    # e.g. a broker that restarted without its topics: create them again.
-                    with contextlib.suppress(Exception):
-                        await self._heal()
                 self._wake.clear()
                 await self._sleep(backoff)
                 backoff = min(backoff * 2, 10.0)

@@ -29,9 +29,9 @@ from services.plumbing.http import (
     serve,
 )
 from services.plumbing.kafka import make_broker
+from services.plumbing.kafka_access import KafkaAccess
 from services.plumbing.outbox import OutboxRelay, OutboxRow, Publish
 from services.plumbing.settings import ServiceSettings
-from services.plumbing.topics_admin import ensure_topics
 
 log = logging.getLogger(__name__)
 
@@ -179,16 +179,13 @@ class Service:
             schema=self.schema,
             publish=relay_publisher(broker),
             poll_interval=settings.outbox_poll_interval_seconds,
-            heal=(lambda: ensure_topics(settings.kafka_bootstrap_servers))
-            if settings.kafka_create_missing_topics
-            else None,
         )
         relay_task = asyncio.create_task(relay.run(), name=f"{self.name}-outbox-relay")
         tasks = [asyncio.create_task(work(pool)) for work in self.background]
         tasks.append(
             asyncio.create_task(
                 consumer_lag.sample_forever(
-                    broker, settings.kafka_bootstrap_servers, settings.consumer_lag_interval_seconds
+                    broker, KafkaAccess.of(settings), settings.consumer_lag_interval_seconds
                 ),
                 name=f"{self.name}-consumer-lag",
             )

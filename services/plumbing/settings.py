@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from services.plumbing.outbound import (
@@ -22,6 +23,19 @@ from services.plumbing.outbound import (
 )
 
 LOCAL_ISSUER = "referral-hub-local"
+SECRETS_DIR_VARIABLE = "HUB_SECRETS_DIR"
+DEFAULT_SECRETS_DIR = "/run/secrets"
+
+
+def secrets_dir() -> str | None:
+    """Where settings are also read from files, one per setting named like the field
+    (``kafka_sasl_password``, ``database_url`` ...): ``HUB_SECRETS_DIR``, else
+    ``/run/secrets`` when it exists (where docker-compose and the Kubernetes manifests mount
+    them). An environment variable of the same name wins over a file."""
+    chosen = os.environ.get(SECRETS_DIR_VARIABLE)
+    if chosen:
+        return chosen
+    return DEFAULT_SECRETS_DIR if Path(DEFAULT_SECRETS_DIR).is_dir() else None
 
 
 def comma_list(value: Any) -> Any:
@@ -31,23 +45,43 @@ def comma_list(value: Any) -> Any:
     return value
 
 
-class ServiceSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_ignore_empty=True, extra="ignore")
+class KafkaSettings(BaseSettings):
+    """Where the Kafka cluster is and who this process is there (``KafkaAccess``)."""
+
+    model_config = SettingsConfigDict(
+        env_ignore_empty=True, extra="ignore", secrets_dir=secrets_dir()
+    )
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT",
+        description="SASL_SSL in production (SCRAM-SHA-512 over TLS); SASL_PLAINTEXT on the "
+        "local stack's loopback broker.",
+    )
+    kafka_sasl_username: str | None = Field(
+        default=None, description="This process's Kafka principal (SCRAM-SHA-512)."
+    )
+    kafka_sasl_password: SecretStr | None = Field(
+        default=None, description="Its password: a secret file, kafka_sasl_password."
+    )
+    kafka_ssl_cafile: str | None = Field(
+        default=None,
+        description="PEM file of the CA the brokers' certificates chain to (SASL_SSL); the "
+        "system's trust store when unset.",
+    )
+
+
+class ServiceSettings(KafkaSettings):
+    """Settings every service shares; each service subclasses it."""
 
     database_url: str = Field(description="postgresql://user@host:port/database")
-    kafka_bootstrap_servers: str = "127.0.0.1:9092"
-    kafka_idempotence: bool = Field(
-        default=True,
-        description="Idempotent producer; the embedded Tansu broker cannot do it, so its "
-        "profile turns it off.",
-    )
     kafka_fetch_max_wait_ms: int = Field(
         default=50, description="How long a fetch waits for data; bounds consumer latency."
     )
     kafka_session_timeout_ms: int = Field(
         default=10_000,
-        description="Consumer-group session timeout. Joining a group takes about half of it on "
-        "Tansu, so the local stack shortens it.",
+        description="Consumer-group session timeout: how long a consumer that died silently "
+        "keeps its partitions. The local stack and the tests shorten it.",
     )
     kafka_heartbeat_interval_ms: int = 3_000
     http_host: str = "127.0.0.1"
@@ -78,11 +112,6 @@ class ServiceSettings(BaseSettings):
         default=(5.0, 30.0, 120.0),
         description="Delays of the three retry topics a failed message goes through before "
         "it is dead-lettered.",
-    )
-    kafka_create_missing_topics: bool = Field(
-        default=False,
-        description="Create missing topics when publishing fails (the embedded broker forgets "
-        "its topics when it restarts). Off where a platform team owns the topics.",
     )
     staff_jwt_public_key: str | None = Field(
         default=None, description="PEM public key that signs staff and service tokens."
@@ -142,8 +171,11 @@ class ServiceSettings(BaseSettings):
         problems = []
         if self.staff_jwt_issuer == LOCAL_ISSUER:
             problems.append("STAFF_JWT_ISSUER is the local stack's own issuer")
-        if not self.kafka_idempotence:
-            problems.append("KAFKA_IDEMPOTENCE is off (only the embedded broker needs that)")
+        if self.kafka_security_protocol != "SASL_SSL":
+            problems.append(
+                "KAFKA_SECURITY_PROTOCOL is not SASL_SSL (the bus would be unencrypted"
+                + (" and unauthenticated)" if self.kafka_security_protocol == "PLAINTEXT" else ")")
+            )
         if not self.log_json:
             problems.append("LOG_JSON is off")
         if "*" in self.cors_allow_origins:

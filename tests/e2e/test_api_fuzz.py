@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
 from schemas.codes import Service
+from services.plumbing.kafka_access import KafkaAccess
 from services.provider_adapter.bootstrap import build as build_adapter
 from services.provider_adapter.settings import AdapterSettings
 from services.referral_intake.bootstrap import build as build_intake
@@ -18,7 +19,7 @@ from services.referral_intake.settings import IntakeSettings
 from tests.support.services import common_env
 from tests.support.stack import RunningStack
 
-_ENV: dict[str, Any] = common_env("postgresql://unused@127.0.0.1:1/x", "127.0.0.1:1")
+_ENV: dict[str, Any] = common_env("postgresql://unused@127.0.0.1:1/x", KafkaAccess("127.0.0.1:1"))
 INTAKE = schemathesis.openapi.from_dict(build_intake(IntakeSettings(**_ENV)).create_app().openapi())
 ADAPTER = schemathesis.openapi.from_dict(
     build_adapter(AdapterSettings(**_ENV, service=Service.VAL, intake_service_token="unused"))

@@ -3,14 +3,22 @@ a clear answer to a second `make run`, and restarts of a process that dies."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import asyncpg
 import httpx
+import pytest
+from aiokafka.errors import KafkaError
 
+from schemas import topics
+from services.plumbing.kafka_access import KafkaAccess
+from services.plumbing.topics_admin import admin_client
+from tests.support.kafka_reader import read_all
 from tests.support.referrals import referral
 from tests.support.stack import PROJECT_ROOT, RunningStack, start, stop
 from tests.support.waiting import eventually_sync
@@ -44,6 +52,30 @@ def test_stack_file_tells_where_everything_is(hub: RunningStack) -> None:
         assert metrics.status_code == 200
         assert "hub_outbox_backlog" in metrics.text
     assert oct(hub.stack_file.stat().st_mode)[-3:] == "600"
+
+
+def test_stack_file_names_each_process_kafka_principal(hub: RunningStack) -> None:
+    """docs/contract.md ``kafka_security``: one principal per process, and the broker knows
+    each of them (it authenticates them) and nobody else."""
+    info = hub.info()
+    security = info["kafka_security"]
+    assert security["security_protocol"] == "SASL_PLAINTEXT"
+    assert security["sasl_mechanism"] == "SCRAM-SHA-512"
+    principals = security["principals"]
+    assert set(principals) == set(info["processes"])
+    assert len({p["username"] for p in principals.values()}) == len(principals)
+    base = KafkaAccess(info["kafka_bootstrap_servers"])
+    router = principals["router"]
+    assert asyncio.run(_topics(base.as_user(router["username"], router["password"])))
+    with pytest.raises(KafkaError):
+        asyncio.run(_topics(base.as_user(router["username"], "not-its-password")))
+    with pytest.raises(KafkaError):
+        asyncio.run(_topics(base))
+
+
+async def _topics(access: KafkaAccess) -> set[str]:
+    async with admin_client(access, client_id="e2e-probe") as admin:
+        return set(await admin.list_topics())
 
 
 def test_a_second_make_run_says_the_hub_is_running(hub: RunningStack) -> None:
@@ -93,8 +125,9 @@ def test_a_service_process_that_dies_is_restarted(hub: RunningStack) -> None:
 
 
 def test_a_second_make_run_keeps_the_referrals_of_the_first(tmp_path: Path) -> None:
-    """The embedded database lives in the state directory: stop the hub, start it again,
-    and yesterday's referrals are still there (the embedded broker, by design, is not)."""
+    """The embedded database and the broker's log live in the state directory: stop the hub,
+    start it again, and yesterday's referrals are still there, and so are the broker's
+    records and the consumer groups' offsets (nothing is decided twice)."""
     first = start(tmp_path, ephemeral=False)
     try:
         created = first.staff().post("/v1/referrals", json=referral())
@@ -111,6 +144,67 @@ def test_a_second_make_run_keeps_the_referrals_of_the_first(tmp_path: Path) -> N
         view = again.staff().get(f"/v1/referrals/{referral_id}")
         assert view.status_code == 200
         assert view.json()["status"] == "routed"
+        decisions = asyncio.run(_decisions(again.info()["database_url"], referral_id))
+        assert decisions == 1  # the router's committed offset survived: not decided again
+        received = asyncio.run(_records_for(again, referral_id))
+        assert received == 1  # the broker kept its log
     finally:
         assert stop(again) == 0
     assert (tmp_path / "pgdata" / "PG_VERSION").exists()
+    assert (tmp_path / "kafka" / "data" / "meta.properties").exists()
+
+
+async def _decisions(database_url: str, referral_id: str) -> int:
+    conn = await asyncpg.connect(database_url)
+    try:
+        return int(
+            await conn.fetchval(
+                "SELECT count(*) FROM router.decisions WHERE referral_id = $1::uuid", referral_id
+            )
+        )
+    finally:
+        await conn.close()
+
+
+async def _records_for(stack: RunningStack, referral_id: str) -> int:
+    records = await read_all(stack.kafka_admin(), [topics.REFERRAL_RECEIVED])
+    return sum(1 for r in records if r.key == referral_id.encode())
+
+
+def test_the_dead_letter_tool_works_as_its_own_principal(hub: RunningStack) -> None:
+    """``make dead-letters`` elsewhere: the tool reads every dead-letter topic with the
+    credentials of its own principal (which may read no other topic), from the settings."""
+    info = hub.info()
+    tool = info["kafka_security"]["tools"]["dead_letters"]
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": info["kafka_bootstrap_servers"],
+        "KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+        "KAFKA_SASL_USERNAME": tool["username"],
+        "KAFKA_SASL_PASSWORD": tool["password"],
+        "DATABASE_URL": info["database_url"],
+    }
+    listed = subprocess.run(
+        [sys.executable, "-m", "services.plumbing.deadletters", "list", "--all"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    assert "dead letter(s)" in listed.stdout
+    env["KAFKA_SASL_PASSWORD"] = "not-its-password"
+    refused = subprocess.run(
+        [sys.executable, "-m", "services.plumbing.deadletters", "list"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert refused.returncode == 2
+    assert "Cannot use Kafka" in refused.stderr
+    assert "Traceback" not in refused.stderr

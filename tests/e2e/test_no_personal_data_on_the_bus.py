@@ -46,7 +46,7 @@ def test_markers_in_personal_fields_appear_on_no_topic_and_in_no_log(hub: Runnin
 
     eventually_sync(status_reached_intake, what="every status event to reach intake")
 
-    records = asyncio.run(read_all(hub.info()["kafka_bootstrap_servers"], all_topics()))
+    records = asyncio.run(read_all(hub.kafka_admin(), all_topics()))
     topics_seen = {r.topic for r in records}
     assert {
         "referral.received.v1",

@@ -186,9 +186,7 @@ def test_divert_sees_no_victim_data_and_no_safe_contact_notes(hub: RunningStack)
 
 
 def test_every_queue_topic_carries_only_allowlisted_facts(hub: RunningStack) -> None:
-    records = asyncio.run(
-        read_all(hub.info()["kafka_bootstrap_servers"], [topics.queue_for(s) for s in Service])
-    )
+    records = asyncio.run(read_all(hub.kafka_admin(), [topics.queue_for(s) for s in Service]))
     items = [json.loads(r.value or b"{}") for r in records]
     work_items = [i for i in items if i.get("type") == "referral.work_item.v1"]
     assert work_items

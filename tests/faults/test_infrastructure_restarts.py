@@ -1,7 +1,7 @@
-"""The broker and the database restarted under load, on a hub of the test's own: the broker
-comes back empty (topics and offsets gone) and intake's reconciliation re-drives what was in
-flight; while PostgreSQL is down intake answers 503 with Retry-After, never a 500, and
-recovers without a restart."""
+"""The broker and the database killed under load, on a hub of the test's own, and started
+again by the supervisor: the broker on its log (topics, records and committed offsets kept),
+the database on its data; while PostgreSQL is down intake answers 503 with Retry-After, never
+a 500, and recovers without a restart. Every referral reaches its provider exactly once."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def _kill_infrastructure_midway(
     return in_background(kill)
 
 
-def test_broker_restart_that_loses_every_topic_and_offset(own_hub: RunningStack) -> None:
+def test_broker_killed_and_restarted_on_its_log(own_hub: RunningStack) -> None:
     submitter = Submitter(own_hub.staff())
     submitted: list[str] = []
     killer = _kill_infrastructure_midway(own_hub, "kafka", submitted)

@@ -21,6 +21,7 @@ from jwt.algorithms import ECAlgorithm
 
 from deploy.localstack.credentials import AUDIENCE, ISSUER, generate, mint
 from services.plumbing.auth import ALL_ROLES, SERVICE_ROLE, TokenVerifier
+from services.plumbing.kafka_access import KafkaAccess
 from services.plumbing.runtime import Service
 from services.referral_intake.bootstrap import build as build_intake
 from services.referral_intake.entrypoints.authorization import ACCESS as INTAKE_ACCESS
@@ -49,7 +50,7 @@ def _operations(service: Service) -> set[str]:
 
 @pytest.fixture(scope="module")
 async def apps(
-    module_database_url: str, module_kafka: str
+    module_database_url: str, module_kafka: KafkaAccess
 ) -> AsyncIterator[dict[str, tuple[httpx.AsyncClient, dict[str, frozenset[str]]]]]:
     env = common_env(module_database_url, module_kafka)
     async with AsyncExitStack() as stack:
@@ -63,7 +64,7 @@ async def apps(
 
 
 def test_every_endpoint_is_in_its_table_and_every_row_is_an_endpoint() -> None:
-    env = common_env("postgresql://unused", "unused")
+    env = common_env("postgresql://unused", KafkaAccess("unused:1"))
     intake = build_intake(IntakeSettings(**env))  # type: ignore[arg-type]
     router = build_router(RouterSettings(**env))  # type: ignore[arg-type]
     assert _operations(intake) == set(INTAKE_ACCESS)

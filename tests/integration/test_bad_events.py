@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -15,8 +14,9 @@ from schemas import events
 from schemas.envelope import CloudEvent
 from services.plumbing import db, migrations
 from services.plumbing.kafka import On, make_broker, subscribe
-from tests.integration.test_outbox_and_consumer import TOPIC, _event, _settings
-from tests.support import infra
+from services.plumbing.kafka_access import KafkaAccess
+from tests.integration.test_outbox_and_consumer import _event, _settings
+from tests.support.infra import fresh_topic
 from tests.support.kafka_reader import read_all
 
 json_values = st.recursive(
@@ -30,7 +30,7 @@ json_values = st.recursive(
 
 def _named_twice(member: str) -> bytes:
     """A good event with one of its envelope's members written a second time."""
-    envelope = json.dumps(_event(uuid.uuid4(), 1).envelope)
+    envelope = json.dumps(_event(uuid.uuid4(), 1, "any.topic").envelope)
     return (envelope[:-1] + f', "{member}": null}}').encode()
 
 
@@ -44,13 +44,14 @@ bad_payloads = st.one_of(
 )
 
 
-async def _run(database_url: str, workdir: Path, payloads: list[bytes]) -> None:
-    with infra.tansu_broker(workdir) as tansu:  # a fresh broker: only this example's messages
-        kafka = await infra.broker_with_topics(tansu)
-        await _exercise(database_url, kafka, payloads)
+async def _run(database_url: str, kafka: KafkaAccess, payloads: list[bytes]) -> None:
+    topic = await fresh_topic(kafka)  # a topic of its own: only this example's messages
+    await _exercise(database_url, kafka, topic, payloads)
 
 
-async def _exercise(database_url: str, kafka: str, payloads: list[bytes]) -> None:
+async def _exercise(
+    database_url: str, kafka: KafkaAccess, topic: str, payloads: list[bytes]
+) -> None:
     await migrations.apply(database_url, "bad_events", {"plumbing": migrations.PLUMBING_MIGRATIONS})
     pool = await db.create_pool(database_url, "bad_events", application_name="test")
     applied: list[uuid.UUID] = []
@@ -62,7 +63,7 @@ async def _exercise(database_url: str, kafka: str, payloads: list[bytes]) -> Non
     broker = make_broker(_settings(database_url, kafka), "test")
     subscribe(
         broker,
-        topic=TOPIC,
+        topic=topic,
         group_id=group,
         handlers={"test.v1": On(CloudEvent[events.HeldRoute], handle)},
         settings=_settings(database_url, kafka),
@@ -71,9 +72,9 @@ async def _exercise(database_url: str, kafka: str, payloads: list[bytes]) -> Non
     try:
         key = str(uuid.uuid4()).encode()
         for payload in payloads:
-            await broker.publish(payload, topic=TOPIC, key=key)
-        good = _event(uuid.UUID(key.decode()), 1)
-        await broker.publish(json.dumps(good.envelope).encode(), topic=TOPIC, key=key)
+            await broker.publish(payload, topic=topic, key=key)
+        good = _event(uuid.UUID(key.decode()), 1, topic)
+        await broker.publish(json.dumps(good.envelope).encode(), topic=topic, key=key)
         deadline = asyncio.get_running_loop().time() + 30
         while good.event_id not in applied:
             assert asyncio.get_running_loop().time() < deadline, "the consumer stopped"
@@ -81,7 +82,7 @@ async def _exercise(database_url: str, kafka: str, payloads: list[bytes]) -> Non
     finally:
         await broker.stop()
         await pool.close()
-    dead = await read_all(kafka, [f"{TOPIC}.dlt"])
+    dead = await read_all(kafka, [f"{topic}.dlt"])
     assert len(dead) == len(payloads)
     assert sorted(r.value or b"" for r in dead) == sorted(payloads)
     assert applied == [good.event_id]
@@ -92,6 +93,6 @@ async def _exercise(database_url: str, kafka: str, payloads: list[bytes]) -> Non
 )
 @given(payloads=st.lists(bad_payloads, min_size=1, max_size=6))
 def test_undecodable_and_wrong_schema_events_are_dead_lettered(
-    payloads: list[bytes], module_database_url: str, tmp_path: Path
+    payloads: list[bytes], module_database_url: str, kafka_admin: KafkaAccess
 ) -> None:
-    asyncio.run(_run(module_database_url, tmp_path, payloads))
+    asyncio.run(_run(module_database_url, kafka_admin, payloads))

@@ -17,6 +17,7 @@ import pytest
 
 from schemas.calendar import england_day
 from services.plumbing import db
+from services.plumbing.kafka_access import KafkaAccess
 from services.referral_intake.bootstrap import build
 from services.referral_intake.domain.periods import parse_period
 from services.referral_intake.domain.referral import ReferralRequest
@@ -38,7 +39,7 @@ FULL = {
 
 @pytest.fixture(scope="module")
 async def pool(module_database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    settings = IntakeSettings(**common_env(module_database_url, "127.0.0.1:1"))  # type: ignore[arg-type]
+    settings = IntakeSettings(**common_env(module_database_url, KafkaAccess("127.0.0.1:1")))  # type: ignore[arg-type]
     await build(settings).migrate()
     pool = await db.create_pool(module_database_url, "intake", application_name="test")
     yield pool

@@ -16,6 +16,7 @@ import pytest
 from schemas import events
 from schemas.envelope import CloudEvent
 from services.plumbing import db
+from services.plumbing.kafka_access import KafkaAccess
 from services.referral_intake.bootstrap import build
 from services.referral_intake.domain.identity import IDENTITY_VERSION, identity_keys
 from services.referral_intake.domain.referral import ReferralRequest
@@ -25,11 +26,13 @@ from services.referral_intake.settings import IntakeSettings
 from tests.support.referrals import marked, referral
 from tests.support.services import CREDENTIALS, TEST_VAULT, common_env, serving
 
-IDENTITY_KEY = str(common_env("", "")["identity_hash_key"]).encode()
+IDENTITY_KEY = str(common_env("", KafkaAccess(""))["identity_hash_key"]).encode()
 
 
 @pytest.fixture(scope="module")
-async def intake(module_database_url: str, module_kafka: str) -> AsyncIterator[httpx.AsyncClient]:
+async def intake(
+    module_database_url: str, module_kafka: KafkaAccess
+) -> AsyncIterator[httpx.AsyncClient]:
     env = common_env(module_database_url, module_kafka)
     env["resubmission_decision_wait_seconds"] = 0.2  # no router here: do not wait for one
     settings = IntakeSettings(**env)  # type: ignore[arg-type]

@@ -18,21 +18,31 @@ from schemas.envelope import CloudEvent, envelope
 from schemas.topics import RETRY_TIERS, retry_topics_for
 from services.plumbing import db, inbox, migrations, outbox
 from services.plumbing.kafka import On, make_broker, subscribe
+from services.plumbing.kafka_access import KafkaAccess
 from services.plumbing.outbox import OutboxRelay
 from services.plumbing.runtime import relay_publisher
 from services.plumbing.settings import ServiceSettings
+from tests.support.infra import fresh_topic
 from tests.support.kafka_reader import read_all
+from tests.support.services import kafka_settings
 from tests.support.waiting import eventually, until
 
 SCHEMA = "plumbing_test"
-TOPIC = "referral.reassess.v1"  # any hub topic will do: nothing else uses it in these tests
+INBOX_TOPIC = "test.topic"
+"""What the handlers record in their inbox: the topic's name is of no matter to it."""
 
 
-def _settings(database_url: str, kafka: str) -> ServiceSettings:
+@pytest.fixture
+async def topic(kafka: KafkaAccess) -> str:
+    """A topic of the test's own, with its retry and dead-letter topics, on the session's
+    broker: a new consumer group reads from the beginning, and sees only this test's records."""
+    return await fresh_topic(kafka)
+
+
+def _settings(database_url: str, kafka: KafkaAccess) -> ServiceSettings:
     return ServiceSettings(
         database_url=database_url,
-        kafka_bootstrap_servers=kafka,
-        kafka_idempotence=False,
+        **kafka_settings(kafka),  # type: ignore[arg-type]
         consumer_retry_base_seconds=0.01,
         consumer_retry_delays_seconds=(0.05, 0.1, 0.15),
         kafka_session_timeout_ms=2000,
@@ -45,12 +55,12 @@ async def _migrated_pool(database_url: str) -> asyncpg.Pool:
     return await db.create_pool(database_url, SCHEMA, application_name="test")
 
 
-def _event(referral_id: uuid.UUID, n: int) -> outbox.OutgoingEvent:
+def _event(referral_id: uuid.UUID, n: int, topic: str) -> outbox.OutgoingEvent:
     data = events.HeldRoute(
         service="VAL", sub_service=f"n{n}", priority="standard", rule_ids=[], reason=""
     )
     return outbox.OutgoingEvent(
-        topic=TOPIC,
+        topic=topic,
         key=referral_id,
         envelope=envelope(source="test", type_="test.v1", subject=referral_id, data=data),
         headers={},
@@ -76,7 +86,7 @@ async def test_misnamed_migration_is_refused(tmp_path: Path) -> None:
 
 
 async def test_relay_publishes_committed_rows_in_order_and_only_committed_rows(
-    database_url: str, kafka: str
+    database_url: str, kafka: KafkaAccess, topic: str
 ) -> None:
     pool = await _migrated_pool(database_url)
     broker = make_broker(_settings(database_url, kafka), "test")
@@ -95,13 +105,13 @@ async def test_relay_publishes_committed_rows_in_order_and_only_committed_rows(
 
         async def failing_change() -> None:
             async with pool.acquire() as conn, conn.transaction():
-                await outbox.add(conn, [_event(referral_id, 99)])
+                await outbox.add(conn, [_event(referral_id, 99, topic)])
                 raise RuntimeError("the change failed, so its event must not leave")
 
         with pytest.raises(RuntimeError):
             await failing_change()
         async with pool.acquire() as conn, conn.transaction():
-            await outbox.add(conn, [_event(referral_id, n) for n in range(25)])
+            await outbox.add(conn, [_event(referral_id, n, topic) for n in range(25)])
 
         async def published() -> int:
             # A 30 s poll interval: only NOTIFY can have woken the relay this quickly.
@@ -118,7 +128,7 @@ async def test_relay_publishes_committed_rows_in_order_and_only_committed_rows(
         await task
         await broker.stop()
         await pool.close()
-    records = [r for r in await read_all(kafka, [TOPIC]) if r.key == str(referral_id).encode()]
+    records = [r for r in await read_all(kafka, [topic]) if r.key == str(referral_id).encode()]
     assert [json.loads(r.value or b"")["data"]["sub_service"] for r in records] == [
         f"n{n}" for n in range(25)
     ]
@@ -129,7 +139,7 @@ async def _equals(probe: Callable[[], Awaitable[int]], expected: int) -> bool:
     return await probe() == expected
 
 
-async def test_only_one_relay_leads_at_a_time(database_url: str, kafka: str) -> None:
+async def test_only_one_relay_leads_at_a_time(database_url: str, kafka: KafkaAccess) -> None:
     pool = await _migrated_pool(database_url)
 
     async def never(_: object) -> None:
@@ -182,15 +192,17 @@ class _Flaky:
             if self.calls <= self.failures:
                 raise self.error("simulated")
         async with self.pool.acquire() as conn, conn.transaction():
-            await inbox.first_time(conn, "test", event.id, TOPIC)
+            await inbox.first_time(conn, "test", event.id, INBOX_TOPIC)
         self.applied.append(event.data.sub_service)
 
 
-async def _consume(database_url: str, kafka: str, handler: _Flaky) -> KafkaBroker:
+async def _consume(
+    database_url: str, kafka: KafkaAccess, handler: _Flaky, topic: str
+) -> KafkaBroker:
     broker = make_broker(_settings(database_url, kafka), "test")
     subscribe(
         broker,
-        topic=TOPIC,
+        topic=topic,
         group_id=f"test-{uuid.uuid4().hex[:6]}",
         handlers={"test.v1": On(CloudEvent[events.HeldRoute], handler)},
         settings=_settings(database_url, kafka),
@@ -205,31 +217,31 @@ async def _applied(pool: asyncpg.Pool) -> int:
 
 
 async def test_undecodable_message_is_dead_lettered_and_the_consumer_carries_on(
-    database_url: str, kafka: str
+    database_url: str, kafka: KafkaAccess, topic: str
 ) -> None:
     pool = await _migrated_pool(database_url)
     handler = _Flaky(pool, failures=0, error=RuntimeError)
-    broker = await _consume(database_url, kafka, handler)
+    broker = await _consume(database_url, kafka, handler, topic)
     key = str(uuid.uuid4()).encode()
     try:
-        await broker.publish(b'{"name": "Private Person", "not": "an event"', topic=TOPIC, key=key)
-        good = _event(uuid.UUID(key.decode()), 1)
+        await broker.publish(b'{"name": "Private Person", "not": "an event"', topic=topic, key=key)
+        good = _event(uuid.UUID(key.decode()), 1, topic)
         wrong_type = {**good.envelope, "type": "wrong.v1", "id": str(uuid.uuid4())}
-        await broker.publish(json.dumps(wrong_type).encode(), topic=TOPIC, key=key)
+        await broker.publish(json.dumps(wrong_type).encode(), topic=topic, key=key)
         # The good event with its subject named twice: which one counts is a parser's guess.
         twice = json.dumps({**good.envelope, "id": str(uuid.uuid4())})[:-1] + ', "subject": "x"}'
-        await broker.publish(twice.encode(), topic=TOPIC, key=key)
-        await broker.publish(json.dumps(good.envelope).encode(), topic=TOPIC, key=key)
+        await broker.publish(twice.encode(), topic=topic, key=key)
+        await broker.publish(json.dumps(good.envelope).encode(), topic=topic, key=key)
         await eventually(
             lambda: _equals(lambda: _applied(pool), 1), what="the good message applied"
         )
     finally:
         await broker.stop()
         await pool.close()
-    dead = await read_all(kafka, [f"{TOPIC}.dlt"])
+    dead = await read_all(kafka, [f"{topic}.dlt"])
     assert len(dead) == 3
     first = dict(dead[0].headers)
-    assert first["error.topic"] == TOPIC.encode()
+    assert first["error.topic"] == topic.encode()
     assert first["error.type"] == b"ValidationError"
     assert first["error.attempts"] == b"1"
     assert {"error.partition", "error.offset", "error.consumer", "error.at"} <= set(first)
@@ -242,12 +254,12 @@ async def test_undecodable_message_is_dead_lettered_and_the_consumer_carries_on(
     assert dict(dead[2].headers)["error.message"] == b"duplicate members: subject"
 
 
-def _poison(referral_id: uuid.UUID) -> outbox.OutgoingEvent:
+def _poison(referral_id: uuid.UUID, topic: str) -> outbox.OutgoingEvent:
     data = events.HeldRoute(
         service="VAL", sub_service="poison", priority="standard", rule_ids=[], reason=""
     )
     return outbox.OutgoingEvent(
-        topic=TOPIC,
+        topic=topic,
         key=referral_id,
         envelope=envelope(source="test", type_="test.v1", subject=referral_id, data=data),
         headers={},
@@ -255,16 +267,16 @@ def _poison(referral_id: uuid.UUID) -> outbox.OutgoingEvent:
 
 
 async def test_a_failing_message_goes_through_the_retry_topics_and_succeeds(
-    database_url: str, kafka: str
+    database_url: str, kafka: KafkaAccess, topic: str
 ) -> None:
     pool = await _migrated_pool(database_url)
     handler = _Flaky(pool, failures=RETRY_TIERS, error=KeyError)
-    broker = await _consume(database_url, kafka, handler)
+    broker = await _consume(database_url, kafka, handler, topic)
     referral_id = uuid.uuid4()
     try:
         await broker.publish(
-            json.dumps(_event(referral_id, 1).envelope).encode(),
-            topic=TOPIC,
+            json.dumps(_event(referral_id, 1, topic).envelope).encode(),
+            topic=topic,
             key=str(referral_id).encode(),
         )
         await eventually(
@@ -274,56 +286,56 @@ async def test_a_failing_message_goes_through_the_retry_topics_and_succeeds(
         await broker.stop()
         await pool.close()
     assert handler.calls == RETRY_TIERS + 1
-    retried = await read_all(kafka, retry_topics_for(TOPIC))
-    assert sorted(r.topic for r in retried) == retry_topics_for(TOPIC)
-    assert {dict(r.headers)["retry.origin_topic"] for r in retried} == {TOPIC.encode()}
-    assert await read_all(kafka, [f"{TOPIC}.dlt"]) == []
+    retried = await read_all(kafka, retry_topics_for(topic))
+    assert sorted(r.topic for r in retried) == retry_topics_for(topic)
+    assert {dict(r.headers)["retry.origin_topic"] for r in retried} == {topic.encode()}
+    assert await read_all(kafka, [f"{topic}.dlt"]) == []
 
 
 async def test_a_poison_message_is_dead_lettered_and_never_blocks_its_partition(
-    database_url: str, kafka: str
+    database_url: str, kafka: KafkaAccess, topic: str
 ) -> None:
     pool = await _migrated_pool(database_url)
     handler = _Flaky(pool, failures=1000, error=KeyError, poison_only=True)
-    broker = await _consume(database_url, kafka, handler)
+    broker = await _consume(database_url, kafka, handler, topic)
     referral_id = uuid.uuid4()  # one key: one partition, in order
     key = str(referral_id).encode()
     try:
         await broker.publish(
-            json.dumps(_poison(referral_id).envelope).encode(), topic=TOPIC, key=key
+            json.dumps(_poison(referral_id, topic).envelope).encode(), topic=topic, key=key
         )
         for n in (1, 2):
             await broker.publish(
-                json.dumps(_event(referral_id, n).envelope).encode(), topic=TOPIC, key=key
+                json.dumps(_event(referral_id, n, topic).envelope).encode(), topic=topic, key=key
             )
         await until(lambda: handler.applied == ["n1", "n2"], timeout=30, what="the later messages")
 
         async def dead() -> int:
-            return len(await read_all(kafka, [f"{TOPIC}.dlt"]))
+            return len(await read_all(kafka, [f"{topic}.dlt"]))
 
         await eventually(lambda: _equals(dead, 1), timeout=30, what="the poison message in the DLT")
     finally:
         await broker.stop()
         await pool.close()
-    (letter,) = await read_all(kafka, [f"{TOPIC}.dlt"])
+    (letter,) = await read_all(kafka, [f"{topic}.dlt"])
     headers = dict(letter.headers)
     assert headers["error.attempts"] == str(RETRY_TIERS + 1).encode()
     assert headers["error.type"] == b"KeyError"
-    assert headers["error.topic"] == TOPIC.encode()  # the original topic, not a retry topic
+    assert headers["error.topic"] == topic.encode()  # the original topic, not a retry topic
     assert headers["error.offset"] == b"0"
 
 
 async def test_database_outage_is_retried_in_place_not_dead_lettered(
-    database_url: str, kafka: str
+    database_url: str, kafka: KafkaAccess, topic: str
 ) -> None:
     pool = await _migrated_pool(database_url)
     handler = _Flaky(pool, failures=6, error=ConnectionRefusedError)
-    broker = await _consume(database_url, kafka, handler)
+    broker = await _consume(database_url, kafka, handler, topic)
     referral_id = uuid.uuid4()
     try:
         await broker.publish(
-            json.dumps(_event(referral_id, 1).envelope).encode(),
-            topic=TOPIC,
+            json.dumps(_event(referral_id, 1, topic).envelope).encode(),
+            topic=topic,
             key=str(referral_id).encode(),
         )
         await eventually(
@@ -332,4 +344,4 @@ async def test_database_outage_is_retried_in_place_not_dead_lettered(
     finally:
         await broker.stop()
         await pool.close()
-    assert await read_all(kafka, [f"{TOPIC}.dlt"]) == []
+    assert await read_all(kafka, [f"{topic}.dlt"]) == []

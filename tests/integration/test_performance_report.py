@@ -45,6 +45,7 @@ from reports.html import render
 from schemas import events
 from schemas.envelope import CloudEvent
 from services.plumbing import db
+from services.plumbing.kafka_access import KafkaAccess
 from services.referral_intake.adapters import report_config
 from services.referral_intake.bootstrap import build
 from services.referral_intake.domain.performance import AGE_BANDS, age_band
@@ -346,7 +347,7 @@ async def seed(pool: asyncpg.Pool) -> Seeder:
 
 @pytest.fixture(scope="module")
 async def pool(module_database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    settings = IntakeSettings(**common_env(module_database_url, "127.0.0.1:1"))  # type: ignore[arg-type]
+    settings = IntakeSettings(**common_env(module_database_url, KafkaAccess("127.0.0.1:1")))  # type: ignore[arg-type]
     await build(settings).migrate()
     pool = await db.create_pool(module_database_url, "intake", application_name="test")
     yield pool

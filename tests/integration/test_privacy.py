@@ -15,6 +15,7 @@ import pytest
 from schemas import events
 from schemas.envelope import CloudEvent
 from services.plumbing import db
+from services.plumbing.kafka_access import KafkaAccess
 from services.referral_intake.adapters.vault import Vault, VaultKeyMissing
 from services.referral_intake.bootstrap import build
 from services.referral_intake.handlers import decisions, erasure
@@ -24,7 +25,9 @@ from tests.support.services import CREDENTIALS, TEST_VAULT, TEST_VAULT_KEY, comm
 
 
 @pytest.fixture(scope="module")
-async def intake(module_database_url: str, module_kafka: str) -> AsyncIterator[httpx.AsyncClient]:
+async def intake(
+    module_database_url: str, module_kafka: KafkaAccess
+) -> AsyncIterator[httpx.AsyncClient]:
     settings = IntakeSettings(**common_env(module_database_url, module_kafka))  # type: ignore[arg-type]
     async with serving(build(settings).create_app(), CREDENTIALS.staff_tokens["triage"]) as client:
         yield client

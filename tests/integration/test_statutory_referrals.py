@@ -16,6 +16,7 @@ import pytest
 from schemas import events
 from schemas.envelope import CloudEvent
 from services.plumbing import db
+from services.plumbing.kafka_access import KafkaAccess
 from services.referral_intake.bootstrap import build
 from services.referral_intake.domain.referral import ReferralRequest
 from services.referral_intake.handlers import decisions, statutory, submission, views
@@ -30,7 +31,7 @@ CHILD = "children_services_referral"
 
 @pytest.fixture
 async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    settings = IntakeSettings(**common_env(database_url, "127.0.0.1:1"))  # type: ignore[arg-type]
+    settings = IntakeSettings(**common_env(database_url, KafkaAccess("127.0.0.1:1")))  # type: ignore[arg-type]
     await build(settings).migrate()
     pool = await db.create_pool(database_url, "intake", application_name="test")
     yield pool

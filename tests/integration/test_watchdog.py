@@ -15,6 +15,7 @@ import pytest
 from schemas import events
 from schemas.envelope import CloudEvent
 from services.plumbing import db, outbox
+from services.plumbing.kafka_access import KafkaAccess
 from services.referral_intake.bootstrap import build
 from services.referral_intake.domain.referral import ReferralRequest
 from services.referral_intake.handlers import decisions, submission, watchdog
@@ -31,7 +32,7 @@ CODE = T0 + timedelta(days=2)
 
 @pytest.fixture
 async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    settings = IntakeSettings(**common_env(database_url, "127.0.0.1:1"))  # type: ignore[arg-type]
+    settings = IntakeSettings(**common_env(database_url, KafkaAccess("127.0.0.1:1")))  # type: ignore[arg-type]
     await build(settings).migrate()
     pool = await db.create_pool(database_url, "intake", application_name="test")
     yield pool

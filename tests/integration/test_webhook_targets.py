@@ -63,7 +63,9 @@ async def rig(database_url: str, tmp_path: Path) -> AsyncIterator[Rig]:
         service=SERVICE,
         database_url=database_url,
         kafka_bootstrap_servers="kafka.example.invalid:9092",
-        kafka_idempotence=True,
+        kafka_security_protocol="SASL_SSL",
+        kafka_sasl_username="adapter-idva",
+        kafka_sasl_password="a password from a secret file",
         staff_jwt_issuer="https://identity.example.invalid/realms/referral-hub",
         staff_jwt_public_key=CREDENTIALS.public_key_pem,
         intake_url="http://referral-intake:8080",
@@ -72,6 +74,7 @@ async def rig(database_url: str, tmp_path: Path) -> AsyncIterator[Rig]:
         http_port=8080,
         log_json=True,
         provider_key_sha256=[CREDENTIALS.provider_key_hash(SERVICE)],
+        portal_secret_key="0123456789abcdef" * 4,
     )
     migrations_dir = Path(bootstrap.__file__).parent / "migrations"
     await migrations.apply(database_url, settings.db_schema, migrations.components(migrations_dir))

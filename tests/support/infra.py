@@ -1,20 +1,25 @@
 """Real infrastructure for tests, on free ports, cleaned up afterwards: the embedded
-PostgreSQL (or the server named by TEST_DATABASE_URL) and Tansu brokers."""
+PostgreSQL (or the server named by TEST_DATABASE_URL) and Apache Kafka brokers."""
 
 from __future__ import annotations
 
 import os
+import secrets
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import asyncpg
+from aiokafka.admin import NewTopic
 
+from deploy.localstack.kafka import KafkaBroker, Security
 from deploy.localstack.ports import free_port
 from deploy.localstack.postgres import EmbeddedPostgres
-from deploy.localstack.tansu import TansuBroker
-from services.plumbing.topics_admin import ensure_topics
+from schemas.bus_access import ADMIN
+from schemas.topics import PARTITIONS, dead_letter_for, retry_topics_for
+from services.plumbing.kafka_access import KafkaAccess
+from services.plumbing.topics_admin import admin_client, ensure_topics
 
 
 @contextmanager
@@ -46,15 +51,37 @@ async def fresh_database(admin_url: str) -> str:
 
 
 @contextmanager
-def tansu_broker(workdir: Path) -> Iterator[TansuBroker]:
-    broker = TansuBroker(free_port(), workdir / f"tansu-{uuid.uuid4().hex[:6]}.log")
-    broker.start()
+def kafka_broker(workdir: Path, overrides: dict[str, str] | None = None) -> Iterator[KafkaBroker]:
+    """An Apache Kafka node of its own, its log under ``workdir``, secured as the local
+    stack's is (SASL/SCRAM-SHA-512 and the StandardAuthorizer; ``admin_access`` is its super
+    user)."""
+    home = workdir / f"kafka-{uuid.uuid4().hex[:6]}"
+    security = Security(secrets.token_urlsafe(18))
+    broker = KafkaBroker(
+        home, free_port(), home / "kafka.log", security=security, overrides=overrides
+    )
+    broker.start(say=lambda _: None)
     try:
         yield broker
     finally:
         broker.stop()
 
 
-async def broker_with_topics(broker: TansuBroker) -> str:
-    await ensure_topics(broker.bootstrap_servers)
-    return broker.bootstrap_servers
+def admin_access(broker: KafkaBroker) -> KafkaAccess:
+    assert broker.security is not None
+    return KafkaAccess(broker.bootstrap_servers).as_user(ADMIN, broker.security.admin_password)
+
+
+async def broker_with_topics(admin: KafkaAccess) -> KafkaAccess:
+    await ensure_topics(admin)
+    return admin
+
+
+async def fresh_topic(kafka: KafkaAccess, prefix: str = "test") -> str:
+    """A new topic of ``PARTITIONS`` partitions with its retry and dead-letter topics, for a
+    test that needs a topic no other test has written to; its name."""
+    topic = f"{prefix}.{uuid.uuid4().hex[:10]}.v1"
+    names = [topic, *retry_topics_for(topic), dead_letter_for(topic)]
+    async with admin_client(kafka) as admin:
+        await admin.create_topics([NewTopic(name, PARTITIONS, 1) for name in names])
+    return topic

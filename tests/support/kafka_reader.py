@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from services.plumbing.kafka_access import KafkaAccess
+
 
 @dataclass(frozen=True)
 class Record:
@@ -17,9 +19,9 @@ class Record:
     headers: tuple[tuple[str, bytes], ...]
 
 
-async def read_all(bootstrap_servers: str, topics: list[str]) -> list[Record]:
+async def read_all(kafka: KafkaAccess, topics: list[str]) -> list[Record]:
     """Every record currently on ``topics``, from the beginning, without joining a group."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(enable_auto_commit=False, **kafka.client_options())
     await consumer.start()
     try:
         partitions = [

@@ -12,6 +12,7 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from deploy.localstack.credentials import AUDIENCE, ISSUER, Credentials, generate
+from services.plumbing.kafka_access import KafkaAccess
 from services.referral_intake.adapters.vault import Vault
 
 CREDENTIALS: Credentials = generate()
@@ -19,11 +20,21 @@ TEST_VAULT_KEY = base64.b64encode(b"test vault key, never a real one").decode()
 TEST_VAULT = Vault({"test-1": TEST_VAULT_KEY}, "test-1")
 
 
-def common_env(database_url: str, kafka: str) -> dict[str, object]:
+def kafka_settings(kafka: KafkaAccess) -> dict[str, object]:
+    """The settings that make a service reach ``kafka`` as its principal."""
+    return {
+        "kafka_bootstrap_servers": kafka.bootstrap_servers,
+        "kafka_security_protocol": kafka.security_protocol,
+        "kafka_sasl_username": kafka.username,
+        "kafka_sasl_password": kafka.password,
+        "kafka_ssl_cafile": kafka.ssl_cafile,
+    }
+
+
+def common_env(database_url: str, kafka: KafkaAccess) -> dict[str, object]:
     return {
         "database_url": database_url,
-        "kafka_bootstrap_servers": kafka,
-        "kafka_idempotence": False,
+        **kafka_settings(kafka),
         "kafka_session_timeout_ms": 2000,
         "kafka_heartbeat_interval_ms": 500,
         "staff_jwt_public_key": CREDENTIALS.public_key_pem,

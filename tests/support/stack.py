@@ -14,6 +14,8 @@ from typing import Any
 import httpx
 
 from deploy.localstack.processes import launch_stack
+from deploy.localstack.stack import kafka_admin_access
+from services.plumbing.kafka_access import KafkaAccess
 from tests.support.waiting import eventually_sync
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -32,6 +34,10 @@ class RunningStack:
     def info(self) -> dict[str, Any]:
         info: dict[str, Any] = json.loads(self.stack_file.read_text())
         return info
+
+    def kafka_admin(self) -> KafkaAccess:
+        """The stack's broker as its super user: to read back every topic."""
+        return kafka_admin_access(self.info())
 
     def staff(self, role: str = "triage") -> httpx.Client:
         info = self.info()

@@ -14,6 +14,9 @@ from typing import Any
 import pytest
 
 from deploy import compose_secrets
+from deploy.container.topics import PASSWORD_FILE_PREFIX
+from deploy.localstack import kafka as localstack_kafka
+from schemas.bus_access import ADMIN, BY_USERNAME, Principal
 from schemas.codes import Service
 from services.plumbing.migrations import MigrationSettings
 from tests.support.deployment import (
@@ -52,24 +55,32 @@ def _env(service: dict[str, Any]) -> dict[str, str]:
 
 
 def _secret_env(service: dict[str, Any]) -> dict[str, str]:
-    """The settings each mounted secret becomes (deploy/container/entrypoint.py): the file's
-    name in the container, upper-cased, and the secret it comes from."""
+    """The settings each mounted secret becomes (the settings read /run/secrets themselves:
+    services/plumbing/settings.py secrets_dir): the file's name in the container,
+    upper-cased, and the secret it comes from. A file not named like a setting (with a dot:
+    ``kafka_ca.pem``) is one a setting names by its path (``KAFKA_SSL_CAFILE``)."""
     found = {}
     for entry in service.get("secrets", []):
         source = entry if isinstance(entry, str) else entry["source"]
         target = entry if isinstance(entry, str) else entry.get("target", source)
-        found[target.upper()] = source
+        if "." not in target:
+            found[target.upper()] = source
+    return found
+
+
+def _secret_files(service: dict[str, Any]) -> dict[str, str]:
+    """Every mounted secret: its path in the container, and the secret it comes from."""
+    found = {}
+    for entry in service.get("secrets", []):
+        source = entry if isinstance(entry, str) else entry["source"]
+        target = entry if isinstance(entry, str) else entry.get("target", source)
+        found[f"/run/secrets/{target}"] = source
     return found
 
 
 def _hub_module(service: dict[str, Any]) -> tuple[str, list[str]]:
-    """The module a container of the hub image runs, and its arguments. The image's
-    entrypoint (secrets into settings) stays in front of every command."""
-    command = list(service.get("command", []))
-    entrypoint = service.get("entrypoint")
-    if entrypoint is not None:
-        assert entrypoint[:3] == ["python", "-m", "deploy.container.entrypoint"], entrypoint
-        command = entrypoint[3:] + command
+    """The module a container of the hub image runs, and its arguments."""
+    command = list(service.get("entrypoint", [])) + list(service.get("command", []))
     parsed = service_module(command)
     assert parsed is not None, command
     return parsed
@@ -120,16 +131,19 @@ def test_the_settings_accept_the_compose_configuration_in_production(
     production mode: no development default slipped in."""
     service = SETTINGS_USERS[name]
     module, _ = _hub_module(service)
-    generated = compose_secrets.generate()
+    generated = _texts(compose_secrets.generate())
     env = _env(service)
     env.update({variable: generated[source] for variable, source in _secret_env(service).items()})
     settings = settings_from(SETTINGS[module], env, monkeypatch)
     assert settings.hub_environment == "production"
-    assert settings.kafka_idempotence
     assert settings.http_host == "0.0.0.0"
     assert settings.otel_exporter_otlp_endpoint
     # bootstrap.py of intake refuses to start without a way to verify tokens.
     assert settings.staff_jwt_public_key or settings.staff_jwt_jwks_url
+
+
+def _texts(generated: dict[str, str | bytes]) -> dict[str, str]:
+    return {name: value for name, value in generated.items() if isinstance(value, str)}
 
 
 @pytest.mark.parametrize("name", sorted(MIGRATIONS))
@@ -251,20 +265,90 @@ def test_third_party_images_are_pinned() -> None:
         assert any(c.isdigit() for c in tag), f"{name}: {image} names no version"
 
 
-def test_kafka_is_kraft_with_idempotent_producers_and_topics_made_by_the_init_job() -> None:
+def test_kafka_is_the_version_and_configuration_the_local_stack_runs() -> None:
+    """One Kafka everywhere: the image's tag is the local stack's version, and the broker's
+    configuration file is made from the local stack's definition (SASL, the
+    StandardAuthorizer, no topic auto-creation, the log on the volume)."""
     kafka = SERVICES["kafka"]
-    assert kafka["image"].startswith("apache/kafka:")
-    env = kafka["environment"]
-    assert "controller" in env["KAFKA_PROCESS_ROLES"]
-    assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
-    # The data directory is the mounted volume.
-    assert any(v.endswith(":" + env["KAFKA_LOG_DIRS"]) for v in kafka["volumes"])
+    assert kafka["image"] == f"apache/kafka:{localstack_kafka.kafka_version()}"
+    mounted = dict(v.split(":")[:2] for v in kafka["volumes"])
+    config_dir = mounted["./deploy/kafka"]
+    assert (ROOT / "deploy" / "kafka" / "server.properties").read_text() == (
+        localstack_kafka.compose_file_text()
+    ), "python -m deploy.localstack.kafka compose"
+    properties = localstack_kafka.compose_properties()
+    assert properties["auto.create.topics.enable"] == "false"
+    assert properties["authorizer.class.name"].endswith("StandardAuthorizer")
+    assert properties["super.users"] == f"User:{ADMIN}"
+    assert "controller" in properties["process.roles"]
+    assert mounted["kafkadata"] == properties["log.dirs"]
+    script = " ".join(kafka["command"])
+    assert f"--config {config_dir}/server.properties" in script
+    assert f"kafka-server-start.sh {config_dir}/server.properties" in script
+    assert f"name={ADMIN},password=$$(cat /run/secrets/kafka_admin_password)" in script
+    # Every secret the configuration reads is mounted.
+    mounted_secrets = set(kafka["secrets"])
+    for value in properties.values():
+        for name in re.findall(r"\$\{dir:/run/secrets:([^}]+)\}", value):
+            assert name in mounted_secrets, name
+    keystore = properties["listener.name.tls.ssl.keystore.location"]
+    assert keystore.removeprefix("/run/secrets/") in mounted_secrets
+    # Clients reach the TLS listener by the name the certificate is made for.
+    advertised = properties["advertised.listeners"]
+    assert "TLS://kafka:9092" in advertised
+    assert "kafka" in compose_secrets.BROKER_HOSTNAMES
     init = SERVICES["kafka-init"]
     assert _hub_module(init)[0] == "deploy.container.topics"
     for service in SETTINGS_USERS.values():
-        assert _env(service)["KAFKA_IDEMPOTENCE"] == "true"
         assert _env(service)["HUB_ENVIRONMENT"] == "production"
         assert _env(service)["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
+
+
+def _principal(name: str) -> Principal:
+    principal = BY_USERNAME.get(name)
+    assert principal is not None, f"{name} has no principal in schemas/bus_access.py"
+    return principal
+
+
+def _kafka_clients() -> dict[str, dict[str, Any]]:
+    """Every hub container that talks to Kafka: the services, the dead-letter tool, the
+    topic job (not the migration jobs)."""
+    return {
+        name: service
+        for name, service in HUB.items()
+        if name not in MIGRATIONS and "KAFKA_BOOTSTRAP_SERVERS" in _env(service)
+    }
+
+
+def test_every_kafka_client_is_its_own_principal_over_tls() -> None:
+    clients = _kafka_clients()
+    assert set(clients) >= set(SERVERS) | {"dead-letters", "kafka-init"}
+    for name, service in clients.items():
+        env = _env(service)
+        secrets = _secret_env(service)
+        assert env["KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL", name
+        assert _secret_files(service)[env["KAFKA_SSL_CAFILE"]] == "kafka_ca.pem", name
+        username = env["KAFKA_SASL_USERNAME"]
+        if name == "kafka-init":
+            assert username == ADMIN
+            assert secrets["KAFKA_SASL_PASSWORD"] == "kafka_admin_password"
+            continue
+        # Its principal is the table's for that container, with its own password.
+        assert _principal(name).username == username, name
+        assert secrets["KAFKA_SASL_PASSWORD"] == f"{PASSWORD_FILE_PREFIX}{username}", name
+
+
+def test_the_topic_job_sets_every_compose_principals_password() -> None:
+    init = SERVICES["kafka-init"]
+    _, args = _hub_module(init)
+    users_dir = args[args.index("--users-dir") + 1]
+    assert users_dir == "/run/secrets"
+    mounted = set(_secret_files(init).values())
+    expected = {f"{PASSWORD_FILE_PREFIX}{p.username}" for p in compose_secrets.COMPOSE_PRINCIPALS}
+    assert {m for m in mounted if m.startswith(PASSWORD_FILE_PREFIX)} == expected
+    # And every principal that runs in compose is one of them (KEDA runs on Kubernetes only).
+    running = {_principal(name).username for name in _kafka_clients() if name != "kafka-init"}
+    assert running == {p.username for p in compose_secrets.COMPOSE_PRINCIPALS}
 
 
 def test_secrets_are_files_the_generator_makes_and_git_ignores() -> None:

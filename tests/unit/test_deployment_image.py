@@ -1,27 +1,29 @@
 """The container image: deploy/Dockerfile (multi-stage, hash-locked dependencies, a non-root
-user), what it runs besides the services (the secrets entrypoint, the topic job), and the
-secrets generator for docker-compose."""
+user), what it runs besides the services (the topic job), the settings reading secrets as
+files, and the secrets generator for docker-compose."""
 
 from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import jwt
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import pkcs12
 
 from deploy import compose_secrets
-from deploy.container import entrypoint, topics
+from deploy.container import topics
 from schemas.codes import Service
 from schemas.topics import PARTITIONS, all_topics
+from services.plumbing import settings as settings_module
 from services.plumbing.auth import SERVICE_ROLE, hash_api_key
+from services.plumbing.migrations import MigrationSettings
 from services.plumbing.topics_admin import misfits
+from services.referral_intake.settings import IntakeSettings
 from tests.support.deployment import ROOT
 
 DOCKERFILE = (ROOT / "deploy" / "Dockerfile").read_text(encoding="utf-8")
@@ -88,7 +90,7 @@ def test_dependencies_are_installed_from_the_hash_locked_lock() -> None:
     assert len(requirements) == len(pinned), "a requirement without hashes"
 
 
-def test_the_image_runs_as_a_non_root_user_with_the_secrets_entrypoint() -> None:
+def test_the_image_runs_as_a_non_root_user_and_its_command() -> None:
     runtime = _stages()[-1]
     users = [rest for keyword, rest in runtime if keyword == "USER"]
     assert users, "no USER: the container would run as root"
@@ -97,8 +99,10 @@ def test_the_image_runs_as_a_non_root_user_with_the_secrets_entrypoint() -> None
     assert uid.isdigit(), uid
     assert gid.isdigit(), gid
     assert int(uid) > 0
-    (entry,) = [json.loads(rest) for keyword, rest in runtime if keyword == "ENTRYPOINT"]
-    assert entry == ["python", "-m", "deploy.container.entrypoint"]
+    # No entrypoint in front of the command: the settings read the secret files themselves.
+    assert not [rest for keyword, rest in runtime if keyword == "ENTRYPOINT"]
+    (command,) = [json.loads(rest) for keyword, rest in runtime if keyword == "CMD"]
+    assert command[:2] == ["python", "-m"]
     healthcheck = next(rest for keyword, rest in runtime if keyword == "HEALTHCHECK")
     assert "/healthz" in healthcheck
     env = " ".join(rest for keyword, rest in runtime if keyword == "ENV")
@@ -119,45 +123,49 @@ def test_the_build_context_holds_only_what_the_image_copies() -> None:
     assert not any(a.startswith((".venv", ".dev", "deploy/secrets", ".git")) for a in allowed)
 
 
-# ---- the entrypoint ---------------------------------------------------------------------
+# ---- secrets as files ------------------------------------------------------------------
 
 
-def test_secret_files_become_settings_and_set_variables_win(tmp_path: Path) -> None:
+def test_settings_read_secret_files_and_set_variables_win(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What docker-compose and Kubernetes mount under /run/secrets, the settings read
+    themselves (pydantic-settings secrets_dir): a file named like the setting, its trailing
+    line break dropped, a PEM's inner lines kept; an environment variable of the same name
+    wins; a file named like no setting is never read."""
     (tmp_path / "identity_hash_key").write_text("k" * 64 + "\n")
     (tmp_path / "staff_jwt_public_key").write_text("-----BEGIN-----\nabc\n-----END-----\n")
-    (tmp_path / "staff_jwt_private_key.pem").write_text("never read")
-    (tmp_path / ".hidden").write_text("never read")
+    (tmp_path / "kafka_sasl_password").write_text("from-a-file\n")
+    (tmp_path / "vault_keys").write_text('{"2026-1": "a2V5"}')
+    (tmp_path / "vault_key_id").write_text("2026-1")
     (tmp_path / "database_url").write_text("postgresql://from-file")
-    found = entrypoint.secrets_from(tmp_path)
-    assert found == {
-        "IDENTITY_HASH_KEY": "k" * 64,
-        "STAFF_JWT_PUBLIC_KEY": "-----BEGIN-----\nabc\n-----END-----",
-        "DATABASE_URL": "postgresql://from-file",
-    }
-    env = entrypoint.environment({"DATABASE_URL": "postgresql://set", "LOG_LEVEL": ""}, found)
-    assert env["DATABASE_URL"] == "postgresql://set"
-    assert env["IDENTITY_HASH_KEY"] == "k" * 64
-    assert entrypoint.secrets_from(tmp_path / "absent") == {}
+    for name in ("DATABASE_URL", "IDENTITY_HASH_KEY", "KAFKA_SASL_PASSWORD", "VAULT_KEYS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://set")
+    monkeypatch.setenv("HUB_ENVIRONMENT", "test")
+    monkeypatch.setenv(settings_module.SECRETS_DIR_VARIABLE, str(tmp_path))
+    settings = IntakeSettings(_secrets_dir=settings_module.secrets_dir())
+    assert settings.database_url == "postgresql://set"
+    assert settings.identity_hash_key == "k" * 64
+    assert settings.staff_jwt_public_key == "-----BEGIN-----\nabc\n-----END-----"
+    assert settings.kafka_sasl_password is not None
+    assert settings.kafka_sasl_password.get_secret_value() == "from-a-file"
+    assert settings.vault_keys == {"2026-1": "a2V5"}
+    migration = MigrationSettings(_secrets_dir=settings_module.secrets_dir())
+    assert migration.database_url == "postgresql://set"
+    monkeypatch.delenv("DATABASE_URL")
+    migration = MigrationSettings(_secrets_dir=settings_module.secrets_dir())
+    assert migration.database_url == "postgresql://from-file"
 
 
-def test_the_entrypoint_hands_over_to_the_command(tmp_path: Path) -> None:
-    (tmp_path / "vault_key_id").write_text("2026-1\n")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "deploy.container.entrypoint",
-            sys.executable,
-            "-c",
-            "import os; print(os.environ['VAULT_KEY_ID'])",
-        ],
-        env={**os.environ, entrypoint.SECRETS_DIR_VARIABLE: str(tmp_path)},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert result.stdout == "2026-1\n"
+def test_the_secrets_directory_is_run_secrets_unless_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(settings_module.SECRETS_DIR_VARIABLE, str(tmp_path))
+    assert settings_module.secrets_dir() == str(tmp_path)
+    monkeypatch.delenv(settings_module.SECRETS_DIR_VARIABLE)
+    expected = "/run/secrets" if Path("/run/secrets").is_dir() else None
+    assert settings_module.secrets_dir() == expected
 
 
 # ---- the topic job ----------------------------------------------------------------------
@@ -187,7 +195,8 @@ def test_the_topic_job_needs_a_broker_and_a_sensible_replication_factor(
 
 
 def test_generated_secrets_fit_together() -> None:
-    files = compose_secrets.generate()
+    generated = compose_secrets.generate()
+    files = {name: value for name, value in generated.items() if isinstance(value, str)}
     public_key = files["staff_jwt_public_key"]
     for service in Service:
         name = service.value.lower()
@@ -207,6 +216,31 @@ def test_generated_secrets_fit_together() -> None:
     assert len(files["identity_hash_key"]) >= 32
     assert f":{files['postgres_password']}@postgres:5432/" in files["database_url"]
     assert files != compose_secrets.generate(), "secrets must be random"
+
+
+def test_the_kafka_secrets_make_a_tls_broker_its_clients_trust() -> None:
+    """The broker's key store opens with its password and holds a certificate for ``kafka``
+    signed by the CA the clients are given; each compose principal has its own password."""
+    files = compose_secrets.generate()
+    keystore = files["kafka_keystore.p12"]
+    password = files["kafka_keystore_password"]
+    ca_pem = files["kafka_ca.pem"]
+    assert isinstance(keystore, bytes)
+    assert isinstance(password, str)
+    assert isinstance(ca_pem, str)
+    _, certificate, chain = pkcs12.load_key_and_certificates(keystore, password.encode())
+    assert certificate is not None
+    ca = x509.load_pem_x509_certificate(ca_pem.encode())
+    certificate.verify_directly_issued_by(ca)
+    names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "kafka" in names.get_values_for_type(x509.DNSName)
+    assert [c.subject for c in chain] == [ca.subject]
+    passwords = [
+        files[f"{topics.PASSWORD_FILE_PREFIX}{p.username}"]
+        for p in compose_secrets.COMPOSE_PRINCIPALS
+    ]
+    assert len(set(passwords)) == len(passwords)
+    assert all(isinstance(p, str) and len(p) >= 24 for p in passwords)
 
 
 def test_secrets_are_written_readable_to_containers_and_never_overwritten(tmp_path: Path) -> None:
