@@ -16,15 +16,17 @@ from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from faststream.kafka import KafkaBroker
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.plumbing import consumer_lag, db, kafka, logs, migrations, telemetry
-from services.plumbing.auth import TokenVerifier
+from services.plumbing.auth import TokenVerifier, staff_token
+from services.plumbing.guard import Authenticate, RequestGuard
 from services.plumbing.http import (
-    BodySizeLimit,
-    InFlightLimit,
+    ReadinessCheck,
     SecurityHeaders,
     install_error_handlers,
     install_operational_routes,
+    operations_app,
     serve,
 )
 from services.plumbing.kafka import make_broker
@@ -53,6 +55,18 @@ def relay_publisher(broker: KafkaBroker) -> Publish:
     return publish
 
 
+class _Guarded:
+    """Puts the service's ``RequestGuard`` (made before the middleware stack is built, so
+    that readiness can ask it about capacity) in front of the rest of the stack."""
+
+    def __init__(self, app: ASGIApp, guard: RequestGuard) -> None:
+        guard.app = app
+        self.guard = guard
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.guard(scope, receive, send)
+
+
 @dataclass
 class Service:
     """One service process: its name, schema, migrations, consumers and HTTP routes."""
@@ -72,6 +86,8 @@ class Service:
     """Long-running tasks started with the service and cancelled when it stops."""
     commands: dict[str, Callable[[], Coroutine[Any, Any, str]]] = field(default_factory=dict)
     """One-off administrative commands (``python -m services.<name> <command>``)."""
+    authenticate: Authenticate = staff_token
+    """How the request guard checks a bearer credential (default: a staff or service JWT)."""
 
     def create_app(self) -> FastAPI:
         self.tracer_provider = telemetry.setup(
@@ -79,18 +95,23 @@ class Service:
             otlp_endpoint=self.settings.otel_exporter_otlp_endpoint,
             spans_file=self.settings.telemetry_spans_file,
         )
+        separate_ops = self.settings.http_ops_port is not None
         app = FastAPI(
             title=self.name,
             lifespan=self._lifespan,
-            openapi_url="/openapi.json",
-            docs_url="/docs",
+            openapi_url=None if separate_ops else "/openapi.json",
+            docs_url=None if separate_ops else "/docs",
             redoc_url=None,
         )
         install_error_handlers(app)
-        app.add_middleware(BodySizeLimit)
-        # Outside the body limit and the routes, inside the latency metric and the security
-        # headers: a refusal costs next to nothing and is still counted and well-formed.
-        app.add_middleware(InFlightLimit, limit=self.settings.http_max_in_flight)
+        # Inside the latency metric and the security headers: a refusal costs next to
+        # nothing and is still counted and well-formed. Credentials are checked, then the
+        # body read, before a request counts towards the in-flight limit.
+        guard = RequestGuard(
+            app.router, limits=self.settings.http_limits(), authenticate=self.authenticate
+        )
+        app.state.guard = guard
+        app.add_middleware(_Guarded, guard=guard)
         if self.settings.cors_allow_origins:
             app.add_middleware(
                 CORSMiddleware,
@@ -113,11 +134,19 @@ class Service:
             except Exception:  # any failure to answer is "not ready"
                 return False
 
-        install_operational_routes(
-            app, {"database": database_ready, "broker": broker_ready}, info=self.info
-        )
+        async def capacity() -> bool:
+            return guard.capacity_ok()
+
+        checks: dict[str, ReadinessCheck] = {
+            "database": database_ready,
+            "broker": broker_ready,
+            "capacity": capacity,
+        }
+        install_operational_routes(app, checks, info=self.info, with_metrics=not separate_ops)
         for router in self.routers:
             app.include_router(router)
+        if separate_ops:
+            app.state.ops_app = operations_app(app, checks, self.info)
         FastAPIInstrumentor.instrument_app(
             app,
             tracer_provider=self.tracer_provider,
@@ -154,7 +183,17 @@ class Service:
         if argv:
             known = ", ".join(repr(c) for c in ["migrate", *self.commands])
             raise SystemExit(f"unknown arguments {argv}; use no argument to serve, or {known}")
-        serve(self.create_app(), self.settings.http_host, self.settings.http_port)
+        app = self.create_app()
+        serve(
+            app,
+            self.settings.http_host,
+            self.settings.http_port,
+            limits=self.settings.http_limits(),
+            trusted_proxies=self.settings.http_trusted_proxies,
+            ops_app=getattr(app.state, "ops_app", None),
+            ops_host=self.settings.http_ops_host,
+            ops_port=self.settings.http_ops_port,
+        )
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, app: FastAPI) -> AsyncIterator[None]:

@@ -35,7 +35,14 @@ def build(settings: AdapterSettings | None = None) -> Service:
 
     async def on_start(pool: asyncpg.Pool, app: FastAPI) -> None:
         async with pool.acquire() as conn:
-            await repository.replace_configured_keys(conn, settings.provider_key_sha256)
+            retired = await repository.replace_configured_keys(conn, settings.provider_key_sha256)
+        if retired:
+            # Never the hash itself in the log: it names a credential.
+            log.warning(
+                "PROVIDER_KEY_SHA256 lists keys the provider has retired; they stay retired "
+                "(configure a new key instead)",
+                extra={"service": settings.service.value, "retired_keys": len(retired)},
+            )
         state["adapter"] = app.state.adapter = Adapter(
             service=settings.service,
             pool=pool,
@@ -68,4 +75,5 @@ def build(settings: AdapterSettings | None = None) -> Service:
         on_stop=on_stop,
         background=[lambda pool: webhooks.run(state["adapter"])],
         info=lambda: {"service": settings.service.value},
+        authenticate=http.authenticate_provider,
     )

@@ -41,5 +41,23 @@ class IntakeVault:
         body: dict[str, Any] = response.json()
         return body
 
+    async def add_note(self, referral_id: uuid.UUID, kind: str, text: str) -> bool:
+        """Keep a provider's free text (a rejection note, an outcome's reason) in intake's
+        vault, where erasure reaches it; the adapter keeps none. False when the referral's
+        personal data was erased already (nothing is kept then)."""
+        try:
+            response = await self._client.post(
+                f"/internal/v1/referrals/{referral_id}/notes", json={"kind": kind, "text": text}
+            )
+        except httpx.HTTPError as exc:
+            raise VaultUnreachable from exc
+        if response.status_code == 404:
+            raise ContactUnavailable
+        if response.status_code == 410:
+            return False
+        if response.status_code != 201:
+            raise VaultUnreachable(f"intake answered {response.status_code}")
+        return True
+
     async def close(self) -> None:
         await self._client.aclose()

@@ -272,12 +272,15 @@ async def acknowledge(
     note: str | None,
 ) -> dict[str, Any]:
     async def record(conn: Connection, route_id: uuid.UUID, after: RouteStatus) -> None:
+        if note and not accepted:
+            # Free text: kept in intake's vault (erased with the person's details), never
+            # here; inside the transaction, so the note and the step stand or fall together.
+            await adapter.vault.add_note(referral_id, "rejection_note", note)
         await repo.set_status(
             conn,
             route_id,
             after.value,
             rejection_reason=reason.value if reason else None,
-            rejection_note=note,
         )
 
     return await _change(
@@ -320,14 +323,18 @@ async def record_outcome(
     reason: str | None,
     measures: dict[str, Any],
 ) -> dict[str, Any]:
+    coded_reason = reason if reason and re.fullmatch(CODE_PATTERN, reason) else None
+
     async def record(conn: Connection, route_id: uuid.UUID, after: RouteStatus) -> None:
-        await repo.add_outcome(conn, route_id, status.value, reason, measures)
+        if reason and coded_reason is None:
+            # A reason in words, not a code: kept in intake's vault, never here.
+            await adapter.vault.add_note(referral_id, "outcome_reason", reason)
+        await repo.add_outcome(conn, route_id, status.value, coded_reason, measures)
         await repo.set_status(conn, route_id, after.value)
 
     wrong = outcome_measures.problems(adapter.service, measures)
     if wrong:
         raise InvalidMeasures(wrong)
-    coded_reason = reason if reason and re.fullmatch(CODE_PATTERN, reason) else None
     return await _change(
         adapter,
         referral_id,
@@ -347,8 +354,3 @@ async def queue(
 ) -> list[asyncpg.Record]:
     async with adapter.pool.acquire() as conn:
         return await repo.queue_page(conn, statuses=statuses, after=after, limit=limit)
-
-
-async def key_is_active(adapter: Adapter, key_hash: str) -> bool:
-    async with adapter.pool.acquire() as conn:
-        return await repo.key_is_active(conn, key_hash)

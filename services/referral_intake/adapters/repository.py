@@ -15,9 +15,12 @@ from services.plumbing.db import Connection
 from services.plumbing.outbox import OutgoingEvent
 
 
-async def find_by_idempotency_key(conn: Connection, key: str) -> asyncpg.Record | None:
+async def find_by_idempotency_key(conn: Connection, keyed: str) -> asyncpg.Record | None:
+    """``keyed`` is the Idempotency-Key's HMAC (handlers/submission.py), never the key."""
     return await conn.fetchrow(
-        "SELECT referral_id, request_hash, status FROM referrals WHERE idempotency_key = $1", key
+        """SELECT referral_id, request_hmac, status FROM referrals
+           WHERE idempotency_hmac = $1""",
+        keyed,
     )
 
 
@@ -26,8 +29,8 @@ async def insert_new_referral(
     facts: ReferralFacts,
     *,
     submitted_by: str,
-    idempotency_key: str | None,
-    request_hash: str | None,
+    idempotency_hmac: str | None,
+    request_hmac: str | None,
     person_key: str | None,
     crime_key: str | None,
     repeat_victim: bool,
@@ -45,7 +48,7 @@ async def insert_new_referral(
     await conn.execute(
         """WITH referral AS (
                INSERT INTO referrals (referral_id, received_at, status, source, local_authority,
-                                      facts, submitted_by, idempotency_key, request_hash,
+                                      facts, submitted_by, idempotency_hmac, request_hmac,
                                       updated_at, consent_status, person_key, crime_key,
                                       repeat_victim)
                VALUES ($1, $2, 'received', $3, $4, $5, $6, $7, $8, $2, $9, $10, $11, $12)
@@ -64,8 +67,8 @@ async def insert_new_referral(
         facts.local_authority.value,
         facts.model_dump(mode="json"),
         submitted_by,
-        idempotency_key,
-        request_hash,
+        idempotency_hmac,
+        request_hmac,
         facts.consent.value,
         person_key,
         crime_key,
@@ -306,16 +309,17 @@ async def add_consent(
     *,
     status: str,
     recorded_at: datetime,
-    recorded_by: str | None,
+    recorded_by_note: int | None,
     actor: str,
 ) -> None:
+    """``recorded_by_note``: the sealed note (vault) naming who recorded it."""
     await conn.execute(
-        """INSERT INTO consents (referral_id, status, recorded_at, recorded_by, actor)
+        """INSERT INTO consents (referral_id, status, recorded_at, recorded_by_note, actor)
            VALUES ($1, $2, $3, $4, $5)""",
         referral_id,
         status,
         recorded_at,
-        recorded_by,
+        recorded_by_note,
         actor,
     )
 
@@ -328,19 +332,20 @@ async def add_override(
     action: str,
     service: str,
     sub_service: str | None,
-    justification: str,
+    justification_note: int,
     supervisor: str,
 ) -> None:
+    """``justification_note``: the sealed note (vault) holding the justification."""
     await conn.execute(
         """INSERT INTO overrides (request_id, referral_id, action, service, sub_service,
-                                  justification, supervisor)
+                                  justification_note, supervisor)
            VALUES ($1, $2, $3, $4, $5, $6, $7)""",
         request_id,
         referral_id,
         action,
         service,
         sub_service,
-        justification,
+        justification_note,
         supervisor,
     )
 
@@ -602,9 +607,13 @@ async def disclosure_log(conn: Connection, referral_id: uuid.UUID) -> list[async
 async def mark_erased(
     conn: Connection, referral_id: uuid.UUID, reason: str, actor: str, at: datetime
 ) -> None:
-    """The personal data is gone: so are the keyed hashes that matched the person."""
+    """The personal data is gone: so are the keyed hashes that matched the person, and the
+    idempotency record (a re-sent body must not find the erased referral, nor a changed
+    one tell that it differs)."""
     await conn.execute(
-        """UPDATE referrals SET erased_at = $2, person_key = NULL, crime_key = NULL
+        """UPDATE referrals SET erased_at = $2, person_key = NULL, crime_key = NULL,
+               idempotency_key = NULL, request_hash = NULL,
+               idempotency_hmac = NULL, request_hmac = NULL
            WHERE referral_id = $1""",
         referral_id,
         at,

@@ -24,4 +24,5 @@ ACCESS: dict[str, frozenset[str]] = {
     "POST /v1/simulations": COMMISSIONING,
     "GET /v1/reports/performance": COMMISSIONING,
     "GET /internal/v1/referrals/{referral_id}/contact": ADAPTERS,
+    "POST /internal/v1/referrals/{referral_id}/notes": ADAPTERS,
 }

@@ -27,6 +27,7 @@ from services.referral_intake.handlers import (
     consent,
     disclosure,
     erasure,
+    notes,
     overrides,
     submission,
     views,
@@ -51,6 +52,9 @@ MayExplain = Annotated[Principal, allow(ACCESS, "POST /v1/assessments/explain")]
 MaySimulate = Annotated[Principal, allow(ACCESS, "POST /v1/simulations")]
 AdapterOfService = Annotated[
     Principal, allow(ACCESS, "GET /internal/v1/referrals/{referral_id}/contact")
+]
+AdapterOfServiceNotes = Annotated[
+    Principal, allow(ACCESS, "POST /internal/v1/referrals/{referral_id}/notes")
 ]
 
 
@@ -161,7 +165,9 @@ async def worklist(
 @router.get("/v1/referrals/{referral_id}")
 async def get_referral(referral_id: uuid.UUID, request: Request, _: MayReadReferral) -> Any:
     try:
-        return await views.referral_view(request.app.state.pool, referral_id)
+        return await views.referral_view(
+            request.app.state.pool, referral_id, request.app.state.vault
+        )
     except NotFound:
         return _not_found()
 
@@ -178,6 +184,7 @@ async def record_consent(
     try:
         return await consent.record_consent(
             request.app.state.pool,
+            request.app.state.vault,
             referral_id,
             status=body.status,
             recorded_at=body.recorded_at,
@@ -201,6 +208,7 @@ async def override(
     try:
         return await overrides.override_routes(
             request.app.state.pool,
+            request.app.state.vault,
             referral_id,
             action=body.action,
             service=body.service,
@@ -240,6 +248,39 @@ async def contact_for_provider(
         return problem(
             410, "Gone", "This referral's contact details are no longer disclosed to you."
         )
+
+
+class ProviderNoteIn(Body_):
+    kind: Literal["rejection_note", "outcome_reason"]
+    text: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+@router.post("/internal/v1/referrals/{referral_id}/notes", include_in_schema=False)
+async def note_from_provider(
+    referral_id: uuid.UUID,
+    body: ProviderNoteIn,
+    request: Request,
+    caller: AdapterOfServiceNotes,
+) -> Any:
+    """A provider's free text about a referral routed to it (a rejection note, an outcome's
+    reason), sealed in the vault so that erasure reaches it: adapters keep none."""
+    if caller.service is None or caller.service not in Service.__members__:
+        return _not_found()
+    try:
+        note = await notes.add_provider_note(
+            request.app.state.pool,
+            request.app.state.vault,
+            referral_id,
+            service=Service(caller.service),
+            kind=body.kind,
+            text=body.text,
+            author=caller.subject,
+        )
+    except NotFound:
+        return _not_found()
+    except notes.Erased:
+        return problem(410, "Gone", "This referral's personal data has been erased.")
+    return JSONResponse({"note_id": note}, status_code=201)
 
 
 def _token(request: Request) -> str:

@@ -16,13 +16,16 @@ import asyncpg
 from schemas.codes import ConsentStatus
 from services.plumbing import outbox
 from services.referral_intake.adapters import repository as repo
+from services.referral_intake.adapters.vault import Vault
 from services.referral_intake.handlers.common import Conflict, NotFound, reassessment
+from services.referral_intake.handlers.notes import CONSENT_RECORDED_BY
 
 ConsentChange = Literal["given", "refused", "withdrawn"]
 
 
 async def record_consent(
     pool: asyncpg.Pool,
+    vault: Vault,
     referral_id: uuid.UUID,
     *,
     status: ConsentChange,
@@ -48,12 +51,18 @@ async def record_consent(
             ConsentStatus.GIVEN if status == "given" else ConsentStatus.REFUSED
         ).value
         await repo.set_consent(conn, referral_id, facts, status, now)
+        # Who recorded it is free text (it may name anyone): sealed in the vault.
+        note = None
+        if recorded_by is not None and referral["erased_at"] is None:
+            note = await vault.add_note(
+                conn, referral_id, CONSENT_RECORDED_BY, recorded_by, author=actor
+            )
         await repo.add_consent(
             conn,
             referral_id,
             status=status,
             recorded_at=recorded_at or now,
-            recorded_by=recorded_by,
+            recorded_by_note=note,
             actor=actor,
         )
         await repo.add_timeline(conn, referral_id, f"consent_{status}", now, actor=actor)

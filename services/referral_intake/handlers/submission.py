@@ -4,6 +4,7 @@ event together; link a duplicate instead of creating it; flag a repeat victim.""
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import uuid
 from dataclasses import dataclass
@@ -39,9 +40,22 @@ class Submitted:
     repeat_victim: bool = False
 
 
-def _request_hash(request: ReferralRequest) -> str:
+def keyed_idempotency_key(secret: bytes, idempotency_key: str) -> str:
+    """What is stored of an Idempotency-Key: its HMAC under intake's identity key (the key
+    itself is free text a client chose)."""
+    return hmac.new(secret, b"idempotency-key|" + idempotency_key.encode(), "sha256").hexdigest()
+
+
+def keyed_request_hash(secret: bytes, unkeyed: str) -> str:
+    """What is stored of the body sent with an Idempotency-Key: an HMAC under intake's
+    identity key of its SHA-256, so that nobody without the key can test a guess of the
+    person's details against it (issue 25). Cleared when the referral is erased."""
+    return hmac.new(secret, b"request|" + unkeyed.encode(), "sha256").hexdigest()
+
+
+def _request_hash(request: ReferralRequest, secret: bytes) -> str:
     canonical = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return keyed_request_hash(secret, hashlib.sha256(canonical.encode()).hexdigest())
 
 
 async def submit_referral(
@@ -54,7 +68,12 @@ async def submit_referral(
     vault: Vault,
 ) -> Submitted:
     # Only an Idempotency-Key is ever compared with the request it came with.
-    request_hash = _request_hash(request) if idempotency_key is not None else None
+    request_hash = _request_hash(request, identity_key) if idempotency_key is not None else None
+    keyed = (
+        keyed_idempotency_key(identity_key, idempotency_key)
+        if idempotency_key is not None
+        else None
+    )
     referral_id = uuid.uuid4()
     received_at = datetime.now(UTC)
     keys = identity_keys(request, identity_key)
@@ -65,10 +84,12 @@ async def submit_referral(
             # (``insert_new_referral``). The checks before it lock nothing, so a transaction
             # around them guaranteed nothing more; it cost two round trips (BEGIN, COMMIT).
             async with pool.acquire() as conn:
-                if idempotency_key is not None:
-                    existing = await repo.find_by_idempotency_key(conn, idempotency_key)
+                if keyed is not None:
+                    existing = await repo.find_by_idempotency_key(conn, keyed)
                     if existing is not None:
-                        if existing["request_hash"] != request_hash:
+                        if not hmac.compare_digest(
+                            existing["request_hmac"] or "", request_hash or ""
+                        ):
                             raise IdempotencyConflict
                         return Submitted(existing["referral_id"], existing["status"], replayed=True)
                 duplicate, repeat = None, False
@@ -100,8 +121,8 @@ async def submit_referral(
                     conn,
                     facts,
                     submitted_by=submitted_by,
-                    idempotency_key=idempotency_key,
-                    request_hash=request_hash,
+                    idempotency_hmac=keyed,
+                    request_hmac=request_hash,
                     person_key=keys.person,
                     crime_key=keys.crime,
                     repeat_victim=repeat,

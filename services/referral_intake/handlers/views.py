@@ -12,7 +12,9 @@ from typing import Any
 import asyncpg
 
 from services.referral_intake.adapters import repository as repo
+from services.referral_intake.adapters.vault import Vault
 from services.referral_intake.handlers.common import NotFound
+from services.referral_intake.handlers.notes import with_notes
 
 
 def _timeline_entry(row: asyncpg.Record) -> dict[str, Any]:
@@ -28,7 +30,9 @@ def _timeline_entry(row: asyncpg.Record) -> dict[str, Any]:
     return entry
 
 
-def _route(row: asyncpg.Record, timeline: list[asyncpg.Record]) -> dict[str, Any]:
+def _route(
+    row: asyncpg.Record, timeline: list[asyncpg.Record], notes: dict[int, dict[str, Any]]
+) -> dict[str, Any]:
     return {
         "route_id": str(row["route_id"]),
         "service": row["service"],
@@ -43,17 +47,29 @@ def _route(row: asyncpg.Record, timeline: list[asyncpg.Record]) -> dict[str, Any
         "acknowledge_by": row["acknowledge_by"].isoformat(),
         "contact_due_by": row["contact_due_by"].isoformat(),
         "code_deadline": row["code_deadline"].isoformat(),
-        "timeline": [_timeline_entry(t) for t in timeline if t["route_id"] == row["route_id"]],
+        "timeline": [
+            with_notes(_timeline_entry(t), notes)
+            for t in timeline
+            if t["route_id"] == row["route_id"]
+        ],
     }
 
 
-async def referral_view(pool: asyncpg.Pool, referral_id: uuid.UUID) -> dict[str, Any]:
+async def referral_view(
+    pool: asyncpg.Pool, referral_id: uuid.UUID, vault: Vault | None = None
+) -> dict[str, Any]:
+    """The referral as staff read it. With ``vault``, the free-text notes sealed there
+    (justifications, who recorded consent, providers' notes) are opened and shown: under
+    ``notes``, and each override's justification in its timeline entry (``null`` once the
+    personal data was erased)."""
     async with pool.acquire() as conn:
         referral = await repo.load_referral(conn, referral_id)
         if referral is None:
             raise NotFound
         routes = await repo.load_routes(conn, referral_id)
         timeline = await repo.load_timeline(conn, referral_id)
+        sealed = await vault.notes(conn, referral_id) if vault is not None else []
+    notes = {note["note_id"]: note for note in sealed}
     stored = referral["decision"]
     flags = list(stored.get("flags", [])) if stored else []
     if referral["repeat_victim"]:
@@ -66,7 +82,8 @@ async def referral_view(pool: asyncpg.Pool, referral_id: uuid.UUID) -> dict[str,
         "repeat_victim": referral["repeat_victim"],
         "enhanced_rights": stored["enhanced_rights"] if stored else None,
         "decision": None,
-        "timeline": [_timeline_entry(t) for t in timeline],
+        "timeline": [with_notes(_timeline_entry(t), notes) for t in timeline],
+        "notes": [{k: v for k, v in n.items() if v is not None} for n in sealed],
     }
     if stored:
         view["decision"] = {
@@ -77,7 +94,7 @@ async def referral_view(pool: asyncpg.Pool, referral_id: uuid.UUID) -> dict[str,
             "da_risk": stored.get("da_risk"),
             "enhanced_rights": stored["enhanced_rights"],
             "flags": list(dict.fromkeys(flags)),
-            "routes": [_route(r, timeline) for r in routes],
+            "routes": [_route(r, timeline, notes) for r in routes],
             "held_routes": stored.get("held_routes", []),
         }
     return view
