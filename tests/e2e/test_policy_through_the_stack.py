@@ -99,10 +99,23 @@ def test_commissioner_simulates_the_climb_pilot_over_http_and_from_the_command_l
     request = {"candidate_version": "2027-04-01.1", "from": today, "to": today}
 
     assert hub.staff("triage").post("/v1/simulations", json=request).status_code == 403
+    # Commissioners get counts only (issue 25, finding 5): no referral, no one's facts, no
+    # time finer than the day, and no count small enough to single a person out.
     response = hub.staff("commissioner").post("/v1/simulations", json=request)
     assert response.status_code == 200, response.text
+    counts = response.json()
+    assert counts["baseline_version"] == "2026-11-01.1"
+    assert "changed" not in counts
+    assert not any(referral_id in response.text for referral_id in ids)
+    assert '"age"' not in response.text
+    assert "facts" not in response.text
+    assert "T" not in counts["from"] + counts["to"]
+    for service in counts["services"].values():
+        assert all(v is None or v == 0 or v >= 5 for k, v in service.items() if k != "change")
+    # The per-referral view is the supervisor's.
+    response = hub.staff("supervisor").post("/v1/simulations", json=request)
+    assert response.status_code == 200, response.text
     report = response.json()
-    assert report["baseline_version"] == "2026-11-01.1"
     assert report["services"]["CLIMB"]["change"] >= 2
     changed = {c["referral_id"]: c for c in report["changed"]}
     assert set(ids) <= set(changed)

@@ -15,8 +15,7 @@ from fastapi import HTTPException
 from starlette.types import Receive, Scope, Send
 
 from deploy.localstack.credentials import AUDIENCE, ISSUER, generate
-from services.plumbing.auth import TokenVerifier
-from services.plumbing.auth import Principal, Unauthenticated
+from services.plumbing.auth import Principal, TokenVerifier, Unauthenticated
 from services.plumbing.guard import HttpLimits, RequestGuard
 
 KEYS = generate()

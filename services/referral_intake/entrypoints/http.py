@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Header, Query, Request
@@ -228,7 +229,7 @@ async def contact_for_provider(
     referral_id: uuid.UUID,
     request: Request,
     caller: AdapterOfService,
-    purpose: str = "provider_contact",
+    purpose: Literal["provider_contact"] = "provider_contact",
 ) -> Any:
     """The vault, for provider adapters: only for an open route to the caller's service."""
     if caller.service is None or caller.service not in Service.__members__:
@@ -240,7 +241,7 @@ async def contact_for_provider(
             referral_id,
             service=Service(caller.service),
             accessor=caller.subject,
-            purpose=purpose[:60],
+            purpose=purpose,
         )
     except NotFound:
         return _not_found()
@@ -309,7 +310,9 @@ async def explain(
     body: ReferralRequest,
     request: Request,
     _: MayExplain,
-    policy_version: str | None = None,
+    policy_version: Annotated[
+        str | None, Query(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\.[0-9]{1,3}$")
+    ] = None,
 ) -> Any:
     """The decision the current (or a named) policy version would make for this referral.
     Nothing is stored and nothing is sent: only the coded facts go to the router."""
@@ -341,7 +344,19 @@ class ErasureIn(Body_):
     reason: Literal["data_subject_request", "recorded_in_error", "legal_obligation"]
 
 
-Purpose = Annotated[str, Query(pattern=r"^[a-z][a-z0-9_]{2,40}$")]
+class Purpose(StrEnum):
+    """Why staff read a person's details: a fixed list, so that the disclosure log holds
+    codes (a free word could be anything, a name included)."""
+
+    TRIAGE = "triage"
+    SAFEGUARDING = "safeguarding"
+    CONTACT_THE_PERSON = "contact_the_person"
+    MARAC = "marac"
+    POLICE_OR_COURT_REQUEST = "police_or_court_request"
+    SUBJECT_ACCESS = "subject_access"
+    COMPLAINT = "complaint"
+    DATA_QUALITY = "data_quality"
+    AUDIT = "audit"
 
 
 @router.get("/v1/referrals/{referral_id}/contact")
@@ -359,7 +374,7 @@ async def contact_for_staff(
             request.app.state.vault,
             referral_id,
             accessor=principal.subject,
-            purpose=purpose,
+            purpose=purpose.value,
         )
     except NotFound:
         return _not_found()

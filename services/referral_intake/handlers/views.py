@@ -106,8 +106,12 @@ def encode_cursor(received_at: datetime, referral_id: uuid.UUID) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    at, referral_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    return datetime.fromisoformat(at), uuid.UUID(referral_id)
+    """``ValueError`` for anything this API did not give out, whatever its shape."""
+    try:
+        at, referral_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return datetime.fromisoformat(at), uuid.UUID(referral_id)
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise ValueError("not a cursor this API gave out") from exc
 
 
 async def worklist(
