@@ -292,7 +292,7 @@ async def test_in_flight_limit_counts_authenticated_work_and_readiness_says_when
         assert refused.headers["retry-after"] == "1"
 
         async def not_ready() -> bool:
-            return (await client.get("/readyz")).json() == {"capacity": False}
+            return bool((await client.get("/readyz")).json() == {"capacity": False})
 
         await eventually(not_ready, timeout=10, what="readiness reports the service full")
         release.set()
