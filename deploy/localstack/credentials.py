@@ -16,6 +16,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from deploy.database_roles import new_password, roles
 from schemas.codes import Service
 from services.plumbing.auth import SERVICE_ROLE, STAFF_ROLES, hash_api_key
 
@@ -43,6 +44,9 @@ def persistent_secrets(path: Path) -> dict[str, str]:
     makers: dict[str, Callable[[], str]] = {
         "identity_hash_key": lambda: secrets.token_hex(32),
         "vault_key": lambda: base64.b64encode(secrets.token_bytes(32)).decode(),
+        # The embedded database's superuser, and each role of deploy/database_roles.py.
+        "postgres_password": new_password,
+        **{f"db_password.{role}": new_password for role in roles()},
     }
     missing = {name: make() for name, make in makers.items() if name not in secrets_}
     if missing:

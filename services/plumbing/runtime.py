@@ -164,9 +164,19 @@ class Service:
         return app
 
     async def migrate(self) -> list[str]:
-        """Bring this service's schema up to date (``migrations.components``)."""
+        """Bring this service's schema up to date (``migrations.components``), if a
+        migration job has not already: a service runs as its own role, which may not
+        change the schema, so it only checks. Where there is no separate owner (one role
+        for everything, as in the in-process tests) it migrates with ``DATABASE_URL``."""
+        components = migrations.components(self.migrations)
+        settings = self.settings
+        if await migrations.is_up_to_date(settings.database_url, self.schema, components):
+            return []
         applied = await migrations.apply(
-            self.settings.database_url, self.schema, migrations.components(self.migrations)
+            settings.database_migration_url or settings.database_url,
+            self.schema,
+            components,
+            app_role=settings.database_app_role,
         )
         if applied:
             log.info("migrations applied", extra={"schema": self.schema, "migrations": applied})

@@ -36,7 +36,18 @@ def comma_list(value: Any) -> Any:
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_ignore_empty=True, extra="ignore")
 
-    database_url: str = Field(description="postgresql://user@host:port/database")
+    database_url: str = Field(
+        description="postgresql://role:password@host:port/database, as this service's own "
+        "login role (least privilege: the rows of its own schema)."
+    )
+    database_migration_url: str | None = Field(
+        default=None,
+        description="The schemas' owner, for migrating at start when no migration job ran "
+        "first. Production refuses it: a serving process does not hold the owner's password.",
+    )
+    database_app_role: str | None = Field(
+        default=None, description="This service's own role, given its privileges on migrating."
+    )
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_idempotence: bool = Field(
         default=True,
@@ -230,6 +241,11 @@ class ServiceSettings(BaseSettings):
             problems.append("OUTBOUND_ALLOW_LOOPBACK lets client-supplied URLs reach this machine")
         if self.outbound_hosts_file:
             problems.append("OUTBOUND_HOSTS_FILE overrides DNS for client-supplied URLs")
+        if self.database_migration_url:
+            problems.append(
+                "DATABASE_MIGRATION_URL gives a serving process the schema owner's password "
+                "(run the migrate command as a job instead)"
+            )
         return problems
 
     def own_endpoints(self) -> list[Endpoint]:

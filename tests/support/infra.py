@@ -11,6 +11,7 @@ from pathlib import Path
 
 import asyncpg
 
+from deploy.database_roles import new_password
 from deploy.localstack.ports import free_port
 from deploy.localstack.postgres import EmbeddedPostgres
 from deploy.localstack.tansu import TansuBroker
@@ -25,7 +26,11 @@ def postgres_server(workdir: Path) -> Iterator[str]:
         yield external
         return
     server = EmbeddedPostgres(
-        workdir / "pgdata", free_port(), workdir / "postgres.log", durable=False
+        workdir / "pgdata",
+        free_port(),
+        workdir / "postgres.log",
+        password=new_password(),
+        durable=False,
     )
     server.start()
     try:
