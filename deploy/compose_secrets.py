@@ -4,8 +4,11 @@ stack needs, made fresh into ``deploy/secrets/`` (ignored by git; nothing real i
 docker-compose mounts each file as a secret under ``/run/secrets`` and the image's entrypoint
 turns it into the setting of the same name (see ``deploy/container/entrypoint.py``):
 
-- ``postgres_password`` and ``database_url`` (the same password, as PostgreSQL and the
-  services need it);
+- ``postgres_password``: the database superuser's (the image's bootstrap role, used by nothing
+  of the hub's); ``db_role_passwords``: one ``role password`` line per role of
+  ``deploy/database_roles.py``, read once by ``deploy/postgres/init-roles.sh``;
+  ``database_migration_url`` (the schemas' owner, for the migration jobs and the dead letters
+  tool) and ``database_url_<schema>`` (each service's own role);
 - ``staff_jwt_public_key``: the public half of an ES256 key pair standing in for the identity
   provider's; the private half stays here as ``staff_jwt_private_key.pem`` (mounted nowhere) to
   mint the adapters' service tokens and, for trying the stack, staff tokens
@@ -34,6 +37,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from deploy import database_roles
 from deploy.localstack.credentials import es256_key_pair, mint
 from schemas.codes import Service
 from services.plumbing.auth import SERVICE_ROLE, STAFF_ROLES, hash_api_key
@@ -55,9 +59,22 @@ def generate() -> dict[str, str]:
     private_pem, public_pem = es256_key_pair()
     password = secrets.token_urlsafe(24)
     key_id = f"{datetime.now(UTC):%Y}-1"
+    passwords = {role: database_roles.new_password() for role in database_roles.roles()}
+    base = "postgresql://hub@postgres:5432/hub"
     files = {
         "postgres_password": password,
-        "database_url": f"postgresql://hub:{password}@postgres:5432/hub",
+        "db_role_passwords": "".join(f"{r} {p}\n" for r, p in passwords.items()),
+        "database_migration_url": database_roles.with_role(
+            base, database_roles.OWNER, passwords[database_roles.OWNER]
+        ),
+        **{
+            f"database_url_{schema}": database_roles.with_role(
+                base,
+                database_roles.app_role(schema),
+                passwords[database_roles.app_role(schema)],
+            )
+            for schema in database_roles.SCHEMAS
+        },
         "staff_jwt_public_key": public_pem,
         PRIVATE_KEY_FILE: private_pem,
         "identity_hash_key": secrets.token_hex(32),

@@ -7,7 +7,7 @@ import signal
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,8 @@ class RunningStack:
     state_dir: Path
     process: subprocess.Popen[bytes]
     output: Path
+    provider_keys: dict[str, str] = field(default_factory=dict)
+    """Keys a test rolled to (the configured one retired): ``provider`` uses them after."""
 
     @property
     def stack_file(self) -> Path:
@@ -45,7 +47,10 @@ class RunningStack:
         info = self.info()
         return httpx.Client(
             base_url=info["provider_api_urls"][service],
-            headers={"Authorization": f"Bearer {info['provider_keys'][service]}"},
+            headers={
+                "Authorization": "Bearer "
+                + self.provider_keys.get(service, info["provider_keys"][service])
+            },
             timeout=10,
         )
 

@@ -176,6 +176,7 @@ def test_the_settings_accept_the_configuration_in_production(
     """With Secrets holding what `make compose-secrets` makes, each container's settings
     validate in production mode: no development default slipped in."""
     generated = {name.upper(): value for name, value in compose_secrets.generate().items()}
+    generated["DATABASE_URL"] = generated["DATABASE_URL_INTAKE"]  # any service role's URL
     for where, container, cls in _hub_containers():
         env = _container_env(container)
         suffix = "_" + (env.get("SERVICE") or "").upper()
@@ -215,12 +216,17 @@ def test_migrations_run_before_each_service_on_its_database_and_schema() -> None
     for name, migrate, main in _migrations():
         assert migrate["args"] == [*main["args"], "migrate"], name
         assert migrate["image"] == main["image"], name
-        # Every setting `migrate` reads has the service's value (the same Secret for the
-        # database URL), so it migrates the schema the service uses.
+        # It migrates the schema the service uses (the same SERVICE and DB_SCHEMA), as the
+        # owner, and grants to the role named in the service's own database Secret.
         entries = {e["name"]: e for e in migrate.get("env", [])}
         service = {e["name"]: e for e in main.get("env", [])}
-        for variable in setting_names(MigrationSettings):
+        for variable in ("SERVICE", "DB_SCHEMA"):
             assert entries.get(variable) == service.get(variable), f"{name}: {variable} differs"
+        own = service["DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"]
+        assert own == f"hub-database-{name}", name
+        examples = {d["metadata"]["name"]: d for d in load_yaml_documents(EXAMPLE_SECRETS)}
+        role = entries["DATABASE_APP_ROLE"]["value"]
+        assert examples[own]["stringData"]["DATABASE_URL"].startswith(f"postgresql://{role}:")
 
 
 def test_a_migration_sets_only_what_migrate_reads() -> None:
@@ -236,10 +242,10 @@ def test_a_migration_sets_only_what_migrate_reads() -> None:
             assert env.get("SERVICE") in {s.value for s in Service}, name
 
 
-def test_a_migration_holds_no_secret_but_the_database_url() -> None:
+def test_a_migration_holds_no_secret_but_the_owners_database_url() -> None:
     for name, migrate, _ in _migrations():
         secrets = _secret_variables(migrate)
-        assert secrets == {"DATABASE_URL"}, f"{name}/migrate is given {sorted(secrets)}"
+        assert secrets == {"DATABASE_MIGRATION_URL"}, f"{name}/migrate is given {sorted(secrets)}"
 
 
 def test_probes_resources_and_security() -> None:
