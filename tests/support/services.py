@@ -34,6 +34,10 @@ def common_env(database_url: str, kafka: str) -> dict[str, object]:
         "identity_hash_key": "test-identity-key-0123456789abcdef0123",
         "vault_keys": {"test-1": TEST_VAULT_KEY},
         "vault_key_id": "test-1",
+        # Every test client is 127.0.0.1: the authorisation tests' many deliberate 401s must
+        # not throttle the ones after them (tests/integration/test_request_guard.py tests
+        # the throttle with its own limit).
+        "http_failed_authentications": "10000/minute",
     }
 
 

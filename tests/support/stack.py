@@ -110,6 +110,9 @@ def start(
         "RECONCILE_AFTER_SECONDS": "4",
         "WATCHDOG_INTERVAL_SECONDS": "1",
         "CONSUMER_LAG_INTERVAL_SECONDS": "1",
+        # Every test client is on 127.0.0.1: deliberate 401s must not throttle the tests
+        # after them (the throttle has its own tests, from other source addresses).
+        "HTTP_FAILED_AUTHENTICATIONS": "10000/minute",
         **(env_overrides or {}),
     }
     flags = ["--ephemeral"] if ephemeral else []
