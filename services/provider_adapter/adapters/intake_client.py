@@ -27,17 +27,23 @@ class IntakeVault:
             base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=timeout
         )
 
-    async def contact(self, referral_id: uuid.UUID) -> dict[str, Any]:
+    async def _call(self, method: str, path: str, expected: int, **kwargs: Any) -> httpx.Response:
+        """``ContactUnavailable`` for 404, ``ContactWithdrawn`` for 410, ``VaultUnreachable``
+        for no answer or any other status than ``expected``."""
         try:
-            response = await self._client.get(f"/internal/v1/referrals/{referral_id}/contact")
+            response = await self._client.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
             raise VaultUnreachable from exc
         if response.status_code == 404:
             raise ContactUnavailable
         if response.status_code == 410:
             raise ContactWithdrawn
-        if response.status_code != 200:
+        if response.status_code != expected:
             raise VaultUnreachable(f"intake answered {response.status_code}")
+        return response
+
+    async def contact(self, referral_id: uuid.UUID) -> dict[str, Any]:
+        response = await self._call("GET", f"/internal/v1/referrals/{referral_id}/contact", 200)
         body: dict[str, Any] = response.json()
         return body
 
@@ -46,17 +52,14 @@ class IntakeVault:
         vault, where erasure reaches it; the adapter keeps none. False when the referral's
         personal data was erased already (nothing is kept then)."""
         try:
-            response = await self._client.post(
-                f"/internal/v1/referrals/{referral_id}/notes", json={"kind": kind, "text": text}
+            await self._call(
+                "POST",
+                f"/internal/v1/referrals/{referral_id}/notes",
+                201,
+                json={"kind": kind, "text": text},
             )
-        except httpx.HTTPError as exc:
-            raise VaultUnreachable from exc
-        if response.status_code == 404:
-            raise ContactUnavailable
-        if response.status_code == 410:
+        except ContactWithdrawn:
             return False
-        if response.status_code != 201:
-            raise VaultUnreachable(f"intake answered {response.status_code}")
         return True
 
     async def close(self) -> None:
