@@ -5,6 +5,7 @@ table, no trigger switched off, no row of an audit table altered or removed."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
 
@@ -134,3 +135,30 @@ async def test_no_role_logs_in_without_its_password(roles: dict[str, str]) -> No
     wrong = database_roles.with_role(url, "hub_intake", database_roles.new_password())
     with pytest.raises(asyncpg.InvalidPasswordError):
         await asyncpg.connect(wrong)
+
+
+async def test_an_embedded_database_made_with_trust_is_switched_to_passwords(
+    tmp_path: Path,
+) -> None:
+    """A `.dev/pgdata` an earlier version made trusting everyone on 127.0.0.1 requires
+    passwords from its next start on."""
+    from deploy.localstack.ports import free_port
+    from deploy.localstack.postgres import EmbeddedPostgres
+
+    password = database_roles.new_password()
+    server = EmbeddedPostgres(
+        tmp_path / "pgdata", free_port(), tmp_path / "pg.log", password=password, durable=False
+    )
+    await asyncio.to_thread(server.start)
+    server.stop()
+    hba = tmp_path / "pgdata" / "pg_hba.conf"
+    hba.write_text("local all all trust\nhost all all 127.0.0.1/32 trust\n")
+    await asyncio.to_thread(server.start)
+    try:
+        assert "trust" not in hba.read_text()
+        conn = await asyncpg.connect(server.url())
+        await conn.close()
+        with pytest.raises(asyncpg.InvalidPasswordError):
+            await asyncpg.connect(f"postgresql://postgres@127.0.0.1:{server.port}/postgres")
+    finally:
+        server.stop()
