@@ -1,0 +1,104 @@
+"""Free text earlier versions kept in the clear is sealed in the vault at start, or dropped
+for a referral already erased; idempotency records are re-keyed (issue 25, findings 3, 4)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+
+from services.plumbing import migrations
+from services.referral_intake import bootstrap
+from services.referral_intake.handlers.notes import seal_clear_text
+from services.referral_intake.handlers.submission import keyed_idempotency_key
+from tests.support.services import TEST_VAULT
+
+IDENTITY_KEY = b"test-identity-key-0123456789abcdef0123"
+
+
+async def _referral(conn: asyncpg.Connection, *, erased: bool, key: str) -> uuid.UUID:
+    referral_id = uuid.uuid4()
+    now = datetime.now(UTC)
+    await conn.execute(
+        """INSERT INTO referrals (referral_id, received_at, status, source, local_authority,
+               facts, submitted_by, updated_at, idempotency_key, request_hash, erased_at)
+           VALUES ($1, $2, 'routed', 'val', 'shropshire', '{}'::jsonb, 'someone', $2, $3, $4,
+                   $5)""",
+        referral_id,
+        now,
+        key,
+        hashlib.sha256(b"body").hexdigest(),
+        now if erased else None,
+    )
+    await conn.execute(
+        """INSERT INTO overrides (request_id, referral_id, action, service, justification,
+                                  supervisor) VALUES ($1, $2, 'add', 'VAL', $3, 'sup')""",
+        uuid.uuid4(),
+        referral_id,
+        f"Spoke to Jane Legacy {key}",
+    )
+    await conn.execute(
+        """INSERT INTO timeline (referral_id, event, at, detail, actor)
+           VALUES ($1, 'override_add_requested', $2, $3, 'sup')""",
+        referral_id,
+        now,
+        {"service": "VAL", "justification": f"Spoke to Jane Legacy {key}"},
+    )
+    await conn.execute(
+        """INSERT INTO consents (referral_id, status, recorded_at, recorded_by, actor)
+           VALUES ($1, 'given', $2, $3, 'triage')""",
+        referral_id,
+        now,
+        f"PC Legacy {key}",
+    )
+    return referral_id
+
+
+async def test_clear_text_is_sealed_or_dropped_and_idempotency_keys_are_keyed(
+    database_url: str,
+) -> None:
+    directory = Path(bootstrap.__file__).parent / "migrations"
+    await migrations.apply(database_url, "intake", migrations.components(directory))
+    conn = await asyncpg.connect(database_url, server_settings={"search_path": "intake"})
+    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+    try:
+        kept = await _referral(conn, erased=False, key="k1")
+        gone = await _referral(conn, erased=True, key="k2")
+        done = await seal_clear_text(conn, TEST_VAULT, IDENTITY_KEY)
+        assert done == {"justifications": 2, "recorded_by": 2, "idempotency": 2}
+        rows = "\n".join(
+            str(dict(r))
+            for table in ("overrides", "consents", "timeline", "referrals")
+            for r in await conn.fetch(f"SELECT * FROM {table}")  # noqa: S608 - fixed names
+        )
+        assert "Legacy" not in rows
+        notes = {n["kind"]: n["text"] for n in await TEST_VAULT.notes(conn, kept)}
+        assert notes == {
+            "override_justification": "Spoke to Jane Legacy k1",
+            "consent_recorded_by": "PC Legacy k1",
+        }
+        assert await TEST_VAULT.notes(conn, gone) == []
+        keyed = await conn.fetchval(
+            "SELECT idempotency_hmac FROM referrals WHERE referral_id = $1", kept
+        )
+        assert keyed == keyed_idempotency_key(IDENTITY_KEY, "k1")
+        assert (
+            await conn.fetchval(
+                "SELECT idempotency_hmac FROM referrals WHERE referral_id = $1", gone
+            )
+            is None
+        )
+        detail = await conn.fetchval("SELECT detail FROM timeline WHERE referral_id = $1", kept)
+        assert set(detail) == {"service", "note_id"}
+        # Nothing is left to do the second time.
+        assert await seal_clear_text(conn, TEST_VAULT, IDENTITY_KEY) == {
+            "justifications": 0,
+            "recorded_by": 0,
+            "idempotency": 0,
+        }
+    finally:
+        await conn.close()
