@@ -46,6 +46,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from services.plumbing.auth import Principal, Unauthenticated
+from services.plumbing.db import CONNECTION_ERRORS
 from services.plumbing.metrics import AUTHENTICATION_FAILURES, HTTP_REFUSALS
 
 log = logging.getLogger(__name__)
@@ -246,6 +247,18 @@ class RequestGuard:
         try:
             credential = bearer_credential(scope, self.limits.max_credential_bytes)
             principal = await self.authenticate(scope.get("app"), credential)
+        except CONNECTION_ERRORS as exc:
+            # A provider key is checked in the database: unreachable is 503, not 401 or 500.
+            log.warning("credentials could not be checked", extra={"error": type(exc).__name__})
+            await _answer(
+                send,
+                503,
+                "Service unavailable",
+                "Your credentials cannot be checked right now; nothing was stored. "
+                "Try again shortly.",
+                headers=[(b"retry-after", b"5")],
+            )
+            return False
         except Unauthenticated as refused:
             await self.failures.failed(source)
             AUTHENTICATION_FAILURES.labels(refused.reason).inc()
