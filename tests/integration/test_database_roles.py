@@ -106,8 +106,16 @@ async def test_the_audit_tables_refuse_changes_even_from_their_owner(roles: dict
             await owner.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
             is False
         )
+        # (Row triggers need a row; the statement trigger refuses TRUNCATE outright.)
+        await owner.execute(
+            """INSERT INTO disclosure_log (referral_id, accessor, fields, purpose)
+               VALUES ($1, 'owner test', ARRAY['name'], 'audit')""",
+            uuid.uuid4(),
+        )
         with pytest.raises(asyncpg.RaiseError, match="append-only"):
-            await owner.execute("DELETE FROM erasures")
+            await owner.execute("DELETE FROM disclosure_log")
+        with pytest.raises(asyncpg.RaiseError, match="append-only"):
+            await owner.execute("TRUNCATE erasures")
         # The owner could switch its triggers off; session_replication_role it cannot.
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await owner.execute("SET session_replication_role = replica")

@@ -52,7 +52,7 @@ async def add_provider_note(
         assert referral is not None
         if referral["erased_at"] is not None:
             raise Erased
-        latest = max(routes, key=lambda r: r["requested_at"])
+        latest = routes[0]  # newest first
         return await vault.add_note(
             conn, referral_id, kind, text, author=author, route_id=latest["route_id"]
         )
