@@ -326,12 +326,17 @@ def main() -> None:
     if args.database_url:
         result = asyncio.run(measure(args.database_url, args.referrals, runs=args.runs))
     else:
+        from deploy.database_roles import new_password
         from deploy.localstack.ports import free_port
         from deploy.localstack.postgres import EmbeddedPostgres
 
         with tempfile.TemporaryDirectory(prefix="bench-report-") as tmp:
             server = EmbeddedPostgres(
-                Path(tmp) / "pgdata", free_port(), Path(tmp) / "postgres.log", durable=False
+                Path(tmp) / "pgdata",
+                free_port(),
+                Path(tmp) / "postgres.log",
+                password=new_password(),
+                durable=False,
             )
             server.start()
             try:

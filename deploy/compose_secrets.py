@@ -1,11 +1,16 @@
 """``python -m deploy.compose_secrets`` (``make compose-secrets``): the secrets the compose
 stack needs, made fresh into ``deploy/secrets/`` (ignored by git; nothing real is committed).
 
-docker-compose mounts each file as a secret under ``/run/secrets`` and the image's entrypoint
-turns it into the setting of the same name (see ``deploy/container/entrypoint.py``):
+docker-compose mounts each file as a secret under ``/run/secrets``, where a service reads it
+as the setting of the same name (``secrets_dir`` in ``services/plumbing/settings.py``; a
+secret mounted under another name, such as ``database_url_intake`` as ``database_url``, says
+so in docker-compose.yml):
 
-- ``postgres_password`` and ``database_url`` (the same password, as PostgreSQL and the
-  services need it);
+- ``postgres_password``: the database superuser's (the image's bootstrap role, used by nothing
+  of the hub's); ``db_role_passwords``: one ``role password`` line per role of
+  ``deploy/database_roles.py``, read once by ``deploy/postgres/init-roles.sh``;
+  ``database_migration_url`` (the schemas' owner, for the migration jobs and the dead letters
+  tool) and ``database_url_<schema>`` (each service's own role);
 - ``staff_jwt_public_key``: the public half of an ES256 key pair standing in for the identity
   provider's; the private half stays here as ``staff_jwt_private_key.pem`` (mounted nowhere) to
   mint the adapters' service tokens and, for trying the stack, staff tokens
@@ -43,6 +48,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from deploy import database_roles
 from deploy.container.topics import PASSWORD_FILE_PREFIX
 from deploy.localstack import tls
 from deploy.localstack.credentials import es256_key_pair, mint
@@ -94,9 +100,22 @@ def generate() -> dict[str, str | bytes]:
     private_pem, public_pem = es256_key_pair()
     password = secrets.token_urlsafe(24)
     key_id = f"{datetime.now(UTC):%Y}-1"
+    passwords = {role: database_roles.new_password() for role in database_roles.roles()}
+    base = "postgresql://hub@postgres:5432/hub"
     files: dict[str, str | bytes] = {
         "postgres_password": password,
-        "database_url": f"postgresql://hub:{password}@postgres:5432/hub",
+        "db_role_passwords": "".join(f"{r} {p}\n" for r, p in passwords.items()),
+        "database_migration_url": database_roles.with_role(
+            base, database_roles.OWNER, passwords[database_roles.OWNER]
+        ),
+        **{
+            f"database_url_{schema}": database_roles.with_role(
+                base,
+                database_roles.app_role(schema),
+                passwords[database_roles.app_role(schema)],
+            )
+            for schema in database_roles.SCHEMAS
+        },
         "staff_jwt_public_key": public_pem,
         PRIVATE_KEY_FILE: private_pem,
         "identity_hash_key": secrets.token_hex(32),

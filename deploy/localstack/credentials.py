@@ -17,6 +17,7 @@ import pyotp
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from deploy.database_roles import new_password, roles
 from schemas.codes import Service
 from services.plumbing.auth import SERVICE_ROLE, STAFF_ROLES, hash_api_key
 
@@ -51,6 +52,9 @@ def persistent_secrets(path: Path) -> dict[str, str]:
         "portal_admin_totp_secret": pyotp.random_base32,
         # The broker's super user: its SCRAM credential is written when the log is formatted.
         "kafka_admin_password": lambda: secrets.token_urlsafe(24),
+        # The embedded database's superuser, and each role of deploy/database_roles.py.
+        "postgres_password": new_password,
+        **{f"db_password.{role}": new_password for role in roles()},
     }
     missing = {name: make() for name, make in makers.items() if name not in secrets_}
     if missing:

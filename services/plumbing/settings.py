@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 
+from limits import parse
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from services.plumbing.guard import HttpLimits
 from services.plumbing.outbound import (
     Endpoint,
     HostsFileResolver,
@@ -74,7 +76,19 @@ class KafkaSettings(BaseSettings):
 class ServiceSettings(KafkaSettings):
     """Settings every service shares; each service subclasses it."""
 
-    database_url: str = Field(description="postgresql://user@host:port/database")
+    database_url: str = Field(
+        description="postgresql://role:password@host:port/database, as this service's own "
+        "login role (least privilege: the rows of its own schema); a secret file, "
+        "database_url."
+    )
+    database_migration_url: str | None = Field(
+        default=None,
+        description="The schemas' owner, for migrating at start when no migration job ran "
+        "first. Production refuses it: a serving process does not hold the owner's password.",
+    )
+    database_app_role: str | None = Field(
+        default=None, description="This service's own role, given its privileges on migrating."
+    )
     kafka_fetch_max_wait_ms: int = Field(
         default=50, description="How long a fetch waits for data; bounds consumer latency."
     )
@@ -91,6 +105,57 @@ class ServiceSettings(KafkaSettings):
         ge=1,
         description="Requests handled at once; more are answered 503 with Retry-After at "
         "once instead of waiting (and holding memory) behind the others.",
+    )
+    http_max_anonymous_in_flight: int = Field(
+        default=8,
+        ge=1,
+        description="Requests to paths that need no credentials (the API docs, a portal's "
+        "login page) handled at once; kept apart from the authenticated work's room.",
+    )
+    http_header_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="A request's line and headers must arrive within this long of the "
+        "connection opening (or of the previous answer); else 408 and the connection closes.",
+    )
+    http_body_timeout_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="A request's whole body must arrive within this long of its headers; "
+        "else 408 and the connection closes.",
+    )
+    http_max_request_line_bytes: int = Field(
+        default=8 * 1024, ge=256, description="Longest request target; longer gets 414."
+    )
+    http_max_header_bytes: int = Field(
+        default=16 * 1024,
+        ge=1024,
+        description="Most bytes of request headers in all; more gets 431.",
+    )
+    http_max_credential_bytes: int = Field(
+        default=4 * 1024,
+        ge=256,
+        description="Longest Authorization header; a longer one is refused (401) unread.",
+    )
+    http_failed_authentications: str = Field(
+        default="20/minute",
+        description="Failed authentications allowed per source address in a moving window "
+        "(limits notation: 20/minute, 100/hour); past it, 429 with Retry-After.",
+    )
+    http_trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Addresses of the reverse proxies in front of this service (comma-"
+        "separated, or CIDR ranges), whose X-Forwarded-For names the client. Empty: the "
+        "peer address is the client (a forwarded header is ignored).",
+    )
+    http_ops_port: int | None = Field(
+        default=None,
+        description="Serve /metrics, /docs and /openapi.json on this port only (bound to "
+        "HTTP_OPS_HOST), not on the API port; production keeps it internal. Unset: both on "
+        "the API port.",
+    )
+    http_ops_host: str | None = Field(
+        default=None, description="Address the operations port binds to (default HTTP_HOST)."
     )
     otel_exporter_otlp_endpoint: str | None = Field(
         default=None,
@@ -155,6 +220,28 @@ class ServiceSettings(KafkaSettings):
 
     _split_origins = field_validator("cors_allow_origins", mode="before")(comma_list)
     _split_endpoints = field_validator("hub_endpoints", mode="before")(comma_list)
+    _split_proxies = field_validator("http_trusted_proxies", mode="before")(comma_list)
+
+    @field_validator("http_failed_authentications")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        try:
+            parse(value)
+        except ValueError as exc:
+            raise ValueError("not a rate such as 20/minute") from exc
+        return value
+
+    def http_limits(self) -> HttpLimits:
+        return HttpLimits(
+            max_in_flight=self.http_max_in_flight,
+            max_anonymous_in_flight=self.http_max_anonymous_in_flight,
+            header_timeout=self.http_header_timeout_seconds,
+            body_timeout=self.http_body_timeout_seconds,
+            max_request_line_bytes=self.http_max_request_line_bytes,
+            max_header_bytes=self.http_max_header_bytes,
+            max_credential_bytes=self.http_max_credential_bytes,
+            failed_authentications=self.http_failed_authentications,
+        )
 
     @model_validator(mode="after")
     def _no_development_defaults_in_production(self) -> Self:
@@ -187,6 +274,11 @@ class ServiceSettings(KafkaSettings):
             problems.append("OUTBOUND_ALLOW_LOOPBACK lets client-supplied URLs reach this machine")
         if self.outbound_hosts_file:
             problems.append("OUTBOUND_HOSTS_FILE overrides DNS for client-supplied URLs")
+        if self.database_migration_url:
+            problems.append(
+                "DATABASE_MIGRATION_URL gives a serving process the schema owner's password "
+                "(run the migrate command as a job instead)"
+            )
         return problems
 
     def own_endpoints(self) -> list[Endpoint]:

@@ -49,7 +49,14 @@ def build(settings: AdapterSettings | None = None) -> Service:
 
     async def on_start(pool: asyncpg.Pool, app: FastAPI) -> None:
         async with pool.acquire() as conn:
-            await repository.replace_configured_keys(conn, settings.provider_key_sha256)
+            retired = await repository.replace_configured_keys(conn, settings.provider_key_sha256)
+        if retired:
+            # Never the hash itself in the log: it names a credential.
+            log.warning(
+                "PROVIDER_KEY_SHA256 lists keys the provider has retired; they stay retired "
+                "(configure a new key instead)",
+                extra={"service": settings.service.value, "retired_keys": len(retired)},
+            )
         state["adapter"] = app.state.adapter = Adapter(
             service=settings.service,
             pool=pool,
@@ -85,6 +92,7 @@ def build(settings: AdapterSettings | None = None) -> Service:
         info=lambda: {"service": settings.service.value},
         # An invitation link's path is its one-time token; the assets are not worth a span.
         untraced_paths=["portal/invitations/", "portal/assets/"],
+        authenticate=http.authenticate_provider,
     )
 
 

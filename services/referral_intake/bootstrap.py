@@ -13,7 +13,7 @@ from services.plumbing.runtime import Service
 from services.referral_intake.adapters.router_client import RouterClient
 from services.referral_intake.adapters.vault import Vault
 from services.referral_intake.entrypoints import consumers, http, reports
-from services.referral_intake.handlers import erasure, identity, reconciliation, watchdog
+from services.referral_intake.handlers import erasure, identity, notes, reconciliation, watchdog
 from services.referral_intake.settings import IntakeSettings
 
 
@@ -35,6 +35,7 @@ def build(settings: IntakeSettings | None = None) -> Service:
         app.state.resubmission_decision_wait = settings.resubmission_decision_wait_seconds
         async with pool.acquire() as conn, conn.transaction():
             await vault.seal_legacy_entries(conn)
+            await notes.seal_clear_text(conn, vault, app.state.identity_key)
 
     async def rotate_vault() -> str:
         """Re-seal every vault entry under the current key, so retired keys can go."""

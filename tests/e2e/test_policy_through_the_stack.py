@@ -73,7 +73,9 @@ def test_explain_under_a_named_version_and_an_unknown_one(hub: RunningStack) -> 
         "/v1/assessments/explain", params={"policy_version": "1999-01-01.1"}, json=child
     )
     assert missing.status_code == 404
-    assert "1999-01-01.1" in missing.json()["detail"]
+    # What a client sent is never repeated back (issue 25).
+    assert "1999-01-01.1" not in missing.text
+    assert "no such policy version" in missing.json()["detail"]
 
 
 def test_explain_without_a_version_uses_the_one_in_force_and_a_referral_is_decided_by_it(
@@ -124,10 +126,26 @@ def test_commissioner_simulates_the_climb_pilot_over_http_and_from_the_command_l
     request = {"candidate_version": "2027-04-01.1", "from": today, "to": today}
 
     assert hub.staff("triage").post("/v1/simulations", json=request).status_code == 403
+    # Commissioners get counts only (issue 25, finding 5): no referral, no one's facts, no
+    # time finer than the day, and no count small enough to single a person out.
     response = hub.staff("commissioner").post("/v1/simulations", json=request)
     assert response.status_code == 200, response.text
-    report = response.json()
+    counts = response.json()
+    # The version the pilot replaces today (policy version 2 came in after this test was
+    # written against version 1).
     baseline = BOOK.replaced_by(BOOK.get(PILOT), england_today()).id
+    assert counts["baseline_version"] == baseline
+    assert "changed" not in counts
+    assert not any(referral_id in response.text for referral_id in ids)
+    assert '"age"' not in response.text
+    assert "facts" not in response.text
+    assert "T" not in counts["from"] + counts["to"]
+    for service in counts["services"].values():
+        assert all(v is None or v == 0 or v >= 5 for k, v in service.items() if k != "change")
+    # The per-referral view is the supervisor's.
+    response = hub.staff("supervisor").post("/v1/simulations", json=request)
+    assert response.status_code == 200, response.text
+    report = response.json()
     assert report["baseline_version"] == baseline
     assert report["rules"]["R-CLIMB"]["decisions_changed"] >= 2
     assert report["services"]["CLIMB"]["change"] >= 2

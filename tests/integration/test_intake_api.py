@@ -175,7 +175,7 @@ async def test_health_and_readiness(intake: httpx.AsyncClient) -> None:
     assert (await intake.get("/healthz")).json() == {"status": "ok"}
     ready = await intake.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"database": "ok", "broker": "ok"}
+    assert ready.json()["checks"] == {"database": "ok", "broker": "ok", "capacity": "ok"}
 
 
 async def test_a_body_that_is_not_json_is_explained(intake: httpx.AsyncClient) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import asyncpg
 from aiokafka.admin import NewTopic
 
+from deploy.database_roles import new_password
 from deploy.localstack.kafka import KafkaBroker, Security
 from deploy.localstack.ports import free_port
 from deploy.localstack.postgres import EmbeddedPostgres
@@ -30,7 +31,11 @@ def postgres_server(workdir: Path) -> Iterator[str]:
         yield external
         return
     server = EmbeddedPostgres(
-        workdir / "pgdata", free_port(), workdir / "postgres.log", durable=False
+        workdir / "pgdata",
+        free_port(),
+        workdir / "postgres.log",
+        password=new_password(),
+        durable=False,
     )
     server.start()
     try:

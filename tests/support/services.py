@@ -46,6 +46,10 @@ def common_env(database_url: str, kafka: KafkaAccess) -> dict[str, object]:
         "vault_keys": {"test-1": TEST_VAULT_KEY},
         "vault_key_id": "test-1",
         "portal_secret_key": "test portal key, never a real one, 0123456789",
+        # Every test client is 127.0.0.1: the authorisation tests' many deliberate 401s must
+        # not throttle the ones after them (tests/integration/test_request_guard.py tests
+        # the throttle with its own limit).
+        "http_failed_authentications": "10000/minute",
     }
 
 

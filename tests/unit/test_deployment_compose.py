@@ -160,9 +160,9 @@ def test_a_migration_job_sets_only_what_migrate_reads(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(MIGRATIONS))
-def test_a_migration_job_holds_no_secret_but_the_database_url(name: str) -> None:
+def test_a_migration_job_holds_no_secret_but_the_owners_database_url(name: str) -> None:
     secrets = _secret_env(MIGRATIONS[name])
-    assert set(secrets) == {"DATABASE_URL"}, f"{name} is given {sorted(secrets)}"
+    assert set(secrets) == {"DATABASE_MIGRATION_URL"}, f"{name} is given {sorted(secrets)}"
 
 
 def test_the_tokens_are_minted_for_the_issuer_the_services_expect() -> None:
@@ -222,15 +222,17 @@ def test_start_up_order() -> None:
         ]
         assert len(migrations) == 1, f"{name} does not wait for its migration job"
         job = SERVICES[migrations[0]]
-        # The job migrates the service's database and schema: every setting `migrate` reads
-        # has the value the service has (the same secret for the database URL).
-        for variable in setting_names(MigrationSettings):
+        # The job migrates the service's schema (the same SERVICE and DB_SCHEMA), as the
+        # owner, and gives its privileges to the very role the service logs in as.
+        for variable in ("SERVICE", "DB_SCHEMA"):
             assert _env(job).get(variable) == _env(service).get(variable), (
                 f"{migrations[0]} and {name} differ on {variable}"
             )
-            assert _secret_env(job).get(variable) == _secret_env(service).get(variable), (
-                f"{migrations[0]} and {name} differ on {variable}"
-            )
+        generated = compose_secrets.generate()
+        service_url = str(generated[_secret_env(service)["DATABASE_URL"]])
+        role = _env(job)["DATABASE_APP_ROLE"]
+        assert service_url.startswith(f"postgresql://{role}:"), (name, role)
+        assert "DATABASE_URL" not in _secret_env(job)
         assert _depends(job) == {"postgres": "service_healthy"}
         if module == "services.provider_adapter":
             assert depends.get("referral-intake") == "service_healthy", name
@@ -416,7 +418,7 @@ def test_prometheus_scrapes_every_hub_service() -> None:
         for group in hub["static_configs"]
         for target in group["targets"]
     }
-    expected = {f"{name}:{_env(s)['HTTP_PORT']}": name for name, s in SERVERS.items()}
+    expected = {f"{name}:{_env(s)['HTTP_OPS_PORT']}": name for name, s in SERVERS.items()}
     assert scraped == expected
     mounted = {
         volume.split(":")[1] for volume in SERVICES["prometheus"]["volumes"] if ":" in volume

@@ -214,7 +214,18 @@ def test_generated_secrets_fit_together() -> None:
     vault_keys = json.loads(files["vault_keys"])
     assert len(base64.b64decode(vault_keys[files["vault_key_id"]])) == 32
     assert len(files["identity_hash_key"]) >= 32
-    assert f":{files['postgres_password']}@postgres:5432/" in files["database_url"]
+    # Least privilege: the owner migrates, each service logs in as its own role, and no URL
+    # carries the superuser's password.
+    assert files["database_migration_url"].startswith("postgresql://hub_owner:")
+    assert files["database_url_intake"].startswith("postgresql://hub_intake:")
+    roles = dict(line.split() for line in files["db_role_passwords"].splitlines())
+    assert set(roles) == {"hub_owner", "hub_intake", "hub_router"} | {
+        f"hub_adapter_{s.value.lower()}" for s in Service
+    }
+    assert all(
+        files["postgres_password"] not in files[n] for n in files if n.startswith("database_")
+    )
+    assert f":{roles['hub_intake']}@postgres:5432/hub" in files["database_url_intake"]
     assert files != compose_secrets.generate(), "secrets must be random"
 
 

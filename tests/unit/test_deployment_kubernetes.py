@@ -220,6 +220,7 @@ def test_the_settings_accept_the_configuration_in_production(
         for name, value in compose_secrets.generate().items()
         if isinstance(value, str)
     }
+    generated["DATABASE_URL"] = generated["DATABASE_URL_INTAKE"]  # any service role's URL
     for where, container, cls, secret_settings in _hub_containers():
         env = _container_env(container)
         suffix = "_" + (env.get("SERVICE") or "").upper()
@@ -261,15 +262,21 @@ def test_migrations_run_before_each_service_on_its_database_and_schema() -> None
     for name, migrate, main, pod in _migrations():
         assert migrate["args"] == [*main["args"], "migrate"], name
         assert migrate["image"] == main["image"], name
-        # Every setting `migrate` reads has the service's value (the same Secret for the
-        # database URL), so it migrates the schema the service uses.
+        # It migrates the schema the service uses (the same SERVICE and DB_SCHEMA), as the
+        # owner, and grants to the role named in the service's own database Secret.
         entries = {e["name"]: e for e in migrate.get("env", [])}
         service = {e["name"]: e for e in main.get("env", [])}
         files = _secret_settings(pod, migrate)
         service_files = _secret_settings(pod, main)
-        for variable in setting_names(MigrationSettings):
+        for variable in ("SERVICE", "DB_SCHEMA"):
             assert entries.get(variable) == service.get(variable), f"{name}: {variable} differs"
             assert files.get(variable) == service_files.get(variable), f"{name}: {variable}"
+        # The service's database URL is a file from its own Secret (not the owner's).
+        own = service_files["DATABASE_URL"][0]
+        assert own == f"hub-database-{name}", name
+        examples = {d["metadata"]["name"]: d for d in load_yaml_documents(EXAMPLE_SECRETS)}
+        role = entries["DATABASE_APP_ROLE"]["value"]
+        assert examples[own]["stringData"]["DATABASE_URL"].startswith(f"postgresql://{role}:")
 
 
 def test_a_migration_sets_only_what_migrate_reads() -> None:
@@ -285,10 +292,15 @@ def test_a_migration_sets_only_what_migrate_reads() -> None:
             assert env.get("SERVICE") in {s.value for s in Service}, name
 
 
-def test_a_migration_holds_no_secret_but_the_database_url() -> None:
+def test_a_migration_holds_no_secret_but_the_owners_database_url() -> None:
     for name, migrate, _, pod in _migrations():
         files = _secret_files(pod, migrate)
-        assert files == {f"{SECRETS_DIR}/database_url": ("hub-database", "DATABASE_URL")}, name
+        assert files == {
+            f"{SECRETS_DIR}/database_migration_url": (
+                "hub-database-migration",
+                "DATABASE_MIGRATION_URL",
+            )
+        }, name
 
 
 def test_probes_resources_and_security() -> None:
@@ -540,6 +552,8 @@ def test_each_workload_may_make_only_the_connections_it_needs() -> None:
         assert _allows(labels, "Egress", 4318, "ns:observability"), name
         assert _allows(labels, "Egress", 53, "ns:kube-system"), name
         assert _allows(labels, "Ingress", 8080, "ns:monitoring"), name
+        # Prometheus scrapes the operations port (HTTP_OPS_PORT), where /metrics now is.
+        assert _allows(labels, "Ingress", int(CONFIG["HTTP_OPS_PORT"]), "ns:monitoring"), name
         from_ingress = _allows(labels, "Ingress", 8080, "ns:ingress-nginx")
         assert from_ingress == (name == "referral-intake" or name in adapters), name
         to_intake = _allows(labels, "Egress", 8080, "pod:referral-intake")

@@ -15,8 +15,8 @@ from fastapi import HTTPException
 from starlette.types import Receive, Scope, Send
 
 from deploy.localstack.credentials import AUDIENCE, ISSUER, generate
-from services.plumbing.auth import TokenVerifier
-from services.plumbing.http import InFlightLimit
+from services.plumbing.auth import Principal, TokenVerifier, Unauthenticated
+from services.plumbing.guard import HttpLimits, RequestGuard
 
 KEYS = generate()
 
@@ -120,17 +120,27 @@ async def test_past_the_limit_requests_get_503_with_retry_after_and_health_still
     entered = asyncio.Event()
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["path"] == "/slow":
+        if scope["path"] == "/v1/slow":
             entered.set()
             await release.wait()
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"done"})
 
-    limited = InFlightLimit(app, limit=1)
+    async def authenticate(_app: Any, credential: str) -> Principal:
+        if credential != "right":
+            raise Unauthenticated("invalid", "not recognised")
+        return Principal(subject="someone", roles=frozenset({"triage"}))
+
+    limited = RequestGuard(app, limits=HttpLimits(max_in_flight=1), authenticate=authenticate)
     transport = httpx.ASGITransport(app=limited)
-    async with httpx.AsyncClient(transport=transport, base_url="http://hub") as client:
-        slow = asyncio.create_task(client.get("/slow"))
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://hub", headers={"Authorization": "Bearer right"}
+    ) as client:
+        slow = asyncio.create_task(client.get("/v1/slow"))
         await entered.wait()
+        # A request without the right credentials is refused before it could count.
+        wrong = await client.post("/v1/referrals", json={}, headers={"Authorization": "Bearer x"})
+        assert wrong.status_code == 401
         refused = await client.post("/v1/referrals", json={})
         assert refused.status_code == 503
         assert refused.headers["retry-after"] == "1"
@@ -138,4 +148,4 @@ async def test_past_the_limit_requests_get_503_with_retry_after_and_health_still
         assert (await client.get("/healthz")).status_code == 200
         release.set()
         assert (await slow).status_code == 200
-        assert (await client.get("/other")).status_code == 200  # room again
+        assert (await client.get("/v1/other")).status_code == 200  # room again

@@ -3,15 +3,18 @@ candidate built on it; version 1 and version 2), compared by service, status and
 
 from __future__ import annotations
 
+import json
 import uuid
 
 from schemas.events import AssessmentFacts, IncidentFacts, SubjectFacts
 from services.router.adapters.policy_files import load_book
-from services.router.domain.simulation import Referral, simulate
+from services.router.domain.simulation import SMALL_COUNT, Referral, commissioner_view, simulate
 from services.router.entrypoints.cli import render
 from tests.unit.test_policy_facts import facts
 
 BOOK = load_book()
+PILOT_BASE = "2026-12-01.1"
+"""The version the CLIMB pilot (2027-04-01.1) changes."""
 
 
 def _child(age: int) -> Referral:
@@ -141,3 +144,73 @@ def test_the_printed_report_shows_the_rules_and_what_the_routes_do_not() -> None
     assert f"{exploited_14.referral_id}  age 14" in printed
     assert "+children_services_referral" in printed
     assert "VAL/consent_contact high->urgent" in printed
+
+
+def test_commissioners_see_counts_only_with_small_counts_suppressed() -> None:
+    """Issue 25, finding 5: the same simulation as a commissioner sees it."""
+    children = [_child(age) for age in (8, 9, 12)]
+    adults = [
+        Referral(uuid.UUID(int=100 + i), facts(referral_id=uuid.UUID(int=100 + i)))
+        for i in range(6)
+    ]
+    # Against the version the CLIMB pilot is built on (version 2, since it came in), so that
+    # only the pilot's change shows.
+    report = simulate([*children, *adults], BOOK.get(PILOT_BASE), BOOK.get("2027-04-01.1"))
+    view = commissioner_view(report)
+
+    text = json.dumps(view)
+    assert "referral_id" not in text
+    assert "facts" not in text
+    assert all(str(r.referral_id) not in text for r in [*children, *adults])
+    assert view["referrals"] == 9
+    # Two under-tens moved into CLIMB: a count of two could single them out.
+    assert view["changed_count"] is None
+    assert "changed_count" in view["suppressed"]
+    assert view["services"]["CLIMB"]["routes_before"] is None
+    assert view["services"]["CLIMB"]["change"] is None
+    assert view["changes"] == [
+        {
+            "before": {"status": "no_service", "routes": []},
+            "after": {"status": "routed", "routes": ["CLIMB/core"]},
+            "referrals": None,
+        }
+    ]
+    assert "changes.0.referrals" in view["suppressed"]
+    # Zero and counts of five or more are shown as they are.
+    assert view["services"]["DIVERT"]["routes_before"] == 0
+    assert all(
+        value is None or value == 0 or value >= SMALL_COUNT
+        for figures in view["services"].values()
+        for key, value in figures.items()
+        if key != "change"
+    )
+
+
+def test_counts_of_five_or_more_are_not_suppressed() -> None:
+    report = simulate(
+        [_child(age) for age in (5, 6, 7, 8, 9)], BOOK.get(PILOT_BASE), BOOK.get("2027-04-01.1")
+    )
+    view = commissioner_view(report)
+    assert view["changed_count"] == 5
+    assert view["changes"][0]["referrals"] == 5
+    assert view["services"]["CLIMB"]["change"] == 5
+
+
+def test_commissioners_see_each_rules_counts_with_small_ones_suppressed() -> None:
+    """The per-rule figures (fired before and after, decisions changed) are counts too: a
+    commissioner sees them, each small one suppressed, in an order that ranks nothing."""
+    children = [_child(age) for age in (5, 6, 7, 8, 9, 12)]
+    view = commissioner_view(simulate(children, BOOK.get(PILOT_BASE), BOOK.get("2027-04-01.1")))
+    # The twelve-year-old was in CLIMB already: a count of one could single them out.
+    assert view["rules"]["R-CLIMB"] == {
+        "fired_before": None,
+        "fired_after": 6,
+        "decisions_changed": 5,
+    }
+    assert "rules.R-CLIMB.fired_before" in view["suppressed"]
+    assert view["rules"]["R-NOT-ELIGIBLE"] == {
+        "fired_before": 5,
+        "fired_after": 0,
+        "decisions_changed": 5,
+    }
+    assert list(view["rules"]) == sorted(view["rules"])

@@ -15,7 +15,9 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from services.plumbing import strict_json
-from services.plumbing.http import BodySizeLimit, StrictJson, install_error_handlers
+from services.plumbing.auth import staff_token
+from services.plumbing.guard import HttpLimits, RequestGuard
+from services.plumbing.http import StrictJson, install_error_handlers
 
 names = st.text(alphabet="abcdefghij_", min_size=1, max_size=8)
 values = st.recursive(
@@ -84,18 +86,19 @@ class _Body(BaseModel):
     consent: _Consent
 
 
-def _app(stored: list[_Body]) -> FastAPI:
+def _app(stored: list[_Body]) -> RequestGuard:
+    """As every service is built (services/plumbing/runtime.py): strict JSON inside the
+    request guard, which reads the body within its limits first."""
     app = FastAPI()
     install_error_handlers(app)
     app.add_middleware(StrictJson)
-    app.add_middleware(BodySizeLimit)
 
     @app.post("/things")
     async def things(body: _Body) -> dict[str, str]:
         stored.append(body)
         return {"status": body.consent.status}
 
-    return app
+    return RequestGuard(app, limits=HttpLimits(), authenticate=staff_token)
 
 
 async def test_the_http_side_refuses_before_any_handler_runs() -> None:

@@ -71,17 +71,14 @@ async def set_status(
     status: str,
     *,
     rejection_reason: str | None = None,
-    rejection_note: str | None = None,
 ) -> None:
     await conn.execute(
         """UPDATE work_items SET status = $2, updated_at = now(),
-               rejection_reason = coalesce($3, rejection_reason),
-               rejection_note = coalesce($4, rejection_note)
+               rejection_reason = coalesce($3, rejection_reason)
            WHERE route_id = $1""",
         route_id,
         status,
         rejection_reason,
-        rejection_note,
     )
 
 
@@ -210,15 +207,19 @@ async def steps(conn: Connection, route_id: uuid.UUID) -> list[asyncpg.Record]:
     )
 
 
-async def replace_configured_keys(conn: Connection, hashes: list[str]) -> None:
+async def replace_configured_keys(conn: Connection, hashes: list[str]) -> list[str]:
     """Make the configured key hashes the active configured keys: add new ones, revoke
-    configured ones no longer listed. Keys issued another way are left alone."""
+    configured ones no longer listed. Keys issued another way are left alone.
+
+    A key that was retired stays retired: listing it again in the settings does not bring
+    it back (revocation is durable; migration 070 also refuses it in the database). Returns
+    the configured hashes that were found retired, so that start-up can say so."""
     if not hashes:
-        return
+        return []
     async with conn.transaction():
         await conn.executemany(
             """INSERT INTO provider_keys (key_hash, label) VALUES ($1, 'configured')
-               ON CONFLICT (key_hash) DO UPDATE SET revoked_at = NULL""",
+               ON CONFLICT (key_hash) DO NOTHING""",
             [(h,) for h in hashes],
         )
         await conn.execute(
@@ -227,14 +228,12 @@ async def replace_configured_keys(conn: Connection, hashes: list[str]) -> None:
                  AND NOT key_hash = ANY($1::text[])""",
             hashes,
         )
-
-
-async def key_is_active(conn: Connection, key_hash: str) -> bool:
-    return bool(
-        await conn.fetchval(
-            "SELECT true FROM provider_keys WHERE key_hash = $1 AND revoked_at IS NULL", key_hash
+        retired = await conn.fetch(
+            """SELECT key_hash FROM provider_keys
+               WHERE key_hash = ANY($1::text[]) AND revoked_at IS NOT NULL""",
+            hashes,
         )
-    )
+    return [r["key_hash"] for r in retired]
 
 
 # ---- keys ---------------------------------------------------------------------------------

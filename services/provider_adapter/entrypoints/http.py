@@ -3,13 +3,13 @@ anything about a referral not routed here answers 404, as for one that does not 
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import (
     AnyUrl,
     AwareDatetime,
@@ -29,7 +29,8 @@ from schemas.codes import (
     RouteStatus,
 )
 from schemas.text import refuse_control_characters
-from services.plumbing.auth import bearer_token
+from services.plumbing.auth import Principal, Unauthenticated
+from services.plumbing.guard import bearer_credential, principal_of
 from services.plumbing.http import problem
 from services.plumbing.outbound import OutboundRefused
 from services.provider_adapter.adapters.intake_client import (
@@ -43,7 +44,6 @@ from services.provider_adapter.handlers import keys, webhooks, work_items
 from services.provider_adapter.handlers.common import Adapter, Gone, NotFound, Refused
 
 router = APIRouter()
-_bearer = HTTPBearer(auto_error=False)
 
 NOT_FOUND = "No referral with that id is in your queue."
 Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
@@ -93,17 +93,48 @@ class KeyIn(Body):
     label: Annotated[str, Field(min_length=1, max_length=80)] = "rotated"
 
 
-async def provider(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Adapter:
-    adapter: Adapter = request.app.state.adapter
-    if not await keys.key_is_active(adapter, bearer_token(credentials)):
+MAX_KEY_LENGTH = 200
+"""Provider keys are ``pk_<service>_`` and 43 characters; anything much longer is not one
+(and is not hashed: credentials a client sends are bounded)."""
+KEY_SHAPE = re.compile(r"[A-Za-z0-9_\-.~+/=]+")
+PROVIDER_ROLE = "provider"
+
+
+async def authenticate_provider(app: Any, credential: str) -> Principal:
+    """The request guard's check of a provider key (``guard.Authenticate``): a key of this
+    adapter's service that has not been retired."""
+    if len(credential) > MAX_KEY_LENGTH or not KEY_SHAPE.fullmatch(credential):
+        raise Unauthenticated("malformed", "This is not a provider key.")
+    adapter: Adapter = app.state.adapter
+    if not await keys.key_is_active(adapter, credential):
+        raise Unauthenticated("invalid", "This provider key is not recognised.")
+    return Principal(
+        subject=f"provider:{adapter.service.value}",
+        roles=frozenset({PROVIDER_ROLE}),
+        service=adapter.service.value,
+    )
+
+
+async def provider(request: Request) -> Adapter:
+    """The adapter, for a request made with one of its provider's keys. The request guard
+    checked the key before the body was read; without it (an app built another way), it is
+    checked here."""
+    principal = principal_of(request.scope)
+    if principal is None:
+        try:
+            credential = bearer_credential(request.scope, MAX_KEY_LENGTH)
+            principal = await authenticate_provider(request.app, credential)
+        except Unauthenticated as refused:
+            raise HTTPException(
+                status_code=401, detail=refused.sentence, headers={"WWW-Authenticate": "Bearer"}
+            ) from None
+    if PROVIDER_ROLE not in principal.roles:
         raise HTTPException(
             status_code=401,
             detail="This provider key is not recognised.",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    adapter: Adapter = request.app.state.adapter
     return adapter
 
 
@@ -189,6 +220,23 @@ async def _guarded(call: Awaitable[Any]) -> Any:
             "Invalid request",
             "Some outcome measures are not ones this service reports.",
             errors=exc.errors,
+        )
+    except ContactUnavailable:
+        # A note is kept in intake's vault, which has not heard of this route yet.
+        return problem(
+            503,
+            "Service unavailable",
+            "The referral record is not ready for your note yet; nothing was stored. "
+            "Try again in a few seconds.",
+            headers={"Retry-After": "2"},
+        )
+    except VaultUnreachable:
+        return problem(
+            503,
+            "Service unavailable",
+            "The referral record is unreachable, so your note cannot be kept; nothing was "
+            "stored. Try again shortly.",
+            headers={"Retry-After": "5"},
         )
 
 

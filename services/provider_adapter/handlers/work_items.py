@@ -341,12 +341,15 @@ async def acknowledge(
     person: Person | None = None,
 ) -> dict[str, Any]:
     async def record(conn: Connection, route_id: uuid.UUID, after: RouteStatus) -> None:
+        if note and not accepted:
+            # Free text: kept in intake's vault (erased with the person's details), never
+            # here; inside the transaction, so the note and the step stand or fall together.
+            await adapter.vault.add_note(referral_id, "rejection_note", note, person)
         await repo.set_status(
             conn,
             route_id,
             after.value,
             rejection_reason=reason.value if reason else None,
-            rejection_note=note,
         )
 
     return await _change(
@@ -393,6 +396,8 @@ async def record_outcome(
     measures: dict[str, Any],
     person: Person | None = None,
 ) -> dict[str, Any]:
+    coded_reason = reason if reason and re.fullmatch(CODE_PATTERN, reason) else None
+
     async def record(conn: Connection, route_id: uuid.UUID, after: RouteStatus) -> None:
         if status is OutcomeStatus.FAILED and reason == contact_standards.NOT_CONTACTABLE:
             # Judged under the route's row lock, so an attempt recorded at the same moment
@@ -400,13 +405,15 @@ async def record_outcome(
             measured = _contact_progress(adapter, await repo.contact_attempts(conn, route_id))
             if not measured.met:
                 raise contact_standard.StandardNotMet(measured)
-        await repo.add_outcome(conn, route_id, status.value, reason, measures)
+        if reason and coded_reason is None:
+            # A reason in words, not a code: kept in intake's vault, never here.
+            await adapter.vault.add_note(referral_id, "outcome_reason", reason, person)
+        await repo.add_outcome(conn, route_id, status.value, coded_reason, measures)
         await repo.set_status(conn, route_id, after.value)
 
     wrong = outcome_measures.problems(adapter.service, measures)
     if wrong:
         raise InvalidMeasures(wrong)
-    coded_reason = reason if reason and re.fullmatch(CODE_PATTERN, reason) else None
     return await _change(
         adapter,
         referral_id,
@@ -436,8 +443,3 @@ async def counts(adapter: Adapter) -> dict[str, int]:
     """How many work items are in each status."""
     async with adapter.pool.acquire() as conn:
         return await repo.count_by_status(conn)
-
-
-async def key_is_active(adapter: Adapter, key_hash: str) -> bool:
-    async with adapter.pool.acquire() as conn:
-        return await repo.key_is_active(conn, key_hash)

@@ -15,14 +15,15 @@ from services.plumbing.db import Connection
 from services.plumbing.outbox import OutgoingEvent
 
 
-async def find_by_idempotency_key(conn: Connection, key: str) -> asyncpg.Record | None:
-    """The submission (first or later) an Idempotency-Key came with."""
+async def find_by_idempotency_key(conn: Connection, keyed: str) -> asyncpg.Record | None:
+    """The submission (first or later) an Idempotency-Key came with; ``keyed`` is the
+    key's HMAC (``domain.identity.keyed_idempotency_key``), never the key."""
     return await conn.fetchrow(
-        """SELECT s.referral_id, s.request_hash, s.version, s.raised, s.kept_from_record,
+        """SELECT s.referral_id, s.request_hmac, s.version, s.raised, s.kept_from_record,
                   s.consent_change, s.decision_id, r.status
            FROM submissions s JOIN referrals r USING (referral_id)
-           WHERE s.idempotency_key = $1""",
-        key,
+           WHERE s.idempotency_hmac = $1""",
+        keyed,
     )
 
 
@@ -31,8 +32,8 @@ async def insert_new_referral(
     facts: ReferralFacts,
     *,
     submitted_by: str,
-    idempotency_key: str | None,
-    request_hash: str | None,
+    idempotency_hmac: str | None,
+    request_hmac: str | None,
     person_key: str | None,
     person_phone_key: str | None,
     born_key: str | None,
@@ -57,7 +58,7 @@ async def insert_new_referral(
     await conn.execute(
         """WITH referral AS (
                INSERT INTO referrals (referral_id, received_at, status, source, local_authority,
-                                      facts, submitted_by, idempotency_key, request_hash,
+                                      facts, submitted_by, idempotency_hmac, request_hmac,
                                       updated_at, consent_status, person_key, crime_key,
                                       repeat_victim, person_phone_key, born_key,
                                       identity_version, last_submitted_at)
@@ -65,7 +66,7 @@ async def insert_new_referral(
                        $22, $23, $24, $2)
            ), first_submission AS (
                INSERT INTO submissions (referral_id, version, submitted_at, submitted_by, facts,
-                                        idempotency_key, request_hash)
+                                        idempotency_hmac, request_hmac)
                VALUES ($1, 1, $2, $6, $5, $7, $8)
            ), vault_entry AS (
                INSERT INTO vault (referral_id, key_id, nonce, ciphertext)
@@ -91,8 +92,8 @@ async def insert_new_referral(
         facts.local_authority.value,
         facts.model_dump(mode="json"),
         submitted_by,
-        idempotency_key,
-        request_hash,
+        idempotency_hmac,
+        request_hmac,
         facts.consent.value,
         person_key,
         crime_key,
@@ -354,16 +355,17 @@ async def add_consent(
     *,
     status: str,
     recorded_at: datetime,
-    recorded_by: str | None,
+    recorded_by_note: int | None,
     actor: str,
 ) -> None:
+    """``recorded_by_note``: the sealed note (vault) naming who recorded it."""
     await conn.execute(
-        """INSERT INTO consents (referral_id, status, recorded_at, recorded_by, actor)
+        """INSERT INTO consents (referral_id, status, recorded_at, recorded_by_note, actor)
            VALUES ($1, $2, $3, $4, $5)""",
         referral_id,
         status,
         recorded_at,
-        recorded_by,
+        recorded_by_note,
         actor,
     )
 
@@ -376,19 +378,20 @@ async def add_override(
     action: str,
     service: str,
     sub_service: str | None,
-    justification: str,
+    justification_note: int,
     supervisor: str,
 ) -> None:
+    """``justification_note``: the sealed note (vault) holding the justification."""
     await conn.execute(
         """INSERT INTO overrides (request_id, referral_id, action, service, sub_service,
-                                  justification, supervisor)
+                                  justification_note, supervisor)
            VALUES ($1, $2, $3, $4, $5, $6, $7)""",
         request_id,
         referral_id,
         action,
         service,
         sub_service,
-        justification,
+        justification_note,
         supervisor,
     )
 
@@ -481,13 +484,15 @@ async def add_submission(
     kept_from_record: list[str],
     consent_change: str | None,
     decision_id: uuid.UUID | None,
-    idempotency_key: str | None,
-    request_hash: str | None,
+    idempotency_hmac: str | None,
+    request_hmac: str | None,
 ) -> None:
+    """``idempotency_hmac`` and ``request_hmac``: the keyed idempotency record
+    (``domain.identity``), never the key or an unkeyed hash of the body."""
     await conn.execute(
         """INSERT INTO submissions (referral_id, version, submitted_at, submitted_by, facts,
                                     raised, kept_from_record, consent_change, decision_id,
-                                    idempotency_key, request_hash)
+                                    idempotency_hmac, request_hmac)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)""",
         referral_id,
         version,
@@ -498,8 +503,8 @@ async def add_submission(
         kept_from_record,
         consent_change,
         decision_id,
-        idempotency_key,
-        request_hash,
+        idempotency_hmac,
+        request_hmac,
     )
 
 
@@ -851,14 +856,24 @@ async def disclosure_log(conn: Connection, referral_id: uuid.UUID) -> list[async
 async def mark_erased(
     conn: Connection, referral_id: uuid.UUID, reason: str, actor: str, at: datetime
 ) -> None:
-    """The personal data is gone: so are the keyed hashes that matched the person, and the
-    links to their other referrals (which said that both were about one person)."""
+    """The personal data is gone: so are the keyed hashes that matched the person, the
+    links to their other referrals (which said that both were about one person), and the
+    idempotency record of every submission (a re-sent body must not find the erased
+    referral, nor a changed one tell that it differs)."""
     await conn.execute(
         """UPDATE referrals SET erased_at = $2, person_key = NULL, crime_key = NULL,
-                                person_phone_key = NULL, born_key = NULL
+                                person_phone_key = NULL, born_key = NULL,
+                                idempotency_key = NULL, request_hash = NULL,
+                                idempotency_hmac = NULL, request_hmac = NULL
            WHERE referral_id = $1""",
         referral_id,
         at,
+    )
+    await conn.execute(
+        """UPDATE submissions SET idempotency_key = NULL, request_hash = NULL,
+                                  idempotency_hmac = NULL, request_hmac = NULL
+           WHERE referral_id = $1""",
+        referral_id,
     )
     await conn.execute(
         "DELETE FROM referral_links WHERE referral_id = $1 OR linked_id = $1", referral_id

@@ -80,11 +80,74 @@ class Vault:
         return self.open(referral_id, row["key_id"], row["nonce"], row["ciphertext"])
 
     async def erase(self, conn: Connection, referral_id: uuid.UUID) -> bool:
+        """The referral's personal data and every note sealed beside it."""
+        await conn.execute("DELETE FROM vault_notes WHERE referral_id = $1", referral_id)
         return bool(
             await conn.fetchval(
                 "DELETE FROM vault WHERE referral_id = $1 RETURNING true", referral_id
             )
         )
+
+    # ---- notes: free text about a referral, sealed like its contact details -------------
+    def _note_aad(self, referral_id: uuid.UUID, kind: str) -> bytes:
+        return referral_id.bytes + kind.encode()
+
+    async def add_note(
+        self,
+        conn: Connection,
+        referral_id: uuid.UUID,
+        kind: str,
+        text: str,
+        *,
+        author: str,
+        route_id: uuid.UUID | None = None,
+    ) -> int:
+        """Seal ``text`` (an override's justification, a provider's rejection note ...) for
+        ``referral_id``; returns the note's id, which is all other tables keep."""
+        nonce = os.urandom(NONCE_BYTES)
+        sealed = self._keys[self.current].encrypt(
+            nonce, text.encode(), self._note_aad(referral_id, kind)
+        )
+        note_id: int = await conn.fetchval(
+            """INSERT INTO vault_notes (referral_id, kind, route_id, author, key_id, nonce,
+                                        ciphertext)
+               VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id""",
+            referral_id,
+            kind,
+            route_id,
+            author,
+            self.current,
+            nonce,
+            sealed,
+        )
+        return note_id
+
+    async def notes(self, conn: Connection, referral_id: uuid.UUID) -> list[dict[str, Any]]:
+        """The referral's notes, opened, oldest first (none once it was erased)."""
+        rows = await conn.fetch(
+            """SELECT id, kind, route_id, author, at, key_id, nonce, ciphertext
+               FROM vault_notes WHERE referral_id = $1 ORDER BY id""",
+            referral_id,
+        )
+        return [
+            {
+                "note_id": row["id"],
+                "kind": row["kind"],
+                "route_id": str(row["route_id"]) if row["route_id"] else None,
+                "by": row["author"],
+                "at": row["at"].isoformat(),
+                "text": self._open_note(referral_id, row),
+            }
+            for row in rows
+        ]
+
+    def _open_note(self, referral_id: uuid.UUID, row: Any) -> str:
+        key = self._keys.get(row["key_id"])
+        if key is None:
+            raise VaultKeyMissing(f"no vault key {row['key_id']!r} for a sealed note")
+        return key.decrypt(
+            row["nonce"], row["ciphertext"], self._note_aad(referral_id, row["kind"])
+        ).decode()
 
     async def seal_legacy_entries(self, conn: Connection) -> int:
         """Entries written in the clear before the vault was encrypted: seal them now."""
@@ -94,7 +157,27 @@ class Vault:
         return len(rows)
 
     async def rotate(self, conn: Connection, batch: int = 500) -> int:
-        """Re-seal entries under older keys with the current key; returns how many."""
+        """Re-seal entries and notes under older keys with the current key; returns how
+        many."""
+        notes = await conn.fetch(
+            """SELECT id, referral_id, kind, key_id, nonce, ciphertext FROM vault_notes
+               WHERE key_id <> $1 LIMIT $2""",
+            self.current,
+            batch,
+        )
+        for note in notes:
+            text = self._open_note(note["referral_id"], note)
+            nonce = os.urandom(NONCE_BYTES)
+            sealed = self._keys[self.current].encrypt(
+                nonce, text.encode(), self._note_aad(note["referral_id"], note["kind"])
+            )
+            await conn.execute(
+                "UPDATE vault_notes SET key_id = $2, nonce = $3, ciphertext = $4 WHERE id = $1",
+                note["id"],
+                self.current,
+                nonce,
+                sealed,
+            )
         rows = await conn.fetch(
             "SELECT referral_id, key_id, nonce, ciphertext FROM vault WHERE key_id <> $1 LIMIT $2",
             self.current,
@@ -103,4 +186,4 @@ class Vault:
         for row in rows:
             personal = self.open(row["referral_id"], row["key_id"], row["nonce"], row["ciphertext"])
             await self.write(conn, row["referral_id"], personal)
-        return len(rows)
+        return len(rows) + len(notes)

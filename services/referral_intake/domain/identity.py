@@ -164,6 +164,20 @@ def identity_keys(request: ReferralRequest, key: bytes) -> IdentityKeys:
     )
 
 
+def keyed_idempotency_key(secret: bytes, idempotency_key: str) -> str:
+    """What is stored of an Idempotency-Key: its HMAC under intake's identity key (the key
+    itself is free text a client chose). Issue 25, finding 4."""
+    return hmac.new(secret, b"idempotency-key|" + idempotency_key.encode(), "sha256").hexdigest()
+
+
+def keyed_request_hash(secret: bytes, unkeyed: str) -> str:
+    """What is stored of the body sent with an Idempotency-Key: an HMAC under intake's
+    identity key of its SHA-256 (``unkeyed``, hex), so that nobody without the key can test
+    a guess of the person's details against it (issue 25). Cleared when the referral is
+    erased."""
+    return hmac.new(secret, b"request|" + unkeyed.encode(), "sha256").hexdigest()
+
+
 def same_person(a: IdentityKeys, a_age: int, b: IdentityKeys, b_age: int) -> bool:
     """One data subject: the same name and date of birth; or the same name and phone
     number, with no date of birth that differs and ages no further apart than a birthday.

@@ -27,4 +27,5 @@ ACCESS: dict[str, frozenset[str]] = {
     "GET /internal/v1/referrals/{referral_id}/contact": ADAPTERS,
     "POST /internal/v1/referrals/{referral_id}/contact": ADAPTERS,
     "PUT /internal/v1/people/{actor}": ADAPTERS,
+    "POST /internal/v1/referrals/{referral_id}/notes": ADAPTERS,
 }

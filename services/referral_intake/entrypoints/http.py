@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Header, Query, Request, Response
@@ -36,6 +37,7 @@ from services.referral_intake.handlers import (
     consent,
     disclosure,
     erasure,
+    notes,
     overrides,
     submission,
     views,
@@ -69,6 +71,9 @@ AdapterForPerson = Annotated[
     Principal, allow(ACCESS, "POST /internal/v1/referrals/{referral_id}/contact")
 ]
 AdapterNamingPerson = Annotated[Principal, allow(ACCESS, "PUT /internal/v1/people/{actor}")]
+AdapterOfServiceNotes = Annotated[
+    Principal, allow(ACCESS, "POST /internal/v1/referrals/{referral_id}/notes")
+]
 
 
 NOT_FOUND_DETAIL = "No referral with that id is available to you."
@@ -91,7 +96,7 @@ class PersonIn(Body_):
 
 
 class ContactReadIn(Body_):
-    purpose: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,59}$")] = "provider_contact"
+    purpose: Literal["provider_contact"] = "provider_contact"
     actor: events.Actor
     actor_name: Annotated[str, Field(min_length=1, max_length=100)]
 
@@ -276,7 +281,9 @@ async def worklist(
 @router.get("/v1/referrals/{referral_id}")
 async def get_referral(referral_id: uuid.UUID, request: Request, _: MayReadReferral) -> Any:
     try:
-        return await views.referral_view(request.app.state.pool, referral_id)
+        return await views.referral_view(
+            request.app.state.pool, referral_id, request.app.state.vault
+        )
     except NotFound:
         return _not_found()
 
@@ -293,6 +300,7 @@ async def record_consent(
     try:
         return await consent.record_consent(
             request.app.state.pool,
+            request.app.state.vault,
             referral_id,
             status=body.status,
             recorded_at=body.recorded_at,
@@ -316,6 +324,7 @@ async def override(
     try:
         return await overrides.override_routes(
             request.app.state.pool,
+            request.app.state.vault,
             referral_id,
             action=body.action,
             service=body.service,
@@ -371,13 +380,13 @@ async def contact_for_provider(
     referral_id: uuid.UUID,
     request: Request,
     caller: AdapterOfService,
-    purpose: str = "provider_contact",
+    purpose: Literal["provider_contact"] = "provider_contact",
 ) -> Any:
     """The vault, for provider adapters: only for an open route to the caller's service."""
     service = _adapter_service(caller)
     if service is None:
         return _not_found()
-    return await _disclose(request, referral_id, service, caller.subject, None, purpose[:60])
+    return await _disclose(request, referral_id, service, caller.subject, None, purpose)
 
 
 @router.post("/internal/v1/referrals/{referral_id}/contact", include_in_schema=False)
@@ -439,6 +448,50 @@ async def name_provider_person(
     return Response(status_code=204)
 
 
+class ProviderNoteIn(Body_):
+    kind: Literal["rejection_note", "outcome_reason"]
+    text: Annotated[str, Field(min_length=1, max_length=2000)]
+    actor: events.Actor | None = None
+    """The person at the provider who wrote it (its portal); the adapter itself when
+    absent (its API)."""
+
+
+@router.post("/internal/v1/referrals/{referral_id}/notes", include_in_schema=False)
+async def note_from_provider(
+    referral_id: uuid.UUID,
+    body: ProviderNoteIn,
+    request: Request,
+    caller: AdapterOfServiceNotes,
+) -> Any:
+    """A provider's free text about a referral routed to it (a rejection note, an outcome's
+    reason), sealed in the vault so that erasure reaches it: adapters keep none."""
+    service = _adapter_service(caller)
+    if service is None:
+        return _not_found()
+    if body.actor is not None and not _speaks_for(service, body.actor):
+        return problem(
+            422,
+            "Invalid request",
+            "An adapter writes notes for its own provider's people only.",
+            errors=[{"field": "actor", "message": f"must be one of {service.value}'s people"}],
+        )
+    try:
+        note = await notes.add_provider_note(
+            request.app.state.pool,
+            request.app.state.vault,
+            referral_id,
+            service=service,
+            kind=body.kind,
+            text=body.text,
+            author=body.actor or caller.subject,
+        )
+    except NotFound:
+        return _not_found()
+    except notes.Erased:
+        return problem(410, "Gone", "This referral's personal data has been erased.")
+    return JSONResponse({"note_id": note}, status_code=201)
+
+
 def _token(request: Request) -> str:
     return request.headers["authorization"].split(" ", 1)[1]
 
@@ -465,7 +518,9 @@ async def explain(
     body: ReferralRequest,
     request: Request,
     _: MayExplain,
-    policy_version: str | None = None,
+    policy_version: Annotated[
+        str | None, Query(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\.[0-9]{1,3}$")
+    ] = None,
 ) -> Any:
     """The decision the current (or a named) policy version would make for this referral.
     Nothing is stored and nothing is sent: only the coded facts go to the router."""
@@ -497,7 +552,19 @@ class ErasureIn(Body_):
     reason: Literal["data_subject_request", "recorded_in_error", "legal_obligation"]
 
 
-Purpose = Annotated[str, Query(pattern=r"^[a-z][a-z0-9_]{2,40}$")]
+class Purpose(StrEnum):
+    """Why staff read a person's details: a fixed list, so that the disclosure log holds
+    codes (a free word could be anything, a name included)."""
+
+    TRIAGE = "triage"
+    SAFEGUARDING = "safeguarding"
+    CONTACT_THE_PERSON = "contact_the_person"
+    MARAC = "marac"
+    POLICE_OR_COURT_REQUEST = "police_or_court_request"
+    SUBJECT_ACCESS = "subject_access"
+    COMPLAINT = "complaint"
+    DATA_QUALITY = "data_quality"
+    AUDIT = "audit"
 
 
 @router.get("/v1/referrals/{referral_id}/contact")
@@ -515,7 +582,7 @@ async def contact_for_staff(
             request.app.state.vault,
             referral_id,
             accessor=principal.subject,
-            purpose=purpose,
+            purpose=purpose.value,
         )
     except NotFound:
         return _not_found()

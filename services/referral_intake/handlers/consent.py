@@ -17,13 +17,16 @@ from schemas.codes import ConsentStatus
 from services.plumbing import outbox
 from services.plumbing.db import Connection
 from services.referral_intake.adapters import repository as repo
+from services.referral_intake.adapters.vault import Vault
 from services.referral_intake.handlers.common import Conflict, NotFound, reassessment
+from services.referral_intake.handlers.notes import CONSENT_RECORDED_BY
 
 ConsentChange = Literal["given", "refused", "withdrawn"]
 
 
 async def record_consent(
     pool: asyncpg.Pool,
+    vault: Vault,
     referral_id: uuid.UUID,
     *,
     status: ConsentChange,
@@ -48,9 +51,10 @@ async def record_consent(
             conn,
             referral_id,
             dict(referral["facts"]),
+            vault,
             status=status,
             recorded_at=recorded_at or now,
-            recorded_by=recorded_by,
+            recorded_by=recorded_by if referral["erased_at"] is None else None,
             actor=actor,
             at=now,
         )
@@ -62,6 +66,7 @@ async def record_change(
     conn: Connection,
     referral_id: uuid.UUID,
     facts: dict[str, Any],
+    vault: Vault,
     *,
     status: ConsentChange,
     recorded_at: datetime,
@@ -73,16 +78,23 @@ async def record_change(
     """Record a consent change on a locked referral (its consent history, its consent
     status, which stops disclosure at once on a refusal or withdrawal, and its timeline);
     the facts with the new consent. Used by ``POST /consent`` and by a resubmission whose
-    consent differs from the record: one way to record consent."""
+    consent differs from the record: one way to record consent. Who recorded it
+    (``recorded_by``) is free text that may name anyone: it is sealed in the vault, and
+    erased with the referral's personal data."""
     facts = dict(facts)
     facts["consent"] = (ConsentStatus.GIVEN if status == "given" else ConsentStatus.REFUSED).value
     await repo.set_consent(conn, referral_id, facts, status, at)
+    note = None
+    if recorded_by is not None:
+        note = await vault.add_note(
+            conn, referral_id, CONSENT_RECORDED_BY, recorded_by, author=actor
+        )
     await repo.add_consent(
         conn,
         referral_id,
         status=status,
         recorded_at=recorded_at,
-        recorded_by=recorded_by,
+        recorded_by_note=note,
         actor=actor,
     )
     await repo.add_timeline(conn, referral_id, f"consent_{status}", at, actor=actor, detail=detail)

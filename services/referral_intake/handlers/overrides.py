@@ -13,11 +13,14 @@ from schemas import events
 from schemas.codes import TERMINAL_ROUTE_STATUSES, Priority, Service
 from services.plumbing import outbox
 from services.referral_intake.adapters import repository as repo
+from services.referral_intake.adapters.vault import Vault
 from services.referral_intake.handlers.common import Conflict, NotFound, reassessment
+from services.referral_intake.handlers.notes import OVERRIDE_JUSTIFICATION
 
 
 async def override_routes(
     pool: asyncpg.Pool,
+    vault: Vault,
     referral_id: uuid.UUID,
     *,
     action: Literal["add", "remove"],
@@ -49,6 +52,17 @@ async def override_routes(
             if not open_routes:
                 raise Conflict(f"There is no open route to {service.value} to remove.")
             route_id = open_routes[0]["route_id"]
+        if referral["erased_at"] is not None:
+            raise Conflict("This referral's personal data was erased; it can no longer change.")
+        # The justification is free text that may name the person: sealed in the vault.
+        note = await vault.add_note(
+            conn,
+            referral_id,
+            OVERRIDE_JUSTIFICATION,
+            justification,
+            author=supervisor,
+            route_id=route_id,
+        )
         await repo.add_override(
             conn,
             request_id,
@@ -56,7 +70,7 @@ async def override_routes(
             action=action,
             service=service.value,
             sub_service=sub_service,
-            justification=justification,
+            justification_note=note,
             supervisor=supervisor,
         )
         await repo.add_timeline(
@@ -66,7 +80,7 @@ async def override_routes(
             now,
             actor=supervisor,
             route_id=route_id,
-            detail={"service": service.value, "justification": justification},
+            detail={"service": service.value, "note_id": note},
         )
         change = events.RouteChange(
             route_id=route_id, service=service, sub_service=sub_service, priority=priority

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import json
 import logging
 import time
@@ -66,9 +67,9 @@ class Submitted:
     """Other referrals of the same person: (referral id, relation)."""
 
 
-def _request_hash(request: ReferralRequest) -> str:
+def _request_hash(request: ReferralRequest, secret: bytes) -> str:
     canonical = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return identity.keyed_request_hash(secret, hashlib.sha256(canonical.encode()).hexdigest())
 
 
 def _on_record(row: asyncpg.Record) -> OnRecord:
@@ -106,17 +107,25 @@ async def submit_referral(
     vault: Vault,
 ) -> Submitted:
     # Only an Idempotency-Key is ever compared with the request it came with.
-    request_hash = _request_hash(request) if idempotency_key is not None else None
+    # Both only as HMACs under intake's identity key (issue 25, finding 4).
+    request_hmac = _request_hash(request, identity_key) if idempotency_key is not None else None
+    keyed = (
+        identity.keyed_idempotency_key(identity_key, idempotency_key)
+        if idempotency_key is not None
+        else None
+    )
     now = datetime.now(UTC)
     facts = coded_facts(request, uuid.uuid4(), now)
     keys = identity.identity_keys(request, identity_key)
     for _ in range(2):  # a concurrent request with the same key can win the insert once
         try:
             async with pool.acquire() as conn:
-                if idempotency_key is not None:
-                    existing = await repo.find_by_idempotency_key(conn, idempotency_key)
+                if keyed is not None:
+                    existing = await repo.find_by_idempotency_key(conn, keyed)
                     if existing is not None:
-                        if existing["request_hash"] != request_hash:
+                        if not hmac.compare_digest(
+                            existing["request_hmac"] or "", request_hmac or ""
+                        ):
                             raise IdempotencyConflict
                         return _replayed(existing)
                 if not keys.identifies:
@@ -128,8 +137,8 @@ async def submit_referral(
                         keys,
                         Match(None, (), False),
                         submitted_by,
-                        idempotency_key,
-                        request_hash,
+                        keyed,
+                        request_hmac,
                         vault,
                     )
                 since = now - timedelta(days=identity.REPEAT_WINDOW_DAYS)
@@ -143,8 +152,8 @@ async def submit_referral(
                         keys,
                         Match(None, (), False),
                         submitted_by,
-                        idempotency_key,
-                        request_hash,
+                        keyed,
+                        request_hmac,
                         vault,
                     )
                 async with conn.transaction():
@@ -169,8 +178,8 @@ async def submit_referral(
                             facts,
                             keys,
                             submitted_by,
-                            idempotency_key,
-                            request_hash,
+                            keyed,
+                            request_hmac,
                             vault,
                             now,
                         )
@@ -183,8 +192,8 @@ async def submit_referral(
                         keys,
                         found,
                         submitted_by,
-                        idempotency_key,
-                        request_hash,
+                        keyed,
+                        request_hmac,
                         vault,
                     )
         except asyncpg.UniqueViolationError:
@@ -215,8 +224,8 @@ async def _new_referral(
     keys: IdentityKeys,
     found: Match,
     submitted_by: str,
-    idempotency_key: str | None,
-    request_hash: str | None,
+    idempotency_hmac: str | None,
+    request_hmac: str | None,
     vault: Vault,
 ) -> Submitted:
     referral_id = facts.referral_id
@@ -234,8 +243,8 @@ async def _new_referral(
         conn,
         facts,
         submitted_by=submitted_by,
-        idempotency_key=idempotency_key,
-        request_hash=request_hash,
+        idempotency_hmac=idempotency_hmac,
+        request_hmac=request_hmac,
         person_key=keys.person,
         person_phone_key=keys.person_phone,
         born_key=keys.born,
@@ -292,8 +301,8 @@ async def _resubmission(
     submitted: ReferralFacts,
     keys: IdentityKeys,
     submitted_by: str,
-    idempotency_key: str | None,
-    request_hash: str | None,
+    idempotency_hmac: str | None,
+    request_hmac: str | None,
     vault: Vault,
     now: datetime,
 ) -> Submitted | None:
@@ -318,6 +327,7 @@ async def _resubmission(
             conn,
             referral_id,
             facts,
+            vault,
             status=combined.consent_change,
             recorded_at=request.consent.recorded_at or now,
             recorded_by=request.consent.recorded_by,
@@ -347,8 +357,8 @@ async def _resubmission(
         kept_from_record=list(combined.kept_from_record),
         consent_change=combined.consent_change,
         decision_id=decision_id,
-        idempotency_key=idempotency_key,
-        request_hash=request_hash,
+        idempotency_hmac=idempotency_hmac,
+        request_hmac=request_hmac,
     )
     personal = await vault.read(conn, referral_id) or {}
     await vault.write(

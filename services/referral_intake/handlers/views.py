@@ -13,8 +13,10 @@ import asyncpg
 
 from services.referral_intake.adapters import repository as repo
 from services.referral_intake.adapters import statutory as statutory_sql
+from services.referral_intake.adapters.vault import Vault
 from services.referral_intake.handlers import statutory
 from services.referral_intake.handlers.common import NotFound
+from services.referral_intake.handlers.notes import with_notes
 
 
 def _timeline_entry(row: asyncpg.Record) -> dict[str, Any]:
@@ -34,7 +36,9 @@ def _timeline_entry(row: asyncpg.Record) -> dict[str, Any]:
     return entry
 
 
-def _route(row: asyncpg.Record, timeline: list[asyncpg.Record]) -> dict[str, Any]:
+def _route(
+    row: asyncpg.Record, timeline: list[asyncpg.Record], notes: dict[int, dict[str, Any]]
+) -> dict[str, Any]:
     return {
         "route_id": str(row["route_id"]),
         "service": row["service"],
@@ -49,11 +53,21 @@ def _route(row: asyncpg.Record, timeline: list[asyncpg.Record]) -> dict[str, Any
         "acknowledge_by": row["acknowledge_by"].isoformat(),
         "contact_due_by": row["contact_due_by"].isoformat(),
         "code_deadline": row["code_deadline"].isoformat(),
-        "timeline": [_timeline_entry(t) for t in timeline if t["route_id"] == row["route_id"]],
+        "timeline": [
+            with_notes(_timeline_entry(t), notes)
+            for t in timeline
+            if t["route_id"] == row["route_id"]
+        ],
     }
 
 
-async def referral_view(pool: asyncpg.Pool, referral_id: uuid.UUID) -> dict[str, Any]:
+async def referral_view(
+    pool: asyncpg.Pool, referral_id: uuid.UUID, vault: Vault | None = None
+) -> dict[str, Any]:
+    """The referral as staff read it. With ``vault``, the free-text notes sealed there
+    (justifications, who recorded consent, providers' notes) are opened and shown: under
+    ``notes``, and each override's justification in its timeline entry (``null`` once the
+    personal data was erased)."""
     async with pool.acquire() as conn:
         referral = await repo.load_referral(conn, referral_id)
         if referral is None:
@@ -63,6 +77,8 @@ async def referral_view(pool: asyncpg.Pool, referral_id: uuid.UUID) -> dict[str,
         statutory_referrals = await statutory_sql.of_referral(conn, referral_id)
         submissions = await repo.submissions_of(conn, referral_id)
         linked = await repo.linked_referrals(conn, referral_id)
+        sealed = await vault.notes(conn, referral_id) if vault is not None else []
+    notes = {note["note_id"]: note for note in sealed}
     stored = referral["decision"]
     flags = list(stored.get("flags", [])) if stored else []
     if referral["repeat_victim"]:
@@ -76,7 +92,8 @@ async def referral_view(pool: asyncpg.Pool, referral_id: uuid.UUID) -> dict[str,
         "enhanced_rights": stored["enhanced_rights"] if stored else None,
         "decision": None,
         "statutory_referrals": [statutory.view(r) for r in statutory_referrals],
-        "timeline": [_timeline_entry(t) for t in timeline],
+        "timeline": [with_notes(_timeline_entry(t), notes) for t in timeline],
+        "notes": [{k: v for k, v in n.items() if v is not None} for n in sealed],
         # Every submission as it was given (coded facts only), who sent it, what it raised
         # and what the record kept, and the decision that followed.
         "submissions": [_submission(s) for s in submissions],
@@ -102,7 +119,7 @@ async def referral_view(pool: asyncpg.Pool, referral_id: uuid.UUID) -> dict[str,
             "da_risk": stored.get("da_risk"),
             "enhanced_rights": stored["enhanced_rights"],
             "flags": list(dict.fromkeys(flags)),
-            "routes": [_route(r, timeline) for r in routes],
+            "routes": [_route(r, timeline, notes) for r in routes],
             "held_routes": stored.get("held_routes", []),
         }
     return view
@@ -127,8 +144,12 @@ def encode_cursor(received_at: datetime, referral_id: uuid.UUID) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    at, referral_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    return datetime.fromisoformat(at), uuid.UUID(referral_id)
+    """``ValueError`` for anything this API did not give out, whatever its shape."""
+    try:
+        at, referral_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return datetime.fromisoformat(at), uuid.UUID(referral_id)
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise ValueError("not a cursor this API gave out") from exc
 
 
 async def worklist(

@@ -117,3 +117,99 @@ def simulate(
         "changed": changed,
         "changed_truncated": changed_total > len(changed),
     }
+
+
+SMALL_COUNT = 5
+"""Counts from 1 to ``SMALL_COUNT - 1`` could single a person out and are suppressed in
+what commissioners see of a simulation (ONS practice for small cells). The published
+edition of the commissioner's report goes further (intake's ``domain/disclosure.py``: a
+configurable threshold, 10 by default, and secondary suppression by G-Confid); a
+simulation is a working view for the commissioning team, not a publication."""
+
+
+def suppress_small_counts(
+    counts: dict[str, int | None], prefix: str, suppressed: list[str]
+) -> dict[str, int | None]:
+    """The one place commissioners' simulation figures are protected: each count from 1 to
+    ``SMALL_COUNT - 1`` becomes ``None``, its path (``prefix`` + key) added to
+    ``suppressed``. Primary suppression only; a statistical-disclosure-control library can
+    take this function's place without anything else changing."""
+    out: dict[str, int | None] = {}
+    for key, value in counts.items():
+        if value is not None and 0 < value < SMALL_COUNT:
+            out[key] = None
+            suppressed.append(f"{prefix}{key}")
+        else:
+            out[key] = value
+    return out
+
+
+def commissioner_view(report: dict[str, Any]) -> dict[str, Any]:
+    """What a commissioner may see of a simulation (issue 25, "data minimisation"): counts
+    only, no referral, no facts of one person, no time finer than the period's days. The
+    changed referrals are grouped by how their decision changed, one count per change; each
+    rule keeps its counts (fired before and after, decisions changed); every count that
+    could single a person out is suppressed (``suppressed`` lists their
+    paths). The per-referral list is for supervisors."""
+    suppressed: list[str] = []
+    services = {}
+    for service, figures in report["services"].items():
+        kept = suppress_small_counts(
+            {k: v for k, v in figures.items() if k != "change"},
+            f"services.{service}.",
+            suppressed,
+        )
+        before, after = kept["routes_before"], kept["routes_after"]
+        change = after - before if before is not None and after is not None else None
+        if change is None:
+            suppressed.append(f"services.{service}.change")
+        services[service] = {**kept, "change": change}
+    statuses = {}
+    for status, figures in report["statuses"].items():
+        statuses[status] = suppress_small_counts(figures, f"statuses.{status}.", suppressed)
+    # By rule id, not by how many decisions each changed: an order would tell which of two
+    # suppressed counts is the larger.
+    rules = {
+        rule_id: suppress_small_counts(figures, f"rules.{rule_id}.", suppressed)
+        for rule_id, figures in sorted(report.get("rules", {}).items())
+    }
+    groups: Counter[tuple[str, str]] = Counter()
+    shapes: dict[tuple[str, str], dict[str, Any]] = {}
+    for change in report["changed"]:
+        shape = {
+            side: {"status": change[side]["status"], "routes": change[side]["routes"]}
+            for side in ("before", "after")
+        }
+        key = (repr(shape["before"]), repr(shape["after"]))
+        groups[key] += 1
+        shapes[key] = shape
+    changes = []
+    for index, (key, count) in enumerate(groups.most_common()):
+        counted = suppress_small_counts({"referrals": count}, f"changes.{index}.", suppressed)
+        changes.append({**shapes[key], **counted})
+    totals = suppress_small_counts(
+        {
+            "referrals": report["referrals"],
+            "changed_count": report["changed_count"],
+            **(
+                {"changed_with_the_same_rules": report["changed_with_the_same_rules"]}
+                if "changed_with_the_same_rules" in report
+                else {}
+            ),
+        },
+        "",
+        suppressed,
+    )
+    return {
+        "baseline_version": report["baseline_version"],
+        "candidate_version": report["candidate_version"],
+        **{k: report[k] for k in ("from", "to") if k in report},
+        **totals,
+        "services": services,
+        "statuses": statuses,
+        "rules": rules,
+        "changes": changes,
+        "changes_truncated": report["changed_truncated"],
+        "suppressed": suppressed,
+        "small_count_threshold": SMALL_COUNT,
+    }

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.events import ReferralFacts
@@ -14,6 +14,7 @@ from services.plumbing.auth import Principal, allow
 from services.plumbing.http import problem
 from services.router import handlers
 from services.router.domain.policy.book import NoPolicyInForce, UnknownPolicyVersion
+from services.router.domain.simulation import commissioner_view
 from services.router.entrypoints.authorization import ACCESS
 
 router = APIRouter()
@@ -22,6 +23,10 @@ Explainers = Annotated[Principal, allow(ACCESS, "POST /v1/decisions/explain")]
 PolicyReaders = Annotated[Principal, allow(ACCESS, "GET /v1/policies")]
 Commissioning = Annotated[Principal, allow(ACCESS, "POST /v1/simulations")]
 MAX_SIMULATION_DAYS = 400
+POLICY_VERSION_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\.[0-9]{1,3}$"
+"""A policy version id: its effective date and a number (``2026-11-01.1``), the directory
+name under ``services/router/policy/``. Anything else is refused before it is looked up."""
+PolicyVersionId = Annotated[str, Field(pattern=POLICY_VERSION_PATTERN)]
 
 
 class ExplainRequest(BaseModel):
@@ -33,8 +38,8 @@ class ExplainRequest(BaseModel):
 class SimulationRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", hide_input_in_errors=True, populate_by_name=True)
 
-    candidate_version: str = Field(min_length=1, max_length=40)
-    baseline_version: str | None = Field(default=None, max_length=40)
+    candidate_version: PolicyVersionId
+    baseline_version: PolicyVersionId | None = None
     first: date = Field(alias="from")
     last: date = Field(alias="to")
 
@@ -49,13 +54,17 @@ class SimulationRequest(BaseModel):
 
 def _version_problem(exc: Exception) -> Any:
     if isinstance(exc, UnknownPolicyVersion):
-        return problem(404, "Not found", f"There is no policy version {exc.args[0]}.")
+        # Never the version asked for: what a client sends is not repeated back.
+        return problem(404, "Not found", "There is no such policy version; GET /v1/policies.")
     return problem(503, "Service unavailable", str(exc))
 
 
 @router.post("/v1/decisions/explain")
 async def explain(
-    body: ExplainRequest, request: Request, _: Explainers, policy_version: str | None = None
+    body: ExplainRequest,
+    request: Request,
+    _: Explainers,
+    policy_version: Annotated[str | None, Query(pattern=POLICY_VERSION_PATTERN)] = None,
 ) -> Any:
     try:
         return handlers.explain_facts(request.app.state.router, body.facts, policy_version)
@@ -83,9 +92,12 @@ async def policies(request: Request, _: PolicyReaders) -> dict[str, Any]:
 
 
 @router.post("/v1/simulations")
-async def simulation(body: SimulationRequest, request: Request, _: Commissioning) -> Any:
+async def simulation(body: SimulationRequest, request: Request, who: Commissioning) -> Any:
+    """A candidate policy version on the referrals received in a period. Supervisors get
+    each changed referral with its coded facts; commissioners get counts only, small ones
+    suppressed (``simulation.commissioner_view``)."""
     try:
-        return await handlers.simulate_period(
+        report = await handlers.simulate_period(
             request.app.state.router,
             candidate=body.candidate_version,
             baseline=body.baseline_version,
@@ -94,3 +106,4 @@ async def simulation(body: SimulationRequest, request: Request, _: Commissioning
         )
     except (UnknownPolicyVersion, NoPolicyInForce) as exc:
         return _version_problem(exc)
+    return report if "supervisor" in who.roles else commissioner_view(report)

@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
+from services.plumbing.guard import RequestGuard, source_of
 from services.provider_adapter.domain.accounts import (
     Role,
     display_name_problem,
@@ -45,8 +46,20 @@ NOTICES = {
 }
 
 
+def _guard(request: Request) -> RequestGuard | None:
+    """The service's request guard, whose failed-authentication window the sign-in shares
+    (none in an app built without one)."""
+    guard = getattr(request.app.state, "guard", None)
+    return guard if isinstance(guard, RequestGuard) else None
+
+
 def _sign_in_page(
-    web: Web, request: Request, *, username: str = "", problems: Problems | None = None
+    web: Web,
+    request: Request,
+    *,
+    username: str = "",
+    problems: Problems | None = None,
+    status: int | None = None,
 ) -> Response:
     notice = NOTICES.get(request.query_params.get("ended", "")) or NOTICES.get(
         request.query_params.get("notice", "")
@@ -63,7 +76,7 @@ def _sign_in_page(
             "lockout_attempts": settings.portal_lockout_attempts,
             "lockout_minutes": f"{settings.portal_lockout_minutes:g}",
         },
-        status=400 if problems else 200,
+        status=status or (400 if problems else 200),
     )
 
 
@@ -96,6 +109,20 @@ async def sign_in(request: Request) -> Response:
     password = form.get("password")
     password = password if isinstance(password, str) else ""
     problems = Problems()
+    # Wrong passwords count against the source address with the APIs' failed
+    # authentications (services/plumbing/guard.py): the per-account lock-out alone would
+    # let one address try a password against every account.
+    guard, source = _guard(request), source_of(request.scope)
+    wait = await guard.failures.retry_after(source) if guard else None
+    if wait is not None:
+        problems.add(
+            "username",
+            "There have been too many wrong sign-ins from your network. Try again in "
+            + (f"{-(-wait // 60)} minutes" if wait > 60 else "a minute"),
+        )
+        response = _sign_in_page(web, request, username=username, problems=problems, status=429)
+        response.headers["retry-after"] = str(wait)
+        return response
     if not username:
         problems.add("username", "Enter your username")
     if not password:
@@ -110,6 +137,8 @@ async def sign_in(request: Request) -> Response:
                 + present.london(exc.until).split(" at ")[1],
             )
         except accounts.SignInFailed:
+            if guard is not None:
+                await guard.failures.failed(source)
             problems.add("username", "Enter a correct username and password")
         else:
             response = web.redirect("/sign-in/code")

@@ -250,7 +250,7 @@ async def _form_page(
             "measures": outcome_measures.allowed(web.adapter.service),
         },
         person=person,
-        status=status if not problems else 400,
+        status=400 if problems and status == 200 else status,
     )
 
 
@@ -297,6 +297,15 @@ async def reject(referral_id: str, request: Request) -> Response:
         )
     except TransitionNotAllowed as exc:
         return await _refused(web, request, person, rid, exc.sentence)
+    except ContactUnavailable:
+        # The note is kept in intake's vault (never here), which has not heard of this
+        # route yet: nothing was stored.
+        problems.add(
+            "note", "The referral record is not ready for your note yet. Try again in a few seconds"
+        )
+        return await _form_page(
+            web, request, person, rid, "reject.html", values, problems, status=503
+        )
     return web.redirect(f"/work-items/{rid}", done="rejected")
 
 
