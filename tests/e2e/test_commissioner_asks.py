@@ -145,7 +145,7 @@ def test_contact_standard_refused_then_met_and_reported(hub: RunningStack) -> No
     assert gender["prefer_not_to_say"] >= 1
 
     # The answers never travel: no topic carries them.
-    records = asyncio.run(read_all(hub.info()["kafka_bootstrap_servers"], all_topics()))
+    records = asyncio.run(read_all(hub.kafka_admin(), all_topics()))
     assert records
     for record in records:
         blob = (record.value or b"").decode(errors="replace")

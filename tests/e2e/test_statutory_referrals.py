@@ -124,7 +124,7 @@ def test_a_supervisor_records_a_statutory_referral_and_it_leaves_the_worklist(
     assert after["median_hours_to_action"] is not None
 
     # The reference stays in intake: not on the bus, not in any log.
-    records = asyncio.run(read_all(hub.info()["kafka_bootstrap_servers"], all_topics()))
+    records = asyncio.run(read_all(hub.kafka_admin(), all_topics()))
     for record in records:
         assert reference.encode() not in (record.value or b""), record.topic
     assert reference not in hub.log_text()
