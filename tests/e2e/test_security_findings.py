@@ -199,7 +199,7 @@ def test_findings_3_and_4_erasure_leaves_no_free_text_and_no_idempotency_record(
 
     found = asyncio.run(_markers_in_every_table(hub.info()["database_url"], markers))
     assert found == [], found
-    records = asyncio.run(read_all(hub.info()["kafka_bootstrap_servers"], all_topics()))
+    records = asyncio.run(read_all(hub.kafka_admin(), all_topics()))
     for record in records:
         blob = (record.value or b"").decode(errors="replace")
         assert not [m for m in markers if m in blob], record.topic
@@ -334,7 +334,7 @@ def test_erasure_also_takes_what_a_resubmission_and_a_portal_caseworker_wrote(
         assert not [m for m in markers if m in answer.text], answer.text[:300]
     found = asyncio.run(_markers_in_every_table(hub.info()["database_url"], markers))
     assert found == [], found
-    records = asyncio.run(read_all(hub.info()["kafka_bootstrap_servers"], all_topics()))
+    records = asyncio.run(read_all(hub.kafka_admin(), all_topics()))
     for record in records:
         blob = (record.value or b"").decode(errors="replace")
         assert not [m for m in markers if m in blob], record.topic

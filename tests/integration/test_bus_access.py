@@ -36,6 +36,7 @@ from services.plumbing.topics_admin import admin_client
 
 GROUP_AUTHORIZATION_FAILED = 30
 MEMBER_ID_REQUIRED = 79
+COORDINATOR_LOAD_IN_PROGRESS = 14
 
 
 @dataclass
@@ -100,14 +101,19 @@ async def _can_join(admin: AIOKafkaAdminClient, group: str) -> bool:
     while True:
         try:
             coordinator = await admin.find_coordinator(group)
-            break
         except GroupAuthorizationFailedError:
             return False
         except GroupCoordinatorNotAvailableError:  # the offsets topic is being made
             assert asyncio.get_running_loop().time() < deadline, "no group coordinator"
             await asyncio.sleep(0.2)
-    request = JoinGroupRequest_v5(group, 10_000, 10_000, "", None, "consumer", [("range", b"")])
-    response = await admin._send_request_to_node(coordinator, _Fixed(request))
+            continue
+        request = JoinGroupRequest_v5(group, 10_000, 10_000, "", None, "consumer", [("range", b"")])
+        response = await admin._send_request_to_node(coordinator, _Fixed(request))
+        # A coordinator still loading the offsets topic answers "try again" (a busy machine).
+        if response.error_code != COORDINATOR_LOAD_IN_PROGRESS:
+            break
+        assert asyncio.get_running_loop().time() < deadline, "group coordinator still loading"
+        await asyncio.sleep(0.2)
     assert response.error_code in (0, MEMBER_ID_REQUIRED, GROUP_AUTHORIZATION_FAILED), (
         group,
         response.error_code,
