@@ -137,15 +137,7 @@ def _events_for(
             for r, why in plan.cancel
         ],
     )
-    produced = [
-        outgoing(
-            topic=topics.REFERRAL_ROUTED,
-            type_=events.REFERRAL_ROUTED,
-            source=SOURCE,
-            referral_id=facts.referral_id,
-            data=routed,
-        )
-    ]
+    produced = [outgoing(routed, source=SOURCE, referral_id=facts.referral_id)]
     for route in routes:
         item = events.WorkItem(
             route_id=route.route_id,
@@ -165,15 +157,7 @@ def _events_for(
             flags=work_item_flags(plan.flags, route.service),
             facts=work_item_facts(facts, route.service),
         )
-        produced.append(
-            outgoing(
-                topic=topics.queue_for(route.service),
-                type_=events.WORK_ITEM,
-                source=SOURCE,
-                referral_id=facts.referral_id,
-                data=item,
-            )
-        )
+        produced.append(outgoing(item, source=SOURCE, referral_id=facts.referral_id))
     for ended, why in plan.cancel:
         cancelled = events.WorkItemCancelled(
             route_id=ended.route_id,
@@ -181,15 +165,7 @@ def _events_for(
             service=ended.service,
             reason=why,
         )
-        produced.append(
-            outgoing(
-                topic=topics.queue_for(ended.service),
-                type_=events.WORK_ITEM_CANCELLED,
-                source=SOURCE,
-                referral_id=facts.referral_id,
-                data=cancelled,
-            )
-        )
+        produced.append(outgoing(cancelled, source=SOURCE, referral_id=facts.referral_id))
     return produced
 
 

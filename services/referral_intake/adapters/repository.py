@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 
+from schemas import topics
 from schemas.codes import RejectionReason
 from schemas.events import ReferralFacts, Route
 from services.plumbing.db import Connection
@@ -791,11 +792,12 @@ async def stuck_unrouted(
     return list(
         await conn.fetch(
             """SELECT f.referral_id, o.event_id FROM referrals f
-               JOIN outbox o ON o.topic = 'referral.received.v1' AND o.key = f.referral_id::text
+               JOIN outbox o ON o.topic = $3 AND o.key = f.referral_id::text
                WHERE f.status = 'received' AND f.received_at < $1
                ORDER BY f.received_at LIMIT $2""",
             older_than,
             limit,
+            topics.REFERRAL_RECEIVED,
         )
     )
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import asyncpg
 
-from schemas import events, topics
+from schemas import events
 from schemas.codes import ReferralStatus, Role
 from schemas.events import ReferralFacts
 from services.plumbing import outbox
@@ -254,11 +254,7 @@ async def _new_referral(
         sealed=vault.seal(referral_id, request.personal_data()),
         timeline_detail=detail or None,
         event=outgoing(
-            topic=topics.REFERRAL_RECEIVED,
-            type_=events.REFERRAL_RECEIVED,
-            source=SOURCE,
-            referral_id=referral_id,
-            data=events.ReferralReceived(facts=facts),
+            events.ReferralReceived(facts=facts), source=SOURCE, referral_id=referral_id
         ),
         equality=request.equality_answers(),
     )

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from schemas import events, topics
+from schemas import events
 from schemas.codes import RouteStatus, Service
 from services.plumbing import outbox
 from services.plumbing.db import CONNECTION_ERRORS, Connection
@@ -64,14 +64,10 @@ CLOCKS = (
 
 
 def _sla_event(
-    type_: str, route: asyncpg.Record, clock: Clock, now: datetime
+    kind: type[events.SlaBreached], route: asyncpg.Record, clock: Clock, now: datetime
 ) -> outbox.OutgoingEvent:
     return outgoing(
-        topic=topics.REFERRAL_SLA,
-        type_=type_,
-        source=SOURCE,
-        referral_id=route["referral_id"],
-        data=events.SlaBreached(
+        kind(
             route_id=route["route_id"],
             referral_id=route["referral_id"],
             service=route["service"],
@@ -80,6 +76,8 @@ def _sla_event(
             detected_at=now,
             route_status=route["status"],
         ),
+        source=SOURCE,
+        referral_id=route["referral_id"],
     )
 
 
@@ -89,11 +87,11 @@ async def _breach(conn: Connection, route: asyncpg.Record, clock: Clock, now: da
         conn, route["route_id"], clock.name, route[clock.deadline], now
     ):
         return False
-    produced = [_sla_event(events.SLA_BREACHED, route, clock, now)]
+    produced = [_sla_event(events.SlaBreached, route, clock, now)]
     status = None
     if clock.name == "acknowledge":
         status = RouteStatus.ESCALATED.value
-        produced.append(_sla_event(events.ESCALATED, route, clock, now))
+        produced.append(_sla_event(events.Escalated, route, clock, now))
     elif clock.name == "second_acknowledge":
         referral = await repo.lock_referral(conn, route["referral_id"])
         assert referral is not None
