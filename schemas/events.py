@@ -37,7 +37,7 @@ MAX_CHILDREN_IN_HOUSEHOLD = 30
 Actor = Annotated[
     str,
     Field(
-        pattern=r"^(VAL|IDVA|ISVA|CLIMB|DIVERT):caseworker:"
+        pattern="^(" + "|".join(Service) + "):caseworker:"
         r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
     ),
 ]

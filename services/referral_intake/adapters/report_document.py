@@ -21,16 +21,10 @@ from typing import Any
 import pygal
 from pygal.style import Style
 
-from schemas import equality
+from schemas import codes, equality
 from schemas.calendar import LONDON, england_day
 
-SERVICE_NAMES = {
-    "VAL": "Victim Advice Line (VAL)",
-    "IDVA": "Domestic abuse advisers (IDVA)",
-    "ISVA": "Sexual violence advisers (ISVA)",
-    "CLIMB": "Child exploitation (CLIMB)",
-    "DIVERT": "Drug diversion (DIVERT)",
-}
+SERVICE_NAMES = {service.value: names.report for service, names in codes.SERVICE_NAMES.items()}
 NAMES = {
     # sub-services
     "core": "core",
