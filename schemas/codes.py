@@ -174,6 +174,23 @@ class ReferralStatus(StrEnum):
     CLOSED = "closed"
 
 
+class Trigger(StrEnum):
+    """What led the router to decide: the referral arriving, or what asked for a
+    re-assessment (``trigger`` on ``referral.reassess.v1`` and ``referral.routed.v1``)."""
+
+    RECEIVED = "received"
+    CONSENT_GIVEN = "consent_given"
+    CONSENT_REFUSED = "consent_refused"
+    CONSENT_WITHDRAWN = "consent_withdrawn"
+    ROUTE_REJECTED = "route_rejected"
+    SLA_REROUTE = "sla_reroute"
+    """The second acknowledgement clock ran out on an escalated route."""
+    OVERRIDE_ADD = "override_add"
+    OVERRIDE_REMOVE = "override_remove"
+    RESUBMITTED = "resubmitted"
+    """A new submission for the open referral: the router decides on the combined facts."""
+
+
 class NoServiceReason(StrEnum):
     NOT_ELIGIBLE = "not_eligible"
     NO_IDENTIFIED_NEED = "no_identified_need"

@@ -15,6 +15,7 @@ import asyncpg
 
 from schemas import events, topics
 from schemas.calendar import england_day
+from schemas.codes import Trigger
 from schemas.envelope import CloudEvent
 from schemas.events import ReferralFacts
 from services.plumbing import inbox, outbox
@@ -62,7 +63,7 @@ class Router:
 
 def _plan_for_new_referral(decision: Decision) -> Plan:
     return Plan(
-        trigger="received",
+        trigger=Trigger.RECEIVED,
         policy_version=decision.policy_version,
         status=decision.status,
         enhanced_rights=decision.enhanced_rights,
@@ -285,9 +286,9 @@ async def reassess_referral(
             request.facts,
         )
         plan = reassessment.after_adjustment(request, adjustment, decision)
-        if request.trigger != "override_add":
+        if request.trigger != Trigger.OVERRIDE_ADD:
             code_deadline = change.code_deadline
-    elif request.trigger == "override_remove" and change is not None:
+    elif request.trigger == Trigger.OVERRIDE_REMOVE and change is not None:
         plan = reassessment.after_removal(request, decision)
     elif request.trigger == reassessment.RESUBMISSION_TRIGGER:
         plan = reassessment.after_resubmission(request, decision)

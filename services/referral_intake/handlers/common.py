@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 
 from schemas import events
-from schemas.codes import TERMINAL_ROUTE_STATUSES, ReferralStatus, RouteStatus
+from schemas.codes import TERMINAL_ROUTE_STATUSES, ReferralStatus, RouteStatus, Trigger
 from services.plumbing.db import Connection
 from services.plumbing.events import outgoing
 from services.plumbing.outbox import OutgoingEvent
@@ -60,7 +60,7 @@ async def reassessment(
     conn: Connection,
     referral_id: uuid.UUID,
     facts: dict[str, Any],
-    trigger: str,
+    trigger: Trigger,
     *,
     change: events.RouteChange | None = None,
     request_id: uuid.UUID | None = None,

@@ -25,7 +25,7 @@ from typing import Any
 import asyncpg
 
 from schemas import events
-from schemas.codes import ReferralStatus, Role
+from schemas.codes import ReferralStatus, Role, Trigger
 from schemas.events import ReferralFacts
 from services.plumbing import outbox
 from services.plumbing.db import Connection
@@ -39,7 +39,7 @@ from services.referral_intake.domain.resubmission import Combined, combine, merg
 from services.referral_intake.handlers import consent
 from services.referral_intake.handlers.common import SOURCE, reassessment
 
-RESUBMITTED = "resubmitted"
+RESUBMITTED = Trigger.RESUBMITTED
 AWAIT_LIMIT = timedelta(minutes=10)
 """How long a resubmission's re-assessment waits for the one before it to be decided."""
 log = logging.getLogger(__name__)
@@ -365,7 +365,7 @@ async def _resubmission(
     await repo.add_timeline(
         conn,
         referral_id,
-        RESUBMITTED,
+        RESUBMITTED.value,
         now,
         actor=submitted_by,
         detail={

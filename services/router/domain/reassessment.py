@@ -17,12 +17,15 @@ from schemas.codes import (
     ReferralStatus,
     RouteStatus,
     Service,
+    Trigger,
 )
 from schemas.events import OpenRoute, ReassessmentRequested
 from services.router.domain.decision import Adjustment, Decision, RouteChoice
 
-CONSENT_TRIGGERS = frozenset({"consent_given", "consent_refused", "consent_withdrawn"})
-ADJUSTMENT_TRIGGERS = frozenset({"route_rejected", "sla_reroute", "override_add"})
+CONSENT_TRIGGERS = frozenset(
+    {Trigger.CONSENT_GIVEN, Trigger.CONSENT_REFUSED, Trigger.CONSENT_WITHDRAWN}
+)
+ADJUSTMENT_TRIGGERS = frozenset({Trigger.ROUTE_REJECTED, Trigger.SLA_REROUTE, Trigger.OVERRIDE_ADD})
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,7 @@ def after_adjustment(
         )
         dispatch = (replace(adjustment.route, consent_basis=basis),)
     cancel: tuple[tuple[OpenRoute, str], ...] = ()
-    if request.trigger == "sla_reroute":
+    if request.trigger == Trigger.SLA_REROUTE:
         cancel = tuple(
             (r, "sla_reroute") for r in request.open_routes if r.route_id == change.route_id
         )
@@ -143,7 +146,7 @@ def after_removal(request: ReassessmentRequested, decision: Decision) -> Plan:
     )
 
 
-RESUBMISSION_TRIGGER = "resubmitted"
+RESUBMISSION_TRIGGER = Trigger.RESUBMITTED
 CONSENT_CONTACT = "consent_contact"
 PRIORITY_RANK = {Priority.STANDARD: 0, Priority.HIGH: 1, Priority.URGENT: 2}
 NEEDS_CONSENT_ON_RECORD = frozenset(
