@@ -87,6 +87,29 @@ def _events_for(
     """The decision event, a work item for every route dispatched, and a cancellation on
     the queue of every route ended. ``code_deadline`` keeps the Victims' Code clock of a
     re-routed referral where it was."""
+    routes = _routes_dispatched(facts, plan, decided_at, code_deadline)
+    routed = _decision_event(facts, plan, decided_at, decision_id, trigger_event_id, routes)
+    produced = (
+        [routed]
+        + [_work_item(facts, plan, decision_id, route) for route in routes]
+        + [
+            events.WorkItemCancelled(
+                route_id=ended.route_id,
+                referral_id=facts.referral_id,
+                service=ended.service,
+                reason=why,
+            )
+            for ended, why in plan.cancel
+        ]
+    )
+    return [outgoing(event, source=SOURCE, referral_id=facts.referral_id) for event in produced]
+
+
+def _routes_dispatched(
+    facts: ReferralFacts, plan: Plan, decided_at: datetime, code_deadline: datetime | None
+) -> list[events.Route]:
+    """Each route the plan dispatches, with its clocks (from the crime's report, or the
+    referral's arrival when it has none)."""
     clock_start = facts.reported_at or facts.received_at
     routes = []
     for choice in plan.dispatch:
@@ -107,7 +130,18 @@ def _events_for(
                 second_acknowledge_by=due.second_acknowledge_by,
             )
         )
-    routed = events.ReferralRouted(
+    return routes
+
+
+def _decision_event(
+    facts: ReferralFacts,
+    plan: Plan,
+    decided_at: datetime,
+    decision_id: uuid.UUID,
+    trigger_event_id: uuid.UUID,
+    routes: list[events.Route],
+) -> events.ReferralRouted:
+    return events.ReferralRouted(
         referral_id=facts.referral_id,
         decision_id=decision_id,
         decided_at=decided_at,
@@ -138,36 +172,31 @@ def _events_for(
             for r, why in plan.cancel
         ],
     )
-    produced = [outgoing(routed, source=SOURCE, referral_id=facts.referral_id)]
-    for route in routes:
-        item = events.WorkItem(
-            route_id=route.route_id,
-            referral_id=facts.referral_id,
-            decision_id=decision_id,
-            policy_version=plan.policy_version,
-            service=route.service,
-            sub_service=route.sub_service,
-            priority=route.priority,
-            rule_ids=route.rule_ids,
-            reason=route.reason,
-            consent_basis=route.consent_basis,
-            requested_at=route.requested_at,
-            acknowledge_by=route.acknowledge_by,
-            contact_due_by=route.contact_due_by,
-            code_deadline=route.code_deadline,
-            flags=work_item_flags(plan.flags, route.service),
-            facts=work_item_facts(facts, route.service),
-        )
-        produced.append(outgoing(item, source=SOURCE, referral_id=facts.referral_id))
-    for ended, why in plan.cancel:
-        cancelled = events.WorkItemCancelled(
-            route_id=ended.route_id,
-            referral_id=facts.referral_id,
-            service=ended.service,
-            reason=why,
-        )
-        produced.append(outgoing(cancelled, source=SOURCE, referral_id=facts.referral_id))
-    return produced
+
+
+def _work_item(
+    facts: ReferralFacts, plan: Plan, decision_id: uuid.UUID, route: events.Route
+) -> events.WorkItem:
+    """One dispatched route as its provider's adapter receives it: the flags and coded
+    facts that service needs, nothing more."""
+    return events.WorkItem(
+        route_id=route.route_id,
+        referral_id=facts.referral_id,
+        decision_id=decision_id,
+        policy_version=plan.policy_version,
+        service=route.service,
+        sub_service=route.sub_service,
+        priority=route.priority,
+        rule_ids=route.rule_ids,
+        reason=route.reason,
+        consent_basis=route.consent_basis,
+        requested_at=route.requested_at,
+        acknowledge_by=route.acknowledge_by,
+        contact_due_by=route.contact_due_by,
+        code_deadline=route.code_deadline,
+        flags=work_item_flags(plan.flags, route.service),
+        facts=work_item_facts(facts, route.service),
+    )
 
 
 async def _record_and_publish(

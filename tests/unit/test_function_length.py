@@ -21,8 +21,6 @@ PENDING: dict[str, str] = {
         "(issue 17, another engineer's part)"
     ),
     "services/referral_intake/adapters/report_document.py:render": "not yet split",
-    "services/router/handlers.py:_events_for": "not yet split",
-    "services/router/domain/reassessment.py:after_resubmission": "not yet split",
     "services/referral_intake/domain/disclosure.py:publish": "not yet split",
     "services/referral_intake/handlers/submission.py:submit_referral": "not yet split",
     "services/referral_intake/handlers/decisions.py:_record_decision": "not yet split",
@@ -32,14 +30,9 @@ PENDING: dict[str, str] = {
     "services/referral_intake/domain/performance.py:build_report": "not yet split",
     "services/referral_intake/adapters/disclosure_control.py:_gconfid_block": "not yet split",
     "services/referral_intake/adapters/repository.py:insert_new_referral": "not yet split",
-    "services/referral_intake/handlers/overrides.py:override_routes": "not yet split",
     "services/plumbing/runtime.py:create_app": "not yet split",
     "services/referral_intake/entrypoints/reports.py:performance_report": "not yet split",
-    "services/router/domain/simulation.py:simulate": "not yet split",
-    "services/router/domain/simulation.py:commissioner_view": "not yet split",
-    "services/referral_intake/handlers/views.py:worklist": "not yet split",
     "services/referral_intake/bootstrap.py:build": "not yet split",
-    "services/referral_intake/handlers/views.py:referral_view": "not yet split",
 }
 
 

@@ -11,6 +11,7 @@ import asyncpg
 from schemas import events
 from schemas.codes import TERMINAL_ROUTE_STATUSES, Priority, Service
 from services.plumbing import outbox
+from services.plumbing.db import Connection
 from services.referral_intake.adapters import repository as repo
 from services.referral_intake.adapters.vault import Vault
 from services.referral_intake.domain import overrides
@@ -37,21 +38,7 @@ async def override_routes(
         referral = await repo.lock_referral(conn, referral_id)
         if referral is None:
             raise NotFound
-        open_routes = [
-            r
-            for r in await repo.routes_of(conn, referral_id)
-            if r["status"] not in TERMINAL_ROUTE_STATUSES and r["service"] == service.value
-        ]
-        refused = overrides.refusal(
-            action,
-            service,
-            routed=referral["decision"] is not None,
-            open_routes=len(open_routes),
-            erased=referral["erased_at"] is not None,
-        )
-        if refused is not None:
-            raise Conflict(refused)
-        route_id = open_routes[0]["route_id"] if action == "remove" else None
+        route_id = await _route_to_change(conn, referral, action, service)
         # The justification is free text that may name the person: sealed in the vault.
         note = await vault.add_note(
             conn,
@@ -83,17 +70,36 @@ async def override_routes(
         change = events.RouteChange(
             route_id=route_id, service=service, sub_service=sub_service, priority=priority
         )
-        await outbox.add(
+        asked = await reassessment(
             conn,
-            [
-                await reassessment(
-                    conn,
-                    referral_id,
-                    referral["facts"],
-                    overrides.trigger(action),
-                    change=change,
-                    request_id=request_id,
-                )
-            ],
+            referral_id,
+            referral["facts"],
+            overrides.trigger(action),
+            change=change,
+            request_id=request_id,
         )
+        await outbox.add(conn, [asked])
     return {"referral_id": str(referral_id), "override": action, "service": service.value}
+
+
+async def _route_to_change(
+    conn: Connection, referral: asyncpg.Record, action: OverrideAction, service: Service
+) -> uuid.UUID | None:
+    """The open route a removal ends (None for an addition); ``Conflict`` when the override
+    cannot be made (``domain.overrides.refusal``)."""
+    open_routes = [
+        r
+        for r in await repo.routes_of(conn, referral["referral_id"])
+        if r["status"] not in TERMINAL_ROUTE_STATUSES and r["service"] == service.value
+    ]
+    refused = overrides.refusal(
+        action,
+        service,
+        routed=referral["decision"] is not None,
+        open_routes=len(open_routes),
+        erased=referral["erased_at"] is not None,
+    )
+    if refused is not None:
+        raise Conflict(refused)
+    route_id: uuid.UUID | None = open_routes[0]["route_id"] if action == "remove" else None
+    return route_id
