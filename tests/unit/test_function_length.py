@@ -21,13 +21,11 @@ PENDING: dict[str, str] = {
         "(issue 17, another engineer's part)"
     ),
     "services/referral_intake/adapters/report_document.py:render": "not yet split",
-    "services/referral_intake/domain/disclosure.py:publish": "not yet split",
     "services/referral_intake/handlers/submission.py:submit_referral": "not yet split",
     "services/referral_intake/handlers/decisions.py:_record_decision": "not yet split",
     "services/plumbing/guard.py:guarded_protocol": "not yet split",
     "services/referral_intake/handlers/submission.py:_resubmission": "not yet split",
     "services/referral_intake/handlers/notes.py:seal_clear_text": "not yet split",
-    "services/referral_intake/domain/performance.py:build_report": "not yet split",
     "services/referral_intake/adapters/disclosure_control.py:_gconfid_block": "not yet split",
     "services/referral_intake/adapters/repository.py:insert_new_referral": "not yet split",
     "services/plumbing/runtime.py:create_app": "not yet split",
