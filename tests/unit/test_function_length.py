@@ -20,17 +20,24 @@ PENDING: dict[str, str] = {
         "the consumer wrapper becomes a class of small steps in the unit-of-work change "
         "(issue 17, another engineer's part)"
     ),
-    "services/referral_intake/adapters/report_document.py:render": "not yet split",
-    "services/referral_intake/handlers/submission.py:submit_referral": "not yet split",
-    "services/referral_intake/handlers/decisions.py:_record_decision": "not yet split",
-    "services/plumbing/guard.py:guarded_protocol": "not yet split",
-    "services/referral_intake/handlers/submission.py:_resubmission": "not yet split",
-    "services/referral_intake/handlers/notes.py:seal_clear_text": "not yet split",
-    "services/referral_intake/adapters/disclosure_control.py:_gconfid_block": "not yet split",
-    "services/referral_intake/adapters/repository.py:insert_new_referral": "not yet split",
-    "services/plumbing/runtime.py:create_app": "not yet split",
-    "services/referral_intake/entrypoints/reports.py:performance_report": "not yet split",
-    "services/referral_intake/bootstrap.py:build": "not yet split",
+    "services/referral_intake/handlers/decisions.py:_record_decision": (
+        "a consumer handler: loses its inbox and transaction to the consumer wrapper in the "
+        "unit-of-work change first (issue 17, another engineer's part)"
+    ),
+    "services/referral_intake/handlers/submission.py:submit_referral": (
+        "the submission path is being changed for the contact correction endpoint "
+        "(wave 3); split after that merge"
+    ),
+    "services/referral_intake/handlers/submission.py:_resubmission": (
+        "as submit_referral: after the contact correction endpoint's merge"
+    ),
+    "services/plumbing/runtime.py:create_app": (
+        "where the HTTP error mapping is being moved to one place (issue 17, another "
+        "engineer's part); split after that merge"
+    ),
+    "services/referral_intake/entrypoints/reports.py:performance_report": (
+        "a route getting its response model (issue 17, another engineer's part); split after"
+    ),
 }
 
 
