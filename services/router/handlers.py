@@ -180,20 +180,10 @@ def _work_item(
     """One dispatched route as its provider's adapter receives it: the flags and coded
     facts that service needs, nothing more."""
     return events.WorkItem(
-        route_id=route.route_id,
+        **route.model_dump(exclude={"second_acknowledge_by"}),
         referral_id=facts.referral_id,
         decision_id=decision_id,
         policy_version=plan.policy_version,
-        service=route.service,
-        sub_service=route.sub_service,
-        priority=route.priority,
-        rule_ids=route.rule_ids,
-        reason=route.reason,
-        consent_basis=route.consent_basis,
-        requested_at=route.requested_at,
-        acknowledge_by=route.acknowledge_by,
-        contact_due_by=route.contact_due_by,
-        code_deadline=route.code_deadline,
         flags=work_item_flags(plan.flags, route.service),
         facts=work_item_facts(facts, route.service),
     )

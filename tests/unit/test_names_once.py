@@ -7,17 +7,16 @@ from __future__ import annotations
 
 import ast
 import re
-import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from schemas import events, topics
-from schemas.codes import ConsentBasis, Priority, Service
+from schemas.codes import Service
 from schemas.envelope import CloudEvent
 from services.plumbing.events import by_event, outgoing
 from services.plumbing.kafka import On
+from tests.support.work_items import work_item
 
 ROOT = Path(__file__).resolve().parents[2]
 CODE_FOLDERS = ("services", "bench", "deploy", "reports", "tests")
@@ -139,29 +138,9 @@ def test_the_contract_names_every_topic_and_what_each_carries() -> None:
             assert kind.TYPE in table[topic], (kind.__name__, topic)
 
 
-def _work_item(service: Service) -> events.WorkItem:
-    now = datetime.now(UTC)
-    return events.WorkItem(
-        route_id=uuid.uuid4(),
-        referral_id=uuid.uuid4(),
-        decision_id=uuid.uuid4(),
-        policy_version="2026-11-01.1",
-        service=service,
-        sub_service="core",
-        priority=Priority.HIGH,
-        rule_ids=["R-1"],
-        reason="r",
-        consent_basis=ConsentBasis.EXPLICIT_CONSENT,
-        requested_at=now,
-        acknowledge_by=now,
-        contact_due_by=now,
-        code_deadline=now,
-    )
-
-
 @pytest.mark.parametrize("service", list(Service))
 def test_an_event_goes_on_its_own_topic_under_its_own_type(service: Service) -> None:
-    item = _work_item(service)
+    item = work_item(service)
     event = outgoing(item, source="router", referral_id=item.referral_id)
     assert event.topic == topics.queue_for(service)
     assert event.envelope["type"] == events.WORK_ITEM

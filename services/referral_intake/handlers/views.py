@@ -220,12 +220,11 @@ def _worklist_route(row: asyncpg.Record) -> dict[str, Any]:
     """One route on the worklist: its clocks and whether one was missed."""
     return {
         "route_id": str(row["route_id"]),
-        "service": row["service"],
-        "sub_service": row["sub_service"],
-        "priority": row["priority"],
-        "status": row["status"],
-        "breached": row["breached"],
-        "acknowledge_by": row["acknowledge_by"].isoformat(),
-        "contact_due_by": row["contact_due_by"].isoformat(),
-        "code_deadline": row["code_deadline"].isoformat(),
+        **{
+            name: row[name] for name in ("service", "sub_service", "priority", "status", "breached")
+        },
+        **{clock: row[clock].isoformat() for clock in _ROUTE_CLOCKS},
     }
+
+
+_ROUTE_CLOCKS = ("acknowledge_by", "contact_due_by", "code_deadline")
