@@ -33,6 +33,22 @@ from schemas.envelope import EventData
 Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 """A snake_case code: never free text, so never a place for personal data to hide."""
 
+
+class Event(EventData):
+    """The data of one kind of event, which knows its CloudEvents ``type`` and the topic it is
+    published on: ``plumbing.events.outgoing`` reads both from it, so that a type cannot be
+    published on another type's topic."""
+
+    TYPE: ClassVar[str]
+    TOPIC: ClassVar[str]
+    """The topic, for events whose topic does not depend on their content."""
+
+    @property
+    def topic(self) -> str:
+        """The topic this event is published on."""
+        return self.TOPIC
+
+
 MAX_CHILDREN_IN_HOUSEHOLD = 30
 Actor = Annotated[
     str,
@@ -53,21 +69,6 @@ WORK_ITEM_CANCELLED = "referral.work_item_cancelled.v1"
 ROUTE_STATUS = "referral.route_status.v1"
 SLA_BREACHED = "referral.sla_breached.v1"
 ESCALATED = "referral.escalated.v1"
-
-
-class Event(EventData):
-    """The data of one kind of event, which knows its CloudEvents ``type`` and the topic it is
-    published on: ``plumbing.events.outgoing`` reads both from it, so that a type cannot be
-    published on another type's topic."""
-
-    TYPE: ClassVar[str]
-    TOPIC: ClassVar[str]
-    """The topic, for events whose topic does not depend on their content."""
-
-    @property
-    def topic(self) -> str:
-        """The topic this event is published on."""
-        return self.TOPIC
 
 
 # ---- referral.received.v1 -----------------------------------------------------------
@@ -322,13 +323,6 @@ class SlaBreached(Event):
     route_status: RouteStatus
 
 
-class Escalated(SlaBreached):
-    """A breach after which the route is escalated: the provider is reminded, and the route
-    is re-routed if still unacknowledged by ``second_acknowledge_by``. Same data."""
-
-    TYPE = ESCALATED
-
-
 # ---- referral.status.v1 ------------------------------------------------------------
 class ContactAttempt(EventData):
     at: AwareDatetime
@@ -364,3 +358,10 @@ class RouteStatusChanged(Event):
     actor: Actor | None = None
     """The person who took the step in the provider portal; None for the provider's own
     system (its API key) and for steps the hub caused."""
+
+
+class Escalated(SlaBreached):
+    """A breach after which the route is escalated: the provider is reminded, and the route
+    is re-routed if still unacknowledged by ``second_acknowledge_by``. Same data."""
+
+    TYPE = ESCALATED

@@ -30,7 +30,8 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from schemas.topics import REFERRAL_STATUS, dead_letter_for, dead_letter_topics
+from schemas import topics
+from schemas.topics import dead_letter_topics
 from services.plumbing.kafka_access import KafkaAccess
 from services.plumbing.settings import KafkaSettings
 
@@ -221,7 +222,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     listing.add_argument("--all", action="store_true")
     listing.add_argument(
-        "--topic", help=f"one dead-letter topic, e.g. {dead_letter_for(REFERRAL_STATUS)}"
+        "--topic",
+        help=f"one dead-letter topic, e.g. {topics.dead_letter_for(topics.REFERRAL_STATUS)}",
     )
     for name, text in (
         ("show", "headers and value"),

@@ -44,10 +44,9 @@ def register(broker: KafkaBroker, adapter: Adapter, settings: ServiceSettings) -
     escalation = On(CloudEvent[events.SlaBreached], partial(work_items.record_sla_event, adapter))
     subscribe(
         broker,
-        topic=events.SlaBreached.TOPIC,
+        topic=topics.REFERRAL_SLA,
         group_id=f"{adapter.consumer}.sla",
-        # A breach that is not an escalation changes nothing at the provider: read and let go.
-        handlers=by_event({events.Escalated: escalation, events.SlaBreached: escalation}),
+        handlers={events.ESCALATED: escalation, events.SLA_BREACHED: escalation},
         settings=settings,
         # Clocks run in hours and working days, read by intake's watchdog every 15 s: a
         # second more here is nothing, and these were five of the fourteen consumers asking
