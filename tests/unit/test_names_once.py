@@ -26,16 +26,17 @@ DEPLOYMENT_FILES = (
     ROOT / "docker-compose.yml",
 )
 TOPIC_LIKE = re.compile(r"\b(?:referral|queue)\.[a-z_]+\.v\d+(?:\.dlt|\.retry\.\d+)?\b")
-EVENT_CLASSES = (
-    events.ReferralReceived,
-    events.ReassessmentRequested,
-    events.ReferralRouted,
-    events.WorkItem,
-    events.WorkItemCancelled,
-    events.SlaBreached,
-    events.Escalated,
-    events.RouteStatusChanged,
-)
+
+
+def _event_classes(base: type[events.Event] = events.Event) -> list[type[events.Event]]:
+    """Every event class (``Event`` and its subclasses, at any depth), base first."""
+    found: list[type[events.Event]] = []
+    for kind in base.__subclasses__():
+        found += [kind, *_event_classes(kind)]
+    return found
+
+
+EVENT_CLASSES = _event_classes()
 QUEUED = (events.WorkItem, events.WorkItemCancelled)
 """Published on their provider service's queue rather than on one topic."""
 
@@ -127,6 +128,13 @@ def _contract_table() -> dict[str, set[str]]:
         for topic in re.findall(r"`([a-z_.0-9]+)`", cells[1]):
             table[topic] = kinds
     return table
+
+
+def test_every_event_class_has_a_type_and_a_topic() -> None:
+    assert len(EVENT_CLASSES) >= 8
+    assert len({kind.TYPE for kind in EVENT_CLASSES}) == len(EVENT_CLASSES)
+    for kind in EVENT_CLASSES:
+        assert kind in QUEUED or kind.TOPIC in topics.main_topics(), kind.__name__
 
 
 def test_the_contract_names_every_topic_and_what_each_carries() -> None:
