@@ -24,13 +24,6 @@ PENDING: dict[str, str] = {
         "a consumer handler: loses its inbox and transaction to the consumer wrapper in the "
         "unit-of-work change first (issue 17, another engineer's part)"
     ),
-    "services/referral_intake/handlers/submission.py:submit_referral": (
-        "the submission path is being changed for the contact correction endpoint "
-        "(wave 3); split after that merge"
-    ),
-    "services/referral_intake/handlers/submission.py:_resubmission": (
-        "as submit_referral: after the contact correction endpoint's merge"
-    ),
     "services/plumbing/runtime.py:create_app": (
         "where the HTTP error mapping is being moved to one place (issue 17, another "
         "engineer's part); split after that merge"
