@@ -33,6 +33,7 @@ import uvloop
 from bench import machine, phases
 from bench import policy as policy_bench
 from bench.stack import PROJECT_ROOT, SERVICES, Hub, running_hub
+from schemas import topics
 
 RESULTS = PROJECT_ROOT / ".dev" / "bench.json"
 BUDGET_SECONDS = 570.0
@@ -109,7 +110,7 @@ async def _throughput(
         lambda: phases.preload_referral_events(hub, events=args.router_events),
         roots,
     )
-    backlog = await phases.events_on(hub, "referral.received.v1")
+    backlog = await phases.events_on(hub, topics.REFERRAL_RECEIVED)
     await _phase(
         "raw_passthrough", results, lambda: phases.raw_passthrough(hub, events=backlog), roots
     )

@@ -213,15 +213,16 @@ async def preload_referral_events(hub: Hub, *, events: int) -> dict[str, Any]:
         acks = []
         for _ in range(events):
             facts = synthetic(rng)
+            received = event_models.ReferralReceived(facts=facts)
             body = envelope(
                 source="referral_intake",
-                type_=event_models.REFERRAL_RECEIVED,
+                type_=received.TYPE,
                 subject=facts.referral_id,
-                data=event_models.ReferralReceived(facts=facts),
+                data=received,
             )
             acks.append(
                 await producer.send(
-                    topics.REFERRAL_RECEIVED,
+                    received.topic,
                     value=json.dumps(body, separators=(",", ":")).encode(),
                     key=str(facts.referral_id).encode(),
                     headers=[("content-type", b"application/cloudevents+json")],

@@ -19,11 +19,12 @@ from typing import Any
 
 from deploy.localstack.processes import launch_stack
 from deploy.localstack.stack import kafka_admin_access
+from schemas.codes import Service
 from services.plumbing.kafka_access import KafkaAccess
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT_SECONDS = 180.0
-SERVICES = ("VAL", "IDVA", "ISVA", "CLIMB", "DIVERT")
+SERVICES = tuple(s.value for s in Service)
 
 
 @dataclass

@@ -3,14 +3,40 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class Service(StrEnum):
+    """The provider services the commissioner funds: one queue, one adapter process and one
+    portal each. Every list of services (deployment, demo, bench, reports) is made from
+    this enum, and the tables of per-service figures are checked against it
+    (tests/unit/test_service_lists.py)."""
+
     VAL = "VAL"
     IDVA = "IDVA"
     ISVA = "ISVA"
     CLIMB = "CLIMB"
     DIVERT = "DIVERT"
+
+
+class ServiceName(NamedTuple):
+    provider: str
+    """As its staff name it, at the head of its portal's pages."""
+    report: str
+    """As the commissioner's report names it: the need it serves, then its code."""
+
+
+SERVICE_NAMES = {
+    Service.VAL: ServiceName("Victim Advice Line", "Victim Advice Line (VAL)"),
+    Service.IDVA: ServiceName(
+        "Independent Domestic Violence Advisers", "Domestic abuse advisers (IDVA)"
+    ),
+    Service.ISVA: ServiceName(
+        "Independent Sexual Violence Advisers", "Sexual violence advisers (ISVA)"
+    ),
+    Service.CLIMB: ServiceName("CLIMB (The Children's Society)", "Child exploitation (CLIMB)"),
+    Service.DIVERT: ServiceName("DIVERT (Cranstoun)", "Drug diversion (DIVERT)"),
+}
 
 
 class Source(StrEnum):
@@ -146,6 +172,23 @@ class ReferralStatus(StrEnum):
     AWAITING_CONSENT = "awaiting_consent"
     NO_SERVICE = "no_service"
     CLOSED = "closed"
+
+
+class Trigger(StrEnum):
+    """What led the router to decide: the referral arriving, or what asked for a
+    re-assessment (``trigger`` on ``referral.reassess.v1`` and ``referral.routed.v1``)."""
+
+    RECEIVED = "received"
+    CONSENT_GIVEN = "consent_given"
+    CONSENT_REFUSED = "consent_refused"
+    CONSENT_WITHDRAWN = "consent_withdrawn"
+    ROUTE_REJECTED = "route_rejected"
+    SLA_REROUTE = "sla_reroute"
+    """The second acknowledgement clock ran out on an escalated route."""
+    OVERRIDE_ADD = "override_add"
+    OVERRIDE_REMOVE = "override_remove"
+    RESUBMITTED = "resubmitted"
+    """A new submission for the open referral: the router decides on the combined facts."""
 
 
 class NoServiceReason(StrEnum):

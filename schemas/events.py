@@ -4,10 +4,11 @@ invariant 1. Referral ids are opaque UUIDs; ages are whole years; everything els
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from pydantic import AwareDatetime, Field, model_validator
 
+from schemas import topics
 from schemas.codes import (
     CceIndicator,
     ConsentBasis,
@@ -32,11 +33,27 @@ from schemas.envelope import EventData
 Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 """A snake_case code: never free text, so never a place for personal data to hide."""
 
+
+class Event(EventData):
+    """The data of one kind of event, which knows its CloudEvents ``type`` and the topic it is
+    published on: ``plumbing.events.outgoing`` reads both from it, so that a type cannot be
+    published on another type's topic."""
+
+    TYPE: ClassVar[str]
+    TOPIC: ClassVar[str]
+    """The topic, for events whose topic does not depend on their content."""
+
+    @property
+    def topic(self) -> str:
+        """The topic this event is published on."""
+        return self.TOPIC
+
+
 MAX_CHILDREN_IN_HOUSEHOLD = 30
 Actor = Annotated[
     str,
     Field(
-        pattern=r"^(VAL|IDVA|ISVA|CLIMB|DIVERT):caseworker:"
+        pattern="^(" + "|".join(Service) + "):caseworker:"
         r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
     ),
 ]
@@ -134,7 +151,10 @@ class ReferralFacts(EventData):
     contact: ContactFacts = ContactFacts()
 
 
-class ReferralReceived(EventData):
+class ReferralReceived(Event):
+    TYPE = REFERRAL_RECEIVED
+    TOPIC = topics.REFERRAL_RECEIVED
+
     facts: ReferralFacts
 
 
@@ -170,7 +190,10 @@ class HeldRoute(EventData):
     reason: str
 
 
-class ReferralRouted(EventData):
+class ReferralRouted(Event):
+    TYPE = REFERRAL_ROUTED
+    TOPIC = topics.REFERRAL_ROUTED
+
     referral_id: uuid.UUID
     decision_id: uuid.UUID
     decided_at: AwareDatetime
@@ -220,8 +243,11 @@ class RouteChange(EventData):
     code_deadline: AwareDatetime | None = None
 
 
-class ReassessmentRequested(EventData):
+class ReassessmentRequested(Event):
     """Something changed after routing; the router decides again, under the policy."""
+
+    TYPE = REFERRAL_REASSESS
+    TOPIC = topics.REFERRAL_REASSESS
 
     trigger: Code
     """``consent_given``, ``consent_refused``, ``consent_withdrawn``, ``route_rejected``,
@@ -239,9 +265,11 @@ class ReassessmentRequested(EventData):
 
 
 # ---- queue.<service>.v1 ------------------------------------------------------------
-class WorkItem(EventData):
+class WorkItem(Event):
     """One route, as its provider's adapter receives it: no contact details, only the
     coded facts that service needs."""
+
+    TYPE = WORK_ITEM
 
     route_id: uuid.UUID
     referral_id: uuid.UUID
@@ -260,16 +288,31 @@ class WorkItem(EventData):
     flags: list[str] = []
     facts: dict[str, object] = {}
 
+    @property
+    def topic(self) -> str:
+        """Its provider service's queue."""
+        return topics.queue_for(self.service)
 
-class WorkItemCancelled(EventData):
+
+class WorkItemCancelled(Event):
+    TYPE = WORK_ITEM_CANCELLED
+
     route_id: uuid.UUID
     referral_id: uuid.UUID
     service: Service
     reason: Code
 
+    @property
+    def topic(self) -> str:
+        """Its provider service's queue."""
+        return topics.queue_for(self.service)
+
 
 # ---- referral.sla.v1 ----------------------------------------------------------------
-class SlaBreached(EventData):
+class SlaBreached(Event):
+    TYPE = SLA_BREACHED
+    TOPIC = topics.REFERRAL_SLA
+
     route_id: uuid.UUID
     referral_id: uuid.UUID
     service: Service
@@ -293,8 +336,11 @@ class Outcome(EventData):
     measures: dict[Code, bool | Code | None] = {}
 
 
-class RouteStatusChanged(EventData):
+class RouteStatusChanged(Event):
     """A step in one route's life, reported by the provider's adapter."""
+
+    TYPE = ROUTE_STATUS
+    TOPIC = topics.REFERRAL_STATUS
 
     route_id: uuid.UUID
     referral_id: uuid.UUID
@@ -312,3 +358,10 @@ class RouteStatusChanged(EventData):
     actor: Actor | None = None
     """The person who took the step in the provider portal; None for the provider's own
     system (its API key) and for steps the hub caused."""
+
+
+class Escalated(SlaBreached):
+    """A breach after which the route is escalated: the provider is reminded, and the route
+    is re-routed if still unacknowledged by ``second_acknowledge_by``. Same data."""
+
+    TYPE = ESCALATED

@@ -25,10 +25,11 @@ from standardwebhooks import Webhook, WebhookVerificationError
 from deploy.demo import portal, providers, referrals
 from deploy.localstack.ports import free_port
 from deploy.localstack.stack import PROJECT_ROOT
+from schemas.codes import Service
 
-SERVICES = ["VAL", "IDVA", "ISVA", "CLIMB", "DIVERT"]
-WEBHOOK_SERVICE = "ISVA"
-PORTAL_SERVICE = "IDVA"
+SERVICES = [s.value for s in Service]
+WEBHOOK_SERVICE = Service.ISVA.value
+PORTAL_SERVICE = Service.IDVA.value
 """Worked by a caseworker in the provider portal, not by a case system through the API."""
 
 

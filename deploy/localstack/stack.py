@@ -52,11 +52,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DATABASE = "hub"
 DEFAULT_PORTS = {
     "referral_intake": 8080,
-    "provider_adapter.VAL": 8081,
-    "provider_adapter.IDVA": 8082,
-    "provider_adapter.ISVA": 8083,
-    "provider_adapter.CLIMB": 8084,
-    "provider_adapter.DIVERT": 8085,
+    # 8081 upwards, one per provider service in the enum's order (VAL 8081 .. DIVERT 8085).
+    **{f"provider_adapter.{s.value}": 8081 + n for n, s in enumerate(Service)},
     "router": 8090,
     "kafka": 9092,
 }

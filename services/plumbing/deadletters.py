@@ -30,6 +30,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
+from schemas import topics
 from schemas.topics import dead_letter_topics
 from services.plumbing.kafka_access import KafkaAccess
 from services.plumbing.settings import KafkaSettings
@@ -220,7 +221,10 @@ def main(argv: list[str] | None = None) -> int:
         "list", help="dead letters awaiting a decision (--all: every one)"
     )
     listing.add_argument("--all", action="store_true")
-    listing.add_argument("--topic", help="one dead-letter topic, e.g. referral.status.v1.dlt")
+    listing.add_argument(
+        "--topic",
+        help=f"one dead-letter topic, e.g. {topics.dead_letter_for(topics.REFERRAL_STATUS)}",
+    )
     for name, text in (
         ("show", "headers and value"),
         ("replay", "publish again to the original topic"),

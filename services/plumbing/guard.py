@@ -40,7 +40,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage
@@ -346,104 +346,110 @@ def guarded_protocol(limits: HttpLimits) -> type[HttpToolsProtocol]:
     """uvicorn's httptools protocol, with a deadline and a size limit for each request's
     line and headers (uvicorn has neither: a client could hold a connection open forever
     by sending nothing, or a header a byte at a time, and make it buffer without end)."""
+    return type("GuardedHttpToolsProtocol", (GuardedHttpToolsProtocol,), {"guard_limits": limits})
 
-    class GuardedHttpToolsProtocol(HttpToolsProtocol):
-        _refused = False
-        _in_head = False
-        _head_bytes = 0
-        _head_deadline: asyncio.TimerHandle | None = None
 
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    """See ``guarded_protocol``, which gives it its limits."""
+
+    guard_limits: ClassVar[HttpLimits]
+    _refused = False
+    _in_head = False
+    _head_bytes = 0
+    _head_deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_head_deadline()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_head_deadline()
+        super().connection_lost(exc)
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing():
+            # The next request on this connection gets the same time for its head.
             self._arm_head_deadline()
 
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._disarm_head_deadline()
-            super().connection_lost(exc)
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._head_bytes = 0
+        self._in_head = True
 
-        def on_response_complete(self) -> None:
-            super().on_response_complete()
-            if not self.transport.is_closing():
-                # The next request on this connection gets the same time for its head.
-                self._arm_head_deadline()
+    def on_url(self, url: bytes) -> None:
+        super().on_url(url)
+        if len(self.url) > self.guard_limits.max_request_line_bytes:
+            self._refuse(414, "URI too long", "The request target is too long.")
 
-        def on_message_begin(self) -> None:
-            super().on_message_begin()
-            self._head_bytes = 0
-            self._in_head = True
-
-        def on_url(self, url: bytes) -> None:
-            super().on_url(url)
-            if len(self.url) > limits.max_request_line_bytes:
-                self._refuse(414, "URI too long", "The request target is too long.")
-
-        def on_header(self, name: bytes, value: bytes) -> None:
-            self._head_bytes += len(name) + len(value) + 4
-            if self._head_bytes > limits.max_header_bytes:
-                self._refuse(
-                    431,
-                    "Request header fields too large",
-                    f"Request headers are limited to {limits.max_header_bytes} bytes in all.",
-                )
-            super().on_header(name, value)
-
-        def on_headers_complete(self) -> None:
-            self._in_head = False
-            self._disarm_head_deadline()
-            super().on_headers_complete()
-
-        def send_400_response(self, msg: str) -> None:
-            if not self._refused:  # a refusal already answered, and stopped the parser
-                super().send_400_response(msg)
-
-        def data_received(self, data: bytes) -> None:
-            if not self._refused:
-                super().data_received(data)
-
-        def _arm_head_deadline(self) -> None:
-            self._disarm_head_deadline()
-            self._head_deadline = self.loop.call_later(limits.header_timeout, self._head_late)
-
-        def _disarm_head_deadline(self) -> None:
-            if self._head_deadline is not None:
-                self._head_deadline.cancel()
-                self._head_deadline = None
-
-        def _head_late(self) -> None:
-            self._head_deadline = None
-            if self.transport.is_closing():
-                return
-            if self._in_head:
-                HTTP_REFUSALS.labels("header_timeout").inc()
-                self._write_refusal(
-                    408, "Request timeout", "The request headers did not arrive in time."
-                )
-            else:
-                self.transport.close()  # nothing was asked: nothing to answer
-
-        def _refuse(self, status: int, title: str, detail: str) -> None:
-            HTTP_REFUSALS.labels(f"head_{status}").inc()
-            self._write_refusal(status, title, detail)
-            raise _HeadRefused
-
-        def _write_refusal(self, status: int, title: str, detail: str) -> None:
-            self._refused = True
-            self._disarm_head_deadline()
-            body = _problem_bytes(status, title, detail)
-            self.transport.write(
-                b"".join(
-                    [
-                        f"HTTP/1.1 {status} {title}\r\n".encode(),
-                        b"content-type: application/problem+json\r\n",
-                        f"content-length: {len(body)}\r\n".encode(),
-                        b"connection: close\r\n\r\n",
-                        body,
-                    ]
-                )
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._head_bytes += len(name) + len(value) + 4
+        if self._head_bytes > self.guard_limits.max_header_bytes:
+            self._refuse(
+                431,
+                "Request header fields too large",
+                f"Request headers are limited to {self.guard_limits.max_header_bytes} bytes "
+                "in all.",
             )
-            self.transport.close()
+        super().on_header(name, value)
 
-    return GuardedHttpToolsProtocol
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        self._disarm_head_deadline()
+        super().on_headers_complete()
+
+    def send_400_response(self, msg: str) -> None:
+        if not self._refused:  # a refusal already answered, and stopped the parser
+            super().send_400_response(msg)
+
+    def data_received(self, data: bytes) -> None:
+        if not self._refused:
+            super().data_received(data)
+
+    def _arm_head_deadline(self) -> None:
+        self._disarm_head_deadline()
+        self._head_deadline = self.loop.call_later(
+            self.guard_limits.header_timeout, self._head_late
+        )
+
+    def _disarm_head_deadline(self) -> None:
+        if self._head_deadline is not None:
+            self._head_deadline.cancel()
+            self._head_deadline = None
+
+    def _head_late(self) -> None:
+        self._head_deadline = None
+        if self.transport.is_closing():
+            return
+        if self._in_head:
+            HTTP_REFUSALS.labels("header_timeout").inc()
+            self._write_refusal(
+                408, "Request timeout", "The request headers did not arrive in time."
+            )
+        else:
+            self.transport.close()  # nothing was asked: nothing to answer
+
+    def _refuse(self, status: int, title: str, detail: str) -> None:
+        HTTP_REFUSALS.labels(f"head_{status}").inc()
+        self._write_refusal(status, title, detail)
+        raise _HeadRefused
+
+    def _write_refusal(self, status: int, title: str, detail: str) -> None:
+        self._refused = True
+        self._disarm_head_deadline()
+        body = _problem_bytes(status, title, detail)
+        self.transport.write(
+            b"".join(
+                [
+                    f"HTTP/1.1 {status} {title}\r\n".encode(),
+                    b"content-type: application/problem+json\r\n",
+                    f"content-length: {len(body)}\r\n".encode(),
+                    b"connection: close\r\n\r\n",
+                    body,
+                ]
+            )
+        )
+        self.transport.close()
 
 
 class _HeadRefused(Exception):

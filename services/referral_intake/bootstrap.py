@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 import asyncpg
@@ -37,23 +38,6 @@ def build(settings: IntakeSettings | None = None) -> Service:
             await vault.seal_legacy_entries(conn)
             await notes.seal_clear_text(conn, vault, app.state.identity_key)
 
-    async def rotate_vault() -> str:
-        """Re-seal every vault entry under the current key, so retired keys can go."""
-        pool = await db.create_pool(
-            settings.database_url, settings.db_schema, application_name="rotate-vault"
-        )
-        resealed = 0
-        try:
-            while True:
-                async with pool.acquire() as conn, conn.transaction():
-                    done = await vault.rotate(conn)
-                resealed += done
-                if done == 0:
-                    break
-        finally:
-            await pool.close()
-        return f"{resealed} vault entries re-sealed under key {settings.vault_key_id!r}"
-
     return Service(
         name="referral_intake",
         settings=settings,
@@ -63,7 +47,7 @@ def build(settings: IntakeSettings | None = None) -> Service:
         register_consumers=lambda broker, pool: consumers.register(broker, pool, settings),
         on_start=on_start,
         on_stop=router_client.close,
-        commands={"rotate-vault": rotate_vault},
+        commands={"rotate-vault": partial(_rotate_vault, settings, vault)},
         background=[
             lambda pool: identity.run(pool, vault, settings.identity_hash_key.encode()),
             lambda pool: watchdog.run(pool, settings.watchdog_interval_seconds),
@@ -80,3 +64,21 @@ def build(settings: IntakeSettings | None = None) -> Service:
             ),
         ],
     )
+
+
+async def _rotate_vault(settings: IntakeSettings, vault: Vault) -> str:
+    """Re-seal every vault entry under the current key, so retired keys can go."""
+    pool = await db.create_pool(
+        settings.database_url, settings.db_schema, application_name="rotate-vault"
+    )
+    resealed = 0
+    try:
+        while True:
+            async with pool.acquire() as conn, conn.transaction():
+                done = await vault.rotate(conn)
+            resealed += done
+            if done == 0:
+                break
+    finally:
+        await pool.close()
+    return f"{resealed} vault entries re-sealed under key {settings.vault_key_id!r}"

@@ -15,6 +15,7 @@ import asyncpg
 
 from schemas import events, topics
 from schemas.calendar import england_day
+from schemas.codes import Trigger
 from schemas.envelope import CloudEvent
 from schemas.events import ReferralFacts
 from services.plumbing import inbox, outbox
@@ -62,7 +63,7 @@ class Router:
 
 def _plan_for_new_referral(decision: Decision) -> Plan:
     return Plan(
-        trigger="received",
+        trigger=Trigger.RECEIVED,
         policy_version=decision.policy_version,
         status=decision.status,
         enhanced_rights=decision.enhanced_rights,
@@ -86,6 +87,29 @@ def _events_for(
     """The decision event, a work item for every route dispatched, and a cancellation on
     the queue of every route ended. ``code_deadline`` keeps the Victims' Code clock of a
     re-routed referral where it was."""
+    routes = _routes_dispatched(facts, plan, decided_at, code_deadline)
+    routed = _decision_event(facts, plan, decided_at, decision_id, trigger_event_id, routes)
+    produced = (
+        [routed]
+        + [_work_item(facts, plan, decision_id, route) for route in routes]
+        + [
+            events.WorkItemCancelled(
+                route_id=ended.route_id,
+                referral_id=facts.referral_id,
+                service=ended.service,
+                reason=why,
+            )
+            for ended, why in plan.cancel
+        ]
+    )
+    return [outgoing(event, source=SOURCE, referral_id=facts.referral_id) for event in produced]
+
+
+def _routes_dispatched(
+    facts: ReferralFacts, plan: Plan, decided_at: datetime, code_deadline: datetime | None
+) -> list[events.Route]:
+    """Each route the plan dispatches, with its clocks (from the crime's report, or the
+    referral's arrival when it has none)."""
     clock_start = facts.reported_at or facts.received_at
     routes = []
     for choice in plan.dispatch:
@@ -106,7 +130,18 @@ def _events_for(
                 second_acknowledge_by=due.second_acknowledge_by,
             )
         )
-    routed = events.ReferralRouted(
+    return routes
+
+
+def _decision_event(
+    facts: ReferralFacts,
+    plan: Plan,
+    decided_at: datetime,
+    decision_id: uuid.UUID,
+    trigger_event_id: uuid.UUID,
+    routes: list[events.Route],
+) -> events.ReferralRouted:
+    return events.ReferralRouted(
         referral_id=facts.referral_id,
         decision_id=decision_id,
         decided_at=decided_at,
@@ -137,60 +172,21 @@ def _events_for(
             for r, why in plan.cancel
         ],
     )
-    produced = [
-        outgoing(
-            topic=topics.REFERRAL_ROUTED,
-            type_=events.REFERRAL_ROUTED,
-            source=SOURCE,
-            referral_id=facts.referral_id,
-            data=routed,
-        )
-    ]
-    for route in routes:
-        item = events.WorkItem(
-            route_id=route.route_id,
-            referral_id=facts.referral_id,
-            decision_id=decision_id,
-            policy_version=plan.policy_version,
-            service=route.service,
-            sub_service=route.sub_service,
-            priority=route.priority,
-            rule_ids=route.rule_ids,
-            reason=route.reason,
-            consent_basis=route.consent_basis,
-            requested_at=route.requested_at,
-            acknowledge_by=route.acknowledge_by,
-            contact_due_by=route.contact_due_by,
-            code_deadline=route.code_deadline,
-            flags=work_item_flags(plan.flags, route.service),
-            facts=work_item_facts(facts, route.service),
-        )
-        produced.append(
-            outgoing(
-                topic=topics.queue_for(route.service),
-                type_=events.WORK_ITEM,
-                source=SOURCE,
-                referral_id=facts.referral_id,
-                data=item,
-            )
-        )
-    for ended, why in plan.cancel:
-        cancelled = events.WorkItemCancelled(
-            route_id=ended.route_id,
-            referral_id=facts.referral_id,
-            service=ended.service,
-            reason=why,
-        )
-        produced.append(
-            outgoing(
-                topic=topics.queue_for(ended.service),
-                type_=events.WORK_ITEM_CANCELLED,
-                source=SOURCE,
-                referral_id=facts.referral_id,
-                data=cancelled,
-            )
-        )
-    return produced
+
+
+def _work_item(
+    facts: ReferralFacts, plan: Plan, decision_id: uuid.UUID, route: events.Route
+) -> events.WorkItem:
+    """One dispatched route as its provider's adapter receives it: the flags and coded
+    facts that service needs, nothing more."""
+    return events.WorkItem(
+        **route.model_dump(exclude={"second_acknowledge_by"}),
+        referral_id=facts.referral_id,
+        decision_id=decision_id,
+        policy_version=plan.policy_version,
+        flags=work_item_flags(plan.flags, route.service),
+        facts=work_item_facts(facts, route.service),
+    )
 
 
 async def _record_and_publish(
@@ -309,9 +305,9 @@ async def reassess_referral(
             request.facts,
         )
         plan = reassessment.after_adjustment(request, adjustment, decision)
-        if request.trigger != "override_add":
+        if request.trigger != Trigger.OVERRIDE_ADD:
             code_deadline = change.code_deadline
-    elif request.trigger == "override_remove" and change is not None:
+    elif request.trigger == Trigger.OVERRIDE_REMOVE and change is not None:
         plan = reassessment.after_removal(request, decision)
     elif request.trigger == reassessment.RESUBMISSION_TRIGGER:
         plan = reassessment.after_resubmission(request, decision)

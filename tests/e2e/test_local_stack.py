@@ -16,6 +16,7 @@ import pytest
 from aiokafka.errors import KafkaError
 
 from schemas import topics
+from schemas.codes import Service
 from services.plumbing.kafka_access import KafkaAccess
 from services.plumbing.topics_admin import admin_client
 from tests.support.kafka_reader import read_all
@@ -23,7 +24,7 @@ from tests.support.referrals import referral
 from tests.support.stack import PROJECT_ROOT, RunningStack, start, stop
 from tests.support.waiting import eventually_sync
 
-SERVICES = ["VAL", "IDVA", "ISVA", "CLIMB", "DIVERT"]
+SERVICES = [s.value for s in Service]
 
 
 def _alive(pid: int) -> bool:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from schemas import topics
+from schemas.codes import Service
 from schemas.topics import all_topics
 from tests.support.kafka_reader import read_all
 from tests.support.referrals import marked
@@ -49,10 +51,10 @@ def test_markers_in_personal_fields_appear_on_no_topic_and_in_no_log(hub: Runnin
     records = asyncio.run(read_all(hub.kafka_admin(), all_topics()))
     topics_seen = {r.topic for r in records}
     assert {
-        "referral.received.v1",
-        "referral.routed.v1",
-        "queue.idva.v1",
-        "referral.status.v1",
+        topics.REFERRAL_RECEIVED,
+        topics.REFERRAL_ROUTED,
+        topics.queue_for(Service.IDVA),
+        topics.REFERRAL_STATUS,
     } <= topics_seen
     for record in records:
         blob = b" ".join(

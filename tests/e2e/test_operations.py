@@ -10,6 +10,8 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from schemas import topics
+from schemas.codes import Service
 from tests.support.referrals import high_risk_da
 from tests.support.stack import RunningStack
 from tests.support.waiting import eventually_sync
@@ -70,18 +72,19 @@ def test_one_referral_is_one_trace_from_intake_request_to_outcome(hub: RunningSt
         done = (
             "provider acknowledged" in idva
             and "provider outcome" in idva
-            and any(name.startswith("referral.status.v1") for name in intake)
+            and any(name.startswith(topics.REFERRAL_STATUS) for name in intake)
         )
         return by_service if done else None
 
     spans = eventually_sync(trace_reaches_the_outcome, what="the outcome's spans in the trace")
     # The messaging spans follow the OpenTelemetry conventions: "<destination> <operation>".
-    assert "referral.received.v1 publish" in spans["referral_intake"]
-    assert "referral.received.v1 process" in spans["router"]
-    assert "queue.idva.v1 publish" in spans["router"]
-    assert "queue.idva.v1 process" in spans["provider_adapter.IDVA"]
-    assert "referral.status.v1 publish" in spans["provider_adapter.IDVA"]
-    assert "referral.status.v1 process" in spans["referral_intake"]
+    idva_queue = topics.queue_for(Service.IDVA)
+    assert f"{topics.REFERRAL_RECEIVED} publish" in spans["referral_intake"]
+    assert f"{topics.REFERRAL_RECEIVED} process" in spans["router"]
+    assert f"{idva_queue} publish" in spans["router"]
+    assert f"{idva_queue} process" in spans["provider_adapter.IDVA"]
+    assert f"{topics.REFERRAL_STATUS} publish" in spans["provider_adapter.IDVA"]
+    assert f"{topics.REFERRAL_STATUS} process" in spans["referral_intake"]
     # Every span of this trace that names a referral names this one.
     named = {
         span["attributes"]["hub.referral_id"]
@@ -122,7 +125,7 @@ def test_every_service_serves_metrics_that_count_the_referral(hub: RunningStack)
         return lag or None
 
     lag = eventually_sync(lag_reported, timeout=60, what="the router's consumer lag")
-    assert {labels["topic"] for labels, _ in lag} >= {"referral.received.v1"}
+    assert {labels["topic"] for labels, _ in lag} >= {topics.REFERRAL_RECEIVED}
     assert all(value >= 0 for _, value in lag)
 
     for name, url in info["provider_api_urls"].items():

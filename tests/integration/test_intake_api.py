@@ -13,7 +13,7 @@ import asyncpg
 import httpx
 import pytest
 
-from schemas import events
+from schemas import events, topics
 from schemas.envelope import CloudEvent
 from services.plumbing import db
 from services.plumbing.kafka_access import KafkaAccess
@@ -74,10 +74,10 @@ async def test_referral_is_stored_with_its_event_in_one_go(
         )
     finally:
         await conn.close()
-    assert row["topic"] == "referral.received.v1"
+    assert row["topic"] == topics.REFERRAL_RECEIVED
     assert row["key"] == referral_id
     event = json.loads(row["payload"])
-    assert event["type"] == "referral.received.v1"
+    assert event["type"] == events.REFERRAL_RECEIVED
     assert event["subject"] == referral_id
     assert event["data"]["facts"]["subject"]["age"] == 39  # born 1987-03-14, reported 2026-11-16
     for marker in markers:
@@ -400,9 +400,9 @@ async def _outbox_reassessments(database_url: str, referral_id: str) -> list[dic
     conn = await asyncpg.connect(database_url, server_settings={"search_path": "intake"})
     try:
         rows = await conn.fetch(
-            """SELECT payload FROM outbox WHERE key = $1 AND topic = 'referral.reassess.v1'
-               ORDER BY id""",
+            "SELECT payload FROM outbox WHERE key = $1 AND topic = $2 ORDER BY id",
             referral_id,
+            topics.REFERRAL_REASSESS,
         )
     finally:
         await conn.close()

@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from schemas import events
+from schemas import events, topics
 from schemas.envelope import CloudEvent
 from services.plumbing import db, outbox
 from services.plumbing.kafka_access import KafkaAccess
@@ -88,7 +88,8 @@ async def _sla_events(pool: asyncpg.Pool) -> list[tuple[str, str]]:
     async with pool.acquire() as conn:
         rows = await conn.fetch(
             """SELECT payload->>'type' AS type, payload->'data'->>'clock' AS clock FROM outbox
-               WHERE topic IN ('referral.sla.v1', 'referral.reassess.v1') ORDER BY id"""
+               WHERE topic = ANY($1::text[]) ORDER BY id""",
+            [topics.REFERRAL_SLA, topics.REFERRAL_REASSESS],
         )
     return [(r["type"], r["clock"]) for r in rows]
 
@@ -121,7 +122,8 @@ async def test_second_breach_asks_the_router_to_reroute(pool: asyncpg.Pool) -> N
     assert await watchdog.check_deadlines(pool, SECOND_ACK + timedelta(minutes=1)) == 1
     async with pool.acquire() as conn:
         trigger = await conn.fetchval(
-            "SELECT payload->'data'->>'trigger' FROM outbox WHERE topic = 'referral.reassess.v1'"
+            "SELECT payload->'data'->>'trigger' FROM outbox WHERE topic = $1",
+            topics.REFERRAL_REASSESS,
         )
     assert trigger == "sla_reroute"
 

@@ -11,7 +11,7 @@ import dataclasses
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -21,7 +21,7 @@ from fastapi import FastAPI
 from prometheus_client import REGISTRY
 
 from schemas import events
-from schemas.codes import ConsentBasis, Priority, Service
+from schemas.codes import Service
 from schemas.envelope import CloudEvent
 from services.plumbing import db, migrations
 from services.plumbing.http import install_error_handlers
@@ -34,6 +34,7 @@ from services.provider_adapter.handlers import webhooks, work_items
 from services.provider_adapter.handlers.common import Adapter
 from services.provider_adapter.settings import AdapterSettings
 from tests.support.services import CREDENTIALS
+from tests.support.work_items import work_item
 
 SERVICE = Service.IDVA
 NAME = "hooks.idva-provider.test"
@@ -199,23 +200,7 @@ def _refusals(stage: str, rule: str) -> float:
 
 
 async def _take_work_item(adapter: Adapter) -> events.WorkItem:
-    now = datetime.now(UTC)
-    item = events.WorkItem(
-        route_id=uuid.uuid4(),
-        referral_id=uuid.uuid4(),
-        decision_id=uuid.uuid4(),
-        policy_version="2026-11-01.1",
-        service=SERVICE,
-        sub_service="core",
-        priority=Priority.URGENT,
-        rule_ids=["R-IDVA-HIGH-RISK"],
-        reason="test",
-        consent_basis=ConsentBasis.EXPLICIT_CONSENT,
-        requested_at=now,
-        acknowledge_by=now + timedelta(hours=4),
-        contact_due_by=now + timedelta(hours=24),
-        code_deadline=now + timedelta(days=2),
-    )
+    item = work_item(SERVICE)
     event: CloudEvent[events.WorkItem] = CloudEvent(
         source="router", type=events.WORK_ITEM, subject=str(item.referral_id), data=item
     )

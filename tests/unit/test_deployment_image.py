@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from deploy import compose_secrets
 from deploy.container import topics
 from schemas.codes import Service
-from schemas.topics import PARTITIONS, all_topics
+from schemas.topics import PARTITIONS, REFERRAL_ROUTED, all_topics, dead_letter_for, queue_for
 from services.plumbing import settings as settings_module
 from services.plumbing.auth import SERVICE_ROLE, hash_api_key
 from services.plumbing.migrations import MigrationSettings
@@ -174,9 +174,10 @@ def test_the_secrets_directory_is_run_secrets_unless_named(
 def test_the_topic_job_wants_every_topic_with_the_fixed_partition_count() -> None:
     assert misfits(dict.fromkeys(all_topics(), PARTITIONS)) == {}
     counts = dict.fromkeys(all_topics(), PARTITIONS)
-    counts["referral.routed.v1"] = 1
-    del counts["queue.idva.v1.dlt"]
-    assert misfits(counts) == {"referral.routed.v1": 1, "queue.idva.v1.dlt": 0}
+    idva_dead_letters = dead_letter_for(queue_for(Service.IDVA))
+    counts[REFERRAL_ROUTED] = 1
+    del counts[idva_dead_letters]
+    assert misfits(counts) == {REFERRAL_ROUTED: 1, idva_dead_letters: 0}
 
 
 def test_the_topic_job_needs_a_broker_and_a_sensible_replication_factor(

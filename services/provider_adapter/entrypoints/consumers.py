@@ -9,6 +9,7 @@ from faststream.kafka import KafkaBroker
 
 from schemas import events, topics
 from schemas.envelope import CloudEvent
+from services.plumbing.events import by_event
 from services.plumbing.kafka import On, subscribe
 from services.plumbing.settings import ServiceSettings
 from services.provider_adapter.handlers import work_items
@@ -24,16 +25,19 @@ def register(broker: KafkaBroker, adapter: Adapter, settings: ServiceSettings) -
         broker,
         topic=topics.queue_for(adapter.service),
         group_id=adapter.consumer,
-        handlers={
-            events.WORK_ITEM: On(
-                CloudEvent[events.WorkItem],
-                partial(work_items.take_work_item, adapter),
-                handle_batch=partial(work_items.take_work_items, adapter),
-            ),
-            events.WORK_ITEM_CANCELLED: On(
-                CloudEvent[events.WorkItemCancelled], partial(work_items.cancel_work_item, adapter)
-            ),
-        },
+        handlers=by_event(
+            {
+                events.WorkItem: On(
+                    CloudEvent[events.WorkItem],
+                    partial(work_items.take_work_item, adapter),
+                    handle_batch=partial(work_items.take_work_items, adapter),
+                ),
+                events.WorkItemCancelled: On(
+                    CloudEvent[events.WorkItemCancelled],
+                    partial(work_items.cancel_work_item, adapter),
+                ),
+            }
+        ),
         settings=settings,
         max_batch=MAX_BATCH,
     )

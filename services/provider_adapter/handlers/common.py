@@ -11,7 +11,7 @@ from typing import Any
 
 import asyncpg
 
-from schemas import events, topics
+from schemas import events
 from schemas.codes import RouteStatus, Service
 from services.plumbing import outbox
 from services.plumbing.db import Connection
@@ -69,11 +69,7 @@ def status_event(
     **extra: Any,
 ) -> outbox.OutgoingEvent:
     return outgoing(
-        topic=topics.REFERRAL_STATUS,
-        type_=events.ROUTE_STATUS,
-        source=adapter.source,
-        referral_id=row["referral_id"],
-        data=events.RouteStatusChanged(
+        events.RouteStatusChanged(
             route_id=row["route_id"],
             referral_id=row["referral_id"],
             service=adapter.service,
@@ -83,6 +79,8 @@ def status_event(
             at=at,
             **extra,
         ),
+        source=adapter.source,
+        referral_id=row["referral_id"],
     )
 
 

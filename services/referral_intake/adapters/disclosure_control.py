@@ -103,7 +103,43 @@ def _gconfid_block(
     import pandas as pd
     import pulp
 
-    gconfid = _quiet_gconfid()
+    ids, rows = _gconfid_cells(table, cells, protection, forced, room)
+    constraints = _gconfid_constraints(table, ids, rows)
+    if not constraints:
+        return {p for p in cells if p in protection or p in forced}
+    incell = pd.DataFrame(rows)
+    incell["CellId"] = incell["CellId"].astype(float)  # G-Confid's types (its checks coerce)
+    inconstraint = pd.DataFrame(constraints).astype({"CellId": float, "ConstraintId": float})
+    run = _quiet_gconfid().Suppression(
+        incell=incell,
+        inconstraint=inconstraint,
+        cost_var1="Cost",
+        skip_validation=True,  # made here, to G-Confid's schema; its checks cost a third
+        custom_solver=pulp.HiGHS(msg=False),
+        trace=False,
+        logger=_SILENT,
+    )
+    out = run.outsuppress
+    if out is None:  # nothing left to decide: every cell is sensitive, forced or published
+        return {p for p in cells if p in protection or p in forced}
+    frame = out.to_pandas() if hasattr(out, "to_pandas") else out
+    by_id = {cell_id: path for path, cell_id in ids.items()}
+    return {
+        by_id[int(r.CellId)]
+        for r in frame.itertuples()
+        if r.OutStatus in ("S", "X") and int(r.CellId) in by_id
+    }
+
+
+def _gconfid_cells(
+    table: Table,
+    cells: set[Path],
+    protection: Mapping[Path, int],
+    forced: set[Path],
+    room: int,
+) -> tuple[dict[Path, int], list[dict[str, Any]]]:
+    """G-Confid's cell rows for the block, and each cell's id: sensitive (``S``, with the
+    protection it needs), forced out (``X``) or free to publish (``V``), costed by value."""
     ids: dict[Path, int] = {}
     rows = []
     for path in sorted(cells):
@@ -121,7 +157,15 @@ def _gconfid_block(
                 "Cost": float(max(value, 1) * weight(path)),
             }
         )
-    constraints = []
+    return ids, rows
+
+
+def _gconfid_constraints(
+    table: Table, ids: dict[Path, int], rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """G-Confid's constraint rows: each sum of the table within the block, and each bound
+    (adding to ``rows`` the unpublished cell a bound needs)."""
+    constraints: list[dict[str, Any]] = []
     number = 0
     for total, parts in table.equations:
         if total not in ids:
@@ -153,30 +197,7 @@ def _gconfid_block(
         constraints.append({"ConstraintId": number, "CellId": ids[whole], "Coefficient": -1})
         constraints.append({"ConstraintId": number, "CellId": ids[part], "Coefficient": 1})
         constraints.append({"ConstraintId": number, "CellId": rest, "Coefficient": 1})
-    if not constraints:
-        return {p for p in cells if p in protection or p in forced}
-    incell = pd.DataFrame(rows)
-    incell["CellId"] = incell["CellId"].astype(float)  # G-Confid's types (its checks coerce)
-    inconstraint = pd.DataFrame(constraints).astype({"CellId": float, "ConstraintId": float})
-    run = gconfid.Suppression(
-        incell=incell,
-        inconstraint=inconstraint,
-        cost_var1="Cost",
-        skip_validation=True,  # made here, to G-Confid's schema; its checks cost a third
-        custom_solver=pulp.HiGHS(msg=False),
-        trace=False,
-        logger=_SILENT,
-    )
-    out = run.outsuppress
-    if out is None:  # nothing left to decide: every cell is sensitive, forced or published
-        return {p for p in cells if p in protection or p in forced}
-    frame = out.to_pandas() if hasattr(out, "to_pandas") else out
-    by_id = {cell_id: path for path, cell_id in ids.items()}
-    return {
-        by_id[int(r.CellId)]
-        for r in frame.itertuples()
-        if r.OutStatus in ("S", "X") and int(r.CellId) in by_id
-    }
+    return constraints
 
 
 def highest(

@@ -21,16 +21,10 @@ from typing import Any
 import pygal
 from pygal.style import Style
 
-from schemas import equality
+from schemas import codes, equality
 from schemas.calendar import LONDON, england_day
 
-SERVICE_NAMES = {
-    "VAL": "Victim Advice Line (VAL)",
-    "IDVA": "Domestic abuse advisers (IDVA)",
-    "ISVA": "Sexual violence advisers (ISVA)",
-    "CLIMB": "Child exploitation (CLIMB)",
-    "DIVERT": "Drug diversion (DIVERT)",
-}
+SERVICE_NAMES = {service.value: names.report for service, names in codes.SERVICE_NAMES.items()}
 NAMES = {
     # sub-services
     "core": "core",
@@ -859,14 +853,62 @@ def _css_string(text: str) -> str:
 def render(report: Mapping[str, Any], *, generated_at: datetime, for_print: bool = False) -> str:
     """The report as one HTML document. ``for_print``: with the page rules the PDF is
     printed with (A4 landscape; the title, the edition and the page number on every page)."""
-    totals = report["totals"]
     period = report.get("period")
     span = f"{_long_date(report['from'])} to {_long_date(report['to'])}"
     title = f"Victim services performance, {period.replace('Q', ' Q') if period else span}"
     area = report.get("local_authority")
     published = report.get("edition") == "published"
-    threshold = (report.get("disclosure_control") or {}).get("threshold")
     edition_label = "Published edition" if published else "Internal edition: not for publication"
+    sections = [
+        *_volume_sections(report),
+        *_referral_sections(report),
+        *_outcome_sections(report),
+        *_who_sections(report),
+        *_equality_sections(report),
+        *_reference_sections(report),
+    ]
+    lede = (
+        f"{span}{', ' + name(area) if area else ''}. Referrals are counted by the date "
+        "they were received; what happened to them is as it stood on "
+        f"{_day_of(report['as_of'])}. Counts only: no personal data."
+    )
+    page = (
+        PRINT_CSS.replace("{title}", _css_string(title)).replace(
+            "{edition}", _css_string(edition_label)
+        )
+        if for_print
+        else ""
+    )
+    return (
+        "<!DOCTYPE html><html lang='en-GB'><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)} ({html.escape(edition_label)})</title>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<style>{CSS}{page}</style></head><body>"
+        f"<h1>{html.escape(title)}</h1><p class='lede'>{html.escape(lede)}</p>"
+        f"{_banner(report, edition_label)}"
+        f"<div class='cards'>{_cards(report)}</div>"
+        + "".join(sections)
+        + f"<p class='note'>Made {_day_of(generated_at.isoformat())} at "
+        f"{generated_at.astimezone(LONDON):%H:%M} (UK time) "
+        "from the referral hub's performance report (GET /v1/reports/performance).</p>"
+        "</body></html>"
+    )
+
+
+def _banner(report: Mapping[str, Any], edition_label: str) -> str:
+    """Which edition this is, and what that means for the reader."""
+    published = report.get("edition") == "published"
+    threshold = (report.get("disclosure_control") or {}).get("threshold")
+    note = PUBLISHED_NOTE.format(last=(threshold or 10) - 1) if published else INTERNAL_NOTE
+    return (
+        f"<div class='edition {'published' if published else 'internal'}'>"
+        f"<b>{html.escape(edition_label)}</b>{html.escape(note)}</div>"
+    )
+
+
+def _cards(report: Mapping[str, Any]) -> str:
+    """The headline figures, one card each."""
+    totals = report["totals"]
     cell = _Cells(report)
     intake = totals["intake"]
     cards = (
@@ -889,51 +931,24 @@ def render(report: Mapping[str, Any], *, generated_at: datetime, for_print: bool
             "within the Victims' Code clock",
         ),
     )
-    figure = "".join(
+    return "".join(
         f"<div class='card'><b>{html.escape(v)}</b><span>{html.escape(t)}</span></div>"
         for v, t in cards
     )
 
-    def fig(svg: str, caption: str) -> str:
-        if svg.startswith("<p class='empty'>"):
-            return svg
-        return f"<figure>{svg}<figcaption>{html.escape(caption)}</figcaption></figure>"
 
-    note = PUBLISHED_NOTE.format(last=(threshold or 10) - 1) if published else INTERNAL_NOTE
-    banner = (
-        f"<div class='edition {'published' if published else 'internal'}'>"
-        f"<b>{html.escape(edition_label)}</b>{html.escape(note)}</div>"
-    )
+def _fig(svg: str, caption: str) -> str:
+    """A chart with its caption; an empty chart's sentence as it is."""
+    if svg.startswith("<p class='empty'>"):
+        return svg
+    return f"<figure>{svg}<figcaption>{html.escape(caption)}</figcaption></figure>"
+
+
+def _volume_sections(report: Mapping[str, Any]) -> list[str]:
     previous = report["previous_period"]
-    section = report.get("equality")
-    equality_html: list[str] = []
-    if section:
-        covered = (
-            f"Referrals received from {_long_date(section['from'])} to "
-            f"{_long_date(section['to'])} (whole months)"
-            if section["from"]
-            else "No whole month lies in this period, so there are no equality figures"
-        )
-        characteristics = list(section["characteristics"])
-        equality_html = [
-            "<h2>Equality monitoring</h2>",
-            f"<p>{html.escape(covered)}. Each characteristic: how many people's answers were "
-            "recorded, how many preferred not to say, and how many were never asked "
-            "(the 'not stated' the commissioner's reports ask about).</p>",
-            fig(
-                chart_equality_completeness(report),
-                "Recorded, prefer not to say and not asked, for each characteristic.",
-            ),
-            _table(
-                ["Who referred", "Referrals", *(equality.title(c) for c in characteristics)],
-                _completeness_rows(report),
-                caption="Share recorded, by who referred",
-            ),
-            _equality_tables(report),
-        ]
-    sections = [
+    return [
         "<h2>Volumes against targets</h2>",
-        fig(
+        _fig(
             chart_volumes(report),
             "Referrals each service received in the period, beside the previous period "
             f"({_long_date(previous['from'])} to {_long_date(previous['to'])}) and the "
@@ -949,13 +964,19 @@ def render(report: Mapping[str, Any], *, generated_at: datetime, for_print: bool
             _target_rows(report) or [[NONE, "No targets set", "", "", ""]],
             caption="Variance against targets",
         ),
+    ]
+
+
+def _referral_sections(report: Mapping[str, Any]) -> list[str]:
+    """What happened to the referrals, and the statutory referrals staff were asked to make."""
+    return [
         "<h2>What happened to the referrals</h2>",
-        fig(
+        _fig(
             chart_funnel(report),
             "Each service's referrals, and how many it accepted, "
             "rejected, engaged and completed (so far).",
         ),
-        fig(chart_rejections(report), "Why services rejected referrals."),
+        _fig(chart_rejections(report), "Why services rejected referrals."),
         "<h2>Statutory referrals</h2>",
         _table(
             (
@@ -971,17 +992,23 @@ def render(report: Mapping[str, Any], *, generated_at: datetime, for_print: bool
             caption="Statutory referrals the policy asked staff to make, and those recorded "
             "as made",
         ),
+    ]
+
+
+def _outcome_sections(report: Mapping[str, Any]) -> list[str]:
+    """Outcomes, timeliness, contact attempts and caseload."""
+    return [
         "<h2>Outcomes</h2>",
-        fig(
+        _fig(
             chart_outcomes(report),
             "Of the cases where a measure was recorded at the end, the share that was "
             "positive (yes, or improved).",
         ),
         "<h2>Timeliness</h2>",
-        fig(chart_timeliness(report), "Higher is better. Blank bars: nothing to judge yet."),
-        fig(chart_acknowledgement(report), "Lower is better."),
+        _fig(chart_timeliness(report), "Higher is better. Blank bars: nothing to judge yet."),
+        _fig(chart_acknowledgement(report), "Lower is better."),
         "<h2>Contact attempts</h2>",
-        fig(
+        _fig(
             chart_not_contactable(report),
             "Routes that ended with an outcome, and those closed as not contactable once the "
             "service's contact standard was met.",
@@ -998,17 +1025,57 @@ def render(report: Mapping[str, Any], *, generated_at: datetime, for_print: bool
             caption="The contact standard",
         ),
         "<h2>Caseload</h2>",
-        fig(
+        _fig(
             chart_caseload(report),
             "Cases open, and people waiting for first contact, "
             f"at {report['caseload_at'][:16].replace('T', ' ')} UTC.",
         ),
+    ]
+
+
+def _who_sections(report: Mapping[str, Any]) -> list[str]:
+    return [
         "<h2>Who was referred</h2>",
-        fig(chart_breakdown(report, "by_local_authority", "Referrals by local authority"), ""),
-        fig(chart_breakdown(report, "by_source", "Referrals by who referred"), ""),
-        fig(chart_breakdown(report, "by_age_band", "Referrals by age"), ""),
-        fig(chart_breakdown(report, "by_priority", "Referrals by priority"), ""),
-        *equality_html,
+        _fig(chart_breakdown(report, "by_local_authority", "Referrals by local authority"), ""),
+        _fig(chart_breakdown(report, "by_source", "Referrals by who referred"), ""),
+        _fig(chart_breakdown(report, "by_age_band", "Referrals by age"), ""),
+        _fig(chart_breakdown(report, "by_priority", "Referrals by priority"), ""),
+    ]
+
+
+def _equality_sections(report: Mapping[str, Any]) -> list[str]:
+    """Equality monitoring, when the report has it (whole months only)."""
+    section = report.get("equality")
+    if not section:
+        return []
+    covered = (
+        f"Referrals received from {_long_date(section['from'])} to "
+        f"{_long_date(section['to'])} (whole months)"
+        if section["from"]
+        else "No whole month lies in this period, so there are no equality figures"
+    )
+    characteristics = list(section["characteristics"])
+    return [
+        "<h2>Equality monitoring</h2>",
+        f"<p>{html.escape(covered)}. Each characteristic: how many people's answers were "
+        "recorded, how many preferred not to say, and how many were never asked "
+        "(the 'not stated' the commissioner's reports ask about).</p>",
+        _fig(
+            chart_equality_completeness(report),
+            "Recorded, prefer not to say and not asked, for each characteristic.",
+        ),
+        _table(
+            ["Who referred", "Referrals", *(equality.title(c) for c in characteristics)],
+            _completeness_rows(report),
+            caption="Share recorded, by who referred",
+        ),
+        _equality_tables(report),
+    ]
+
+
+def _reference_sections(report: Mapping[str, Any]) -> list[str]:
+    """Every figure of every service, and what each figure means."""
+    return [
         "<h2>Every service, every figure</h2>",
         _table(
             ["Service", *(label for _, label, _ in HEADLINE_COLUMNS)],
@@ -1021,28 +1088,3 @@ def render(report: Mapping[str, Any], *, generated_at: datetime, for_print: bool
         ),
         "</dl>",
     ]
-    lede = (
-        f"{span}{', ' + name(area) if area else ''}. Referrals are counted by the date "
-        "they were received; what happened to them is as it stood on "
-        f"{_day_of(report['as_of'])}. Counts only: no personal data."
-    )
-    page = (
-        PRINT_CSS.replace("{title}", _css_string(title)).replace(
-            "{edition}", _css_string(edition_label)
-        )
-        if for_print
-        else ""
-    )
-    return (
-        "<!DOCTYPE html><html lang='en-GB'><head><meta charset='utf-8'>"
-        f"<title>{html.escape(title)} ({html.escape(edition_label)})</title>"
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        f"<style>{CSS}{page}</style></head><body>"
-        f"<h1>{html.escape(title)}</h1><p class='lede'>{html.escape(lede)}</p>{banner}"
-        f"<div class='cards'>{figure}</div>"
-        + "".join(sections)
-        + f"<p class='note'>Made {_day_of(generated_at.isoformat())} at "
-        f"{generated_at.astimezone(LONDON):%H:%M} (UK time) "
-        "from the referral hub's performance report (GET /v1/reports/performance).</p>"
-        "</body></html>"
-    )

@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 
+from schemas import topics
 from schemas.codes import RejectionReason
 from schemas.events import ReferralFacts, Route
 from services.plumbing.db import Connection
@@ -25,6 +26,40 @@ async def find_by_idempotency_key(conn: Connection, keyed: str) -> asyncpg.Recor
            WHERE s.idempotency_hmac = $1""",
         keyed,
     )
+
+
+_INSERT_NEW_REFERRAL = """WITH referral AS (
+       INSERT INTO referrals (referral_id, received_at, status, source, local_authority,
+                              facts, submitted_by, idempotency_hmac, request_hmac,
+                              updated_at, consent_status, person_key, crime_key,
+                              repeat_victim, person_phone_key, born_key,
+                              identity_version, last_submitted_at)
+       VALUES ($1, $2, 'received', $3, $4, $5, $6, $7, $8, $2, $9, $10, $11, $12,
+               $22, $23, $24, $2)
+   ), first_submission AS (
+       INSERT INTO submissions (referral_id, version, submitted_at, submitted_by, facts,
+                                idempotency_hmac, request_hmac)
+       VALUES ($1, 1, $2, $6, $5, $7, $8)
+   ), vault_entry AS (
+       INSERT INTO vault (referral_id, key_id, nonce, ciphertext)
+       VALUES ($1, $13, $14, $15)
+   ), received AS (
+       INSERT INTO timeline (referral_id, event, at, detail, actor)
+       VALUES ($1, 'received', $2, $16, $6)
+   ), equality AS (
+       INSERT INTO equality_counts AS e
+              (month, local_authority, source, characteristic, category, referrals)
+       SELECT date_trunc('month', $2 AT TIME ZONE 'Europe/London')::date, $4, $3,
+              a.characteristic, a.category, 1
+       FROM unnest($25::text[], $26::text[]) AS a (characteristic, category)
+       ORDER BY a.characteristic
+       ON CONFLICT (month, local_authority, source, characteristic, category)
+       DO UPDATE SET referrals = e.referrals + 1
+   )
+   INSERT INTO outbox (event_id, topic, key, payload, headers)
+   VALUES ($17, $18, $19, $20, $21)"""
+"""The referral, its first submission, its vault entry, its timeline entry, its equality
+counts and its event, in one statement: see ``insert_new_referral``."""
 
 
 async def insert_new_referral(
@@ -56,36 +91,7 @@ async def insert_new_referral(
     submission's CPU."""
     key_id, nonce, ciphertext = sealed
     await conn.execute(
-        """WITH referral AS (
-               INSERT INTO referrals (referral_id, received_at, status, source, local_authority,
-                                      facts, submitted_by, idempotency_hmac, request_hmac,
-                                      updated_at, consent_status, person_key, crime_key,
-                                      repeat_victim, person_phone_key, born_key,
-                                      identity_version, last_submitted_at)
-               VALUES ($1, $2, 'received', $3, $4, $5, $6, $7, $8, $2, $9, $10, $11, $12,
-                       $22, $23, $24, $2)
-           ), first_submission AS (
-               INSERT INTO submissions (referral_id, version, submitted_at, submitted_by, facts,
-                                        idempotency_hmac, request_hmac)
-               VALUES ($1, 1, $2, $6, $5, $7, $8)
-           ), vault_entry AS (
-               INSERT INTO vault (referral_id, key_id, nonce, ciphertext)
-               VALUES ($1, $13, $14, $15)
-           ), received AS (
-               INSERT INTO timeline (referral_id, event, at, detail, actor)
-               VALUES ($1, 'received', $2, $16, $6)
-           ), equality AS (
-               INSERT INTO equality_counts AS e
-                      (month, local_authority, source, characteristic, category, referrals)
-               SELECT date_trunc('month', $2 AT TIME ZONE 'Europe/London')::date, $4, $3,
-                      a.characteristic, a.category, 1
-               FROM unnest($25::text[], $26::text[]) AS a (characteristic, category)
-               ORDER BY a.characteristic
-               ON CONFLICT (month, local_authority, source, characteristic, category)
-               DO UPDATE SET referrals = e.referrals + 1
-           )
-           INSERT INTO outbox (event_id, topic, key, payload, headers)
-           VALUES ($17, $18, $19, $20, $21)""",
+        _INSERT_NEW_REFERRAL,
         facts.referral_id,
         facts.received_at,
         facts.source.value,
@@ -791,11 +797,12 @@ async def stuck_unrouted(
     return list(
         await conn.fetch(
             """SELECT f.referral_id, o.event_id FROM referrals f
-               JOIN outbox o ON o.topic = 'referral.received.v1' AND o.key = f.referral_id::text
+               JOIN outbox o ON o.topic = $3 AND o.key = f.referral_id::text
                WHERE f.status = 'received' AND f.received_at < $1
                ORDER BY f.received_at LIMIT $2""",
             older_than,
             limit,
+            topics.REFERRAL_RECEIVED,
         )
     )
 

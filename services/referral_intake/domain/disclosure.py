@@ -337,90 +337,14 @@ def publish(
     ``suppressed`` (dotted JSON paths)."""
     out: dict[str, Any] = copy.deepcopy(dict(report))
     hidden = set(suppressed)
-    table = count_table(report)
-
-    def shown(path: Path) -> bool:
-        return path in table.cells and path not in hidden
-
-    derived: set[Path] = set()
+    derived = _DerivedFigures(count_table(report), hidden, threshold)
     for prefix, figures in _levels(report):
-        at = prefix.__add__
-        for name, numerator, denominator in RATES:
-            if figures.get(name) is None:
-                continue
-            parts = list(denominator) if isinstance(denominator[0], tuple) else [denominator]
-            needed = [at(numerator), *(at(p) for p in parts)]
-            if not all(shown(p) for p in needed):
-                derived.add(at((name,)))
-                continue
-            top = table.cells[at(numerator)]
-            bottom = sum(table.cells[at(p)] for p in parts)
-            if bottom < threshold or _small(top, threshold) or _small(bottom - top, threshold):
-                derived.add(at((name,)))
-        for name, base in MEANS:
-            if figures.get(name) is not None and (
-                not shown(at(base)) or table.cells[at(base)] < threshold
-            ):
-                derived.add(at((name,)))
-        for measure, m in figures.get("outcome_measures", {}).items():
-            if m.get("rate") is None:
-                continue
-            reported, positive = m["reported"], m["positive"]
-            path = at(("outcome_measures", measure))
-            if (
-                not shown((*path, "reported"))
-                or not shown((*path, "positive"))
-                or reported < threshold
-                or _small(positive, threshold)
-                or _small(reported - positive, threshold)
-            ):
-                derived.add((*path, "rate"))
-        if figures.get("referrals_change_rate") is not None and not (
-            shown(at(("referrals",))) and shown(at(("referrals_previous_period",)))
-        ):
-            derived.add(at(("referrals_change_rate",)))
-        for figure, target in figures.get("targets", {}).items():
-            source = at((figure,))
-            if (source in table.cells and not shown(source)) or (
-                figure in {r[0] for r in RATES} and at((figure,)) in derived
-            ):
-                for key in ("actual", "variance", "variance_rate"):
-                    if key in target:
-                        derived.add(at(("targets", figure, key)))
+        derived.of_level(prefix, figures)
     section = report.get("equality")
     if section:
-        scopes: list[tuple[Path, Mapping[str, Any]]] = [(("equality",), section)]
-        scopes += [(("equality", "by_source", s), b) for s, b in section["by_source"].items()]
-        for prefix, scope in scopes:
-            for name, figures in scope["characteristics"].items():
-                at_c = (*prefix, "characteristics", name)
-                if figures["recorded_rate"] is None:
-                    continue
-                total, recorded = figures["referrals"], figures["recorded"]
-                if (
-                    not shown((*at_c, "recorded"))
-                    or not shown((*at_c, "referrals"))
-                    or total < threshold
-                    or _small(recorded, threshold)
-                    or _small(total - recorded, threshold)
-                ):
-                    derived.add((*at_c, "recorded_rate"))
-    for flag, figures in (report["totals"].get("statutory_referrals") or {}).items():
-        where = ("totals", "statutory_referrals", flag)
-        actioned, outstanding = figures["actioned"], figures["outstanding"]
-        if figures.get("actioned_rate") is not None and (
-            not shown((*where, "actioned"))
-            or not shown((*where, "outstanding"))
-            or actioned + outstanding < threshold
-            or _small(actioned, threshold)
-            or _small(outstanding, threshold)
-        ):
-            derived.add((*where, "actioned_rate"))
-        if figures.get("median_hours_to_action") is not None and (
-            not shown((*where, "actioned")) or actioned < threshold
-        ):
-            derived.add((*where, "median_hours_to_action"))
-    listed = sorted(hidden | derived)
+        derived.of_equality(section)
+    derived.of_statutory_referrals(report["totals"].get("statutory_referrals") or {})
+    listed = sorted(hidden | derived.paths)
     for path in listed:
         parent = _get(out, path[:-1])
         parent[path[-1]] = None
@@ -433,6 +357,108 @@ def publish(
         "marker_in_csv": MARKER,
     }
     return out
+
+
+@dataclass
+class _DerivedFigures:
+    """The figures derived from a suppressed count, or from counts so small that the figure
+    would single out a few people: each is withheld with the counts (``paths``)."""
+
+    table: Table
+    hidden: set[Path]
+    threshold: int
+    paths: set[Path] = field(default_factory=set)
+
+    def shown(self, path: Path) -> bool:
+        return path in self.table.cells and path not in self.hidden
+
+    def _few(self, part: int, whole: int) -> bool:
+        """Whether a rate of ``part`` in ``whole`` would single people out."""
+        threshold = self.threshold
+        return whole < threshold or _small(part, threshold) or _small(whole - part, threshold)
+
+    def of_level(self, prefix: Path, figures: Mapping[str, Any]) -> None:
+        """One level of the report: the hub, a service or a sub-service."""
+        self._rates(prefix, figures)
+        at = prefix.__add__
+        for name, base in MEANS:
+            if figures.get(name) is not None and (
+                not self.shown(at(base)) or self.table.cells[at(base)] < self.threshold
+            ):
+                self.paths.add(at((name,)))
+        for measure, m in figures.get("outcome_measures", {}).items():
+            if m.get("rate") is None:
+                continue
+            path = at(("outcome_measures", measure))
+            if (
+                not self.shown((*path, "reported"))
+                or not self.shown((*path, "positive"))
+                or self._few(m["positive"], m["reported"])
+            ):
+                self.paths.add((*path, "rate"))
+        if figures.get("referrals_change_rate") is not None and not (
+            self.shown(at(("referrals",))) and self.shown(at(("referrals_previous_period",)))
+        ):
+            self.paths.add(at(("referrals_change_rate",)))
+        self._targets(prefix, figures)
+
+    def _rates(self, prefix: Path, figures: Mapping[str, Any]) -> None:
+        at = prefix.__add__
+        for name, numerator, denominator in RATES:
+            if figures.get(name) is None:
+                continue
+            parts = list(denominator) if isinstance(denominator[0], tuple) else [denominator]
+            needed = [at(numerator), *(at(p) for p in parts)]
+            if not all(self.shown(p) for p in needed):
+                self.paths.add(at((name,)))
+                continue
+            top = self.table.cells[at(numerator)]
+            bottom = sum(self.table.cells[at(p)] for p in parts)
+            if self._few(top, bottom):
+                self.paths.add(at((name,)))
+
+    def _targets(self, prefix: Path, figures: Mapping[str, Any]) -> None:
+        """A target's actual and variance go with the figure they are measured on."""
+        at = prefix.__add__
+        for figure, target in figures.get("targets", {}).items():
+            source = at((figure,))
+            if (source in self.table.cells and not self.shown(source)) or (
+                figure in {r[0] for r in RATES} and at((figure,)) in self.paths
+            ):
+                for key in ("actual", "variance", "variance_rate"):
+                    if key in target:
+                        self.paths.add(at(("targets", figure, key)))
+
+    def of_equality(self, section: Mapping[str, Any]) -> None:
+        """Each characteristic's recorded rate, overall and by source."""
+        scopes: list[tuple[Path, Mapping[str, Any]]] = [(("equality",), section)]
+        scopes += [(("equality", "by_source", s), b) for s, b in section["by_source"].items()]
+        for prefix, scope in scopes:
+            for name, figures in scope["characteristics"].items():
+                at_c = (*prefix, "characteristics", name)
+                if figures["recorded_rate"] is None:
+                    continue
+                if (
+                    not self.shown((*at_c, "recorded"))
+                    or not self.shown((*at_c, "referrals"))
+                    or self._few(figures["recorded"], figures["referrals"])
+                ):
+                    self.paths.add((*at_c, "recorded_rate"))
+
+    def of_statutory_referrals(self, flags: Mapping[str, Any]) -> None:
+        for flag, figures in flags.items():
+            where = ("totals", "statutory_referrals", flag)
+            actioned, outstanding = figures["actioned"], figures["outstanding"]
+            if figures.get("actioned_rate") is not None and (
+                not self.shown((*where, "actioned"))
+                or not self.shown((*where, "outstanding"))
+                or self._few(actioned, actioned + outstanding)
+            ):
+                self.paths.add((*where, "actioned_rate"))
+            if figures.get("median_hours_to_action") is not None and (
+                not self.shown((*where, "actioned")) or actioned < self.threshold
+            ):
+                self.paths.add((*where, "median_hours_to_action"))
 
 
 def internal(report: Mapping[str, Any]) -> dict[str, Any]:

@@ -349,7 +349,49 @@ def build_report(
     local_authority: str | None = None,
 ) -> dict[str, Any]:
     services = [s.value for s in Service]
-    levels: dict[tuple[str | None, str | None], _Scope] = {(None, None): _Scope()}
+    figures = _ServiceFigures(
+        levels=_scopes(data, services),
+        period=period,
+        measures_by_service=measures_by_service,
+        every_measure=list(
+            dict.fromkeys(name for s in services for name in measures_by_service.get(s, ()))
+        ),
+        previous_counts={row["service"]: int(row["referrals"]) for row in data.previous},
+        in_force=targets_in_force(targets, period),
+    )
+    report_services = {
+        s: figures.of(s, (r for r in data.dimensions if r["service"] == s)) for s in services
+    }
+    totals = figures.of(None, data.dimensions)
+    totals["intake"] = _intake_totals(data.intake)
+    totals["statutory_referrals"] = statutory_figures(data.statutory)
+    return {
+        "from": period.start.isoformat(),
+        "to": period.end.isoformat(),
+        "period": period.label,
+        "previous_period": {
+            "from": previous.start.isoformat(),
+            "to": previous.end.isoformat(),
+            "period": previous.label,
+        },
+        "local_authority": local_authority,
+        "as_of": as_of.isoformat(),
+        "caseload_at": caseload_at.isoformat(),
+        "services": report_services,
+        "totals": totals,
+        "equality": equality_section(data.equality, data.equality_months),
+    }
+
+
+Levels = dict[tuple[str | None, str | None], _Scope]
+"""The report's scopes: (None, None) the whole hub, (service, None) one service,
+(service, sub-service) one sub-service."""
+
+
+def _scopes(data: Aggregates, services: list[str]) -> Levels:
+    """Every row of counts, caseload and acknowledgement times added to its sub-service,
+    its service and the whole hub."""
+    levels: Levels = {(None, None): _Scope()}
     for s in services:
         levels[(s, None)] = _Scope()
 
@@ -371,62 +413,52 @@ def build_report(
         for scope in scopes(row["service"], row["sub_service"]):
             minutes = int(row["minutes"])
             scope.minutes[minutes] = scope.minutes.get(minutes, 0) + int(row["routes"])
+    return levels
 
-    previous_counts = {row["service"]: int(row["referrals"]) for row in data.previous}
-    in_force = targets_in_force(targets, period)
-    every_measure = list(
-        dict.fromkeys(name for s in services for name in measures_by_service.get(s, ()))
-    )
 
-    def service_figures(service: str | None, rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-        names = measures_by_service.get(service, ()) if service else every_measure
+@dataclass(frozen=True)
+class _ServiceFigures:
+    """One service's figures (or the whole hub's, for ``None``) from the tallied scopes."""
+
+    levels: Levels
+    period: Period
+    measures_by_service: Mapping[str, Sequence[str]]
+    every_measure: list[str]
+    previous_counts: dict[str, int]
+    in_force: dict[tuple[str, str], Target]
+
+    def of(self, service: str | None, rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+        names = self.measures_by_service.get(service, ()) if service else self.every_measure
+        levels = self.levels
         figures = levels[(service, None)].figures(names)
         subs = sorted(k[1] for k in levels if k[0] == service and k[1] is not None)
         if service is not None:
             figures["sub_services"] = {sub: levels[(service, sub)].figures(names) for sub in subs}
         figures.update(_breakdowns(rows))
         before = (
-            previous_counts.get(service, 0)
+            self.previous_counts.get(service, 0)
             if service is not None
-            else sum(previous_counts.values())
+            else sum(self.previous_counts.values())
         )
         figures["referrals_previous_period"] = before
         figures["referrals_change_rate"] = _ratio(figures["referrals"] - before, before)
         figures["targets"] = {
-            figure: variance(target, figures, period)
-            for (owner, figure), target in in_force.items()
+            figure: variance(target, figures, self.period)
+            for (owner, figure), target in self.in_force.items()
             if owner == service
         }
         return figures
 
-    report_services = {
-        s: service_figures(s, (r for r in data.dimensions if r["service"] == s)) for s in services
-    }
-    totals = service_figures(None, data.dimensions)
-    by_status = {str(r["status"]): int(r["referrals"]) for r in data.intake}
-    totals["intake"] = {
+
+def _intake_totals(rows: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """The referrals received in the period, by where they stand now."""
+    by_status = {str(r["status"]): int(r["referrals"]) for r in rows}
+    return {
         "received": sum(by_status.values()),
         "routed": by_status.get("routed", 0) + by_status.get("closed", 0),
         "awaiting_consent": by_status.get("awaiting_consent", 0),
         "no_service": by_status.get("no_service", 0),
         "not_yet_decided": by_status.get("received", 0),
-    }
-    totals["statutory_referrals"] = statutory_figures(data.statutory)
-    return {
-        "from": period.start.isoformat(),
-        "to": period.end.isoformat(),
-        "period": period.label,
-        "previous_period": {
-            "from": previous.start.isoformat(),
-            "to": previous.end.isoformat(),
-            "period": previous.label,
-        },
-        "local_authority": local_authority,
-        "as_of": as_of.isoformat(),
-        "caseload_at": caseload_at.isoformat(),
-        "services": report_services,
-        "totals": totals,
-        "equality": equality_section(data.equality, data.equality_months),
     }
 
 

@@ -38,12 +38,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from schemas.codes import ConsentStatus, Need
 from schemas.events import ReferralFacts
-
-ConsentChange = Literal["given", "refused", "withdrawn"]
+from services.referral_intake.domain.consent import ConsentChange
 
 
 class UnknownFact(ValueError):

@@ -7,8 +7,9 @@ from functools import partial
 import asyncpg
 from faststream.kafka import KafkaBroker
 
-from schemas import events, topics
+from schemas import events
 from schemas.envelope import CloudEvent
+from services.plumbing.events import by_event
 from services.plumbing.kafka import On, subscribe
 from services.plumbing.settings import ServiceSettings
 from services.referral_intake.handlers import common, decisions
@@ -22,29 +23,33 @@ behind while intake was busy taking referrals."""
 def register(broker: KafkaBroker, pool: asyncpg.Pool, settings: ServiceSettings) -> None:
     subscribe(
         broker,
-        topic=topics.REFERRAL_ROUTED,
+        topic=events.ReferralRouted.TOPIC,
         group_id=common.ROUTED_CONSUMER,
-        handlers={
-            events.REFERRAL_ROUTED: On(
-                CloudEvent[events.ReferralRouted],
-                partial(decisions.record_decision, pool),
-                handle_batch=partial(decisions.record_decisions, pool),
-            )
-        },
+        handlers=by_event(
+            {
+                events.ReferralRouted: On(
+                    CloudEvent[events.ReferralRouted],
+                    partial(decisions.record_decision, pool),
+                    handle_batch=partial(decisions.record_decisions, pool),
+                )
+            }
+        ),
         settings=settings,
         max_batch=MAX_BATCH,
     )
     subscribe(
         broker,
-        topic=topics.REFERRAL_STATUS,
+        topic=events.RouteStatusChanged.TOPIC,
         group_id=common.STATUS_CONSUMER,
-        handlers={
-            events.ROUTE_STATUS: On(
-                CloudEvent[events.RouteStatusChanged],
-                partial(decisions.record_route_status, pool),
-                handle_batch=partial(decisions.record_route_statuses, pool),
-            )
-        },
+        handlers=by_event(
+            {
+                events.RouteStatusChanged: On(
+                    CloudEvent[events.RouteStatusChanged],
+                    partial(decisions.record_route_status, pool),
+                    handle_batch=partial(decisions.record_route_statuses, pool),
+                )
+            }
+        ),
         settings=settings,
         max_batch=MAX_BATCH,
     )

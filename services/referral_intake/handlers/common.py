@@ -9,8 +9,8 @@ from typing import Any
 
 import asyncpg
 
-from schemas import events, topics
-from schemas.codes import TERMINAL_ROUTE_STATUSES, ReferralStatus, RouteStatus
+from schemas import events
+from schemas.codes import TERMINAL_ROUTE_STATUSES, ReferralStatus, RouteStatus, Trigger
 from services.plumbing.db import Connection
 from services.plumbing.events import outgoing
 from services.plumbing.outbox import OutgoingEvent
@@ -60,7 +60,7 @@ async def reassessment(
     conn: Connection,
     referral_id: uuid.UUID,
     facts: dict[str, Any],
-    trigger: str,
+    trigger: Trigger,
     *,
     change: events.RouteChange | None = None,
     request_id: uuid.UUID | None = None,
@@ -69,11 +69,7 @@ async def reassessment(
     """A ``referral.reassess.v1`` event carrying the referral's current facts and routes."""
     routes = await repo.routes_of(conn, referral_id)
     return outgoing(
-        topic=topics.REFERRAL_REASSESS,
-        type_=events.REFERRAL_REASSESS,
-        source=SOURCE,
-        referral_id=referral_id,
-        data=events.ReassessmentRequested(
+        events.ReassessmentRequested(
             trigger=trigger,
             request_id=request_id,
             facts=events.ReferralFacts.model_validate(facts),
@@ -84,4 +80,6 @@ async def reassessment(
             change=change,
             decision_id=decision_id,
         ),
+        source=SOURCE,
+        referral_id=referral_id,
     )

@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 import asyncpg
 
-from schemas.codes import ConsentStatus
 from services.plumbing import outbox
 from services.plumbing.db import Connection
 from services.referral_intake.adapters import repository as repo
 from services.referral_intake.adapters.vault import Vault
+from services.referral_intake.domain import consent
+from services.referral_intake.domain.consent import ConsentChange
 from services.referral_intake.handlers.common import Conflict, NotFound, reassessment
 from services.referral_intake.handlers.notes import CONSENT_RECORDED_BY
-
-ConsentChange = Literal["given", "refused", "withdrawn"]
 
 
 async def record_consent(
@@ -39,14 +38,11 @@ async def record_consent(
         referral = await repo.lock_referral(conn, referral_id)
         if referral is None:
             raise NotFound
-        if referral["decision"] is None:
-            raise Conflict(
-                "The referral is still being routed; record the consent again in a moment."
-            )
-        if status == "withdrawn" and referral["consent_status"] not in ("given", "not_asked"):
-            raise Conflict("Consent can only be withdrawn after it was given (or not yet asked).")
-        if status == referral["consent_status"]:
-            raise Conflict(f"Consent is already recorded as {status}.")
+        refused = consent.refusal(
+            status, on_record=referral["consent_status"], routed=referral["decision"] is not None
+        )
+        if refused is not None:
+            raise Conflict(refused)
         facts = await record_change(
             conn,
             referral_id,
@@ -58,7 +54,9 @@ async def record_consent(
             actor=actor,
             at=now,
         )
-        await outbox.add(conn, [await reassessment(conn, referral_id, facts, f"consent_{status}")])
+        await outbox.add(
+            conn, [await reassessment(conn, referral_id, facts, consent.trigger(status))]
+        )
     return {"referral_id": str(referral_id), "consent": status}
 
 
@@ -82,7 +80,7 @@ async def record_change(
     (``recorded_by``) is free text that may name anyone: it is sealed in the vault, and
     erased with the referral's personal data."""
     facts = dict(facts)
-    facts["consent"] = (ConsentStatus.GIVEN if status == "given" else ConsentStatus.REFUSED).value
+    facts["consent"] = consent.consent_fact(status).value
     await repo.set_consent(conn, referral_id, facts, status, at)
     note = None
     if recorded_by is not None:
@@ -97,5 +95,7 @@ async def record_change(
         recorded_by_note=note,
         actor=actor,
     )
-    await repo.add_timeline(conn, referral_id, f"consent_{status}", at, actor=actor, detail=detail)
+    await repo.add_timeline(
+        conn, referral_id, consent.trigger(status).value, at, actor=actor, detail=detail
+    )
     return facts

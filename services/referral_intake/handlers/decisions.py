@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import asyncpg
 
 from schemas import events, topics
-from schemas.codes import TERMINAL_ROUTE_STATUSES, RejectionReason, RouteStatus
+from schemas.codes import TERMINAL_ROUTE_STATUSES, RejectionReason, RouteStatus, Trigger
 from schemas.envelope import CloudEvent
 from services.plumbing import inbox, outbox
 from services.plumbing.db import Connection
@@ -19,6 +19,7 @@ from services.plumbing.kafka import Delivered
 from services.referral_intake.adapters import reports as report_facts
 from services.referral_intake.adapters import repository as repo
 from services.referral_intake.adapters import statutory as statutory_referrals
+from services.referral_intake.domain import timeline
 from services.referral_intake.domain.statutory import statutory
 from services.referral_intake.handlers.common import (
     ROUTED_CONSUMER,
@@ -27,24 +28,6 @@ from services.referral_intake.handlers.common import (
     refresh_referral_status,
 )
 from services.referral_intake.handlers.submission import send_pending_reassessment
-
-FULL_ASSESSMENTS = frozenset(
-    {"received", "consent_given", "consent_refused", "consent_withdrawn", "resubmitted"}
-)
-"""Triggers after which the router decided the whole referral again (not just one route)."""
-
-_TIMELINE_EVENT = {
-    "received": "routed",
-    "consent_given": "reassessed",
-    "consent_refused": "reassessed",
-    "consent_withdrawn": "reassessed",
-    "route_rejected": "rerouted",
-    "sla_reroute": "rerouted",
-    "override_add": "override",
-    "override_remove": "override",
-    "resubmitted": "reassessed",
-}
-
 
 EventT = TypeVar("EventT")
 Record = Callable[[Connection, EventT], Awaitable[uuid.UUID | None]]
@@ -96,20 +79,12 @@ async def _record_decision(
         override = await repo.override_by_request(conn, decision.request_id)
         if override is not None:
             actor = override["supervisor"]
-    stored = decision.model_dump(mode="json")
-    if decision.trigger not in FULL_ASSESSMENTS:
-        # One route changed: the referral's assessment stands; only flags accumulate.
-        previous: dict[str, Any] = await repo.referral_decision(conn, decision.referral_id) or {}
-        stored = {
-            **previous,
-            "flags": list(dict.fromkeys(previous.get("flags", []) + decision.flags)),
-            "policy_version": decision.policy_version,
-        }
-    elif decision.trigger == "resubmitted":
-        # A resubmission never takes a flag away (escalation only): MARAC, emergency and
-        # safeguarding flags raised before stay raised.
-        previous = await repo.referral_decision(conn, decision.referral_id) or {}
-        stored["flags"] = list(dict.fromkeys(previous.get("flags", []) + decision.flags))
+    previous = (
+        await repo.referral_decision(conn, decision.referral_id)
+        if timeline.keeps_earlier_flags(decision.trigger)
+        else None
+    )
+    stored = timeline.stored_decision(decision, previous)
     await repo.store_decision(conn, decision.referral_id, stored, decision.decided_at)
     await statutory_referrals.raise_flags(
         conn,
@@ -117,27 +92,16 @@ async def _record_decision(
         statutory(stored.get("flags", [])),
         at=decision.decided_at,
         policy_version=decision.policy_version,
-        full_assessment=decision.trigger in FULL_ASSESSMENTS,
+        full_assessment=timeline.is_full_assessment(decision.trigger),
     )
-    event_name = _TIMELINE_EVENT.get(decision.trigger, "reassessed")
-    if decision.trigger == "received" and decision.status.value == "no_service":
-        event_name = "no_service"
     await repo.add_timeline(
         conn,
         decision.referral_id,
-        event_name,
+        timeline.decision_event(decision),
         decision.decided_at,
         actor=actor,
         detail={
-            "trigger": decision.trigger,
-            "policy_version": decision.policy_version,
-            "decision_status": decision.status.value,
-            "rule_ids": decision.rule_ids,
-            "services": [r.service.value for r in decision.routes],
-            "held_services": [r.service.value for r in decision.held_routes],
-            "cancelled_services": [r.service.value for r in decision.cancelled_routes],
-            "flags": decision.flags,
-            **({"reason": decision.reason.value} if decision.reason else {}),
+            **timeline.decision_detail(decision),
             **await _assessment_detail(conn, decision),
         },
     )
@@ -189,7 +153,7 @@ async def _record_decision(
 async def _assessment_detail(conn: Connection, decision: events.ReferralRouted) -> dict[str, Any]:
     """For a resubmission's decision: which submissions it answers, what it kept, and the
     routes it ended in favour of others (so the timeline shows each assessment)."""
-    if decision.trigger != "resubmitted":
+    if decision.trigger != Trigger.RESUBMITTED:
         return {}
     versions = await repo.submission_versions_deciding(
         conn, decision.referral_id, decision.decision_id
@@ -326,6 +290,10 @@ async def _ask_to_reroute(
     )
     await outbox.add(
         conn,
-        [await reassessment(conn, referral_id, referral["facts"], "route_rejected", change=change)],
+        [
+            await reassessment(
+                conn, referral_id, referral["facts"], Trigger.ROUTE_REJECTED, change=change
+            )
+        ],
         caused_by=caused_by,
     )

@@ -59,7 +59,20 @@ async def seal_clear_text(conn: Connection, vault: Vault, identity_key: bytes) -
     """Seal what earlier versions kept in the clear (or drop it, for a referral already
     erased), and key their idempotency records. Runs at start; finds nothing the second
     time. Returns how many of each it changed."""
-    done = {"justifications": 0, "recorded_by": 0, "idempotency": 0}
+    done = {
+        "justifications": await _seal_justifications(conn, vault),
+        "recorded_by": await _seal_consent_recorders(conn, vault),
+        "idempotency": await _key_referrals_idempotency(conn, identity_key)
+        + await _key_submissions_idempotency(conn, identity_key),
+    }
+    if any(done.values()):
+        log.info("clear text sealed in the vault", extra=done)
+    return done
+
+
+async def _seal_justifications(conn: Connection, vault: Vault) -> int:
+    """Overrides' justifications into the vault; the timeline names the note instead."""
+    changed = 0
     for row in await conn.fetch(
         """SELECT o.request_id, o.referral_id, o.justification, o.supervisor, o.at,
                   r.erased_at
@@ -90,7 +103,13 @@ async def seal_clear_text(conn: Connection, vault: Vault, identity_key: bytes) -
             row["justification"],
             note,
         )
-        done["justifications"] += 1
+        changed += 1
+    return changed
+
+
+async def _seal_consent_recorders(conn: Connection, vault: Vault) -> int:
+    """Who recorded each consent, into the vault."""
+    changed = 0
     for row in await conn.fetch(
         """SELECT c.id, c.referral_id, c.recorded_by, c.actor, r.erased_at
            FROM consents c JOIN referrals r USING (referral_id)
@@ -110,7 +129,13 @@ async def seal_clear_text(conn: Connection, vault: Vault, identity_key: bytes) -
             row["id"],
             note,
         )
-        done["recorded_by"] += 1
+        changed += 1
+    return changed
+
+
+async def _key_referrals_idempotency(conn: Connection, identity_key: bytes) -> int:
+    """Referrals' idempotency records keyed (or cleared once erased)."""
+    changed = 0
     for row in await conn.fetch(
         """SELECT referral_id, idempotency_key, request_hash, erased_at FROM referrals
            WHERE idempotency_key IS NOT NULL OR request_hash IS NOT NULL"""
@@ -124,9 +149,15 @@ async def seal_clear_text(conn: Connection, vault: Vault, identity_key: bytes) -
             keyed_idempotency_key(identity_key, row["idempotency_key"]) if keep else None,
             keyed_request_hash(identity_key, row["request_hash"] or "") if keep else None,
         )
-        done["idempotency"] += 1
+        changed += 1
+    return changed
+
+
+async def _key_submissions_idempotency(conn: Connection, identity_key: bytes) -> int:
+    """Each submission's idempotency record, keyed or cleared the same way."""
     # Every submission keeps its own idempotency record since resubmissions (migration 060
     # copied each referral's first one there): keyed, or cleared once erased, the same way.
+    changed = 0
     for row in await conn.fetch(
         """SELECT s.referral_id, s.version, s.idempotency_key, s.request_hash, r.erased_at
            FROM submissions s JOIN referrals r USING (referral_id)
@@ -142,10 +173,8 @@ async def seal_clear_text(conn: Connection, vault: Vault, identity_key: bytes) -
             keyed_idempotency_key(identity_key, row["idempotency_key"]) if keep else None,
             keyed_request_hash(identity_key, row["request_hash"] or "") if keep else None,
         )
-        done["idempotency"] += 1
-    if any(done.values()):
-        log.info("clear text sealed in the vault", extra=done)
-    return done
+        changed += 1
+    return changed
 
 
 def with_notes(entry: dict[str, Any], notes: dict[int, dict[str, Any]]) -> dict[str, Any]:

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Literal
 
 import asyncpg
 
 from schemas import events
 from schemas.codes import TERMINAL_ROUTE_STATUSES, Priority, Service
 from services.plumbing import outbox
+from services.plumbing.db import Connection
 from services.referral_intake.adapters import repository as repo
 from services.referral_intake.adapters.vault import Vault
+from services.referral_intake.domain import overrides
+from services.referral_intake.domain.overrides import OverrideAction
 from services.referral_intake.handlers.common import Conflict, NotFound, reassessment
 from services.referral_intake.handlers.notes import OVERRIDE_JUSTIFICATION
 
@@ -23,7 +25,7 @@ async def override_routes(
     vault: Vault,
     referral_id: uuid.UUID,
     *,
-    action: Literal["add", "remove"],
+    action: OverrideAction,
     service: Service,
     sub_service: str | None,
     priority: Priority | None,
@@ -36,24 +38,7 @@ async def override_routes(
         referral = await repo.lock_referral(conn, referral_id)
         if referral is None:
             raise NotFound
-        if referral["decision"] is None:
-            raise Conflict(
-                "The referral is still being routed; try the override again in a moment."
-            )
-        open_routes = [
-            r
-            for r in await repo.routes_of(conn, referral_id)
-            if r["status"] not in TERMINAL_ROUTE_STATUSES and r["service"] == service.value
-        ]
-        route_id = None
-        if action == "add" and open_routes:
-            raise Conflict(f"There is already an open route to {service.value}; remove it first.")
-        if action == "remove":
-            if not open_routes:
-                raise Conflict(f"There is no open route to {service.value} to remove.")
-            route_id = open_routes[0]["route_id"]
-        if referral["erased_at"] is not None:
-            raise Conflict("This referral's personal data was erased; it can no longer change.")
+        route_id = await _route_to_change(conn, referral, action, service)
         # The justification is free text that may name the person: sealed in the vault.
         note = await vault.add_note(
             conn,
@@ -76,7 +61,7 @@ async def override_routes(
         await repo.add_timeline(
             conn,
             referral_id,
-            f"override_{action}_requested",
+            overrides.requested_event(action),
             now,
             actor=supervisor,
             route_id=route_id,
@@ -85,17 +70,36 @@ async def override_routes(
         change = events.RouteChange(
             route_id=route_id, service=service, sub_service=sub_service, priority=priority
         )
-        await outbox.add(
+        asked = await reassessment(
             conn,
-            [
-                await reassessment(
-                    conn,
-                    referral_id,
-                    referral["facts"],
-                    f"override_{action}",
-                    change=change,
-                    request_id=request_id,
-                )
-            ],
+            referral_id,
+            referral["facts"],
+            overrides.trigger(action),
+            change=change,
+            request_id=request_id,
         )
+        await outbox.add(conn, [asked])
     return {"referral_id": str(referral_id), "override": action, "service": service.value}
+
+
+async def _route_to_change(
+    conn: Connection, referral: asyncpg.Record, action: OverrideAction, service: Service
+) -> uuid.UUID | None:
+    """The open route a removal ends (None for an addition); ``Conflict`` when the override
+    cannot be made (``domain.overrides.refusal``)."""
+    open_routes = [
+        r
+        for r in await repo.routes_of(conn, referral["referral_id"])
+        if r["status"] not in TERMINAL_ROUTE_STATUSES and r["service"] == service.value
+    ]
+    refused = overrides.refusal(
+        action,
+        service,
+        routed=referral["decision"] is not None,
+        open_routes=len(open_routes),
+        erased=referral["erased_at"] is not None,
+    )
+    if refused is not None:
+        raise Conflict(refused)
+    route_id: uuid.UUID | None = open_routes[0]["route_id"] if action == "remove" else None
+    return route_id

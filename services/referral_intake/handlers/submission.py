@@ -24,8 +24,8 @@ from typing import Any
 
 import asyncpg
 
-from schemas import events, topics
-from schemas.codes import ReferralStatus, Role
+from schemas import events
+from schemas.codes import ReferralStatus, Role, Trigger
 from schemas.events import ReferralFacts
 from services.plumbing import outbox
 from services.plumbing.db import Connection
@@ -39,7 +39,7 @@ from services.referral_intake.domain.resubmission import Combined, combine, merg
 from services.referral_intake.handlers import consent
 from services.referral_intake.handlers.common import SOURCE, reassessment
 
-RESUBMITTED = "resubmitted"
+RESUBMITTED = Trigger.RESUBMITTED
 AWAIT_LIMIT = timedelta(minutes=10)
 """How long a resubmission's re-assessment waits for the one before it to be decided."""
 log = logging.getLogger(__name__)
@@ -65,6 +65,21 @@ class Submitted:
     consent_change: str | None = None
     cross_linked: tuple[tuple[uuid.UUID, str], ...] = field(default=())
     """Other referrals of the same person: (referral id, relation)."""
+
+
+@dataclass(frozen=True)
+class _Submission:
+    """One submission as it arrived, with what is worked out from it before the database is
+    asked anything: its coded facts, its identity keys, its idempotency records (HMACs)."""
+
+    request: ReferralRequest
+    facts: ReferralFacts
+    keys: IdentityKeys
+    submitted_by: str
+    idempotency_hmac: str | None
+    request_hmac: str | None
+    vault: Vault
+    at: datetime
 
 
 def _request_hash(request: ReferralRequest, secret: bytes) -> str:
@@ -108,98 +123,73 @@ async def submit_referral(
 ) -> Submitted:
     # Only an Idempotency-Key is ever compared with the request it came with.
     # Both only as HMACs under intake's identity key (issue 25, finding 4).
-    request_hmac = _request_hash(request, identity_key) if idempotency_key is not None else None
-    keyed = (
-        identity.keyed_idempotency_key(identity_key, idempotency_key)
-        if idempotency_key is not None
-        else None
-    )
     now = datetime.now(UTC)
-    facts = coded_facts(request, uuid.uuid4(), now)
-    keys = identity.identity_keys(request, identity_key)
+    submission = _Submission(
+        request=request,
+        facts=coded_facts(request, uuid.uuid4(), now),
+        keys=identity.identity_keys(request, identity_key),
+        submitted_by=submitted_by,
+        idempotency_hmac=(
+            identity.keyed_idempotency_key(identity_key, idempotency_key)
+            if idempotency_key is not None
+            else None
+        ),
+        request_hmac=(
+            _request_hash(request, identity_key) if idempotency_key is not None else None
+        ),
+        vault=vault,
+        at=now,
+    )
     for _ in range(2):  # a concurrent request with the same key can win the insert once
         try:
             async with pool.acquire() as conn:
-                if keyed is not None:
-                    existing = await repo.find_by_idempotency_key(conn, keyed)
-                    if existing is not None:
-                        if not hmac.compare_digest(
-                            existing["request_hmac"] or "", request_hmac or ""
-                        ):
-                            raise IdempotencyConflict
-                        return _replayed(existing)
-                if not keys.identifies:
-                    # Nobody to match: one statement, no transaction to pay for.
-                    return await _new_referral(
-                        conn,
-                        request,
-                        facts,
-                        keys,
-                        Match(None, (), False),
-                        submitted_by,
-                        keyed,
-                        request_hmac,
-                        vault,
-                    )
-                since = now - timedelta(days=identity.REPEAT_WINDOW_DAYS)
-                if not await repo.people_on_record(conn, keys.person, keys.person_phone, since):
-                    # Nobody like this person on record (most submissions): one query and
-                    # one statement, no transaction to pay for.
-                    return await _new_referral(
-                        conn,
-                        request,
-                        facts,
-                        keys,
-                        Match(None, (), False),
-                        submitted_by,
-                        keyed,
-                        request_hmac,
-                        vault,
-                    )
-                async with conn.transaction():
-                    # Someone like them is: lock their keys and look again, so that two
-                    # submissions of one known person are matched one after the other.
-                    await repo.lock_identities(
-                        conn, [k for k in (keys.person, keys.person_phone) if k]
-                    )
-                    rows = await repo.people_on_record(conn, keys.person, keys.person_phone, since)
-                    found = identity.match(
-                        keys,
-                        request.subject.role,
-                        facts.subject.age,
-                        [_on_record(r) for r in rows],
-                        now,
-                    )
-                    if found.same_referral is not None:
-                        joined = await _resubmission(
-                            conn,
-                            found,
-                            request,
-                            facts,
-                            keys,
-                            submitted_by,
-                            keyed,
-                            request_hmac,
-                            vault,
-                            now,
-                        )
-                        if joined is not None:
-                            return joined
-                    return await _new_referral(
-                        conn,
-                        request,
-                        facts,
-                        keys,
-                        found,
-                        submitted_by,
-                        keyed,
-                        request_hmac,
-                        vault,
-                    )
+                return await _submit(conn, submission)
         except asyncpg.UniqueViolationError:
             if idempotency_key is None:
                 raise
     raise IdempotencyConflict
+
+
+async def _submit(conn: Connection, submission: _Submission) -> Submitted:
+    """A replay of the same submission, a new submission of the person's open referral, or
+    a new referral, whichever it is."""
+    keys = submission.keys
+    if submission.idempotency_hmac is not None:
+        existing = await repo.find_by_idempotency_key(conn, submission.idempotency_hmac)
+        if existing is not None:
+            if not hmac.compare_digest(
+                existing["request_hmac"] or "", submission.request_hmac or ""
+            ):
+                raise IdempotencyConflict
+            return _replayed(existing)
+    if not keys.identifies:
+        # Nobody to match: one statement, no transaction to pay for.
+        return await _new_referral(conn, submission, _NO_MATCH)
+    since = submission.at - timedelta(days=identity.REPEAT_WINDOW_DAYS)
+    if not await repo.people_on_record(conn, keys.person, keys.person_phone, since):
+        # Nobody like this person on record (most submissions): one query and one
+        # statement, no transaction to pay for.
+        return await _new_referral(conn, submission, _NO_MATCH)
+    async with conn.transaction():
+        # Someone like them is: lock their keys and look again, so that two submissions of
+        # one known person are matched one after the other.
+        await repo.lock_identities(conn, [k for k in (keys.person, keys.person_phone) if k])
+        rows = await repo.people_on_record(conn, keys.person, keys.person_phone, since)
+        found = identity.match(
+            keys,
+            submission.request.subject.role,
+            submission.facts.subject.age,
+            [_on_record(r) for r in rows],
+            submission.at,
+        )
+        if found.same_referral is not None:
+            joined = await _resubmission(conn, found, submission)
+            if joined is not None:
+                return joined
+        return await _new_referral(conn, submission, found)
+
+
+_NO_MATCH = Match(None, (), False)
 
 
 def _replayed(row: asyncpg.Record) -> Submitted:
@@ -217,17 +207,9 @@ def _replayed(row: asyncpg.Record) -> Submitted:
     )
 
 
-async def _new_referral(
-    conn: Connection,
-    request: ReferralRequest,
-    facts: ReferralFacts,
-    keys: IdentityKeys,
-    found: Match,
-    submitted_by: str,
-    idempotency_hmac: str | None,
-    request_hmac: str | None,
-    vault: Vault,
-) -> Submitted:
+async def _new_referral(conn: Connection, submission: _Submission, found: Match) -> Submitted:
+    request, facts, keys = submission.request, submission.facts, submission.keys
+    submitted_by = submission.submitted_by
     referral_id = facts.referral_id
     if found.repeat_victim:
         facts = facts.model_copy(
@@ -243,22 +225,18 @@ async def _new_referral(
         conn,
         facts,
         submitted_by=submitted_by,
-        idempotency_hmac=idempotency_hmac,
-        request_hmac=request_hmac,
+        idempotency_hmac=submission.idempotency_hmac,
+        request_hmac=submission.request_hmac,
         person_key=keys.person,
         person_phone_key=keys.person_phone,
         born_key=keys.born,
         identity_version=identity.IDENTITY_VERSION,
         crime_key=keys.crime,
         repeat_victim=found.repeat_victim,
-        sealed=vault.seal(referral_id, request.personal_data()),
+        sealed=submission.vault.seal(referral_id, request.personal_data()),
         timeline_detail=detail or None,
         event=outgoing(
-            topic=topics.REFERRAL_RECEIVED,
-            type_=events.REFERRAL_RECEIVED,
-            source=SOURCE,
-            referral_id=referral_id,
-            data=events.ReferralReceived(facts=facts),
+            events.ReferralReceived(facts=facts), source=SOURCE, referral_id=referral_id
         ),
         equality=request.equality_answers(),
     )
@@ -295,16 +273,7 @@ async def _cross_link(
 
 
 async def _resubmission(
-    conn: Connection,
-    found: Match,
-    request: ReferralRequest,
-    submitted: ReferralFacts,
-    keys: IdentityKeys,
-    submitted_by: str,
-    idempotency_hmac: str | None,
-    request_hmac: str | None,
-    vault: Vault,
-    now: datetime,
+    conn: Connection, found: Match, submission: _Submission
 ) -> Submitted | None:
     """The submission joins the open referral: ``None`` when, under its lock, the referral
     turns out to have closed meanwhile (the submission is then a new referral)."""
@@ -316,73 +285,29 @@ async def _resubmission(
     if referral["status"] in (ReferralStatus.CLOSED.value, ReferralStatus.NO_SERVICE.value):
         return None
     on_record = ReferralFacts.model_validate(referral["facts"])
-    own = submitted.model_copy(
+    own = submission.facts.model_copy(
         update={"referral_id": referral_id, "received_at": on_record.received_at}
     )
     combined = combine(on_record, own)
     version = (referral["versions"] or 1) + 1
-    facts = combined.facts.model_dump(mode="json")
-    if combined.consent_change is not None:
-        facts = await consent.record_change(
-            conn,
-            referral_id,
-            facts,
-            vault,
-            status=combined.consent_change,
-            recorded_at=request.consent.recorded_at or now,
-            recorded_by=request.consent.recorded_by,
-            actor=submitted_by,
-            at=now,
-            detail={"via": "resubmission", "submission": version},
-        )
+    facts = await _with_consent_change(conn, submission, referral_id, combined, version)
     decision_id, awaiting, pending = await _reassess_if_changed(
-        conn, referral, combined, facts, now
+        conn, referral, combined, facts, submission.at
     )
     await repo.set_resubmitted(
         conn,
         referral_id,
         facts=facts,
-        at=now,
+        at=submission.at,
         awaiting_decision=awaiting,
         pending_reassessment=pending,
     )
-    await repo.add_submission(
-        conn,
-        referral_id,
-        version,
-        at=now,
-        by=submitted_by,
-        facts=own.model_dump(mode="json"),
-        raised=list(combined.raised),
-        kept_from_record=list(combined.kept_from_record),
-        consent_change=combined.consent_change,
-        decision_id=decision_id,
-        idempotency_hmac=idempotency_hmac,
-        request_hmac=request_hmac,
+    await _record_submission(conn, submission, referral_id, version, own, combined, decision_id)
+    others = tuple(
+        (other.referral_id, _relation(submission.keys, other)) for other in found.same_person
     )
-    personal = await vault.read(conn, referral_id) or {}
-    await vault.write(
-        conn,
-        referral_id,
-        merge_personal(personal, request.personal_data(), version=version, at=now, by=submitted_by),
-    )
-    await repo.add_timeline(
-        conn,
-        referral_id,
-        RESUBMITTED,
-        now,
-        actor=submitted_by,
-        detail={
-            "submission": version,
-            "raised": list(combined.raised),
-            "kept_from_record": list(combined.kept_from_record),
-            **({"consent": combined.consent_change} if combined.consent_change else {}),
-            **({"decision_id": str(decision_id)} if decision_id else {}),
-        },
-    )
-    others = tuple((other.referral_id, _relation(keys, other)) for other in found.same_person)
     if others:
-        await _cross_link(conn, referral_id, others, now, submitted_by)
+        await _cross_link(conn, referral_id, others, submission.at, submission.submitted_by)
     return Submitted(
         referral_id,
         referral["status"],
@@ -394,6 +319,83 @@ async def _resubmission(
         kept_from_record=combined.kept_from_record,
         consent_change=combined.consent_change,
         cross_linked=others,
+    )
+
+
+async def _with_consent_change(
+    conn: Connection,
+    submission: _Submission,
+    referral_id: uuid.UUID,
+    combined: Combined,
+    version: int,
+) -> dict[str, Any]:
+    """The combined facts, after recording the consent change the submission makes, if any
+    (as ``POST /consent`` would)."""
+    facts = combined.facts.model_dump(mode="json")
+    if combined.consent_change is None:
+        return facts
+    return await consent.record_change(
+        conn,
+        referral_id,
+        facts,
+        submission.vault,
+        status=combined.consent_change,
+        recorded_at=submission.request.consent.recorded_at or submission.at,
+        recorded_by=submission.request.consent.recorded_by,
+        actor=submission.submitted_by,
+        at=submission.at,
+        detail={"via": "resubmission", "submission": version},
+    )
+
+
+async def _record_submission(
+    conn: Connection,
+    submission: _Submission,
+    referral_id: uuid.UUID,
+    version: int,
+    own: ReferralFacts,
+    combined: Combined,
+    decision_id: uuid.UUID | None,
+) -> None:
+    """The submission kept as a version of its own (coded facts, what it raised and what
+    the record kept), its personal data merged into the vault, and its timeline entry."""
+    now, by = submission.at, submission.submitted_by
+    await repo.add_submission(
+        conn,
+        referral_id,
+        version,
+        at=now,
+        by=by,
+        facts=own.model_dump(mode="json"),
+        raised=list(combined.raised),
+        kept_from_record=list(combined.kept_from_record),
+        consent_change=combined.consent_change,
+        decision_id=decision_id,
+        idempotency_hmac=submission.idempotency_hmac,
+        request_hmac=submission.request_hmac,
+    )
+    vault = submission.vault
+    personal = await vault.read(conn, referral_id) or {}
+    await vault.write(
+        conn,
+        referral_id,
+        merge_personal(
+            personal, submission.request.personal_data(), version=version, at=now, by=by
+        ),
+    )
+    await repo.add_timeline(
+        conn,
+        referral_id,
+        RESUBMITTED.value,
+        now,
+        actor=by,
+        detail={
+            "submission": version,
+            "raised": list(combined.raised),
+            "kept_from_record": list(combined.kept_from_record),
+            **({"consent": combined.consent_change} if combined.consent_change else {}),
+            **({"decision_id": str(decision_id)} if decision_id else {}),
+        },
     )
 
 

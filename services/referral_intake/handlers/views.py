@@ -98,31 +98,40 @@ async def referral_view(
         # and what the record kept, and the decision that followed.
         "submissions": [_submission(s) for s in submissions],
         # The same person's other referrals (another role, another crime).
-        "linked_referrals": [
-            {
-                "referral_id": str(r["linked_id"]),
-                "relation": r["relation"],
-                "role": r["role"],
-                "status": r["status"],
-                "linked_at": r["at"].isoformat(),
-            }
-            for r in linked
-        ],
+        "linked_referrals": [_linked(r) for r in linked],
     }
     if stored:
         view["decision"] = {
-            "decision_id": stored.get("decision_id"),
-            "policy_version": stored["policy_version"],
-            "decided_at": stored["decided_at"],
-            "status": stored["status"],
-            "reason": stored.get("reason"),
-            "da_risk": stored.get("da_risk"),
-            "enhanced_rights": stored["enhanced_rights"],
-            "flags": list(dict.fromkeys(flags)),
+            **_decision(stored, flags),
             "routes": [_route(r, timeline, notes) for r in routes],
             "held_routes": stored.get("held_routes", []),
         }
     return view
+
+
+def _linked(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "referral_id": str(row["linked_id"]),
+        "relation": row["relation"],
+        "role": row["role"],
+        "status": row["status"],
+        "linked_at": row["at"].isoformat(),
+    }
+
+
+def _decision(stored: dict[str, Any], flags: list[str]) -> dict[str, Any]:
+    """The stored decision as staff read it, with every flag once (the repeat-victim flag
+    among them)."""
+    return {
+        "decision_id": stored.get("decision_id"),
+        "policy_version": stored["policy_version"],
+        "decided_at": stored["decided_at"],
+        "status": stored["status"],
+        "reason": stored.get("reason"),
+        "da_risk": stored.get("da_risk"),
+        "enhanced_rights": stored["enhanced_rights"],
+        "flags": list(dict.fromkeys(flags)),
+    }
 
 
 def _submission(row: asyncpg.Record) -> dict[str, Any]:
@@ -184,19 +193,7 @@ async def worklist(
         outstanding = await statutory_sql.outstanding_for(conn, [r["referral_id"] for r in page])
     by_referral: dict[uuid.UUID, list[dict[str, Any]]] = {}
     for r in routes:
-        by_referral.setdefault(r["referral_id"], []).append(
-            {
-                "route_id": str(r["route_id"]),
-                "service": r["service"],
-                "sub_service": r["sub_service"],
-                "priority": r["priority"],
-                "status": r["status"],
-                "breached": r["breached"],
-                "acknowledge_by": r["acknowledge_by"].isoformat(),
-                "contact_due_by": r["contact_due_by"].isoformat(),
-                "code_deadline": r["code_deadline"].isoformat(),
-            }
-        )
+        by_referral.setdefault(r["referral_id"], []).append(_worklist_route(r))
     items = [
         {
             "referral_id": str(r["referral_id"]),
@@ -217,3 +214,17 @@ async def worklist(
         else None
     )
     return {"items": items, "next_cursor": next_cursor}
+
+
+def _worklist_route(row: asyncpg.Record) -> dict[str, Any]:
+    """One route on the worklist: its clocks and whether one was missed."""
+    return {
+        "route_id": str(row["route_id"]),
+        **{
+            name: row[name] for name in ("service", "sub_service", "priority", "status", "breached")
+        },
+        **{clock: row[clock].isoformat() for clock in _ROUTE_CLOCKS},
+    }
+
+
+_ROUTE_CLOCKS = ("acknowledge_by", "contact_due_by", "code_deadline")

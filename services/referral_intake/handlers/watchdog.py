@@ -2,17 +2,8 @@
 
 It reads the database, never in-memory timers, so a restart loses nothing; the
 ``sla_breaches`` primary key makes a breach count once across restarts and replicas. Each
-route is handled in its own transaction, so a crash part-way through repeats nothing.
-
-- ``acknowledge``: ``acknowledge_by`` passes before the provider accepts. ``sla_breached``
-  and ``escalated`` events; the route is escalated (its provider is reminded) and is on the
-  supervisor's worklist.
-- ``second_acknowledge``: ``second_acknowledge_by`` passes and the route is still
-  escalated. ``sla_breached``; the router is asked to re-route it (to VAL, or to the VAL
-  supervisor when VAL itself is late).
-- ``contact``: ``contact_due_by`` passes with no contact made. ``sla_breached``; worklist.
-- ``code``: the Victims' Code deadline passes before the provider has the referral.
-  ``sla_breached``: a compliance event for the commissioner.
+route is handled in its own transaction, so a crash part-way through repeats nothing. The
+clocks, and what a breach of each leads to, are ``domain.sla``'s.
 """
 
 from __future__ import annotations
@@ -21,18 +12,18 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import asyncpg
 
-from schemas import events, topics
-from schemas.codes import RouteStatus, Service
+from schemas import events
+from schemas.codes import RouteStatus, Service, Trigger
 from services.plumbing import outbox
 from services.plumbing.db import CONNECTION_ERRORS, Connection
 from services.plumbing.events import outgoing
 from services.plumbing.metrics import SLA_BREACHES
 from services.referral_intake.adapters import repository as repo
+from services.referral_intake.domain.sla import SLA_CLOCKS, SlaClock
 from services.referral_intake.handlers.common import (
     SOURCE,
     WATCHDOG,
@@ -44,34 +35,11 @@ log = logging.getLogger(__name__)
 BATCH = 200
 
 
-@dataclass(frozen=True)
-class Clock:
-    name: str
-    deadline: str
-    statuses: tuple[RouteStatus, ...]
-
-
-CLOCKS = (
-    Clock("acknowledge", "acknowledge_by", (RouteStatus.REQUESTED, RouteStatus.RECEIVED)),
-    Clock("second_acknowledge", "second_acknowledge_by", (RouteStatus.ESCALATED,)),
-    Clock(
-        "contact",
-        "contact_due_by",
-        (RouteStatus.REQUESTED, RouteStatus.RECEIVED, RouteStatus.ACCEPTED, RouteStatus.ESCALATED),
-    ),
-    Clock("code", "code_deadline", (RouteStatus.REQUESTED, RouteStatus.ESCALATED)),
-)
-
-
 def _sla_event(
-    type_: str, route: asyncpg.Record, clock: Clock, now: datetime
+    kind: type[events.SlaBreached], route: asyncpg.Record, clock: SlaClock, now: datetime
 ) -> outbox.OutgoingEvent:
     return outgoing(
-        topic=topics.REFERRAL_SLA,
-        type_=type_,
-        source=SOURCE,
-        referral_id=route["referral_id"],
-        data=events.SlaBreached(
+        kind(
             route_id=route["route_id"],
             referral_id=route["referral_id"],
             service=route["service"],
@@ -80,21 +48,23 @@ def _sla_event(
             detected_at=now,
             route_status=route["status"],
         ),
+        source=SOURCE,
+        referral_id=route["referral_id"],
     )
 
 
-async def _breach(conn: Connection, route: asyncpg.Record, clock: Clock, now: datetime) -> bool:
+async def _breach(conn: Connection, route: asyncpg.Record, clock: SlaClock, now: datetime) -> bool:
     """Report one breach; False when it was reported before."""
     if not await repo.record_breach(
         conn, route["route_id"], clock.name, route[clock.deadline], now
     ):
         return False
-    produced = [_sla_event(events.SLA_BREACHED, route, clock, now)]
+    produced = [_sla_event(events.SlaBreached, route, clock, now)]
     status = None
-    if clock.name == "acknowledge":
+    if clock.escalates:
         status = RouteStatus.ESCALATED.value
-        produced.append(_sla_event(events.ESCALATED, route, clock, now))
-    elif clock.name == "second_acknowledge":
+        produced.append(_sla_event(events.Escalated, route, clock, now))
+    elif clock.reroutes:
         referral = await repo.lock_referral(conn, route["referral_id"])
         assert referral is not None
         change = events.RouteChange(
@@ -107,14 +77,14 @@ async def _breach(conn: Connection, route: asyncpg.Record, clock: Clock, now: da
         )
         produced.append(
             await reassessment(
-                conn, route["referral_id"], referral["facts"], "sla_reroute", change=change
+                conn, route["referral_id"], referral["facts"], Trigger.SLA_REROUTE, change=change
             )
         )
     await repo.mark_breached(conn, route["route_id"], status, now)
     await repo.add_timeline(
         conn,
         route["referral_id"],
-        "escalated" if status else "sla_breached",
+        clock.timeline_event,
         now,
         actor=WATCHDOG,
         route_id=route["route_id"],
@@ -135,7 +105,7 @@ async def _breach(conn: Connection, route: asyncpg.Record, clock: Clock, now: da
 async def check_deadlines(pool: asyncpg.Pool, now: datetime) -> int:
     """One pass over every clock; returns the number of breaches reported now."""
     reported = 0
-    for clock in CLOCKS:
+    for clock in SLA_CLOCKS:
         while True:
             async with pool.acquire() as conn:
                 candidates = await repo.routes_past(
@@ -146,9 +116,7 @@ async def check_deadlines(pool: asyncpg.Pool, now: datetime) -> int:
                     # provider may have acknowledged it a moment ago.
                     async with conn.transaction():
                         locked = await repo.lock_route(conn, route["route_id"])
-                        if locked is None or locked["status"] not in {
-                            s.value for s in clock.statuses
-                        }:
+                        if locked is None or not clock.runs_in(locked["status"]):
                             continue
                         reported += await _breach(conn, locked, clock, now)
             if len(candidates) < BATCH:
@@ -164,7 +132,7 @@ async def run(
     # Every series exists from the start at 0, so that an alert on increase() sees the first
     # breach after a restart (a series born at 1 has no increase).
     for service in Service:
-        for known in CLOCKS:
+        for known in SLA_CLOCKS:
             SLA_BREACHES.labels(service.value, known.name)
     while True:
         try:

@@ -17,12 +17,15 @@ from schemas.codes import (
     ReferralStatus,
     RouteStatus,
     Service,
+    Trigger,
 )
 from schemas.events import OpenRoute, ReassessmentRequested
 from services.router.domain.decision import Adjustment, Decision, RouteChoice
 
-CONSENT_TRIGGERS = frozenset({"consent_given", "consent_refused", "consent_withdrawn"})
-ADJUSTMENT_TRIGGERS = frozenset({"route_rejected", "sla_reroute", "override_add"})
+CONSENT_TRIGGERS = frozenset(
+    {Trigger.CONSENT_GIVEN, Trigger.CONSENT_REFUSED, Trigger.CONSENT_WITHDRAWN}
+)
+ADJUSTMENT_TRIGGERS = frozenset({Trigger.ROUTE_REJECTED, Trigger.SLA_REROUTE, Trigger.OVERRIDE_ADD})
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,7 @@ def after_adjustment(
         )
         dispatch = (replace(adjustment.route, consent_basis=basis),)
     cancel: tuple[tuple[OpenRoute, str], ...] = ()
-    if request.trigger == "sla_reroute":
+    if request.trigger == Trigger.SLA_REROUTE:
         cancel = tuple(
             (r, "sla_reroute") for r in request.open_routes if r.route_id == change.route_id
         )
@@ -143,7 +146,7 @@ def after_removal(request: ReassessmentRequested, decision: Decision) -> Plan:
     )
 
 
-RESUBMISSION_TRIGGER = "resubmitted"
+RESUBMISSION_TRIGGER = Trigger.RESUBMITTED
 CONSENT_CONTACT = "consent_contact"
 PRIORITY_RANK = {Priority.STANDARD: 0, Priority.HIGH: 1, Priority.URGENT: 2}
 NEEDS_CONSENT_ON_RECORD = frozenset(
@@ -176,67 +179,10 @@ def after_resubmission(request: ReassessmentRequested, decision: Decision) -> Pl
       withdrawal, not a downgrade: safeguarding routes the policy sends without consent
       stay). Every ended route is named on the decision with its reason.
     """
-    refused = request.facts.consent is ConsentStatus.REFUSED
-    open_by_service: dict[Service, list[OpenRoute]] = {}
-    for r in request.open_routes:
-        open_by_service.setdefault(r.service, []).append(r)
-    rejected = {
-        r.service: r.priority for r in request.ended_routes if r.status is RouteStatus.REJECTED
-    }
-    dispatch: list[RouteChoice] = []
-    cancel: list[tuple[OpenRoute, str]] = []
-    keep: list[uuid.UUID] = []
-    handled: set[uuid.UUID] = set()
-    for choice in decision.routes:
-        current = open_by_service.get(choice.service, [])
-        same = [r for r in current if r.sub_service == choice.sub_service]
-        if choice.sub_service == CONSENT_CONTACT and current and not same:
-            # VAL is already in touch with the person: it asks for consent on that route.
-            keep += [r.route_id for r in current]
-            handled.update(r.route_id for r in current)
-            continue
-        if same and all(PRIORITY_RANK[r.priority] >= PRIORITY_RANK[choice.priority] for r in same):
-            keep += [r.route_id for r in same]
-            handled.update(r.route_id for r in same)
-            continue
-        if current:
-            priority = choice.priority
-            for r in current:
-                priority = _higher(priority, r.priority)
-                cancel.append((r, "superseded"))
-                handled.add(r.route_id)
-            dispatch.append(replace(choice, priority=priority))
-            continue
-        was_rejected_at = rejected.get(choice.service)
-        if (
-            was_rejected_at is not None
-            and PRIORITY_RANK[choice.priority] <= PRIORITY_RANK[was_rejected_at]
-        ):
-            continue
-        dispatch.append(choice)
-    specialist_rank = max(
-        (PRIORITY_RANK[c.priority] for c in decision.routes if c.service is not Service.VAL),
-        default=-1,
-    )
-    screened = any(c.service is Service.CLIMB for c in decision.routes) or any(
-        h.service is Service.DIVERT for h in decision.held_routes
-    )
-    for r in request.open_routes:
-        if r.route_id in handled:
-            continue
-        if refused and r.consent_basis in NEEDS_CONSENT_ON_RECORD:
-            cancel.append((r, "consent_withdrawn"))
-        elif r.service is Service.VAL and r.sub_service == CONSENT_CONTACT:
-            if decision.held_routes:
-                keep.append(r.route_id)
-            else:
-                cancel.append((r, "superseded"))
-        elif (r.service is Service.VAL and specialist_rank >= PRIORITY_RANK[r.priority]) or (
-            r.service is Service.DIVERT and screened
-        ):
-            cancel.append((r, "superseded"))
-        else:
-            keep.append(r.route_id)
+    changes = _RouteChanges()
+    _place_wanted_routes(request, decision, changes)
+    _settle_other_open_routes(request, decision, changes)
+    dispatch, keep, cancel = changes.dispatch, changes.keep, changes.cancel
     status = decision.status
     if status is ReferralStatus.NO_SERVICE and (keep or dispatch):
         status = ReferralStatus.ROUTED
@@ -259,3 +205,88 @@ def after_resubmission(request: ReassessmentRequested, decision: Decision) -> Pl
             else None
         ),
     )
+
+
+@dataclass
+class _RouteChanges:
+    """What a resubmission's decision does to the referral's routes, built up route by
+    route; ``handled`` holds the open routes already settled."""
+
+    dispatch: list[RouteChoice] = field(default_factory=list)
+    cancel: list[tuple[OpenRoute, str]] = field(default_factory=list)
+    keep: list[uuid.UUID] = field(default_factory=list)
+    handled: set[uuid.UUID] = field(default_factory=set)
+
+    def keep_all(self, routes: list[OpenRoute]) -> None:
+        self.keep += [r.route_id for r in routes]
+        self.handled.update(r.route_id for r in routes)
+
+
+def _place_wanted_routes(
+    request: ReassessmentRequested, decision: Decision, changes: _RouteChanges
+) -> None:
+    """Each route the decision wants: kept where an open route gives it, dispatched where
+    none does (unless its service rejected the referral at that priority or higher), or
+    dispatched again at the higher priority in place of the open routes to its service."""
+    open_by_service: dict[Service, list[OpenRoute]] = {}
+    for r in request.open_routes:
+        open_by_service.setdefault(r.service, []).append(r)
+    rejected = {
+        r.service: r.priority for r in request.ended_routes if r.status is RouteStatus.REJECTED
+    }
+    for choice in decision.routes:
+        current = open_by_service.get(choice.service, [])
+        same = [r for r in current if r.sub_service == choice.sub_service]
+        if choice.sub_service == CONSENT_CONTACT and current and not same:
+            # VAL is already in touch with the person: it asks for consent on that route.
+            changes.keep_all(current)
+            continue
+        if same and all(PRIORITY_RANK[r.priority] >= PRIORITY_RANK[choice.priority] for r in same):
+            changes.keep_all(same)
+            continue
+        if current:
+            priority = choice.priority
+            for r in current:
+                priority = _higher(priority, r.priority)
+                changes.cancel.append((r, "superseded"))
+                changes.handled.add(r.route_id)
+            changes.dispatch.append(replace(choice, priority=priority))
+            continue
+        was_rejected_at = rejected.get(choice.service)
+        if (
+            was_rejected_at is not None
+            and PRIORITY_RANK[choice.priority] <= PRIORITY_RANK[was_rejected_at]
+        ):
+            continue
+        changes.dispatch.append(choice)
+
+
+def _settle_other_open_routes(
+    request: ReassessmentRequested, decision: Decision, changes: _RouteChanges
+) -> None:
+    """The open routes the decision does not want: kept, unless consent is now refused, or
+    the policy sends another route instead (see ``after_resubmission``)."""
+    refused = request.facts.consent is ConsentStatus.REFUSED
+    specialist_rank = max(
+        (PRIORITY_RANK[c.priority] for c in decision.routes if c.service is not Service.VAL),
+        default=-1,
+    )
+    screened = any(c.service is Service.CLIMB for c in decision.routes) or any(
+        h.service is Service.DIVERT for h in decision.held_routes
+    )
+    for r in request.open_routes:
+        if r.route_id in changes.handled:
+            continue
+        if refused and r.consent_basis in NEEDS_CONSENT_ON_RECORD:
+            changes.cancel.append((r, "consent_withdrawn"))
+        elif r.service is Service.VAL and r.sub_service == CONSENT_CONTACT:
+            if decision.held_routes:
+                changes.keep.append(r.route_id)
+            else:
+                changes.cancel.append((r, "superseded"))
+        elif (r.service is Service.VAL and specialist_rank >= PRIORITY_RANK[r.priority]) or (
+            r.service is Service.DIVERT and screened
+        ):
+            changes.cancel.append((r, "superseded"))
+        else:
+            changes.keep.append(r.route_id)

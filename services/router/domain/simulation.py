@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from schemas.codes import Service
@@ -48,46 +48,73 @@ def _summary(decision: Decision) -> dict[str, Any]:
 def simulate(
     referrals: Iterable[Referral], baseline: CompiledPolicy, candidate: CompiledPolicy
 ) -> dict[str, Any]:
-    counts: dict[str, Counter[str]] = {
-        key: Counter() for key in ("routes_before", "routes_after", "held_before", "held_after")
-    }
-    statuses: dict[str, Counter[str]] = {"before": Counter(), "after": Counter()}
-    fired: dict[str, Counter[str]] = {"before": Counter(), "after": Counter()}
-    changed_by_rule: Counter[str] = Counter()
-    unattributed = 0
-    changed: list[dict[str, Any]] = []
-    total = 0
-    changed_total = 0
+    tally = _Tally()
     for referral in referrals:
-        total += 1
-        before, after = baseline.decide(referral.facts), candidate.decide(referral.facts)
-        for label, decision in (("before", before), ("after", after)):
-            counts[f"routes_{label}"].update(r.service.value for r in decision.routes)
-            counts[f"held_{label}"].update(r.service.value for r in decision.held_routes)
-            statuses[label][decision.status.value] += 1
-            fired[label].update(set(decision.rule_ids))
-        old, new = _summary(before), _summary(after)
-        if old != new:
-            changed_total += 1
-            # A changed decision is put down to every rule that fired under one version and
-            # not the other; a change with the same rules on both sides is counted apart.
-            differing = set(before.rule_ids) ^ set(after.rule_ids)
-            changed_by_rule.update(differing)
-            unattributed += not differing
-            if len(changed) < MAX_LISTED:
-                changed.append(
-                    {
-                        "referral_id": str(referral.referral_id),
-                        "facts": referral.facts.model_dump(mode="json", exclude={"referral_id"}),
-                        "before": old,
-                        "after": new,
-                    }
-                )
+        tally.add(referral, baseline.decide(referral.facts), candidate.decide(referral.facts))
     return {
         "baseline_version": baseline.id,
         "candidate_version": candidate.id,
-        "referrals": total,
-        "services": {
+        "referrals": tally.total,
+        "services": tally.services(),
+        "statuses": tally.statuses_compared(),
+        "rules": tally.rules(),
+        "changed_with_the_same_rules": tally.unattributed,
+        "changed_count": tally.changed_total,
+        "changed": tally.changed,
+        "changed_truncated": tally.changed_total > len(tally.changed),
+    }
+
+
+@dataclass
+class _Tally:
+    """The running counts of a simulation, referral by referral."""
+
+    counts: dict[str, Counter[str]] = field(
+        default_factory=lambda: {
+            key: Counter() for key in ("routes_before", "routes_after", "held_before", "held_after")
+        }
+    )
+    statuses: dict[str, Counter[str]] = field(
+        default_factory=lambda: {"before": Counter(), "after": Counter()}
+    )
+    fired: dict[str, Counter[str]] = field(
+        default_factory=lambda: {"before": Counter(), "after": Counter()}
+    )
+    changed_by_rule: Counter[str] = field(default_factory=Counter)
+    unattributed: int = 0
+    changed: list[dict[str, Any]] = field(default_factory=list)
+    total: int = 0
+    changed_total: int = 0
+
+    def add(self, referral: Referral, before: Decision, after: Decision) -> None:
+        self.total += 1
+        for label, decision in (("before", before), ("after", after)):
+            self.counts[f"routes_{label}"].update(r.service.value for r in decision.routes)
+            self.counts[f"held_{label}"].update(r.service.value for r in decision.held_routes)
+            self.statuses[label][decision.status.value] += 1
+            self.fired[label].update(set(decision.rule_ids))
+        old, new = _summary(before), _summary(after)
+        if old == new:
+            return
+        self.changed_total += 1
+        # A changed decision is put down to every rule that fired under one version and
+        # not the other; a change with the same rules on both sides is counted apart.
+        differing = set(before.rule_ids) ^ set(after.rule_ids)
+        self.changed_by_rule.update(differing)
+        self.unattributed += not differing
+        if len(self.changed) < MAX_LISTED:
+            self.changed.append(
+                {
+                    "referral_id": str(referral.referral_id),
+                    "facts": referral.facts.model_dump(mode="json", exclude={"referral_id"}),
+                    "before": old,
+                    "after": new,
+                }
+            )
+
+    def services(self) -> dict[str, dict[str, int]]:
+        counts = self.counts
+        return {
             s.value: {
                 "routes_before": counts["routes_before"][s.value],
                 "routes_after": counts["routes_after"][s.value],
@@ -96,27 +123,28 @@ def simulate(
                 "held_after": counts["held_after"][s.value],
             }
             for s in Service
-        },
-        "statuses": {
-            status: {"before": statuses["before"][status], "after": statuses["after"][status]}
-            for status in sorted(set(statuses["before"]) | set(statuses["after"]))
-        },
-        "rules": {
+        }
+
+    def statuses_compared(self) -> dict[str, dict[str, int]]:
+        before, after = self.statuses["before"], self.statuses["after"]
+        return {
+            status: {"before": before[status], "after": after[status]}
+            for status in sorted(set(before) | set(after))
+        }
+
+    def rules(self) -> dict[str, dict[str, int]]:
+        """Per rule, most decisions changed first: how often it fired under each version."""
+        before, after = self.fired["before"], self.fired["after"]
+        return {
             rule_id: {
-                "fired_before": fired["before"][rule_id],
-                "fired_after": fired["after"][rule_id],
-                "decisions_changed": changed_by_rule[rule_id],
+                "fired_before": before[rule_id],
+                "fired_after": after[rule_id],
+                "decisions_changed": self.changed_by_rule[rule_id],
             }
             for rule_id in sorted(
-                set(fired["before"]) | set(fired["after"]),
-                key=lambda r: (-changed_by_rule[r], r),
+                set(before) | set(after), key=lambda r: (-self.changed_by_rule[r], r)
             )
-        },
-        "changed_with_the_same_rules": unattributed,
-        "changed_count": changed_total,
-        "changed": changed,
-        "changed_truncated": changed_total > len(changed),
-    }
+        }
 
 
 SMALL_COUNT = 5
@@ -152,18 +180,10 @@ def commissioner_view(report: dict[str, Any]) -> dict[str, Any]:
     could single a person out is suppressed (``suppressed`` lists their
     paths). The per-referral list is for supervisors."""
     suppressed: list[str] = []
-    services = {}
-    for service, figures in report["services"].items():
-        kept = suppress_small_counts(
-            {k: v for k, v in figures.items() if k != "change"},
-            f"services.{service}.",
-            suppressed,
-        )
-        before, after = kept["routes_before"], kept["routes_after"]
-        change = after - before if before is not None and after is not None else None
-        if change is None:
-            suppressed.append(f"services.{service}.change")
-        services[service] = {**kept, "change": change}
+    services = {
+        service: _service_counts(service, figures, suppressed)
+        for service, figures in report["services"].items()
+    }
     statuses = {}
     for status, figures in report["statuses"].items():
         statuses[status] = suppress_small_counts(figures, f"statuses.{status}.", suppressed)
@@ -173,20 +193,7 @@ def commissioner_view(report: dict[str, Any]) -> dict[str, Any]:
         rule_id: suppress_small_counts(figures, f"rules.{rule_id}.", suppressed)
         for rule_id, figures in sorted(report.get("rules", {}).items())
     }
-    groups: Counter[tuple[str, str]] = Counter()
-    shapes: dict[tuple[str, str], dict[str, Any]] = {}
-    for change in report["changed"]:
-        shape = {
-            side: {"status": change[side]["status"], "routes": change[side]["routes"]}
-            for side in ("before", "after")
-        }
-        key = (repr(shape["before"]), repr(shape["after"]))
-        groups[key] += 1
-        shapes[key] = shape
-    changes = []
-    for index, (key, count) in enumerate(groups.most_common()):
-        counted = suppress_small_counts({"referrals": count}, f"changes.{index}.", suppressed)
-        changes.append({**shapes[key], **counted})
+    changes = _changes_grouped(report["changed"], suppressed)
     totals = suppress_small_counts(
         {
             "referrals": report["referrals"],
@@ -213,3 +220,40 @@ def commissioner_view(report: dict[str, Any]) -> dict[str, Any]:
         "suppressed": suppressed,
         "small_count_threshold": SMALL_COUNT,
     }
+
+
+def _service_counts(
+    service: str, figures: dict[str, int], suppressed: list[str]
+) -> dict[str, int | None]:
+    """One service's counts, small ones suppressed; its change only when both counts stand
+    (a change beside one suppressed count would give it away)."""
+    kept = suppress_small_counts(
+        {k: v for k, v in figures.items() if k != "change"},
+        f"services.{service}.",
+        suppressed,
+    )
+    before, after = kept["routes_before"], kept["routes_after"]
+    change = after - before if before is not None and after is not None else None
+    if change is None:
+        suppressed.append(f"services.{service}.change")
+    return {**kept, "change": change}
+
+
+def _changes_grouped(changed: list[dict[str, Any]], suppressed: list[str]) -> list[dict[str, Any]]:
+    """The changed decisions grouped by how they changed (status and routes, before and
+    after), most common first, each with its count of referrals (small ones suppressed)."""
+    groups: Counter[tuple[str, str]] = Counter()
+    shapes: dict[tuple[str, str], dict[str, Any]] = {}
+    for change in changed:
+        shape = {
+            side: {"status": change[side]["status"], "routes": change[side]["routes"]}
+            for side in ("before", "after")
+        }
+        key = (repr(shape["before"]), repr(shape["after"]))
+        groups[key] += 1
+        shapes[key] = shape
+    changes = []
+    for index, (key, count) in enumerate(groups.most_common()):
+        counted = suppress_small_counts({"referrals": count}, f"changes.{index}.", suppressed)
+        changes.append({**shapes[key], **counted})
+    return changes

@@ -4,8 +4,9 @@ from functools import partial
 
 from faststream.kafka import KafkaBroker
 
-from schemas import events, topics
+from schemas import events
 from schemas.envelope import CloudEvent
+from services.plumbing.events import by_event
 from services.plumbing.kafka import On, subscribe
 from services.plumbing.settings import ServiceSettings
 from services.router import handlers
@@ -17,27 +18,31 @@ MAX_BATCH = 500
 def register(broker: KafkaBroker, router: handlers.Router, settings: ServiceSettings) -> None:
     subscribe(
         broker,
-        topic=topics.REFERRAL_RECEIVED,
+        topic=events.ReferralReceived.TOPIC,
         group_id=handlers.RECEIVED_CONSUMER,
-        handlers={
-            events.REFERRAL_RECEIVED: On(
-                CloudEvent[events.ReferralReceived],
-                partial(handlers.route_referral, router),
-                handle_batch=partial(handlers.route_referrals, router),
-            )
-        },
+        handlers=by_event(
+            {
+                events.ReferralReceived: On(
+                    CloudEvent[events.ReferralReceived],
+                    partial(handlers.route_referral, router),
+                    handle_batch=partial(handlers.route_referrals, router),
+                )
+            }
+        ),
         settings=settings,
         max_batch=MAX_BATCH,
     )
     subscribe(
         broker,
-        topic=topics.REFERRAL_REASSESS,
+        topic=events.ReassessmentRequested.TOPIC,
         group_id=handlers.REASSESS_CONSUMER_GROUP,
-        handlers={
-            events.REFERRAL_REASSESS: On(
-                CloudEvent[events.ReassessmentRequested],
-                partial(handlers.reassess_referral, router),
-            )
-        },
+        handlers=by_event(
+            {
+                events.ReassessmentRequested: On(
+                    CloudEvent[events.ReassessmentRequested],
+                    partial(handlers.reassess_referral, router),
+                )
+            }
+        ),
         settings=settings,
     )

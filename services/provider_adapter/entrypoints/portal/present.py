@@ -11,18 +11,13 @@ from zoneinfo import ZoneInfo
 import segno
 from markupsafe import Markup, escape
 
+from schemas import codes
 from schemas.codes import TERMINAL_ROUTE_STATUSES
 from services.provider_adapter.domain import clocks
 
 LONDON = ZoneInfo("Europe/London")
 
-SERVICE_NAMES = {
-    "VAL": "Victim Advice Line",
-    "IDVA": "Independent Domestic Violence Advisers",
-    "ISVA": "Independent Sexual Violence Advisers",
-    "CLIMB": "CLIMB (The Children's Society)",
-    "DIVERT": "DIVERT (Cranstoun)",
-}
+SERVICE_NAMES = {service.value: names.provider for service, names in codes.SERVICE_NAMES.items()}
 
 STATUS = {
     "requested": ("New", "govuk-tag--blue"),
