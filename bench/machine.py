@@ -83,6 +83,64 @@ def _ours(table: dict[int, tuple[int, int]], roots: set[int]) -> int:
     return total
 
 
+def _tree_jiffies(roots: dict[str, int], alone: frozenset[str]) -> dict[str, int]:
+    """CPU jiffies (user + system) used so far by each named process and its descendants,
+    including descendants that have exited and been reaped (PostgreSQL's backends, whose time
+    the kernel adds to the parent's ``cutime``/``cstime`` when it reaps them). The processes
+    named in ``alone`` are counted without their descendants (the bench's own process, whose
+    descendants are the hub)."""
+    table: dict[int, tuple[int, int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        stat = _read(f"/proc/{entry.name}/stat")
+        if not stat:
+            continue
+        rest = stat.rsplit(")", 1)[-1].split()
+        table[int(entry.name)] = (int(rest[1]), sum(int(v) for v in rest[11:15]))
+    children: dict[int, list[int]] = {}
+    for pid, (parent, _) in table.items():
+        children.setdefault(parent, []).append(pid)
+    used: dict[str, int] = {}
+    for name, root in roots.items():
+        total, stack, seen = 0, [root], set()
+        while stack:
+            pid = stack.pop()
+            if pid in seen or pid not in table:
+                continue
+            seen.add(pid)
+            total += table[pid][1]
+            if name not in alone:
+                stack.extend(children.get(pid, []))
+        used[name] = total
+    return used
+
+
+@dataclass
+class ProcessCpu:
+    """CPU time each of the hub's processes (each service, the database with its backends,
+    the broker, the load generator) used during a phase: divided by the referrals the phase
+    moved, a figure that does not depend on how busy the machine was with other work, so
+    it compares across runs and machines better than a rate does."""
+
+    roots: dict[str, int]
+    alone: frozenset[str] = frozenset()
+    before: dict[str, int] | None = None
+
+    def start(self) -> ProcessCpu:
+        self.before = _tree_jiffies(self.roots, self.alone)
+        return self
+
+    def stop(self) -> dict[str, float]:
+        """Seconds of CPU per process since ``start``."""
+        after = _tree_jiffies(self.roots, self.alone)
+        before = self.before or {}
+        return {
+            name: round(max(after.get(name, 0) - before.get(name, 0), 0) / TICKS, 2)
+            for name in self.roots
+        }
+
+
 @dataclass
 class CpuWatch:
     """Machine-wide CPU use during a phase, split into the bench's own processes (the load

@@ -55,6 +55,9 @@ class JsonLinesSpanExporter(SpanExporter):
                     "span_id": format(span.context.span_id, "016x") if span.context else None,
                     "parent_id": format(span.parent.span_id, "016x") if span.parent else None,
                     "kind": span.kind.name,
+                    # Nanoseconds since the epoch: a referral's hops, timed (bench/trace.py).
+                    "start_ns": span.start_time,
+                    "end_ns": span.end_time,
                     "attributes": dict(span.attributes or {}),
                     "events": [
                         {"name": e.name, "attributes": dict(e.attributes or {})}
