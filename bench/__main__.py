@@ -38,6 +38,7 @@ RESULTS = PROJECT_ROOT / ".dev" / "bench.json"
 BUDGET_SECONDS = 570.0
 """The whole run stays under ten minutes; phases that would not fit are skipped, saying so."""
 REPORT_NEEDS_SECONDS = 150.0
+IDLE_SECONDS = 10.0
 
 TARGETS: dict[str, tuple[str, float]] = {
     "router_ratio": (">=", 0.5),
@@ -63,7 +64,7 @@ PER_REFERRAL: dict[str, str] = {
 }
 """For each phase whose CPU time is divided per referral: the figure that counts the
 referrals (or, for the Kafka phases, the referral events) it moved."""
-PROFILED = ("intake", "router", "e2e", "e2e_steady")
+PROFILED = ("intake", "router", "idle", "e2e", "e2e_steady")
 """The phases ``--profile`` records the services in (the others run no service code)."""
 _profile_to: Path | None = None
 
@@ -195,6 +196,11 @@ async def _latency(
             prefix=prefix,
         )
 
+    await _phase("idle", results, lambda: _idle(IDLE_SECONDS), roots, hub=hub)
+    idle = results["phases"]["idle"]
+    results["idle_cpu_pct_of_a_core"] = {
+        name: round(100 * used / idle["seconds"], 1) for name, used in idle["cpu_seconds"].items()
+    }
     await _phase("e2e", results, lambda: run("e2e", args.rate, 5_000_000, 2), roots, hub=hub)
     results["lost"] = results.get("e2e_lost")
     results["drained_in_s"] = results.get("e2e_drained_in_s")
@@ -236,6 +242,12 @@ async def _latency(
                 )
             finally:
                 hub.resume(*info["processes"])
+
+
+async def _idle(seconds: float) -> dict[str, Any]:
+    """Nothing sent: what the hub costs while it waits (consumers' fetches, relays, timers)."""
+    await asyncio.sleep(seconds)
+    return {}
 
 
 def _note_hub(results: dict[str, Any], name: str, hub: Hub) -> None:
@@ -329,6 +341,8 @@ def summary(results: dict[str, Any]) -> str:
         + ", ".join(f"{k} {v}" for k, v in (results.get("peak_rss_mb") or {}).items())
         + f"; the broker {fig('broker_peak_rss_mb')}",
         *_cpu_lines(results),
+        "  idle, CPU % of one core: "
+        + ", ".join(f"{k} {v}" for k, v in (results.get("idle_cpu_pct_of_a_core") or {}).items()),
         "  other work on the machine during each phase (% of all cores): "
         + ", ".join(
             f"{name} {phase['cpu']['other_work_pct']}"

@@ -96,9 +96,12 @@ def setup(
     if spans_file:
         provider.add_span_processor(SimpleSpanProcessor(JsonLinesSpanExporter(Path(spans_file))))
     trace.set_tracer_provider(provider)
-    instrumentor = AsyncPGInstrumentor(capture_parameters=False)  # type: ignore[no-untyped-call]
-    if not instrumentor.is_instrumented_by_opentelemetry:
-        instrumentor.instrument(tracer_provider=provider)
+    if otlp_endpoint or spans_file:
+        # Only where spans are recorded: the wrapper around every statement cost about 5 %
+        # of intake's CPU under load to make spans that went nowhere (docs/performance.md).
+        instrumentor = AsyncPGInstrumentor(capture_parameters=False)  # type: ignore[no-untyped-call]
+        if not instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.instrument(tracer_provider=provider)
     return provider
 
 
