@@ -30,7 +30,7 @@ from typing import Any
 
 import uvloop
 
-from bench import machine, phases
+from bench import machine, phases, profile
 from bench import policy as policy_bench
 from bench.stack import PROJECT_ROOT, SERVICES, Hub, running_hub
 from schemas import topics
@@ -39,6 +39,7 @@ RESULTS = PROJECT_ROOT / ".dev" / "bench.json"
 BUDGET_SECONDS = 570.0
 """The whole run stays under ten minutes; phases that would not fit are skipped, saying so."""
 REPORT_NEEDS_SECONDS = 150.0
+IDLE_SECONDS = 10.0
 
 TARGETS: dict[str, tuple[str, float]] = {
     "router_ratio": (">=", 0.5),
@@ -55,21 +56,61 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return round(a / b, 3) if a is not None and b else None
 
 
+PER_REFERRAL: dict[str, str] = {
+    "intake": "intake_accepted",
+    "raw_passthrough": "raw_passthrough_events",
+    "router": "router_events",
+    "e2e": "e2e_accepted",
+    "e2e_steady": "e2e_steady_accepted",
+}
+"""For each phase whose CPU time is divided per referral: the figure that counts the
+referrals (or, for the Kafka phases, the referral events) it moved."""
+PROFILED = ("intake", "router", "idle", "e2e", "e2e_steady")
+"""The phases ``--profile`` records the services in (the others run no service code)."""
+_profile_to: Path | None = None
+
+
+def _process_roots(hub: Hub) -> dict[str, int]:
+    """Every process whose CPU time the bench reports: the load generator (this process, the
+    raw baselines run in it), each service, the database (with its backends) and the broker."""
+    info = hub.info()
+    roots = {"bench": os.getpid(), **info["processes"]}
+    for name in ("postgres", "kafka"):
+        if info["infrastructure"].get(name):
+            roots[name] = info["infrastructure"][name]
+    return roots
+
+
 async def _phase(
     name: str,
     results: dict[str, Any],
     run: Callable[[], Awaitable[dict[str, Any]]],
     roots: set[int],
+    hub: Hub,
 ) -> dict[str, Any]:
     print(f"  {name} ...", flush=True)
     watch = machine.CpuWatch(roots).start()
+    processes = machine.ProcessCpu(_process_roots(hub), alone=frozenset({"bench"})).start()
+    profiler = None
+    if _profile_to is not None and name in PROFILED:
+        profiler = profile.Profiler(_profile_to / name, hub.info()["processes"]).start()
     started = time.perf_counter()
-    outcome = await run()
+    try:
+        outcome = await run()
+    finally:
+        if profiler is not None:
+            results.setdefault("profiles", {})[name] = profiler.stop()
+    cpu_seconds = processes.stop()
     results["phases"][name] = {
         "seconds": round(time.perf_counter() - started, 1),
         "cpu": watch.stop(),
+        "cpu_seconds": cpu_seconds,
         **{k: v for k, v in outcome.items() if not k.startswith(("intake_per", "raw_", "e2e_p"))},
     }
+    count = outcome.get(PER_REFERRAL.get(name, ""))
+    if isinstance(count, int) and count > 0:
+        per = {k: round(1000 * v / count, 3) for k, v in cpu_seconds.items()}
+        results.setdefault("cpu_ms_per_referral", {})[name] = per
     results.update(outcome)
     return outcome
 
@@ -95,12 +136,14 @@ async def _throughput(
             max_rate=2500,
         ),
         roots,
+        hub=hub,
     )
     await _phase(
         "raw_insert",
         results,
         lambda: phases.raw_insert(hub, concurrency=args.concurrency, seconds=args.insert_seconds),
         roots,
+        hub=hub,
     )
     results["intake_ratio"] = _ratio(results.get("intake_per_s"), results.get("raw_insert_per_s"))
     await _wait_intake_outbox(hub)
@@ -109,12 +152,19 @@ async def _throughput(
         results,
         lambda: phases.preload_referral_events(hub, events=args.router_events),
         roots,
+        hub=hub,
     )
     backlog = await phases.events_on(hub, topics.REFERRAL_RECEIVED)
     await _phase(
-        "raw_passthrough", results, lambda: phases.raw_passthrough(hub, events=backlog), roots
+        "raw_passthrough",
+        results,
+        lambda: phases.raw_passthrough(hub, events=backlog),
+        roots,
+        hub=hub,
     )
-    await _phase("router", results, lambda: phases.router_drain(hub, limit_seconds=150), roots)
+    await _phase(
+        "router", results, lambda: phases.router_drain(hub, limit_seconds=150), roots, hub=hub
+    )
     results["router_ratio"] = _ratio(
         results.get("router_throughput_per_s"), results.get("raw_passthrough_per_s")
     )
@@ -147,7 +197,12 @@ async def _latency(
             prefix=prefix,
         )
 
-    await _phase("e2e", results, lambda: run("e2e", args.rate, 5_000_000, 2), roots)
+    await _phase("idle", results, lambda: _idle(IDLE_SECONDS), roots, hub=hub)
+    idle = results["phases"]["idle"]
+    results["idle_cpu_pct_of_a_core"] = {
+        name: round(100 * used / idle["seconds"], 1) for name, used in idle["cpu_seconds"].items()
+    }
+    await _phase("e2e", results, lambda: run("e2e", args.rate, 5_000_000, 2), roots, hub=hub)
     results["lost"] = results.get("e2e_lost")
     results["drained_in_s"] = results.get("e2e_drained_in_s")
     steady = args.steady_rate
@@ -157,7 +212,9 @@ async def _latency(
         delivered = results.get("e2e_completed_during_load_per_s") or 0.0
         steady = max(10.0, round(0.7 * min(delivered, args.rate)))
     if left() > args.e2e_seconds + 30:
-        await _phase("e2e_steady", results, lambda: run("e2e_steady", steady, 7_000_000, 3), roots)
+        await _phase(
+            "e2e_steady", results, lambda: run("e2e_steady", steady, 7_000_000, 3), roots, hub=hub
+        )
     else:
         results["e2e_steady_note"] = f"skipped: {left():.0f} s of the time budget left"
     if results.get("lost") is not None and results.get("e2e_steady_lost") is not None:
@@ -182,9 +239,16 @@ async def _latency(
                     results,
                     lambda: _report(report.report_seconds, hub.database_url, remaining),
                     roots,
+                    hub=hub,
                 )
             finally:
                 hub.resume(*info["processes"])
+
+
+async def _idle(seconds: float) -> dict[str, Any]:
+    """Nothing sent: what the hub costs while it waits (consumers' fetches, relays, timers)."""
+    await asyncio.sleep(seconds)
+    return {}
 
 
 def _note_hub(results: dict[str, Any], name: str, hub: Hub) -> None:
@@ -277,6 +341,9 @@ def summary(results: dict[str, Any]) -> str:
         "  peak RSS (MB)            "
         + ", ".join(f"{k} {v}" for k, v in (results.get("peak_rss_mb") or {}).items())
         + f"; the broker {fig('broker_peak_rss_mb')}",
+        *_cpu_lines(results),
+        "  idle, CPU % of one core: "
+        + ", ".join(f"{k} {v}" for k, v in (results.get("idle_cpu_pct_of_a_core") or {}).items()),
         "  other work on the machine during each phase (% of all cores): "
         + ", ".join(
             f"{name} {phase['cpu']['other_work_pct']}"
@@ -291,6 +358,21 @@ def summary(results: dict[str, Any]) -> str:
         f"Written to {results.get('written_to', RESULTS)}",
     ]
     return "\n".join(lines)
+
+
+def _cpu_lines(results: dict[str, Any]) -> list[str]:
+    """CPU time per referral (per referral event in the Kafka phases), ms, per process: the
+    services by short name, then the database, the broker and the bench's own process."""
+    short = {"referral_intake": "intake", "router": "router"}
+    lines = ["  CPU ms per referral, by process:"]
+    for phase, per in (results.get("cpu_ms_per_referral") or {}).items():
+        shown = ", ".join(
+            f"{short.get(name, name.removeprefix('provider_adapter.'))} {ms:g}"
+            for name, ms in per.items()
+            if ms > 0
+        )
+        lines.append(f"    {phase:<16} {shown}")
+    return lines if len(lines) > 1 else []
 
 
 def _run_async(work: Coroutine[Any, Any, None]) -> None:
@@ -323,8 +405,29 @@ def main() -> None:
     parser.add_argument("--router-events", type=int, default=10_000)
     parser.add_argument("--policy-decisions", type=int, default=20_000)
     parser.add_argument("--skip-report", action="store_true")
+    parser.add_argument(
+        "--skip-throughput",
+        action="store_true",
+        help="only the end-to-end hub (for a profile or a trace of the latency runs)",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="record every service with py-spy during the intake, router and end-to-end "
+        "phases: top functions in the results, collapsed stacks in .dev/profiles/ (costs CPU: "
+        "do not compare the rates with an unprofiled run)",
+    )
+    parser.add_argument(
+        "--spans-dir",
+        type=Path,
+        default=None,
+        help="every service of the end-to-end hub writes its spans there (JSON lines); "
+        "`python -m bench.trace DIR` then shows the slowest referrals hop by hop (costs CPU)",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
+    global _profile_to
+    _profile_to = PROJECT_ROOT / ".dev" / "profiles" if args.profile else None
 
     began = time.monotonic()
     results: dict[str, Any] = {
@@ -343,11 +446,15 @@ def main() -> None:
             "Starting a hub (embedded PostgreSQL with fsync, Apache Kafka, 7 services) ...",
             flush=True,
         )
-        with running_hub() as hub:
-            _run_async(_throughput(args, hub, results, began))
+        if args.skip_throughput:
+            results["stacks"] = {}
+        else:
+            with running_hub() as hub:
+                _run_async(_throughput(args, hub, results, began))
         print("Starting a fresh hub for the end-to-end runs ...", flush=True)
         second = time.monotonic()
-        with running_hub() as hub:
+        spans = {"TELEMETRY_SPANS_DIR": str(args.spans_dir.resolve())} if args.spans_dir else {}
+        with running_hub(spans) as hub:
             results["stacks"]["latency"] = {"started_in_s": round(time.monotonic() - second, 1)}
             _run_async(_latency(args, hub, results, began))
     finally:

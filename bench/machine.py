@@ -53,9 +53,11 @@ def _machine_ticks() -> tuple[int, int, int]:
     return user + nice + system, irq + softirq, sum(fields)
 
 
-def _process_table() -> dict[int, tuple[int, int]]:
-    """pid: (parent pid, CPU jiffies used) for every process."""
-    table: dict[int, tuple[int, int]] = {}
+def _process_table() -> dict[int, tuple[int, int, int]]:
+    """pid: (parent pid, CPU jiffies used, the same with its reaped children's) for every
+    process (the kernel adds a child's time to its parent's ``cutime``/``cstime`` when the
+    parent reaps it: PostgreSQL's backends that have exited)."""
+    table: dict[int, tuple[int, int, int]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -63,14 +65,15 @@ def _process_table() -> dict[int, tuple[int, int]]:
         if not stat:
             continue
         rest = stat.rsplit(")", 1)[-1].split()
-        table[int(entry.name)] = (int(rest[1]), int(rest[11]) + int(rest[12]))
+        own, reaped = int(rest[11]) + int(rest[12]), int(rest[13]) + int(rest[14])
+        table[int(entry.name)] = (int(rest[1]), own, own + reaped)
     return table
 
 
-def _ours(table: dict[int, tuple[int, int]], roots: set[int]) -> int:
+def _ours(table: dict[int, tuple[int, int, int]], roots: set[int]) -> int:
     """CPU jiffies used by ``roots`` and all their descendants."""
     children: dict[int, list[int]] = {}
-    for pid, (parent, _) in table.items():
+    for pid, (parent, _, _) in table.items():
         children.setdefault(parent, []).append(pid)
     total, stack, seen = 0, list(roots), set()
     while stack:
@@ -81,6 +84,57 @@ def _ours(table: dict[int, tuple[int, int]], roots: set[int]) -> int:
         total += table[pid][1]
         stack.extend(children.get(pid, []))
     return total
+
+
+def _tree_jiffies(roots: dict[str, int], alone: frozenset[str]) -> dict[str, int]:
+    """CPU jiffies (user + system) used so far by each named process and its descendants,
+    including descendants that have exited and been reaped. The processes
+    named in ``alone`` are counted without their descendants (the bench's own process, whose
+    descendants are the hub)."""
+    table = _process_table()
+    children: dict[int, list[int]] = {}
+    for pid, (parent, _, _) in table.items():
+        children.setdefault(parent, []).append(pid)
+    used: dict[str, int] = {}
+    for name, root in roots.items():
+        total, stack, seen = 0, [root], set()
+        while stack:
+            pid = stack.pop()
+            if pid in seen or pid not in table:
+                continue
+            seen.add(pid)
+            if name in alone:  # without its children, living or reaped (py-spy, the hub)
+                total += table[pid][1]
+            else:
+                total += table[pid][2]
+                stack.extend(children.get(pid, []))
+        used[name] = total
+    return used
+
+
+@dataclass
+class ProcessCpu:
+    """CPU time each of the hub's processes (each service, the database with its backends,
+    the broker, the load generator) used during a phase: divided by the referrals the phase
+    moved, a figure that does not depend on how busy the machine was with other work, so
+    it compares across runs and machines better than a rate does."""
+
+    roots: dict[str, int]
+    alone: frozenset[str] = frozenset()
+    before: dict[str, int] | None = None
+
+    def start(self) -> ProcessCpu:
+        self.before = _tree_jiffies(self.roots, self.alone)
+        return self
+
+    def stop(self) -> dict[str, float]:
+        """Seconds of CPU per process since ``start``."""
+        after = _tree_jiffies(self.roots, self.alone)
+        before = self.before or {}
+        return {
+            name: round(max(after.get(name, 0) - before.get(name, 0), 0) / TICKS, 2)
+            for name in self.roots
+        }
 
 
 @dataclass

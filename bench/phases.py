@@ -59,6 +59,7 @@ async def intake_load(
     requests = _requests(client, int(max_rate * (seconds + warmup)), first=1_000_000, seed=1)
     next_index = 0
     counted = 0
+    accepted = 0
     errors: dict[int, int] = {}
     latencies: list[float] = []
     started = time.perf_counter()
@@ -66,7 +67,7 @@ async def intake_load(
     end = measure_from + seconds
 
     async def worker() -> None:
-        nonlocal next_index, counted
+        nonlocal next_index, counted, accepted
         while True:
             now = time.perf_counter()
             if now >= end or next_index >= len(requests):
@@ -77,7 +78,9 @@ async def intake_load(
             done = time.perf_counter()
             if response.status != 202:
                 errors[response.status] = errors.get(response.status, 0) + 1
-            elif now >= measure_from and done <= end:
+                continue
+            accepted += 1
+            if now >= measure_from and done <= end:
                 counted += 1
                 latencies.append(done - now)
 
@@ -87,6 +90,7 @@ async def intake_load(
     return {
         "intake_per_s": round(counted / seconds, 1),
         "intake_requests": next_index,
+        "intake_accepted": accepted,
         "intake_errors": errors,
         "intake_latency_p50_ms": round(_percentile(latencies, 0.5) * 1000, 1),
         "intake_latency_p99_ms": round(_percentile(latencies, 0.99) * 1000, 1),

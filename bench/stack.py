@@ -89,9 +89,10 @@ def _peak_mb(pid: int) -> float | None:
 
 
 @contextmanager
-def running_hub() -> Iterator[Hub]:
+def running_hub(env: dict[str, str] | None = None) -> Iterator[Hub]:
+    """A hub of the bench's own; ``env`` is added to its processes' environment."""
     state_dir = Path(tempfile.mkdtemp(prefix="hub-bench-"))
-    process = launch_stack(state_dir, state_dir / "supervisor.out")
+    process = launch_stack(state_dir, state_dir / "supervisor.out", env_overrides=env)
     hub = Hub(state_dir, process)
     try:
         deadline = time.monotonic() + START_TIMEOUT_SECONDS

@@ -55,6 +55,9 @@ class JsonLinesSpanExporter(SpanExporter):
                     "span_id": format(span.context.span_id, "016x") if span.context else None,
                     "parent_id": format(span.parent.span_id, "016x") if span.parent else None,
                     "kind": span.kind.name,
+                    # Nanoseconds since the epoch: a referral's hops, timed (bench/trace.py).
+                    "start_ns": span.start_time,
+                    "end_ns": span.end_time,
                     "attributes": dict(span.attributes or {}),
                     "events": [
                         {"name": e.name, "attributes": dict(e.attributes or {})}
@@ -93,9 +96,12 @@ def setup(
     if spans_file:
         provider.add_span_processor(SimpleSpanProcessor(JsonLinesSpanExporter(Path(spans_file))))
     trace.set_tracer_provider(provider)
-    instrumentor = AsyncPGInstrumentor(capture_parameters=False)  # type: ignore[no-untyped-call]
-    if not instrumentor.is_instrumented_by_opentelemetry:
-        instrumentor.instrument(tracer_provider=provider)
+    if otlp_endpoint or spans_file:
+        # Only where spans are recorded: the wrapper around every statement cost about 5 %
+        # of intake's CPU under load to make spans that went nowhere (docs/performance.md).
+        instrumentor = AsyncPGInstrumentor(capture_parameters=False)  # type: ignore[no-untyped-call]
+        if not instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.instrument(tracer_provider=provider)
     return provider
 
 
