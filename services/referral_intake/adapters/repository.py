@@ -425,6 +425,12 @@ async def set_second_acknowledge_by(
 # ---- duplicates and repeat victims ------------------------------------------------------
 
 
+ON_RECORD_COLUMNS = """referral_id, person_key, person_phone_key, born_key, crime_key,
+    facts->'subject'->>'role' AS role, (facts->'subject'->>'age')::integer AS age,
+    status NOT IN ('closed', 'no_service') AS open, received_at, last_submitted_at"""
+"""What ``handlers.identity.on_record`` reads of a referral: its keys and coded facts."""
+
+
 async def people_on_record(
     conn: Connection, person_key: str | None, person_phone_key: str | None, since: datetime
 ) -> list[asyncpg.Record]:
@@ -433,14 +439,9 @@ async def people_on_record(
     decides among. Erased referrals have no keys, so they are never found."""
     return list(
         await conn.fetch(
-            """SELECT referral_id, person_key, person_phone_key, born_key, crime_key,
-                      facts->'subject'->>'role' AS role,
-                      (facts->'subject'->>'age')::integer AS age,
-                      status NOT IN ('closed', 'no_service') AS open,
-                      received_at, last_submitted_at
-               FROM referrals
+            f"""SELECT {ON_RECORD_COLUMNS} FROM referrals
                WHERE (person_key = $1 OR person_phone_key = $2) AND last_submitted_at >= $3
-               ORDER BY last_submitted_at DESC LIMIT 100""",
+               ORDER BY last_submitted_at DESC LIMIT 100""",  # noqa: S608 - a constant
             person_key,
             person_phone_key,
             since,
@@ -937,13 +938,8 @@ async def referrals_of_person(
         return []
     return list(
         await conn.fetch(
-            """SELECT referral_id, person_key, person_phone_key, born_key, crime_key,
-                      facts->'subject'->>'role' AS role,
-                      (facts->'subject'->>'age')::integer AS age,
-                      status NOT IN ('closed', 'no_service') AS open,
-                      received_at, last_submitted_at
-               FROM referrals WHERE person_key = $1 OR person_phone_key = $2
-               ORDER BY received_at""",
+            f"""SELECT {ON_RECORD_COLUMNS} FROM referrals
+               WHERE person_key = $1 OR person_phone_key = $2 ORDER BY received_at""",  # noqa: S608
             person_key,
             person_phone_key,
         )
@@ -952,11 +948,6 @@ async def referrals_of_person(
 
 async def identity_of(conn: Connection, referral_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        """SELECT referral_id, person_key, person_phone_key, born_key, crime_key,
-                  facts->'subject'->>'role' AS role,
-                  (facts->'subject'->>'age')::integer AS age,
-                  status NOT IN ('closed', 'no_service') AS open,
-                  received_at, last_submitted_at, erased_at
-           FROM referrals WHERE referral_id = $1""",
+        f"SELECT {ON_RECORD_COLUMNS} FROM referrals WHERE referral_id = $1",  # noqa: S608
         referral_id,
     )

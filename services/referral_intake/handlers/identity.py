@@ -17,6 +17,7 @@ from typing import Any
 
 import asyncpg
 
+from schemas.codes import Role
 from services.plumbing.db import CONNECTION_ERRORS, Connection
 from services.referral_intake.adapters import repository as repo
 from services.referral_intake.adapters.vault import Vault
@@ -33,6 +34,24 @@ async def rekey_batch(pool: asyncpg.Pool, vault: Vault, key: bytes) -> int:
         for referral_id in stale:
             await key_again(conn, referral_id, await vault.read(conn, referral_id) or {}, key)
     return len(stale)
+
+
+def on_record(row: asyncpg.Record) -> identity.OnRecord:
+    """A referral as matching sees it (``repository.ON_RECORD_COLUMNS``)."""
+    return identity.OnRecord(
+        referral_id=row["referral_id"],
+        keys=identity.IdentityKeys(
+            person=row["person_key"],
+            person_phone=row["person_phone_key"],
+            born=row["born_key"],
+            crime=row["crime_key"],
+        ),
+        role=Role(row["role"]),
+        age=row["age"],
+        open=row["open"],
+        received_at=row["received_at"],
+        last_submitted_at=row["last_submitted_at"],
+    )
 
 
 def keys_of_personal(key: bytes, personal: dict[str, Any]) -> identity.IdentityKeys:

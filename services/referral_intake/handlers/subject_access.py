@@ -23,12 +23,13 @@ from typing import Any
 
 import asyncpg
 
-from schemas.codes import Role
+from services.plumbing.db import Connection
 from services.referral_intake.adapters import repository as repo
 from services.referral_intake.adapters.vault import Vault
 from services.referral_intake.domain import identity
 from services.referral_intake.handlers import views
 from services.referral_intake.handlers.common import NotFound
+from services.referral_intake.handlers.identity import on_record
 
 PURPOSE = "subject_access"
 WHAT_REMAINS_AFTER_ERASURE = (
@@ -41,32 +42,15 @@ WHAT_REMAINS_AFTER_ERASURE = (
 SAME_PERSON = "the same person (matched by name with date of birth or phone, or cross-linked)"
 
 
-def _on_record(row: asyncpg.Record) -> identity.OnRecord:
-    return identity.OnRecord(
-        referral_id=row["referral_id"],
-        keys=identity.IdentityKeys(
-            person=row["person_key"],
-            person_phone=row["person_phone_key"],
-            born=row["born_key"],
-            crime=row["crime_key"],
-        ),
-        role=Role(row["role"]),
-        age=row["age"],
-        open=row["open"],
-        received_at=row["received_at"],
-        last_submitted_at=row["last_submitted_at"],
-    )
-
-
-async def _referrals_of_the_person(conn: Any, referral_id: uuid.UUID) -> list[uuid.UUID]:
+async def _referrals_of_the_person(conn: Connection, referral_id: uuid.UUID) -> list[uuid.UUID]:
     """The referral asked about first, then the person's others, oldest first."""
     asked = await repo.identity_of(conn, referral_id)
     if asked is None:
         raise NotFound
     found: dict[uuid.UUID, datetime] = {}
-    me = _on_record(asked)
+    me = on_record(asked)
     for row in await repo.referrals_of_person(conn, asked["person_key"], asked["person_phone_key"]):
-        other = _on_record(row)
+        other = on_record(row)
         if other.referral_id != referral_id and identity.same_person(
             me.keys, me.age, other.keys, other.age
         ):

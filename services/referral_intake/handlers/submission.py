@@ -25,7 +25,7 @@ from typing import Any
 import asyncpg
 
 from schemas import events, topics
-from schemas.codes import ReferralStatus, Role
+from schemas.codes import ReferralStatus
 from schemas.events import ReferralFacts
 from services.plumbing import outbox
 from services.plumbing.db import Connection
@@ -38,6 +38,7 @@ from services.referral_intake.domain.referral import ReferralRequest, coded_fact
 from services.referral_intake.domain.resubmission import Combined, combine, merge_personal
 from services.referral_intake.handlers import consent
 from services.referral_intake.handlers.common import SOURCE, reassessment
+from services.referral_intake.handlers.identity import on_record
 
 RESUBMITTED = "resubmitted"
 AWAIT_LIMIT = timedelta(minutes=10)
@@ -70,23 +71,6 @@ class Submitted:
 def _request_hash(request: ReferralRequest, secret: bytes) -> str:
     canonical = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
     return identity.keyed_request_hash(secret, hashlib.sha256(canonical.encode()).hexdigest())
-
-
-def _on_record(row: asyncpg.Record) -> OnRecord:
-    return OnRecord(
-        referral_id=row["referral_id"],
-        keys=IdentityKeys(
-            person=row["person_key"],
-            person_phone=row["person_phone_key"],
-            born=row["born_key"],
-            crime=row["crime_key"],
-        ),
-        role=Role(row["role"]),
-        age=row["age"],
-        open=row["open"],
-        received_at=row["received_at"],
-        last_submitted_at=row["last_submitted_at"],
-    )
 
 
 def _relation(keys: IdentityKeys, other: OnRecord) -> str:
@@ -167,7 +151,7 @@ async def submit_referral(
                         keys,
                         request.subject.role,
                         facts.subject.age,
-                        [_on_record(r) for r in rows],
+                        [on_record(r) for r in rows],
                         now,
                     )
                     if found.same_referral is not None:
