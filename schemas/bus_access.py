@@ -20,6 +20,7 @@ from enum import StrEnum
 
 from schemas.codes import Service
 from schemas.topics import (
+    REFERRAL_CONTACT,
     REFERRAL_REASSESS,
     REFERRAL_RECEIVED,
     REFERRAL_ROUTED,
@@ -140,6 +141,8 @@ def _adapter(service: Service) -> Principal:
             Consumes(queue_for(service), adapter_queue_group(service)),
             # Escalations of every service's routes: each adapter keeps its own.
             Consumes(REFERRAL_SLA, f"{adapter_queue_group(service)}.sla"),
+            # Changed contact details of every referral: each adapter tells its own provider.
+            Consumes(REFERRAL_CONTACT, f"{adapter_queue_group(service)}.contact"),
         ),
         produces=(REFERRAL_STATUS,),
     )
@@ -155,7 +158,7 @@ PRINCIPALS: tuple[Principal, ...] = (
             Consumes(REFERRAL_ROUTED, "referral_intake.routed"),
             Consumes(REFERRAL_STATUS, "referral_intake.route_status"),
         ),
-        produces=(REFERRAL_RECEIVED, REFERRAL_REASSESS, REFERRAL_SLA),
+        produces=(REFERRAL_RECEIVED, REFERRAL_REASSESS, REFERRAL_SLA, REFERRAL_CONTACT),
     ),
     Principal(
         "router",
@@ -183,12 +186,14 @@ PRINCIPALS: tuple[Principal, ...] = (
             REFERRAL_RECEIVED,
             REFERRAL_REASSESS,
             REFERRAL_SLA,
+            REFERRAL_CONTACT,
             *(queue_for(s) for s in Service),
         ),
         describes_groups=(
             *ROUTER_GROUPS,
             *(adapter_queue_group(s) for s in Service),
             *(f"{adapter_queue_group(s)}.sla" for s in Service),
+            *(f"{adapter_queue_group(s)}.contact" for s in Service),
         ),
         service_process=False,
     ),

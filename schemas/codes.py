@@ -160,6 +160,34 @@ class ContactChannel(StrEnum):
     IN_PERSON = "in_person"
 
 
+class ContactField(StrEnum):
+    """The names of a referral's contact fields (``contact.*``): what a change of contact
+    details names on the bus, in webhooks and in timelines, never with the values."""
+
+    NAME = "name"
+    PHONE = "phone"
+    EMAIL = "email"
+    ADDRESS = "address"
+    SAFE_TO_CONTACT = "safe_to_contact"
+    SAFE_CONTACT_NOTES = "safe_contact_notes"
+    PREFERRED_CHANNEL = "preferred_channel"
+    RELATIONSHIP = "relationship"
+
+
+CHANNELS_OF_FIELD: dict[ContactField, frozenset[ContactChannel]] = {
+    ContactField.PHONE: frozenset({ContactChannel.PHONE, ContactChannel.SMS}),
+    ContactField.EMAIL: frozenset({ContactChannel.EMAIL}),
+    ContactField.ADDRESS: frozenset({ContactChannel.POST, ContactChannel.IN_PERSON}),
+    # Whether and how it is safe to make contact, and how the person wants it, govern every
+    # channel: an attempt made without the new instructions may be the dangerous one.
+    ContactField.SAFE_TO_CONTACT: frozenset(ContactChannel),
+    ContactField.SAFE_CONTACT_NOTES: frozenset(ContactChannel),
+    ContactField.PREFERRED_CHANNEL: frozenset(ContactChannel),
+}
+"""The channels a changed field makes stale until the provider reads the new details (a new
+name or relationship changes whom to ask for, not how to reach them)."""
+
+
 class Priority(StrEnum):
     URGENT = "urgent"
     HIGH = "high"

@@ -14,6 +14,7 @@ from schemas.codes import (
     ConsentBasis,
     ConsentStatus,
     ContactChannel,
+    ContactField,
     ContactResult,
     CrimeType,
     LocalAuthority,
@@ -69,6 +70,7 @@ WORK_ITEM_CANCELLED = "referral.work_item_cancelled.v1"
 ROUTE_STATUS = "referral.route_status.v1"
 SLA_BREACHED = "referral.sla_breached.v1"
 ESCALATED = "referral.escalated.v1"
+CONTACT_CHANGED = "referral.contact_changed.v1"
 
 
 # ---- referral.received.v1 -----------------------------------------------------------
@@ -321,6 +323,27 @@ class SlaBreached(Event):
     due_at: AwareDatetime
     detected_at: AwareDatetime
     route_status: RouteStatus
+
+
+# ---- referral.contact.v1 ------------------------------------------------------------
+class ContactChanged(Event):
+    """Staff changed a person's contact details (``PATCH /v1/referrals/{id}/contact``): which
+    fields, never their values. Every adapter with an open route for the referral tells its
+    provider, who must read the details again before contacting the person."""
+
+    TYPE = CONTACT_CHANGED
+    TOPIC = topics.REFERRAL_CONTACT
+
+    change_id: uuid.UUID
+    referral_id: uuid.UUID
+    changed_at: AwareDatetime
+    version: int = Field(ge=2)
+    """The contact details' version after the change (the submission's are version 1); the
+    vault's answers carry it too, so that a read of the new details is known as one."""
+    fields: list[ContactField] = Field(min_length=1)
+    safe_to_contact: bool | None = None
+    """The coded fact after the change, as ``contact.safe_to_contact`` on a work item."""
+    preferred_channel: ContactChannel | None = None
 
 
 # ---- referral.status.v1 ------------------------------------------------------------

@@ -12,6 +12,9 @@ REFERRAL_REASSESS = "referral.reassess.v1"
 REFERRAL_ROUTED = "referral.routed.v1"
 REFERRAL_STATUS = "referral.status.v1"
 REFERRAL_SLA = "referral.sla.v1"
+REFERRAL_CONTACT = "referral.contact.v1"
+"""A person's contact details or safe-contact instructions changed (intake -> every adapter):
+field names and codes only, never the details."""
 
 _QUEUES: dict[Service, str] = {service: f"queue.{service.value.lower()}.v1" for service in Service}
 
@@ -49,6 +52,7 @@ def main_topics() -> list[str]:
         REFERRAL_ROUTED,
         REFERRAL_STATUS,
         REFERRAL_SLA,
+        REFERRAL_CONTACT,
         *_QUEUES.values(),
     ]
 

@@ -540,8 +540,8 @@ class KafkaBroker:
             "format",
             "--config",
             str(config),
-            "--cluster-id",
-            self._cluster_id(),
+            # One argument, so that an id starting with "-" (1 in 64) is not read as an option.
+            f"--cluster-id={self._cluster_id()}",
             "--ignore-formatted",
         ]
         if self.security is not None:

@@ -407,6 +407,65 @@ def test_a_wrong_code_is_refused(hub: RunningStack, browser: Browser, idva_admin
     ctx.close()
 
 
+def test_changed_contact_details_are_marked_until_the_caseworker_reads_them(
+    hub: RunningStack, caseworker: tuple[NewPerson, Page], checked: Checked
+) -> None:
+    """Issue 26: VAL changes the person's phone and safe-contact notes after the caseworker
+    saw the old ones. The queue and the work item say so until the caseworker shows the
+    details again; a call recorded meanwhile is refused, saying why."""
+    _, page = caseworker
+    portal = hub.info()["provider_portal_urls"]["IDVA"]
+    referral_id = _submit(hub)
+    _find_in_queue(page, portal, referral_id)
+    page.get_by_role("button", name="Show contact details").click()
+    page.get_by_role("button", name="Accept referral").click()
+    expect(page.locator(".govuk-notification-banner")).to_contain_text("You accepted")
+    new_phone, new_notes = "07700 900987", "Text first from the new number; never call after 6pm"
+    changed = hub.staff().patch(
+        f"/v1/referrals/{referral_id}/contact",
+        json={"phone": new_phone, "safe_contact_notes": new_notes},
+    )
+    assert changed.status_code == 200, changed.text
+
+    row = page.locator("tr", has=page.get_by_role("link", name=re.compile(referral_id[:8])))
+
+    def marked() -> bool:
+        page.goto(portal + "queue")
+        return "Contact details changed" in row.inner_text()
+
+    eventually_sync(marked, timeout=20, interval=0.5, what="the marker in the portal's queue")
+    checked.page(page, "queue-contact-changed")
+    row.get_by_role("link").click()
+    banner = page.locator("#contact-changed")
+    expect(banner).to_contain_text("The person's contact details changed")
+    expect(banner).to_contain_text("phone number and safe-contact notes")
+    expect(page.locator("main")).not_to_contain_text(new_phone)
+    checked.page(page, "work-item-contact-changed")
+
+    # A call recorded now, without the new details: refused, nothing recorded.
+    page.get_by_role("button", name="Record a contact attempt").click()
+    page.get_by_label("Phone call").check()
+    page.get_by_label("No answer").check()
+    page.get_by_role("button", name="Record contact attempt").click()
+    expect(page.locator(".govuk-error-summary")).to_contain_text("contact details changed")
+    expect(page.locator("main")).to_contain_text("None recorded yet")
+
+    # Showing the details again shows the new ones, and the marker comes off.
+    page.get_by_role("button", name="Show contact details").click()
+    main = page.locator("main").inner_text()
+    assert new_phone in main
+    assert new_notes in main
+    assert PHONE not in main
+    expect(page.locator("#contact-changed")).to_have_count(0)
+    page.goto(portal + "queue")
+    expect(row).not_to_contain_text("Contact details changed")
+    page.goto(portal + f"work-items/{referral_id}/contact-attempts")
+    page.get_by_label("Phone call").check()
+    page.get_by_label("Spoke to the person").check()
+    page.get_by_role("button", name="Record contact attempt").click()
+    expect(page.locator(".govuk-notification-banner")).to_contain_text("Contact attempt")
+
+
 def test_every_page_visited_was_checked(checked: Checked) -> None:
     """The main pages were all checked by axe-core (and photographed) in this module."""
     expected = {

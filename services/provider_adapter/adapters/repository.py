@@ -432,3 +432,52 @@ async def finish_delivery(
 
 async def delivery_state(conn: Connection, webhook_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT * FROM deliveries WHERE webhook_id = $1", webhook_id)
+
+
+# ---- changes of contact details -------------------------------------------------------------
+async def lock_work_items_of_referral(
+    conn: Connection, referral_id: uuid.UUID
+) -> list[asyncpg.Record]:
+    return list(
+        await conn.fetch(
+            "SELECT * FROM work_items WHERE referral_id = $1 ORDER BY route_id FOR UPDATE",
+            referral_id,
+        )
+    )
+
+
+async def mark_contact_changed(
+    conn: Connection,
+    route_id: uuid.UUID,
+    *,
+    version: int,
+    changed_at: datetime,
+    fields: list[str],
+    facts: dict[str, Any],
+) -> None:
+    await conn.execute(
+        """UPDATE work_items SET contact_version = $2, contact_changed_at = $3,
+                                 contact_changed_fields = $4, facts = $5, updated_at = now()
+           WHERE route_id = $1""",
+        route_id,
+        version,
+        changed_at,
+        fields,
+        facts,
+    )
+
+
+async def contact_read(conn: Connection, referral_id: uuid.UUID, version: int) -> None:
+    """The provider read version ``version`` of the referral's details: markers of changes up
+    to it come off (a change it has not read yet, a later one, keeps its marker)."""
+    await conn.execute(
+        """UPDATE work_items
+           SET contact_read_version = greatest(contact_read_version, $2),
+               contact_changed_at = CASE WHEN contact_version <= $2 THEN NULL
+                                         ELSE contact_changed_at END,
+               contact_changed_fields = CASE WHEN contact_version <= $2 THEN '{}'::text[]
+                                             ELSE contact_changed_fields END
+           WHERE referral_id = $1""",
+        referral_id,
+        version,
+    )

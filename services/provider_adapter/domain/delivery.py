@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-KINDS = ("created", "cancelled", "reminder")
+KINDS = ("created", "cancelled", "reminder", "contact_changed")
+SEQUENCED = frozenset({"reminder", "contact_changed"})
+"""Kinds a work item can be sent more than once: each one's ``webhook-id`` has a number."""
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,7 @@ class RetryPolicy:
 
 def webhook_id(route_id: uuid.UUID, kind: str, sequence: int = 1) -> str:
     """The ``webhook-id``: the same for every retry of one message."""
-    suffix = f"_{sequence}" if kind == "reminder" else ""
+    suffix = f"_{sequence}" if kind in SEQUENCED else ""
     return f"msg_{route_id.hex}_{kind}{suffix}"
 
 

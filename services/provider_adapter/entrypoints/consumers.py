@@ -1,5 +1,5 @@
-"""The adapter's subscriptions: its own work queue (new and cancelled work items) and the
-SLA topic (escalations of its own routes)."""
+"""The adapter's subscriptions: its own work queue (new and cancelled work items), the
+SLA topic (escalations of its own routes) and the contact topic (changed contact details)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from schemas.envelope import CloudEvent
 from services.plumbing.events import by_event
 from services.plumbing.kafka import On, subscribe
 from services.plumbing.settings import ServiceSettings
-from services.provider_adapter.handlers import work_items
+from services.provider_adapter.handlers import contact_changes, work_items
 from services.provider_adapter.handlers.common import Adapter
 
 MAX_BATCH = 100
@@ -51,5 +51,22 @@ def register(broker: KafkaBroker, adapter: Adapter, settings: ServiceSettings) -
         # Clocks run in hours and working days, read by intake's watchdog every 15 s: a
         # second more here is nothing, and these were five of the fourteen consumers asking
         # the broker for data every 50 ms while the hub was idle.
+        fetch_max_wait_ms=SLA_FETCH_MAX_WAIT_MS,
+    )
+    subscribe(
+        broker,
+        topic=topics.REFERRAL_CONTACT,
+        group_id=f"{adapter.consumer}.contact",
+        handlers=by_event(
+            {
+                events.ContactChanged: On(
+                    CloudEvent[events.ContactChanged],
+                    partial(contact_changes.take_contact_change, adapter),
+                )
+            }
+        ),
+        settings=settings,
+        # A broker answers a fetch as soon as a record arrives, so waiting up to a second
+        # when there is none delays nothing and spares the idle hub five more polls at 50 ms.
         fetch_max_wait_ms=SLA_FETCH_MAX_WAIT_MS,
     )

@@ -212,6 +212,8 @@ async def _guarded(call: Awaitable[Any]) -> Any:
             exc.sentence,
             extra={"contact_standard": exc.progress.as_dict()},
         )
+    except work_items.ContactDetailsChanged as exc:
+        return problem(409, "Contact details changed", exc.sentence)
     except Refused as exc:
         return problem(409, "Conflict", exc.sentence)
     except work_items.InvalidMeasures as exc:

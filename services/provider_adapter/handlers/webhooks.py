@@ -91,13 +91,23 @@ async def unregister(adapter: Adapter) -> bool:
 
 
 async def enqueue(
-    conn: Connection, adapter: Adapter, route_id: uuid.UUID, kind: str, item: dict[str, Any]
+    conn: Connection,
+    adapter: Adapter,
+    route_id: uuid.UUID,
+    kind: str,
+    item: dict[str, Any],
+    *,
+    sequence: int | None = None,
 ) -> None:
     """Queue a push about this work item, in the caller's transaction; nothing when the
-    provider has no webhook."""
+    provider has no webhook. ``sequence`` numbers a kind sent more than once (a reminder is
+    numbered by count when not given; a change of contact details by its version)."""
     if await repo.webhook(conn) is None:
         return
-    sequence = await repo.count_deliveries(conn, route_id, kind) + 1 if kind == "reminder" else 1
+    if sequence is None:
+        sequence = (
+            await repo.count_deliveries(conn, route_id, kind) + 1 if kind == "reminder" else 1
+        )
     webhook_id = delivery.webhook_id(route_id, kind, sequence)
     await repo.enqueue_delivery(
         conn, webhook_id, route_id, kind, delivery.payload(kind, item, datetime.now(UTC))

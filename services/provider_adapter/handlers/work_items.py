@@ -29,14 +29,28 @@ from services.plumbing.db import Connection
 from services.plumbing.kafka import Delivered
 from services.provider_adapter.adapters import repository as repo
 from services.provider_adapter.adapters.intake_client import Person
-from services.provider_adapter.domain import contact_standard
+from services.provider_adapter.domain import contact_change, contact_standard
 from services.provider_adapter.domain import work_item as lifecycle
 from services.provider_adapter.handlers import webhooks
-from services.provider_adapter.handlers.common import Adapter, Gone, NotFound, announce
+from services.provider_adapter.handlers.common import (
+    Adapter,
+    Gone,
+    NotFound,
+    Refused,
+    announce,
+)
 
 log = logging.getLogger(__name__)
 
 CODE_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+
+
+CONTACT_VERSION = "contact_version"
+"""Which version of the details intake's vault answered with (kept here, never shown)."""
+
+
+class ContactDetailsChanged(Refused):
+    """A contact attempt after a change of the details its provider has not read yet."""
 
 
 class InvalidMeasures(Exception):
@@ -211,6 +225,11 @@ def queue_item(row: asyncpg.Record) -> dict[str, Any]:
         "flags": list(row["flags"]),
         "consent_basis": row["consent_basis"],
         "facts": row["facts"],
+        # The person's details changed since this provider last read them: read them again
+        # before contacting the person (null once read).
+        "contact_changed": contact_change.marker(
+            row["contact_changed_at"], row["contact_changed_fields"]
+        ),
     }
 
 
@@ -232,6 +251,11 @@ async def read_work_item(
     }:
         raise Gone
     contact = await adapter.vault.contact(referral_id, person)
+    version = contact.pop(CONTACT_VERSION, None)
+    if isinstance(version, int):
+        # These are the details as they now stand: a change they include is read.
+        async with adapter.pool.acquire() as conn:
+            await repo.contact_read(conn, referral_id, version)
     view = await view_work_item(adapter, referral_id, person=person)
     if person is not None:
         async with adapter.pool.acquire() as conn:
@@ -373,6 +397,18 @@ async def record_contact_attempt(
     person: Person | None = None,
 ) -> dict[str, Any]:
     async def record(conn: Connection, route_id: uuid.UUID, after: RouteStatus) -> None:
+        # Judged under the route's lock: a change of details arriving now is either seen
+        # here or comes after the attempt.
+        row = await repo.lock_route(conn, route_id)
+        assert row is not None
+        refused = contact_change.refusal(
+            row["contact_changed_at"],
+            row["contact_changed_fields"],
+            attempt_at=at,
+            channel=channel,
+        )
+        if refused is not None:
+            raise ContactDetailsChanged(refused)
         await repo.add_contact_attempt(conn, route_id, at, channel.value, result.value)
         await repo.set_status(conn, route_id, after.value)
 

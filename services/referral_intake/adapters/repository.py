@@ -431,6 +431,12 @@ async def set_second_acknowledge_by(
 # ---- duplicates and repeat victims ------------------------------------------------------
 
 
+ON_RECORD_COLUMNS = """referral_id, person_key, person_phone_key, born_key, crime_key,
+    facts->'subject'->>'role' AS role, (facts->'subject'->>'age')::integer AS age,
+    status NOT IN ('closed', 'no_service') AS open, received_at, last_submitted_at"""
+"""What ``handlers.identity.on_record`` reads of a referral: its keys and coded facts."""
+
+
 async def people_on_record(
     conn: Connection, person_key: str | None, person_phone_key: str | None, since: datetime
 ) -> list[asyncpg.Record]:
@@ -439,14 +445,9 @@ async def people_on_record(
     decides among. Erased referrals have no keys, so they are never found."""
     return list(
         await conn.fetch(
-            """SELECT referral_id, person_key, person_phone_key, born_key, crime_key,
-                      facts->'subject'->>'role' AS role,
-                      (facts->'subject'->>'age')::integer AS age,
-                      status NOT IN ('closed', 'no_service') AS open,
-                      received_at, last_submitted_at
-               FROM referrals
+            f"""SELECT {ON_RECORD_COLUMNS} FROM referrals
                WHERE (person_key = $1 OR person_phone_key = $2) AND last_submitted_at >= $3
-               ORDER BY last_submitted_at DESC LIMIT 100""",
+               ORDER BY last_submitted_at DESC LIMIT 100""",  # noqa: S608 - a constant
             person_key,
             person_phone_key,
             since,
@@ -902,3 +903,58 @@ async def due_for_erasure(conn: Connection, closed_before: datetime, limit: int)
         limit,
     )
     return [r["referral_id"] for r in rows]
+
+
+# ---- changes of contact details, subject access ---------------------------------------------
+async def contact_version(conn: Connection, referral_id: uuid.UUID) -> int:
+    """The version of the referral's contact details (1: as submitted)."""
+    return int(
+        await conn.fetchval(
+            "SELECT contact_version FROM referrals WHERE referral_id = $1", referral_id
+        )
+        or 1
+    )
+
+
+async def set_contact_changed(
+    conn: Connection, referral_id: uuid.UUID, facts: dict[str, Any], version: int, at: datetime
+) -> None:
+    await conn.execute(
+        """UPDATE referrals SET facts = $2, contact_version = $3, updated_at = $4
+           WHERE referral_id = $1""",
+        referral_id,
+        facts,
+        version,
+        at,
+    )
+
+
+async def erasure_of(conn: Connection, referral_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT reason, actor, at FROM erasures WHERE referral_id = $1 ORDER BY at LIMIT 1",
+        referral_id,
+    )
+
+
+async def referrals_of_person(
+    conn: Connection, person_key: str | None, person_phone_key: str | None
+) -> list[asyncpg.Record]:
+    """Every referral whose subject shares a name-and-date-of-birth or a name-and-phone key,
+    whenever it was submitted (``identity.same_person`` decides among them)."""
+    if person_key is None and person_phone_key is None:
+        return []
+    return list(
+        await conn.fetch(
+            f"""SELECT {ON_RECORD_COLUMNS} FROM referrals
+               WHERE person_key = $1 OR person_phone_key = $2 ORDER BY received_at""",  # noqa: S608
+            person_key,
+            person_phone_key,
+        )
+    )
+
+
+async def identity_of(conn: Connection, referral_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"SELECT {ON_RECORD_COLUMNS} FROM referrals WHERE referral_id = $1",  # noqa: S608
+        referral_id,
+    )

@@ -83,23 +83,45 @@ class Subject(Request):
         return self
 
 
+Phone = Annotated[str, Field(min_length=3, max_length=40, pattern=r"^[0-9+() \-]+$")]
+Email = Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+Address = Annotated[str, Field(min_length=1, max_length=500)]
+SafeContactNotes = Annotated[str, Field(max_length=1000)]
+
+
 class Contact(Request):
     name: ShortText | None = None
-    phone: Annotated[str, Field(min_length=3, max_length=40, pattern=r"^[0-9+() \-]+$")] | None = (
-        None
-    )
-    email: Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = (
-        None
-    )
-    address: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    phone: Phone | None = None
+    email: Email | None = None
+    address: Address | None = None
     safe_to_contact: bool = True
-    safe_contact_notes: Annotated[str, Field(max_length=1000)] | None = None
+    safe_contact_notes: SafeContactNotes | None = None
     preferred_channel: ContactChannel | None = None
     relationship: ContactRelationship = ContactRelationship.SELF
     """Who the contact is to the person referred (personal data: vault)."""
 
     def has_means_of_contact(self) -> bool:
         return any((self.phone, self.email, self.address))
+
+
+class ContactChange(Request):
+    """Any subset of ``Contact``'s fields, each with the same type and constraints
+    (``PATCH /v1/referrals/{id}/contact``); ``null`` removes an optional one. The fields
+    given are applied to the details on record and the result validated as ``Contact``
+    (``domain.contact_change``)."""
+
+    name: ShortText | None = None
+    phone: Phone | None = None
+    email: Email | None = None
+    address: Address | None = None
+    safe_to_contact: bool | None = None
+    safe_contact_notes: SafeContactNotes | None = None
+    preferred_channel: ContactChannel | None = None
+    relationship: ContactRelationship | None = None
+
+    def given(self) -> dict[str, Any]:
+        """The fields the body named, ``null`` ones included."""
+        return self.model_dump(mode="json", include=self.model_fields_set)
 
 
 class DrugPossessionIn(Request):

@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Header, Query, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from schemas import events
@@ -25,20 +25,24 @@ from services.plumbing import telemetry
 from services.plumbing.auth import Principal, allow
 from services.plumbing.http import problem
 from services.plumbing.metrics import REFERRALS_RECEIVED
+from services.referral_intake.adapters import subject_access_document
 from services.referral_intake.adapters.router_client import (
     RouterAnswer,
     RouterClient,
     RouterUnavailable,
 )
 from services.referral_intake.domain import statutory
-from services.referral_intake.domain.referral import ReferralRequest, coded_facts
+from services.referral_intake.domain.contact_change import InvalidChange
+from services.referral_intake.domain.referral import ContactChange, ReferralRequest, coded_facts
 from services.referral_intake.entrypoints.authorization import ACCESS
 from services.referral_intake.handlers import (
     consent,
+    contact_change,
     disclosure,
     erasure,
     notes,
     overrides,
+    subject_access,
     submission,
     views,
 )
@@ -53,6 +57,8 @@ MaySubmit = Annotated[Principal, allow(ACCESS, "POST /v1/referrals")]
 MayListReferrals = Annotated[Principal, allow(ACCESS, "GET /v1/referrals")]
 MayReadReferral = Annotated[Principal, allow(ACCESS, "GET /v1/referrals/{referral_id}")]
 MayReadContact = Annotated[Principal, allow(ACCESS, "GET /v1/referrals/{referral_id}/contact")]
+MayChangeContact = Annotated[Principal, allow(ACCESS, "PATCH /v1/referrals/{referral_id}/contact")]
+MayExportSubjectAccess = Annotated[Principal, allow(ACCESS, "GET /v1/subject-access")]
 MayRecordConsent = Annotated[Principal, allow(ACCESS, "POST /v1/referrals/{referral_id}/consent")]
 MayOverride = Annotated[Principal, allow(ACCESS, "POST /v1/referrals/{referral_id}/override")]
 MayRecordStatutoryReferral = Annotated[
@@ -622,3 +628,84 @@ async def erase(
         return _not_found()
     except Conflict as exc:
         return _conflict(exc)
+
+
+@router.patch("/v1/referrals/{referral_id}/contact")
+async def change_contact(
+    referral_id: uuid.UUID,
+    body: ContactChange,
+    request: Request,
+    principal: MayChangeContact,
+) -> Any:
+    """Correct or change the person's contact details: any subset of the contact fields, as
+    on submission (``null`` removes an optional one). The previous details stay sealed in the
+    vault; the timeline records ``contact_changed`` with the fields' names only; every
+    provider with an open route is told at once and must read the details again before it
+    contacts the person."""
+    try:
+        changed = await contact_change.change_contact(
+            request.app.state.pool,
+            request.app.state.vault,
+            referral_id,
+            body.given(),
+            actor=principal.subject,
+            identity_key=request.app.state.identity_key,
+        )
+    except NotFound:
+        return _not_found()
+    except contact_change.Erased:
+        return problem(410, "Gone", "This referral's personal data has been erased.")
+    except Conflict as exc:
+        return _conflict(exc)
+    except InvalidChange as exc:
+        return problem(
+            422,
+            "Invalid request",
+            "Some fields are missing or invalid; nothing was changed.",
+            errors=exc.errors,
+        )
+    telemetry.tag_referral(referral_id)
+    return {
+        "referral_id": str(referral_id),
+        "changed": [f.value for f in changed.fields],
+        "contact_version": changed.version,
+        "providers_told": list(changed.providers_told),
+        "links": {
+            "self": f"/v1/referrals/{referral_id}",
+            "contact": f"/v1/referrals/{referral_id}/contact",
+        },
+    }
+
+
+@router.get("/v1/subject-access")
+async def subject_access_export(
+    request: Request,
+    principal: MayExportSubjectAccess,
+    referral_id: uuid.UUID,
+    format: Annotated[Literal["json", "html"] | None, Query()] = None,
+    accept: Annotated[str | None, Header()] = None,
+) -> Any:
+    """Everything the hub holds about the person of ``referral_id``, across every referral
+    matched to them (supervisors only): personal data with its earlier versions, coded facts,
+    decisions with reasons, routes with their histories and outcomes, and who read the
+    details, when and why. JSON, or a readable document (``Accept: text/html`` or
+    ``format=html``). Each export is recorded in the disclosure log (purpose
+    ``subject_access``)."""
+    try:
+        export = await subject_access.export(
+            request.app.state.pool,
+            request.app.state.vault,
+            referral_id,
+            accessor=principal.subject,
+        )
+    except NotFound:
+        return _not_found()
+    as_html = format == "html" or (
+        format is None and accept is not None and "text/html" in accept.split(",")[0]
+    )
+    if as_html:
+        return HTMLResponse(
+            subject_access_document.render(export),
+            headers={"Cache-Control": "no-store"},
+        )
+    return JSONResponse(export, headers={"Cache-Control": "no-store"})

@@ -21,6 +21,9 @@ NEEDS_CONSENT_ON_RECORD = {
 }
 
 
+CONTACT_VERSION = "contact_version"
+
+
 class NoLongerDisclosed(Exception):
     """The route has ended, or the consent it relied on was withdrawn."""
 
@@ -72,7 +75,10 @@ async def disclose_contact(
         )
         if accessor_name is not None:
             await repo.name_person(conn, accessor, service.value, accessor_name)
-    return {f: contact.get(f) for f in allowed}
+        version = await repo.contact_version(conn, referral_id)
+    # Which version of the details this is, so that the adapter knows its provider has read
+    # the new ones after a change (and lifts its marker); the adapter keeps it to itself.
+    return {**{f: contact.get(f) for f in allowed}, CONTACT_VERSION: version}
 
 
 async def name_person(
@@ -108,6 +114,7 @@ async def contact_for_staff(
         await repo.log_disclosure(
             conn, referral_id, accessor=accessor, service=None, fields=fields, purpose=purpose
         )
+        shown[CONTACT_VERSION] = await repo.contact_version(conn, referral_id)
     return shown
 
 

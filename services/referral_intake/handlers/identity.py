@@ -12,10 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
+from typing import Any
 
 import asyncpg
 
-from services.plumbing.db import CONNECTION_ERRORS
+from schemas.codes import Role
+from services.plumbing.db import CONNECTION_ERRORS, Connection
 from services.referral_intake.adapters import repository as repo
 from services.referral_intake.adapters.vault import Vault
 from services.referral_intake.domain import identity
@@ -29,27 +32,58 @@ async def rekey_batch(pool: asyncpg.Pool, vault: Vault, key: bytes) -> int:
     async with pool.acquire() as conn, conn.transaction():
         stale = await repo.stale_identities(conn, identity.IDENTITY_VERSION, BATCH)
         for referral_id in stale:
-            personal = await vault.read(conn, referral_id) or {}
-            contact = personal.get("contact") or {}
-            keys = identity.keys_of(
-                key,
-                name=identity.name_of_subject(
-                    personal.get("subject_name"), contact.get("name"), contact.get("relationship")
-                ),
-                date_of_birth=personal.get("date_of_birth"),
-                phone=contact.get("phone"),
-                crime_reference=personal.get("crime_reference"),
-            )
-            await repo.set_identity(
-                conn,
-                referral_id,
-                person_key=keys.person,
-                person_phone_key=keys.person_phone,
-                born_key=keys.born,
-                crime_key=keys.crime,
-                version=identity.IDENTITY_VERSION,
-            )
+            await key_again(conn, referral_id, await vault.read(conn, referral_id) or {}, key)
     return len(stale)
+
+
+def on_record(row: asyncpg.Record) -> identity.OnRecord:
+    """A referral as matching sees it (``repository.ON_RECORD_COLUMNS``)."""
+    return identity.OnRecord(
+        referral_id=row["referral_id"],
+        keys=identity.IdentityKeys(
+            person=row["person_key"],
+            person_phone=row["person_phone_key"],
+            born=row["born_key"],
+            crime=row["crime_key"],
+        ),
+        role=Role(row["role"]),
+        age=row["age"],
+        open=row["open"],
+        received_at=row["received_at"],
+        last_submitted_at=row["last_submitted_at"],
+    )
+
+
+def keys_of_personal(key: bytes, personal: dict[str, Any]) -> identity.IdentityKeys:
+    """The identity keys of a vault entry (its subject's name, date of birth and phone, and
+    the crime reference)."""
+    contact = personal.get("contact") or {}
+    return identity.keys_of(
+        key,
+        name=identity.name_of_subject(
+            personal.get("subject_name"), contact.get("name"), contact.get("relationship")
+        ),
+        date_of_birth=personal.get("date_of_birth"),
+        phone=contact.get("phone"),
+        crime_reference=personal.get("crime_reference"),
+    )
+
+
+async def key_again(
+    conn: Connection, referral_id: uuid.UUID, personal: dict[str, Any], key: bytes
+) -> None:
+    """Store the keys of ``personal`` beside the referral (the current normalisation): after
+    a change of normalisation, or of the person's details (matching follows the new ones)."""
+    keys = keys_of_personal(key, personal)
+    await repo.set_identity(
+        conn,
+        referral_id,
+        person_key=keys.person,
+        person_phone_key=keys.person_phone,
+        born_key=keys.born,
+        crime_key=keys.crime,
+        version=identity.IDENTITY_VERSION,
+    )
 
 
 async def run(pool: asyncpg.Pool, vault: Vault, key: bytes, interval: float = 30.0) -> None:

@@ -25,7 +25,7 @@ from typing import Any
 import asyncpg
 
 from schemas import events
-from schemas.codes import ReferralStatus, Role, Trigger
+from schemas.codes import ReferralStatus, Trigger
 from schemas.events import ReferralFacts
 from services.plumbing import outbox
 from services.plumbing.db import Connection
@@ -38,6 +38,7 @@ from services.referral_intake.domain.referral import ReferralRequest, coded_fact
 from services.referral_intake.domain.resubmission import Combined, combine, merge_personal
 from services.referral_intake.handlers import consent
 from services.referral_intake.handlers.common import SOURCE, reassessment
+from services.referral_intake.handlers.identity import on_record
 
 RESUBMITTED = Trigger.RESUBMITTED
 AWAIT_LIMIT = timedelta(minutes=10)
@@ -85,23 +86,6 @@ class _Submission:
 def _request_hash(request: ReferralRequest, secret: bytes) -> str:
     canonical = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
     return identity.keyed_request_hash(secret, hashlib.sha256(canonical.encode()).hexdigest())
-
-
-def _on_record(row: asyncpg.Record) -> OnRecord:
-    return OnRecord(
-        referral_id=row["referral_id"],
-        keys=IdentityKeys(
-            person=row["person_key"],
-            person_phone=row["person_phone_key"],
-            born=row["born_key"],
-            crime=row["crime_key"],
-        ),
-        role=Role(row["role"]),
-        age=row["age"],
-        open=row["open"],
-        received_at=row["received_at"],
-        last_submitted_at=row["last_submitted_at"],
-    )
 
 
 def _relation(keys: IdentityKeys, other: OnRecord) -> str:
@@ -179,7 +163,7 @@ async def _submit(conn: Connection, submission: _Submission) -> Submitted:
             keys,
             submission.request.subject.role,
             submission.facts.subject.age,
-            [_on_record(r) for r in rows],
+            [on_record(r) for r in rows],
             submission.at,
         )
         if found.same_referral is not None:
@@ -284,11 +268,11 @@ async def _resubmission(
         return None
     if referral["status"] in (ReferralStatus.CLOSED.value, ReferralStatus.NO_SERVICE.value):
         return None
-    on_record = ReferralFacts.model_validate(referral["facts"])
+    recorded = ReferralFacts.model_validate(referral["facts"])
     own = submission.facts.model_copy(
-        update={"referral_id": referral_id, "received_at": on_record.received_at}
+        update={"referral_id": referral_id, "received_at": recorded.received_at}
     )
-    combined = combine(on_record, own)
+    combined = combine(recorded, own)
     version = (referral["versions"] or 1) + 1
     facts = await _with_consent_change(conn, submission, referral_id, combined, version)
     decision_id, awaiting, pending = await _reassess_if_changed(

@@ -124,7 +124,26 @@ STEPS = {
     "escalated": "Escalated: acknowledgement overdue",
     "contact_details_shown": "Contact details shown",
     "delivery_failed": "Webhook deliveries failed",
+    "contact_changed": "Contact details changed at the Victim Advice Line",
 }
+
+CHANGED_FIELDS = {
+    "name": "name",
+    "phone": "phone number",
+    "email": "email address",
+    "address": "address",
+    "safe_to_contact": "whether it is safe to contact them",
+    "safe_contact_notes": "safe-contact notes",
+    "preferred_channel": "preferred way to contact",
+    "relationship": "who the contact is",
+}
+
+
+def changed_fields(fields: list[str]) -> str:
+    """The changed contact fields in words: ``phone number and safe-contact notes``."""
+    words = [CHANGED_FIELDS.get(f, humanise(f).lower()) for f in fields]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
 
 CONTACT_FIELDS = {
     "name": "Name",
@@ -269,6 +288,7 @@ FILTERS: dict[str, Any] = {
     "short_id": short_id,
     "grouped": grouped_secret,
     "qr_code": qr_code,
+    "changed_fields": changed_fields,
 }
 
 GLOBALS: dict[str, Any] = {

@@ -1,0 +1,139 @@
+"""Changing a person's contact details (``PATCH /v1/referrals/{id}/contact``).
+
+In one transaction: the vault entry gets the new details and keeps the previous ones under
+``contact_versions`` (sealed with the rest, erased with the rest); the identity keys are
+computed again, so that matching follows the new details; the coded facts
+(``contact.safe_to_contact``, ``contact.preferred_channel``) follow; the timeline records
+``contact_changed`` with the fields' names, never their values; and
+``referral.contact_changed.v1`` goes into the outbox, so that every provider with an open
+route hears of it, even one whose adapter is down at the moment (it reads the event when it
+is back).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+
+from schemas import events
+from schemas.codes import ContactField, ReferralStatus, RouteStatus, Source
+from services.plumbing import outbox
+from services.plumbing.events import outgoing
+from services.referral_intake.adapters import repository as repo
+from services.referral_intake.adapters.vault import Vault
+from services.referral_intake.domain.contact_change import apply_change
+from services.referral_intake.domain.lifecycle import is_open
+from services.referral_intake.handlers.common import SOURCE, Conflict, NotFound
+from services.referral_intake.handlers.identity import key_again
+
+CONTACT_CHANGED = "contact_changed"
+
+
+class Erased(Exception):
+    """The referral's personal data was erased: there are no details left to change."""
+
+
+@dataclass(frozen=True)
+class Changed:
+    referral_id: uuid.UUID
+    version: int
+    fields: tuple[ContactField, ...]
+    providers_told: tuple[str, ...]
+    """Services with an open route, told through the bus (empty when nothing changed)."""
+
+
+async def change_contact(
+    pool: asyncpg.Pool,
+    vault: Vault,
+    referral_id: uuid.UUID,
+    change: dict[str, Any],
+    *,
+    actor: str,
+    identity_key: bytes,
+) -> Changed:
+    """Apply ``change`` (contact field -> new value, ``None`` removing one). Raises
+    ``NotFound``, ``Erased``, ``Conflict`` (the referral is closed) and
+    ``contact_change.InvalidChange`` (nothing is stored then). A change that changes nothing
+    is answered as such, and nothing is recorded or sent."""
+    now = datetime.now(UTC)
+    async with pool.acquire() as conn, conn.transaction():
+        referral = await repo.lock_referral(conn, referral_id)
+        if referral is None:
+            raise NotFound
+        if referral["erased_at"] is not None:
+            raise Erased
+        if referral["status"] == ReferralStatus.CLOSED.value:
+            raise Conflict(
+                "This referral is closed: no provider will contact the person through it. "
+                "Correct the details on the person's open referral, or make a new one."
+            )
+        personal = await vault.read(conn, referral_id) or {}
+        facts: dict[str, Any] = dict(referral["facts"])
+        contact, changed = apply_change(
+            personal.get("contact"),
+            change,
+            source=Source(facts["source"]),
+            subject_named=bool(personal.get("subject_name")),
+        )
+        version = await repo.contact_version(conn, referral_id)
+        if not changed:
+            return Changed(referral_id, version, (), ())
+        version += 1
+        previous = {
+            "version": version - 1,
+            "replaced_at": now.isoformat(),
+            "replaced_by": actor,
+            "contact": personal.get("contact"),
+        }
+        updated = {
+            **personal,
+            "contact": contact,
+            "contact_versions": [*(personal.get("contact_versions") or []), previous],
+        }
+        await vault.write(conn, referral_id, updated)
+        await key_again(conn, referral_id, updated, identity_key)
+        facts["contact"] = {
+            **(facts.get("contact") or {}),
+            "safe_to_contact": contact["safe_to_contact"],
+            "preferred_channel": contact["preferred_channel"],
+        }
+        await repo.set_contact_changed(conn, referral_id, facts, version, now)
+        names = [f.value for f in changed]
+        await repo.add_timeline(
+            conn,
+            referral_id,
+            CONTACT_CHANGED,
+            now,
+            actor=actor,
+            detail={"fields": names, "contact_version": version},
+        )
+        told = sorted(
+            {
+                r["service"]
+                for r in await repo.routes_of(conn, referral_id)
+                if is_open(RouteStatus(r["status"]))
+            }
+        )
+        await outbox.add(
+            conn,
+            [
+                outgoing(
+                    events.ContactChanged(
+                        change_id=uuid.uuid4(),
+                        referral_id=referral_id,
+                        changed_at=now,
+                        version=version,
+                        fields=changed,
+                        safe_to_contact=contact["safe_to_contact"],
+                        preferred_channel=contact["preferred_channel"],
+                    ),
+                    source=SOURCE,
+                    referral_id=referral_id,
+                )
+            ],
+        )
+    return Changed(referral_id, version, tuple(changed), tuple(told))
