@@ -22,6 +22,7 @@ import asyncpg
 from schemas import events
 from schemas.codes import ContactField, ReferralStatus, RouteStatus, Source
 from services.plumbing import outbox
+from services.plumbing.db import Connection
 from services.plumbing.events import outgoing
 from services.referral_intake.adapters import repository as repo
 from services.referral_intake.adapters.vault import Vault
@@ -61,16 +62,7 @@ async def change_contact(
     is answered as such, and nothing is recorded or sent."""
     now = datetime.now(UTC)
     async with pool.acquire() as conn, conn.transaction():
-        referral = await repo.lock_referral(conn, referral_id)
-        if referral is None:
-            raise NotFound
-        if referral["erased_at"] is not None:
-            raise Erased
-        if referral["status"] == ReferralStatus.CLOSED.value:
-            raise Conflict(
-                "This referral is closed: no provider will contact the person through it. "
-                "Correct the details on the person's open referral, or make a new one."
-            )
+        referral = await _open_referral(conn, referral_id)
         personal = await vault.read(conn, referral_id) or {}
         facts: dict[str, Any] = dict(referral["facts"])
         contact, changed = apply_change(
@@ -83,57 +75,95 @@ async def change_contact(
         if not changed:
             return Changed(referral_id, version, (), ())
         version += 1
-        previous = {
-            "version": version - 1,
-            "replaced_at": now.isoformat(),
-            "replaced_by": actor,
-            "contact": personal.get("contact"),
-        }
-        updated = {
-            **personal,
-            "contact": contact,
-            "contact_versions": [*(personal.get("contact_versions") or []), previous],
-        }
-        await vault.write(conn, referral_id, updated)
-        await key_again(conn, referral_id, updated, identity_key)
+        await _keep_and_seal(
+            conn, vault, referral_id, personal, contact, version, actor, now, identity_key
+        )
         facts["contact"] = {
             **(facts.get("contact") or {}),
             "safe_to_contact": contact["safe_to_contact"],
             "preferred_channel": contact["preferred_channel"],
         }
         await repo.set_contact_changed(conn, referral_id, facts, version, now)
-        names = [f.value for f in changed]
         await repo.add_timeline(
             conn,
             referral_id,
             CONTACT_CHANGED,
             now,
             actor=actor,
-            detail={"fields": names, "contact_version": version},
+            detail={"fields": [f.value for f in changed], "contact_version": version},
         )
-        told = sorted(
-            {
-                r["service"]
-                for r in await repo.routes_of(conn, referral_id)
-                if is_open(RouteStatus(r["status"]))
-            }
-        )
-        await outbox.add(
-            conn,
-            [
-                outgoing(
-                    events.ContactChanged(
-                        change_id=uuid.uuid4(),
-                        referral_id=referral_id,
-                        changed_at=now,
-                        version=version,
-                        fields=changed,
-                        safe_to_contact=contact["safe_to_contact"],
-                        preferred_channel=contact["preferred_channel"],
-                    ),
-                    source=SOURCE,
-                    referral_id=referral_id,
-                )
-            ],
-        )
+        told = await _tell_providers(conn, referral_id, contact, changed, version, now)
     return Changed(referral_id, version, tuple(changed), tuple(told))
+
+
+async def _open_referral(conn: Connection, referral_id: uuid.UUID) -> Any:
+    """The referral, locked. Raises ``NotFound``, ``Erased`` or ``Conflict`` (closed)."""
+    referral = await repo.lock_referral(conn, referral_id)
+    if referral is None:
+        raise NotFound
+    if referral["erased_at"] is not None:
+        raise Erased
+    if referral["status"] == ReferralStatus.CLOSED.value:
+        raise Conflict(
+            "This referral is closed: no provider will contact the person through it. "
+            "Correct the details on the person's open referral, or make a new one."
+        )
+    return referral
+
+
+async def _keep_and_seal(
+    conn: Connection,
+    vault: Vault,
+    referral_id: uuid.UUID,
+    personal: dict[str, Any],
+    contact: dict[str, Any],
+    version: int,
+    actor: str,
+    now: datetime,
+    identity_key: bytes,
+) -> None:
+    """The new details in the vault, the previous version kept sealed beside them (erased
+    with them), and the identity keys recomputed so that matching follows the new details."""
+    previous = {
+        "version": version - 1,
+        "replaced_at": now.isoformat(),
+        "replaced_by": actor,
+        "contact": personal.get("contact"),
+    }
+    updated = {
+        **personal,
+        "contact": contact,
+        "contact_versions": [*(personal.get("contact_versions") or []), previous],
+    }
+    await vault.write(conn, referral_id, updated)
+    await key_again(conn, referral_id, updated, identity_key)
+
+
+async def _tell_providers(
+    conn: Connection,
+    referral_id: uuid.UUID,
+    contact: dict[str, Any],
+    changed: list[Any],
+    version: int,
+    now: datetime,
+) -> list[str]:
+    """The change on the bus (through the outbox) for every provider with an open route;
+    returns those services."""
+    told = sorted(
+        {
+            r["service"]
+            for r in await repo.routes_of(conn, referral_id)
+            if is_open(RouteStatus(r["status"]))
+        }
+    )
+    event = events.ContactChanged(
+        change_id=uuid.uuid4(),
+        referral_id=referral_id,
+        changed_at=now,
+        version=version,
+        fields=changed,
+        safe_to_contact=contact["safe_to_contact"],
+        preferred_channel=contact["preferred_channel"],
+    )
+    await outbox.add(conn, [outgoing(event, source=SOURCE, referral_id=referral_id)])
+    return told

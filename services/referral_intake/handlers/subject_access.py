@@ -81,61 +81,8 @@ async def export(
     now = datetime.now(UTC)
     async with pool.acquire() as conn, conn.transaction():
         ids = await _referrals_of_the_person(conn, referral_id)
-        sections = []
-        for one in ids:
-            personal = await vault.read(conn, one)
-            await repo.log_disclosure(
-                conn,
-                one,
-                accessor=accessor,
-                service=None,
-                fields=_personal_fields(personal) if personal else [],
-                purpose=PURPOSE,
-            )
-            referral = await repo.load_referral(conn, one)
-            assert referral is not None
-            erasure = await repo.erasure_of(conn, one)
-            disclosures = await repo.disclosure_log(conn, one)
-            sections.append((one, personal, referral, erasure, disclosures))
-    referrals = []
-    for one, personal, referral, erasure, disclosures in sections:
-        # Decisions, routes with their histories and outcomes, notes, submissions: as staff
-        # read the referral (one reading of the record, not a second copy of it).
-        view = await views.referral_view(pool, one, vault)
-        referrals.append(
-            {
-                "referral_id": str(one),
-                "matched_by": "the referral asked about" if one == referral_id else SAME_PERSON,
-                "status": view["status"],
-                "received_at": view["received_at"],
-                "personal_data": _personal(personal),
-                "erased": {
-                    "at": erasure["at"].isoformat(),
-                    "reason": erasure["reason"],
-                    "what_remains": WHAT_REMAINS_AFTER_ERASURE,
-                }
-                if erasure is not None
-                else None,
-                "coded_facts": referral["facts"],
-                "consent": view["consent"],
-                "decision": view["decision"],
-                "statutory_referrals": view["statutory_referrals"],
-                "submissions": view["submissions"],
-                "notes": view["notes"],
-                "timeline": view["timeline"],
-                "disclosures": [
-                    {
-                        "at": d["at"].isoformat(),
-                        "reader": d["accessor_name"] or d["accessor"],
-                        "accessor": d["accessor"],
-                        "service": d["service"],
-                        "fields": list(d["fields"]),
-                        "purpose": d["purpose"],
-                    }
-                    for d in disclosures
-                ],
-            }
-        )
+        sections = [await _read_and_log(conn, vault, one, accessor) for one in ids]
+    referrals = [await _section(pool, vault, referral_id, *section) for section in sections]
     return {
         "referral_id": str(referral_id),
         "exported_at": now.isoformat(),
@@ -146,6 +93,74 @@ async def export(
             "every referral matched to them. This export is recorded in each referral's "
             "disclosure log."
         ),
+    }
+
+
+async def _read_and_log(
+    conn: Connection, vault: Vault, one: uuid.UUID, accessor: str
+) -> tuple[uuid.UUID, dict[str, Any] | None, Any, Any, list[Any]]:
+    """One referral's vault entry, record, erasure and disclosure log, the export's own read
+    logged first (so that the log it returns lists it)."""
+    personal = await vault.read(conn, one)
+    await repo.log_disclosure(
+        conn,
+        one,
+        accessor=accessor,
+        service=None,
+        fields=_personal_fields(personal) if personal else [],
+        purpose=PURPOSE,
+    )
+    referral = await repo.load_referral(conn, one)
+    assert referral is not None
+    erasure = await repo.erasure_of(conn, one)
+    disclosures = await repo.disclosure_log(conn, one)
+    return one, personal, referral, erasure, list(disclosures)
+
+
+async def _section(
+    pool: asyncpg.Pool,
+    vault: Vault,
+    asked: uuid.UUID,
+    one: uuid.UUID,
+    personal: dict[str, Any] | None,
+    referral: Any,
+    erasure: Any,
+    disclosures: list[Any],
+) -> dict[str, Any]:
+    # Decisions, routes with their histories and outcomes, notes, submissions: as staff
+    # read the referral (one reading of the record, not a second copy of it).
+    view = await views.referral_view(pool, one, vault)
+    return {
+        "referral_id": str(one),
+        "matched_by": "the referral asked about" if one == asked else SAME_PERSON,
+        "status": view["status"],
+        "received_at": view["received_at"],
+        "personal_data": _personal(personal),
+        "erased": {
+            "at": erasure["at"].isoformat(),
+            "reason": erasure["reason"],
+            "what_remains": WHAT_REMAINS_AFTER_ERASURE,
+        }
+        if erasure is not None
+        else None,
+        "coded_facts": referral["facts"],
+        "consent": view["consent"],
+        "decision": view["decision"],
+        "statutory_referrals": view["statutory_referrals"],
+        "submissions": view["submissions"],
+        "notes": view["notes"],
+        "timeline": view["timeline"],
+        "disclosures": [
+            {
+                "at": d["at"].isoformat(),
+                "reader": d["accessor_name"] or d["accessor"],
+                "accessor": d["accessor"],
+                "service": d["service"],
+                "fields": list(d["fields"]),
+                "purpose": d["purpose"],
+            }
+            for d in disclosures
+        ],
     }
 
 
