@@ -41,8 +41,20 @@ from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from opentelemetry.sdk.trace import TracerProvider
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from schemas.topics import RETRY_TIERS, dead_letter_for, retry_topic, retry_topics_for
-from services.plumbing import consumer_lag, kafka_metadata, strict_json, telemetry
+from schemas.topics import (
+    PRODUCER_MAX_REQUEST_BYTES,
+    RETRY_TIERS,
+    dead_letter_for,
+    retry_topic,
+    retry_topics_for,
+)
+from services.plumbing import (
+    consumer_lag,
+    kafka_metadata,
+    kafka_records,
+    strict_json,
+    telemetry,
+)
 from services.plumbing.db import CONNECTION_ERRORS
 from services.plumbing.kafka_access import KafkaAccess
 from services.plumbing.metrics import DEAD_LETTERS, EVENTS_CONSUMED
@@ -62,6 +74,7 @@ RETRY_FETCH_MAX_WAIT_MS = 1_000
 which saves the broker a fetch request every few milliseconds per consumer when idle."""
 
 kafka_metadata.never_ask_brokers_to_create_topics()
+kafka_records.tolerate_header_names_that_are_not_utf8()
 
 _STOPPING: weakref.WeakKeyDictionary[KafkaBroker, asyncio.Event] = weakref.WeakKeyDictionary()
 
@@ -100,6 +113,7 @@ def make_broker(
         # Idempotent: a retried send after a lost acknowledgement is not written twice.
         acks="all",
         enable_idempotence=True,
+        max_request_size=PRODUCER_MAX_REQUEST_BYTES,
         allow_auto_create_topics=False,
         ack_policy=AckPolicy.MANUAL,
         graceful_timeout=10.0,
@@ -162,12 +176,17 @@ def _header(msg: KafkaMessage, name: str) -> str | None:
 
 @dataclass(frozen=True)
 class _Received:
-    """One consumed message: what the retry and dead-letter topics need of it."""
+    """One consumed message: what the retry and dead-letter topics need of it. Its headers
+    are as the record carried them (``kafka_records.Header``), whatever their bytes."""
 
     body: bytes
     key: bytes | None
-    headers: Mapping[str, Any]
+    raw_headers: tuple[kafka_records.Header, ...]
     origin: _Origin
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return kafka_records.text_headers(self.raw_headers)
 
     @classmethod
     def of(cls, msg: KafkaMessage, origin: _Origin | None = None) -> _Received:
@@ -176,7 +195,7 @@ class _Received:
         return cls(
             msg.body,
             record.key,
-            msg.headers or {},
+            tuple(record.headers or ()),
             origin or _Origin(record.topic, record.partition, record.offset),
         )
 
@@ -185,7 +204,7 @@ class _Received:
         return cls(
             record.value or b"",
             record.key,
-            {name: value.decode(errors="replace") for name, value in record.headers or ()},
+            tuple(record.headers or ()),
             _Origin(record.topic, record.partition, record.offset),
         )
 
@@ -201,12 +220,31 @@ class _Decoded:
 
 
 UNDECODABLE = (
+    kafka_records.NotDecodable,
     ValidationError,
     UnexpectedEventType,
     strict_json.DuplicateMembers,
     strict_json.NotJson,
 )
 """What makes a message a dead letter at once: retrying it could never help."""
+
+
+def decode_record(
+    received: _Received, handlers: Mapping[str, On[Any]], topic: str
+) -> tuple[On[Any], Any]:
+    """The handling and the event of one record, read layer by layer: its headers and key as
+    text (``kafka_records.check_text``), its value as one strict JSON document, the
+    envelope's type among ``handlers`` and the event as that type's model. Raises one of
+    ``UNDECODABLE`` (and nothing else) when a layer cannot be read: ``describe`` says which,
+    without the record's content."""
+    kafka_records.check_text(received.key, received.raw_headers)
+    on = handlers.get(_Head.model_validate_json(received.body).type)
+    # An envelope whose meaning depends on the parser (a member named twice) is as bad
+    # as one that does not validate: dead-lettered, never guessed at.
+    strict_json.check(received.body)
+    if on is None:
+        raise UnexpectedEventType(f"unexpected event type on {topic}")
+    return on, on.model.model_validate_json(received.body)
 
 
 def subscribe(
@@ -231,13 +269,7 @@ def subscribe(
     """
 
     def decode(received: _Received) -> tuple[On[Any], Any]:
-        on = handlers.get(_Head.model_validate_json(received.body).type)
-        # An envelope whose meaning depends on the parser (a member named twice) is as bad
-        # as one that does not validate: dead-lettered, never guessed at.
-        strict_json.check(received.body)
-        if on is None:
-            raise UnexpectedEventType(f"unexpected event type on {topic}")
-        return on, on.model.model_validate_json(received.body)
+        return decode_record(received, handlers, topic)
 
     async def apply(on: On[Any], event: Any, received: _Received, attempt: int) -> bool:
         """Handle one event: True when it is done with (applied, sent to a retry topic or
@@ -345,6 +377,10 @@ def subscribe(
         )
         decorator: Callable[[MessageHandler], object] = broker.subscriber(
             *topics,
+            # Every record reaches the wrapper, whatever its headers' bytes: one that cannot
+            # be read is dead-lettered there, the rest of its batch handled.
+            parser=kafka_records.parse_batch if batch > 1 else kafka_records.parse_record,
+            decoder=kafka_records.raw_body,
             group_id=group,
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.MANUAL,
@@ -428,7 +464,10 @@ async def _wait_for_database(
 
 
 def _copied_headers(received: _Received) -> dict[str, Any]:
-    return {k: v for k, v in received.headers.items() if not k.startswith(("error.", "retry."))}
+    """The record's own headers, byte for byte, without an earlier attempt's."""
+    return kafka_records.republished(
+        {k: v for k, v in received.headers.items() if not k.startswith(("error.", "retry."))}
+    )
 
 
 async def _schedule_retry(
@@ -462,12 +501,17 @@ async def _schedule_retry(
     EVENTS_CONSUMED.labels(origin.topic, consumer, "retry_scheduled").inc()
 
 
-def _describe(exc: Exception) -> str:
-    """An error description that cannot carry the message's content."""
+def describe(exc: Exception) -> str:
+    """An error description that cannot carry the message's content: the error's kind and
+    the paths of the fields it concerns."""
     if isinstance(exc, ValidationError):
+        if any(err["type"] in {"json_invalid", "json_type"} for err in exc.errors()):
+            return "not valid JSON"
         fields = sorted({".".join(str(p) for p in err["loc"]) or "(root)" for err in exc.errors()})
         return f"invalid fields: {', '.join(fields)}"[:500]
-    if isinstance(exc, UnexpectedEventType | strict_json.DuplicateMembers):
+    if isinstance(
+        exc, UnexpectedEventType | strict_json.DuplicateMembers | kafka_records.NotDecodable
+    ):
         return str(exc)[:500]
     if isinstance(exc, strict_json.NotJson):
         return "not valid JSON"
@@ -491,7 +535,7 @@ async def dead_letter(
             "error.offset": str(origin.offset),
             "error.consumer": consumer,
             "error.type": type(exc).__name__,
-            "error.message": _describe(exc),
+            "error.message": describe(exc),
             "error.attempts": str(attempts),
             "error.at": datetime.now(UTC).isoformat(),
         }
