@@ -165,7 +165,8 @@ class NotDecodable(ValueError):
     names the part, never its content."""
 
 
-def _utf8(data: bytes) -> bool:
+def is_utf8(data: bytes) -> bool:
+    """Whether ``data`` is UTF-8 text (checked strictly, whatever its type)."""
     try:
         bytes.decode(data, "utf-8")  # strictly, even for the escaping bytes above
     except UnicodeDecodeError:
@@ -179,9 +180,9 @@ def check_text(key: bytes | None, headers: Sequence[Header]) -> None:
     for name, value in headers:
         if not is_text(name):
             raise NotDecodable("a header name is not UTF-8 text")
-        if value is not None and not _utf8(value):
+        if value is not None and not is_utf8(value):
             raise NotDecodable(f"header {name[:NAME_SHOWN]} is not UTF-8 text")
-    if key is not None and not _utf8(key):
+    if key is not None and not is_utf8(key):
         raise NotDecodable("the key is not UTF-8 text")
 
 

@@ -18,6 +18,7 @@ from schemas import events
 from schemas.envelope import CloudEvent
 from services.plumbing.kafka import Delivered, On, make_broker, subscribe
 from services.plumbing.kafka_access import KafkaAccess
+from services.plumbing.kafka_records import is_utf8
 from tests.integration.test_outbox_and_consumer import _event, _settings
 from tests.support.infra import fresh_topic
 from tests.support.kafka_reader import read_all
@@ -27,15 +28,7 @@ from tests.support.waiting import eventually
 FASTSTREAMS_OWN = ("content-type", "correlation_id", "traceparent", "tracestate")
 """Headers FastStream's producer (and its telemetry middleware, the dead letter's trace) adds
 to every record it writes, the dead letters too: the invalid records here carry none."""
-NOT_UTF8 = st.binary(min_size=1, max_size=12).filter(lambda b: not _utf8(b))
-
-
-def _utf8(data: bytes) -> bool:
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
+NOT_UTF8 = st.binary(min_size=1, max_size=12).filter(lambda b: not is_utf8(b))
 
 
 def _good(referral_id: uuid.UUID, n: int) -> bytes:
@@ -165,7 +158,7 @@ async def _exercise(
             for h in letter.headers
             if not h[0].startswith(("error.", "retry.")) and h[0] not in FASTSTREAMS_OWN
         ]
-        if all(_utf8(name) for name, _ in record.headers):  # else kept escaped
+        if all(is_utf8(name) for name, _ in record.headers):  # else kept escaped
             assert kept == [(name.decode(), value) for name, value in record.headers]
 
 

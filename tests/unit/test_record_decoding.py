@@ -28,6 +28,7 @@ from services.plumbing.kafka import (
     decode_record,
     describe,
 )
+from services.plumbing.kafka_records import is_utf8
 
 TOPIC = "test.v1"
 SECRET = "Private Person 07700 900123"
@@ -48,14 +49,6 @@ def _envelope(**changes: Any) -> dict[str, Any]:
     )
     made = envelope(source="test", type_="test.v1", subject=referral_id, data=data)
     return {**made, **changes}
-
-
-def _utf8(data: bytes) -> bool:
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 def _received(
@@ -102,8 +95,8 @@ def test_any_record_is_an_event_or_refused_without_its_content(
     message = _refusal(_received(value, key, record_headers))
     if message is not None:
         assert SECRET not in message
-    not_text = any(not _utf8(n) or (v is not None and not _utf8(v)) for n, v in record_headers)
-    if not_text or (key is not None and not _utf8(key)):
+    not_text = any(not is_utf8(n) or (v is not None and not is_utf8(v)) for n, v in record_headers)
+    if not_text or (key is not None and not is_utf8(key)):
         assert message is not None
         assert "is not UTF-8 text" in message
 
@@ -114,8 +107,8 @@ def test_a_valid_envelope_is_refused_only_for_headers_or_key_that_are_not_text(
 ) -> None:
     good = json.dumps(_envelope()).encode()
     message = _refusal(_received(good, key, record_headers))
-    not_text = any(not _utf8(n) or (v is not None and not _utf8(v)) for n, v in record_headers)
-    assert (message is not None) == (not_text or (key is not None and not _utf8(key)))
+    not_text = any(not is_utf8(n) or (v is not None and not is_utf8(v)) for n, v in record_headers)
+    assert (message is not None) == (not_text or (key is not None and not is_utf8(key)))
 
 
 @pytest.mark.parametrize(
@@ -202,7 +195,7 @@ def test_headers_published_again_keep_their_bytes(
         # As FastStream's producer writes them (``(value or "").encode()``).
         assert (written or "").encode() == name_value(received, name)
         assert written_name.encode()  # every name can be written, spelled if need be
-        assert written_name == name or not _utf8(kafka_records.name_bytes(name))
+        assert written_name == name or not is_utf8(kafka_records.name_bytes(name))
         del value
 
 
