@@ -57,6 +57,29 @@ def main_topics() -> list[str]:
     ]
 
 
+MESSAGE_MAX_BYTES = 1_048_588
+"""The largest record batch a broker takes: Kafka's ``message.max.bytes`` (its default, 1 MiB
+and the 12 bytes of a batch's offset and length). The one place the hub sets it; derived from
+it: the brokers' configuration (``deploy/localstack/kafka.py``, and
+``deploy/kafka/server.properties`` made from it), every topic's ``max.message.bytes``
+(``topic_config``), the producers' ``max_request_size`` (``PRODUCER_MAX_REQUEST_BYTES``) and
+the largest event an outbox takes (``EVENT_MAX_BYTES``) and an HTTP request may cause
+(``REQUEST_EVENT_MAX_BYTES``)."""
+LOG_OVERHEAD_BYTES = 12
+PRODUCER_MAX_REQUEST_BYTES = MESSAGE_MAX_BYTES - LOG_OVERHEAD_BYTES
+"""The largest record a producer sends (aiokafka's ``max_request_size``, as Java's
+``max.request.size`` defaults to): the record in its batch, without the log's 12 bytes."""
+EVENT_MAX_BYTES = PRODUCER_MAX_REQUEST_BYTES - 16 * 1024
+"""The largest event (its envelope as JSON, UTF-8) an outbox takes: the record's limit less
+16 KiB for its key, its headers (trace context, content type, and a dead letter's ``error.*``)
+and the record's own framing."""
+REQUEST_EVENT_MAX_BYTES = EVENT_MAX_BYTES - 64 * 1024
+"""The largest event an HTTP request may cause: ``EVENT_MAX_BYTES`` less 64 KiB for what
+later services add to the facts they pass on (the router's work items carry the facts with
+the route, its rule ids and clocks: a few KiB). A request over it is refused 413, naming
+its largest fields, and nothing is stored."""
+
+
 DAY_MS = 24 * 3600 * 1000
 RETENTION_DAYS = 7
 """Events are kept a week: long enough to replay after a bad deploy."""
@@ -67,12 +90,16 @@ DEAD_LETTER_RETENTION_DAYS = 28
 def topic_config(topic: str, replication_factor: int) -> dict[str, str]:
     """The configuration every cluster gives ``topic`` (the topic job applies it on creation;
     docker-compose.yml and deploy/k8s run that job). ``min.insync.replicas`` is 2 once there
-    are three copies, so that an acknowledged event survives the loss of one broker."""
+    are three copies, so that an acknowledged event survives the loss of one broker;
+    ``max.message.bytes`` is ``MESSAGE_MAX_BYTES``."""
     days = DEAD_LETTER_RETENTION_DAYS if topic.endswith(".dlt") else RETENTION_DAYS
     return {
         "cleanup.policy": "delete",
         "retention.ms": str(days * DAY_MS),
         "min.insync.replicas": "2" if replication_factor >= 3 else "1",
+        # The brokers' own limit, set on each topic too: a cluster configured otherwise
+        # still holds the hub's topics to it.
+        "max.message.bytes": str(MESSAGE_MAX_BYTES),
     }
 
 

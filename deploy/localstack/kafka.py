@@ -38,6 +38,7 @@ from deploy.localstack import tls
 from deploy.localstack.ports import accepts_connections, free_port
 from deploy.localstack.processes import spawn, stop
 from schemas.bus_access import ADMIN
+from schemas.topics import MESSAGE_MAX_BYTES
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent / "kafka"
@@ -292,6 +293,9 @@ def broker_properties(
         # partition count and configuration; a typo in a topic name must fail.
         "auto.create.topics.enable": "false",
         "num.partitions": str(PARTITIONS),
+        # The largest record batch: the hub's one setting, from which the producers' limit
+        # and the largest event an outbox takes are derived (schemas/topics.py).
+        "message.max.bytes": str(MESSAGE_MAX_BYTES),
         # One node: one copy of everything.
         "offsets.topic.replication.factor": "1",
         "transaction.state.log.replication.factor": "1",
@@ -492,7 +496,11 @@ class KafkaBroker:
     def _cluster_id(self) -> str:
         path = self.home / "cluster.id"
         if not path.exists():
-            raw = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            raw = "-"
+            # As Kafka's own Uuid.randomUuid: an id starting with "-" would be read by the
+            # storage tool as an option (one start in 64 failed so).
+            while raw.startswith("-"):
+                raw = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
             path.write_text(raw)
         return path.read_text().strip()
 

@@ -32,8 +32,12 @@ from aiokafka.errors import KafkaError
 
 from schemas import topics
 from schemas.topics import dead_letter_topics
+from services.plumbing import kafka_records
 from services.plumbing.kafka_access import KafkaAccess
 from services.plumbing.settings import KafkaSettings
+
+# A dead letter written by another client may carry a header name that is not UTF-8.
+kafka_records.tolerate_header_names_that_are_not_utf8()
 
 ACTIONS = """
 CREATE SCHEMA IF NOT EXISTS ops;

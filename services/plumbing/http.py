@@ -21,7 +21,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn._compat import asyncio_run
 
-from services.plumbing import strict_json
+from schemas.topics import REQUEST_EVENT_MAX_BYTES
+from services.plumbing import outbox, strict_json
 from services.plumbing.db import CONNECTION_ERRORS
 from services.plumbing.guard import HttpLimits, guarded_protocol
 from services.plumbing.metrics import HTTP_LATENCY
@@ -72,6 +73,32 @@ def validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
     return described
 
 
+def request_field(event_path: str) -> str:
+    """A request's field from its path in the event it causes: the events carry a referral's
+    coded facts under ``facts``, under the names the request gives them."""
+    return event_path.removeprefix("facts.")
+
+
+class EventLimit:
+    """While a request is handled, the outbox takes events up to ``REQUEST_EVENT_MAX_BYTES``
+    only (``outbox.request_limit``): a request that would cause a larger one is refused 413
+    (``install_error_handlers``), before anything is stored, rather than leave the next
+    service an event it cannot pass on."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":  # the lifespan starts the consumers: not a request's
+            await self.app(scope, receive, send)
+            return
+        token = outbox.request_limit.set(REQUEST_EVENT_MAX_BYTES)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            outbox.request_limit.reset(token)
+
+
 _TITLES = {
     400: "Bad request",
     401: "Unauthorised",
@@ -105,6 +132,20 @@ def install_error_handlers(app: FastAPI) -> None:
             _TITLES.get(exc.status_code, "Error"),
             detail,
             headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(outbox.EventTooLarge)
+    async def on_event_too_large(_: Request, exc: outbox.EventTooLarge) -> JSONResponse:
+        return problem(
+            413,
+            _TITLES[413],
+            f"The event this request would cause is {exc.size} bytes; the hub passes on "
+            f"events of at most {exc.limit} bytes. Nothing was stored.",
+            errors=[
+                {"field": request_field(path), "message": "Too large to pass on: shorten it."}
+                for path in exc.fields
+            ],
+            extra={"size": exc.size, "limit": exc.limit},
         )
 
     async def on_database_down(_: Request, exc: Exception) -> JSONResponse:

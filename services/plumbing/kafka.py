@@ -20,6 +20,10 @@ for any reason but the database being unreachable, every event of the batch is h
 its own, with the retry and dead-letter rules above, so that one poison message neither
 blocks nor fails the others. A batch is never committed in part: if the consumer stops
 before the batch is done, its partitions are rewound to the batch's first offsets.
+
+``subscribe`` makes a ``Consumer``, whose steps (decode, apply, apply a batch, the one
+"database down, back off" loop, settle a failure) are methods that can be read and tested
+one by one (tests/unit/test_consumer_steps.py).
 """
 
 from __future__ import annotations
@@ -41,11 +45,18 @@ from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from opentelemetry.sdk.trace import TracerProvider
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from schemas.topics import RETRY_TIERS, dead_letter_for, retry_topic, retry_topics_for
+from schemas.topics import (
+    PRODUCER_MAX_REQUEST_BYTES,
+    RETRY_TIERS,
+    dead_letter_for,
+    retry_topic,
+    retry_topics_for,
+)
 from services.plumbing import (
     consumer_lag,
     kafka_batches,
     kafka_metadata,
+    kafka_records,
     strict_json,
     telemetry,
 )
@@ -71,6 +82,7 @@ which saves the broker a fetch request every few milliseconds per consumer when 
 
 kafka_metadata.never_ask_brokers_to_create_topics()
 kafka_batches.wait_for_records_in_batches()
+kafka_records.tolerate_header_names_that_are_not_utf8()
 
 _STOPPING: weakref.WeakKeyDictionary[KafkaBroker, asyncio.Event] = weakref.WeakKeyDictionary()
 
@@ -109,6 +121,7 @@ def make_broker(
         # Idempotent: a retried send after a lost acknowledgement is not written twice.
         acks="all",
         enable_idempotence=True,
+        max_request_size=PRODUCER_MAX_REQUEST_BYTES,
         allow_auto_create_topics=False,
         ack_policy=AckPolicy.MANUAL,
         graceful_timeout=10.0,
@@ -171,12 +184,17 @@ def _header(msg: KafkaMessage, name: str) -> str | None:
 
 @dataclass(frozen=True)
 class _Received:
-    """One consumed message: what the retry and dead-letter topics need of it."""
+    """One consumed message: what the retry and dead-letter topics need of it. Its headers
+    are as the record carried them (``kafka_records.Header``), whatever their bytes."""
 
     body: bytes
     key: bytes | None
-    headers: Mapping[str, Any]
+    raw_headers: tuple[kafka_records.Header, ...]
     origin: _Origin
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return kafka_records.text_headers(self.raw_headers)
 
     @classmethod
     def of(cls, msg: KafkaMessage, origin: _Origin | None = None) -> _Received:
@@ -185,7 +203,7 @@ class _Received:
         return cls(
             msg.body,
             record.key,
-            msg.headers or {},
+            tuple(record.headers or ()),
             origin or _Origin(record.topic, record.partition, record.offset),
         )
 
@@ -194,7 +212,7 @@ class _Received:
         return cls(
             record.value or b"",
             record.key,
-            {name: value.decode(errors="replace") for name, value in record.headers or ()},
+            tuple(record.headers or ()),
             _Origin(record.topic, record.partition, record.offset),
         )
 
@@ -210,12 +228,31 @@ class _Decoded:
 
 
 UNDECODABLE = (
+    kafka_records.NotDecodable,
     ValidationError,
     UnexpectedEventType,
     strict_json.DuplicateMembers,
     strict_json.NotJson,
 )
 """What makes a message a dead letter at once: retrying it could never help."""
+
+
+def decode_record(
+    received: _Received, handlers: Mapping[str, On[Any]], topic: str
+) -> tuple[On[Any], Any]:
+    """The handling and the event of one record, read layer by layer: its headers and key as
+    text (``kafka_records.check_text``), its value as one strict JSON document, the
+    envelope's type among ``handlers`` and the event as that type's model. Raises one of
+    ``UNDECODABLE`` (and nothing else) when a layer cannot be read: ``describe`` says which,
+    without the record's content."""
+    kafka_records.check_text(received.key, received.raw_headers)
+    on = handlers.get(_Head.model_validate_json(received.body).type)
+    # An envelope whose meaning depends on the parser (a member named twice) is as bad
+    # as one that does not validate: dead-lettered, never guessed at.
+    strict_json.check(received.body)
+    if on is None:
+        raise UnexpectedEventType(f"unexpected event type on {topic}")
+    return on, on.model.model_validate_json(received.body)
 
 
 def subscribe(
@@ -238,188 +275,264 @@ def subscribe(
     process dies between the handler's commit and the offset commit, and re-driven events
     arrive again on purpose (see ``outbox.redrive``).
     """
+    Consumer(broker, topic, group_id, handlers, settings).register(max_batch, fetch_max_wait_ms)
 
-    def decode(received: _Received) -> tuple[On[Any], Any]:
-        on = handlers.get(_Head.model_validate_json(received.body).type)
-        # An envelope whose meaning depends on the parser (a member named twice) is as bad
-        # as one that does not validate: dead-lettered, never guessed at.
-        strict_json.check(received.body)
-        if on is None:
-            raise UnexpectedEventType(f"unexpected event type on {topic}")
-        return on, on.model.model_validate_json(received.body)
 
-    async def apply(on: On[Any], event: Any, received: _Received, attempt: int) -> bool:
+class _Stopping:
+    """The service began to stop before the work was done: its offset stays uncommitted."""
+
+
+STOPPING = _Stopping()
+
+
+class Consumer:
+    """One topic's consumer group: each step of handling what it reads is a method.
+
+    ``process`` (one record) and ``process_batch`` (a fetched batch) decode each record
+    (``decode_record``; dead-lettering what cannot be read) and ``apply`` it, or
+    ``apply_batch`` a run of one type. Both run the handler through ``patiently``, which
+    retries in place while the database is unreachable; any other failure sends the record
+    through the retry topics (``settle_failure``). Each returns False when the service
+    stopped before the work was done. ``register`` attaches the FastStream subscribers."""
+
+    def __init__(
+        self,
+        broker: KafkaBroker,
+        topic: str,
+        group_id: str,
+        handlers: Mapping[str, On[Any]],
+        settings: ServiceSettings,
+    ) -> None:
+        self.broker = broker
+        self.topic = topic
+        self.group_id = group_id
+        self.handlers = handlers
+        self.settings = settings
+
+    def decode(self, received: _Received) -> tuple[On[Any], Any]:
+        return decode_record(received, self.handlers, self.topic)
+
+    async def patiently(self, work: Callable[[], Awaitable[None]]) -> Exception | _Stopping | None:
+        """Run ``work``; while the database is unreachable every message would fail the
+        same way, so it is retried in place, backing off (doubling to 30 s). None once
+        done, ``STOPPING`` if the service stops meanwhile, or the other error it raised."""
+        backoff = self.settings.consumer_retry_base_seconds
+        while True:
+            try:
+                await work()
+                return None
+            except CONNECTION_ERRORS as exc:
+                if not await _wait_for_database(
+                    self.broker, self.topic, self.group_id, exc, backoff
+                ):
+                    return STOPPING
+                backoff = min(backoff * 2, 30.0)
+            except Exception as exc:  # classified by the caller
+                return exc
+
+    async def apply(self, on: On[Any], event: Any, received: _Received, attempt: int) -> bool:
         """Handle one event: True when it is done with (applied, sent to a retry topic or
         dead-lettered), False when the service is stopping before it could be."""
         telemetry.tag_referral(event.subject)
-        backoff = settings.consumer_retry_base_seconds
-        while True:
-            try:
-                await on.handle(event)
-                EVENTS_CONSUMED.labels(topic, group_id, "applied").inc()
-                return True
-            except CONNECTION_ERRORS as exc:
-                if not await _wait_for_database(broker, topic, group_id, exc, backoff):
-                    return False
-                backoff = min(backoff * 2, 30.0)
-            except Exception as exc:  # a failure we cannot classify: retry topics, then DLT
-                log.exception(
-                    "handler failed",
-                    extra={"topic": topic, "attempt": attempt, "error": type(exc).__name__},
-                )
-                if attempt <= RETRY_TIERS:
-                    await _schedule_retry(
-                        broker,
-                        received,
-                        group_id,
-                        attempt,
-                        exc,
-                        settings.consumer_retry_delays_seconds[attempt - 1],
-                    )
-                else:
-                    await dead_letter(broker, received, group_id, exc, attempts=attempt)
-                return True
+        failure = await self.patiently(lambda: on.handle(event))
+        if failure is None:
+            EVENTS_CONSUMED.labels(self.topic, self.group_id, "applied").inc()
+            return True
+        if isinstance(failure, _Stopping):
+            return False
+        await self.settle_failure(received, failure, attempt)
+        return True
 
-    async def process(received: _Received, attempt: int) -> bool:
+    async def settle_failure(self, received: _Received, exc: Exception, attempt: int) -> None:
+        """A failure we cannot classify: the next retry topic, or after the last, the DLT."""
+        log.error(
+            "handler failed",
+            extra={"topic": self.topic, "attempt": attempt, "error": type(exc).__name__},
+            exc_info=exc,
+        )
+        if attempt <= RETRY_TIERS:
+            await _schedule_retry(
+                self.broker,
+                received,
+                self.group_id,
+                attempt,
+                exc,
+                self.settings.consumer_retry_delays_seconds[attempt - 1],
+            )
+        else:
+            await dead_letter(self.broker, received, self.group_id, exc, attempts=attempt)
+
+    async def process(self, received: _Received, attempt: int) -> bool:
         # One consumer task handles message after message: forget the last one's referral.
         telemetry.current_referral.set(None)
         try:
-            on, event = decode(received)
+            on, event = self.decode(received)
         except UNDECODABLE as exc:
-            await dead_letter(broker, received, group_id, exc, attempts=attempt)
+            await dead_letter(self.broker, received, self.group_id, exc, attempts=attempt)
             return True
-        return await apply(on, event, received, attempt)
+        return await self.apply(on, event, received, attempt)
 
-    async def apply_batch(on: On[Any], run: list[_Decoded]) -> bool:
+    async def apply_batch(self, on: On[Any], run: list[_Decoded]) -> bool:
         """Events of one type, in the order they were read, in one go; each on its own if
         that fails (a poison message among them)."""
-        assert on.handle_batch is not None
-        backoff = settings.consumer_retry_base_seconds
-        while True:
-            try:
-                await on.handle_batch([item.delivered() for item in run])
-                EVENTS_CONSUMED.labels(topic, group_id, "applied").inc(len(run))
-                return True
-            except CONNECTION_ERRORS as exc:
-                if not await _wait_for_database(broker, topic, group_id, exc, backoff):
-                    return False
-                backoff = min(backoff * 2, 30.0)
-            except Exception as exc:
-                log.warning(
-                    "batch failed; handling its events one by one",
-                    extra={"topic": topic, "events": len(run), "error": type(exc).__name__},
-                )
-                break
+        handle_batch = on.handle_batch
+        assert handle_batch is not None
+        failure = await self.patiently(lambda: handle_batch([item.delivered() for item in run]))
+        if failure is None:
+            EVENTS_CONSUMED.labels(self.topic, self.group_id, "applied").inc(len(run))
+            return True
+        if isinstance(failure, _Stopping):
+            return False
+        log.warning(
+            "batch failed; handling its events one by one",
+            extra={"topic": self.topic, "events": len(run), "error": type(failure).__name__},
+        )
         for item in run:
             with item.delivered().traced():
-                if not await apply(item.on, item.event, item.received, attempt=1):
+                if not await self.apply(item.on, item.event, item.received, attempt=1):
                     return False
         return True
 
-    async def process_batch(records: tuple[Any, ...]) -> bool:
-        telemetry.current_referral.set(None)
+    async def decode_batch(self, records: tuple[Any, ...]) -> list[_Decoded]:
+        """The batch's events in order; what cannot be read is dead-lettered meanwhile."""
         decoded: list[_Decoded] = []
         for record in records:
             received = _Received.of_record(record)
             try:
-                on, event = decode(received)
+                on, event = self.decode(received)
             except UNDECODABLE as exc:
-                await dead_letter(broker, received, group_id, exc, attempts=1)
+                await dead_letter(self.broker, received, self.group_id, exc, attempts=1)
                 continue
             decoded.append(_Decoded(received, on, event))
+        return decoded
+
+    async def process_batch(self, records: tuple[Any, ...]) -> bool:
+        telemetry.current_referral.set(None)
+        decoded = await self.decode_batch(records)
         # Consecutive events of one type with a batch handler go together; order is kept.
-        start = 0
-        while start < len(decoded):
-            on = decoded[start].on
-            end = start + 1
+        for run in runs_of_one_type(decoded):
+            on = run[0].on
             if on.handle_batch is not None:
-                while end < len(decoded) and decoded[end].on is on:
-                    end += 1
-                done = await apply_batch(on, decoded[start:end])
+                done = await self.apply_batch(on, run)
             else:
-                item = decoded[start]
-                done = await apply(item.on, item.event, item.received, attempt=1)
+                item = run[0]
+                done = await self.apply(item.on, item.event, item.received, attempt=1)
             if not done:
                 return False
-            start = end
         return True
 
     def subscriber(
-        *topics: str, group: str, batch: int = 1, fetch_max_wait_ms: int | None = None
+        self, *topics: str, group: str, batch: int = 1, fetch_max_wait_ms: int | None = None
     ) -> Callable[[MessageHandler], object]:
         options: dict[str, Any] = (
             {"batch": True, "max_records": batch, "batch_timeout_ms": BATCH_WAIT_MS}
             if batch > 1
             else {}
         )
-        decorator: Callable[[MessageHandler], object] = broker.subscriber(
+        decorator: Callable[[MessageHandler], object] = self.broker.subscriber(
             *topics,
+            # Every record reaches the wrapper, whatever its headers' bytes: one that cannot
+            # be read is dead-lettered there, the rest of its batch handled.
+            parser=kafka_records.parse_batch if batch > 1 else kafka_records.parse_record,
+            decoder=kafka_records.raw_body,
             group_id=group,
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.MANUAL,
-            fetch_max_wait_ms=fetch_max_wait_ms or settings.kafka_fetch_max_wait_ms,
-            session_timeout_ms=settings.kafka_session_timeout_ms,
-            heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
+            fetch_max_wait_ms=fetch_max_wait_ms or self.settings.kafka_fetch_max_wait_ms,
+            session_timeout_ms=self.settings.kafka_session_timeout_ms,
+            heartbeat_interval_ms=self.settings.kafka_heartbeat_interval_ms,
             **options,
         )
         return decorator
 
-    consumer_lag.watch(broker, group_id, (topic,))
-    DEAD_LETTERS.labels(topic)  # from 0, so that the first dead letter is an increase
+    async def consume_batch(self, msg: KafkaMessage) -> None:
+        records = msg.raw_message
+        assert isinstance(records, tuple)
+        if not records:
+            return
+        try:
+            done = await self.process_batch(records)
+        except BaseException:
+            await msg.nack()  # e.g. the broker refused a dead letter: read it all again
+            raise
+        if done:
+            await msg.ack()
+        else:
+            # Stopping: read the whole batch again after the restart, and make sure no
+            # later commit passes over it meanwhile.
+            await msg.nack()
 
-    if max_batch > 1:
+    async def consume(self, msg: KafkaMessage) -> None:
+        if await self.process(_Received.of(msg), attempt=1):
+            await msg.ack()
 
-        @subscriber(topic, group=group_id, batch=max_batch, fetch_max_wait_ms=fetch_max_wait_ms)
-        async def consume_batch(msg: KafkaMessage) -> None:
-            records = msg.raw_message
-            assert isinstance(records, tuple)
-            if not records:
-                return
-            try:
-                done = await process_batch(records)
-            except BaseException:
-                await msg.nack()  # e.g. the broker refused a dead letter: read it all again
-                raise
-            if done:
-                await msg.ack()
-            else:
-                # Stopping: read the whole batch again after the restart, and make sure no
-                # later commit passes over it meanwhile.
-                await msg.nack()
-
-    else:
-
-        @subscriber(topic, group=group_id, fetch_max_wait_ms=fetch_max_wait_ms)
-        async def consume(msg: KafkaMessage) -> None:
-            if await process(_Received.of(msg), attempt=1):
-                await msg.ack()
-
-    @subscriber(
-        *retry_topics_for(topic),
-        group=f"{group_id}.retry",
-        fetch_max_wait_ms=max(
-            fetch_max_wait_ms or settings.kafka_fetch_max_wait_ms, RETRY_FETCH_MAX_WAIT_MS
-        ),
-    )
-    async def consume_retry(msg: KafkaMessage) -> None:
-        if _header(msg, H_CONSUMER) != group_id:
+    async def consume_retry(self, msg: KafkaMessage) -> None:
+        if _header(msg, H_CONSUMER) != self.group_id:
             await msg.ack()  # another consumer group's retry
             return
         wait = (int(_header(msg, H_NOT_BEFORE) or 0) / 1000) - time.time()
         if wait > 0:
             try:
-                await asyncio.wait_for(stopping(broker).wait(), timeout=wait)
+                await asyncio.wait_for(stopping(self.broker).wait(), timeout=wait)
                 return  # stopping: not acked, read again after the restart
             except TimeoutError:
                 pass
         origin = _Origin(
-            _header(msg, H_ORIGIN_TOPIC) or topic,
+            _header(msg, H_ORIGIN_TOPIC) or self.topic,
             int(_header(msg, H_ORIGIN_PARTITION) or -1),
             int(_header(msg, H_ORIGIN_OFFSET) or -1),
         )
         attempt = int(_header(msg, H_ATTEMPT) or RETRY_TIERS) + 1
-        if await process(_Received.of(msg, origin), attempt=attempt):
+        if await self.process(_Received.of(msg, origin), attempt=attempt):
             await msg.ack()
+
+    def register(self, max_batch: int, fetch_max_wait_ms: int | None) -> None:
+        """Attach the topic's subscriber (batched when ``max_batch`` > 1) and its retry
+        topics' to the broker, and start watching the group's lag."""
+        consumer_lag.watch(self.broker, self.group_id, (self.topic,))
+        DEAD_LETTERS.labels(self.topic)  # from 0, so that the first dead letter is an increase
+
+        # FastStream reads each handler's signature: give it plain functions.
+        async def consume_batch(msg: KafkaMessage) -> None:
+            await self.consume_batch(msg)
+
+        async def consume(msg: KafkaMessage) -> None:
+            await self.consume(msg)
+
+        async def consume_retry(msg: KafkaMessage) -> None:
+            await self.consume_retry(msg)
+
+        if max_batch > 1:
+            self.subscriber(
+                self.topic,
+                group=self.group_id,
+                batch=max_batch,
+                fetch_max_wait_ms=fetch_max_wait_ms,
+            )(consume_batch)
+        else:
+            self.subscriber(self.topic, group=self.group_id, fetch_max_wait_ms=fetch_max_wait_ms)(
+                consume
+            )
+        self.subscriber(
+            *retry_topics_for(self.topic),
+            group=f"{self.group_id}.retry",
+            fetch_max_wait_ms=max(
+                fetch_max_wait_ms or self.settings.kafka_fetch_max_wait_ms,
+                RETRY_FETCH_MAX_WAIT_MS,
+            ),
+        )(consume_retry)
+
+
+def runs_of_one_type(decoded: list[_Decoded]) -> list[list[_Decoded]]:
+    """``decoded`` cut into runs, in order: consecutive events of one type whose handling has
+    a batch handler go together; every other event is a run of its own."""
+    runs: list[list[_Decoded]] = []
+    for item in decoded:
+        if runs and item.on.handle_batch is not None and runs[-1][-1].on is item.on:
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    return runs
 
 
 async def _wait_for_database(
@@ -437,7 +550,10 @@ async def _wait_for_database(
 
 
 def _copied_headers(received: _Received) -> dict[str, Any]:
-    return {k: v for k, v in received.headers.items() if not k.startswith(("error.", "retry."))}
+    """The record's own headers, byte for byte, without an earlier attempt's."""
+    return kafka_records.republished(
+        {k: v for k, v in received.headers.items() if not k.startswith(("error.", "retry."))}
+    )
 
 
 async def _schedule_retry(
@@ -471,12 +587,17 @@ async def _schedule_retry(
     EVENTS_CONSUMED.labels(origin.topic, consumer, "retry_scheduled").inc()
 
 
-def _describe(exc: Exception) -> str:
-    """An error description that cannot carry the message's content."""
+def describe(exc: Exception) -> str:
+    """An error description that cannot carry the message's content: the error's kind and
+    the paths of the fields it concerns."""
     if isinstance(exc, ValidationError):
+        if any(err["type"] in {"json_invalid", "json_type"} for err in exc.errors()):
+            return "not valid JSON"
         fields = sorted({".".join(str(p) for p in err["loc"]) or "(root)" for err in exc.errors()})
         return f"invalid fields: {', '.join(fields)}"[:500]
-    if isinstance(exc, UnexpectedEventType | strict_json.DuplicateMembers):
+    if isinstance(
+        exc, UnexpectedEventType | strict_json.DuplicateMembers | kafka_records.NotDecodable
+    ):
         return str(exc)[:500]
     if isinstance(exc, strict_json.NotJson):
         return "not valid JSON"
@@ -500,7 +621,7 @@ async def dead_letter(
             "error.offset": str(origin.offset),
             "error.consumer": consumer,
             "error.type": type(exc).__name__,
-            "error.message": _describe(exc),
+            "error.message": describe(exc),
             "error.attempts": str(attempts),
             "error.at": datetime.now(UTC).isoformat(),
         }

@@ -10,6 +10,12 @@ OUTBOX_OLDEST_SECONDS = Gauge(
     "hub_outbox_oldest_age_seconds", "Age of the oldest unpublished outbox row", ["schema"]
 )
 OUTBOX_PUBLISHED = Counter("hub_outbox_published_total", "Outbox rows published", ["schema"])
+OUTBOX_SET_ASIDE = Counter(
+    "hub_outbox_set_aside_total",
+    "Outbox rows the broker can never take (over its message.max.bytes), moved to "
+    "outbox_set_aside instead of being retried in front of later events",
+    ["schema"],
+)
 EVENTS_CONSUMED = Counter(
     "hub_events_consumed_total", "Events consumed, by outcome", ["topic", "consumer", "outcome"]
 )

@@ -4,25 +4,41 @@ Only one relay per schema publishes at a time (a session advisory lock elects it
 events leave in the order they were written; the others stand by. The relay is woken by
 LISTEN/NOTIFY when a transaction with outbox rows commits, and polls as a fallback in case
 a notification is missed (a listener that is reconnecting hears nothing).
+
+An event the broker could never take (over its ``message.max.bytes``) is refused by ``add``
+(``EventTooLarge``: an HTTP request that would cause one is answered 413, naming its largest
+fields). Should such a row be in an outbox all the same (written before the limit, or the
+broker's limit lowered), the relay sets it aside in ``outbox_set_aside`` with its error,
+instead of retrying it forever in front of every later event: ``hub_outbox_set_aside_total``
+counts them and ``HubOutboxSetAside`` alerts (docs/runbook.md).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import json
 import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
+from aiokafka.errors import MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError
 from opentelemetry import context, propagate
 
+from schemas.topics import EVENT_MAX_BYTES
 from services.plumbing import db
 from services.plumbing.db import Connection
-from services.plumbing.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_SECONDS, OUTBOX_PUBLISHED
+from services.plumbing.metrics import (
+    OUTBOX_BACKLOG,
+    OUTBOX_OLDEST_SECONDS,
+    OUTBOX_PUBLISHED,
+    OUTBOX_SET_ASIDE,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +61,68 @@ class OutgoingEvent:
         return uuid.UUID(str(self.envelope["id"]))
 
 
+MAX_FIELDS_NAMED = 5
+LARGE_SHARE = 8
+"""A field is named as making an event too large when it holds at least an eighth of the
+limit and none of its own members does."""
+
+
+class EventTooLarge(ValueError):
+    """An event whose envelope (JSON, UTF-8) is over ``limit`` bytes: no broker of the hub's
+    would take it. ``fields`` are the dotted paths, within the event's ``data``, of the members
+    that make it so (at most ``MAX_FIELDS_NAMED``, largest first); ``size`` in bytes."""
+
+    def __init__(self, size: int, limit: int, fields: list[str]) -> None:
+        super().__init__(f"event of {size} bytes over the limit of {limit}: {', '.join(fields)}")
+        self.size = size
+        self.limit = limit
+        self.fields = fields
+
+
+def _encoded_size(value: Any) -> int:
+    # ``json.dumps`` escapes non-ASCII text (6 bytes a character) where jsonb, which the
+    # relay sends, writes UTF-8: the measure is never smaller than what is sent.
+    return len(json.dumps(value, default=str))
+
+
+def _large_fields(value: Any, path: tuple[str, ...], threshold: int) -> list[tuple[int, str]]:
+    members: list[tuple[str, Any]] = (
+        [(str(k), v) for k, v in value.items()]
+        if isinstance(value, dict)
+        else [(str(i), v) for i, v in enumerate(value)]
+        if isinstance(value, list)
+        else []
+    )
+    found = [
+        field
+        for name, member in members
+        if _encoded_size(member) >= threshold
+        for field in _large_fields(member, (*path, name), threshold)
+    ]
+    return found or ([(_encoded_size(value), ".".join(path) or "(data)")] if path else [])
+
+
+def check_size(event: OutgoingEvent, limit: int | None = None) -> None:
+    """Raise ``EventTooLarge`` if ``event``'s envelope is over ``limit`` bytes (by default
+    ``request_limit``'s: what the outbox takes here and now). Whatever writes outbox rows
+    without ``add`` calls it first."""
+    limit = request_limit.get() if limit is None else limit
+    size = _encoded_size(event.envelope)
+    if size <= limit:
+        return
+    fields = _large_fields(event.envelope.get("data"), (), limit // LARGE_SHARE)
+    named = [path for _, path in sorted(fields, reverse=True)[:MAX_FIELDS_NAMED]]
+    raise EventTooLarge(size, limit, named or ["(data)"])
+
+
+request_limit: contextvars.ContextVar[int] = contextvars.ContextVar(
+    "outbox_request_limit", default=EVENT_MAX_BYTES
+)
+"""The largest event ``add`` takes here and now: ``EVENT_MAX_BYTES``, or while an HTTP request
+is handled ``REQUEST_EVENT_MAX_BYTES`` (``services/plumbing/http.py``), which leaves room
+for what later services add to the facts they pass on."""
+
+
 _INSERT = """INSERT INTO outbox (event_id, topic, key, payload, headers, caused_by)
              VALUES ($1, $2, $3, $4, $5, $6)"""
 
@@ -58,7 +136,10 @@ async def add(
 
 
 async def add_each(conn: Connection, events: list[tuple[OutgoingEvent, uuid.UUID | None]]) -> None:
-    """``add`` for events handled together, each with the id of the event that caused it."""
+    """``add`` for events handled together, each with the id of the event that caused it.
+    Raises ``EventTooLarge`` (nothing written) for an event over ``request_limit``."""
+    for event, _ in events:
+        check_size(event)
     rows = [(e.event_id, e.topic, str(e.key), e.envelope, e.headers, cause) for e, cause in events]
     if len(rows) == 1:  # the usual case: one statement, cheaper than a batch of one
         await conn.execute(_INSERT, *rows[0])
@@ -110,9 +191,45 @@ class OutboxRow:
     headers: dict[str, str]
 
 
+NEVER_PUBLISHABLE: tuple[type[Exception], ...] = (
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    RecordListTooLargeError,
+)
+"""What the broker (or the producer, before sending) answers for a row it will never take,
+however often it is sent: such a row is set aside, not retried."""
+
 Publish = Callable[[OutboxRow], Awaitable[Awaitable[object] | None]]
 """Sends one row. Returns None once the broker has acknowledged it, or an awaitable of the
 acknowledgement: the relay then sends the next rows before waiting for it (pipelining)."""
+
+
+@dataclass
+class _Sent:
+    """What became of a batch of rows the relay sent."""
+
+    published: list[int] = field(default_factory=list)
+    set_aside: list[tuple[int, str]] = field(default_factory=list)
+    """Rows the broker can never take, with the name of the error."""
+    error: Exception | None = None
+
+
+async def _set_aside(conn: Connection, rows: list[tuple[int, str]]) -> None:
+    """Move ``rows`` (id, error) from the outbox to ``outbox_set_aside``, where operations
+    decide what becomes of them (docs/runbook.md, HubOutboxSetAside)."""
+    await conn.execute(
+        """WITH moved AS (
+               DELETE FROM outbox o USING unnest($1::bigint[], $2::text[]) AS e(id, error)
+               WHERE o.id = e.id
+               RETURNING o.*, e.error
+           )
+           INSERT INTO outbox_set_aside
+               (id, event_id, topic, key, payload, headers, caused_by, created_at, error)
+           SELECT id, event_id, topic, key, payload, headers, caused_by, created_at, error
+           FROM moved""",
+        [row_id for row_id, _ in rows],
+        [error for _, error in rows],
+    )
 
 
 class OutboxRelay:
@@ -199,7 +316,8 @@ class OutboxRelay:
         sent before any acknowledgement is awaited, then the acknowledgements are awaited
         together and the rows the broker acknowledged are marked published, in the same
         transaction that locked them. Rows whose publishing failed stay unpublished and are
-        sent again (consumers drop duplicates through their inboxes)."""
+        sent again (consumers drop duplicates through their inboxes), except those the
+        broker can never take (``NEVER_PUBLISHABLE``), which are set aside."""
         while not self._stopping.is_set():
             async with self._pool.acquire() as conn, conn.transaction():
                 # Marking rows published need not wait for the disk: if the database loses
@@ -212,24 +330,36 @@ class OutboxRelay:
                        LIMIT $1 FOR UPDATE SKIP LOCKED""",
                     self._batch_size,
                 )
-                published, error = await self._publish_all(rows)
-                if published:
+                sent = await self._publish_all(rows)
+                if sent.published:
                     await conn.execute(
                         "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
-                        published,
+                        sent.published,
                     )
-            OUTBOX_PUBLISHED.labels(self._schema).inc(len(published))
-            if error is not None:
-                raise error
+                if sent.set_aside:
+                    await _set_aside(conn, sent.set_aside)
+            OUTBOX_PUBLISHED.labels(self._schema).inc(len(sent.published))
+            if sent.set_aside:
+                OUTBOX_SET_ASIDE.labels(self._schema).inc(len(sent.set_aside))
+                log.error(
+                    "outbox rows set aside: the broker can never take them",
+                    extra={
+                        "schema": self._schema,
+                        "rows": len(sent.set_aside),
+                        "error": sorted({error for _, error in sent.set_aside}),
+                    },
+                )
+            if sent.error is not None:
+                raise sent.error
             if len(rows) < self._batch_size:
                 return
 
-    async def _publish_all(self, rows: list[asyncpg.Record]) -> tuple[list[int], Exception | None]:
+    async def _publish_all(self, rows: list[asyncpg.Record]) -> _Sent:
         """Send ``rows`` in order, then wait for their acknowledgements as a group: the ids
-        acknowledged, and the first error, if any (nothing after a send that failed is sent)."""
-        acknowledged: list[int] = []
+        acknowledged, those never publishable with their error's name, and the first other
+        error, if any (nothing after a send that failed so is sent)."""
+        sent = _Sent()
         pending: dict[asyncio.Future[object], int] = {}
-        error: Exception | None = None
         for row in rows:
             outgoing = OutboxRow(
                 id=row["id"],
@@ -244,27 +374,33 @@ class OutboxRelay:
             token = context.attach(propagate.extract(outgoing.headers))
             try:
                 ack = await asyncio.wait_for(self._publish(outgoing), timeout=PUBLISH_TIMEOUT)
+            except NEVER_PUBLISHABLE as exc:
+                sent.set_aside.append((row["id"], type(exc).__name__))
+                continue
             except Exception as exc:  # the broker refused or did not answer: stop here
-                error = exc
+                sent.error = exc
                 break
             finally:
                 context.detach(token)
             if ack is None:
-                acknowledged.append(row["id"])
+                sent.published.append(row["id"])
             else:
                 pending[asyncio.ensure_future(ack)] = row["id"]
         if pending:
             done, not_done = await asyncio.wait(pending, timeout=PUBLISH_TIMEOUT)
             for future in not_done:
                 future.cancel()
-                error = error or TimeoutError("the broker did not acknowledge in time")
+                sent.error = sent.error or TimeoutError("the broker did not acknowledge in time")
             for future in done:
                 failure = future.exception()
                 if failure is None:
-                    acknowledged.append(pending[future])
+                    sent.published.append(pending[future])
+                elif isinstance(failure, NEVER_PUBLISHABLE):
+                    sent.set_aside.append((pending[future], type(failure).__name__))
                 elif isinstance(failure, Exception):
-                    error = error or failure
-        return sorted(acknowledged), error
+                    sent.error = sent.error or failure
+        sent.published.sort()
+        return sent
 
     async def _record_backlog(self) -> None:
         async with self._pool.acquire() as conn:

@@ -23,6 +23,7 @@ from services.plumbing import consumer_lag, db, kafka, logs, migrations, telemet
 from services.plumbing.auth import TokenVerifier, staff_token
 from services.plumbing.guard import Authenticate, RequestGuard
 from services.plumbing.http import (
+    EventLimit,
     ReadinessCheck,
     SecurityHeaders,
     StrictJson,
@@ -112,6 +113,7 @@ class Service:
         # Inside the guard: it parses the body the guard has read (credentials first, then
         # the body within its deadline and size), refusing a duplicated member.
         app.add_middleware(StrictJson)
+        app.add_middleware(EventLimit)
         # Inside the latency metric and the security headers: a refusal costs next to
         # nothing and is still counted and well-formed. Credentials are checked, then the
         # body read, before a request counts towards the in-flight limit.

@@ -12,6 +12,7 @@ import asyncpg
 from schemas import topics
 from schemas.codes import RejectionReason
 from schemas.events import ReferralFacts, Route
+from services.plumbing import outbox
 from services.plumbing.db import Connection
 from services.plumbing.outbox import OutgoingEvent
 
@@ -88,7 +89,9 @@ async def insert_new_referral(
     (migration 020: no referral id; the answers themselves are only in the sealed entry).
     The counters are taken in one order, so concurrent submissions never deadlock.
     Four separate statements in a transaction cost six round trips, a third of a
-    submission's CPU."""
+    submission's CPU. Raises ``outbox.EventTooLarge`` (nothing written) for an event over
+    the outbox's limit, as ``outbox.add`` does."""
+    outbox.check_size(event)
     key_id, nonce, ciphertext = sealed
     await conn.execute(
         _INSERT_NEW_REFERRAL,
