@@ -52,6 +52,7 @@ WORK_ITEM_CANCELLED = "referral.work_item_cancelled.v1"
 ROUTE_STATUS = "referral.route_status.v1"
 SLA_BREACHED = "referral.sla_breached.v1"
 ESCALATED = "referral.escalated.v1"
+PERSONAL_DATA_ERASED = "referral.personal_data_erased.v1"
 
 
 # ---- referral.received.v1 -----------------------------------------------------------
@@ -278,6 +279,18 @@ class SlaBreached(EventData):
     due_at: AwareDatetime
     detected_at: AwareDatetime
     route_status: RouteStatus
+
+
+class PersonalDataErased(EventData):
+    """Intake erased the referral's personal data (on request or at the end of retention):
+    every provider's work items for it leave its queue, pushes not yet delivered are
+    withdrawn, and any later step on them answers 410. On ``referral.sla.v1``, the topic on
+    which intake tells the adapters what the hub did to their routes."""
+
+    referral_id: uuid.UUID
+    erased_at: AwareDatetime
+    reason: Code
+    """``data_subject_request``, ``recorded_in_error``, ``legal_obligation`` or ``retention``."""
 
 
 # ---- referral.status.v1 ------------------------------------------------------------

@@ -31,6 +31,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from schemas.topics import dead_letter_topics
+from services.plumbing import cli
 from services.plumbing.kafka_access import KafkaAccess
 from services.plumbing.settings import KafkaSettings
 
@@ -241,6 +242,11 @@ def main(argv: list[str] | None = None) -> int:
     access, database_url = found
     try:
         return asyncio.run(run(args, access, database_url))
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise cli.CommandError(
+            f"Cannot reach the database ({type(exc).__name__}): is the hub running (make "
+            "run), or is DATABASE_URL right?"
+        ) from None
     except KafkaError as exc:
         print(
             f"Cannot use Kafka at {access.bootstrap_servers} as "
@@ -251,4 +257,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

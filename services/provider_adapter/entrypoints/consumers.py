@@ -1,5 +1,5 @@
 """The adapter's subscriptions: its own work queue (new and cancelled work items) and the
-SLA topic (escalations of its own routes)."""
+SLA topic (escalations of its own routes, and erasures of referrals' personal data)."""
 
 from __future__ import annotations
 
@@ -42,7 +42,14 @@ def register(broker: KafkaBroker, adapter: Adapter, settings: ServiceSettings) -
         broker,
         topic=topics.REFERRAL_SLA,
         group_id=f"{adapter.consumer}.sla",
-        handlers={events.ESCALATED: escalation, events.SLA_BREACHED: escalation},
+        handlers={
+            events.ESCALATED: escalation,
+            events.SLA_BREACHED: escalation,
+            events.PERSONAL_DATA_ERASED: On(
+                CloudEvent[events.PersonalDataErased],
+                partial(work_items.erase_work_items, adapter),
+            ),
+        },
         settings=settings,
         # Clocks run in hours and working days, read by intake's watchdog every 15 s: a
         # second more here is nothing, and these were five of the fourteen consumers asking
