@@ -198,7 +198,9 @@ def _defaults() -> tuple[KafkaAccess, str] | None:
     if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
         settings = ToolSettings()  # from the environment and secret files
         return KafkaAccess.of(settings), settings.database_url
-    stack = Path(__file__).resolve().parents[2] / ".dev" / "stack.json"
+    # The stack of the checkout the command runs in (make runs it there), as make report and
+    # make simulate read it.
+    stack = Path(".dev") / "stack.json"
     if not stack.exists():
         return None
     info: dict[str, Any] = json.loads(stack.read_text())

@@ -25,6 +25,55 @@ class _Context(logging.Filter):
         return True
 
 
+COORDINATOR_WAIT_SECONDS = 30.0
+
+
+class _Expected(logging.Filter):
+    """Keeps out of the warnings what is expected of every start and stop, so that a warning
+    in the log is always worth reading:
+
+    - FastStream's "Auto create topics is disabled. Make sure the topics exist." at each
+      subscriber's start (dropped): the hub disables it on purpose (a topic made by a
+      client's question would have the broker's default shape); the topic job makes every
+      topic with its partitions and configuration (``schemas/topics.py``) first.
+    - FastStream's "callback for Task-N is being executed..." for every consumer task at
+      stop (dropped): its task supervisor saying that a task ended, which at stop every one
+      does.
+    - aiokafka's "Group Coordinator Request failed: ... GroupCoordinatorNotAvailableError"
+      and "Marking the coordinator dead", which it logs as errors several times a second
+      while a broker that has just started elects its group coordinator, and retries by
+      itself: one line every 30 seconds at most, at INFO. Consumers that never get their
+      partitions show as lag on ``/metrics`` and in the HubConsumerLag alert.
+    - uvicorn's ``color_message`` (its message again, with terminal colours): removed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._coordinator_said_at = float("-inf")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "color_message" in record.__dict__:
+            del record.__dict__["color_message"]
+        if record.name.startswith("faststream"):
+            message = record.getMessage()
+            return not (
+                message.startswith("Auto create topics is disabled")
+                or (message.startswith("callback for ") and message.endswith("being executed..."))
+            )
+        if record.name.startswith("aiokafka") and _coordinator_wait(record.getMessage()):
+            if record.created - self._coordinator_said_at < COORDINATOR_WAIT_SECONDS:
+                return False
+            self._coordinator_said_at = record.created
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.msg, record.args = "waiting for the broker's group coordinator", None
+        return True
+
+
+def _coordinator_wait(message: str) -> bool:
+    return "GroupCoordinatorNotAvailable" in message or message.startswith(
+        "Marking the coordinator dead"
+    )
+
+
 def configure(service: str, level: str = "INFO", json_lines: bool = True) -> None:
     """Every line the process writes goes through one handler on stdout: the hub's own
     loggers, FastStream's, aiokafka's, uvicorn's and Python's warnings (``py.warnings``), and
@@ -32,6 +81,7 @@ def configure(service: str, level: str = "INFO", json_lines: bool = True) -> Non
     line is one JSON object; nothing is coloured."""
     handler = logging.StreamHandler(sys.stdout)
     handler.addFilter(_Context())
+    handler.addFilter(_Expected())
     if json_lines:
         handler.setFormatter(
             JsonFormatter(

@@ -72,11 +72,17 @@ def test_every_line_a_service_writes_is_one_json_object(
     finally:
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=60)
-    assert process.returncode == 0, output
+    # uvicorn re-raises the SIGTERM it handled once it has shut down gracefully.
+    assert process.returncode in (0, -signal.SIGTERM), output
     lines = [line for line in output.splitlines() if line.strip()]
     assert any("service started" in line for line in lines), output
-    assert "\x1b[" not in output  # no terminal colours
-    for line in lines:
-        record = json.loads(line)
+    assert "\x1b" not in output  # no terminal colours,
+    assert "\\u001b" not in output  # not even escaped inside the JSON
+    records = [json.loads(line) for line in lines]
+    for line, record in zip(lines, records, strict=True):
         assert isinstance(record, dict), line
         assert {"time", "level", "logger", "message"} <= set(record), line
+    # A normal start and stop warns of nothing but what the test provoked (the wrong key):
+    # expected start-up warnings are silenced, each with its reason (services/plumbing/logs.py).
+    warned = {r["message"] for r in records if r["level"] in ("WARNING", "ERROR", "CRITICAL")}
+    assert warned <= {"authentication failed"}, warned
