@@ -33,6 +33,8 @@ from tests.support.waiting import eventually_sync
 README = PROJECT_ROOT / "README.md"
 BLOCK = re.compile(r"(?:<!-- doctest: (?P<marker>[^>]*?) -->\n)?```sh\n(?P<code>.*?)```", re.S)
 PLACEHOLDER_LETTER = "referral.status.v1.dlt:3:17"
+BY_HAND = '"$INTAKE/v1/referrals"'
+REPORTS = "/v1/reports/performance"
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,7 @@ def test_every_shell_example_says_how_it_is_checked() -> None:
     unmarked = [e.line for e in examples() if not e.marker]
     assert not unmarked, f"README.md sh blocks without a doctest marker, at lines {unmarked}"
     for example in examples():
-        kind = example.marker.split()[0]
+        kind = _kind(example)
         assert kind in {"run", "serve", "dead-letters", "skip"}, example
         if kind == "skip":
             assert len(example.marker.split()) > 3, f"say why, line {example.line}"
@@ -92,14 +94,19 @@ def _run(workdir: Path, example: Example) -> str:
     return done.stdout
 
 
+def _kind(example: Example) -> str:
+    """``run``, ``serve``, ``dead-letters`` or ``skip`` (``skip: why`` reads as ``skip``)."""
+    return example.marker.split()[0].rstrip(":") if example.marker else ""
+
+
 def _of(kind: str) -> list[Example]:
-    return [e for e in examples() if e.marker.split()[0] == kind]
+    return [e for e in examples() if _kind(e) == kind]
 
 
 def test_trying_it_by_hand_makes_a_referral_and_a_second_run_is_the_same_one(
     workdir: Path,
 ) -> None:
-    by_hand = next(e for e in _of("run") if "/v1/referrals" in e.code)
+    by_hand = next(e for e in _of("run") if BY_HAND in e.code)
     first, queue = _run(workdir, by_hand).strip().split("\n", 1)
     created = json.loads(first)
     assert "referral_id" in created, first
@@ -110,7 +117,7 @@ def test_trying_it_by_hand_makes_a_referral_and_a_second_run_is_the_same_one(
 
 
 def test_the_report_examples_fetch_every_format(workdir: Path) -> None:
-    reports = next(e for e in _of("run") if "/v1/reports/performance" in e.code)
+    reports = next(e for e in _of("run") if REPORTS in e.code)
     out = _run(workdir, reports)
     assert '"totals"' in out  # the JSON
     assert "period,from,to,service,sub_service,figure,value" in out  # the CSV
@@ -121,7 +128,7 @@ def test_the_report_examples_fetch_every_format(workdir: Path) -> None:
 
 
 def test_every_run_example_is_covered_above() -> None:
-    covered = ("/v1/referrals -H", "/v1/reports/performance")
+    covered = (BY_HAND, REPORTS)
     for example in _of("run"):
         assert any(c in example.code for c in covered), (
             f"README.md line {example.line}: a new runnable example needs its test here"
@@ -155,7 +162,8 @@ def test_the_dead_letter_examples_show_replay_and_discard_one(
         return found[-1] if found else None
 
     letter = eventually_sync(new_letter, timeout=60, interval=1, what="a dead letter")
-    out = _run(workdir, example.code.replace(PLACEHOLDER_LETTER, letter))  # type: ignore[arg-type]
+    real = Example(example.marker, example.code.replace(PLACEHOLDER_LETTER, letter), example.line)
+    out = _run(workdir, real)
     assert f"replayed {letter} to {topics.REFERRAL_STATUS}" in out, out
     assert f"discarded {letter}" in out, out
 
