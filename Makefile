@@ -109,14 +109,15 @@ report: $(STAMP)
 #   make simulate CANDIDATE=2027-04-01.1 FROM=2026-10-01 TO=2026-12-31
 simulate: $(STAMP)
 	@test -n "$(CANDIDATE)" || { echo "usage: make simulate CANDIDATE=<version> [FROM=YYYY-MM-DD] [TO=YYYY-MM-DD]"; exit 2; }
-	@DATABASE_URL="$${DATABASE_URL:-$$($(BIN)/python -c 'import json; print(json.load(open(".dev/stack.json"))["database_url"])')}" \
-		$(BIN)/python -m services.router simulate --candidate $(CANDIDATE) \
+	@$(BIN)/python -m services.router simulate --candidate $(CANDIDATE) \
 		$(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO))
 
 # The public casebooks in process (default: version 1's cases under versions 1 and 2, version
 # 2's under the version they name), or every case against one version:
 #   make casebook VERSION=2027-04-01.1
 casebook: $(STAMP)
+	@test -z "$(VERSION)" || test -f "services/router/policy/$(VERSION)/manifest.json" || { \
+		echo "There is no policy version $(VERSION) in services/router/policy/: the versions are $$(ls services/router/policy | paste -sd ' ')."; exit 2; }
 	CASEBOOK_POLICY_VERSION=$(VERSION) $(BIN)/python -m pytest -q -p no:cacheprovider tests/unit/test_casebook.py
 
 # Dead letters: make dead-letters ARGS="list" | ARGS="show <id>" | ARGS="replay <id>" | ARGS="discard <id>"

@@ -12,6 +12,9 @@ from pathlib import Path
 
 import httpx
 
+from services.plumbing import cli
+from services.plumbing.cli import CommandError
+
 STACK = Path(".dev/stack.json")
 OUT = Path(".dev/reports")
 MEDIA = {
@@ -26,19 +29,25 @@ def fetch(
     intake_url: str, token: str, params: dict[str, str], *, media: str, timeout: float = 120
 ) -> httpx.Response:
     """The report in ``media``; a refusal is explained and ends the command."""
-    response = httpx.get(
-        f"{intake_url.rstrip('/')}/v1/reports/performance",
-        params=params,
-        headers={"Authorization": f"Bearer {token}", "Accept": media},
-        timeout=timeout,
-    )
+    try:
+        response = httpx.get(
+            f"{intake_url.rstrip('/')}/v1/reports/performance",
+            params=params,
+            headers={"Authorization": f"Bearer {token}", "Accept": media},
+            timeout=timeout,
+        )
+    except httpx.HTTPError as exc:
+        raise CommandError(
+            f"Cannot reach intake at {intake_url} ({type(exc).__name__}): is the hub running "
+            "(make run)?"
+        ) from None
     if response.status_code != 200:
         try:
             problem = response.json()
         except ValueError:
             problem = {"detail": response.text[:300]}
         fields = "; ".join(f"{e['field']}: {e['message']}" for e in problem.get("errors", []))
-        raise SystemExit(
+        raise CommandError(
             f"The hub answered {response.status_code}: {problem.get('detail', '')} {fields}".strip()
         )
     return response
@@ -56,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, help="where to write the file")
     args = parser.parse_args(argv)
     if not args.stack.exists():
-        raise SystemExit(f"{args.stack} not found: start the hub with `make run` first.")
+        raise CommandError(f"{args.stack} not found: start the hub with `make run` first.")
     stack = json.loads(args.stack.read_text())
     params = {
         key: value
@@ -90,4 +99,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    cli.run(lambda: main(sys.argv[1:]))

@@ -71,6 +71,7 @@ ROUTE_STATUS = "referral.route_status.v1"
 SLA_BREACHED = "referral.sla_breached.v1"
 ESCALATED = "referral.escalated.v1"
 CONTACT_CHANGED = "referral.contact_changed.v1"
+PERSONAL_DATA_ERASED = "referral.personal_data_erased.v1"
 
 
 # ---- referral.received.v1 -----------------------------------------------------------
@@ -344,6 +345,21 @@ class ContactChanged(Event):
     safe_to_contact: bool | None = None
     """The coded fact after the change, as ``contact.safe_to_contact`` on a work item."""
     preferred_channel: ContactChannel | None = None
+
+
+class PersonalDataErased(Event):
+    """Intake erased the referral's personal data (on request or at the end of retention):
+    every provider's work items for it leave its queue, pushes not yet delivered are
+    withdrawn, and any later step on them answers 410. On ``referral.sla.v1``, the topic on
+    which intake tells the adapters what the hub did to their routes."""
+
+    TYPE = PERSONAL_DATA_ERASED
+    TOPIC = topics.REFERRAL_SLA
+
+    referral_id: uuid.UUID
+    erased_at: AwareDatetime
+    reason: Code
+    """``data_subject_request``, ``recorded_in_error``, ``legal_obligation`` or ``retention``."""
 
 
 # ---- referral.status.v1 ------------------------------------------------------------

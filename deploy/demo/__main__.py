@@ -183,7 +183,12 @@ async def run(info: dict[str, Any], minutes: float, per_minute: float, seed: int
     )
     try:
         while not stop.is_set() and time.monotonic() - started < minutes * 60:
-            kind, body = referrals.referral(rng, datetime.now(UTC))
+            submitted = sum(sent.values())
+            kind, body = (
+                referrals.opening(rng, datetime.now(UTC), submitted)
+                if submitted < len(referrals.OPENING_ROUND)
+                else referrals.referral(rng, datetime.now(UTC))
+            )
             answer = await staff.post("/v1/referrals", json=body)
             sent[kind if answer.status_code in (200, 202) else "refused"] += 1
             if time.monotonic() >= next_table:

@@ -70,8 +70,45 @@ def _children_in_household(rng: random.Random) -> int:
     return rng.choice([0, 0, 0, 0, 0, 1, 1, 2, 2, 3])
 
 
-def referral(rng: random.Random, now: datetime) -> tuple[str, dict[str, Any]]:
-    kind = rng.choices(list(MIX), weights=list(MIX.values()))[0]
+OPENING_ROUND = (
+    "sexual_offence",  # ISVA first: its work arrives by signed webhook
+    "domestic_abuse_high_risk",  # IDVA
+    "child_criminal_exploitation",  # CLIMB
+    "drug_possession",  # DIVERT
+    "victim_with_needs",  # VAL
+)
+"""The demo's first referrals, one for each provider service (with consent given where the
+service needs it), so that even a one-minute run shows every provider at work, the signed
+webhook to ISVA included; the mix of the seeds follows."""
+
+
+def opening(rng: random.Random, now: datetime, n: int) -> tuple[str, dict[str, Any]]:
+    """The ``n``-th referral of the opening round: certain to reach its service."""
+    kind = OPENING_ROUND[n]
+    _, body = referral(rng, now, kind)
+    if kind != "drug_possession":
+        body["consent"] = {"status": "given"}
+    if kind == "sexual_offence":
+        body["subject"]["age"] = max(body["subject"]["age"], 18)
+    if kind == "child_criminal_exploitation":
+        body["subject"]["age"] = max(body["subject"]["age"], 12)
+    if kind == "drug_possession":
+        body["subject"]["age"] = max(body["subject"]["age"], 18)
+        body["incident"]["drug_possession"] = {
+            "personal_use": True,
+            "intent_to_supply_suspected": False,
+            "previously_disengaged_from_diversion": False,
+        }
+        body["assessment"].pop("cce_indicators", None)
+        body["subject"].pop("vulnerabilities", None)
+    return kind, body
+
+
+def referral(
+    rng: random.Random, now: datetime, kind: str | None = None
+) -> tuple[str, dict[str, Any]]:
+    """A synthetic referral of ``kind`` (default: drawn from the seeds' mix)."""
+    kind = kind or rng.choices(list(MIX), weights=list(MIX.values()))[0]
     reported = now - timedelta(hours=rng.uniform(0, 30))
     body: dict[str, Any] = {
         "source": "police_officer",

@@ -15,6 +15,7 @@ import fcntl
 import json
 import os
 import secrets
+import shlex
 import signal
 import subprocess
 import sys
@@ -46,7 +47,20 @@ from schemas.codes import Service
 from schemas.topics import PARTITIONS, all_topics
 from services.plumbing.kafka_access import SASL_MECHANISM, KafkaAccess
 from services.plumbing.migrations import ensure_database
-from services.plumbing.settings import KafkaSettings
+from services.plumbing.settings import SECRETS_DIR_VARIABLE, KafkaSettings
+from services.provider_adapter.settings import AdapterSettings
+from services.referral_intake.settings import IntakeSettings
+from services.router.settings import RouterSettings
+
+_SETTING_NAMES = frozenset(
+    {SECRETS_DIR_VARIABLE}
+    | {
+        name.upper()
+        for cls in (IntakeSettings, RouterSettings, AdapterSettings)
+        for name in cls.model_fields
+    }
+)
+"""What a service reads from its environment: what ``.dev/env/<process>.env`` holds."""
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DATABASE = "hub"
@@ -314,6 +328,7 @@ class Stack:
         )
         self.credentials = generate()
         self.children = self._plan_children()
+        self._write_env_files()
         self.say("Applying database migrations ...")
         migrations = [
             subprocess.Popen(
@@ -610,6 +625,20 @@ class Stack:
             "ssl_bootstrap_servers": self.broker.tls_bootstrap_servers,
             "ssl_cafile": str(self.broker.ca_file),
         }
+
+    def _write_env_files(self) -> None:
+        """``.dev/env/<process>.env``: the settings this stack gives each service process,
+        as shell assignments (owner-only: they hold its database password and tokens), so
+        that the README's "Running one service alone" can start one more by hand."""
+        directory = self.state_dir / "env"
+        directory.mkdir(parents=True, exist_ok=True)
+        directory.chmod(0o700)
+        for child in self.children:
+            settings = {k: v for k, v in sorted(child.env.items()) if k in _SETTING_NAMES}
+            target = directory / f"{child.name}.env"
+            target.unlink(missing_ok=True)
+            target.touch(mode=0o600)
+            target.write_text("".join(f"{k}={shlex.quote(v)}\n" for k, v in settings.items()))
 
     def _write_stack_file(self) -> None:
         temporary = self.stack_file.with_suffix(".tmp")

@@ -32,7 +32,7 @@ from aiokafka.errors import KafkaError
 
 from schemas import topics
 from schemas.topics import dead_letter_topics
-from services.plumbing import kafka_records
+from services.plumbing import cli, kafka_records
 from services.plumbing.kafka_access import KafkaAccess
 from services.plumbing.settings import KafkaSettings
 
@@ -202,7 +202,9 @@ def _defaults() -> tuple[KafkaAccess, str] | None:
     if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
         settings = ToolSettings()  # from the environment and secret files
         return KafkaAccess.of(settings), settings.database_url
-    stack = Path(__file__).resolve().parents[2] / ".dev" / "stack.json"
+    # The stack of the checkout the command runs in (make runs it there), as make report and
+    # make simulate read it.
+    stack = Path(".dev") / "stack.json"
     if not stack.exists():
         return None
     info: dict[str, Any] = json.loads(stack.read_text())
@@ -249,6 +251,11 @@ def main(argv: list[str] | None = None) -> int:
     access, database_url = found
     try:
         return asyncio.run(run(args, access, database_url))
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise cli.CommandError(
+            f"Cannot reach the database ({type(exc).__name__}): is the hub running (make "
+            "run), or is DATABASE_URL right?"
+        ) from None
     except KafkaError as exc:
         print(
             f"Cannot use Kafka at {access.bootstrap_servers} as "
@@ -259,4 +266,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

@@ -54,7 +54,10 @@ class KafkaSettings(BaseSettings):
         env_ignore_empty=True, extra="ignore", secrets_dir=secrets_dir()
     )
 
-    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_bootstrap_servers: str = Field(
+        description="the broker list, host:port,host:port; no default, because a fixed "
+        "local port could be another hub's broker"
+    )
     kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         default="PLAINTEXT",
         description="SASL_SSL in production (SCRAM-SHA-512 over TLS); SASL_PLAINTEXT on the "

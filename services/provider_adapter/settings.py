@@ -15,7 +15,11 @@ class AdapterSettings(ServiceSettings):
 
     service: Service = Field(description="The provider service this adapter serves, e.g. IDVA.")
     http_port: int = 8081
-    intake_url: str = "http://127.0.0.1:8080"
+    intake_url: str = Field(
+        description="intake's address, e.g. http://referral-intake:8080, for the vault; no "
+        "default, because the adapter's service token is sent there and must reach this "
+        "hub's own intake, never whatever listens on a fixed local port"
+    )
     intake_service_token: str = Field(
         description="Bearer token (role 'service', claim service=<SERVICE>) for intake's vault."
     )

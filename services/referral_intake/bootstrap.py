@@ -7,6 +7,7 @@ from functools import partial
 from pathlib import Path
 
 import asyncpg
+import httpx
 from fastapi import FastAPI
 
 from services.plumbing import db
@@ -18,14 +19,20 @@ from services.referral_intake.handlers import erasure, identity, notes, reconcil
 from services.referral_intake.settings import IntakeSettings
 
 
-def build(settings: IntakeSettings | None = None) -> Service:
+def build(
+    settings: IntakeSettings | None = None,
+    *,
+    router_transport: httpx.AsyncBaseTransport | None = None,
+) -> Service:
+    """The intake service; ``router_transport`` reaches ``ROUTER_URL`` some other way than
+    the network (a router app in the same process, for tests)."""
     settings = settings or IntakeSettings()
     if not (settings.staff_jwt_public_key or settings.staff_jwt_jwks_url):
         raise SystemExit(
             "STAFF_JWT_PUBLIC_KEY or STAFF_JWT_JWKS_URL is required: intake serves only "
             "signed-in staff."
         )
-    router_client = RouterClient(settings.router_url)
+    router_client = RouterClient(settings.router_url, transport=router_transport)
     vault = Vault(settings.vault_keys, settings.vault_key_id)
 
     async def on_start(pool: asyncpg.Pool, app: FastAPI) -> None:

@@ -11,7 +11,11 @@ class IntakeSettings(ServiceSettings):
 
     db_schema: str = "intake"
     http_port: int = 8080
-    router_url: str = "http://127.0.0.1:8090"
+    router_url: str = Field(
+        description="the router's address, e.g. http://router:8090, for explanations and "
+        "simulations; no default, because staff tokens are forwarded there and must reach "
+        "this hub's own router, never whatever listens on a fixed local port"
+    )
     identity_hash_key: str = Field(
         min_length=32,
         description="Secret for the keyed hashes that match people and crimes (duplicates, "

@@ -13,7 +13,7 @@ from faststream.kafka import KafkaBroker
 from schemas.calendar import england_today
 from services.plumbing.runtime import Service
 from services.router import handlers
-from services.router.adapters.policy_files import load_book
+from services.router.adapters.policy_files import PolicyLibrary, load_book
 from services.router.domain.policy.book import NoPolicyInForce, PolicyBook
 from services.router.domain.policy.validation import PolicyInvalid
 from services.router.entrypoints import consumers, http
@@ -40,7 +40,10 @@ def build(settings: RouterSettings | None = None) -> Service:
     state: dict[str, handlers.Router] = {}
 
     async def on_start(pool: asyncpg.Pool, app: FastAPI) -> None:
-        state["router"] = app.state.router = handlers.Router(pool=pool, policies=policies)
+        library = PolicyLibrary(settings.policy_dir, policies, england_today)
+        state["router"] = app.state.router = handlers.Router(
+            pool=pool, policies=policies, reload=library.refresh
+        )
 
     def register(broker: KafkaBroker, pool: asyncpg.Pool) -> None:
         consumers.register(broker, state["router"], settings)

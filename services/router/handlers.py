@@ -50,9 +50,13 @@ class Router:
     clock: Callable[[], datetime] = _utc_now
     """When decisions are made: the policy in force is the one effective on that day in
     England (a new version takes over at midnight, London time)."""
+    reload: Callable[[], object] = lambda: None
+    """Re-reads the policy directory when it changed (``PolicyLibrary.refresh``), so that a
+    version written while the router runs is used without a restart."""
 
     def policy_for(self, at: datetime, version: str | None = None) -> CompiledPolicy:
         """A named version, or the one in force on ``at``'s day in England."""
+        self.reload()
         if version:
             return self.policies.get(version)
         return self.policies.in_force(england_day(at))
@@ -336,6 +340,7 @@ async def simulate_period(
     """Referrals received from ``first`` to ``last``, decided under ``baseline`` and under
     ``candidate``. Unless named, the baseline is the version in force now, or, for a candidate
     already in force, the version it took over from. Nothing is published or changed."""
+    router.reload()
     candidate_policy = router.policies.get(candidate)
     baseline_policy = (
         router.policies.get(baseline)

@@ -54,12 +54,16 @@ async def apps(
 ) -> AsyncIterator[dict[str, tuple[httpx.AsyncClient, dict[str, frozenset[str]]]]]:
     env = common_env(module_database_url, module_kafka)
     async with AsyncExitStack() as stack:
-        intake = await stack.enter_async_context(
-            serving(build_intake(IntakeSettings(**env)).create_app())  # type: ignore[arg-type]
-        )
-        router = await stack.enter_async_context(
-            serving(build_router(RouterSettings(**env)).create_app())  # type: ignore[arg-type]
-        )
+        router_app = build_router(RouterSettings(**env)).create_app()  # type: ignore[arg-type]
+        router = await stack.enter_async_context(serving(router_app))
+        # Intake reaches the router this test started, and nothing else: its explanations
+        # and simulations forward the caller's token, which must never reach a process the
+        # test did not start (another hub on the router's default port, say).
+        intake_app = build_intake(
+            IntakeSettings(**{**env, "router_url": "http://router.test"}),  # type: ignore[arg-type]
+            router_transport=httpx.ASGITransport(app=router_app),
+        ).create_app()
+        intake = await stack.enter_async_context(serving(intake_app))
         yield {"intake": (intake, INTAKE_ACCESS), "router": (router, ROUTER_ACCESS)}
 
 

@@ -12,7 +12,7 @@ import asyncpg
 import httpx
 import pytest
 
-from schemas import events
+from schemas import events, topics
 from schemas.envelope import CloudEvent
 from services.plumbing import db
 from services.plumbing.kafka_access import KafkaAccess
@@ -181,6 +181,16 @@ async def test_an_erasure_request_wipes_the_vault_and_keeps_the_coded_facts(
     logged = await conn.fetchrow("SELECT reason, actor FROM erasures WHERE referral_id = $1", rid)
     assert logged is not None
     assert dict(logged) == {"reason": "data_subject_request", "actor": "local.supervisor"}
+    # Every provider's adapter is told, in the erasure's own transaction (issue 15).
+    told = await conn.fetch(
+        """SELECT topic, payload->'data'->>'reason' AS reason FROM outbox
+           WHERE key = $1 AND payload->>'type' = $2""",
+        referral_id,
+        events.PERSONAL_DATA_ERASED,
+    )
+    assert [(r["topic"], r["reason"]) for r in told] == [
+        (topics.REFERRAL_SLA, "data_subject_request")
+    ]
     twice = await intake.post(
         f"/v1/referrals/{referral_id}/erasure",
         json={"reason": "data_subject_request"},
@@ -257,3 +267,10 @@ async def test_retention_erases_only_what_closed_before_the_period(
         await conn.fetchval("SELECT actor FROM erasures WHERE referral_id = $1", uuid.UUID(closed))
         == erasure.RETENTION
     )
+    told = await conn.fetch(
+        """SELECT payload->'data'->>'reason' AS reason FROM outbox
+           WHERE key = $1 AND payload->>'type' = $2""",
+        closed,
+        events.PERSONAL_DATA_ERASED,
+    )
+    assert [r["reason"] for r in told] == [erasure.RETENTION]

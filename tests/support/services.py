@@ -42,6 +42,12 @@ def common_env(database_url: str, kafka: KafkaAccess) -> dict[str, object]:
         "staff_jwt_audience": AUDIENCE,
         "log_json": False,
         "hub_environment": "test",
+        # Service-to-service addresses have no defaults (a fixed local port may be another
+        # hub's): a test that needs one service to reach another passes the address of the
+        # one it started; otherwise these names never resolve (RFC 2606's .invalid), so
+        # nothing, and no credential, leaves the test.
+        "router_url": "http://router.invalid",
+        "intake_url": "http://referral-intake.invalid",
         "identity_hash_key": "test-identity-key-0123456789abcdef0123",
         "vault_keys": {"test-1": TEST_VAULT_KEY},
         "vault_key_id": "test-1",

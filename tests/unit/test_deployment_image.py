@@ -143,6 +143,8 @@ def test_settings_read_secret_files_and_set_variables_win(
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DATABASE_URL", "postgresql://set")
     monkeypatch.setenv("HUB_ENVIRONMENT", "test")
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka.invalid:9092")
+    monkeypatch.setenv("ROUTER_URL", "http://router.invalid")
     monkeypatch.setenv(settings_module.SECRETS_DIR_VARIABLE, str(tmp_path))
     settings = IntakeSettings(_secrets_dir=settings_module.secrets_dir())
     assert settings.database_url == "postgresql://set"

@@ -133,3 +133,13 @@ def test_every_page_template_compiles() -> None:
     assert "queue.html" in names
     for name in names:
         ENV.get_template(name)
+
+
+def test_an_erased_referral_says_it_is_no_longer_with_the_provider() -> None:
+    """What a caseworker sees (410) on any page of a referral whose personal data was erased
+    at the hub (issue 15): why, and the way back to the queue; nothing about the person."""
+    page = _render("gone.html")
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
+    assert "This referral is no longer with you" in text
+    assert "erased at the hub" in text
+    assert 'href="/portal/queue"' in page

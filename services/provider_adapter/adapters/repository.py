@@ -137,7 +137,7 @@ async def queue_page(
     ``before``: the page preceding it (rows nearest to it, still in queue order)."""
     if before is not None:
         rows = await conn.fetch(
-            """SELECT * FROM work_items WHERE status = ANY($1::text[])
+            """SELECT * FROM work_items WHERE status = ANY($1::text[]) AND erased_at IS NULL
                  AND (priority_rank, requested_at, route_id) < ($2, $3, $4)
                ORDER BY priority_rank DESC, requested_at DESC, route_id DESC LIMIT $5""",
             statuses,
@@ -150,7 +150,7 @@ async def queue_page(
     if after is None:
         return list(
             await conn.fetch(
-                """SELECT * FROM work_items WHERE status = ANY($1::text[])
+                """SELECT * FROM work_items WHERE status = ANY($1::text[]) AND erased_at IS NULL
                    ORDER BY priority_rank, requested_at, route_id LIMIT $2""",
                 statuses,
                 limit,
@@ -158,7 +158,7 @@ async def queue_page(
         )
     return list(
         await conn.fetch(
-            """SELECT * FROM work_items WHERE status = ANY($1::text[])
+            """SELECT * FROM work_items WHERE status = ANY($1::text[]) AND erased_at IS NULL
                  AND (priority_rank, requested_at, route_id) > ($2, $3, $4)
                ORDER BY priority_rank, requested_at, route_id LIMIT $5""",
             statuses,
@@ -171,7 +171,9 @@ async def queue_page(
 
 
 async def count_by_status(conn: Connection) -> dict[str, int]:
-    rows = await conn.fetch("SELECT status, count(*) AS n FROM work_items GROUP BY status")
+    rows = await conn.fetch(
+        "SELECT status, count(*) AS n FROM work_items WHERE erased_at IS NULL GROUP BY status"
+    )
     return {r["status"]: int(r["n"]) for r in rows}
 
 
@@ -420,7 +422,7 @@ async def finish_delivery(
            SET state = $2, attempts = $3, next_attempt_at = coalesce($4, next_attempt_at),
                last_error = $5, lease_until = NULL,
                delivered_at = CASE WHEN $2 = 'delivered' THEN $6 ELSE delivered_at END
-           WHERE webhook_id = $1""",
+           WHERE webhook_id = $1 AND state <> 'cancelled'""",
         webhook_id,
         state,
         attempts,
@@ -442,6 +444,33 @@ async def lock_work_items_of_referral(
         await conn.fetch(
             "SELECT * FROM work_items WHERE referral_id = $1 ORDER BY route_id FOR UPDATE",
             referral_id,
+        )
+    )
+
+
+async def mark_erased(
+    conn: Connection, referral_id: uuid.UUID, at: datetime
+) -> list[asyncpg.Record]:
+    """Record the referral as erased and mark every work item of it here as erased (once):
+    those rows, locked (only ``erased_at`` changed); an empty list when there are none or
+    they were marked already."""
+    await conn.execute(
+        """INSERT INTO erased_referrals (referral_id, erased_at) VALUES ($1, $2)
+           ON CONFLICT (referral_id) DO NOTHING""",
+        referral_id,
+        at,
+    )
+    return list(
+        await conn.fetch(
+            """WITH erased AS (
+                   SELECT route_id FROM work_items
+                   WHERE referral_id = $1 AND erased_at IS NULL FOR UPDATE
+               )
+               UPDATE work_items w SET erased_at = $2, updated_at = $2
+               FROM erased e WHERE w.route_id = e.route_id
+               RETURNING w.*""",
+            referral_id,
+            at,
         )
     )
 
@@ -480,4 +509,33 @@ async def contact_read(conn: Connection, referral_id: uuid.UUID, version: int) -
            WHERE referral_id = $1""",
         referral_id,
         version,
+    )
+
+
+async def cancel_deliveries(conn: Connection, route_id: uuid.UUID) -> int:
+    """Withdraw the route's webhook pushes not yet delivered; how many."""
+    result = await conn.execute(
+        """UPDATE deliveries SET state = 'cancelled', lease_until = NULL
+           WHERE route_id = $1 AND state IN ('pending', 'sending')""",
+        route_id,
+    )
+    return int(result.split()[-1])
+
+
+async def was_delivered(conn: Connection, route_id: uuid.UUID) -> bool:
+    """Whether a push about this route has reached the provider's webhook."""
+    return bool(
+        await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM deliveries WHERE route_id = $1 AND state = 'delivered')",
+            route_id,
+        )
+    )
+
+
+async def is_erased(conn: Connection, referral_id: uuid.UUID) -> bool:
+    """Whether intake has announced the referral's erasure to this adapter."""
+    return bool(
+        await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM erased_referrals WHERE referral_id = $1)", referral_id
+        )
     )

@@ -1,5 +1,6 @@
 """The adapter's subscriptions: its own work queue (new and cancelled work items), the
-SLA topic (escalations of its own routes) and the contact topic (changed contact details)."""
+SLA topic (escalations of its own routes, and erasures of referrals' personal data) and the
+contact topic (changed contact details)."""
 
 from __future__ import annotations
 
@@ -46,7 +47,14 @@ def register(broker: KafkaBroker, adapter: Adapter, settings: ServiceSettings) -
         broker,
         topic=topics.REFERRAL_SLA,
         group_id=f"{adapter.consumer}.sla",
-        handlers={events.ESCALATED: escalation, events.SLA_BREACHED: escalation},
+        handlers={
+            events.ESCALATED: escalation,
+            events.SLA_BREACHED: escalation,
+            events.PERSONAL_DATA_ERASED: On(
+                CloudEvent[events.PersonalDataErased],
+                partial(work_items.erase_work_items, adapter),
+            ),
+        },
         settings=settings,
         # Clocks run in hours and working days, read by intake's watchdog every 15 s: a
         # second more here is nothing, and these were five of the fourteen consumers asking

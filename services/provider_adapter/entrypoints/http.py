@@ -46,6 +46,10 @@ from services.provider_adapter.handlers.common import Adapter, Gone, NotFound, R
 router = APIRouter()
 
 NOT_FOUND = "No referral with that id is in your queue."
+ERASED = (
+    "This referral is no longer with you: its personal data was erased at the hub, so "
+    "nothing more can be recorded on it."
+)
 Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 
 
@@ -203,6 +207,8 @@ async def _guarded(call: Awaitable[Any]) -> Any:
         return await call
     except NotFound:
         return problem(404, "Not found", NOT_FOUND)
+    except Gone:
+        return problem(410, "Gone", ERASED)
     except TransitionNotAllowed as exc:
         return problem(409, "Conflict", exc.sentence)
     except StandardNotMet as exc:

@@ -43,6 +43,8 @@ from services.provider_adapter.handlers.common import (
 log = logging.getLogger(__name__)
 
 CODE_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+ERASED = "personal_data_erased"
+"""The reason a work item ends when intake erases its referral's personal data."""
 
 
 CONTACT_VERSION = "contact_version"
@@ -118,6 +120,23 @@ async def _take(conn: Connection, adapter: Adapter, event: CloudEvent[events.Wor
         return
     row = await repo.lock_route(conn, item.route_id)
     assert row is not None
+    if await repo.is_erased(conn, item.referral_id):
+        # The erasure reached this adapter before the work item did: it never enters the
+        # queue, and intake hears that the route ended, as for an erasure that came after.
+        now = datetime.now(UTC)
+        await repo.mark_erased(conn, item.referral_id, now)
+        await repo.set_status(conn, item.route_id, RouteStatus.CANCELLED.value)
+        await announce(
+            conn,
+            adapter,
+            row,
+            "cancelled",
+            RouteStatus.CANCELLED,
+            now,
+            reason=ERASED,
+            caused_by=event.id,
+        )
+        return
     await announce(
         conn, adapter, row, "queued", RouteStatus.REQUESTED, datetime.now(UTC), caused_by=event.id
     )
@@ -171,6 +190,50 @@ async def cancel_work_item(adapter: Adapter, event: CloudEvent[events.WorkItemCa
         cancelled.reason,
         "cancelled",
     )
+
+
+async def erase_work_items(adapter: Adapter, event: CloudEvent[events.PersonalDataErased]) -> None:
+    """Intake erased the referral's personal data: its work items here leave the queue for
+    good, an open one is cancelled (reported back like any cancellation), pushes not yet
+    delivered are withdrawn, and a provider whose webhook already heard of the item is told
+    it was cancelled. Every later step on it answers 410. Idempotent by event id."""
+    erased = event.data
+    async with adapter.pool.acquire() as conn, conn.transaction():
+        if not await inbox.first_time_or_redrive(
+            conn, adapter.consumer, event.id, topics.REFERRAL_SLA
+        ):
+            return
+        now = datetime.now(UTC)
+        for row in await repo.mark_erased(conn, erased.referral_id, now):
+            route_id = row["route_id"]
+            withdrawn = await repo.cancel_deliveries(conn, route_id)
+            current = RouteStatus(row["status"])
+            after = lifecycle.on_cancelled(current)
+            if after is not current:
+                await repo.set_status(conn, route_id, after.value)
+                await announce(
+                    conn, adapter, row, "cancelled", after, now, reason=ERASED, caused_by=event.id
+                )
+            if await repo.was_delivered(conn, route_id):
+                # Only what the provider's system already holds needs withdrawing; the
+                # notice carries ids and the reason, nothing else.
+                await webhooks.enqueue(
+                    conn,
+                    adapter,
+                    route_id,
+                    "cancelled",
+                    {
+                        "referral_id": str(row["referral_id"]),
+                        "route_id": str(route_id),
+                        "service": row["service"],
+                        "status": after.value,
+                        "reason": ERASED,
+                    },
+                )
+            log.info(
+                "work item erased",
+                extra={"route_id": str(route_id), "deliveries_withdrawn": withdrawn},
+            )
 
 
 async def record_sla_event(adapter: Adapter, event: CloudEvent[events.SlaBreached]) -> None:
@@ -244,7 +307,7 @@ async def read_work_item(
         row = await repo.latest_for_referral(conn, referral_id)
     if row is None:
         raise NotFound
-    if RouteStatus(row["status"]) in {
+    if row["erased_at"] is not None or RouteStatus(row["status"]) in {
         RouteStatus.CANCELLED,
         RouteStatus.REJECTED,
         RouteStatus.CLOSED,
@@ -280,6 +343,8 @@ async def view_work_item(
         row = await repo.lock_latest_for_referral(conn, referral_id)
         if row is None:
             raise NotFound
+        if row["erased_at"] is not None:
+            raise Gone
         current = RouteStatus(row["status"])
         after = lifecycle.on_viewed(current)
         if after is not current:
@@ -320,6 +385,8 @@ async def history(adapter: Adapter, referral_id: uuid.UUID) -> list[asyncpg.Reco
         row = await repo.latest_for_referral(conn, referral_id)
         if row is None:
             raise NotFound
+        if row["erased_at"] is not None:
+            raise Gone
         return await repo.steps(conn, row["route_id"])
 
 
@@ -338,6 +405,8 @@ async def _change(
         row = await repo.lock_latest_for_referral(conn, referral_id)
         if row is None:
             raise NotFound
+        if row["erased_at"] is not None:
+            raise Gone
         with telemetry.continue_trace(row["trace_context"], f"provider {step}", referral_id):
             current = RouteStatus(row["status"])
             after: RouteStatus = decide(current)

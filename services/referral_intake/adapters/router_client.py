@@ -21,8 +21,16 @@ class RouterAnswer:
 
 
 class RouterClient:
-    def __init__(self, base_url: str, *, timeout: float = 30.0) -> None:
-        self._client = httpx.AsyncClient(base_url=base_url, timeout=timeout)
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        """``transport``: how to reach ``base_url`` when it is not over the network (the
+        tests hand intake the router app they started, in process)."""
+        self._client = httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport)
 
     async def _post(
         self, path: str, *, token: str, json: Any, params: dict[str, str] | None = None

@@ -12,10 +12,13 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
+from schemas import events
+from services.plumbing import outbox
 from services.plumbing.db import CONNECTION_ERRORS, Connection
+from services.plumbing.events import outgoing
 from services.referral_intake.adapters import repository as repo
 from services.referral_intake.adapters.vault import Vault
-from services.referral_intake.handlers.common import Conflict, NotFound
+from services.referral_intake.handlers.common import SOURCE, Conflict, NotFound
 
 log = logging.getLogger(__name__)
 RETENTION = "retention"
@@ -70,6 +73,23 @@ async def _erase_locked(
     its data not erased yet (so never twice, whoever asks)."""
     await vault.erase(conn, referral_id)
     await repo.mark_erased(conn, referral_id, reason, actor, now)
+    # Every provider's adapter takes the referral out of its queue, withdraws its pending
+    # webhook pushes and answers 410 to any later step (in the same transaction: an erasure
+    # the adapters never hear of cannot happen).
+    await outbox.add(
+        conn,
+        [
+            outgoing(
+                events.PersonalDataErased(
+                    referral_id=referral_id,
+                    erased_at=now,
+                    reason=RETENTION if actor == RETENTION else reason,
+                ),
+                source=SOURCE,
+                referral_id=referral_id,
+            )
+        ],
+    )
     await repo.add_timeline(
         conn,
         referral_id,

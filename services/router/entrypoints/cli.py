@@ -6,16 +6,28 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
+
+import asyncpg
 
 from schemas.calendar import england_today
 from services.plumbing import db
+from services.plumbing.cli import CommandError
 from services.router import handlers
 from services.router.adapters.policy_files import load_book
+from services.router.domain.policy.book import NoPolicyInForce, PolicyBook, UnknownPolicyVersion
+from services.router.domain.policy.validation import PolicyInvalid
 from services.router.settings import SimulationSettings
 
 DEFAULT_DAYS = 90
+
+
+def day(text: str) -> date:
+    """A day as YYYY-MM-DD (argparse names this function in its one-line error)."""
+    return date.fromisoformat(text)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,14 +44,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--from",
         dest="first",
-        type=date.fromisoformat,
+        type=day,
         default=today - timedelta(days=DEFAULT_DAYS),
         help=f"first day of receipt, YYYY-MM-DD (default: {DEFAULT_DAYS} days ago)",
     )
     parser.add_argument(
         "--to",
         dest="last",
-        type=date.fromisoformat,
+        type=day,
         default=today,
         help="last day of receipt, YYYY-MM-DD (default: today)",
     )
@@ -100,26 +112,72 @@ def _also_changed(before: dict[str, Any], after: dict[str, Any]) -> str:
     return f"; {' '.join(notes)}" if notes else ""
 
 
-async def _run(args: argparse.Namespace) -> dict[str, Any]:
-    settings = SimulationSettings()
-    pool = await db.create_pool(
-        settings.database_url, settings.db_schema, application_name="router-simulate"
-    )
+def _book(settings: SimulationSettings, args: argparse.Namespace) -> PolicyBook:
+    """Every version in the policy directory, with the ones asked for checked first, so that
+    a mistyped version is a sentence before any database is reached."""
     try:
-        router = handlers.Router(pool=pool, policies=load_book(settings.policy_dir))
-        return await handlers.simulate_period(
-            router,
-            candidate=args.candidate,
-            baseline=args.baseline,
-            first=args.first,
-            last=args.last,
+        book = load_book(settings.policy_dir)
+    except PolicyInvalid as exc:
+        raise CommandError(
+            f"The policy in {settings.policy_dir} does not validate, so nothing can be "
+            f"simulated: {'; '.join(str(p) for p in exc.problems)}"
+        ) from None
+    known = [v.manifest.version for v in book.versions()]
+    for asked in (args.candidate, args.baseline):
+        if asked and asked not in known:
+            raise CommandError(
+                f"There is no policy version {asked!r} in {settings.policy_dir}: "
+                f"the versions are {', '.join(known)}."
+            )
+    if args.first > args.last:
+        raise CommandError(f"--from ({args.first}) is after --to ({args.last}).")
+    return book
+
+
+async def _run(args: argparse.Namespace, settings: SimulationSettings) -> dict[str, Any]:
+    book = _book(settings, args)
+    try:
+        pool = await db.create_pool(
+            settings.database_url, settings.db_schema, application_name="router-simulate"
         )
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise CommandError(
+            f"Cannot reach the router's database ({type(exc).__name__}): is the hub running "
+            "(make run), or is DATABASE_URL right?"
+        ) from None
+    try:
+        router = handlers.Router(pool=pool, policies=book)
+        try:
+            return await handlers.simulate_period(
+                router,
+                candidate=args.candidate,
+                baseline=args.baseline,
+                first=args.first,
+                last=args.last,
+            )
+        except (UnknownPolicyVersion, NoPolicyInForce) as exc:
+            raise CommandError(f"Nothing to compare the candidate with: {exc}.") from None
     finally:
         await pool.close()
 
 
+LOCAL_STACK = Path(".dev/stack.json")
+
+
+def _settings() -> SimulationSettings:
+    """From the environment, else (``make simulate``) the running local stack's database."""
+    if os.environ.get("DATABASE_URL"):
+        return SimulationSettings()
+    if not LOCAL_STACK.exists():
+        raise CommandError(
+            "Start the hub first (make run) or set DATABASE_URL: the simulation re-decides "
+            "the referrals in the router's database."
+        )
+    return SimulationSettings(database_url=json.loads(LOCAL_STACK.read_text())["database_url"])
+
+
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
-    report = asyncio.run(_run(args))
+    report = asyncio.run(_run(args, _settings()))
     print(json.dumps(report, indent=2) if args.json else render(report))
     return 0

@@ -75,7 +75,7 @@ async def explain(
 @router.get("/v1/policies")
 async def policies(request: Request, _: PolicyReaders) -> dict[str, Any]:
     state: handlers.Router = request.app.state.router
-    current = state.policy_now().id
+    current = state.policy_now().id  # re-reads the policy directory first, if it changed
     return {
         "in_force": current,
         "versions": [

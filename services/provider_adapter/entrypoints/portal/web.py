@@ -40,7 +40,7 @@ from services.provider_adapter.adapters.intake_client import VaultUnreachable
 from services.provider_adapter.domain.accounts import SessionState
 from services.provider_adapter.entrypoints.portal import present
 from services.provider_adapter.handlers import accounts
-from services.provider_adapter.handlers.common import Adapter, NotFound
+from services.provider_adapter.handlers.common import Adapter, Gone, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -263,8 +263,9 @@ def of(request: Request) -> Web:
 def page(handler: Callable[P, Awaitable[Response]]) -> Callable[P, Awaitable[Response]]:
     """Turns what a page's code raises into what the person sees: the sign-in page when
     their session has ended, 403 for a form without its token, 404 for anything not in this
-    provider's queue (exactly as for something that does not exist), 503 when intake cannot
-    be reached. Every page handler takes ``request``."""
+    provider's queue (exactly as for something that does not exist), 410 for a referral
+    whose personal data was erased, 503 when intake cannot be reached. Every page handler
+    takes ``request``."""
 
     @functools.wraps(handler)
     async def wrapped(*args: P.args, **kwargs: P.kwargs) -> Response:
@@ -280,6 +281,9 @@ def page(handler: Callable[P, Awaitable[Response]]) -> Callable[P, Awaitable[Res
             return portal.render(request, "csrf_refused.html", status=403)
         except (NotFound, AdministratorsOnly):
             return portal.not_found(request)
+        except Gone:
+            # An erased referral: nothing more is recorded on it (the API answers 410 too).
+            return portal.render(request, "gone.html", status=410)
         except VaultUnreachable:
             return portal.render(request, "unavailable.html", status=503)
 

@@ -21,6 +21,11 @@ class PolicyBook:
     def __init__(self, policies: Iterable[CompiledPolicy]) -> None:
         self._by_id = {p.id: p for p in policies}
 
+    def replace(self, other: PolicyBook) -> None:
+        """Take ``other``'s versions in place of these (a running router re-reading its
+        policy directory): whoever holds this book sees them from the next lookup."""
+        self._by_id = dict(other._by_id)
+
     def get(self, version: str) -> CompiledPolicy:
         try:
             return self._by_id[version]
