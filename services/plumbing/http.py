@@ -6,21 +6,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn._compat import asyncio_run
 
+from schemas import asyncapi
 from services.plumbing import strict_json
 from services.plumbing.db import CONNECTION_ERRORS
 from services.plumbing.guard import HttpLimits, guarded_protocol
@@ -176,13 +178,76 @@ def operations_app(
     async def openapi() -> JSONResponse:
         return JSONResponse(api.openapi())
 
-    @ops.get("/docs", include_in_schema=False)
-    async def docs() -> Response:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title=api.title)
+    install_asyncapi(ops)
+
+    install_docs(ops, api.title)
 
     install_operational_routes(ops, checks, info)
     ops.add_middleware(SecurityHeaders)
     return ops
+
+
+DOCS_ASSETS = Path(__file__).parent / "static" / "build"
+"""Swagger UI from swagger-ui-dist (package-lock.json), put here by ``npm run build``."""
+_DOCS_MEDIA = {
+    "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
+    "docs.mjs": "text/javascript; charset=utf-8",
+    "swagger-ui.css": "text/css; charset=utf-8",
+}
+DOCS_CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'"
+)
+_DOCS_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}: API documentation</title>
+<link rel="stylesheet" href="/docs/assets/swagger-ui.css">
+</head>
+<body>
+<main id="swagger-ui" data-openapi="/openapi.json"></main>
+<script src="/docs/assets/swagger-ui-bundle.js"></script>
+<script src="/docs/assets/docs.mjs"></script>
+</body>
+</html>
+"""
+
+
+def install_docs(app: FastAPI, title: str) -> None:
+    """``/docs``: Swagger UI served by the service itself (never a CDN: the page works on a
+    closed network), its assets from the pinned ``swagger-ui-dist``, under a content
+    security policy that lets the page load only them and ``/openapi.json``."""
+    page = _DOCS_PAGE.format(title=html.escape(title))
+    headers = {"Content-Security-Policy": DOCS_CONTENT_SECURITY_POLICY}
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> Response:
+        return Response(page, media_type="text/html; charset=utf-8", headers=headers)
+
+    @app.get("/docs/assets/{name}", include_in_schema=False)
+    async def docs_asset(name: str) -> Response:
+        media = _DOCS_MEDIA.get(name)
+        path = DOCS_ASSETS / name
+        if media is None or not path.is_file():
+            return problem(404, "Not found", "No such file.")
+        return Response(
+            path.read_bytes(),
+            media_type=media,
+            headers={**headers, "Cache-Control": "public, max-age=3600"},
+        )
+
+
+def install_asyncapi(app: FastAPI) -> None:
+    """``/asyncapi.json``: the bus's AsyncAPI 3.0 document (``schemas.asyncapi``), beside
+    ``/openapi.json``: every service serves the whole bus's, which is one contract."""
+    document = asyncapi.document()
+
+    @app.get("/asyncapi.json", include_in_schema=False)
+    async def asyncapi_json() -> JSONResponse:
+        return JSONResponse(document)
 
 
 class RequestLatency:
@@ -228,7 +293,7 @@ API_CONTENT_SECURITY_POLICY = (
     b"content-security-policy",
     b"default-src 'none'; frame-ancestors 'none'",
 )
-DOCS_PATHS = ("/docs", "/openapi.json")
+DOCS_PATHS = ("/docs", "/openapi.json", "/asyncapi.json")
 
 
 class SecurityHeaders:

@@ -9,6 +9,7 @@ import asyncpg
 from fastapi import FastAPI
 
 from services.plumbing import db
+from services.plumbing.cursors import Cursors
 from services.plumbing.runtime import Service
 from services.referral_intake.adapters.router_client import RouterClient
 from services.referral_intake.adapters.vault import Vault
@@ -30,6 +31,7 @@ def build(settings: IntakeSettings | None = None) -> Service:
     async def on_start(pool: asyncpg.Pool, app: FastAPI) -> None:
         app.state.router_client = router_client
         app.state.identity_key = settings.identity_hash_key.encode()
+        app.state.worklist_cursors = Cursors(settings.identity_hash_key, "intake-worklist")
         app.state.vault = vault
         app.state.report_threshold = settings.report_suppression_threshold
         app.state.resubmission_decision_wait = settings.resubmission_decision_wait_seconds

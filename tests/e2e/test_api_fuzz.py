@@ -1,5 +1,10 @@
-"""Schema fuzzing (schemathesis) of every staff and provider operation on the running hub:
-whatever a client sends, the answer is never a server error."""
+"""Schema fuzzing (schemathesis, pinned in the dev dependencies) of every staff and provider
+operation on the running hub (real PostgreSQL and Kafka), with every check schemathesis has
+(issue 19, "OpenAPI that is the truth"): whatever a client sends, the answer is never a
+server error, its status is one the document lists for the operation, its media type and
+body are the documented ones (``application/problem+json`` and the problem schema for an
+error), its documented headers are there, what the schema forbids is refused and a request
+without credentials is 401. Bounded: a dozen examples per operation (about a minute)."""
 
 from __future__ import annotations
 
@@ -8,7 +13,6 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import not_a_server_error
 
 from schemas.codes import Service
 from services.plumbing.kafka_access import KafkaAccess
@@ -25,7 +29,7 @@ ADAPTER = schemathesis.openapi.from_dict(
     build_adapter(AdapterSettings(**_ENV, service=Service.VAL, intake_service_token="unused"))
     .create_app()
     .openapi()
-).exclude(path="/v1/webhook")  # a registered URL would be called: never a host outside this machine
+).exclude(path="/v1/webhook", method="PUT")  # a registered URL would be called
 
 FUZZ = settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
 
@@ -37,19 +41,17 @@ def urls(hub: RunningStack) -> dict[str, Any]:
 
 @INTAKE.parametrize()
 @FUZZ
-def test_intake_never_answers_with_a_server_error(case: Any, urls: dict[str, Any]) -> None:
+def test_intake_answers_as_its_document_says(case: Any, urls: dict[str, Any]) -> None:
     case.call_and_validate(
         base_url=urls["intake_url"],
         headers={"Authorization": f"Bearer {urls['staff_tokens']['supervisor']}"},
-        checks=[not_a_server_error],
     )
 
 
 @ADAPTER.parametrize()
 @FUZZ
-def test_provider_api_never_answers_with_a_server_error(case: Any, urls: dict[str, Any]) -> None:
+def test_provider_api_answers_as_its_document_says(case: Any, urls: dict[str, Any]) -> None:
     case.call_and_validate(
         base_url=urls["provider_api_urls"]["VAL"],
         headers={"Authorization": f"Bearer {urls['provider_keys']['VAL']}"},
-        checks=[not_a_server_error],
     )

@@ -23,8 +23,10 @@ from schemas.codes import (
 from schemas.text import refuse_control_characters
 from services.plumbing import telemetry
 from services.plumbing.auth import Principal, allow
+from services.plumbing.cursors import InvalidCursor
 from services.plumbing.http import problem
 from services.plumbing.metrics import REFERRALS_RECEIVED
+from services.plumbing.openapi import problems
 from services.referral_intake.adapters.router_client import (
     RouterAnswer,
     RouterClient,
@@ -148,7 +150,17 @@ def _conflict(exc: Conflict) -> JSONResponse:
     return problem(409, "Conflict", exc.sentence)
 
 
-@router.post("/v1/referrals", status_code=202)
+@router.post(
+    "/v1/referrals",
+    status_code=202,
+    responses={
+        200: {
+            "description": "A second submission of the same person, role and crime while the "
+            "referral is open: added to it as a new version (linked_to_existing: true)"
+        },
+        **problems(409),
+    },
+)
 async def submit_referral(
     body: ReferralRequest,
     request: Request,
@@ -246,7 +258,7 @@ async def _resubmission_answer(request: Request, submitted: submission.Submitted
     return answer
 
 
-@router.get("/v1/referrals")
+@router.get("/v1/referrals", responses=problems(400))
 async def worklist(
     request: Request,
     _: MayListReferrals,
@@ -256,7 +268,7 @@ async def worklist(
     breached: bool | None = None,
     action_required: bool | None = None,
     flag: Annotated[str | None, Query(pattern=r"^[a-z_]{1,64}$")] = None,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[str | None, Query(max_length=400)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Any:
     """The triage worklist, oldest first. The supervisor's lists: ``breached=true`` (a route
@@ -272,9 +284,10 @@ async def worklist(
             flag=flag,
             cursor=cursor,
             limit=limit,
+            cursors=request.app.state.worklist_cursors,
             action_required=action_required,
         )
-    except ValueError:
+    except InvalidCursor:
         return problem(400, "Bad request", "The cursor is not one this API gave out.")
 
 
@@ -288,7 +301,7 @@ async def get_referral(referral_id: uuid.UUID, request: Request, _: MayReadRefer
         return _not_found()
 
 
-@router.post("/v1/referrals/{referral_id}/consent")
+@router.post("/v1/referrals/{referral_id}/consent", responses=problems(409))
 async def record_consent(
     referral_id: uuid.UUID,
     body: ConsentIn,
@@ -313,7 +326,7 @@ async def record_consent(
         return _conflict(exc)
 
 
-@router.post("/v1/referrals/{referral_id}/override")
+@router.post("/v1/referrals/{referral_id}/override", responses=problems(409))
 async def override(
     referral_id: uuid.UUID,
     body: OverrideIn,
@@ -339,7 +352,9 @@ async def override(
         return _conflict(exc)
 
 
-@router.post("/v1/referrals/{referral_id}/statutory-referrals", status_code=201)
+@router.post(
+    "/v1/referrals/{referral_id}/statutory-referrals", status_code=201, responses=problems(409)
+)
 async def record_statutory_referral(
     referral_id: uuid.UUID,
     body: StatutoryReferralIn,
@@ -513,7 +528,7 @@ def _router_down() -> JSONResponse:
     )
 
 
-@router.post("/v1/assessments/explain")
+@router.post("/v1/assessments/explain", responses=problems(404))
 async def explain(
     body: ReferralRequest,
     request: Request,
@@ -535,7 +550,7 @@ async def explain(
     return _relay(answer)
 
 
-@router.post("/v1/simulations")
+@router.post("/v1/simulations", responses=problems(404))
 async def simulate(
     request: Request, _: MaySimulate, body: Annotated[dict[str, Any], Body()]
 ) -> Any:
@@ -567,7 +582,7 @@ class Purpose(StrEnum):
     AUDIT = "audit"
 
 
-@router.get("/v1/referrals/{referral_id}/contact")
+@router.get("/v1/referrals/{referral_id}/contact", responses=problems(410))
 async def contact_for_staff(
     referral_id: uuid.UUID,
     request: Request,
@@ -602,7 +617,7 @@ async def disclosure_log(
         return _not_found()
 
 
-@router.post("/v1/referrals/{referral_id}/erasure")
+@router.post("/v1/referrals/{referral_id}/erasure", responses=problems(409))
 async def erase(
     referral_id: uuid.UUID,
     body: ErasureIn,
