@@ -32,6 +32,8 @@ def build(settings: IntakeSettings | None = None) -> Service:
         app.state.router_client = router_client
         app.state.identity_key = settings.identity_hash_key.encode()
         app.state.worklist_cursors = Cursors(settings.identity_hash_key, "intake-worklist")
+        app.state.feed_cursors = Cursors(settings.identity_hash_key, "intake-status-changes")
+        app.state.feed_settle = timedelta(seconds=settings.status_feed_settle_seconds)
         app.state.vault = vault
         app.state.report_threshold = settings.report_suppression_threshold
         app.state.resubmission_decision_wait = settings.resubmission_decision_wait_seconds

@@ -4,7 +4,12 @@ operation on the running hub (real PostgreSQL and Kafka), with every check schem
 server error, its status is one the document lists for the operation, its media type and
 body are the documented ones (``application/problem+json`` and the problem schema for an
 error), its documented headers are there, what the schema forbids is refused and a request
-without credentials is 401. Bounded: a dozen examples per operation (about a minute)."""
+without credentials is 401. Bounded: a dozen examples per operation (about a minute).
+
+Every check but ``positive_data_acceptance``, which expects any schema-valid request to be
+accepted: a cursor is opaque and signed (any other string is rightly 400), and some rules
+span fields (a date of birth not after the crime was reported, the person's name when the
+contact is someone else) that the schema states in descriptions only."""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from schemathesis.checks import positive_data_acceptance
 
 from schemas.codes import Service
 from services.plumbing.kafka_access import KafkaAccess
@@ -31,6 +37,7 @@ ADAPTER = schemathesis.openapi.from_dict(
     .openapi()
 ).exclude(path="/v1/webhook", method="PUT")  # a registered URL would be called
 
+EXCLUDED = [positive_data_acceptance]
 FUZZ = settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
 
 
@@ -45,6 +52,7 @@ def test_intake_answers_as_its_document_says(case: Any, urls: dict[str, Any]) ->
     case.call_and_validate(
         base_url=urls["intake_url"],
         headers={"Authorization": f"Bearer {urls['staff_tokens']['supervisor']}"},
+        excluded_checks=EXCLUDED,
     )
 
 
@@ -54,4 +62,5 @@ def test_provider_api_answers_as_its_document_says(case: Any, urls: dict[str, An
     case.call_and_validate(
         base_url=urls["provider_api_urls"]["VAL"],
         headers={"Authorization": f"Bearer {urls['provider_keys']['VAL']}"},
+        excluded_checks=EXCLUDED,
     )

@@ -28,6 +28,7 @@ from services.referral_intake.bootstrap import build as build_intake
 from services.referral_intake.settings import IntakeSettings
 from tests.support.referrals import referral
 from tests.support.services import CREDENTIALS, common_env, serving
+from tests.support.work_items import insert_work_item
 
 SERVICE = Service.CLIMB
 QUEUE_ITEMS = 7
@@ -49,19 +50,7 @@ async def _fill_queue(database_url: str, schema: str) -> None:
     start = datetime.now(UTC) - timedelta(hours=QUEUE_ITEMS)
     try:
         for i in range(QUEUE_ITEMS):
-            await conn.execute(
-                """INSERT INTO work_items (route_id, referral_id, decision_id, policy_version,
-                       service, sub_service, priority, priority_rank, status, rule_ids, reason,
-                       consent_basis, flags, facts, requested_at, acknowledge_by,
-                       contact_due_by, code_deadline)
-                   VALUES ($1, $2, $3, 'p', $4, 'core', 'standard', 2, 'requested', '{}',
-                           'r', 'explicit_consent', '{}', '{}'::jsonb, $5, $5, $5, $5)""",
-                uuid.uuid4(),
-                uuid.uuid4(),
-                uuid.uuid4(),
-                SERVICE.value,
-                start + timedelta(minutes=i),
-            )
+            await insert_work_item(conn, SERVICE.value, start + timedelta(minutes=i))
     finally:
         await conn.close()
 

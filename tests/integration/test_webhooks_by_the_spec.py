@@ -38,6 +38,7 @@ from services.provider_adapter.handlers.common import Adapter
 from services.provider_adapter.settings import AdapterSettings
 from tests.support.services import CREDENTIALS, common_env
 from tests.support.webhook_receiver import Receiver, webhook_receiver
+from tests.support.work_items import insert_work_item
 
 SERVICE = Service.ISVA
 TIMEOUT = 1.0
@@ -65,22 +66,8 @@ class Rig:
     async def work_item(self, *kinds: str) -> uuid.UUID:
         """A new work item, and a push of each of ``kinds`` about it (``created`` alone by
         default), queued as the adapter queues them."""
-        route_id, referral_id = uuid.uuid4(), uuid.uuid4()
-        now = datetime.now(UTC)
         async with self.adapter.pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                """INSERT INTO work_items (route_id, referral_id, decision_id, policy_version,
-                       service, sub_service, priority, priority_rank, status, rule_ids, reason,
-                       consent_basis, flags, facts, requested_at, acknowledge_by,
-                       contact_due_by, code_deadline)
-                   VALUES ($1, $2, $3, 'p', $4, 'core', 'standard', 2, 'requested', '{}',
-                           'r', 'explicit_consent', '{}', '{}'::jsonb, $5, $5, $5, $5)""",
-                route_id,
-                referral_id,
-                uuid.uuid4(),
-                SERVICE.value,
-                now,
-            )
+            route_id, referral_id = await insert_work_item(conn, SERVICE.value, datetime.now(UTC))
             item = {"referral_id": str(referral_id), "route_id": str(route_id)}
             for kind in kinds or ("created",):
                 await webhooks.enqueue(conn, self.adapter, route_id, kind, item)

@@ -41,6 +41,7 @@ from services.referral_intake.handlers import (
     erasure,
     notes,
     overrides,
+    status_feed,
     submission,
     views,
 )
@@ -53,6 +54,7 @@ router = APIRouter()
 # The caller, when the authorisation table lets their role do the operation.
 MaySubmit = Annotated[Principal, allow(ACCESS, "POST /v1/referrals")]
 MayListReferrals = Annotated[Principal, allow(ACCESS, "GET /v1/referrals")]
+MayFollowReferrals = Annotated[Principal, allow(ACCESS, "GET /v1/status-changes")]
 MayReadReferral = Annotated[Principal, allow(ACCESS, "GET /v1/referrals/{referral_id}")]
 MayReadContact = Annotated[Principal, allow(ACCESS, "GET /v1/referrals/{referral_id}/contact")]
 MayRecordConsent = Annotated[Principal, allow(ACCESS, "POST /v1/referrals/{referral_id}/consent")]
@@ -286,6 +288,32 @@ async def worklist(
             limit=limit,
             cursors=request.app.state.worklist_cursors,
             action_required=action_required,
+        )
+    except InvalidCursor:
+        return problem(400, "Bad request", "The cursor is not one this API gave out.")
+
+
+@router.get("/v1/status-changes", responses=problems(400))
+async def status_changes(
+    request: Request,
+    principal: MayFollowReferrals,
+    cursor: Annotated[str | None, Query(max_length=400)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> Any:
+    """Each status change of the referrals you submitted, oldest first, as coded facts:
+    ``received``, the decision (``routed``, ``no_service``, ``reassessed``), each route's
+    steps (``requested``, ``acknowledged`` accepted or rejected, ``re_referral``,
+    ``contact_attempt``, ``outcome``, ``cancelled``), missed clocks (``sla_breached``,
+    ``escalated``). Ask again with ``next_cursor`` (always given) for what came after; a
+    change shows a few seconds after intake recorded it."""
+    try:
+        return await status_feed.status_changes(
+            request.app.state.pool,
+            request.app.state.feed_cursors,
+            submitted_by=principal.subject,
+            cursor=cursor,
+            limit=limit,
+            settle=request.app.state.feed_settle,
         )
     except InvalidCursor:
         return problem(400, "Bad request", "The cursor is not one this API gave out.")
