@@ -27,6 +27,7 @@ from services.plumbing import strict_json
 from services.plumbing.db import CONNECTION_ERRORS
 from services.plumbing.guard import HttpLimits, guarded_protocol
 from services.plumbing.metrics import HTTP_LATENCY
+from services.plumbing.openapi import api_routes
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,15 @@ _TITLES = {
 }
 
 
+def methods_of(app: FastAPI, path: str) -> list[str]:
+    """The methods the API's routes answer on ``path``, sorted."""
+    found: set[str] = set()
+    for route in api_routes(app.routes):
+        if route.path_regex.match(path):
+            found.update(route.methods or ())
+    return sorted(found)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def on_validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -100,13 +110,20 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def on_http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else None
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            # Every method the path has (Starlette names only the first route's): the
+            # worklist's GET and the submission's POST are one resource (RFC 9110 15.5.6).
+            allowed = methods_of(request.app, request.url.path)
+            if allowed:
+                headers["Allow"] = ", ".join(allowed)
         return problem(
             exc.status_code,
             _TITLES.get(exc.status_code, "Error"),
             detail,
-            headers=getattr(exc, "headers", None),
+            headers=headers or None,
         )
 
     async def on_database_down(_: Request, exc: Exception) -> JSONResponse:

@@ -134,7 +134,7 @@ def _statuses(route: APIRoute, protected: bool) -> set[int]:
     return found
 
 
-def _api_routes(routes: Sequence[BaseRoute]) -> Iterator[APIRoute]:
+def api_routes(routes: Sequence[BaseRoute]) -> Iterator[APIRoute]:
     """Every API route, those of included routers too (FastAPI 0.165 keeps an included
     router as one entry; its routes are included without a prefix here)."""
     for route in routes:
@@ -142,7 +142,7 @@ def _api_routes(routes: Sequence[BaseRoute]) -> Iterator[APIRoute]:
             yield route
         inner = getattr(route, "original_router", None)
         if inner is not None:
-            yield from _api_routes(inner.routes)
+            yield from api_routes(inner.routes)
 
 
 def truthful_openapi(
@@ -175,7 +175,7 @@ def truthful_openapi(
         }
         routes = {
             (route.path, method.lower()): route
-            for route in _api_routes(app.routes)
+            for route in api_routes(app.routes)
             if route.include_in_schema
             for method in route.methods or ()
         }

@@ -87,7 +87,7 @@ async def _record_steps(database_url: str, referral_id: str) -> None:
                 "in_progress",
                 2,
                 contact_attempt=events.ContactAttempt(
-                    at=T0 + timedelta(hours=2), channel="phone", result="reached"
+                    at=T0 + timedelta(hours=2), channel="phone", result="contacted"
                 ),
             ),
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 
 from schemas.codes import Service
@@ -18,7 +19,7 @@ from services.provider_adapter.bootstrap import build as build_adapter
 from services.provider_adapter.settings import AdapterSettings
 from services.referral_intake.bootstrap import build as build_intake
 from services.referral_intake.settings import IntakeSettings
-from tests.support.services import common_env
+from tests.support.services import CREDENTIALS, common_env
 
 _ENV: dict[str, Any] = common_env("postgresql://unused@127.0.0.1:1/x", KafkaAccess("127.0.0.1:1"))
 
@@ -93,3 +94,17 @@ def test_the_referral_body_says_a_date_of_birth_or_an_age(
         ("age",),
     }
     assert "date_of_birth or an age" in subject["description"]
+
+
+async def test_a_method_the_path_does_not_have_names_every_method_it_has() -> None:
+    app = build_intake(IntakeSettings(**_ENV)).create_app()
+    token = CREDENTIALS.staff_tokens["supervisor"]
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://intake",
+        headers={"Authorization": f"Bearer {token}"},
+    ) as client:
+        answer = await client.request("DELETE", "/v1/referrals")
+    assert answer.status_code == 405
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.headers["allow"] == "GET, POST"  # the worklist and the submission

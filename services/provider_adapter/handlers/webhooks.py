@@ -222,7 +222,8 @@ async def _settle(
         if verdict is Verdict.GONE:
             await _disable(conn, adapter, url, "gone", now)
         hook = await repo.webhook(conn)
-        stopped = hook is None or hook["url"] != url or hook["disabled_at"] is not None
+        # Disabled (by this answer or a concurrent one): nothing more is sent to it.
+        stopped = hook is None or hook["disabled_at"] is not None
         if stopped and verdict is not Verdict.DELIVERED:
             WEBHOOK_ATTEMPTS.labels(adapter.service.value, "failed").inc()
             await _end(
