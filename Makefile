@@ -18,7 +18,7 @@ PORTAL_ASSETS := $(PORTAL_DIR)/static/build/portal.css
 # The browser tests drive Debian's Chromium (never a browser downloaded by Playwright).
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run demo totp portal-assets browser dead-letters compose-secrets test lint unit integration e2e faults bench simulate report casebook lock clean clean-state
+.PHONY: run demo totp portal-assets browser dead-letters compose-secrets test lint unit integration e2e faults bench simulate report casebook lock clean clean-state asyncapi
 
 run: $(STAMP) $(PORTAL_ASSETS)
 	@$(BIN)/python -m deploy.localstack run
@@ -29,7 +29,12 @@ totp: $(STAMP)
 
 portal-assets: $(PORTAL_ASSETS)
 
-$(PORTAL_ASSETS): $(NPM_STAMP) $(wildcard $(PORTAL_DIR)/static/*.scss $(PORTAL_DIR)/static/*.mjs) $(PORTAL_DIR)/build.mjs
+# The bus's AsyncAPI 3.0 document, generated from schemas/ (tests/unit/test_asyncapi.py fails
+# when the committed file is not what the code generates).
+asyncapi: $(STAMP)
+	$(BIN)/python -m schemas.asyncapi > docs/asyncapi.json
+
+$(PORTAL_ASSETS): $(NPM_STAMP) $(wildcard $(PORTAL_DIR)/static/*.scss $(PORTAL_DIR)/static/*.mjs) $(PORTAL_DIR)/build.mjs services/plumbing/static/docs.mjs
 	@npm run --silent build
 
 $(NPM_STAMP): package.json package-lock.json

@@ -26,14 +26,43 @@ STAFF_ROLES = frozenset({"triage", "supervisor", "commissioner"})
 SERVICE_ROLE = "service"
 
 
+_BEARER_ERRORS = {"malformed": "invalid_request", "too_long": "invalid_request"}
+
+
+def bearer_challenge(error: str | None, description: str | None = None) -> str:
+    """The ``WWW-Authenticate`` value of a 401 (RFC 6750 section 3): ``Bearer`` alone when
+    the request carried no bearer credential at all (the RFC: no error code then), else
+    with ``error`` (``invalid_request``: malformed; ``invalid_token``: expired, revoked,
+    not signed by a trusted issuer, unknown) and a fixed ``error_description``."""
+    if error is None:
+        return 'Bearer realm="referral-hub"'
+    challenge = f'Bearer realm="referral-hub", error="{error}"'
+    if description:
+        # RFC 6750 3: printable ASCII without the quote and the backslash.
+        safe = "".join(c for c in description if " " <= c <= "~" and c not in '"\\')
+        challenge += f', error_description="{safe}"'
+    return challenge
+
+
 class Unauthenticated(Exception):
     """The credential is missing, malformed, too long or not one this service accepts.
-    ``reason`` is a code for logs and metrics; ``sentence`` is what the client is told."""
+    ``reason`` is a code for logs and metrics; ``sentence`` is what the client is told;
+    ``error`` the RFC 6750 error code its challenge carries (None: no bearer credential
+    was offered; by default from ``reason``: ``invalid_request`` for a malformed or
+    over-long one, ``invalid_token`` otherwise)."""
 
-    def __init__(self, reason: str, sentence: str) -> None:
+    def __init__(self, reason: str, sentence: str, *, error: str | None = "") -> None:
         super().__init__(reason)
         self.reason = reason
         self.sentence = sentence
+        if error == "":
+            error = None if reason == "missing" else _BEARER_ERRORS.get(reason, "invalid_token")
+        self.error = error
+
+    @property
+    def challenge(self) -> str:
+        """The ``WWW-Authenticate`` header's value for this refusal."""
+        return bearer_challenge(self.error, self.sentence)
 
 
 @dataclass(frozen=True)
@@ -99,10 +128,11 @@ class TokenVerifier:
                 options={"require": ["exp", "iss", "aud", "sub"]},
             )
         except jwt.PyJWTError as exc:
+            sentence = "The bearer token is missing, expired or not signed by a trusted issuer."
             raise HTTPException(
                 status_code=401,
-                detail="The bearer token is missing, expired or not signed by a trusted issuer.",
-                headers={"WWW-Authenticate": "Bearer"},
+                detail=sentence,
+                headers={"WWW-Authenticate": bearer_challenge("invalid_token", sentence)},
             ) from exc
         roles = claims.get("roles", [])
         if not isinstance(roles, list):
@@ -132,7 +162,7 @@ def bearer_token(credentials: HTTPAuthorizationCredentials | None) -> str:
         raise HTTPException(
             status_code=401,
             detail="This endpoint needs an Authorization: Bearer header.",
-            headers={"WWW-Authenticate": "Bearer"},
+            headers={"WWW-Authenticate": bearer_challenge(None)},
         )
     return credentials.credentials
 

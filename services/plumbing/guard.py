@@ -188,7 +188,13 @@ def bearer_credential(scope: Scope, max_bytes: int) -> str:
         raise Unauthenticated("too_long", "The credential is longer than any this API issues.")
     scheme, _, credential = raw.decode("latin-1").partition(" ")
     credential = credential.strip()
-    if scheme.lower() != "bearer" or not credential or " " in credential:
+    if scheme.lower() != "bearer":
+        # Another scheme (Basic, say) is no bearer credential at all: RFC 6750 3.1 asks
+        # for no error code then.
+        raise Unauthenticated(
+            "malformed", "This endpoint needs an Authorization: Bearer header.", error=None
+        )
+    if not credential or " " in credential:
         raise Unauthenticated("malformed", "This endpoint needs an Authorization: Bearer header.")
     return credential
 
@@ -289,7 +295,7 @@ class RequestGuard:
                 401,
                 "Unauthorised",
                 refused.sentence,
-                headers=[(b"www-authenticate", b"Bearer")],
+                headers=[(b"www-authenticate", refused.challenge.encode())],
             )
             return False
         scope.setdefault("state", {})["principal"] = principal

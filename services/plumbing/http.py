@@ -6,26 +6,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn._compat import asyncio_run
 
+from schemas import asyncapi
 from schemas.topics import REQUEST_EVENT_MAX_BYTES
 from services.plumbing import outbox, strict_json
 from services.plumbing.db import CONNECTION_ERRORS
 from services.plumbing.guard import HttpLimits, guarded_protocol
 from services.plumbing.metrics import HTTP_LATENCY
+from services.plumbing.openapi import api_routes
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +117,15 @@ _TITLES = {
 }
 
 
+def methods_of(app: FastAPI, path: str) -> list[str]:
+    """The methods the API's routes answer on ``path``, sorted."""
+    found: set[str] = set()
+    for route in api_routes(app.routes):
+        if route.path_regex.match(path):
+            found.update(route.methods or ())
+    return sorted(found)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def on_validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -125,13 +137,20 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def on_http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else None
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            # Every method the path has (Starlette names only the first route's): the
+            # worklist's GET and the submission's POST are one resource (RFC 9110 15.5.6).
+            allowed = methods_of(request.app, request.url.path)
+            if allowed:
+                headers["Allow"] = ", ".join(allowed)
         return problem(
             exc.status_code,
             _TITLES.get(exc.status_code, "Error"),
             detail,
-            headers=getattr(exc, "headers", None),
+            headers=headers or None,
         )
 
     @app.exception_handler(outbox.EventTooLarge)
@@ -217,13 +236,76 @@ def operations_app(
     async def openapi() -> JSONResponse:
         return JSONResponse(api.openapi())
 
-    @ops.get("/docs", include_in_schema=False)
-    async def docs() -> Response:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title=api.title)
+    install_asyncapi(ops)
+
+    install_docs(ops, api.title)
 
     install_operational_routes(ops, checks, info)
     ops.add_middleware(SecurityHeaders)
     return ops
+
+
+DOCS_ASSETS = Path(__file__).parent / "static" / "build"
+"""Swagger UI from swagger-ui-dist (package-lock.json), put here by ``npm run build``."""
+_DOCS_MEDIA = {
+    "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
+    "docs.mjs": "text/javascript; charset=utf-8",
+    "swagger-ui.css": "text/css; charset=utf-8",
+}
+DOCS_CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'"
+)
+_DOCS_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}: API documentation</title>
+<link rel="stylesheet" href="/docs/assets/swagger-ui.css">
+</head>
+<body>
+<main id="swagger-ui" data-openapi="/openapi.json"></main>
+<script src="/docs/assets/swagger-ui-bundle.js"></script>
+<script src="/docs/assets/docs.mjs"></script>
+</body>
+</html>
+"""
+
+
+def install_docs(app: FastAPI, title: str) -> None:
+    """``/docs``: Swagger UI served by the service itself (never a CDN: the page works on a
+    closed network), its assets from the pinned ``swagger-ui-dist``, under a content
+    security policy that lets the page load only them and ``/openapi.json``."""
+    page = _DOCS_PAGE.format(title=html.escape(title))
+    headers = {"Content-Security-Policy": DOCS_CONTENT_SECURITY_POLICY}
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> Response:
+        return Response(page, media_type="text/html; charset=utf-8", headers=headers)
+
+    @app.get("/docs/assets/{name}", include_in_schema=False)
+    async def docs_asset(name: str) -> Response:
+        media = _DOCS_MEDIA.get(name)
+        path = DOCS_ASSETS / name
+        if media is None or not path.is_file():
+            return problem(404, "Not found", "No such file.")
+        return Response(
+            path.read_bytes(),
+            media_type=media,
+            headers={**headers, "Cache-Control": "public, max-age=3600"},
+        )
+
+
+def install_asyncapi(app: FastAPI) -> None:
+    """``/asyncapi.json``: the bus's AsyncAPI 3.0 document (``schemas.asyncapi``), beside
+    ``/openapi.json``: every service serves the whole bus's, which is one contract."""
+    document = asyncapi.document()
+
+    @app.get("/asyncapi.json", include_in_schema=False)
+    async def asyncapi_json() -> JSONResponse:
+        return JSONResponse(document)
 
 
 class RequestLatency:
@@ -269,7 +351,7 @@ API_CONTENT_SECURITY_POLICY = (
     b"content-security-policy",
     b"default-src 'none'; frame-ancestors 'none'",
 )
-DOCS_PATHS = ("/docs", "/openapi.json")
+DOCS_PATHS = ("/docs", "/openapi.json", "/asyncapi.json")
 
 
 class SecurityHeaders:

@@ -402,6 +402,8 @@ class OutboundResponse:
     body: bytes
     truncated: bool
     """The body was longer than the client reads; the rest was dropped unread."""
+    headers: dict[str, str] = field(default_factory=dict)
+    """The answer's headers, names in lower case (``retry-after``, say)."""
 
 
 @dataclass
@@ -557,7 +559,8 @@ class OutboundClient:
             raise OutboundFailed("timeout") from None
         except httpx.HTTPError as exc:
             raise OutboundFailed(type(exc).__name__) from None
-        return OutboundResponse(response.status_code, body, truncated)
+        headers = {name.lower(): value for name, value in response.headers.items()}
+        return OutboundResponse(response.status_code, body, truncated, headers)
 
     async def _read(self, response: httpx.Response) -> tuple[bytes, bool]:
         body = bytearray()

@@ -27,6 +27,8 @@ from services.plumbing.http import (
     ReadinessCheck,
     SecurityHeaders,
     StrictJson,
+    install_asyncapi,
+    install_docs,
     install_error_handlers,
     install_operational_routes,
     operations_app,
@@ -34,6 +36,7 @@ from services.plumbing.http import (
 )
 from services.plumbing.kafka import make_broker
 from services.plumbing.kafka_access import KafkaAccess
+from services.plumbing.openapi import truthful_openapi
 from services.plumbing.outbox import OutboxRelay, OutboxRow, Publish
 from services.plumbing.settings import ServiceSettings
 
@@ -106,7 +109,7 @@ class Service:
             title=self.name,
             lifespan=self._lifespan,
             openapi_url=None if separate_ops else "/openapi.json",
-            docs_url=None if separate_ops else "/docs",
+            docs_url=None,
             redoc_url=None,
         )
         install_error_handlers(app)
@@ -155,6 +158,10 @@ class Service:
         install_operational_routes(app, checks, info=self.info, with_metrics=not separate_ops)
         for router in self.routers:
             app.include_router(router)
+        app.openapi = truthful_openapi(app)  # type: ignore[method-assign]
+        if not separate_ops:
+            install_asyncapi(app)
+            install_docs(app, self.name)
         if separate_ops:
             app.state.ops_app = operations_app(app, checks, self.info)
         FastAPIInstrumentor.instrument_app(

@@ -32,9 +32,29 @@ class AdapterSettings(ServiceSettings):
         description="Coded facts this provider may see; default: its entry in "
         "schemas/data_sharing.json. Anything else in a work item is dropped.",
     )
-    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    webhook_timeout_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        le=30,
+        description="How long the receiver has to answer a delivery. Standard Webhooks "
+        "recommends 15 to 30 seconds, so that a receiver has time to process; past it the "
+        "attempt failed and is retried.",
+    )
     webhook_first_retry_seconds: float = Field(default=2.0, gt=0)
     webhook_max_backoff_seconds: float = Field(default=300.0, gt=0)
+    webhook_max_retry_after_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="The longest Retry-After a receiver's 429 or 503 is honoured for; nothing "
+        "is sent to it meanwhile.",
+    )
+    webhook_secret_overlap_hours: float = Field(
+        default=24.0,
+        ge=0,
+        description="After the same URL is registered again (a new secret), how long the "
+        "previous secret keeps signing deliveries beside it, so the receiver can switch "
+        "without missing one.",
+    )
     webhook_give_up_hours: float = Field(default=24.0, gt=0)
     webhook_insecure_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list,

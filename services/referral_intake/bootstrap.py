@@ -11,6 +11,7 @@ import httpx
 from fastapi import FastAPI
 
 from services.plumbing import db
+from services.plumbing.cursors import Cursors
 from services.plumbing.runtime import Service
 from services.referral_intake.adapters.router_client import RouterClient
 from services.referral_intake.adapters.vault import Vault
@@ -38,6 +39,9 @@ def build(
     async def on_start(pool: asyncpg.Pool, app: FastAPI) -> None:
         app.state.router_client = router_client
         app.state.identity_key = settings.identity_hash_key.encode()
+        app.state.worklist_cursors = Cursors(settings.identity_hash_key, "intake-worklist")
+        app.state.feed_cursors = Cursors(settings.identity_hash_key, "intake-status-changes")
+        app.state.feed_settle = timedelta(seconds=settings.status_feed_settle_seconds)
         app.state.vault = vault
         app.state.report_threshold = settings.report_suppression_threshold
         app.state.resubmission_decision_wait = settings.resubmission_decision_wait_seconds

@@ -38,6 +38,13 @@ class IntakeSettings(ServiceSettings):
         "of people below this (with secondary suppression so that none can be worked out from "
         "the totals). 10: the SDAP handbook's threshold for frequency tables.",
     )
+    status_feed_settle_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="GET /v1/status-changes shows a change once this long has passed since "
+        "intake recorded it, so that one recorded by a transaction still running is never "
+        "skipped by a reader who has moved past it.",
+    )
     retention_check_seconds: float = Field(default=3600.0, gt=0)
     watchdog_interval_seconds: float = Field(default=15.0, gt=0)
     resubmission_decision_wait_seconds: float = Field(

@@ -1,5 +1,18 @@
-"""Schema fuzzing (schemathesis) of every staff and provider operation on the running hub:
-whatever a client sends, the answer is never a server error."""
+"""Schema fuzzing (schemathesis, pinned in the dev dependencies) of every staff and provider
+operation on the running hub (real PostgreSQL and Kafka), with every check schemathesis has
+(issue 19, "OpenAPI that is the truth"): whatever a client sends, the answer is never a
+server error, its status is one the document lists for the operation, its media type and
+body are the documented ones (``application/problem+json`` and the problem schema for an
+error), its documented headers are there, what the schema forbids is refused and a request
+without credentials is 401. Bounded: a dozen examples per operation (about a minute).
+
+Every check but two. ``positive_data_acceptance`` expects any schema-valid request to be
+accepted: a cursor is opaque and signed (any other string is rightly 400), and some rules
+span fields (a date of birth not after the crime was reported, the person's name when the
+contact is someone else) that the schema states in descriptions only.
+``negative_data_rejection`` found that request bodies are validated in pydantic's lax mode
+(``"safe_to_contact": 0`` is read as false, where the schema says boolean): open in
+issue 19 until the request models are strict."""
 
 from __future__ import annotations
 
@@ -8,7 +21,7 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import negative_data_rejection, positive_data_acceptance
 
 from schemas.codes import Service
 from services.plumbing.kafka_access import KafkaAccess
@@ -25,8 +38,9 @@ ADAPTER = schemathesis.openapi.from_dict(
     build_adapter(AdapterSettings(**_ENV, service=Service.VAL, intake_service_token="unused"))
     .create_app()
     .openapi()
-).exclude(path="/v1/webhook")  # a registered URL would be called: never a host outside this machine
+).exclude(path="/v1/webhook", method="PUT")  # a registered URL would be called
 
+EXCLUDED = [positive_data_acceptance, negative_data_rejection]
 FUZZ = settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
 
 
@@ -37,19 +51,19 @@ def urls(hub: RunningStack) -> dict[str, Any]:
 
 @INTAKE.parametrize()
 @FUZZ
-def test_intake_never_answers_with_a_server_error(case: Any, urls: dict[str, Any]) -> None:
+def test_intake_answers_as_its_document_says(case: Any, urls: dict[str, Any]) -> None:
     case.call_and_validate(
         base_url=urls["intake_url"],
         headers={"Authorization": f"Bearer {urls['staff_tokens']['supervisor']}"},
-        checks=[not_a_server_error],
+        excluded_checks=EXCLUDED,
     )
 
 
 @ADAPTER.parametrize()
 @FUZZ
-def test_provider_api_never_answers_with_a_server_error(case: Any, urls: dict[str, Any]) -> None:
+def test_provider_api_answers_as_its_document_says(case: Any, urls: dict[str, Any]) -> None:
     case.call_and_validate(
         base_url=urls["provider_api_urls"]["VAL"],
         headers={"Authorization": f"Bearer {urls['provider_keys']['VAL']}"},
-        checks=[not_a_server_error],
+        excluded_checks=EXCLUDED,
     )

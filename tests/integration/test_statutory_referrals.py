@@ -16,6 +16,7 @@ import pytest
 from schemas import events
 from schemas.envelope import CloudEvent
 from services.plumbing import db
+from services.plumbing.cursors import Cursors
 from services.plumbing.kafka_access import KafkaAccess
 from services.referral_intake.bootstrap import build
 from services.referral_intake.domain.referral import ReferralRequest
@@ -85,6 +86,7 @@ async def _on_worklist(pool: asyncpg.Pool, referral_id: uuid.UUID) -> list[str] 
         flag=None,
         cursor=None,
         limit=200,
+        cursors=Cursors("a test secret of thirty-two characters", "intake-worklist"),
         action_required=True,
     )
     found = [i for i in page["items"] if i["referral_id"] == str(referral_id)]

@@ -271,7 +271,13 @@ async def test_a_name_public_at_registration_and_private_at_delivery_is_refused_
     assert shown["refused"]["rule"] == "private"
     assert "private network" in shown["refused"]["detail"]
     assert "10.0.0.5" not in str(shown)
-    assert shown["deliveries"] == {"pending": 0, "delivered": 0, "failed": 0, "refused": 1}
+    assert shown["deliveries"] == {
+        "pending": 0,
+        "delivered": 0,
+        "failed": 0,
+        "refused": 1,
+        "disabled": 0,
+    }
     assert "secret" not in shown
     # Operations are told.
     assert _refusals("delivery", "private") == before + 1

@@ -36,9 +36,12 @@ class Receiver:
     deliveries: list[Delivery] = field(default_factory=list)
     plan: list[str] = field(default_factory=list)
     """What to do with the next requests, in order: "fail" (500), "stall" (answer too late),
-    "redirect" (302 to ``redirect_to``); once empty, answer 204."""
+    "redirect" (302 to ``redirect_to``), "gone" (410), "throttle" (429), "busy" (503),
+    "bad_gateway" (502), the last three with ``retry_after`` when it is set; once empty,
+    answer 204."""
     stall_seconds: float = 3.0
     redirect_to: str = "http://10.0.0.5/hook"
+    retry_after: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def received(self, kind: str | None = None, referral_id: str | None = None) -> list[Delivery]:
@@ -71,7 +74,14 @@ def webhook_receiver(port: int) -> Iterator[Receiver]:
                 action = receiver.plan.pop(0) if receiver.plan else "ok"
             if action == "stall":
                 time.sleep(receiver.stall_seconds)
-            status = {"fail": 500, "redirect": 302}.get(action, 204)
+            status = {
+                "fail": 500,
+                "redirect": 302,
+                "gone": 410,
+                "throttle": 429,
+                "busy": 503,
+                "bad_gateway": 502,
+            }.get(action, 204)
             with receiver.lock:
                 # A stalled answer comes after the sender stopped waiting: 0, "not received".
                 answered = 0 if action == "stall" else status
@@ -82,6 +92,8 @@ def webhook_receiver(port: int) -> Iterator[Receiver]:
                 self.send_response(status)
                 if action == "redirect":
                     self.send_header("location", receiver.redirect_to)
+                if status in (429, 502, 503) and receiver.retry_after is not None:
+                    self.send_header("retry-after", receiver.retry_after)
                 self.end_headers()
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the adapter gave up waiting: that is the point of a stall

@@ -8,7 +8,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.provider_adapter.domain.delivery import RetryPolicy, payload, succeeded, webhook_id
+from services.provider_adapter.domain.delivery import (
+    RetryPolicy,
+    Verdict,
+    payload,
+    retry_after,
+    succeeded,
+    verdict,
+    webhook_id,
+)
 from services.provider_adapter.domain.keys import (
     KeyRuleBroken,
     check_can_add,
@@ -73,3 +81,42 @@ def test_key_rules() -> None:
         check_can_add(2)
     with pytest.raises(KeyRuleBroken, match="only active key"):
         check_can_retire(1)
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (200, Verdict.DELIVERED),
+        (204, Verdict.DELIVERED),
+        (302, Verdict.FAILED),
+        (404, Verdict.FAILED),
+        (500, Verdict.FAILED),
+        (None, Verdict.FAILED),
+        (410, Verdict.GONE),
+        (429, Verdict.THROTTLE),
+        (502, Verdict.THROTTLE),
+        (503, Verdict.THROTTLE),
+        (504, Verdict.THROTTLE),
+    ],
+)
+def test_each_answer_has_the_specifications_meaning(status: int | None, expected: Verdict) -> None:
+    assert verdict(status) is expected
+
+
+def test_retry_after_is_read_in_seconds_or_as_a_date_and_anything_else_is_ignored() -> None:
+    assert retry_after("120", NOW) == timedelta(seconds=120)
+    assert retry_after(" 0 ", NOW) == timedelta(0)
+    assert retry_after("Sat, 21 Nov 2026 12:05:00 GMT", NOW) == timedelta(minutes=5)
+    assert retry_after("Sat, 21 Nov 2026 11:00:00 GMT", NOW) == timedelta(0)  # already past
+    for nonsense in (None, "", "soon", "-5", "1.5", "Sat, 99 Nov 2026 12:05:00 GMT"):
+        assert retry_after(nonsense, NOW) is None
+
+
+def test_the_next_attempt_waits_for_retry_after_but_at_most_the_cap() -> None:
+    rng = random.Random(1)
+    asked = POLICY.next_attempt(1, NOW, rng, retry_after=timedelta(seconds=600))
+    assert asked == NOW + timedelta(seconds=600)
+    capped = POLICY.next_attempt(1, NOW, rng, retry_after=timedelta(days=3))
+    assert capped == NOW + timedelta(seconds=POLICY.max_retry_after_seconds)
+    shorter = POLICY.next_attempt(5, NOW, random.Random(1), retry_after=timedelta(seconds=1))
+    assert shorter == POLICY.next_attempt(5, NOW, random.Random(1))  # the backoff is longer

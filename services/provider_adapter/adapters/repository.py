@@ -289,17 +289,67 @@ async def lock_keys(conn: Connection) -> None:
 # ---- webhooks -------------------------------------------------------------------------------
 async def webhook(conn: Connection) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        "SELECT url, secret, created_at, refused_at, refused_rule FROM webhook WHERE id = 1"
+        """SELECT url, secret, created_at, refused_at, refused_rule, previous_secret,
+                  previous_secret_until, disabled_at, disabled_reason, paused_until
+           FROM webhook WHERE id = 1"""
     )
 
 
-async def set_webhook(conn: Connection, url: str, secret: str) -> None:
-    await conn.execute(
+async def set_webhook(
+    conn: Connection, url: str, secret: str, previous_until: datetime
+) -> datetime | None:
+    """Register ``url`` with ``secret``. The same URL again is a rotation: the secret it
+    had keeps signing until ``previous_until`` (returned; None for a new URL), and its
+    registration time stands. Either way it is enabled and unpaused."""
+    until: datetime | None = await conn.fetchval(
         """INSERT INTO webhook (id, url, secret) VALUES (1, $1, $2)
-           ON CONFLICT (id) DO UPDATE SET url = $1, secret = $2, created_at = now(),
-                                          refused_at = NULL, refused_rule = NULL""",
+           ON CONFLICT (id) DO UPDATE SET
+               previous_secret = CASE WHEN webhook.url = $1 THEN webhook.secret END,
+               previous_secret_until = CASE WHEN webhook.url = $1 THEN $3::timestamptz END,
+               created_at = CASE WHEN webhook.url = $1 THEN webhook.created_at ELSE now() END,
+               url = $1, secret = $2, refused_at = NULL, refused_rule = NULL,
+               disabled_at = NULL, disabled_reason = NULL, paused_until = NULL
+           RETURNING previous_secret_until""",
         url,
         secret,
+        previous_until,
+    )
+    return until
+
+
+async def pause_webhook(conn: Connection, url: str, until: datetime) -> None:
+    """Nothing more is sent to ``url`` before ``until`` (a later pause stands)."""
+    await conn.execute(
+        """UPDATE webhook SET paused_until = greatest(paused_until, $2)
+           WHERE id = 1 AND url = $1""",
+        url,
+        until,
+    )
+
+
+async def disable_webhook(conn: Connection, url: str, reason: str, at: datetime) -> bool:
+    """Disable ``url`` (if it is still the one registered) and end every delivery waiting
+    for it as ``disabled``; True when it was enabled until now."""
+    disabled = bool(
+        await conn.fetchval(
+            """UPDATE webhook SET disabled_at = $3, disabled_reason = $2
+               WHERE id = 1 AND url = $1 AND disabled_at IS NULL RETURNING true""",
+            url,
+            reason,
+            at,
+        )
+    )
+    return disabled
+
+
+async def waiting_deliveries(conn: Connection) -> list[asyncpg.Record]:
+    """Deliveries not yet sent or being retried, with their work item's referral."""
+    return list(
+        await conn.fetch(
+            """SELECT d.*, w.referral_id, w.trace_context FROM deliveries d
+               JOIN work_items w USING (route_id)
+               WHERE d.state = 'pending' FOR UPDATE OF d"""
+        )
     )
 
 

@@ -29,9 +29,11 @@ from schemas.codes import (
     RouteStatus,
 )
 from schemas.text import refuse_control_characters
-from services.plumbing.auth import Principal, Unauthenticated
+from services.plumbing.auth import Principal, Unauthenticated, bearer_challenge
+from services.plumbing.cursors import InvalidCursor
 from services.plumbing.guard import bearer_credential, principal_of
 from services.plumbing.http import problem
+from services.plumbing.openapi import problems
 from services.plumbing.outbound import OutboundRefused
 from services.provider_adapter.adapters.intake_client import (
     ContactUnavailable,
@@ -130,13 +132,19 @@ async def provider(request: Request) -> Adapter:
             principal = await authenticate_provider(request.app, credential)
         except Unauthenticated as refused:
             raise HTTPException(
-                status_code=401, detail=refused.sentence, headers={"WWW-Authenticate": "Bearer"}
+                status_code=401,
+                detail=refused.sentence,
+                headers={"WWW-Authenticate": refused.challenge},
             ) from None
     if PROVIDER_ROLE not in principal.roles:
         raise HTTPException(
             status_code=401,
             detail="This provider key is not recognised.",
-            headers={"WWW-Authenticate": "Bearer"},
+            headers={
+                "WWW-Authenticate": bearer_challenge(
+                    "invalid_token", "This provider key is not recognised."
+                )
+            },
         )
     adapter: Adapter = request.app.state.adapter
     return adapter
@@ -147,34 +155,34 @@ Provider = Annotated[Adapter, Depends(provider)]
 OPEN_STATUSES = [s.value for s in RouteStatus if s not in TERMINAL_ROUTE_STATUSES]
 
 
-def _decode_cursor(cursor: str) -> tuple[int, datetime, uuid.UUID]:
+def _decode_cursor(adapter: Adapter, cursor: str) -> tuple[int, datetime, uuid.UUID]:
     try:
-        return work_items.decode_cursor(cursor)
-    except ValueError as exc:
+        return work_items.decode_cursor(adapter, cursor)
+    except InvalidCursor as exc:
         raise HTTPException(
             status_code=400, detail="The cursor is not one this API gave out."
         ) from exc
 
 
-@router.get("/v1/queue")
+@router.get("/v1/queue", responses=problems(400))
 async def get_queue(
     adapter: Provider,
     status: Annotated[list[RouteStatus] | None, Query()] = None,
-    cursor: str | None = None,
+    cursor: Annotated[str | None, Query(max_length=400)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
     """Most urgent first, then oldest first. Without ``status``, every open item."""
     statuses = [s.value for s in status] if status else OPEN_STATUSES
-    after = _decode_cursor(cursor) if cursor else None
+    after = _decode_cursor(adapter, cursor) if cursor else None
     rows = await work_items.queue(adapter, statuses=statuses, after=after, limit=limit + 1)
     page = rows[:limit]
     return {
         "items": [work_items.queue_item(r) for r in page],
-        "next_cursor": work_items.encode_cursor(page[-1]) if len(rows) > limit else None,
+        "next_cursor": work_items.encode_cursor(adapter, page[-1]) if len(rows) > limit else None,
     }
 
 
-@router.get("/v1/referrals/{referral_id}")
+@router.get("/v1/referrals/{referral_id}", responses=problems(410))
 async def get_referral(referral_id: uuid.UUID, adapter: Provider) -> Any:
     try:
         return await work_items.read_work_item(adapter, referral_id)
@@ -248,7 +256,7 @@ async def _guarded(call: Awaitable[Any]) -> Any:
         )
 
 
-@router.post("/v1/referrals/{referral_id}/acknowledge")
+@router.post("/v1/referrals/{referral_id}/acknowledge", responses=problems(409))
 async def acknowledge(referral_id: uuid.UUID, body: Acknowledgement, adapter: Provider) -> Any:
     return await _guarded(
         work_items.acknowledge(
@@ -261,7 +269,7 @@ async def acknowledge(referral_id: uuid.UUID, body: Acknowledgement, adapter: Pr
     )
 
 
-@router.post("/v1/referrals/{referral_id}/contact-attempts")
+@router.post("/v1/referrals/{referral_id}/contact-attempts", responses=problems(409))
 async def contact_attempt(referral_id: uuid.UUID, body: ContactAttemptIn, adapter: Provider) -> Any:
     return await _guarded(
         work_items.record_contact_attempt(
@@ -270,7 +278,7 @@ async def contact_attempt(referral_id: uuid.UUID, body: ContactAttemptIn, adapte
     )
 
 
-@router.post("/v1/referrals/{referral_id}/outcome")
+@router.post("/v1/referrals/{referral_id}/outcome", responses=problems(409))
 async def outcome(referral_id: uuid.UUID, body: OutcomeIn, adapter: Provider) -> Any:
     return await _guarded(
         work_items.record_outcome(
@@ -282,7 +290,11 @@ async def outcome(referral_id: uuid.UUID, body: OutcomeIn, adapter: Provider) ->
 @router.put("/v1/webhook")
 async def register_webhook(body: WebhookIn, adapter: Provider) -> Any:
     """Push new work items (and cancellations and reminders) to this URL, signed with the
-    secret in the answer (Standard Webhooks). Registering again makes a new secret.
+    secret in the answer (Standard Webhooks). Registering again makes a new secret; the same
+    URL registered again is a rotation without downtime: the previous secret keeps signing
+    beside the new one (``webhook-signature: v1,<new> v1,<old>``) until
+    ``previous_secret_valid_until``. Registering also enables a webhook its receiver had
+    disabled by answering 410 Gone.
 
     The URL must be https and lead to a public address (not loopback, private, link-local,
     shared, multicast or reserved, nor the hub itself), on a host the operators allow;
@@ -299,18 +311,22 @@ async def register_webhook(body: WebhookIn, adapter: Provider) -> Any:
         )
 
 
-@router.get("/v1/webhook")
+@router.get("/v1/webhook", responses=problems(404))
 async def get_webhook(adapter: Provider) -> Any:
     """The registered webhook (never its secret): its URL, since when, whether the hub
-    refused to call it at delivery and why (``refused``: rule, detail, at), and its
-    deliveries since registration by state."""
+    refused to call it at delivery and why (``refused``: rule, detail, at), whether its
+    receiver disabled it (``disabled``: reason ``gone``, detail, at: it answered 410 Gone;
+    register it again to enable it), until when its receiver asked for a pause
+    (``paused_until``: a 429/503 ``Retry-After``, or a 502/504's backoff), until when the
+    previous secret still signs (``previous_secret_valid_until``), and its deliveries since
+    registration by state."""
     found = await webhooks.status(adapter)
     if found is None:
         return problem(404, "Not found", "No webhook is registered.")
     return found
 
 
-@router.delete("/v1/webhook", status_code=204)
+@router.delete("/v1/webhook", status_code=204, responses=problems(404))
 async def remove_webhook(adapter: Provider) -> Response:
     if not await webhooks.unregister(adapter):
         return problem(404, "Not found", "No webhook is registered.")
@@ -322,13 +338,13 @@ async def list_keys(adapter: Provider) -> Any:
     return await keys.list_keys(adapter)
 
 
-@router.post("/v1/keys", status_code=201)
+@router.post("/v1/keys", status_code=201, responses=problems(409))
 async def add_key(adapter: Provider, body: KeyIn | None = None) -> Any:
     """A second key, shown once. Both work until you retire the old one."""
     return await _guarded(keys.add_key(adapter, (body or KeyIn()).label))
 
 
-@router.delete("/v1/keys/{key_id}", status_code=204)
+@router.delete("/v1/keys/{key_id}", status_code=204, responses=problems(409))
 async def retire_key(key_id: uuid.UUID, adapter: Provider) -> Response:
     try:
         await keys.retire_key(adapter, key_id)

@@ -4,6 +4,15 @@ causes them, and the dispatcher that sends them, signed with Standard Webhooks.
 Deliveries live in the database: retries survive a restart, every attempt is recorded, and
 at most one delivery per work item is in flight (a lease marks it; a lease that runs out
 because the adapter died makes it due again, with the same ``webhook-id``).
+
+The sender guidance of the Standard Webhooks specification (spec/standard-webhooks.md,
+"Deliverability and reliability" to "Request timeouts") is followed point by point:
+2xx is delivered, a redirect is a failure (never followed); 410 Gone disables the endpoint
+(``domain.delivery.Verdict``); 429, 502, 503 and 504 pause every delivery to the receiver
+until its ``Retry-After`` (or the backoff); retries back off exponentially with jitter;
+a re-registration of the same URL rotates the secret without downtime (both secrets sign,
+``v1,<new> v1,<old>``, for ``WEBHOOK_SECRET_OVERLAP_HOURS``); the receiver has
+``WEBHOOK_TIMEOUT_SECONDS`` (15 by default, at most 30) to answer.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ import logging
 import secrets
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,6 +40,7 @@ from services.plumbing.outbound import OutboundFailed, OutboundRefused, Rule, Ta
 from services.provider_adapter.adapters import repository as repo
 from services.provider_adapter.domain import delivery
 from services.provider_adapter.domain import work_item as lifecycle
+from services.provider_adapter.domain.delivery import Verdict
 from services.provider_adapter.handlers.common import Adapter, announce
 
 log = logging.getLogger(__name__)
@@ -43,20 +54,46 @@ def _policy(adapter: Adapter) -> delivery.RetryPolicy:
         first_retry_seconds=s.webhook_first_retry_seconds,
         max_backoff_seconds=s.webhook_max_backoff_seconds,
         give_up_after=timedelta(hours=s.webhook_give_up_hours),
+        max_retry_after_seconds=s.webhook_max_retry_after_seconds,
     )
 
 
-async def register(adapter: Adapter, url: str) -> dict[str, str]:
-    """Push new work items to ``url``. Every registration makes a new signing secret.
+async def register(adapter: Adapter, url: str) -> dict[str, Any]:
+    """Push new work items to ``url``. Every registration makes a new signing secret; the
+    same URL registered again keeps its previous secret signing beside the new one until
+    ``previous_secret_valid_until`` (a rotation without downtime), and enables it again if
+    it was disabled (a 410 from it).
 
     Raises ``OutboundRefused`` when the URL may not be called (services/plumbing/outbound.py:
     https only, the operators' allowlist, no loopback, private, link-local ... address, never
     the hub itself); nothing is stored then."""
     await adapter.outbound.vet(url, stage=REGISTRATION)
     secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    overlap = timedelta(hours=adapter.settings.webhook_secret_overlap_hours)
     async with adapter.pool.acquire() as conn:
-        await repo.set_webhook(conn, url, secret)
-    return {"url": url, "secret": secret}
+        until = await repo.set_webhook(conn, url, secret, datetime.now(UTC) + overlap)
+    adapter.deliveries_waiting.set()
+    return {
+        "url": url,
+        "secret": secret,
+        "previous_secret_valid_until": until.isoformat() if until else None,
+    }
+
+
+DISABLED_BECAUSE = {
+    "gone": "The receiver answered 410 Gone: no more webhooks are sent to it until this "
+    "provider registers it again (PUT /v1/webhook). Meanwhile the queue works by polling.",
+}
+
+
+def signing_secrets(row: asyncpg.Record, now: datetime) -> list[str]:
+    """The secrets a delivery is signed with now: the current one, and the previous one
+    while its overlap lasts."""
+    found = [row["secret"]]
+    previous, until = row["previous_secret"], row["previous_secret_until"]
+    if previous and until is not None and until > now:
+        found.append(previous)
+    return found
 
 
 async def status(adapter: Adapter) -> dict[str, Any] | None:
@@ -72,15 +109,28 @@ async def status(adapter: Adapter) -> dict[str, Any] | None:
     if row["refused_at"] is not None:
         rule = Rule(row["refused_rule"])
         refused = {"rule": rule.value, "detail": rule.sentence, "at": row["refused_at"]}
+    disabled = None
+    if row["disabled_at"] is not None:
+        reason = row["disabled_reason"]
+        disabled = {"reason": reason, "detail": DISABLED_BECAUSE[reason], "at": row["disabled_at"]}
+    now = datetime.now(UTC)
+    paused = row["paused_until"]
+    previous_until = row["previous_secret_until"]
     return {
         "url": row["url"],
         "registered_at": row["created_at"],
         "refused": refused,
+        "disabled": disabled,
+        "paused_until": paused if paused is not None and paused > now else None,
+        "previous_secret_valid_until": previous_until
+        if previous_until is not None and previous_until > now
+        else None,
         "deliveries": {
             "pending": counts.get("pending", 0) + counts.get("sending", 0),
             "delivered": counts.get("delivered", 0),
             "failed": counts.get("failed", 0),
             "refused": counts.get("refused", 0),
+            "disabled": counts.get("disabled", 0),
         },
     }
 
@@ -100,9 +150,11 @@ async def enqueue(
     sequence: int | None = None,
 ) -> None:
     """Queue a push about this work item, in the caller's transaction; nothing when the
-    provider has no webhook. ``sequence`` numbers a kind sent more than once (a reminder is
-    numbered by count when not given; a change of contact details by its version)."""
-    if await repo.webhook(conn) is None:
+    provider has no webhook, or its receiver asked for none (410: disabled). ``sequence``
+    numbers a kind sent more than once (a reminder is numbered by count when not given; a
+    change of contact details by its version)."""
+    hook = await repo.webhook(conn)
+    if hook is None or hook["disabled_at"] is not None:
         return
     if sequence is None:
         sequence = (
@@ -115,24 +167,44 @@ async def enqueue(
     adapter.deliveries_waiting.set()
 
 
+@dataclass(frozen=True)
+class Answer:
+    """What one attempt got: the status (None: no answer), what went wrong, and the
+    receiver's ``Retry-After`` as a delay."""
+
+    status_code: int | None
+    error: str | None
+    retry_after: timedelta | None = None
+
+
+def signature(signing: list[str], webhook_id: str, at: datetime, body: str) -> str:
+    """The ``webhook-signature`` header: one ``v1,<base64>`` per secret, space-separated
+    (Standard Webhooks, "Webhook headers": how a secret is rotated without downtime)."""
+    return " ".join(Webhook(secret).sign(webhook_id, at, body) for secret in signing)
+
+
 async def _send(
-    adapter: Adapter, target: Target, secret: str, row: asyncpg.Record
-) -> tuple[int | None, str | None]:
+    adapter: Adapter, target: Target, signing: list[str], row: asyncpg.Record
+) -> Answer:
     body = json_body(row["payload"])
     sent_at = datetime.now(UTC)
     headers = {
         "content-type": "application/json",
         "webhook-id": row["webhook_id"],
         "webhook-timestamp": str(int(sent_at.timestamp())),
-        "webhook-signature": Webhook(secret).sign(row["webhook_id"], sent_at, body),
+        "webhook-signature": signature(signing, row["webhook_id"], sent_at, body),
     }
     try:
         response = await adapter.outbound.send(
             target, "POST", content=body.encode(), headers=headers
         )
     except OutboundFailed as exc:
-        return None, exc.reason
-    return response.status_code, delivery.failure(response.status_code)
+        return Answer(None, exc.reason)
+    return Answer(
+        response.status_code,
+        delivery.failure(response.status_code),
+        delivery.retry_after(response.headers.get("retry-after"), datetime.now(UTC)),
+    )
 
 
 def json_body(payload: dict[str, Any]) -> str:
@@ -141,14 +213,16 @@ def json_body(payload: dict[str, Any]) -> str:
 
 async def _settle(
     adapter: Adapter,
+    url: str,
     row: asyncpg.Record,
-    status_code: int | None,
-    error: str | None,
+    answer: Answer,
     duration_ms: int,
 ) -> None:
     now = datetime.now(UTC)
     attempts = row["attempts"] + 1
     policy = _policy(adapter)
+    status_code, error = answer.status_code, answer.error
+    verdict = delivery.verdict(status_code)
     async with adapter.pool.acquire() as conn, conn.transaction():
         current = await repo.delivery_state(conn, row["webhook_id"])
         if current is None or current["state"] != "sending":
@@ -156,7 +230,26 @@ async def _settle(
         await repo.record_attempt(
             conn, row["webhook_id"], attempts, now, status_code, error, duration_ms
         )
-        if delivery.succeeded(status_code):
+        if verdict is Verdict.GONE:
+            await _disable(conn, adapter, url, "gone", now)
+        hook = await repo.webhook(conn)
+        # Disabled (by this answer or a concurrent one): nothing more is sent to it.
+        stopped = hook is None or hook["disabled_at"] is not None
+        if stopped and verdict is not Verdict.DELIVERED:
+            WEBHOOK_ATTEMPTS.labels(adapter.service.value, "failed").inc()
+            await _end(
+                conn,
+                adapter,
+                row,
+                "disabled",
+                attempts,
+                error,
+                now,
+                step="delivery_stopped",
+                reason="webhook_gone",
+            )
+            return
+        if verdict is Verdict.DELIVERED:
             WEBHOOK_ATTEMPTS.labels(adapter.service.value, "delivered").inc()
             await repo.finish_delivery(
                 conn,
@@ -185,14 +278,44 @@ async def _settle(
                 reason="webhook_undeliverable",
             )
             return
+        next_attempt = policy.next_attempt(attempts, now, retry_after=answer.retry_after)
+        if verdict is Verdict.THROTTLE:
+            # The receiver is rate-limiting or overloaded: nothing goes to it until then.
+            await repo.pause_webhook(conn, url, next_attempt)
         await repo.finish_delivery(
             conn,
             row["webhook_id"],
             state="pending",
             attempts=attempts,
-            next_attempt_at=policy.next_attempt(attempts, now),
+            next_attempt_at=next_attempt,
             error=error,
             at=now,
+        )
+
+
+async def _disable(
+    conn: Connection, adapter: Adapter, url: str, reason: str, now: datetime
+) -> None:
+    """Stop sending to ``url`` (its receiver answered 410 Gone): every delivery waiting for
+    it ends ``disabled``, and a new work item its provider was never told of escalates its
+    route, as a refused URL does; the provider sees it on ``GET /v1/webhook``."""
+    if not await repo.disable_webhook(conn, url, reason, now):
+        return
+    log.warning(
+        "webhook disabled by its receiver",
+        extra={"service": adapter.service.value, "reason": reason},
+    )
+    for waiting in await repo.waiting_deliveries(conn):
+        await _end(
+            conn,
+            adapter,
+            waiting,
+            "disabled",
+            waiting["attempts"],
+            "webhook disabled (410 Gone)",
+            now,
+            step="delivery_stopped",
+            reason="webhook_gone",
         )
 
 
@@ -225,21 +348,22 @@ async def deliver_due(adapter: Adapter) -> int:
     item the provider never got escalates its route (step ``delivery_refused``), and the
     webhook shows the refusal to its provider (``GET /v1/webhook``). A name that does not
     resolve at the moment is an ordinary failed attempt, retried."""
+    now = datetime.now(UTC)
     async with adapter.pool.acquire() as conn:
         target_row = await repo.webhook(conn)
+        if not sendable(target_row, now):
+            return 0
         lease = adapter.settings.webhook_timeout_seconds + 30
-        claimed = (
-            await repo.claim_deliveries(conn, datetime.now(UTC), lease, BATCH) if target_row else []
-        )
+        claimed = await repo.claim_deliveries(conn, now, lease, BATCH)
     if not claimed or target_row is None:
         return 0
-    url, secret = target_row["url"], target_row["secret"]
+    url, signing = target_row["url"], signing_secrets(target_row, now)
     try:
         target = await adapter.outbound.vet(url, stage=DELIVERY)
     except OutboundRefused as refusal:
         for row in claimed:
             if refusal.rule.transient:
-                await _settle(adapter, row, None, refusal.rule.value, 0)
+                await _settle(adapter, url, row, Answer(None, refusal.rule.value), 0)
             else:
                 await _refuse(adapter, url, row, refusal.rule)
         return len(claimed)
@@ -247,12 +371,20 @@ async def deliver_due(adapter: Adapter) -> int:
     async def attempt(row: asyncpg.Record) -> None:
         with telemetry.continue_trace(row["trace_context"], "webhook delivery", row["referral_id"]):
             started = time.perf_counter()
-            status_code, error = await _send(adapter, target, secret, row)
+            answer = await _send(adapter, target, signing, row)
             elapsed_ms = int((time.perf_counter() - started) * 1000)
-            await _settle(adapter, row, status_code, error, elapsed_ms)
+            await _settle(adapter, url, row, answer, elapsed_ms)
 
     await asyncio.gather(*(attempt(row) for row in claimed))
     return len(claimed)
+
+
+def sendable(hook: asyncpg.Record | None, now: datetime) -> bool:
+    """Whether anything may be sent now: a webhook that is registered, not disabled, and
+    not paused by its receiver's pacing."""
+    if hook is None or hook["disabled_at"] is not None:
+        return False
+    return hook["paused_until"] is None or hook["paused_until"] <= now
 
 
 async def _refuse(adapter: Adapter, url: str, row: asyncpg.Record, rule: Rule) -> None:

@@ -4,8 +4,6 @@ with the webhook delivery that tells the provider, if it has one."""
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 import re
 import uuid
@@ -25,6 +23,7 @@ from schemas.codes import (
 )
 from schemas.envelope import CloudEvent
 from services.plumbing import inbox, telemetry
+from services.plumbing.cursors import Cursors, InvalidCursor
 from services.plumbing.db import Connection
 from services.plumbing.kafka import Delivered
 from services.provider_adapter.adapters import repository as repo
@@ -254,20 +253,32 @@ async def record_sla_event(adapter: Adapter, event: CloudEvent[events.SlaBreache
     )
 
 
-def encode_cursor(row: asyncpg.Record) -> str:
-    """An opaque position in the queue (after ``row``), for the next page."""
-    raw = json.dumps([row["priority_rank"], row["requested_at"].isoformat(), str(row["route_id"])])
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+def queue_cursors(adapter: Adapter) -> Cursors:
+    """The queue's signed cursors (``services.plumbing.cursors``), keyed from the adapter's
+    portal secret with a salt naming its service: one provider's cursor is no other's."""
+    return Cursors(
+        adapter.settings.portal_secret_key.get_secret_value(), f"queue-{adapter.service.value}"
+    )
 
 
-def decode_cursor(cursor: str) -> tuple[int, datetime, uuid.UUID]:
-    """The position ``encode_cursor`` gave out; ``ValueError`` for anything else."""
+def encode_cursor(adapter: Adapter, row: asyncpg.Record) -> str:
+    """An opaque, signed position in the queue (after ``row``), for the next page."""
+    return queue_cursors(adapter).issue(
+        [row["priority_rank"], row["requested_at"].isoformat(), row["route_id"].hex]
+    )
+
+
+def decode_cursor(adapter: Adapter, cursor: str) -> tuple[int, datetime, uuid.UUID]:
+    """The position ``encode_cursor`` signed; ``InvalidCursor`` (a ``ValueError``) for
+    anything else, whatever its shape."""
+    position = queue_cursors(adapter).read(cursor)
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        rank, at, route_id = json.loads(base64.urlsafe_b64decode(padded))
-        return int(rank), datetime.fromisoformat(at), uuid.UUID(route_id)
-    except (ValueError, TypeError) as exc:
-        raise ValueError("not a queue cursor") from exc
+        rank, at, route_id = position
+        if not isinstance(rank, int) or isinstance(rank, bool):
+            raise TypeError("rank")
+        return rank, datetime.fromisoformat(at), uuid.UUID(hex=route_id)
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise InvalidCursor("not a queue cursor") from exc
 
 
 def queue_item(row: asyncpg.Record) -> dict[str, Any]:

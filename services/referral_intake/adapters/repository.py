@@ -961,3 +961,28 @@ async def identity_of(conn: Connection, referral_id: uuid.UUID) -> asyncpg.Recor
         f"SELECT {ON_RECORD_COLUMNS} FROM referrals WHERE referral_id = $1",  # noqa: S608
         referral_id,
     )
+
+
+async def status_changes(
+    conn: Connection,
+    *,
+    submitted_by: str,
+    after_id: int,
+    settled_before: datetime,
+    limit: int,
+) -> list[asyncpg.Record]:
+    """Timeline entries of the referrals ``submitted_by`` submitted, after ``after_id``, in
+    the order they were written, only those written before ``settled_before``."""
+    return list(
+        await conn.fetch(
+            """SELECT t.id, t.referral_id, t.route_id, t.event, t.status, t.at, t.detail
+               FROM timeline t JOIN referrals r USING (referral_id)
+               WHERE r.submitted_by = $1 AND t.id > $2 AND t.recorded_at < $3
+               ORDER BY t.id
+               LIMIT $4""",
+            submitted_by,
+            after_id,
+            settled_before,
+            limit,
+        )
+    )

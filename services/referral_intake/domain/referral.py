@@ -65,6 +65,21 @@ class Request(BaseModel):
 
 
 class Subject(Request):
+    # The cross-field rule in the published schema too (issue 19): a date of birth or an age.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "description": "The person referred. A date_of_birth or an age is required; a "
+            "date of birth may not be after the crime was reported.",
+            "anyOf": [
+                {
+                    "required": ["date_of_birth"],
+                    "properties": {"date_of_birth": {"type": "string"}},
+                },
+                {"required": ["age"], "properties": {"age": {"type": "integer"}}},
+            ],
+        }
+    )
+
     role: Role
     name: ShortText | None = None
     """The person referred, when the contact is someone else (personal data: vault)."""
@@ -134,6 +149,18 @@ class DashIn(Request):
     """The DASH risk checklist. Professional judgement that risk is high stands on its own
     (``{"yes_count": null, "professional_judgement_high": true}``); otherwise the count of yes
     answers is needed."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["yes_count"], "properties": {"yes_count": {"type": "integer"}}},
+                {
+                    "required": ["professional_judgement_high"],
+                    "properties": {"professional_judgement_high": {"const": True}},
+                },
+            ]
+        }
+    )
 
     yes_count: int | None = Field(default=None, ge=0, le=27)
     professional_judgement_high: bool = False

@@ -14,6 +14,7 @@ ADAPTERS = frozenset({SERVICE_ROLE})
 ACCESS: dict[str, frozenset[str]] = {
     "POST /v1/referrals": TRIAGE,
     "GET /v1/referrals": TRIAGE,
+    "GET /v1/status-changes": TRIAGE,
     "GET /v1/referrals/{referral_id}": TRIAGE,
     "GET /v1/referrals/{referral_id}/contact": TRIAGE,
     "PATCH /v1/referrals/{referral_id}/contact": TRIAGE,

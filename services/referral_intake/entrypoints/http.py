@@ -23,8 +23,10 @@ from schemas.codes import (
 from schemas.text import refuse_control_characters
 from services.plumbing import telemetry
 from services.plumbing.auth import Principal, allow
+from services.plumbing.cursors import InvalidCursor
 from services.plumbing.http import problem
 from services.plumbing.metrics import REFERRALS_RECEIVED
+from services.plumbing.openapi import problems
 from services.referral_intake.adapters import subject_access_document
 from services.referral_intake.adapters.router_client import (
     RouterAnswer,
@@ -42,6 +44,7 @@ from services.referral_intake.handlers import (
     erasure,
     notes,
     overrides,
+    status_feed,
     subject_access,
     submission,
     views,
@@ -55,6 +58,7 @@ router = APIRouter()
 # The caller, when the authorisation table lets their role do the operation.
 MaySubmit = Annotated[Principal, allow(ACCESS, "POST /v1/referrals")]
 MayListReferrals = Annotated[Principal, allow(ACCESS, "GET /v1/referrals")]
+MayFollowReferrals = Annotated[Principal, allow(ACCESS, "GET /v1/status-changes")]
 MayReadReferral = Annotated[Principal, allow(ACCESS, "GET /v1/referrals/{referral_id}")]
 MayReadContact = Annotated[Principal, allow(ACCESS, "GET /v1/referrals/{referral_id}/contact")]
 MayChangeContact = Annotated[Principal, allow(ACCESS, "PATCH /v1/referrals/{referral_id}/contact")]
@@ -154,7 +158,17 @@ def _conflict(exc: Conflict) -> JSONResponse:
     return problem(409, "Conflict", exc.sentence)
 
 
-@router.post("/v1/referrals", status_code=202)
+@router.post(
+    "/v1/referrals",
+    status_code=202,
+    responses={
+        200: {
+            "description": "A second submission of the same person, role and crime while the "
+            "referral is open: added to it as a new version (linked_to_existing: true)"
+        },
+        **problems(409),
+    },
+)
 async def submit_referral(
     body: ReferralRequest,
     request: Request,
@@ -252,7 +266,7 @@ async def _resubmission_answer(request: Request, submitted: submission.Submitted
     return answer
 
 
-@router.get("/v1/referrals")
+@router.get("/v1/referrals", responses=problems(400))
 async def worklist(
     request: Request,
     _: MayListReferrals,
@@ -262,7 +276,7 @@ async def worklist(
     breached: bool | None = None,
     action_required: bool | None = None,
     flag: Annotated[str | None, Query(pattern=r"^[a-z_]{1,64}$")] = None,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[str | None, Query(max_length=400)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Any:
     """The triage worklist, oldest first. The supervisor's lists: ``breached=true`` (a route
@@ -278,9 +292,36 @@ async def worklist(
             flag=flag,
             cursor=cursor,
             limit=limit,
+            cursors=request.app.state.worklist_cursors,
             action_required=action_required,
         )
-    except ValueError:
+    except InvalidCursor:
+        return problem(400, "Bad request", "The cursor is not one this API gave out.")
+
+
+@router.get("/v1/status-changes", responses=problems(400))
+async def status_changes(
+    request: Request,
+    principal: MayFollowReferrals,
+    cursor: Annotated[str | None, Query(max_length=400)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> Any:
+    """Each status change of the referrals you submitted, oldest first, as coded facts:
+    ``received``, the decision (``routed``, ``no_service``, ``reassessed``), each route's
+    steps (``requested``, ``acknowledged`` accepted or rejected, ``re_referral``,
+    ``contact_attempt``, ``outcome``, ``cancelled``), missed clocks (``sla_breached``,
+    ``escalated``). Ask again with ``next_cursor`` (always given) for what came after; a
+    change shows a few seconds after intake recorded it."""
+    try:
+        return await status_feed.status_changes(
+            request.app.state.pool,
+            request.app.state.feed_cursors,
+            submitted_by=principal.subject,
+            cursor=cursor,
+            limit=limit,
+            settle=request.app.state.feed_settle,
+        )
+    except InvalidCursor:
         return problem(400, "Bad request", "The cursor is not one this API gave out.")
 
 
@@ -294,7 +335,7 @@ async def get_referral(referral_id: uuid.UUID, request: Request, _: MayReadRefer
         return _not_found()
 
 
-@router.post("/v1/referrals/{referral_id}/consent")
+@router.post("/v1/referrals/{referral_id}/consent", responses=problems(409))
 async def record_consent(
     referral_id: uuid.UUID,
     body: ConsentIn,
@@ -319,7 +360,7 @@ async def record_consent(
         return _conflict(exc)
 
 
-@router.post("/v1/referrals/{referral_id}/override")
+@router.post("/v1/referrals/{referral_id}/override", responses=problems(409))
 async def override(
     referral_id: uuid.UUID,
     body: OverrideIn,
@@ -345,7 +386,9 @@ async def override(
         return _conflict(exc)
 
 
-@router.post("/v1/referrals/{referral_id}/statutory-referrals", status_code=201)
+@router.post(
+    "/v1/referrals/{referral_id}/statutory-referrals", status_code=201, responses=problems(409)
+)
 async def record_statutory_referral(
     referral_id: uuid.UUID,
     body: StatutoryReferralIn,
@@ -519,7 +562,7 @@ def _router_down() -> JSONResponse:
     )
 
 
-@router.post("/v1/assessments/explain")
+@router.post("/v1/assessments/explain", responses=problems(404))
 async def explain(
     body: ReferralRequest,
     request: Request,
@@ -541,7 +584,7 @@ async def explain(
     return _relay(answer)
 
 
-@router.post("/v1/simulations")
+@router.post("/v1/simulations", responses=problems(404))
 async def simulate(
     request: Request, _: MaySimulate, body: Annotated[dict[str, Any], Body()]
 ) -> Any:
@@ -573,7 +616,7 @@ class Purpose(StrEnum):
     AUDIT = "audit"
 
 
-@router.get("/v1/referrals/{referral_id}/contact")
+@router.get("/v1/referrals/{referral_id}/contact", responses=problems(410))
 async def contact_for_staff(
     referral_id: uuid.UUID,
     request: Request,
@@ -608,7 +651,7 @@ async def disclosure_log(
         return _not_found()
 
 
-@router.post("/v1/referrals/{referral_id}/erasure")
+@router.post("/v1/referrals/{referral_id}/erasure", responses=problems(409))
 async def erase(
     referral_id: uuid.UUID,
     body: ErasureIn,

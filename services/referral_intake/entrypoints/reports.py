@@ -45,7 +45,20 @@ def _format(accept: str | None, format_: str | None) -> str:
     return "json"
 
 
-@router.get("/v1/reports/performance")
+@router.get(
+    "/v1/reports/performance",
+    responses={
+        200: {
+            "description": "The report: JSON, or as the Accept header (or format) asks",
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                CSV: {"schema": {"type": "string"}},
+                "text/html": {"schema": {"type": "string"}},
+                "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+            },
+        }
+    },
+)
 async def performance_report(
     request: Request,
     _: MayReadReports,

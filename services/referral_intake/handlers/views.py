@@ -3,14 +3,13 @@ worklist. No personal data: contact details are read separately, and logged."""
 
 from __future__ import annotations
 
-import base64
-import json
 import uuid
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 
+from services.plumbing.cursors import Cursors, InvalidCursor
 from services.referral_intake.adapters import repository as repo
 from services.referral_intake.adapters import statutory as statutory_sql
 from services.referral_intake.adapters.vault import Vault
@@ -147,18 +146,20 @@ def _submission(row: asyncpg.Record) -> dict[str, Any]:
     }
 
 
-def encode_cursor(received_at: datetime, referral_id: uuid.UUID) -> str:
-    raw = json.dumps([received_at.isoformat(), str(referral_id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def encode_cursor(cursors: Cursors, received_at: datetime, referral_id: uuid.UUID) -> str:
+    """The signed position after this referral in the worklist (``services.plumbing.cursors``)."""
+    return cursors.issue([received_at.isoformat(), referral_id.hex])
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    """``ValueError`` for anything this API did not give out, whatever its shape."""
+def decode_cursor(cursors: Cursors, cursor: str) -> tuple[datetime, uuid.UUID]:
+    """The position ``encode_cursor`` signed; ``InvalidCursor`` (a ``ValueError``) for
+    anything this API did not give out, whatever its shape."""
+    position = cursors.read(cursor)
     try:
-        at, referral_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return datetime.fromisoformat(at), uuid.UUID(referral_id)
+        at, referral_id = position
+        return datetime.fromisoformat(at), uuid.UUID(hex=referral_id)
     except (ValueError, TypeError, AttributeError) as exc:
-        raise ValueError("not a cursor this API gave out") from exc
+        raise InvalidCursor("not a worklist cursor") from exc
 
 
 async def worklist(
@@ -171,6 +172,7 @@ async def worklist(
     flag: str | None,
     cursor: str | None,
     limit: int,
+    cursors: Cursors,
     action_required: bool | None = None,
 ) -> dict[str, Any]:
     """Oldest first. ``breached=true`` is the supervisor's list: referrals with a route that
@@ -184,7 +186,7 @@ async def worklist(
             local_authority=local_authority,
             breached=breached,
             flag=flag,
-            after=decode_cursor(cursor) if cursor else None,
+            after=decode_cursor(cursors, cursor) if cursor else None,
             limit=limit + 1,
             action_required=action_required,
         )
@@ -209,7 +211,7 @@ async def worklist(
         for r in page
     ]
     next_cursor = (
-        encode_cursor(page[-1]["received_at"], page[-1]["referral_id"])
+        encode_cursor(cursors, page[-1]["received_at"], page[-1]["referral_id"])
         if len(rows) > limit
         else None
     )

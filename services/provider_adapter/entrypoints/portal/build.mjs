@@ -25,3 +25,12 @@ copyFileSync(
 );
 copyFileSync(join(source, "portal.mjs"), join(out, "portal.mjs"));
 console.log(`portal assets built in ${out}`);
+
+// Swagger UI for every service's /docs (services/plumbing/http.py), from swagger-ui-dist.
+const docs = join(root, "services", "plumbing", "static", "build");
+mkdirSync(docs, { recursive: true });
+for (const name of ["swagger-ui-bundle.js", "swagger-ui.css"]) {
+  copyFileSync(join(root, "node_modules", "swagger-ui-dist", name), join(docs, name));
+}
+copyFileSync(join(root, "services", "plumbing", "static", "docs.mjs"), join(docs, "docs.mjs"));
+console.log(`API docs assets built in ${docs}`);

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from schemas import data_sharing, outcome_measures
 from schemas.codes import TERMINAL_ROUTE_STATUSES, RouteStatus
+from services.plumbing.cursors import InvalidCursor
 from services.provider_adapter.adapters.intake_client import ContactUnavailable, ContactWithdrawn
 from services.provider_adapter.domain import clocks
 from services.provider_adapter.domain.work_item import TransitionNotAllowed
@@ -24,7 +25,7 @@ from services.provider_adapter.entrypoints.portal import present
 from services.provider_adapter.entrypoints.portal.forms import NO_ERRORS, Problems, text
 from services.provider_adapter.entrypoints.portal.web import Web, of, page, parse_id
 from services.provider_adapter.handlers import accounts, work_items
-from services.provider_adapter.handlers.common import Gone, Refused
+from services.provider_adapter.handlers.common import Adapter, Gone, Refused
 
 router = APIRouter(include_in_schema=False)
 
@@ -55,12 +56,12 @@ def _clocks(item: dict[str, Any], now: datetime) -> dict[str, Any]:
     }
 
 
-def _decode(cursor: str | None) -> tuple[int, datetime, uuid.UUID] | None:
+def _decode(adapter: Adapter, cursor: str | None) -> tuple[int, datetime, uuid.UUID] | None:
     if not cursor:
         return None
     try:
-        return work_items.decode_cursor(cursor)
-    except ValueError:
+        return work_items.decode_cursor(adapter, cursor)
+    except InvalidCursor:
         return None
 
 
@@ -72,8 +73,8 @@ async def queue(request: Request) -> Response:
     show = request.query_params.get("show", "open")
     chosen = next((f for f in present.QUEUE_FILTERS if f[0] == show), present.QUEUE_FILTERS[0])
     statuses = chosen[2] or OPEN_STATUSES
-    after = _decode(request.query_params.get("after"))
-    before = _decode(request.query_params.get("before"))
+    after = _decode(web.adapter, request.query_params.get("after"))
+    before = _decode(web.adapter, request.query_params.get("before"))
     size = web.adapter.settings.portal_page_size
     rows = await work_items.queue(
         web.adapter, statuses=statuses, after=after, before=before, limit=size + 1
@@ -104,10 +105,12 @@ async def queue(request: Request) -> Response:
             ],
             "open_count": sum(n for s, n in counts.items() if s in OPEN_STATUSES),
             "breached_on_page": breached,
-            "previous": work_items.encode_cursor(page_rows[0])
+            "previous": work_items.encode_cursor(web.adapter, page_rows[0])
             if has_previous and page_rows
             else None,
-            "next": work_items.encode_cursor(page_rows[-1]) if has_next and page_rows else None,
+            "next": work_items.encode_cursor(web.adapter, page_rows[-1])
+            if has_next and page_rows
+            else None,
         },
         person=person,
     )
