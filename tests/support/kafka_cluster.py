@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from deploy.localstack.kafka import KafkaBroker, Security
+from deploy.localstack.kafka import KafkaBroker, Security, jars
 from deploy.localstack.ports import free_port
 from schemas.bus_access import ADMIN
 from services.plumbing.kafka_access import KafkaAccess
@@ -91,6 +91,7 @@ def kafka_cluster(workdir: Path, size: int = 3) -> Iterator[KafkaCluster]:
                 controller_port=controller_port,
             )
         )
+    jars(lambda _: None)  # fetched (the first time) once, before three nodes want them
     try:
         with ThreadPoolExecutor(max_workers=size) as pool:
             for started in [pool.submit(n.start, 180.0, lambda _: None) for n in nodes]:
