@@ -92,14 +92,17 @@ def kafka_cluster(workdir: Path, size: int = 3) -> Iterator[KafkaCluster]:
             )
         )
     jars(lambda _: None)  # fetched (the first time) once, before three nodes want them
+    # The threads that start the nodes live as long as the nodes: a node dies with the
+    # thread that spawned it (PR_SET_PDEATHSIG follows the parent thread, not the process).
+    pool = ThreadPoolExecutor(max_workers=size)
     try:
-        with ThreadPoolExecutor(max_workers=size) as pool:
-            for started in [pool.submit(n.start, 180.0, lambda _: None) for n in nodes]:
-                started.result()
+        for started in [pool.submit(n.start, 180.0, lambda _: None) for n in nodes]:
+            started.result()
         yield KafkaCluster(nodes, admin_password)
     finally:
         for node in nodes:
             node.stop()
+        pool.shutdown()
 
 
 async def partition_leaders(access: KafkaAccess, topic: str) -> dict[int, int]:
