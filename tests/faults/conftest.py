@@ -19,7 +19,7 @@ ADAPTER_REPLICAS = 2
 def scaled_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     # Reconciliation waits longer than a broker takes to restart on its log, so that a
     # re-drive means something was lost, and the tests can tell.
-    settings = {"RECONCILE_AFTER_SECONDS": "40"}
+    settings = {"RECONCILE_AFTER_SECONDS": "60"}
     with running_stack(
         tmp_path_factory.mktemp("scaled-hub"),
         env_overrides=settings,
