@@ -20,8 +20,10 @@ CHROMIUM := /usr/bin/chromium
 
 .PHONY: run demo totp portal-assets browser dead-letters compose-secrets test lint unit integration e2e faults bench simulate report casebook lock clean clean-state asyncapi
 
+# Scale-out: make run ROUTERS=3 ADAPTER_REPLICAS=2 (more processes, one consumer group each).
 run: $(STAMP) $(PORTAL_ASSETS)
-	@$(BIN)/python -m deploy.localstack run
+	@$(BIN)/python -m deploy.localstack run $(if $(ROUTERS),--routers $(ROUTERS)) \
+		$(if $(ADAPTER_REPLICAS),--adapter-replicas $(ADAPTER_REPLICAS))
 
 # The current sign-in code of the portals' demo administrator (make run prints the rest).
 totp: $(STAMP)

@@ -47,8 +47,13 @@ class Hub:
         return kafka_admin_access(self.info())
 
     def pids(self, *names: str) -> list[int]:
+        """A service's name also names its replicas (``router#2`` under ``ROUTERS=3``)."""
         processes: dict[str, int] = self.info()["processes"]
-        return [pid for name, pid in processes.items() if not names or name in names]
+        return [
+            pid
+            for name, pid in processes.items()
+            if not names or name in names or name.partition("#")[0] in names
+        ]
 
     def pause(self, *names: str) -> None:
         """Stop service processes (SIGSTOP) so that they take no CPU and consume nothing."""

@@ -35,6 +35,18 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="a throwaway embedded database: faster, deleted on exit",
     )
+    parser.add_argument(
+        "--routers",
+        type=_at_least_one,
+        default=os.environ.get("ROUTERS") or 1,
+        help="router processes, sharing the router's consumer groups (default 1; ROUTERS)",
+    )
+    parser.add_argument(
+        "--adapter-replicas",
+        type=_at_least_one,
+        default=os.environ.get("ADAPTER_REPLICAS") or 1,
+        help="processes per provider adapter (default 1; ADAPTER_REPLICAS)",
+    )
     args = parser.parse_args(argv)
     if args.command == "totp":
         return _print_totp(args.state_dir.resolve())
@@ -45,10 +57,22 @@ def main(argv: list[str] | None = None) -> int:
             ephemeral=args.ephemeral,
             database_url=os.environ.get("DATABASE_URL") or None,
             kafka_bootstrap_servers=os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or None,
+            routers=args.routers,
+            adapter_replicas=args.adapter_replicas,
         ),
         say=lambda line: print(line, flush=True),
     )
     return stack.run()
+
+
+def _at_least_one(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a whole number of processes, not {value!r}") from None
+    if not 1 <= number <= 16:
+        raise argparse.ArgumentTypeError(f"between 1 and 16 processes, not {number}")
+    return number
 
 
 def _print_totp(state_dir: Path) -> int:

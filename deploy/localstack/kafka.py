@@ -426,8 +426,13 @@ class KafkaBroker:
         *,
         security: Security | None = None,
         overrides: dict[str, str] | None = None,
+        controller_port: int | None = None,
     ) -> None:
+        """``controller_port``: where its KRaft controller listens; a node of a cluster needs
+        a fixed one (the others name it in ``controller.quorum.voters``), a single node takes
+        a free port on each start."""
         self.home = home
+        self.controller_port = controller_port
         self.port = port
         self.log_path = log_path
         self.security = security
@@ -515,7 +520,7 @@ class KafkaBroker:
         config = self.home / "server.properties"
         logging_config = self.home / "log4j2.properties"
         logging_config.write_text(LOG4J2)
-        properties = self.properties(free_port())
+        properties = self.properties(self.controller_port or free_port())
         config.write_text(render_properties(properties))
         jvm = [java_bin, *JVM_OPTIONS, f"-Dlog4j2.configurationFile={logging_config}"]
         if not (self.data_dir / "meta.properties").exists():

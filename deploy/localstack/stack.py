@@ -90,6 +90,9 @@ class Child:
     port: int
     log_path: Path
     schema: str = ""
+    service: str = ""
+    """The service this process is a replica of (``router`` for ``router#2``): its Kafka
+    principal, database role and consumer groups are the service's. Empty: ``name``."""
     process: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
     failures: int = 0
@@ -110,6 +113,16 @@ class Child:
         return self.process.pid if self.process else None
 
     @property
+    def service_name(self) -> str:
+        return self.service or self.name
+
+    @property
+    def is_replica(self) -> bool:
+        """A second or later replica: the first applies the migrations, and owns the
+        service's address in ``stack.json``."""
+        return self.service_name != self.name
+
+    @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
@@ -121,6 +134,16 @@ class Options:
     ephemeral: bool = False
     database_url: str | None = None
     kafka_bootstrap_servers: str | None = None
+    routers: int = 1
+    """Router processes: one consumer group, the partitions split between them."""
+    adapter_replicas: int = 1
+    """Processes per provider adapter, each serving the provider API on its own port."""
+
+
+def replica_name(service: str, number: int) -> str:
+    """The process name of a service's ``number``th replica (from 1): the first keeps the
+    service's own name (``router``), the others add ``#n`` (``router#2``)."""
+    return service if number == 1 else f"{service}#{number}"
 
 
 @dataclass
@@ -330,6 +353,7 @@ class Stack:
         self.children = self._plan_children()
         self._write_env_files()
         self.say("Applying database migrations ...")
+        migrating = [child for child in self.children if not child.is_replica]
         migrations = [
             subprocess.Popen(
                 [sys.executable, "-m", child.module, "migrate"],
@@ -338,9 +362,9 @@ class Stack:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
             )
-            for child in self.children
+            for child in migrating
         ]
-        for child, process in zip(self.children, migrations, strict=True):
+        for child, process in zip(migrating, migrations, strict=True):
             output, _ = process.communicate(timeout=120)
             if process.returncode != 0:
                 raise StartupFailed(
@@ -436,6 +460,7 @@ class Stack:
                     schema=f"adapter_{service.value.lower()}",
                 )
             )
+        children = self._with_replicas(children)
         # Loopback receivers are allowed here, but never on a port of the hub's own: every
         # service knows every other's address (the database and broker are in their settings).
         own = ",".join(f"127.0.0.1:{child.port}" for child in children)
@@ -452,6 +477,36 @@ class Stack:
                 child.env["TELEMETRY_SPANS_FILE"] = str(Path(spans_dir) / f"{child.name}.jsonl")
         return children
 
+    def _with_replicas(self, children: list[Child]) -> list[Child]:
+        """Each service followed by its further replicas (``Options.routers``,
+        ``Options.adapter_replicas``): the same settings on a port of its own, a log of its
+        own, and the same consumer groups, so that Kafka splits the partitions between them
+        (as more pods of one Deployment would)."""
+        planned: list[Child] = []
+        for child in children:
+            planned.append(child)
+            if child.name == "router":
+                count = self.options.routers
+            elif child.name.startswith("provider_adapter."):
+                count = self.options.adapter_replicas
+            else:
+                count = 1
+            for number in range(2, count + 1):
+                name = replica_name(child.name, number)
+                port = portlib.free_port()
+                planned.append(
+                    Child(
+                        name,
+                        child.module,
+                        {**child.env, "HTTP_PORT": str(port)},
+                        port,
+                        self.logs_dir / f"{name}.log",
+                        schema=child.schema,
+                        service=child.name,
+                    )
+                )
+        return planned
+
     def _external_kafka_principal(self) -> dict[str, str]:
         """For a broker of someone else's: the one principal the environment names."""
         names = ("KAFKA_SECURITY_PROTOCOL", "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD")
@@ -463,7 +518,7 @@ class Stack:
     def _give_principal(self, child: Child) -> None:
         """The child's own Kafka principal; its password as a secret file, read by the
         settings (``HUB_SECRETS_DIR``) as in a container."""
-        username = BY_NAME[child.name].username
+        username = BY_NAME[child.service_name].username
         directory = self.state_dir / "secrets" / child.name
         directory.mkdir(parents=True, exist_ok=True)
         directory.chmod(0o700)
@@ -598,6 +653,14 @@ class Stack:
                 "supervisor": os.getpid(),
             },
             "logs_dir": str(self.logs_dir),
+            # Scale-out (make run ROUTERS=3 ADAPTER_REPLICAS=2): each service's processes,
+            # the first (the service's own name) first, and each process's own address.
+            "replicas": {
+                c.name: [r.name for r in self.children if r.service_name == c.name]
+                for c in self.children
+                if not c.is_replica
+            },
+            "process_urls": {c.name: c.url for c in self.children},
         }
         if self.kafka_passwords:
             description["kafka_security"] = self._kafka_security()
@@ -617,7 +680,7 @@ class Stack:
         return {
             "security_protocol": "SASL_PLAINTEXT",
             "sasl_mechanism": SASL_MECHANISM,
-            "principals": {c.name: entry(BY_NAME[c.name].username) for c in self.children},
+            "principals": {c.name: entry(BY_NAME[c.service_name].username) for c in self.children},
             "tools": {
                 "dead_letters": entry(BY_NAME["dead_letters"].username),
                 "admin": {"username": ADMIN, "password": self.kafka_admin.password},
@@ -657,6 +720,7 @@ class Stack:
         lines += portals.summary(d["provider_portal_urls"], d["portal_administrators"]["IDVA"])
         lines += [
             f"  router               {d['router_url']}/readyz",
+            *self._replica_summary(),
             f"  Kafka                {d['kafka_bootstrap_servers']}",
             f"  PostgreSQL           {_redact(d['database_url'])}",
             f"  tokens and keys      {self._display(self.stack_file)}",
@@ -665,6 +729,13 @@ class Stack:
             "",
         ]
         self.say("\n".join(lines))
+
+    def _replica_summary(self) -> list[str]:
+        return [
+            f"  {service:<20} {len(names)} processes sharing its consumer groups"
+            for service, names in self.stack_description()["replicas"].items()
+            if len(names) > 1
+        ]
 
     # ---- shutdown -----------------------------------------------------------------------
     def _shutdown(self) -> None:

@@ -114,7 +114,9 @@ def make_broker(
     )
     access = KafkaAccess.of(settings)
     return KafkaBroker(
-        access.bootstrap_servers,
+        # A list: FastStream takes a string as one server, so "kafka-1:9092,kafka-2:9092"
+        # (what aiokafka itself splits) would be one unresolvable host name.
+        [server.strip() for server in access.bootstrap_servers.split(",") if server.strip()],
         security=access.faststream_security(),
         middlewares=middlewares,
         client_id=client_id,

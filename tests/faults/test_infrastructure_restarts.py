@@ -1,36 +1,38 @@
-"""The broker and the database killed under load, on a hub of the test's own, and started
-again by the supervisor: the broker on its log (topics, records and committed offsets kept),
-the database on its data; while PostgreSQL is down intake answers 503 with Retry-After, never
-a 500, and recovers without a restart. Every referral reaches its provider exactly once."""
+"""The broker and the database killed under load, on the fault suite's scaled-out hub, and
+started again by the supervisor: the broker on its log (topics, records and committed offsets
+kept, so nothing needs re-driving), or on an empty log directory (reconciliation re-drives what
+only the lost log held); the database on its data, while intake answers 503 with Retry-After,
+never a 500, and recovers without a restart. Every referral reaches its provider exactly
+once."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import shutil
 import signal
 from collections.abc import Iterator
 from concurrent.futures import Future
-from pathlib import Path
+from contextlib import contextmanager
 
+import asyncpg
 import pytest
 
 from schemas.codes import Service
+from schemas.topics import REFERRAL_RECEIVED
 from tests.support.faults import (
     Submitter,
     assert_each_reached_its_provider_once,
     assert_outboxes_drain,
     in_background,
+    redriven,
 )
 from tests.support.referrals import high_risk_da, referral
-from tests.support.stack import RunningStack, running_stack
+from tests.support.stack import RunningStack
 from tests.support.waiting import eventually_sync
 
 BURST = 30
-
-
-@pytest.fixture(scope="module")
-def own_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    with running_stack(Path(tmp_path_factory.mktemp("faulty-hub"))) as stack:
-        yield stack
+BACKLOG = 8
 
 
 def _kill_infrastructure_midway(
@@ -40,34 +42,103 @@ def _kill_infrastructure_midway(
         eventually_sync(lambda: len(submitted) >= BURST // 3, timeout=120)
         pid: int = hub.info()["infrastructure"][which]
         os.kill(pid, signal.SIGKILL)
-        eventually_sync(
-            lambda: hub.info()["infrastructure"][which] != pid,
-            timeout=60,
-            what=f"the supervisor to restart {which}",
-        )
+        _restarted(hub, which, pid)
 
     return in_background(kill)
 
 
-def test_broker_killed_and_restarted_on_its_log(own_hub: RunningStack) -> None:
-    submitter = Submitter(own_hub.staff())
+def _restarted(hub: RunningStack, which: str, pid: int) -> None:
+    eventually_sync(
+        lambda: hub.info()["infrastructure"][which] != pid,
+        timeout=90,
+        what=f"the supervisor to restart {which}",
+    )
+
+
+def test_broker_killed_and_restarted_on_its_log(scaled_hub: RunningStack) -> None:
+    submitter = Submitter(scaled_hub.staff())
     submitted: list[str] = []
-    killer = _kill_infrastructure_midway(own_hub, "kafka", submitted)
+    killer = _kill_infrastructure_midway(scaled_hub, "kafka", submitted)
     for n in range(BURST):
         submitted.append(submitter.submit(high_risk_da(crime_reference=f"B/{n}")))
     killer.result(timeout=120)  # killed, and started again
     assert set(submitter.answers) <= {202}  # the outbox held the events while the broker was away
-    assert_each_reached_its_provider_once(own_hub, submitted, Service.IDVA, timeout=180)
-    assert_outboxes_drain(own_hub)
+    assert_each_reached_its_provider_once(scaled_hub, submitted, Service.IDVA, timeout=180)
+    assert_outboxes_drain(scaled_hub)
+    # The log kept every record and offset: every hop delivered on its own.
+    assert redriven(scaled_hub, submitted) == {}
 
 
-def test_database_restart(own_hub: RunningStack) -> None:
-    submitter = Submitter(own_hub.staff())
+@contextmanager
+def _routers_frozen(hub: RunningStack) -> Iterator[None]:
+    """Every router process stopped (SIGSTOP) until the block ends: what intake publishes
+    meanwhile waits on the broker, unread."""
+    info = hub.info()
+    pids = [info["processes"][name] for name in info["replicas"]["router"]]
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+
+
+async def _published(database_url: str, referral_ids: list[str]) -> int:
+    conn = await asyncpg.connect(database_url)
+    try:
+        return int(
+            await conn.fetchval(
+                """SELECT count(*) FROM intake.outbox WHERE topic = $1
+                   AND key = ANY($2::text[]) AND published_at IS NOT NULL""",
+                REFERRAL_RECEIVED,
+                referral_ids,
+            )
+        )
+    finally:
+        await conn.close()
+
+
+@pytest.mark.parametrize("log", ["kept", "deleted"])
+def test_broker_restarted_with_a_backlog_only_it_held(scaled_hub: RunningStack, log: str) -> None:
+    """Referrals published while no router reads, so that the broker alone holds them; then
+    the broker is killed, and started again on its log or on an empty log directory."""
+    submitter = Submitter(scaled_hub.staff())
+    database_url = scaled_hub.info()["database_url"]
+    with _routers_frozen(scaled_hub):
+        backlog = [
+            submitter.submit(high_risk_da(crime_reference=f"L/{log}/{n}")) for n in range(BACKLOG)
+        ]
+        eventually_sync(
+            lambda: asyncio.run(_published(database_url, backlog)) == BACKLOG,
+            timeout=60,
+            what="intake to publish the backlog",
+        )
+        pid: int = scaled_hub.info()["infrastructure"]["kafka"]
+        data = scaled_hub.state_dir / "kafka" / "data"
+        lost = data.with_name("data.lost")
+        if log == "deleted":
+            data.rename(lost)  # at once, from under the running broker, then deleted
+        os.kill(pid, signal.SIGKILL)
+    shutil.rmtree(lost, ignore_errors=True)
+    _restarted(scaled_hub, "kafka", pid)
+    after = [submitter.submit(high_risk_da(crime_reference=f"A/{log}/{n}")) for n in range(4)]
+    assert_each_reached_its_provider_once(scaled_hub, backlog + after, Service.IDVA, timeout=240)
+    assert_outboxes_drain(scaled_hub)
+    redrives = redriven(scaled_hub, backlog)
+    if log == "kept":
+        assert redrives == {}, "re-driven though the broker kept them"
+    else:
+        assert redrives.get("unrouted") == BACKLOG, redrives  # each one the broker forgot
+
+
+def test_database_restart(scaled_hub: RunningStack) -> None:
+    submitter = Submitter(scaled_hub.staff())
     submitted: list[str] = []
-    killer = _kill_infrastructure_midway(own_hub, "postgres", submitted)
+    killer = _kill_infrastructure_midway(scaled_hub, "postgres", submitted)
     for n in range(BURST):
         submitted.append(submitter.submit(referral(crime_reference=f"P/{n}")))
     killer.result(timeout=120)  # killed, and started again
     assert set(submitter.answers) <= {0, 202, 503}, dict(submitter.answers)
-    assert_each_reached_its_provider_once(own_hub, submitted, Service.VAL, timeout=180)
-    assert_outboxes_drain(own_hub)
+    assert_each_reached_its_provider_once(scaled_hub, submitted, Service.VAL, timeout=180)
+    assert_outboxes_drain(scaled_hub)

@@ -145,3 +145,25 @@ def assert_outboxes_drain(hub: RunningStack, timeout: float = 60.0) -> None:
         interval=0.5,
         what="every outbox to be published",
     )
+
+
+async def _redriven(database_url: str, referral_ids: list[str]) -> dict[str, int]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch(
+            """SELECT stage, count(*)::int AS n FROM intake.reconciliation
+               WHERE subject = ANY($1::uuid[])
+                  OR subject IN (SELECT route_id FROM intake.routes
+                                 WHERE referral_id = ANY($1::uuid[]))
+               GROUP BY stage""",
+            referral_ids,
+        )
+    finally:
+        await conn.close()
+    return {r["stage"]: r["n"] for r in rows}
+
+
+def redriven(hub: RunningStack, referral_ids: list[str]) -> dict[str, int]:
+    """How many of these referrals (``unrouted``) and of their routes (``undelivered``)
+    intake's reconciliation re-drove: none, when every hop delivered on its own."""
+    return asyncio.run(_redriven(hub.info()["database_url"], referral_ids))

@@ -142,9 +142,10 @@ def stop(stack: RunningStack) -> int:
 
 @contextmanager
 def running_stack(
-    state_dir: Path, env_overrides: dict[str, str] | None = None
+    state_dir: Path, env_overrides: dict[str, str] | None = None, extra_args: tuple[str, ...] = ()
 ) -> Iterator[RunningStack]:
-    stack = start(state_dir, env_overrides=env_overrides)
+    """``extra_args``: more of ``make run``'s options (``--routers 3``)."""
+    stack = start(state_dir, *extra_args, env_overrides=env_overrides)
     try:
         yield stack
     finally:
