@@ -69,6 +69,18 @@ MESSAGES: dict[str, tuple[str, type[BaseModel], str]] = {
         "A missed clock that escalates the route (its provider is reminded; a second one "
         "re-routes it).",
     ),
+    events.PERSONAL_DATA_ERASED: (
+        "PersonalDataErased",
+        events.PersonalDataErased,
+        "Intake erased the referral's personal data: every provider's work items for it leave "
+        "the queue, pushes not yet delivered are withdrawn, later steps answer 410.",
+    ),
+    events.CONTACT_CHANGED: (
+        "ContactChanged",
+        events.ContactChanged,
+        "Staff changed the person's contact details: which fields (never their values); a "
+        "provider must read the details again before contacting the person.",
+    ),
 }
 
 TOPIC_TYPES: dict[str, tuple[str, ...]] = {
@@ -76,7 +88,8 @@ TOPIC_TYPES: dict[str, tuple[str, ...]] = {
     topics.REFERRAL_REASSESS: (events.REFERRAL_REASSESS,),
     topics.REFERRAL_ROUTED: (events.REFERRAL_ROUTED,),
     topics.REFERRAL_STATUS: (events.ROUTE_STATUS,),
-    topics.REFERRAL_SLA: (events.SLA_BREACHED, events.ESCALATED),
+    topics.REFERRAL_SLA: (events.SLA_BREACHED, events.ESCALATED, events.PERSONAL_DATA_ERASED),
+    topics.REFERRAL_CONTACT: (events.CONTACT_CHANGED,),
     **{topics.queue_for(s): (events.WORK_ITEM, events.WORK_ITEM_CANCELLED) for s in Service},
 }
 

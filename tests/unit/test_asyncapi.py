@@ -13,7 +13,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from schemas import asyncapi, topics
+from schemas import asyncapi, events, topics
 from schemas.bus_access import PRINCIPALS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,3 +65,22 @@ def test_every_topic_and_who_sends_and_receives_it_is_there() -> None:
         assert envelope["properties"]["specversion"] == {"const": "1.0"}
         assert envelope["properties"]["data"]["$ref"].startswith("#/components/schemas/")
         assert message["bindings"]["kafka"]["key"]["format"] == "uuid"
+
+
+def _event_classes(base: type[events.Event] = events.Event) -> list[type[events.Event]]:
+    found: list[type[events.Event]] = []
+    for kind in base.__subclasses__():
+        found += [kind, *_event_classes(kind)]
+    return found
+
+
+def test_every_event_class_is_documented_on_its_topic() -> None:
+    """A new event class (with its type and topic) appears in the document without anyone
+    remembering to add it: its message, on its topic's channel."""
+    document = asyncapi.document()
+    channels = {c["address"]: c for c in document["channels"].values()}
+    for kind in _event_classes():
+        assert kind.TYPE in asyncapi.MESSAGES, kind.__name__
+        topic = getattr(kind, "TOPIC", None)  # a work item's topic is its service's queue
+        if topic is not None:
+            assert kind.TYPE in channels[topic]["description"], (kind.__name__, topic)

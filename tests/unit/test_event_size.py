@@ -14,6 +14,7 @@ from schemas.topics import (
     EVENT_MAX_BYTES,
     MESSAGE_MAX_BYTES,
     PRODUCER_MAX_REQUEST_BYTES,
+    REFERRAL_RECEIVED,
     REQUEST_EVENT_MAX_BYTES,
     topic_config,
 )
@@ -41,7 +42,7 @@ def _refusal(data: dict[str, Any]) -> outbox.EventTooLarge | None:
 
 
 def test_the_limits_derive_from_the_brokers_one_setting() -> None:
-    assert topic_config("referral.received.v1", 3)["max.message.bytes"] == str(MESSAGE_MAX_BYTES)
+    assert topic_config(REFERRAL_RECEIVED, 3)["max.message.bytes"] == str(MESSAGE_MAX_BYTES)
     assert REQUEST_EVENT_MAX_BYTES < EVENT_MAX_BYTES < PRODUCER_MAX_REQUEST_BYTES
     assert PRODUCER_MAX_REQUEST_BYTES < MESSAGE_MAX_BYTES
     # A request under intake's 1 MiB body limit can cause an event over the limit.
