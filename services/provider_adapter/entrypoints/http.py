@@ -256,7 +256,7 @@ async def _guarded(call: Awaitable[Any]) -> Any:
         )
 
 
-@router.post("/v1/referrals/{referral_id}/acknowledge", responses=problems(409))
+@router.post("/v1/referrals/{referral_id}/acknowledge", responses=problems(409, 410))
 async def acknowledge(referral_id: uuid.UUID, body: Acknowledgement, adapter: Provider) -> Any:
     return await _guarded(
         work_items.acknowledge(
@@ -269,7 +269,7 @@ async def acknowledge(referral_id: uuid.UUID, body: Acknowledgement, adapter: Pr
     )
 
 
-@router.post("/v1/referrals/{referral_id}/contact-attempts", responses=problems(409))
+@router.post("/v1/referrals/{referral_id}/contact-attempts", responses=problems(409, 410))
 async def contact_attempt(referral_id: uuid.UUID, body: ContactAttemptIn, adapter: Provider) -> Any:
     return await _guarded(
         work_items.record_contact_attempt(
@@ -278,7 +278,7 @@ async def contact_attempt(referral_id: uuid.UUID, body: ContactAttemptIn, adapte
     )
 
 
-@router.post("/v1/referrals/{referral_id}/outcome", responses=problems(409))
+@router.post("/v1/referrals/{referral_id}/outcome", responses=problems(409, 410))
 async def outcome(referral_id: uuid.UUID, body: OutcomeIn, adapter: Provider) -> Any:
     return await _guarded(
         work_items.record_outcome(

@@ -673,7 +673,7 @@ async def erase(
         return _conflict(exc)
 
 
-@router.patch("/v1/referrals/{referral_id}/contact")
+@router.patch("/v1/referrals/{referral_id}/contact", responses=problems(409, 410))
 async def change_contact(
     referral_id: uuid.UUID,
     body: ContactChange,
@@ -720,7 +720,7 @@ async def change_contact(
     }
 
 
-@router.get("/v1/subject-access")
+@router.get("/v1/subject-access", responses=problems(404))
 async def subject_access_export(
     request: Request,
     principal: MayExportSubjectAccess,
