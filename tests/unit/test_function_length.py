@@ -16,10 +16,6 @@ CHECKED = ("services", "schemas")
 MAX_LINES = 60
 
 PENDING: dict[str, str] = {
-    "services/plumbing/kafka.py:subscribe": (
-        "the consumer wrapper becomes a class of small steps in the unit-of-work change "
-        "(issue 17, another engineer's part)"
-    ),
     "services/referral_intake/handlers/decisions.py:_record_decision": (
         "a consumer handler: loses its inbox and transaction to the consumer wrapper in the "
         "unit-of-work change first (issue 17, another engineer's part)"

@@ -220,7 +220,6 @@ async def _settle(
 ) -> None:
     now = datetime.now(UTC)
     attempts = row["attempts"] + 1
-    policy = _policy(adapter)
     status_code, error = answer.status_code, answer.error
     verdict = delivery.verdict(status_code)
     async with adapter.pool.acquire() as conn, conn.transaction():
@@ -250,47 +249,70 @@ async def _settle(
             )
             return
         if verdict is Verdict.DELIVERED:
-            WEBHOOK_ATTEMPTS.labels(adapter.service.value, "delivered").inc()
-            await repo.finish_delivery(
-                conn,
-                row["webhook_id"],
-                state="delivered",
-                attempts=attempts,
-                next_attempt_at=None,
-                error=None,
-                at=now,
-            )
-            if row["kind"] == "created":
-                await _step(conn, adapter, row["route_id"], "delivered", lifecycle.on_viewed, now)
+            await _delivered(conn, adapter, row, attempts, now)
             return
-        WEBHOOK_ATTEMPTS.labels(adapter.service.value, "failed").inc()
-        first = current["first_attempt_at"] or now
-        if policy.gives_up(first, now):
-            await _end(
-                conn,
-                adapter,
-                row,
-                "failed",
-                attempts,
-                error,
-                now,
-                step="delivery_failed",
-                reason="webhook_undeliverable",
-            )
-            return
-        next_attempt = policy.next_attempt(attempts, now, retry_after=answer.retry_after)
-        if verdict is Verdict.THROTTLE:
-            # The receiver is rate-limiting or overloaded: nothing goes to it until then.
-            await repo.pause_webhook(conn, url, next_attempt)
-        await repo.finish_delivery(
+        await _not_delivered(conn, adapter, url, row, current, answer, verdict, attempts, now)
+
+
+async def _delivered(
+    conn: Connection, adapter: Adapter, row: asyncpg.Record, attempts: int, now: datetime
+) -> None:
+    WEBHOOK_ATTEMPTS.labels(adapter.service.value, "delivered").inc()
+    await repo.finish_delivery(
+        conn,
+        row["webhook_id"],
+        state="delivered",
+        attempts=attempts,
+        next_attempt_at=None,
+        error=None,
+        at=now,
+    )
+    if row["kind"] == "created":
+        await _step(conn, adapter, row["route_id"], "delivered", lifecycle.on_viewed, now)
+
+
+async def _not_delivered(
+    conn: Connection,
+    adapter: Adapter,
+    url: str,
+    row: asyncpg.Record,
+    current: asyncpg.Record,
+    answer: Answer,
+    verdict: Verdict,
+    attempts: int,
+    now: datetime,
+) -> None:
+    """A failed attempt: given up after the policy's period, else tried again at the next
+    attempt's time (the receiver's pacing honoured: a throttling answer pauses the webhook)."""
+    policy = _policy(adapter)
+    WEBHOOK_ATTEMPTS.labels(adapter.service.value, "failed").inc()
+    first = current["first_attempt_at"] or now
+    if policy.gives_up(first, now):
+        await _end(
             conn,
-            row["webhook_id"],
-            state="pending",
-            attempts=attempts,
-            next_attempt_at=next_attempt,
-            error=error,
-            at=now,
+            adapter,
+            row,
+            "failed",
+            attempts,
+            answer.error,
+            now,
+            step="delivery_failed",
+            reason="webhook_undeliverable",
         )
+        return
+    next_attempt = policy.next_attempt(attempts, now, retry_after=answer.retry_after)
+    if verdict is Verdict.THROTTLE:
+        # The receiver is rate-limiting or overloaded: nothing goes to it until then.
+        await repo.pause_webhook(conn, url, next_attempt)
+    await repo.finish_delivery(
+        conn,
+        row["webhook_id"],
+        state="pending",
+        attempts=attempts,
+        next_attempt_at=next_attempt,
+        error=answer.error,
+        at=now,
+    )
 
 
 async def _disable(
