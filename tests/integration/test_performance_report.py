@@ -502,7 +502,7 @@ async def test_erasing_personal_data_leaves_the_report_as_it_was(
     pool: asyncpg.Pool, seeded: Seeder, q3: dict[str, Any]
 ) -> None:
     await erasure.erase(
-        pool, TEST_VAULT, seeded.ids["R1"], reason="the data subject asked", actor="supervisor"
+        pool, TEST_VAULT, seeded.ids["R1"], reason="data_subject_request", actor="supervisor"
     )
     assert await reports.performance(pool, Q3, now=NOW) == q3
 

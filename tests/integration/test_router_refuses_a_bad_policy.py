@@ -26,6 +26,7 @@ def test_router_will_not_start_on_a_policy_naming_an_unknown_service(tmp_path: P
         **os.environ,
         "POLICY_DIR": str(tmp_path),
         "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/x",
+        "KAFKA_BOOTSTRAP_SERVERS": "broker.invalid:9092",  # never reached: the policy fails first
     }
     started = subprocess.run(
         [sys.executable, "-m", "services.router"],
