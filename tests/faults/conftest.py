@@ -6,6 +6,7 @@ database (the ``hub`` fixture stays unharmed for the rest)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -15,8 +16,9 @@ ROUTERS = 3
 ADAPTER_REPLICAS = 2
 
 
-@pytest.fixture(scope="session")
-def scaled_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+@contextmanager
+def scaled_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    """A hub scaled out as ``make run ROUTERS=3 ADAPTER_REPLICAS=2``, in a folder of its own."""
     # Reconciliation waits longer than a broker takes to restart on its log, so that a
     # re-drive means something was lost, and the tests can tell.
     settings = {"RECONCILE_AFTER_SECONDS": "60"}
@@ -25,4 +27,10 @@ def scaled_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStac
         env_overrides=settings,
         extra_args=("--routers", str(ROUTERS), "--adapter-replicas", str(ADAPTER_REPLICAS)),
     ) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="session")
+def scaled_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    with scaled_stack(tmp_path_factory) as stack:
         yield stack

@@ -20,6 +20,7 @@ import pytest
 
 from schemas.codes import Service
 from schemas.topics import REFERRAL_RECEIVED
+from tests.faults.conftest import scaled_stack
 from tests.support.faults import (
     Submitter,
     assert_each_reached_its_provider_once,
@@ -33,6 +34,14 @@ from tests.support.waiting import eventually_sync
 
 BURST = 30
 BACKLOG = 8
+
+
+@pytest.fixture(scope="module")
+def restart_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    """A scaled hub of these tests' own: after its broker's log is deleted, the scale-out
+    tests' checks of who holds which partition would start from a group still re-forming."""
+    with scaled_stack(tmp_path_factory) as stack:
+        yield stack
 
 
 def _kill_infrastructure_midway(
@@ -55,18 +64,18 @@ def _restarted(hub: RunningStack, which: str, pid: int) -> None:
     )
 
 
-def test_broker_killed_and_restarted_on_its_log(scaled_hub: RunningStack) -> None:
-    submitter = Submitter(scaled_hub.staff())
+def test_broker_killed_and_restarted_on_its_log(restart_hub: RunningStack) -> None:
+    submitter = Submitter(restart_hub.staff())
     submitted: list[str] = []
-    killer = _kill_infrastructure_midway(scaled_hub, "kafka", submitted)
+    killer = _kill_infrastructure_midway(restart_hub, "kafka", submitted)
     for n in range(BURST):
         submitted.append(submitter.submit(high_risk_da(crime_reference=f"B/{n}")))
     killer.result(timeout=120)  # killed, and started again
     assert set(submitter.answers) <= {202}  # the outbox held the events while the broker was away
-    assert_each_reached_its_provider_once(scaled_hub, submitted, Service.IDVA, timeout=180)
-    assert_outboxes_drain(scaled_hub)
+    assert_each_reached_its_provider_once(restart_hub, submitted, Service.IDVA, timeout=180)
+    assert_outboxes_drain(restart_hub)
     # The log kept every record and offset: every hop delivered on its own.
-    assert redriven(scaled_hub, submitted) == {}
+    assert redriven(restart_hub, submitted) == {}
 
 
 @contextmanager
@@ -100,12 +109,12 @@ async def _published(database_url: str, referral_ids: list[str]) -> int:
 
 
 @pytest.mark.parametrize("log", ["kept", "deleted"])
-def test_broker_restarted_with_a_backlog_only_it_held(scaled_hub: RunningStack, log: str) -> None:
+def test_broker_restarted_with_a_backlog_only_it_held(restart_hub: RunningStack, log: str) -> None:
     """Referrals published while no router reads, so that the broker alone holds them; then
     the broker is killed, and started again on its log or on an empty log directory."""
-    submitter = Submitter(scaled_hub.staff())
-    database_url = scaled_hub.info()["database_url"]
-    with _routers_frozen(scaled_hub):
+    submitter = Submitter(restart_hub.staff())
+    database_url = restart_hub.info()["database_url"]
+    with _routers_frozen(restart_hub):
         backlog = [
             submitter.submit(high_risk_da(crime_reference=f"L/{log}/{n}")) for n in range(BACKLOG)
         ]
@@ -114,31 +123,31 @@ def test_broker_restarted_with_a_backlog_only_it_held(scaled_hub: RunningStack, 
             timeout=60,
             what="intake to publish the backlog",
         )
-        pid: int = scaled_hub.info()["infrastructure"]["kafka"]
-        data = scaled_hub.state_dir / "kafka" / "data"
+        pid: int = restart_hub.info()["infrastructure"]["kafka"]
+        data = restart_hub.state_dir / "kafka" / "data"
         lost = data.with_name("data.lost")
         if log == "deleted":
             data.rename(lost)  # at once, from under the running broker, then deleted
         os.kill(pid, signal.SIGKILL)
     shutil.rmtree(lost, ignore_errors=True)
-    _restarted(scaled_hub, "kafka", pid)
+    _restarted(restart_hub, "kafka", pid)
     after = [submitter.submit(high_risk_da(crime_reference=f"A/{log}/{n}")) for n in range(4)]
-    assert_each_reached_its_provider_once(scaled_hub, backlog + after, Service.IDVA, timeout=240)
-    assert_outboxes_drain(scaled_hub)
-    redrives = redriven(scaled_hub, backlog)
+    assert_each_reached_its_provider_once(restart_hub, backlog + after, Service.IDVA, timeout=240)
+    assert_outboxes_drain(restart_hub)
+    redrives = redriven(restart_hub, backlog)
     if log == "kept":
         assert redrives == {}, "re-driven though the broker kept them"
     else:
         assert redrives.get("unrouted") == BACKLOG, redrives  # each one the broker forgot
 
 
-def test_database_restart(scaled_hub: RunningStack) -> None:
-    submitter = Submitter(scaled_hub.staff())
+def test_database_restart(restart_hub: RunningStack) -> None:
+    submitter = Submitter(restart_hub.staff())
     submitted: list[str] = []
-    killer = _kill_infrastructure_midway(scaled_hub, "postgres", submitted)
+    killer = _kill_infrastructure_midway(restart_hub, "postgres", submitted)
     for n in range(BURST):
         submitted.append(submitter.submit(referral(crime_reference=f"P/{n}")))
     killer.result(timeout=120)  # killed, and started again
     assert set(submitter.answers) <= {0, 202, 503}, dict(submitter.answers)
-    assert_each_reached_its_provider_once(scaled_hub, submitted, Service.VAL, timeout=180)
-    assert_outboxes_drain(scaled_hub)
+    assert_each_reached_its_provider_once(restart_hub, submitted, Service.VAL, timeout=180)
+    assert_outboxes_drain(restart_hub)
