@@ -18,6 +18,7 @@ from services.plumbing.kafka_access import KafkaAccess
 from tests.integration.test_outbox_and_consumer import _event, _settings
 from tests.support.infra import fresh_topic
 from tests.support.kafka_reader import read_all
+from tests.support.waiting import until
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=20),
@@ -75,10 +76,7 @@ async def _exercise(
             await broker.publish(payload, topic=topic, key=key)
         good = _event(uuid.UUID(key.decode()), 1, topic)
         await broker.publish(json.dumps(good.envelope).encode(), topic=topic, key=key)
-        deadline = asyncio.get_running_loop().time() + 30
-        while good.event_id not in applied:
-            assert asyncio.get_running_loop().time() < deadline, "the consumer stopped"
-            await asyncio.sleep(0.05)
+        await until(lambda: good.event_id in applied, timeout=30, what="the consumer to go on")
     finally:
         await broker.stop()
         await pool.close()

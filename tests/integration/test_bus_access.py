@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -33,6 +34,7 @@ from schemas.bus_access import PRINCIPALS, Principal, all_groups
 from schemas.topics import all_topics
 from services.plumbing.kafka_access import KafkaAccess
 from services.plumbing.topics_admin import admin_client
+from tests.support.waiting import eventually
 
 GROUP_AUTHORIZATION_FAILED = 30
 MEMBER_ID_REQUIRED = 79
@@ -97,23 +99,22 @@ async def _can_read(consumer: AIOKafkaConsumer, topic: str) -> bool:
 async def _can_join(admin: AIOKafkaAdminClient, group: str) -> bool:
     """JoinGroup as a new member: the coordinator checks READ on the group first, then asks
     a new member for its id (so an allowed join leaves no member behind)."""
-    deadline = asyncio.get_running_loop().time() + 30
-    while True:
+
+    async def answer() -> Any:
+        """The coordinator's answer to a JoinGroup, or None while it is not ready (the
+        offsets topic being made, or still loading on a busy machine)."""
         try:
             coordinator = await admin.find_coordinator(group)
-        except GroupAuthorizationFailedError:
-            return False
-        except GroupCoordinatorNotAvailableError:  # the offsets topic is being made
-            assert asyncio.get_running_loop().time() < deadline, "no group coordinator"
-            await asyncio.sleep(0.2)
-            continue
+        except GroupCoordinatorNotAvailableError:
+            return None
         request = JoinGroupRequest_v5(group, 10_000, 10_000, "", None, "consumer", [("range", b"")])
         response = await admin._send_request_to_node(coordinator, _Fixed(request))
-        # A coordinator still loading the offsets topic answers "try again" (a busy machine).
-        if response.error_code != COORDINATOR_LOAD_IN_PROGRESS:
-            break
-        assert asyncio.get_running_loop().time() < deadline, "group coordinator still loading"
-        await asyncio.sleep(0.2)
+        return None if response.error_code == COORDINATOR_LOAD_IN_PROGRESS else response
+
+    try:
+        response = await eventually(answer, timeout=30, interval=0.2, what="a group coordinator")
+    except GroupAuthorizationFailedError:
+        return False
     assert response.error_code in (0, MEMBER_ID_REQUIRED, GROUP_AUTHORIZATION_FAILED), (
         group,
         response.error_code,
