@@ -21,7 +21,7 @@ WITHDRAWABLE = frozenset({ConsentStatus.GIVEN.value, ConsentStatus.NOT_ASKED.val
 """Consent on record that a withdrawal can end: given, or not yet asked."""
 
 
-def refusal(change: ConsentChange, *, on_record: str, routed: bool) -> str | None:
+def refusal(change: ConsentChange, *, on_record: str | None, routed: bool) -> str | None:
     """Why ``change`` cannot be recorded now, as a sentence for the caller; None when it can.
     ``on_record`` is the referral's consent status; ``routed``, whether the router's first
     decision has arrived (until then there is nothing to re-assess)."""

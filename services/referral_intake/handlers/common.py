@@ -7,14 +7,13 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-import asyncpg
-
 from schemas import events
-from schemas.codes import TERMINAL_ROUTE_STATUSES, ReferralStatus, RouteStatus, Trigger
+from schemas.codes import TERMINAL_ROUTE_STATUSES, ReferralStatus, RejectionReason, Trigger
 from services.plumbing.db import Connection
 from services.plumbing.events import outgoing
 from services.plumbing.outbox import OutgoingEvent
-from services.referral_intake.adapters import repository as repo
+from services.referral_intake.adapters import referrals as referral_store
+from services.referral_intake.adapters import routes as route_store
 from services.referral_intake.domain.lifecycle import referral_status
 
 SOURCE = "referral_intake"
@@ -36,23 +35,38 @@ class Conflict(Exception):
 
 
 async def refresh_referral_status(conn: Connection, referral_id: uuid.UUID, at: datetime) -> None:
-    decision = await repo.referral_decision(conn, referral_id)
+    decision = await referral_store.decision(conn, referral_id)
     decided = ReferralStatus(decision["status"]) if decision else None
-    statuses = [RouteStatus(s) for s in await repo.route_statuses(conn, referral_id)]
+    statuses = [r.status for r in await route_store.read(conn, referral_id=referral_id)]
     held = bool(decision and decision.get("held_routes"))
     status = referral_status(decided, statuses, held)
-    await repo.set_referral_status(conn, referral_id, status.value, at)
+    await referral_store.set_status(conn, referral_id, status.value, at)
 
 
-def _route_view(row: asyncpg.Record) -> events.OpenRoute:
+def _route_view(route: route_store.StoredRoute) -> events.OpenRoute:
     return events.OpenRoute(
-        route_id=row["route_id"],
-        service=row["service"],
-        sub_service=row["sub_service"],
-        priority=row["priority"],
-        status=row["status"],
-        consent_basis=row["consent_basis"],
-        code_deadline=row["code_deadline"],
+        route_id=route.route_id,
+        service=route.service,
+        sub_service=route.sub_service,
+        priority=route.priority,
+        status=route.status,
+        consent_basis=route.consent_basis,
+        code_deadline=route.code_deadline,
+    )
+
+
+def route_change(
+    route: route_store.StoredRoute, rejection_reason: RejectionReason | None = None
+) -> events.RouteChange:
+    """The route a re-assessment is about (rejected, with ``rejection_reason``, or breached)."""
+    return events.RouteChange(
+        route_id=route.route_id,
+        service=route.service,
+        sub_service=route.sub_service,
+        priority=route.priority,
+        rejection_reason=rejection_reason,
+        consent_basis=route.consent_basis,
+        code_deadline=route.code_deadline,
     )
 
 
@@ -67,16 +81,14 @@ async def reassessment(
     decision_id: uuid.UUID | None = None,
 ) -> OutgoingEvent:
     """A ``referral.reassess.v1`` event carrying the referral's current facts and routes."""
-    routes = await repo.routes_of(conn, referral_id)
+    routes = await route_store.read(conn, referral_id=referral_id)
     return outgoing(
         events.ReassessmentRequested(
             trigger=trigger,
             request_id=request_id,
             facts=events.ReferralFacts.model_validate(facts),
-            open_routes=[
-                _route_view(r) for r in routes if r["status"] not in TERMINAL_ROUTE_STATUSES
-            ],
-            ended_routes=[_route_view(r) for r in routes if r["status"] in TERMINAL_ROUTE_STATUSES],
+            open_routes=[_route_view(r) for r in routes if r.status not in TERMINAL_ROUTE_STATUSES],
+            ended_routes=[_route_view(r) for r in routes if r.status in TERMINAL_ROUTE_STATUSES],
             change=change,
             decision_id=decision_id,
         ),

@@ -15,7 +15,8 @@ import asyncpg
 
 from services.plumbing import outbox
 from services.plumbing.db import Connection
-from services.referral_intake.adapters import repository as repo
+from services.referral_intake.adapters import referrals as referral_store
+from services.referral_intake.adapters import timeline as timeline_store
 from services.referral_intake.adapters.vault import Vault
 from services.referral_intake.domain import consent
 from services.referral_intake.domain.consent import ConsentChange
@@ -35,22 +36,22 @@ async def record_consent(
 ) -> dict[str, str]:
     now = datetime.now(UTC)
     async with pool.acquire() as conn, conn.transaction():
-        referral = await repo.lock_referral(conn, referral_id)
+        referral = await referral_store.get(conn, referral_id, lock=True)
         if referral is None:
             raise NotFound
         refused = consent.refusal(
-            status, on_record=referral["consent_status"], routed=referral["decision"] is not None
+            status, on_record=referral.consent_status, routed=referral.decision is not None
         )
         if refused is not None:
             raise Conflict(refused)
         facts = await record_change(
             conn,
             referral_id,
-            dict(referral["facts"]),
+            dict(referral.facts),
             vault,
             status=status,
             recorded_at=recorded_at or now,
-            recorded_by=recorded_by if referral["erased_at"] is None else None,
+            recorded_by=recorded_by if referral.erased_at is None else None,
             actor=actor,
             at=now,
         )
@@ -81,13 +82,13 @@ async def record_change(
     erased with the referral's personal data."""
     facts = dict(facts)
     facts["consent"] = consent.consent_fact(status).value
-    await repo.set_consent(conn, referral_id, facts, status, at)
+    await referral_store.set_consent(conn, referral_id, facts, status, at)
     note = None
     if recorded_by is not None:
         note = await vault.add_note(
             conn, referral_id, CONSENT_RECORDED_BY, recorded_by, author=actor
         )
-    await repo.add_consent(
+    await referral_store.add_consent(
         conn,
         referral_id,
         status=status,
@@ -95,7 +96,7 @@ async def record_change(
         recorded_by_note=note,
         actor=actor,
     )
-    await repo.add_timeline(
+    await timeline_store.add(
         conn, referral_id, consent.trigger(status).value, at, actor=actor, detail=detail
     )
     return facts

@@ -20,11 +20,13 @@ from typing import Any
 import asyncpg
 
 from schemas import events
-from schemas.codes import ContactField, ReferralStatus, RouteStatus, Source
+from schemas.codes import ContactField, ReferralStatus, Source
 from services.plumbing import outbox
 from services.plumbing.db import Connection
 from services.plumbing.events import outgoing
-from services.referral_intake.adapters import repository as repo
+from services.referral_intake.adapters import referrals as referral_store
+from services.referral_intake.adapters import routes as route_store
+from services.referral_intake.adapters import timeline as timeline_store
 from services.referral_intake.adapters.vault import Vault
 from services.referral_intake.domain.contact_change import apply_change
 from services.referral_intake.domain.lifecycle import is_open
@@ -64,14 +66,14 @@ async def change_contact(
     async with pool.acquire() as conn, conn.transaction():
         referral = await _open_referral(conn, referral_id)
         personal = await vault.read(conn, referral_id) or {}
-        facts: dict[str, Any] = dict(referral["facts"])
+        facts: dict[str, Any] = dict(referral.facts)
         contact, changed = apply_change(
             personal.get("contact"),
             change,
             source=Source(facts["source"]),
             subject_named=bool(personal.get("subject_name")),
         )
-        version = await repo.contact_version(conn, referral_id)
+        version = await referral_store.contact_version(conn, referral_id)
         if not changed:
             return Changed(referral_id, version, (), ())
         version += 1
@@ -83,8 +85,8 @@ async def change_contact(
             "safe_to_contact": contact["safe_to_contact"],
             "preferred_channel": contact["preferred_channel"],
         }
-        await repo.set_contact_changed(conn, referral_id, facts, version, now)
-        await repo.add_timeline(
+        await referral_store.set_contact_changed(conn, referral_id, facts, version, now)
+        await timeline_store.add(
             conn,
             referral_id,
             CONTACT_CHANGED,
@@ -98,12 +100,12 @@ async def change_contact(
 
 async def _open_referral(conn: Connection, referral_id: uuid.UUID) -> Any:
     """The referral, locked. Raises ``NotFound``, ``Erased`` or ``Conflict`` (closed)."""
-    referral = await repo.lock_referral(conn, referral_id)
+    referral = await referral_store.get(conn, referral_id, lock=True)
     if referral is None:
         raise NotFound
-    if referral["erased_at"] is not None:
+    if referral.erased_at is not None:
         raise Erased
-    if referral["status"] == ReferralStatus.CLOSED.value:
+    if referral.status == ReferralStatus.CLOSED.value:
         raise Conflict(
             "This referral is closed: no provider will contact the person through it. "
             "Correct the details on the person's open referral, or make a new one."
@@ -151,9 +153,9 @@ async def _tell_providers(
     returns those services."""
     told = sorted(
         {
-            r["service"]
-            for r in await repo.routes_of(conn, referral_id)
-            if is_open(RouteStatus(r["status"]))
+            r.service.value
+            for r in await route_store.read(conn, referral_id=referral_id)
+            if is_open(r.status)
         }
     )
     event = events.ContactChanged(

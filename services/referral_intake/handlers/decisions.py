@@ -16,9 +16,13 @@ from schemas.envelope import CloudEvent
 from services.plumbing import inbox, outbox
 from services.plumbing.db import Connection
 from services.plumbing.kafka import Delivered
+from services.referral_intake.adapters import overrides as override_store
+from services.referral_intake.adapters import referrals as referral_store
 from services.referral_intake.adapters import reports as report_facts
-from services.referral_intake.adapters import repository as repo
+from services.referral_intake.adapters import routes as route_store
 from services.referral_intake.adapters import statutory as statutory_referrals
+from services.referral_intake.adapters import submissions as submission_store
+from services.referral_intake.adapters import timeline as timeline_store
 from services.referral_intake.domain import timeline
 from services.referral_intake.domain.statutory import statutory
 from services.referral_intake.handlers.common import (
@@ -26,6 +30,7 @@ from services.referral_intake.handlers.common import (
     STATUS_CONSUMER,
     reassessment,
     refresh_referral_status,
+    route_change,
 )
 from services.referral_intake.handlers.submission import send_pending_reassessment
 
@@ -72,20 +77,20 @@ async def _record_decision(
         conn, ROUTED_CONSUMER, event.id, topics.REFERRAL_ROUTED
     ):
         return None
-    if not await repo.referral_exists(conn, decision.referral_id):
+    if not await referral_store.exists(conn, decision.referral_id):
         return None  # not ours: intake is the system of record and never published it
     actor = "router"
     if decision.request_id is not None:
-        override = await repo.override_by_request(conn, decision.request_id)
-        if override is not None:
-            actor = override["supervisor"]
+        supervisor = await override_store.supervisor_of(conn, decision.request_id)
+        if supervisor is not None:
+            actor = supervisor
     previous = (
-        await repo.referral_decision(conn, decision.referral_id)
+        await referral_store.decision(conn, decision.referral_id)
         if timeline.keeps_earlier_flags(decision.trigger)
         else None
     )
     stored = timeline.stored_decision(decision, previous)
-    await repo.store_decision(conn, decision.referral_id, stored, decision.decided_at)
+    await referral_store.store_decision(conn, decision.referral_id, stored, decision.decided_at)
     await statutory_referrals.raise_flags(
         conn,
         decision.referral_id,
@@ -94,7 +99,7 @@ async def _record_decision(
         policy_version=decision.policy_version,
         full_assessment=timeline.is_full_assessment(decision.trigger),
     )
-    await repo.add_timeline(
+    await timeline_store.add(
         conn,
         decision.referral_id,
         timeline.decision_event(decision),
@@ -106,13 +111,13 @@ async def _record_decision(
         },
     )
     for cancelled in decision.cancelled_routes:
-        current = await repo.route(conn, cancelled.route_id)
-        if current is None or current["status"] in TERMINAL_ROUTE_STATUSES:
+        current = await route_store.get(conn, cancelled.route_id)
+        if current is None or current.status in TERMINAL_ROUTE_STATUSES:
             continue
-        await repo.set_route_status(
+        await route_store.set_status(
             conn, cancelled.route_id, RouteStatus.CANCELLED.value, decision.decided_at
         )
-        await repo.add_timeline(
+        await timeline_store.add(
             conn,
             decision.referral_id,
             "cancelled",
@@ -124,8 +129,8 @@ async def _record_decision(
         )
     for route in decision.routes:
         # A status report may have overtaken the decision (another topic); keep it.
-        reported = await repo.latest_reported_status(conn, route.route_id)
-        await repo.insert_route(
+        reported = await timeline_store.latest_reported_status(conn, route.route_id)
+        await route_store.insert(
             conn,
             decision.referral_id,
             decision.decision_id,
@@ -133,7 +138,7 @@ async def _record_decision(
             reported or RouteStatus.REQUESTED.value,
             decision.trigger_event_id,
         )
-        await repo.add_timeline(
+        await timeline_store.add(
             conn,
             decision.referral_id,
             "requested",
@@ -155,13 +160,13 @@ async def _assessment_detail(conn: Connection, decision: events.ReferralRouted) 
     routes it ended in favour of others (so the timeline shows each assessment)."""
     if decision.trigger != Trigger.RESUBMITTED:
         return {}
-    versions = await repo.submission_versions_deciding(
+    versions = await submission_store.submission_versions_deciding(
         conn, decision.referral_id, decision.decision_id
     )
     kept = [
-        r["service"]
-        for r in await repo.routes_of(conn, decision.referral_id)
-        if r["route_id"] in set(decision.kept_route_ids)
+        r.service.value
+        for r in await route_store.read(conn, referral_id=decision.referral_id)
+        if r.route_id in set(decision.kept_route_ids)
     ]
     return {
         "decision_id": str(decision.decision_id),
@@ -174,14 +179,14 @@ async def _assessment_detail(conn: Connection, decision: events.ReferralRouted) 
 async def _after_awaited_decision(conn: Connection, decision: events.ReferralRouted) -> None:
     """A resubmission's re-assessment waits for the referral's latest decision: once it is
     in, the one waiting (if any) is sent."""
-    state = await repo.reassessment_state(conn, decision.referral_id)
+    state = await submission_store.reassessment_state(conn, decision.referral_id)
     if state is None:
         return
-    if state["awaiting_decision"] == decision.decision_id:
-        await repo.set_reassessment_state(
-            conn, decision.referral_id, None, state["pending_reassessment"]
+    if state.awaiting_decision == decision.decision_id:
+        await submission_store.set_reassessment_state(
+            conn, decision.referral_id, None, state.pending_reassessment
         )
-    elif state["awaiting_decision"] is not None:
+    elif state.awaiting_decision is not None:
         return  # still waiting for the resubmission's own decision
     await send_pending_reassessment(conn, decision.referral_id)
 
@@ -229,10 +234,10 @@ async def _record_route_status(
         conn, STATUS_CONSUMER, event.id, topics.REFERRAL_STATUS
     ):
         return None
-    referral = await repo.lock_referral(conn, change.referral_id)
+    referral = await referral_store.get(conn, change.referral_id, lock=True)
     if referral is None:
         return None
-    await repo.add_timeline(
+    await timeline_store.add(
         conn,
         change.referral_id,
         change.step,
@@ -242,15 +247,15 @@ async def _record_route_status(
         status=change.status.value,
         detail=detail,
     )
-    route = await repo.route(conn, change.route_id)
+    route = await route_store.get(conn, change.route_id)
     if route is None:
         return None  # the decision that created it has not arrived yet; it will pick this up
     # An older step arriving after a newer one (re-sent after a broker fault) belongs in the
     # history above and in the report's facts, which are read from it, but must not move
     # the route back.
-    if change.at >= route["updated_at"]:
-        already_rejected = route["status"] == RouteStatus.REJECTED.value
-        await repo.set_route_status(conn, change.route_id, change.status.value, change.at)
+    if change.at >= route.updated_at:
+        already_rejected = route.status is RouteStatus.REJECTED
+        await route_store.set_status(conn, change.route_id, change.status.value, change.at)
         if change.status is RouteStatus.REJECTED and not already_rejected:
             await _ask_to_reroute(
                 conn,
@@ -273,26 +278,18 @@ async def _ask_to_reroute(
 ) -> None:
     """Re-routing a rejected route is the policy's call: ask the router, never route
     around it."""
-    referral = await repo.lock_referral(conn, referral_id)
-    route = await repo.route(conn, route_id)
+    referral = await referral_store.get(conn, referral_id, lock=True)
+    route = await route_store.get(conn, route_id)
     assert referral is not None
     assert route is not None
     if reason is None:
-        reason = await repo.latest_rejection_reason(conn, route_id)
-    change = events.RouteChange(
-        route_id=route_id,
-        service=route["service"],
-        sub_service=route["sub_service"],
-        priority=route["priority"],
-        rejection_reason=reason,
-        consent_basis=route["consent_basis"],
-        code_deadline=route["code_deadline"],
-    )
+        reason = await timeline_store.latest_rejection_reason(conn, route_id)
+    change = route_change(route, reason)
     await outbox.add(
         conn,
         [
             await reassessment(
-                conn, referral_id, referral["facts"], Trigger.ROUTE_REJECTED, change=change
+                conn, referral_id, referral.facts, Trigger.ROUTE_REJECTED, change=change
             )
         ],
         caused_by=caused_by,

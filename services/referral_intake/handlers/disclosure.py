@@ -9,8 +9,10 @@ from typing import Any
 import asyncpg
 
 from schemas import data_sharing
-from schemas.codes import ConsentBasis, RouteStatus, Service
-from services.referral_intake.adapters import repository as repo
+from schemas.codes import ConsentBasis, Service
+from services.referral_intake.adapters import disclosures as disclosure_store
+from services.referral_intake.adapters import referrals as referral_store
+from services.referral_intake.adapters import routes as route_store
 from services.referral_intake.adapters.vault import Vault
 from services.referral_intake.domain.lifecycle import is_open
 from services.referral_intake.handlers.common import NotFound
@@ -43,17 +45,19 @@ async def disclose_contact(
     ``accessor`` is the adapter's own subject, or a person's coded actor with their name in
     ``accessor_name`` (the log keeps both, and the name is remembered for the timeline)."""
     async with pool.acquire() as conn, conn.transaction():
-        routes = await repo.routes_to_service(conn, referral_id, service.value)
+        routes = await route_store.read(
+            conn, referral_id=referral_id, service=service, newest_first=True
+        )
         if not routes:
             raise NotFound
-        referral = await repo.lock_referral(conn, referral_id)
+        referral = await referral_store.get(conn, referral_id, lock=True)
         assert referral is not None
-        consent_withdrawn = referral["consent_status"] in ("refused", "withdrawn")
+        consent_withdrawn = referral.consent_status in ("refused", "withdrawn")
         readable = [
             r
             for r in routes
-            if is_open(RouteStatus(r["status"]))
-            and not (consent_withdrawn and r["consent_basis"] in NEEDS_CONSENT_ON_RECORD)
+            if is_open(r.status)
+            and not (consent_withdrawn and r.consent_basis in NEEDS_CONSENT_ON_RECORD)
         ]
         if not readable:
             raise NoLongerDisclosed
@@ -64,7 +68,7 @@ async def disclose_contact(
         contact = {**(personal.get("contact") or {}), "subject_name": personal.get("subject_name")}
         allowed = data_sharing.contact_fields(service)
         fields = [f for f in allowed if contact.get(f) is not None]
-        await repo.log_disclosure(
+        await disclosure_store.log_disclosure(
             conn,
             referral_id,
             accessor=accessor,
@@ -74,8 +78,8 @@ async def disclose_contact(
             purpose=purpose,
         )
         if accessor_name is not None:
-            await repo.name_person(conn, accessor, service.value, accessor_name)
-        version = await repo.contact_version(conn, referral_id)
+            await disclosure_store.name_person(conn, accessor, service.value, accessor_name)
+        version = await referral_store.contact_version(conn, referral_id)
     # Which version of the details this is, so that the adapter knows its provider has read
     # the new ones after a change (and lifts its marker); the adapter keeps it to itself.
     return {**{f: contact.get(f) for f in allowed}, CONTACT_VERSION: version}
@@ -86,7 +90,7 @@ async def name_person(
 ) -> None:
     """Remember who a provider's coded actor is, for the timeline and the logs."""
     async with pool.acquire() as conn:
-        await repo.name_person(conn, actor, service.value, display_name)
+        await disclosure_store.name_person(conn, actor, service.value, display_name)
 
 
 async def contact_for_staff(
@@ -94,7 +98,7 @@ async def contact_for_staff(
 ) -> dict[str, Any]:
     """The contact details and date of birth, for a member of staff; logged like every read."""
     async with pool.acquire() as conn, conn.transaction():
-        if not await repo.referral_exists(conn, referral_id):
+        if not await referral_store.exists(conn, referral_id):
             raise NotFound
         personal = await vault.read(conn, referral_id)
         if personal is None:
@@ -111,29 +115,29 @@ async def contact_for_staff(
             # a note that the merged details no longer show word for word).
             shown["submissions"] = personal["history"]
         fields = sorted(k for k, v in shown.items() if v is not None)
-        await repo.log_disclosure(
+        await disclosure_store.log_disclosure(
             conn, referral_id, accessor=accessor, service=None, fields=fields, purpose=purpose
         )
-        shown[CONTACT_VERSION] = await repo.contact_version(conn, referral_id)
+        shown[CONTACT_VERSION] = await referral_store.contact_version(conn, referral_id)
     return shown
 
 
 async def disclosures(pool: asyncpg.Pool, referral_id: uuid.UUID) -> dict[str, Any]:
     """A referral's disclosure log: who read which of its personal fields, when and why."""
     async with pool.acquire() as conn:
-        if not await repo.referral_exists(conn, referral_id):
+        if not await referral_store.exists(conn, referral_id):
             raise NotFound
-        rows = await repo.disclosure_log(conn, referral_id)
+        rows = await disclosure_store.disclosure_log(conn, referral_id)
     return {
         "referral_id": str(referral_id),
         "disclosures": [
             {
-                "at": r["at"].isoformat(),
-                "accessor": r["accessor"],
-                "accessor_name": r["accessor_name"],
-                "service": r["service"],
-                "fields": list(r["fields"]),
-                "purpose": r["purpose"],
+                "at": r.at.isoformat(),
+                "accessor": r.accessor,
+                "accessor_name": r.accessor_name,
+                "service": r.service,
+                "fields": list(r.fields),
+                "purpose": r.purpose,
             }
             for r in rows
         ],

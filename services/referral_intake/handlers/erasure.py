@@ -16,7 +16,9 @@ from schemas import events
 from services.plumbing import outbox
 from services.plumbing.db import CONNECTION_ERRORS, Connection
 from services.plumbing.events import outgoing
-from services.referral_intake.adapters import repository as repo
+from services.referral_intake.adapters import erasures as erasure_store
+from services.referral_intake.adapters import referrals as referral_store
+from services.referral_intake.adapters import timeline as timeline_store
 from services.referral_intake.adapters.vault import Vault
 from services.referral_intake.handlers.common import SOURCE, Conflict, NotFound
 
@@ -29,10 +31,10 @@ async def erase(
 ) -> dict[str, str]:
     now = datetime.now(UTC)
     async with pool.acquire() as conn, conn.transaction():
-        referral = await repo.lock_referral(conn, referral_id)
+        referral = await referral_store.get(conn, referral_id, lock=True)
         if referral is None:
             raise NotFound
-        if referral["erased_at"] is not None:
+        if referral.erased_at is not None:
             raise Conflict("This referral's personal data has already been erased.")
         await _erase_locked(conn, vault, referral_id, reason, actor, now, reason[:200])
     return {"referral_id": str(referral_id), "erased_at": now.isoformat()}
@@ -46,11 +48,11 @@ async def erase_expired(
     reason = f"closed over {retention.days} days ago"
     async with pool.acquire() as conn:
         while True:
-            due = await repo.due_for_erasure(conn, now - retention, 200)
+            due = await erasure_store.due_for_erasure(conn, now - retention, 200)
             for referral_id in due:
                 async with conn.transaction():
-                    referral = await repo.lock_referral(conn, referral_id)
-                    if referral is None or referral["erased_at"] is not None:
+                    referral = await referral_store.get(conn, referral_id, lock=True)
+                    if referral is None or referral.erased_at is not None:
                         continue  # erased on request meanwhile
                     await _erase_locked(
                         conn, vault, referral_id, reason, RETENTION, now, "retention period ended"
@@ -72,7 +74,7 @@ async def _erase_locked(
     """Erase a referral's personal data and log it, with its row locked by the caller and
     its data not erased yet (so never twice, whoever asks)."""
     await vault.erase(conn, referral_id)
-    await repo.mark_erased(conn, referral_id, reason, actor, now)
+    await erasure_store.mark_erased(conn, referral_id, reason, actor, now)
     # Every provider's adapter takes the referral out of its queue, withdraws its pending
     # webhook pushes and answers 410 to any later step (in the same transaction: an erasure
     # the adapters never hear of cannot happen).
@@ -90,7 +92,7 @@ async def _erase_locked(
             )
         ],
     )
-    await repo.add_timeline(
+    await timeline_store.add(
         conn,
         referral_id,
         "personal_data_erased",

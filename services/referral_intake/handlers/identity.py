@@ -17,9 +17,8 @@ from typing import Any
 
 import asyncpg
 
-from schemas.codes import Role
 from services.plumbing.db import CONNECTION_ERRORS, Connection
-from services.referral_intake.adapters import repository as repo
+from services.referral_intake.adapters import identities as identity_store
 from services.referral_intake.adapters.vault import Vault
 from services.referral_intake.domain import identity
 
@@ -30,28 +29,10 @@ BATCH = 200
 async def rekey_batch(pool: asyncpg.Pool, vault: Vault, key: bytes) -> int:
     """Key one batch again; how many were done (0: none left)."""
     async with pool.acquire() as conn, conn.transaction():
-        stale = await repo.stale_identities(conn, identity.IDENTITY_VERSION, BATCH)
+        stale = await identity_store.stale_identities(conn, identity.IDENTITY_VERSION, BATCH)
         for referral_id in stale:
             await key_again(conn, referral_id, await vault.read(conn, referral_id) or {}, key)
     return len(stale)
-
-
-def on_record(row: asyncpg.Record) -> identity.OnRecord:
-    """A referral as matching sees it (``repository.ON_RECORD_COLUMNS``)."""
-    return identity.OnRecord(
-        referral_id=row["referral_id"],
-        keys=identity.IdentityKeys(
-            person=row["person_key"],
-            person_phone=row["person_phone_key"],
-            born=row["born_key"],
-            crime=row["crime_key"],
-        ),
-        role=Role(row["role"]),
-        age=row["age"],
-        open=row["open"],
-        received_at=row["received_at"],
-        last_submitted_at=row["last_submitted_at"],
-    )
 
 
 def keys_of_personal(key: bytes, personal: dict[str, Any]) -> identity.IdentityKeys:
@@ -75,7 +56,7 @@ async def key_again(
     """Store the keys of ``personal`` beside the referral (the current normalisation): after
     a change of normalisation, or of the person's details (matching follows the new ones)."""
     keys = keys_of_personal(key, personal)
-    await repo.set_identity(
+    await identity_store.set_identity(
         conn,
         referral_id,
         person_key=keys.person,

@@ -12,7 +12,10 @@ from schemas import events
 from schemas.codes import TERMINAL_ROUTE_STATUSES, Priority, Service
 from services.plumbing import outbox
 from services.plumbing.db import Connection
-from services.referral_intake.adapters import repository as repo
+from services.referral_intake.adapters import overrides as override_store
+from services.referral_intake.adapters import referrals as referral_store
+from services.referral_intake.adapters import routes as route_store
+from services.referral_intake.adapters import timeline as timeline_store
 from services.referral_intake.adapters.vault import Vault
 from services.referral_intake.domain import overrides
 from services.referral_intake.domain.overrides import OverrideAction
@@ -35,7 +38,7 @@ async def override_routes(
     now = datetime.now(UTC)
     request_id = uuid.uuid4()
     async with pool.acquire() as conn, conn.transaction():
-        referral = await repo.lock_referral(conn, referral_id)
+        referral = await referral_store.get(conn, referral_id, lock=True)
         if referral is None:
             raise NotFound
         route_id = await _route_to_change(conn, referral, action, service)
@@ -48,7 +51,7 @@ async def override_routes(
             author=supervisor,
             route_id=route_id,
         )
-        await repo.add_override(
+        await override_store.add_override(
             conn,
             request_id,
             referral_id,
@@ -58,7 +61,7 @@ async def override_routes(
             justification_note=note,
             supervisor=supervisor,
         )
-        await repo.add_timeline(
+        await timeline_store.add(
             conn,
             referral_id,
             overrides.requested_event(action),
@@ -73,7 +76,7 @@ async def override_routes(
         asked = await reassessment(
             conn,
             referral_id,
-            referral["facts"],
+            referral.facts,
             overrides.trigger(action),
             change=change,
             request_id=request_id,
@@ -83,23 +86,23 @@ async def override_routes(
 
 
 async def _route_to_change(
-    conn: Connection, referral: asyncpg.Record, action: OverrideAction, service: Service
+    conn: Connection, referral: referral_store.Referral, action: OverrideAction, service: Service
 ) -> uuid.UUID | None:
     """The open route a removal ends (None for an addition); ``Conflict`` when the override
     cannot be made (``domain.overrides.refusal``)."""
     open_routes = [
         r
-        for r in await repo.routes_of(conn, referral["referral_id"])
-        if r["status"] not in TERMINAL_ROUTE_STATUSES and r["service"] == service.value
+        for r in await route_store.read(conn, referral_id=referral.referral_id, service=service)
+        if r.status not in TERMINAL_ROUTE_STATUSES
     ]
     refused = overrides.refusal(
         action,
         service,
-        routed=referral["decision"] is not None,
+        routed=referral.decision is not None,
         open_routes=len(open_routes),
-        erased=referral["erased_at"] is not None,
+        erased=referral.erased_at is not None,
     )
     if refused is not None:
         raise Conflict(refused)
-    route_id: uuid.UUID | None = open_routes[0]["route_id"] if action == "remove" else None
+    route_id: uuid.UUID | None = open_routes[0].route_id if action == "remove" else None
     return route_id

@@ -25,7 +25,8 @@ import asyncpg
 from services.plumbing import outbox
 from services.plumbing.db import CONNECTION_ERRORS, Connection
 from services.plumbing.metrics import REDRIVES
-from services.referral_intake.adapters import repository as repo
+from services.referral_intake.adapters import reconciliation as reconciliation_store
+from services.referral_intake.adapters import routes as route_store
 
 log = logging.getLogger(__name__)
 BATCH = 200
@@ -35,11 +36,11 @@ MAX_BACKOFF = timedelta(minutes=15)
 async def _due(
     conn: Connection, subject: uuid.UUID, stage: str, now: datetime, grace: timedelta
 ) -> bool:
-    previous = await repo.reconciliation_attempts(conn, subject, stage)
+    previous = await reconciliation_store.reconciliation_attempts(conn, subject, stage)
     if previous is None:
         return True
-    wait = min(grace * 2 ** previous["attempts"], MAX_BACKOFF)
-    return bool(now - previous["last_at"] >= wait)
+    wait = min(grace * 2**previous.attempts, MAX_BACKOFF)
+    return bool(now - previous.last_at >= wait)
 
 
 async def _redrive(
@@ -54,7 +55,7 @@ async def _redrive(
         if not await _due(conn, subject, stage, now, grace):
             return False
         redriven = await outbox.redrive_event(conn, event_id)
-        await repo.record_reconciliation(conn, subject, stage, now)
+        await reconciliation_store.record_reconciliation(conn, subject, stage, now)
     if redriven:
         REDRIVES.labels(stage).inc()
     return redriven
@@ -68,13 +69,14 @@ async def reconcile(pool: asyncpg.Pool, now: datetime, grace: timedelta) -> int:
     """One pass; returns the number of events re-driven now."""
     redriven = 0
     async with pool.acquire() as conn:
-        for row in await repo.stuck_unrouted(conn, now - grace, BATCH):
+        for stuck in await reconciliation_store.stuck_unrouted(conn, now - grace, BATCH):
             redriven += await _redrive(
-                conn, row["referral_id"], UNROUTED, row["event_id"], now, grace
+                conn, stuck.referral_id, UNROUTED, stuck.event_id, now, grace
             )
-        for row in await repo.stuck_undelivered(conn, now - grace, BATCH):
+        for route in await route_store.read(conn, undelivered_before=now - grace, limit=BATCH):
+            assert route.trigger_event_id is not None  # undelivered_before selects only these
             redriven += await _redrive(
-                conn, row["route_id"], UNDELIVERED, row["trigger_event_id"], now, grace
+                conn, route.route_id, UNDELIVERED, route.trigger_event_id, now, grace
             )
     return redriven
 

@@ -16,7 +16,7 @@ from typing import Any
 import asyncpg
 
 from services.plumbing.cursors import Cursors, InvalidCursor
-from services.referral_intake.adapters import repository as repo
+from services.referral_intake.adapters import timeline as timeline_store
 
 CODE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 CODED_DETAIL = ("service", "reason", "rejection_reason", "clock", "trigger", "decision_status")
@@ -39,14 +39,14 @@ def _coded(detail: dict[str, Any]) -> dict[str, Any]:
     return facts
 
 
-def _change(row: asyncpg.Record) -> dict[str, Any]:
+def _change(change: timeline_store.StatusChange) -> dict[str, Any]:
     return {
-        "referral_id": str(row["referral_id"]),
-        "route_id": str(row["route_id"]) if row["route_id"] else None,
-        "event": row["event"],
-        "status": row["status"],
-        "at": row["at"].isoformat(),
-        **_coded(row["detail"] or {}),
+        "referral_id": str(change.referral_id),
+        "route_id": str(change.route_id) if change.route_id else None,
+        "event": change.event,
+        "status": change.status,
+        "at": change.at.isoformat(),
+        **_coded(change.detail),
     }
 
 
@@ -76,12 +76,12 @@ async def status_changes(
     ``InvalidCursor``."""
     after = read_position(cursors, cursor)
     async with pool.acquire() as conn:
-        rows = await repo.status_changes(
+        rows = await timeline_store.changes_for_submitter(
             conn,
             submitted_by=submitted_by,
             after_id=after,
             settled_before=datetime.now(UTC) - settle,
             limit=limit,
         )
-    last = rows[-1]["id"] if rows else after
+    last = rows[-1].id if rows else after
     return {"items": [_change(r) for r in rows], "next_cursor": cursors.issue([last])}

@@ -10,8 +10,9 @@ from typing import Any
 
 import asyncpg
 
-from services.referral_intake.adapters import repository as repo
+from services.referral_intake.adapters import referrals as referral_store
 from services.referral_intake.adapters import statutory as sql
+from services.referral_intake.adapters import timeline as timeline_store
 from services.referral_intake.domain.statutory import status_of
 from services.referral_intake.handlers.common import Conflict, NotFound
 
@@ -47,7 +48,7 @@ async def record_made(
     flag, or the referral was already recorded as made."""
     now = datetime.now(UTC)
     async with pool.acquire() as conn, conn.transaction():
-        if await repo.lock_referral(conn, referral_id) is None:
+        if await referral_store.get(conn, referral_id, lock=True) is None:
             raise NotFound
         row = await sql.lock(conn, referral_id, flag)
         if row is None:
@@ -68,7 +69,7 @@ async def record_made(
             recorded_by=supervisor,
             recorded_at=now,
         )
-        await repo.add_timeline(
+        await timeline_store.add(
             conn,
             referral_id,
             TIMELINE_EVENT,

@@ -24,12 +24,14 @@ from typing import Any
 import asyncpg
 
 from services.plumbing.db import Connection
-from services.referral_intake.adapters import repository as repo
+from services.referral_intake.adapters import disclosures as disclosure_store
+from services.referral_intake.adapters import erasures as erasure_store
+from services.referral_intake.adapters import identities as identity_store
+from services.referral_intake.adapters import referrals as referral_store
 from services.referral_intake.adapters.vault import Vault
 from services.referral_intake.domain import identity
 from services.referral_intake.handlers import views
 from services.referral_intake.handlers.common import NotFound
-from services.referral_intake.handlers.identity import on_record
 
 PURPOSE = "subject_access"
 WHAT_REMAINS_AFTER_ERASURE = (
@@ -44,19 +46,19 @@ SAME_PERSON = "the same person (matched by name with date of birth or phone, or 
 
 async def _referrals_of_the_person(conn: Connection, referral_id: uuid.UUID) -> list[uuid.UUID]:
     """The referral asked about first, then the person's others, oldest first."""
-    asked = await repo.identity_of(conn, referral_id)
+    asked = await identity_store.identity_of(conn, referral_id)
     if asked is None:
         raise NotFound
     found: dict[uuid.UUID, datetime] = {}
-    me = on_record(asked)
-    for row in await repo.referrals_of_person(conn, asked["person_key"], asked["person_phone_key"]):
-        other = on_record(row)
+    for other in await identity_store.referrals_of_person(
+        conn, asked.keys.person, asked.keys.person_phone
+    ):
         if other.referral_id != referral_id and identity.same_person(
-            me.keys, me.age, other.keys, other.age
+            asked.keys, asked.age, other.keys, other.age
         ):
             found[other.referral_id] = other.received_at
-    for link in await repo.linked_referrals(conn, referral_id):
-        found.setdefault(link["linked_id"], link["at"])
+    for link in await identity_store.linked_referrals(conn, referral_id):
+        found.setdefault(link.linked_id, link.at)
     return [referral_id, *sorted(found, key=lambda i: (found[i], str(i)))]
 
 
@@ -98,11 +100,17 @@ async def export(
 
 async def _read_and_log(
     conn: Connection, vault: Vault, one: uuid.UUID, accessor: str
-) -> tuple[uuid.UUID, dict[str, Any] | None, Any, Any, list[Any]]:
+) -> tuple[
+    uuid.UUID,
+    dict[str, Any] | None,
+    referral_store.Referral,
+    erasure_store.Erasure | None,
+    list[disclosure_store.Disclosure],
+]:
     """One referral's vault entry, record, erasure and disclosure log, the export's own read
     logged first (so that the log it returns lists it)."""
     personal = await vault.read(conn, one)
-    await repo.log_disclosure(
+    await disclosure_store.log_disclosure(
         conn,
         one,
         accessor=accessor,
@@ -110,11 +118,11 @@ async def _read_and_log(
         fields=_personal_fields(personal) if personal else [],
         purpose=PURPOSE,
     )
-    referral = await repo.load_referral(conn, one)
+    referral = await referral_store.get(conn, one)
     assert referral is not None
-    erasure = await repo.erasure_of(conn, one)
-    disclosures = await repo.disclosure_log(conn, one)
-    return one, personal, referral, erasure, list(disclosures)
+    erasure = await erasure_store.erasure_of(conn, one)
+    disclosures = await disclosure_store.disclosure_log(conn, one)
+    return one, personal, referral, erasure, disclosures
 
 
 async def _section(
@@ -123,9 +131,9 @@ async def _section(
     asked: uuid.UUID,
     one: uuid.UUID,
     personal: dict[str, Any] | None,
-    referral: Any,
-    erasure: Any,
-    disclosures: list[Any],
+    referral: referral_store.Referral,
+    erasure: erasure_store.Erasure | None,
+    disclosures: list[disclosure_store.Disclosure],
 ) -> dict[str, Any]:
     # Decisions, routes with their histories and outcomes, notes, submissions: as staff
     # read the referral (one reading of the record, not a second copy of it).
@@ -137,13 +145,13 @@ async def _section(
         "received_at": view["received_at"],
         "personal_data": _personal(personal),
         "erased": {
-            "at": erasure["at"].isoformat(),
-            "reason": erasure["reason"],
+            "at": erasure.at.isoformat(),
+            "reason": erasure.reason,
             "what_remains": WHAT_REMAINS_AFTER_ERASURE,
         }
         if erasure is not None
         else None,
-        "coded_facts": referral["facts"],
+        "coded_facts": referral.facts,
         "consent": view["consent"],
         "decision": view["decision"],
         "statutory_referrals": view["statutory_referrals"],
@@ -152,12 +160,12 @@ async def _section(
         "timeline": view["timeline"],
         "disclosures": [
             {
-                "at": d["at"].isoformat(),
-                "reader": d["accessor_name"] or d["accessor"],
-                "accessor": d["accessor"],
-                "service": d["service"],
-                "fields": list(d["fields"]),
-                "purpose": d["purpose"],
+                "at": d.at.isoformat(),
+                "reader": d.accessor_name or d.accessor,
+                "accessor": d.accessor,
+                "service": d.service,
+                "fields": list(d.fields),
+                "purpose": d.purpose,
             }
             for d in disclosures
         ],

@@ -30,7 +30,11 @@ from schemas.events import ReferralFacts
 from services.plumbing import outbox
 from services.plumbing.db import Connection
 from services.plumbing.events import outgoing
-from services.referral_intake.adapters import repository as repo
+from services.referral_intake.adapters import identities as identity_store
+from services.referral_intake.adapters import referrals as referral_store
+from services.referral_intake.adapters import routes as route_store
+from services.referral_intake.adapters import submissions as submission_store
+from services.referral_intake.adapters import timeline as timeline_store
 from services.referral_intake.adapters.vault import Vault
 from services.referral_intake.domain import identity
 from services.referral_intake.domain.identity import IdentityKeys, Match, OnRecord
@@ -38,7 +42,6 @@ from services.referral_intake.domain.referral import ReferralRequest, coded_fact
 from services.referral_intake.domain.resubmission import Combined, combine, merge_personal
 from services.referral_intake.handlers import consent
 from services.referral_intake.handlers.common import SOURCE, reassessment
-from services.referral_intake.handlers.identity import on_record
 
 RESUBMITTED = Trigger.RESUBMITTED
 AWAIT_LIMIT = timedelta(minutes=10)
@@ -139,31 +142,31 @@ async def _submit(conn: Connection, submission: _Submission) -> Submitted:
     a new referral, whichever it is."""
     keys = submission.keys
     if submission.idempotency_hmac is not None:
-        existing = await repo.find_by_idempotency_key(conn, submission.idempotency_hmac)
+        existing = await submission_store.find_by_idempotency_key(conn, submission.idempotency_hmac)
         if existing is not None:
-            if not hmac.compare_digest(
-                existing["request_hmac"] or "", submission.request_hmac or ""
-            ):
+            if not hmac.compare_digest(existing.request_hmac or "", submission.request_hmac or ""):
                 raise IdempotencyConflict
             return _replayed(existing)
     if not keys.identifies:
         # Nobody to match: one statement, no transaction to pay for.
         return await _new_referral(conn, submission, _NO_MATCH)
     since = submission.at - timedelta(days=identity.REPEAT_WINDOW_DAYS)
-    if not await repo.people_on_record(conn, keys.person, keys.person_phone, since):
+    if not await identity_store.people_on_record(conn, keys.person, keys.person_phone, since):
         # Nobody like this person on record (most submissions): one query and one
         # statement, no transaction to pay for.
         return await _new_referral(conn, submission, _NO_MATCH)
     async with conn.transaction():
         # Someone like them is: lock their keys and look again, so that two submissions of
         # one known person are matched one after the other.
-        await repo.lock_identities(conn, [k for k in (keys.person, keys.person_phone) if k])
-        rows = await repo.people_on_record(conn, keys.person, keys.person_phone, since)
+        await identity_store.lock_identities(
+            conn, [k for k in (keys.person, keys.person_phone) if k]
+        )
+        rows = await identity_store.people_on_record(conn, keys.person, keys.person_phone, since)
         found = identity.match(
             keys,
             submission.request.subject.role,
             submission.facts.subject.age,
-            [on_record(r) for r in rows],
+            rows,
             submission.at,
         )
         if found.same_referral is not None:
@@ -176,18 +179,18 @@ async def _submit(conn: Connection, submission: _Submission) -> Submitted:
 _NO_MATCH = Match(None, (), False)
 
 
-def _replayed(row: asyncpg.Record) -> Submitted:
+def _replayed(row: submission_store.KeyedSubmission) -> Submitted:
     return Submitted(
-        row["referral_id"],
-        row["status"],
+        row.referral_id,
+        row.status,
         replayed=True,
-        linked=row["version"] > 1,
-        version=row["version"],
-        reassessed=row["decision_id"] is not None,
-        decision_id=row["decision_id"],
-        raised=tuple(row["raised"]),
-        kept_from_record=tuple(row["kept_from_record"]),
-        consent_change=row["consent_change"],
+        linked=row.version > 1,
+        version=row.version,
+        reassessed=row.decision_id is not None,
+        decision_id=row.decision_id,
+        raised=row.raised,
+        kept_from_record=row.kept_from_record,
+        consent_change=row.consent_change,
     )
 
 
@@ -205,7 +208,7 @@ async def _new_referral(conn: Connection, submission: _Submission, found: Match)
         detail["repeat_victim"] = True
     if links:
         detail["linked_referrals"] = [str(other) for other, _ in links]
-    await repo.insert_new_referral(
+    await referral_store.insert_new(
         conn,
         facts,
         submitted_by=submitted_by,
@@ -243,10 +246,10 @@ async def _cross_link(
 ) -> None:
     """Each referral's timeline says which other referral of the same person it is linked
     to and how (ids and codes only)."""
-    for other in await repo.link_referrals(conn, referral_id, list(links), at):
+    for other in await identity_store.link_referrals(conn, referral_id, list(links), at):
         relation = dict(links)[other]
         for one, two in ((referral_id, other), (other, referral_id)):
-            await repo.add_timeline(
+            await timeline_store.add(
                 conn,
                 one,
                 "linked",
@@ -263,22 +266,22 @@ async def _resubmission(
     turns out to have closed meanwhile (the submission is then a new referral)."""
     assert found.same_referral is not None
     referral_id = found.same_referral.referral_id
-    referral = await repo.lock_for_resubmission(conn, referral_id)
-    if referral is None or referral["erased_at"] is not None:
+    referral = await submission_store.lock_for_resubmission(conn, referral_id)
+    if referral is None or referral.erased_at is not None:
         return None
-    if referral["status"] in (ReferralStatus.CLOSED.value, ReferralStatus.NO_SERVICE.value):
+    if referral.status in (ReferralStatus.CLOSED, ReferralStatus.NO_SERVICE):
         return None
-    recorded = ReferralFacts.model_validate(referral["facts"])
+    recorded = ReferralFacts.model_validate(referral.facts)
     own = submission.facts.model_copy(
         update={"referral_id": referral_id, "received_at": recorded.received_at}
     )
     combined = combine(recorded, own)
-    version = (referral["versions"] or 1) + 1
+    version = (referral.versions or 1) + 1
     facts = await _with_consent_change(conn, submission, referral_id, combined, version)
     decision_id, awaiting, pending = await _reassess_if_changed(
         conn, referral, combined, facts, submission.at
     )
-    await repo.set_resubmitted(
+    await submission_store.set_resubmitted(
         conn,
         referral_id,
         facts=facts,
@@ -294,7 +297,7 @@ async def _resubmission(
         await _cross_link(conn, referral_id, others, submission.at, submission.submitted_by)
     return Submitted(
         referral_id,
-        referral["status"],
+        referral.status,
         linked=True,
         version=version,
         reassessed=decision_id is not None,
@@ -344,7 +347,7 @@ async def _record_submission(
     """The submission kept as a version of its own (coded facts, what it raised and what
     the record kept), its personal data merged into the vault, and its timeline entry."""
     now, by = submission.at, submission.submitted_by
-    await repo.add_submission(
+    await submission_store.add_submission(
         conn,
         referral_id,
         version,
@@ -367,7 +370,7 @@ async def _record_submission(
             personal, submission.request.personal_data(), version=version, at=now, by=by
         ),
     )
-    await repo.add_timeline(
+    await timeline_store.add(
         conn,
         referral_id,
         RESUBMITTED.value,
@@ -385,7 +388,7 @@ async def _record_submission(
 
 async def _reassess_if_changed(
     conn: Connection,
-    referral: asyncpg.Record,
+    referral: submission_store.ReferralToResubmit,
     combined: Combined,
     facts: dict[str, Any],
     now: datetime,
@@ -394,15 +397,15 @@ async def _reassess_if_changed(
     after it (the decision awaited, the one pending). The router decides only once the
     referral's latest decision is in: it must see the routes as they stand, or it would
     dispatch again what an earlier decision already dispatched."""
-    awaiting, pending = referral["awaiting_decision"], referral["pending_reassessment"]
+    awaiting, pending = referral.awaiting_decision, referral.pending_reassessment
     if not combined.changed:
         return None, awaiting, pending
-    if awaiting is not None and now - referral["last_submitted_at"] > AWAIT_LIMIT:
+    if awaiting is not None and now - referral.last_submitted_at > AWAIT_LIMIT:
         # The decision awaited never came (its request dead-lettered, say): deciding again
         # now, at the risk of a route sent twice, beats never deciding on this submission.
         log.warning("a resubmission's decision never arrived; deciding again now")
         awaiting = None
-    if referral["decision"] is None or awaiting is not None:
+    if referral.decision is None or awaiting is not None:
         decision_id = pending or uuid.uuid4()  # one pending decision covers every submission
         return decision_id, awaiting, decision_id
     decision_id = uuid.uuid4()
@@ -410,7 +413,7 @@ async def _reassess_if_changed(
         conn,
         [
             await reassessment(
-                conn, referral["referral_id"], facts, RESUBMITTED, decision_id=decision_id
+                conn, referral.referral_id, facts, RESUBMITTED, decision_id=decision_id
             )
         ],
     )
@@ -420,19 +423,15 @@ async def _reassess_if_changed(
 async def send_pending_reassessment(conn: Connection, referral_id: uuid.UUID) -> None:
     """After a decision is recorded: a resubmission's re-assessment that waited for it is
     sent now, against the routes as they now stand."""
-    state = await repo.reassessment_state(conn, referral_id)
-    if state is None or state["pending_reassessment"] is None:
+    state = await submission_store.reassessment_state(conn, referral_id)
+    if state is None or state.pending_reassessment is None:
         return
-    decision_id = state["pending_reassessment"]
+    decision_id = state.pending_reassessment
     await outbox.add(
         conn,
-        [
-            await reassessment(
-                conn, referral_id, state["facts"], RESUBMITTED, decision_id=decision_id
-            )
-        ],
+        [await reassessment(conn, referral_id, state.facts, RESUBMITTED, decision_id=decision_id)],
     )
-    await repo.set_reassessment_state(conn, referral_id, decision_id, None)
+    await submission_store.set_reassessment_state(conn, referral_id, decision_id, None)
 
 
 async def decision_after(
@@ -443,7 +442,7 @@ async def decision_after(
     deadline = time.monotonic() + wait_seconds
     while True:
         async with pool.acquire() as conn:
-            stored: dict[str, Any] | None = await repo.referral_decision(conn, referral_id)
+            stored: dict[str, Any] | None = await referral_store.decision(conn, referral_id)
         if stored is not None and stored.get("decision_id") == str(decision_id):
             return stored
         if time.monotonic() >= deadline:
@@ -457,7 +456,7 @@ async def decision_summary(
     """What a re-assessment decided, for the answer: routes dispatched (with priorities),
     kept and ended (with why), flags."""
     async with pool.acquire() as conn:
-        routes = {r["route_id"]: r for r in await repo.routes_of(conn, referral_id)}
+        routes = {r.route_id: r for r in await route_store.read(conn, referral_id=referral_id)}
     kept = [routes[uuid.UUID(str(i))] for i in stored.get("kept_route_ids", [])]
     return {
         "decision_id": stored["decision_id"],
@@ -470,7 +469,7 @@ async def decision_summary(
             for r in stored.get("routes", [])
         ],
         "kept": [
-            {"service": r["service"], "sub_service": r["sub_service"], "priority": r["priority"]}
+            {"service": r.service.value, "sub_service": r.sub_service, "priority": r.priority.value}
             for r in kept
         ],
         "ended": [

@@ -10,52 +10,48 @@ from typing import Any
 import asyncpg
 
 from services.plumbing.cursors import Cursors, InvalidCursor
-from services.referral_intake.adapters import repository as repo
+from services.referral_intake.adapters import identities as identity_store
+from services.referral_intake.adapters import referrals as referral_store
+from services.referral_intake.adapters import routes as route_store
 from services.referral_intake.adapters import statutory as statutory_sql
+from services.referral_intake.adapters import submissions as submission_store
+from services.referral_intake.adapters import timeline as timeline_store
 from services.referral_intake.adapters.vault import Vault
 from services.referral_intake.handlers import statutory
 from services.referral_intake.handlers.common import NotFound
 from services.referral_intake.handlers.notes import with_notes
 
 
-def _timeline_entry(row: asyncpg.Record) -> dict[str, Any]:
-    entry: dict[str, Any] = {"event": row["event"], "at": row["at"].isoformat()}
-    if row["status"]:
-        entry["status"] = row["status"]
-    if row["route_id"]:
-        entry["route_id"] = str(row["route_id"])
-    entry.update(row["detail"] or {})
-    if row["service"] and "service" not in entry:
-        entry["service"] = row["service"]
-    entry["by"] = row["actor"] or "hub"
-    if row["actor_name"]:
+def _timeline_entry(step: timeline_store.TimelineEntry) -> dict[str, Any]:
+    entry: dict[str, Any] = {"event": step.event, "at": step.at.isoformat()}
+    if step.status:
+        entry["status"] = step.status
+    if step.route_id:
+        entry["route_id"] = str(step.route_id)
+    entry.update(step.detail)
+    if step.service and "service" not in entry:
+        entry["service"] = step.service
+    entry["by"] = step.actor or "hub"
+    if step.actor_name and step.actor:
         # A person at a provider: named here, at read time, never on the bus.
-        entry["by_actor"] = row["actor"]
-        entry["by"] = f"{row['actor_name']} ({row['actor'].split(':', 1)[0]})"
+        entry["by_actor"] = step.actor
+        entry["by"] = f"{step.actor_name} ({step.actor.split(':', 1)[0]})"
     return entry
 
 
 def _route(
-    row: asyncpg.Record, timeline: list[asyncpg.Record], notes: dict[int, dict[str, Any]]
+    route: route_store.StoredRoute,
+    timeline: list[timeline_store.TimelineEntry],
+    notes: dict[int, dict[str, Any]],
 ) -> dict[str, Any]:
     return {
-        "route_id": str(row["route_id"]),
-        "service": row["service"],
-        "sub_service": row["sub_service"],
-        "priority": row["priority"],
-        "rule_ids": list(row["rule_ids"]),
-        "reason": row["reason"],
-        "consent_basis": row["consent_basis"],
-        "status": row["status"],
-        "breached": row["breached"],
-        "requested_at": row["requested_at"].isoformat(),
-        "acknowledge_by": row["acknowledge_by"].isoformat(),
-        "contact_due_by": row["contact_due_by"].isoformat(),
-        "code_deadline": row["code_deadline"].isoformat(),
+        **_worklist_route(route),
+        "rule_ids": list(route.rule_ids),
+        "reason": route.reason,
+        "consent_basis": route.consent_basis.value,
+        "requested_at": route.requested_at.isoformat(),
         "timeline": [
-            with_notes(_timeline_entry(t), notes)
-            for t in timeline
-            if t["route_id"] == row["route_id"]
+            with_notes(_timeline_entry(t), notes) for t in timeline if t.route_id == route.route_id
         ],
     }
 
@@ -68,26 +64,26 @@ async def referral_view(
     ``notes``, and each override's justification in its timeline entry (``null`` once the
     personal data was erased)."""
     async with pool.acquire() as conn:
-        referral = await repo.load_referral(conn, referral_id)
+        referral = await referral_store.get(conn, referral_id)
         if referral is None:
             raise NotFound
-        routes = await repo.load_routes(conn, referral_id)
-        timeline = await repo.load_timeline(conn, referral_id)
+        routes = await route_store.read(conn, referral_id=referral_id)
+        timeline = await timeline_store.of_referral(conn, referral_id)
         statutory_referrals = await statutory_sql.of_referral(conn, referral_id)
-        submissions = await repo.submissions_of(conn, referral_id)
-        linked = await repo.linked_referrals(conn, referral_id)
+        submissions = await submission_store.submissions_of(conn, referral_id)
+        linked = await identity_store.linked_referrals(conn, referral_id)
         sealed = await vault.notes(conn, referral_id) if vault is not None else []
     notes = {note["note_id"]: note for note in sealed}
-    stored = referral["decision"]
+    stored = referral.decision
     flags = list(stored.get("flags", [])) if stored else []
-    if referral["repeat_victim"]:
+    if referral.repeat_victim:
         flags.append("repeat_victim")
     view: dict[str, Any] = {
-        "referral_id": str(referral["referral_id"]),
-        "status": referral["status"],
-        "received_at": referral["received_at"].isoformat(),
-        "consent": referral["consent_status"],
-        "repeat_victim": referral["repeat_victim"],
+        "referral_id": str(referral.referral_id),
+        "status": referral.status.value,
+        "received_at": referral.received_at.isoformat(),
+        "consent": referral.consent_status,
+        "repeat_victim": referral.repeat_victim,
         "enhanced_rights": stored["enhanced_rights"] if stored else None,
         "decision": None,
         "statutory_referrals": [statutory.view(r) for r in statutory_referrals],
@@ -108,13 +104,13 @@ async def referral_view(
     return view
 
 
-def _linked(row: asyncpg.Record) -> dict[str, Any]:
+def _linked(link: identity_store.LinkedReferral) -> dict[str, Any]:
     return {
-        "referral_id": str(row["linked_id"]),
-        "relation": row["relation"],
-        "role": row["role"],
-        "status": row["status"],
-        "linked_at": row["at"].isoformat(),
+        "referral_id": str(link.linked_id),
+        "relation": link.relation,
+        "role": link.role,
+        "status": link.status.value,
+        "linked_at": link.at.isoformat(),
     }
 
 
@@ -133,16 +129,16 @@ def _decision(stored: dict[str, Any], flags: list[str]) -> dict[str, Any]:
     }
 
 
-def _submission(row: asyncpg.Record) -> dict[str, Any]:
+def _submission(submission: submission_store.Submission) -> dict[str, Any]:
     return {
-        "submission": row["version"],
-        "submitted_at": row["submitted_at"].isoformat(),
-        "submitted_by": row["submitted_by"],
-        "raised": list(row["raised"]),
-        "kept_from_record": list(row["kept_from_record"]),
-        "consent_change": row["consent_change"],
-        "decision_id": str(row["decision_id"]) if row["decision_id"] else None,
-        "facts": row["facts"],
+        "submission": submission.version,
+        "submitted_at": submission.submitted_at.isoformat(),
+        "submitted_by": submission.submitted_by,
+        "raised": list(submission.raised),
+        "kept_from_record": list(submission.kept_from_record),
+        "consent_change": submission.consent_change,
+        "decision_id": str(submission.decision_id) if submission.decision_id else None,
+        "facts": submission.facts,
     }
 
 
@@ -179,7 +175,7 @@ async def worklist(
     missed a clock and is still open; ``action_required=true`` the referrals with a statutory
     referral (``flag``, when given) that no supervisor has recorded as made."""
     async with pool.acquire() as conn:
-        rows = await repo.worklist(
+        rows = await referral_store.worklist(
             conn,
             status=status,
             service=service,
@@ -191,41 +187,44 @@ async def worklist(
             action_required=action_required,
         )
         page = rows[:limit]
-        routes = await repo.routes_for(conn, [r["referral_id"] for r in page])
-        outstanding = await statutory_sql.outstanding_for(conn, [r["referral_id"] for r in page])
+        ids = [r.referral_id for r in page]
+        routes = await route_store.read(conn, referral_ids=ids)
+        outstanding = await statutory_sql.outstanding_for(conn, ids)
     by_referral: dict[uuid.UUID, list[dict[str, Any]]] = {}
-    for r in routes:
-        by_referral.setdefault(r["referral_id"], []).append(_worklist_route(r))
+    for route in routes:
+        by_referral.setdefault(route.referral_id, []).append(_worklist_route(route))
     items = [
         {
-            "referral_id": str(r["referral_id"]),
-            "status": r["status"],
-            "received_at": r["received_at"].isoformat(),
-            "local_authority": r["local_authority"],
-            "repeat_victim": r["repeat_victim"],
-            "flags": (r["decision"] or {}).get("flags", []),
-            "breached": any(route["breached"] for route in by_referral.get(r["referral_id"], [])),
-            "actions_outstanding": outstanding.get(r["referral_id"], []),
-            "routes": by_referral.get(r["referral_id"], []),
+            "referral_id": str(r.referral_id),
+            "status": r.status.value,
+            "received_at": r.received_at.isoformat(),
+            "local_authority": r.local_authority.value,
+            "repeat_victim": r.repeat_victim,
+            "flags": (r.decision or {}).get("flags", []),
+            "breached": any(route["breached"] for route in by_referral.get(r.referral_id, [])),
+            "actions_outstanding": outstanding.get(r.referral_id, []),
+            "routes": by_referral.get(r.referral_id, []),
         }
         for r in page
     ]
     next_cursor = (
-        encode_cursor(cursors, page[-1]["received_at"], page[-1]["referral_id"])
+        encode_cursor(cursors, page[-1].received_at, page[-1].referral_id)
         if len(rows) > limit
         else None
     )
     return {"items": items, "next_cursor": next_cursor}
 
 
-def _worklist_route(row: asyncpg.Record) -> dict[str, Any]:
+def _worklist_route(route: route_store.StoredRoute) -> dict[str, Any]:
     """One route on the worklist: its clocks and whether one was missed."""
     return {
-        "route_id": str(row["route_id"]),
-        **{
-            name: row[name] for name in ("service", "sub_service", "priority", "status", "breached")
-        },
-        **{clock: row[clock].isoformat() for clock in _ROUTE_CLOCKS},
+        "route_id": str(route.route_id),
+        "service": route.service.value,
+        "sub_service": route.sub_service,
+        "priority": route.priority.value,
+        "status": route.status.value,
+        "breached": route.breached,
+        **{clock: route.deadline(clock).isoformat() for clock in _ROUTE_CLOCKS},
     }
 
 

@@ -22,13 +22,16 @@ from services.plumbing import outbox
 from services.plumbing.db import CONNECTION_ERRORS, Connection
 from services.plumbing.events import outgoing
 from services.plumbing.metrics import SLA_BREACHES
-from services.referral_intake.adapters import repository as repo
+from services.referral_intake.adapters import referrals as referral_store
+from services.referral_intake.adapters import routes as route_store
+from services.referral_intake.adapters import timeline as timeline_store
 from services.referral_intake.domain.sla import SLA_CLOCKS, SlaClock
 from services.referral_intake.handlers.common import (
     SOURCE,
     WATCHDOG,
     reassessment,
     refresh_referral_status,
+    route_change,
 )
 
 log = logging.getLogger(__name__)
@@ -36,27 +39,29 @@ BATCH = 200
 
 
 def _sla_event(
-    kind: type[events.SlaBreached], route: asyncpg.Record, clock: SlaClock, now: datetime
+    kind: type[events.SlaBreached], route: route_store.StoredRoute, clock: SlaClock, now: datetime
 ) -> outbox.OutgoingEvent:
     return outgoing(
         kind(
-            route_id=route["route_id"],
-            referral_id=route["referral_id"],
-            service=route["service"],
+            route_id=route.route_id,
+            referral_id=route.referral_id,
+            service=route.service,
             clock=clock.name,
-            due_at=route[clock.deadline],
+            due_at=route.deadline(clock.deadline),
             detected_at=now,
-            route_status=route["status"],
+            route_status=route.status,
         ),
         source=SOURCE,
-        referral_id=route["referral_id"],
+        referral_id=route.referral_id,
     )
 
 
-async def _breach(conn: Connection, route: asyncpg.Record, clock: SlaClock, now: datetime) -> bool:
+async def _breach(
+    conn: Connection, route: route_store.StoredRoute, clock: SlaClock, now: datetime
+) -> bool:
     """Report one breach; False when it was reported before."""
-    if not await repo.record_breach(
-        conn, route["route_id"], clock.name, route[clock.deadline], now
+    if not await route_store.record_breach(
+        conn, route.route_id, clock.name, route.deadline(clock.deadline), now
     ):
         return False
     produced = [_sla_event(events.SlaBreached, route, clock, now)]
@@ -65,40 +70,33 @@ async def _breach(conn: Connection, route: asyncpg.Record, clock: SlaClock, now:
         status = RouteStatus.ESCALATED.value
         produced.append(_sla_event(events.Escalated, route, clock, now))
     elif clock.reroutes:
-        referral = await repo.lock_referral(conn, route["referral_id"])
+        referral = await referral_store.get(conn, route.referral_id, lock=True)
         assert referral is not None
-        change = events.RouteChange(
-            route_id=route["route_id"],
-            service=route["service"],
-            sub_service=route["sub_service"],
-            priority=route["priority"],
-            consent_basis=route["consent_basis"],
-            code_deadline=route["code_deadline"],
-        )
+        change = route_change(route)
         produced.append(
             await reassessment(
-                conn, route["referral_id"], referral["facts"], Trigger.SLA_REROUTE, change=change
+                conn, route.referral_id, referral.facts, Trigger.SLA_REROUTE, change=change
             )
         )
-    await repo.mark_breached(conn, route["route_id"], status, now)
-    await repo.add_timeline(
+    await route_store.mark_breached(conn, route.route_id, status, now)
+    await timeline_store.add(
         conn,
-        route["referral_id"],
+        route.referral_id,
         clock.timeline_event,
         now,
         actor=WATCHDOG,
-        route_id=route["route_id"],
+        route_id=route.route_id,
         status=status,
         detail={
-            "service": route["service"],
+            "service": route.service.value,
             "clock": clock.name,
-            "due_at": route[clock.deadline].isoformat(),
+            "due_at": route.deadline(clock.deadline).isoformat(),
         },
     )
     await outbox.add(conn, produced)
     if status:
-        await refresh_referral_status(conn, route["referral_id"], now)
-    SLA_BREACHES.labels(route["service"], clock.name).inc()
+        await refresh_referral_status(conn, route.referral_id, now)
+    SLA_BREACHES.labels(route.service.value, clock.name).inc()
     return True
 
 
@@ -108,15 +106,17 @@ async def check_deadlines(pool: asyncpg.Pool, now: datetime) -> int:
     for clock in SLA_CLOCKS:
         while True:
             async with pool.acquire() as conn:
-                candidates = await repo.routes_past(
-                    conn, clock.deadline, [s.value for s in clock.statuses], clock.name, now, BATCH
+                candidates = await route_store.read(
+                    conn,
+                    overdue=route_store.Overdue(clock.deadline, clock.statuses, clock.name, now),
+                    limit=BATCH,
                 )
                 for route in candidates:
                     # One transaction per route: the route is locked, then re-checked, since a
                     # provider may have acknowledged it a moment ago.
                     async with conn.transaction():
-                        locked = await repo.lock_route(conn, route["route_id"])
-                        if locked is None or not clock.runs_in(locked["status"]):
+                        locked = await route_store.get(conn, route.route_id, lock=True)
+                        if locked is None or not clock.runs_in(locked.status):
                             continue
                         reported += await _breach(conn, locked, clock, now)
             if len(candidates) < BATCH:

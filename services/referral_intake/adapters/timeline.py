@@ -1,0 +1,130 @@
+"""Everything that happened to a referral and its routes (table ``timeline``), as staff and
+the submitting triage service read it."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from schemas.codes import RejectionReason
+from services.plumbing.db import Connection
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One step: ``event`` (``received``, ``routed``, ``queued``, a breach…), the route's
+    ``status`` after it when it moved one, coded ``detail``, and who took it: ``actor`` (a
+    coded actor or a service) with the name a provider's person gave (``actor_name``)."""
+
+    route_id: uuid.UUID | None
+    event: str
+    status: str | None
+    at: datetime
+    detail: dict[str, Any]
+    actor: str | None
+    service: str | None
+    """The route's service, for a step of a route."""
+    actor_name: str | None
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """One timeline entry as the status feed gives it: ``id`` orders the feed."""
+
+    id: int
+    referral_id: uuid.UUID
+    route_id: uuid.UUID | None
+    event: str
+    status: str | None
+    at: datetime
+    detail: dict[str, Any]
+
+
+async def add(
+    conn: Connection,
+    referral_id: uuid.UUID,
+    event: str,
+    at: datetime,
+    *,
+    actor: str,
+    route_id: uuid.UUID | None = None,
+    status: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    await conn.execute(
+        """INSERT INTO timeline (referral_id, route_id, event, status, at, detail, actor)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)""",
+        referral_id,
+        route_id,
+        event,
+        status,
+        at,
+        detail or {},
+        actor,
+    )
+
+
+async def of_referral(conn: Connection, referral_id: uuid.UUID) -> list[TimelineEntry]:
+    """The referral's timeline in the order things happened. Steps arrive on two topics
+    (the router's decision, the adapters' status reports), so a provider's ``queued`` can be
+    stored before the ``requested`` it follows: order by when each happened, then by arrival."""
+    rows = await conn.fetch(
+        """SELECT t.route_id, t.event, t.status, t.at, t.detail, t.actor, r.service,
+                  p.display_name AS actor_name
+           FROM timeline t LEFT JOIN routes r USING (route_id)
+                LEFT JOIN provider_people p ON p.actor = t.actor
+           WHERE t.referral_id = $1 ORDER BY t.at, t.id""",
+        referral_id,
+    )
+    return [TimelineEntry(**_with_detail(row)) for row in rows]
+
+
+def _with_detail(row: asyncpg.Record) -> dict[str, Any]:
+    return {**dict(row), "detail": row["detail"] or {}}
+
+
+async def latest_reported_status(conn: Connection, route_id: uuid.UUID) -> str | None:
+    """The status the route's latest report gave it (a report can arrive before the route)."""
+    status: str | None = await conn.fetchval(
+        """SELECT status FROM timeline WHERE route_id = $1 AND status IS NOT NULL
+           ORDER BY id DESC LIMIT 1""",
+        route_id,
+    )
+    return status
+
+
+async def latest_rejection_reason(conn: Connection, route_id: uuid.UUID) -> RejectionReason | None:
+    reason: str | None = await conn.fetchval(
+        """SELECT detail->>'rejection_reason' FROM timeline
+           WHERE route_id = $1 AND status = 'rejected' ORDER BY id DESC LIMIT 1""",
+        route_id,
+    )
+    return RejectionReason(reason) if reason else None
+
+
+async def changes_for_submitter(
+    conn: Connection,
+    *,
+    submitted_by: str,
+    after_id: int,
+    settled_before: datetime,
+    limit: int,
+) -> list[StatusChange]:
+    """Timeline entries of the referrals ``submitted_by`` submitted, after ``after_id``, in
+    the order they were written, only those written before ``settled_before``."""
+    rows = await conn.fetch(
+        """SELECT t.id, t.referral_id, t.route_id, t.event, t.status, t.at, t.detail
+           FROM timeline t JOIN referrals r USING (referral_id)
+           WHERE r.submitted_by = $1 AND t.id > $2 AND t.recorded_at < $3
+           ORDER BY t.id
+           LIMIT $4""",
+        submitted_by,
+        after_id,
+        settled_before,
+        limit,
+    )
+    return [StatusChange(**_with_detail(row)) for row in rows]
