@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services.plumbing.db import Connection
+from services.referral_intake.adapters.typed_rows import typed_all
 
 
 @dataclass(frozen=True)
@@ -48,14 +49,14 @@ async def log_disclosure(
 
 async def disclosure_log(conn: Connection, referral_id: uuid.UUID) -> list[Disclosure]:
     """Every read of the referral's personal data, oldest first."""
-    return [
-        Disclosure(**{**dict(row), "fields": tuple(row["fields"])})
-        for row in await conn.fetch(
+    return typed_all(
+        Disclosure,
+        await conn.fetch(
             """SELECT at, accessor, accessor_name, service, fields, purpose FROM disclosure_log
                WHERE referral_id = $1 ORDER BY at, id""",
             referral_id,
-        )
-    ]
+        ),
+    )
 
 
 async def name_person(conn: Connection, actor: str, service: str, display_name: str) -> None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services.plumbing.db import Connection
+from services.referral_intake.adapters.typed_rows import typed_or_none
 
 
 @dataclass(frozen=True)
@@ -68,4 +69,4 @@ async def erasure_of(conn: Connection, referral_id: uuid.UUID) -> Erasure | None
         "SELECT reason, actor, at FROM erasures WHERE referral_id = $1 ORDER BY at LIMIT 1",
         referral_id,
     )
-    return Erasure(**dict(row)) if row is not None else None
+    return typed_or_none(Erasure, row)

@@ -12,6 +12,8 @@ import asyncpg
 
 from schemas.codes import ReferralStatus, Role
 from services.plumbing.db import Connection
+from services.referral_intake.adapters import referrals
+from services.referral_intake.adapters.typed_rows import typed_all
 from services.referral_intake.domain.identity import IdentityKeys, OnRecord
 
 ON_RECORD_COLUMNS = """referral_id, person_key, person_phone_key, born_key, crime_key,
@@ -119,25 +121,17 @@ async def stale_identities(conn: Connection, version: int, limit: int) -> list[u
 
 
 async def set_identity(
-    conn: Connection,
-    referral_id: uuid.UUID,
-    *,
-    person_key: str | None,
-    person_phone_key: str | None,
-    born_key: str | None,
-    crime_key: str | None,
-    version: int,
+    conn: Connection, referral_id: uuid.UUID, keys: IdentityKeys, version: int
 ) -> None:
-    await conn.execute(
-        """UPDATE referrals SET person_key = $2, person_phone_key = $3, born_key = $4,
-                                crime_key = $5, identity_version = $6
-           WHERE referral_id = $1""",
+    """Store ``keys`` beside the referral, made by normalisation ``version``."""
+    await referrals.update(
+        conn,
         referral_id,
-        person_key,
-        person_phone_key,
-        born_key,
-        crime_key,
-        version,
+        person_key=keys.person,
+        person_phone_key=keys.person_phone,
+        born_key=keys.born,
+        crime_key=keys.crime,
+        identity_version=version,
     )
 
 
@@ -176,6 +170,4 @@ async def linked_referrals(conn: Connection, referral_id: uuid.UUID) -> list[Lin
            WHERE l.referral_id = $1 ORDER BY l.at, l.linked_id""",
         referral_id,
     )
-    return [
-        LinkedReferral(**{**dict(row), "status": ReferralStatus(row["status"])}) for row in rows
-    ]
+    return typed_all(LinkedReferral, rows)

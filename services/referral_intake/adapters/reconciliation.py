@@ -10,6 +10,7 @@ from datetime import datetime
 
 from schemas import topics
 from services.plumbing.db import Connection
+from services.referral_intake.adapters.typed_rows import typed_all, typed_or_none
 
 
 @dataclass(frozen=True)
@@ -30,9 +31,9 @@ class Attempts:
 
 async def stuck_unrouted(conn: Connection, older_than: datetime, limit: int) -> list[Unrouted]:
     """Referrals received before ``older_than`` that no decision has reached."""
-    return [
-        Unrouted(**dict(row))
-        for row in await conn.fetch(
+    return typed_all(
+        Unrouted,
+        await conn.fetch(
             """SELECT f.referral_id, o.event_id FROM referrals f
                JOIN outbox o ON o.topic = $3 AND o.key = f.referral_id::text
                WHERE f.status = 'received' AND f.received_at < $1
@@ -40,8 +41,8 @@ async def stuck_unrouted(conn: Connection, older_than: datetime, limit: int) -> 
             older_than,
             limit,
             topics.REFERRAL_RECEIVED,
-        )
-    ]
+        ),
+    )
 
 
 async def reconciliation_attempts(
@@ -54,7 +55,7 @@ async def reconciliation_attempts(
         subject,
         stage,
     )
-    return Attempts(**dict(row)) if row is not None else None
+    return typed_or_none(Attempts, row)
 
 
 async def record_reconciliation(

@@ -8,13 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import asyncpg
-
 from schemas.codes import TERMINAL_ROUTE_STATUSES, LocalAuthority, ReferralStatus
 from schemas.events import ReferralFacts
 from services.plumbing import outbox
 from services.plumbing.db import Connection
 from services.plumbing.outbox import OutgoingEvent
+from services.referral_intake.adapters.typed_rows import typed_all, typed_or_none
 
 _ENDED_ROUTES = sorted(status.value for status in TERMINAL_ROUTE_STATUSES)
 """Route statuses after which a missed clock no longer needs a supervisor (the worklist)."""
@@ -35,10 +34,6 @@ class Referral:
     repeat_victim: bool
     erased_at: datetime | None
 
-    @classmethod
-    def of(cls, row: asyncpg.Record) -> Referral:
-        return cls(**{**dict(row), "status": ReferralStatus(row["status"])})
-
 
 @dataclass(frozen=True)
 class WorklistReferral:
@@ -58,11 +53,45 @@ _READ_REFERRAL = """SELECT referral_id, received_at, status, facts, decision, co
 _LOCK_REFERRAL = f"{_READ_REFERRAL} FOR UPDATE"
 
 
+UPDATABLE = frozenset(
+    {
+        "facts",
+        "decision",
+        "consent_status",
+        "contact_version",
+        "updated_at",
+        "last_submitted_at",
+        "awaiting_decision",
+        "pending_reassessment",
+        "person_key",
+        "person_phone_key",
+        "born_key",
+        "crime_key",
+        "identity_version",
+    }
+)
+"""The columns ``update`` sets; the others change only with what they go with (``status``
+with ``closed_at``, erasure with its record)."""
+
+
+async def update(conn: Connection, referral_id: uuid.UUID, **columns: object) -> None:
+    """Set ``columns`` (column name to value, names from ``UPDATABLE``) of one referral;
+    ``ValueError`` for any other name."""
+    if unknown := columns.keys() - UPDATABLE:
+        raise ValueError(f"not updatable here: {sorted(unknown)}")
+    assignments = ", ".join(f"{name} = ${n}" for n, name in enumerate(columns, start=2))
+    await conn.execute(
+        f"UPDATE referrals SET {assignments} WHERE referral_id = $1",  # noqa: S608 - known names
+        referral_id,
+        *columns.values(),
+    )
+
+
 async def get(conn: Connection, referral_id: uuid.UUID, *, lock: bool = False) -> Referral | None:
     """The referral, or None; ``lock`` takes its row ``FOR UPDATE`` (every change to a
     referral takes it first, so changes to one referral happen one after another)."""
     row = await conn.fetchrow(_LOCK_REFERRAL if lock else _READ_REFERRAL, referral_id)
-    return Referral.of(row) if row is not None else None
+    return typed_or_none(Referral, row)
 
 
 async def exists(conn: Connection, referral_id: uuid.UUID) -> bool:
@@ -172,12 +201,7 @@ async def insert_new(
 async def store_decision(
     conn: Connection, referral_id: uuid.UUID, decision: dict[str, Any], at: datetime
 ) -> None:
-    await conn.execute(
-        "UPDATE referrals SET decision = $2, updated_at = $3 WHERE referral_id = $1",
-        referral_id,
-        decision,
-        at,
-    )
+    await update(conn, referral_id, decision=decision, updated_at=at)
 
 
 async def decision(conn: Connection, referral_id: uuid.UUID) -> dict[str, Any] | None:
@@ -209,14 +233,7 @@ async def set_consent(
     consent_status: str,
     at: datetime,
 ) -> None:
-    await conn.execute(
-        """UPDATE referrals SET facts = $2, consent_status = $3, updated_at = $4
-           WHERE referral_id = $1""",
-        referral_id,
-        facts,
-        consent_status,
-        at,
-    )
+    await update(conn, referral_id, facts=facts, consent_status=consent_status, updated_at=at)
 
 
 async def add_consent(
@@ -254,14 +271,7 @@ async def contact_version(conn: Connection, referral_id: uuid.UUID) -> int:
 async def set_contact_changed(
     conn: Connection, referral_id: uuid.UUID, facts: dict[str, Any], version: int, at: datetime
 ) -> None:
-    await conn.execute(
-        """UPDATE referrals SET facts = $2, contact_version = $3, updated_at = $4
-           WHERE referral_id = $1""",
-        referral_id,
-        facts,
-        version,
-        at,
-    )
+    await update(conn, referral_id, facts=facts, contact_version=version, updated_at=at)
 
 
 async def worklist(
@@ -310,13 +320,4 @@ async def worklist(
         limit,
         action_required,
     )
-    return [
-        WorklistReferral(
-            **{
-                **dict(row),
-                "status": ReferralStatus(row["status"]),
-                "local_authority": LocalAuthority(row["local_authority"]),
-            }
-        )
-        for row in rows
-    ]
+    return typed_all(WorklistReferral, rows)

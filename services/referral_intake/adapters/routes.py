@@ -9,11 +9,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-import asyncpg
-
 from schemas.codes import ConsentBasis, Priority, RouteStatus, Service
 from schemas.events import Route
 from services.plumbing.db import Connection
+from services.referral_intake.adapters.typed_rows import typed_all
 
 DEADLINES = frozenset(
     {"acknowledge_by", "second_acknowledge_by", "contact_due_by", "code_deadline"}
@@ -45,29 +44,6 @@ class StoredRoute:
     breached: bool
     trigger_event_id: uuid.UUID | None
     """The event whose decision created the route (reconciliation re-drives it)."""
-
-    @classmethod
-    def of(cls, row: asyncpg.Record) -> StoredRoute:
-        return cls(
-            route_id=row["route_id"],
-            referral_id=row["referral_id"],
-            decision_id=row["decision_id"],
-            service=Service(row["service"]),
-            sub_service=row["sub_service"],
-            priority=Priority(row["priority"]),
-            rule_ids=tuple(row["rule_ids"]),
-            reason=row["reason"],
-            consent_basis=ConsentBasis(row["consent_basis"]),
-            status=RouteStatus(row["status"]),
-            requested_at=row["requested_at"],
-            acknowledge_by=row["acknowledge_by"],
-            second_acknowledge_by=row["second_acknowledge_by"],
-            contact_due_by=row["contact_due_by"],
-            code_deadline=row["code_deadline"],
-            updated_at=row["updated_at"],
-            breached=row["breached"],
-            trigger_event_id=row["trigger_event_id"],
-        )
 
     def deadline(self, name: str) -> datetime:
         """The clock ``name`` (one of ``DEADLINES``); ``ValueError`` when it is not set."""
@@ -145,7 +121,7 @@ async def read(
         sql += f" LIMIT {arg(limit)}"
     if lock:
         sql += " FOR UPDATE"
-    return [StoredRoute.of(row) for row in await conn.fetch(sql, *args)]
+    return typed_all(StoredRoute, await conn.fetch(sql, *args))
 
 
 async def get(conn: Connection, route_id: uuid.UUID, *, lock: bool = False) -> StoredRoute | None:

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import asyncpg
-
 from schemas.codes import ReferralStatus
 from services.plumbing.db import Connection
+from services.referral_intake.adapters import referrals
+from services.referral_intake.adapters.typed_rows import typed_all, typed_or_none
 
 
 @dataclass(frozen=True)
@@ -29,19 +29,6 @@ class Submission:
     kept_from_record: tuple[str, ...]
     consent_change: str | None
     decision_id: uuid.UUID | None
-
-    @classmethod
-    def of(cls, row: asyncpg.Record) -> Submission:
-        return cls(
-            version=row["version"],
-            submitted_at=row["submitted_at"],
-            submitted_by=row["submitted_by"],
-            facts=row["facts"],
-            raised=tuple(row["raised"]),
-            kept_from_record=tuple(row["kept_from_record"]),
-            consent_change=row["consent_change"],
-            decision_id=row["decision_id"],
-        )
 
 
 @dataclass(frozen=True)
@@ -93,16 +80,7 @@ async def find_by_idempotency_key(conn: Connection, keyed: str) -> KeyedSubmissi
            WHERE s.idempotency_hmac = $1""",
         keyed,
     )
-    if row is None:
-        return None
-    return KeyedSubmission(
-        **{
-            **dict(row),
-            "raised": tuple(row["raised"]),
-            "kept_from_record": tuple(row["kept_from_record"]),
-            "status": ReferralStatus(row["status"]),
-        }
-    )
+    return typed_or_none(KeyedSubmission, row)
 
 
 async def add_submission(
@@ -143,15 +121,15 @@ async def add_submission(
 
 async def submissions_of(conn: Connection, referral_id: uuid.UUID) -> list[Submission]:
     """The referral's submissions, first first."""
-    return [
-        Submission.of(row)
-        for row in await conn.fetch(
+    return typed_all(
+        Submission,
+        await conn.fetch(
             """SELECT version, submitted_at, submitted_by, facts, raised, kept_from_record,
                       consent_change, decision_id
                FROM submissions WHERE referral_id = $1 ORDER BY version""",
             referral_id,
-        )
-    ]
+        ),
+    )
 
 
 async def submission_versions_deciding(
@@ -177,11 +155,7 @@ async def lock_for_resubmission(
            FROM referrals r WHERE r.referral_id = $1 FOR UPDATE""",
         referral_id,
     )
-    return (
-        ReferralToResubmit(**{**dict(row), "status": ReferralStatus(row["status"])})
-        if row is not None
-        else None
-    )
+    return typed_or_none(ReferralToResubmit, row)
 
 
 async def set_resubmitted(
@@ -193,15 +167,14 @@ async def set_resubmitted(
     awaiting_decision: uuid.UUID | None,
     pending_reassessment: uuid.UUID | None,
 ) -> None:
-    await conn.execute(
-        """UPDATE referrals SET facts = $2, last_submitted_at = $3, updated_at = $3,
-                                awaiting_decision = $4, pending_reassessment = $5
-           WHERE referral_id = $1""",
+    await referrals.update(
+        conn,
         referral_id,
-        facts,
-        at,
-        awaiting_decision,
-        pending_reassessment,
+        facts=facts,
+        last_submitted_at=at,
+        updated_at=at,
+        awaiting_decision=awaiting_decision,
+        pending_reassessment=pending_reassessment,
     )
 
 
@@ -211,12 +184,11 @@ async def set_reassessment_state(
     awaiting_decision: uuid.UUID | None,
     pending_reassessment: uuid.UUID | None,
 ) -> None:
-    await conn.execute(
-        """UPDATE referrals SET awaiting_decision = $2, pending_reassessment = $3
-           WHERE referral_id = $1""",
+    await referrals.update(
+        conn,
         referral_id,
-        awaiting_decision,
-        pending_reassessment,
+        awaiting_decision=awaiting_decision,
+        pending_reassessment=pending_reassessment,
     )
 
 
@@ -226,4 +198,4 @@ async def reassessment_state(conn: Connection, referral_id: uuid.UUID) -> Reasse
            WHERE referral_id = $1""",
         referral_id,
     )
-    return ReassessmentState(**dict(row)) if row is not None else None
+    return typed_or_none(ReassessmentState, row)

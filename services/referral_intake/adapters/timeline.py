@@ -8,10 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import asyncpg
-
 from schemas.codes import RejectionReason
 from services.plumbing.db import Connection
+from services.referral_intake.adapters.typed_rows import typed_all
 
 
 @dataclass(frozen=True)
@@ -80,11 +79,7 @@ async def of_referral(conn: Connection, referral_id: uuid.UUID) -> list[Timeline
            WHERE t.referral_id = $1 ORDER BY t.at, t.id""",
         referral_id,
     )
-    return [TimelineEntry(**_with_detail(row)) for row in rows]
-
-
-def _with_detail(row: asyncpg.Record) -> dict[str, Any]:
-    return {**dict(row), "detail": row["detail"] or {}}
+    return typed_all(TimelineEntry, rows)
 
 
 async def latest_reported_status(conn: Connection, route_id: uuid.UUID) -> str | None:
@@ -127,4 +122,4 @@ async def changes_for_submitter(
         settled_before,
         limit,
     )
-    return [StatusChange(**_with_detail(row)) for row in rows]
+    return typed_all(StatusChange, rows)

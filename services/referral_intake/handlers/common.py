@@ -8,7 +8,13 @@ from datetime import datetime
 from typing import Any
 
 from schemas import events
-from schemas.codes import TERMINAL_ROUTE_STATUSES, ReferralStatus, RejectionReason, Trigger
+from schemas.codes import (
+    TERMINAL_ROUTE_STATUSES,
+    ReferralStatus,
+    RejectionReason,
+    Service,
+    Trigger,
+)
 from services.plumbing.db import Connection
 from services.plumbing.events import outgoing
 from services.plumbing.outbox import OutgoingEvent
@@ -95,3 +101,25 @@ async def reassessment(
         source=SOURCE,
         referral_id=referral_id,
     )
+
+
+async def locked_referral(conn: Connection, referral_id: uuid.UUID) -> referral_store.Referral:
+    """The referral, its row locked until the transaction ends; ``NotFound`` when intake
+    holds none."""
+    referral = await referral_store.get(conn, referral_id, lock=True)
+    if referral is None:
+        raise NotFound
+    return referral
+
+
+async def routed_referral(
+    conn: Connection, referral_id: uuid.UUID, service: Service
+) -> tuple[referral_store.Referral, list[route_store.StoredRoute]]:
+    """The referral (locked) and its routes to ``service``, newest first; ``NotFound`` when
+    nothing was ever routed to ``service``, exactly as for a referral that does not exist."""
+    routes = await route_store.read(
+        conn, referral_id=referral_id, service=service, newest_first=True
+    )
+    if not routes:
+        raise NotFound
+    return await locked_referral(conn, referral_id), routes

@@ -20,7 +20,7 @@ from services.referral_intake.adapters import timeline as timeline_store
 from services.referral_intake.adapters.vault import Vault
 from services.referral_intake.domain import consent
 from services.referral_intake.domain.consent import ConsentChange
-from services.referral_intake.handlers.common import Conflict, NotFound, reassessment
+from services.referral_intake.handlers.common import Conflict, locked_referral, reassessment
 from services.referral_intake.handlers.notes import CONSENT_RECORDED_BY
 
 
@@ -36,9 +36,7 @@ async def record_consent(
 ) -> dict[str, str]:
     now = datetime.now(UTC)
     async with pool.acquire() as conn, conn.transaction():
-        referral = await referral_store.get(conn, referral_id, lock=True)
-        if referral is None:
-            raise NotFound
+        referral = await locked_referral(conn, referral_id)
         refused = consent.refusal(
             status, on_record=referral.consent_status, routed=referral.decision is not None
         )

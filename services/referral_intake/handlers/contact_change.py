@@ -30,7 +30,7 @@ from services.referral_intake.adapters import timeline as timeline_store
 from services.referral_intake.adapters.vault import Vault
 from services.referral_intake.domain.contact_change import apply_change
 from services.referral_intake.domain.lifecycle import is_open
-from services.referral_intake.handlers.common import SOURCE, Conflict, NotFound
+from services.referral_intake.handlers.common import SOURCE, Conflict, locked_referral
 from services.referral_intake.handlers.identity import key_again
 
 CONTACT_CHANGED = "contact_changed"
@@ -100,9 +100,7 @@ async def change_contact(
 
 async def _open_referral(conn: Connection, referral_id: uuid.UUID) -> Any:
     """The referral, locked. Raises ``NotFound``, ``Erased`` or ``Conflict`` (closed)."""
-    referral = await referral_store.get(conn, referral_id, lock=True)
-    if referral is None:
-        raise NotFound
+    referral = await locked_referral(conn, referral_id)
     if referral.erased_at is not None:
         raise Erased
     if referral.status == ReferralStatus.CLOSED.value:

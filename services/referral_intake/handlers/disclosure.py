@@ -12,10 +12,9 @@ from schemas import data_sharing
 from schemas.codes import ConsentBasis, Service
 from services.referral_intake.adapters import disclosures as disclosure_store
 from services.referral_intake.adapters import referrals as referral_store
-from services.referral_intake.adapters import routes as route_store
 from services.referral_intake.adapters.vault import Vault
 from services.referral_intake.domain.lifecycle import is_open
-from services.referral_intake.handlers.common import NotFound
+from services.referral_intake.handlers.common import NotFound, routed_referral
 
 NEEDS_CONSENT_ON_RECORD = {
     ConsentBasis.EXPLICIT_CONSENT.value,
@@ -45,13 +44,7 @@ async def disclose_contact(
     ``accessor`` is the adapter's own subject, or a person's coded actor with their name in
     ``accessor_name`` (the log keeps both, and the name is remembered for the timeline)."""
     async with pool.acquire() as conn, conn.transaction():
-        routes = await route_store.read(
-            conn, referral_id=referral_id, service=service, newest_first=True
-        )
-        if not routes:
-            raise NotFound
-        referral = await referral_store.get(conn, referral_id, lock=True)
-        assert referral is not None
+        referral, routes = await routed_referral(conn, referral_id, service)
         consent_withdrawn = referral.consent_status in ("refused", "withdrawn")
         readable = [
             r

@@ -20,7 +20,7 @@ from services.referral_intake.adapters import erasures as erasure_store
 from services.referral_intake.adapters import referrals as referral_store
 from services.referral_intake.adapters import timeline as timeline_store
 from services.referral_intake.adapters.vault import Vault
-from services.referral_intake.handlers.common import SOURCE, Conflict, NotFound
+from services.referral_intake.handlers.common import SOURCE, Conflict, locked_referral
 
 log = logging.getLogger(__name__)
 RETENTION = "retention"
@@ -31,9 +31,7 @@ async def erase(
 ) -> dict[str, str]:
     now = datetime.now(UTC)
     async with pool.acquire() as conn, conn.transaction():
-        referral = await referral_store.get(conn, referral_id, lock=True)
-        if referral is None:
-            raise NotFound
+        referral = await locked_referral(conn, referral_id)
         if referral.erased_at is not None:
             raise Conflict("This referral's personal data has already been erased.")
         await _erase_locked(conn, vault, referral_id, reason, actor, now, reason[:200])

@@ -56,15 +56,7 @@ async def key_again(
     """Store the keys of ``personal`` beside the referral (the current normalisation): after
     a change of normalisation, or of the person's details (matching follows the new ones)."""
     keys = keys_of_personal(key, personal)
-    await identity_store.set_identity(
-        conn,
-        referral_id,
-        person_key=keys.person,
-        person_phone_key=keys.person_phone,
-        born_key=keys.born,
-        crime_key=keys.crime,
-        version=identity.IDENTITY_VERSION,
-    )
+    await identity_store.set_identity(conn, referral_id, keys, identity.IDENTITY_VERSION)
 
 
 async def run(pool: asyncpg.Pool, vault: Vault, key: bytes, interval: float = 30.0) -> None:

@@ -13,11 +13,9 @@ import asyncpg
 
 from schemas.codes import Service
 from services.plumbing.db import Connection
-from services.referral_intake.adapters import referrals as referral_store
-from services.referral_intake.adapters import routes as route_store
 from services.referral_intake.adapters.vault import Vault
 from services.referral_intake.domain.identity import keyed_idempotency_key, keyed_request_hash
-from services.referral_intake.handlers.common import NotFound
+from services.referral_intake.handlers.common import routed_referral
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +41,7 @@ async def add_provider_note(
     """A provider's free text about a referral routed to it (``NotFound`` otherwise, as
     for a referral that does not exist; ``Erased`` once its personal data is gone)."""
     async with pool.acquire() as conn, conn.transaction():
-        routes = await route_store.read(
-            conn, referral_id=referral_id, service=service, newest_first=True
-        )
-        if not routes:
-            raise NotFound
-        referral = await referral_store.get(conn, referral_id, lock=True)
-        assert referral is not None
+        referral, routes = await routed_referral(conn, referral_id, service)
         if referral.erased_at is not None:
             raise Erased
         latest = routes[0]  # newest first

@@ -19,7 +19,7 @@ from services.referral_intake.adapters import timeline as timeline_store
 from services.referral_intake.adapters.vault import Vault
 from services.referral_intake.domain import overrides
 from services.referral_intake.domain.overrides import OverrideAction
-from services.referral_intake.handlers.common import Conflict, NotFound, reassessment
+from services.referral_intake.handlers.common import Conflict, locked_referral, reassessment
 from services.referral_intake.handlers.notes import OVERRIDE_JUSTIFICATION
 
 
@@ -38,9 +38,7 @@ async def override_routes(
     now = datetime.now(UTC)
     request_id = uuid.uuid4()
     async with pool.acquire() as conn, conn.transaction():
-        referral = await referral_store.get(conn, referral_id, lock=True)
-        if referral is None:
-            raise NotFound
+        referral = await locked_referral(conn, referral_id)
         route_id = await _route_to_change(conn, referral, action, service)
         # The justification is free text that may name the person: sealed in the vault.
         note = await vault.add_note(

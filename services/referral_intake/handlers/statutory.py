@@ -10,11 +10,10 @@ from typing import Any
 
 import asyncpg
 
-from services.referral_intake.adapters import referrals as referral_store
 from services.referral_intake.adapters import statutory as sql
 from services.referral_intake.adapters import timeline as timeline_store
 from services.referral_intake.domain.statutory import status_of
-from services.referral_intake.handlers.common import Conflict, NotFound
+from services.referral_intake.handlers.common import Conflict, locked_referral
 
 TIMELINE_EVENT = "statutory_referral_recorded"
 
@@ -48,8 +47,7 @@ async def record_made(
     flag, or the referral was already recorded as made."""
     now = datetime.now(UTC)
     async with pool.acquire() as conn, conn.transaction():
-        if await referral_store.get(conn, referral_id, lock=True) is None:
-            raise NotFound
+        await locked_referral(conn, referral_id)
         row = await sql.lock(conn, referral_id, flag)
         if row is None:
             raise Conflict(
