@@ -13,6 +13,7 @@ import asyncpg
 
 from schemas.codes import Service
 from services.plumbing.db import Connection
+from services.referral_intake.adapters import clear_text
 from services.referral_intake.adapters.vault import Vault
 from services.referral_intake.domain.identity import keyed_idempotency_key, keyed_request_hash
 from services.referral_intake.handlers.common import routed_referral
@@ -54,122 +55,34 @@ async def seal_clear_text(conn: Connection, vault: Vault, identity_key: bytes) -
     """Seal what earlier versions kept in the clear (or drop it, for a referral already
     erased), and key their idempotency records. Runs at start; finds nothing the second
     time. Returns how many of each it changed."""
-    done = {
-        "justifications": await _seal_justifications(conn, vault),
-        "recorded_by": await _seal_consent_recorders(conn, vault),
-        "idempotency": await _key_referrals_idempotency(conn, identity_key)
-        + await _key_submissions_idempotency(conn, identity_key),
-    }
+    done = {"justifications": 0, "recorded_by": 0, "idempotency": 0}
+    for note in await clear_text.notes(conn):
+        kind = _NOTE_KINDS[note.held_in]
+        note_id = (
+            None
+            if note.erased
+            else await vault.add_note(conn, note.referral_id, kind, note.text, author=note.author)
+        )
+        await clear_text.seal_note(conn, note, note_id)
+        done["justifications" if kind == OVERRIDE_JUSTIFICATION else "recorded_by"] += 1
+    # Every submission keeps its own idempotency record since resubmissions (migration 060
+    # copied each referral's first one there): keyed, or cleared once erased, the same way.
+    for record in await clear_text.idempotency_records(conn):
+        keep = not record.erased and record.idempotency_key is not None
+        await clear_text.key_idempotency(
+            conn,
+            record,
+            keyed_idempotency_key(identity_key, record.idempotency_key or "") if keep else None,
+            keyed_request_hash(identity_key, record.request_hash or "") if keep else None,
+        )
+        done["idempotency"] += 1
     if any(done.values()):
         log.info("clear text sealed in the vault", extra=done)
     return done
 
 
-async def _seal_justifications(conn: Connection, vault: Vault) -> int:
-    """Overrides' justifications into the vault; the timeline names the note instead."""
-    changed = 0
-    for row in await conn.fetch(
-        """SELECT o.request_id, o.referral_id, o.justification, o.supervisor, o.at,
-                  r.erased_at
-           FROM overrides o JOIN referrals r USING (referral_id)
-           WHERE o.justification IS NOT NULL"""
-    ):
-        note = None
-        if row["erased_at"] is None:
-            note = await vault.add_note(
-                conn,
-                row["referral_id"],
-                OVERRIDE_JUSTIFICATION,
-                row["justification"],
-                author=row["supervisor"],
-            )
-        await conn.execute(
-            """UPDATE overrides SET justification = NULL, justification_note = $2
-               WHERE request_id = $1""",
-            row["request_id"],
-            note,
-        )
-        await conn.execute(
-            """UPDATE timeline SET detail = (detail - 'justification')
-                   || CASE WHEN $3::bigint IS NULL THEN '{}'::jsonb
-                           ELSE jsonb_build_object('note_id', $3::bigint) END
-               WHERE referral_id = $1 AND detail->>'justification' = $2""",
-            row["referral_id"],
-            row["justification"],
-            note,
-        )
-        changed += 1
-    return changed
-
-
-async def _seal_consent_recorders(conn: Connection, vault: Vault) -> int:
-    """Who recorded each consent, into the vault."""
-    changed = 0
-    for row in await conn.fetch(
-        """SELECT c.id, c.referral_id, c.recorded_by, c.actor, r.erased_at
-           FROM consents c JOIN referrals r USING (referral_id)
-           WHERE c.recorded_by IS NOT NULL"""
-    ):
-        note = None
-        if row["erased_at"] is None:
-            note = await vault.add_note(
-                conn,
-                row["referral_id"],
-                CONSENT_RECORDED_BY,
-                row["recorded_by"],
-                author=row["actor"],
-            )
-        await conn.execute(
-            "UPDATE consents SET recorded_by = NULL, recorded_by_note = $2 WHERE id = $1",
-            row["id"],
-            note,
-        )
-        changed += 1
-    return changed
-
-
-async def _key_referrals_idempotency(conn: Connection, identity_key: bytes) -> int:
-    """Referrals' idempotency records keyed (or cleared once erased)."""
-    changed = 0
-    for row in await conn.fetch(
-        """SELECT referral_id, idempotency_key, request_hash, erased_at FROM referrals
-           WHERE idempotency_key IS NOT NULL OR request_hash IS NOT NULL"""
-    ):
-        keep = row["erased_at"] is None and row["idempotency_key"] is not None
-        await conn.execute(
-            """UPDATE referrals SET idempotency_key = NULL, request_hash = NULL,
-                   idempotency_hmac = $2, request_hmac = $3
-               WHERE referral_id = $1""",
-            row["referral_id"],
-            keyed_idempotency_key(identity_key, row["idempotency_key"]) if keep else None,
-            keyed_request_hash(identity_key, row["request_hash"] or "") if keep else None,
-        )
-        changed += 1
-    return changed
-
-
-async def _key_submissions_idempotency(conn: Connection, identity_key: bytes) -> int:
-    """Each submission's idempotency record, keyed or cleared the same way."""
-    # Every submission keeps its own idempotency record since resubmissions (migration 060
-    # copied each referral's first one there): keyed, or cleared once erased, the same way.
-    changed = 0
-    for row in await conn.fetch(
-        """SELECT s.referral_id, s.version, s.idempotency_key, s.request_hash, r.erased_at
-           FROM submissions s JOIN referrals r USING (referral_id)
-           WHERE s.idempotency_key IS NOT NULL OR s.request_hash IS NOT NULL"""
-    ):
-        keep = row["erased_at"] is None and row["idempotency_key"] is not None
-        await conn.execute(
-            """UPDATE submissions SET idempotency_key = NULL, request_hash = NULL,
-                   idempotency_hmac = $3, request_hmac = $4
-               WHERE referral_id = $1 AND version = $2""",
-            row["referral_id"],
-            row["version"],
-            keyed_idempotency_key(identity_key, row["idempotency_key"]) if keep else None,
-            keyed_request_hash(identity_key, row["request_hash"] or "") if keep else None,
-        )
-        changed += 1
-    return changed
+_NOTE_KINDS = {"overrides": OVERRIDE_JUSTIFICATION, "consents": CONSENT_RECORDED_BY}
+"""The vault's kind of note for what each table kept in the clear."""
 
 
 def with_notes(entry: dict[str, Any], notes: dict[int, dict[str, Any]]) -> dict[str, Any]:
