@@ -13,10 +13,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import (
     AnyUrl,
     AwareDatetime,
-    BaseModel,
-    ConfigDict,
     Field,
-    field_validator,
     model_validator,
 )
 
@@ -28,22 +25,19 @@ from schemas.codes import (
     RejectionReason,
     RouteStatus,
 )
-from schemas.text import refuse_control_characters
+from schemas.requests import Code, RequestBody
 from services.plumbing.auth import Principal, Unauthenticated, bearer_challenge
 from services.plumbing.cursors import InvalidCursor
 from services.plumbing.guard import bearer_credential, principal_of
 from services.plumbing.http import problem
 from services.plumbing.openapi import problems
-from services.plumbing.outbound import OutboundRefused
 from services.provider_adapter.adapters.intake_client import (
     ContactUnavailable,
     ContactWithdrawn,
     VaultUnreachable,
 )
-from services.provider_adapter.domain.contact_standard import StandardNotMet
-from services.provider_adapter.domain.work_item import TransitionNotAllowed
 from services.provider_adapter.handlers import keys, webhooks, work_items
-from services.provider_adapter.handlers.common import Adapter, Gone, NotFound, Refused
+from services.provider_adapter.handlers.common import Adapter, Gone
 
 router = APIRouter()
 
@@ -52,16 +46,9 @@ ERASED = (
     "This referral is no longer with you: its personal data was erased at the hub, so "
     "nothing more can be recorded on it."
 )
-Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 
 
-class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True, str_strip_whitespace=True)
-
-    _plain_text = field_validator("*", mode="after")(refuse_control_characters)
-
-
-class Acknowledgement(Body):
+class Acknowledgement(RequestBody):
     decision: Literal["accepted", "rejected"]
     reason: RejectionReason | None = None
     note: Annotated[str, Field(max_length=1000)] | None = None
@@ -73,7 +60,7 @@ class Acknowledgement(Body):
         return self
 
 
-class ContactAttemptIn(Body):
+class ContactAttemptIn(RequestBody):
     at: AwareDatetime
     channel: ContactChannel
     result: ContactResult
@@ -85,17 +72,17 @@ class ContactAttemptIn(Body):
         return self
 
 
-class OutcomeIn(Body):
+class OutcomeIn(RequestBody):
     status: OutcomeStatus
     reason: Annotated[str, Field(max_length=500)] | None = None
     measures: dict[Code, bool | Code | None] = {}
 
 
-class WebhookIn(Body):
+class WebhookIn(RequestBody):
     url: AnyUrl
 
 
-class KeyIn(Body):
+class KeyIn(RequestBody):
     label: Annotated[str, Field(min_length=1, max_length=80)] = "rotated"
 
 
@@ -186,8 +173,6 @@ async def get_queue(
 async def get_referral(referral_id: uuid.UUID, adapter: Provider) -> Any:
     try:
         return await work_items.read_work_item(adapter, referral_id)
-    except NotFound:
-        return problem(404, "Not found", NOT_FOUND)
     except (Gone, ContactWithdrawn):
         return problem(
             410,
@@ -211,25 +196,13 @@ async def get_referral(referral_id: uuid.UUID, adapter: Provider) -> Any:
 
 
 async def _guarded(call: Awaitable[Any]) -> Any:
+    """A step on a work item, with the answers its own failures get (``NotFound`` and
+    every ``Refused``, a transition not allowed or a contact standard not met among them,
+    are answered where every service answers them: ``services.plumbing.http``)."""
     try:
         return await call
-    except NotFound:
-        return problem(404, "Not found", NOT_FOUND)
     except Gone:
         return problem(410, "Gone", ERASED)
-    except TransitionNotAllowed as exc:
-        return problem(409, "Conflict", exc.sentence)
-    except StandardNotMet as exc:
-        return problem(
-            409,
-            "Contact standard not met",
-            exc.sentence,
-            extra={"contact_standard": exc.progress.as_dict()},
-        )
-    except work_items.ContactDetailsChanged as exc:
-        return problem(409, "Contact details changed", exc.sentence)
-    except Refused as exc:
-        return problem(409, "Conflict", exc.sentence)
     except work_items.InvalidMeasures as exc:
         return problem(
             422,
@@ -300,15 +273,7 @@ async def register_webhook(body: WebhookIn, adapter: Provider) -> Any:
     shared, multicast or reserved, nor the hub itself), on a host the operators allow;
     otherwise 422 names the rule (``errors[0].rule``) and nothing is stored. It is checked
     again before every delivery."""
-    try:
-        return await webhooks.register(adapter, str(body.url))
-    except OutboundRefused as exc:
-        return problem(
-            422,
-            "Invalid request",
-            exc.sentence,
-            errors=[{"field": "url", "message": exc.sentence, "rule": exc.rule.value}],
-        )
+    return await webhooks.register(adapter, str(body.url))
 
 
 @router.get("/v1/webhook", responses=problems(404))
@@ -341,15 +306,10 @@ async def list_keys(adapter: Provider) -> Any:
 @router.post("/v1/keys", status_code=201, responses=problems(409))
 async def add_key(adapter: Provider, body: KeyIn | None = None) -> Any:
     """A second key, shown once. Both work until you retire the old one."""
-    return await _guarded(keys.add_key(adapter, (body or KeyIn()).label))
+    return await keys.add_key(adapter, (body or KeyIn()).label)
 
 
 @router.delete("/v1/keys/{key_id}", status_code=204, responses=problems(409))
 async def retire_key(key_id: uuid.UUID, adapter: Provider) -> Response:
-    try:
-        await keys.retire_key(adapter, key_id)
-    except NotFound:
-        return problem(404, "Not found", "No active key with that id.")
-    except Refused as exc:
-        return problem(409, "Conflict", exc.sentence)
+    await keys.retire_key(adapter, key_id)
     return Response(status_code=204)

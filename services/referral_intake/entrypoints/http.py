@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Header, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, Field, field_validator
 
 from schemas import events
 from schemas.codes import (
@@ -20,7 +20,7 @@ from schemas.codes import (
     ReferralStatus,
     Service,
 )
-from schemas.text import refuse_control_characters
+from schemas.requests import RequestBody
 from services.plumbing import telemetry
 from services.plumbing.auth import Principal, allow
 from services.plumbing.cursors import InvalidCursor
@@ -50,7 +50,7 @@ from services.referral_intake.handlers import (
     views,
 )
 from services.referral_intake.handlers import statutory as statutory_handler
-from services.referral_intake.handlers.common import Conflict, NotFound
+from services.referral_intake.handlers.common import NotFound
 
 router = APIRouter()
 
@@ -89,29 +89,23 @@ AdapterOfServiceNotes = Annotated[
 NOT_FOUND_DETAIL = "No referral with that id is available to you."
 
 
-class Body_(BaseModel):
-    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True, str_strip_whitespace=True)
-
-    _plain_text = field_validator("*", mode="after")(refuse_control_characters)
-
-
-class ConsentIn(Body_):
+class ConsentIn(RequestBody):
     status: Literal["given", "refused", "withdrawn"]
     recorded_at: AwareDatetime | None = None
     recorded_by: Annotated[str, Field(min_length=1, max_length=200)] | None = None
 
 
-class PersonIn(Body_):
+class PersonIn(RequestBody):
     display_name: Annotated[str, Field(min_length=1, max_length=100)]
 
 
-class ContactReadIn(Body_):
+class ContactReadIn(RequestBody):
     purpose: Literal["provider_contact"] = "provider_contact"
     actor: events.Actor
     actor_name: Annotated[str, Field(min_length=1, max_length=100)]
 
 
-class OverrideIn(Body_):
+class OverrideIn(RequestBody):
     action: Literal["add", "remove"]
     service: Service
     sub_service: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")] | None = None
@@ -119,7 +113,7 @@ class OverrideIn(Body_):
     justification: Annotated[str, Field(min_length=10, max_length=2000)]
 
 
-class StatutoryReferralIn(Body_):
+class StatutoryReferralIn(RequestBody):
     flag: Flag
     made_at: AwareDatetime
     reference: Annotated[str, Field(min_length=1, max_length=40)]
@@ -148,14 +142,6 @@ class StatutoryReferralIn(Body_):
         if problem:
             raise ValueError(problem)
         return value
-
-
-def _not_found() -> JSONResponse:
-    return problem(404, "Not found", NOT_FOUND_DETAIL)
-
-
-def _conflict(exc: Conflict) -> JSONResponse:
-    return problem(409, "Conflict", exc.sentence)
 
 
 @router.post(
@@ -327,12 +313,7 @@ async def status_changes(
 
 @router.get("/v1/referrals/{referral_id}")
 async def get_referral(referral_id: uuid.UUID, request: Request, _: MayReadReferral) -> Any:
-    try:
-        return await views.referral_view(
-            request.app.state.pool, referral_id, request.app.state.vault
-        )
-    except NotFound:
-        return _not_found()
+    return await views.referral_view(request.app.state.pool, referral_id, request.app.state.vault)
 
 
 @router.post("/v1/referrals/{referral_id}/consent", responses=problems(409))
@@ -344,20 +325,15 @@ async def record_consent(
 ) -> Any:
     """Consent given dispatches the held routes; refused or withdrawn stops disclosure at
     once and cancels the routes that needed it. The router decides, under the policy."""
-    try:
-        return await consent.record_consent(
-            request.app.state.pool,
-            request.app.state.vault,
-            referral_id,
-            status=body.status,
-            recorded_at=body.recorded_at,
-            recorded_by=body.recorded_by,
-            actor=principal.subject,
-        )
-    except NotFound:
-        return _not_found()
-    except Conflict as exc:
-        return _conflict(exc)
+    return await consent.record_consent(
+        request.app.state.pool,
+        request.app.state.vault,
+        referral_id,
+        status=body.status,
+        recorded_at=body.recorded_at,
+        recorded_by=body.recorded_by,
+        actor=principal.subject,
+    )
 
 
 @router.post("/v1/referrals/{referral_id}/override", responses=problems(409))
@@ -368,22 +344,17 @@ async def override(
     principal: MayOverride,
 ) -> Any:
     """Add or remove a route (supervisors only); recorded as a decision with rule MANUAL."""
-    try:
-        return await overrides.override_routes(
-            request.app.state.pool,
-            request.app.state.vault,
-            referral_id,
-            action=body.action,
-            service=body.service,
-            sub_service=body.sub_service,
-            priority=body.priority,
-            justification=body.justification,
-            supervisor=principal.subject,
-        )
-    except NotFound:
-        return _not_found()
-    except Conflict as exc:
-        return _conflict(exc)
+    return await overrides.override_routes(
+        request.app.state.pool,
+        request.app.state.vault,
+        referral_id,
+        action=body.action,
+        service=body.service,
+        sub_service=body.sub_service,
+        priority=body.priority,
+        justification=body.justification,
+        supervisor=principal.subject,
+    )
 
 
 @router.post(
@@ -398,19 +369,14 @@ async def record_statutory_referral(
     """Record that the statutory referral a flag asked for was made (supervisors only): when,
     and the other agency's case reference. The flag leaves the worklist; the timeline shows who
     recorded it."""
-    try:
-        return await statutory_handler.record_made(
-            request.app.state.pool,
-            referral_id,
-            flag=body.flag.value,
-            made_at=body.made_at,
-            reference=body.reference,
-            supervisor=principal.subject,
-        )
-    except NotFound:
-        return _not_found()
-    except Conflict as exc:
-        return _conflict(exc)
+    return await statutory_handler.record_made(
+        request.app.state.pool,
+        referral_id,
+        flag=body.flag.value,
+        made_at=body.made_at,
+        reference=body.reference,
+        supervisor=principal.subject,
+    )
 
 
 def _adapter_service(caller: Principal) -> Service | None:
@@ -434,7 +400,7 @@ async def contact_for_provider(
     """The vault, for provider adapters: only for an open route to the caller's service."""
     service = _adapter_service(caller)
     if service is None:
-        return _not_found()
+        raise NotFound
     return await _disclose(request, referral_id, service, caller.subject, None, purpose)
 
 
@@ -446,7 +412,7 @@ async def contact_for_provider_person(
     them (coded actor and name)."""
     service = _adapter_service(caller)
     if service is None:
-        return _not_found()
+        raise NotFound
     if not _speaks_for(service, body.actor):
         return problem(
             422,
@@ -475,8 +441,6 @@ async def _disclose(
             accessor_name=accessor_name,
             purpose=purpose,
         )
-    except NotFound:
-        return _not_found()
     except disclosure.NoLongerDisclosed:
         return problem(
             410, "Gone", "This referral's contact details are no longer disclosed to you."
@@ -490,14 +454,14 @@ async def name_provider_person(
     """Who a coded actor is (their name), so that the timeline names the person."""
     service = _adapter_service(caller)
     if service is None or not _speaks_for(service, actor):
-        return problem(404, "Not found", "No such person at your provider.")
+        raise NotFound("No such person at your provider.")
     await disclosure.name_person(
         request.app.state.pool, actor, service=service, display_name=body.display_name
     )
     return Response(status_code=204)
 
 
-class ProviderNoteIn(Body_):
+class ProviderNoteIn(RequestBody):
     kind: Literal["rejection_note", "outcome_reason"]
     text: Annotated[str, Field(min_length=1, max_length=2000)]
     actor: events.Actor | None = None
@@ -516,7 +480,7 @@ async def note_from_provider(
     reason), sealed in the vault so that erasure reaches it: adapters keep none."""
     service = _adapter_service(caller)
     if service is None:
-        return _not_found()
+        raise NotFound
     if body.actor is not None and not _speaks_for(service, body.actor):
         return problem(
             422,
@@ -534,8 +498,6 @@ async def note_from_provider(
             text=body.text,
             author=body.actor or caller.subject,
         )
-    except NotFound:
-        return _not_found()
     except notes.Erased:
         return problem(410, "Gone", "This referral's personal data has been erased.")
     return JSONResponse({"note_id": note}, status_code=201)
@@ -596,7 +558,7 @@ async def simulate(
         return _router_down()
 
 
-class ErasureIn(Body_):
+class ErasureIn(RequestBody):
     # A code, not free text: the reason is kept for good, so it must hold nothing personal.
     reason: Literal["data_subject_request", "recorded_in_error", "legal_obligation"]
 
@@ -633,8 +595,6 @@ async def contact_for_staff(
             accessor=principal.subject,
             purpose=purpose.value,
         )
-    except NotFound:
-        return _not_found()
     except disclosure.NoLongerDisclosed:
         return problem(410, "Gone", "This referral's personal data has been erased.")
 
@@ -645,10 +605,7 @@ async def disclosure_log(
     request: Request,
     _: MayReadDisclosures,
 ) -> Any:
-    try:
-        return await disclosure.disclosures(request.app.state.pool, referral_id)
-    except NotFound:
-        return _not_found()
+    return await disclosure.disclosures(request.app.state.pool, referral_id)
 
 
 @router.post("/v1/referrals/{referral_id}/erasure", responses=problems(409))
@@ -659,18 +616,13 @@ async def erase(
     principal: MayErase,
 ) -> Any:
     """Erase the referral's personal data (a data subject's request, say); coded facts stay."""
-    try:
-        return await erasure.erase(
-            request.app.state.pool,
-            request.app.state.vault,
-            referral_id,
-            reason=body.reason,
-            actor=principal.subject,
-        )
-    except NotFound:
-        return _not_found()
-    except Conflict as exc:
-        return _conflict(exc)
+    return await erasure.erase(
+        request.app.state.pool,
+        request.app.state.vault,
+        referral_id,
+        reason=body.reason,
+        actor=principal.subject,
+    )
 
 
 @router.patch("/v1/referrals/{referral_id}/contact", responses=problems(409, 410))
@@ -694,12 +646,8 @@ async def change_contact(
             actor=principal.subject,
             identity_key=request.app.state.identity_key,
         )
-    except NotFound:
-        return _not_found()
     except contact_change.Erased:
         return problem(410, "Gone", "This referral's personal data has been erased.")
-    except Conflict as exc:
-        return _conflict(exc)
     except InvalidChange as exc:
         return problem(
             422,
@@ -734,15 +682,12 @@ async def subject_access_export(
     details, when and why. JSON, or a readable document (``Accept: text/html`` or
     ``format=html``). Each export is recorded in the disclosure log (purpose
     ``subject_access``)."""
-    try:
-        export = await subject_access.export(
-            request.app.state.pool,
-            request.app.state.vault,
-            referral_id,
-            accessor=principal.subject,
-        )
-    except NotFound:
-        return _not_found()
+    export = await subject_access.export(
+        request.app.state.pool,
+        request.app.state.vault,
+        referral_id,
+        accessor=principal.subject,
+    )
     as_html = format == "html" or (
         format is None and accept is not None and "text/html" in accept.split(",")[0]
     )

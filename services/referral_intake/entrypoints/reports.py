@@ -102,19 +102,28 @@ async def performance_report(
     )
     threshold = getattr(request.app.state, "report_threshold", DEFAULT_THRESHOLD)
     report = await reports.edition(report, edition, threshold=threshold)
-    chosen_format = _format(accept, format)
+    return await _answer(report, _format(accept, format), edition, now)
+
+
+def _filename(report: dict[str, Any], chosen_format: str, edition: str) -> str:
+    """``performance-<period or from_to>[-<local authority>][-published].<format>``."""
     name = report["period"] or f"{report['from']}_{report['to']}"
     if report.get("local_authority"):
         name += f"-{report['local_authority']}"
     if edition == "published":
         name += "-published"
-    filename = f"performance-{name}.{chosen_format}"
+    return f"performance-{name}.{chosen_format}"
+
+
+async def _answer(
+    report: dict[str, Any], chosen_format: str, edition: str, now: datetime
+) -> Response:
+    """The report in the format chosen: a file to save (CSV, PDF), a page (HTML) or JSON."""
+    attachment = {
+        "Content-Disposition": f'attachment; filename="{_filename(report, chosen_format, edition)}"'
+    }
     if chosen_format == "csv":
-        return Response(
-            to_csv(report),
-            media_type=f"{CSV}; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-        )
+        return Response(to_csv(report), media_type=f"{CSV}; charset=utf-8", headers=attachment)
     if chosen_format == "html":
         return Response(
             render(report, generated_at=now),
@@ -127,9 +136,5 @@ async def performance_report(
         )
     if chosen_format == "pdf":
         document = await asyncio.to_thread(pdf, report, generated_at=now)
-        return Response(
-            document,
-            media_type="application/pdf",
-            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-        )
+        return Response(document, media_type="application/pdf", headers=attachment)
     return JSONResponse(report)

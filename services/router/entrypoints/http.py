@@ -7,9 +7,10 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from schemas.events import ReferralFacts
+from schemas.requests import RequestBody
 from services.plumbing.auth import Principal, allow
 from services.plumbing.http import problem
 from services.router import handlers
@@ -29,14 +30,12 @@ name under ``services/router/policy/``. Anything else is refused before it is lo
 PolicyVersionId = Annotated[str, Field(pattern=POLICY_VERSION_PATTERN)]
 
 
-class ExplainRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
-
+class ExplainRequest(RequestBody):
     facts: ReferralFacts
 
 
-class SimulationRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True, populate_by_name=True)
+class SimulationRequest(RequestBody):
+    model_config = ConfigDict(populate_by_name=True)
 
     candidate_version: PolicyVersionId
     baseline_version: PolicyVersionId | None = None
