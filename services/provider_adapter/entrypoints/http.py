@@ -9,7 +9,7 @@ from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import Depends, HTTPException, Query, Request, Response
 from pydantic import (
     AnyUrl,
     AwareDatetime,
@@ -26,6 +26,7 @@ from schemas.codes import (
     RouteStatus,
 )
 from schemas.requests import Code, RequestBody
+from services.plumbing.answers import typed_router
 from services.plumbing.auth import Principal, Unauthenticated, bearer_challenge
 from services.plumbing.cursors import InvalidCursor
 from services.plumbing.guard import bearer_credential, principal_of
@@ -36,12 +37,14 @@ from services.provider_adapter.adapters.intake_client import (
     ContactWithdrawn,
     VaultUnreachable,
 )
+from services.provider_adapter.entrypoints import answers
 from services.provider_adapter.handlers import keys, webhooks, work_items
-from services.provider_adapter.handlers.common import Adapter, Gone
+from services.provider_adapter.handlers.common import Adapter, Gone, NotFound
 
-router = APIRouter()
+router = typed_router()
 
 NOT_FOUND = "No referral with that id is in your queue."
+NO_WEBHOOK = "No webhook is registered."
 ERASED = (
     "This referral is no longer with you: its personal data was erased at the hub, so "
     "nothing more can be recorded on it."
@@ -151,7 +154,7 @@ def _decode_cursor(adapter: Adapter, cursor: str) -> tuple[int, datetime, uuid.U
         ) from exc
 
 
-@router.get("/v1/queue", responses=problems(400))
+@router.get("/v1/queue", response_model=answers.Queue, responses=problems(400))
 async def get_queue(
     adapter: Provider,
     status: Annotated[list[RouteStatus] | None, Query()] = None,
@@ -169,7 +172,7 @@ async def get_queue(
     }
 
 
-@router.get("/v1/referrals/{referral_id}", responses=problems(410))
+@router.get("/v1/referrals/{referral_id}", response_model=answers.WorkItem, responses=problems(410))
 async def get_referral(referral_id: uuid.UUID, adapter: Provider) -> Any:
     try:
         return await work_items.read_work_item(adapter, referral_id)
@@ -229,7 +232,11 @@ async def _guarded(call: Awaitable[Any]) -> Any:
         )
 
 
-@router.post("/v1/referrals/{referral_id}/acknowledge", responses=problems(409, 410))
+@router.post(
+    "/v1/referrals/{referral_id}/acknowledge",
+    response_model=answers.StepRecorded,
+    responses=problems(409, 410),
+)
 async def acknowledge(referral_id: uuid.UUID, body: Acknowledgement, adapter: Provider) -> Any:
     return await _guarded(
         work_items.acknowledge(
@@ -242,7 +249,11 @@ async def acknowledge(referral_id: uuid.UUID, body: Acknowledgement, adapter: Pr
     )
 
 
-@router.post("/v1/referrals/{referral_id}/contact-attempts", responses=problems(409, 410))
+@router.post(
+    "/v1/referrals/{referral_id}/contact-attempts",
+    response_model=answers.StepRecorded,
+    responses=problems(409, 410),
+)
 async def contact_attempt(referral_id: uuid.UUID, body: ContactAttemptIn, adapter: Provider) -> Any:
     return await _guarded(
         work_items.record_contact_attempt(
@@ -251,7 +262,11 @@ async def contact_attempt(referral_id: uuid.UUID, body: ContactAttemptIn, adapte
     )
 
 
-@router.post("/v1/referrals/{referral_id}/outcome", responses=problems(409, 410))
+@router.post(
+    "/v1/referrals/{referral_id}/outcome",
+    response_model=answers.StepRecorded,
+    responses=problems(409, 410),
+)
 async def outcome(referral_id: uuid.UUID, body: OutcomeIn, adapter: Provider) -> Any:
     return await _guarded(
         work_items.record_outcome(
@@ -260,7 +275,7 @@ async def outcome(referral_id: uuid.UUID, body: OutcomeIn, adapter: Provider) ->
     )
 
 
-@router.put("/v1/webhook")
+@router.put("/v1/webhook", response_model=answers.WebhookRegistered)
 async def register_webhook(body: WebhookIn, adapter: Provider) -> Any:
     """Push new work items (and cancellations and reminders) to this URL, signed with the
     secret in the answer (Standard Webhooks). Registering again makes a new secret; the same
@@ -276,7 +291,7 @@ async def register_webhook(body: WebhookIn, adapter: Provider) -> Any:
     return await webhooks.register(adapter, str(body.url))
 
 
-@router.get("/v1/webhook", responses=problems(404))
+@router.get("/v1/webhook", response_model=answers.Webhook, responses=problems(404))
 async def get_webhook(adapter: Provider) -> Any:
     """The registered webhook (never its secret): its URL, since when, whether the hub
     refused to call it at delivery and why (``refused``: rule, detail, at), whether its
@@ -287,23 +302,23 @@ async def get_webhook(adapter: Provider) -> Any:
     registration by state."""
     found = await webhooks.status(adapter)
     if found is None:
-        return problem(404, "Not found", "No webhook is registered.")
+        raise NotFound(NO_WEBHOOK)
     return found
 
 
 @router.delete("/v1/webhook", status_code=204, responses=problems(404))
 async def remove_webhook(adapter: Provider) -> Response:
     if not await webhooks.unregister(adapter):
-        return problem(404, "Not found", "No webhook is registered.")
+        raise NotFound(NO_WEBHOOK)
     return Response(status_code=204)
 
 
-@router.get("/v1/keys")
+@router.get("/v1/keys", response_model=answers.Keys)
 async def list_keys(adapter: Provider) -> Any:
     return await keys.list_keys(adapter)
 
 
-@router.post("/v1/keys", status_code=201, responses=problems(409))
+@router.post("/v1/keys", status_code=201, response_model=answers.KeyAdded, responses=problems(409))
 async def add_key(adapter: Provider, body: KeyIn | None = None) -> Any:
     """A second key, shown once. Both work until you retire the old one."""
     return await keys.add_key(adapter, (body or KeyIn()).label)

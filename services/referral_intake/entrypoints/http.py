@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Header, Query, Request, Response
+from fastapi import Header, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import AwareDatetime, Field, field_validator
 
-from schemas import events
+from schemas import events, policy_api
 from schemas.codes import (
     STATUTORY_FLAGS,
     Flag,
@@ -22,6 +22,7 @@ from schemas.codes import (
 )
 from schemas.requests import RequestBody
 from services.plumbing import telemetry
+from services.plumbing.answers import typed_router
 from services.plumbing.auth import Principal, allow
 from services.plumbing.cursors import InvalidCursor
 from services.plumbing.http import problem
@@ -36,6 +37,7 @@ from services.referral_intake.adapters.router_client import (
 from services.referral_intake.domain import statutory
 from services.referral_intake.domain.contact_change import InvalidChange
 from services.referral_intake.domain.referral import ContactChange, ReferralRequest, coded_facts
+from services.referral_intake.entrypoints import answers
 from services.referral_intake.entrypoints.authorization import ACCESS
 from services.referral_intake.handlers import (
     consent,
@@ -52,7 +54,7 @@ from services.referral_intake.handlers import (
 from services.referral_intake.handlers import statutory as statutory_handler
 from services.referral_intake.handlers.common import NotFound
 
-router = APIRouter()
+router = typed_router()
 
 
 # The caller, when the authorisation table lets their role do the operation.
@@ -147,10 +149,12 @@ class StatutoryReferralIn(RequestBody):
 @router.post(
     "/v1/referrals",
     status_code=202,
+    response_model=answers.Submitted,
     responses={
         200: {
+            "model": answers.Submitted,
             "description": "A second submission of the same person, role and crime while the "
-            "referral is open: added to it as a new version (linked_to_existing: true)"
+            "referral is open: added to it as a new version (linked_to_existing: true)",
         },
         **problems(409),
     },
@@ -252,7 +256,7 @@ async def _resubmission_answer(request: Request, submitted: submission.Submitted
     return answer
 
 
-@router.get("/v1/referrals", responses=problems(400))
+@router.get("/v1/referrals", response_model=answers.Worklist, responses=problems(400))
 async def worklist(
     request: Request,
     _: MayListReferrals,
@@ -285,7 +289,7 @@ async def worklist(
         return problem(400, "Bad request", "The cursor is not one this API gave out.")
 
 
-@router.get("/v1/status-changes", responses=problems(400))
+@router.get("/v1/status-changes", response_model=answers.StatusChanges, responses=problems(400))
 async def status_changes(
     request: Request,
     principal: MayFollowReferrals,
@@ -311,12 +315,16 @@ async def status_changes(
         return problem(400, "Bad request", "The cursor is not one this API gave out.")
 
 
-@router.get("/v1/referrals/{referral_id}")
+@router.get("/v1/referrals/{referral_id}", response_model=answers.ReferralView)
 async def get_referral(referral_id: uuid.UUID, request: Request, _: MayReadReferral) -> Any:
     return await views.referral_view(request.app.state.pool, referral_id, request.app.state.vault)
 
 
-@router.post("/v1/referrals/{referral_id}/consent", responses=problems(409))
+@router.post(
+    "/v1/referrals/{referral_id}/consent",
+    response_model=answers.ConsentRecorded,
+    responses=problems(409),
+)
 async def record_consent(
     referral_id: uuid.UUID,
     body: ConsentIn,
@@ -336,7 +344,11 @@ async def record_consent(
     )
 
 
-@router.post("/v1/referrals/{referral_id}/override", responses=problems(409))
+@router.post(
+    "/v1/referrals/{referral_id}/override",
+    response_model=answers.Overridden,
+    responses=problems(409),
+)
 async def override(
     referral_id: uuid.UUID,
     body: OverrideIn,
@@ -358,7 +370,10 @@ async def override(
 
 
 @router.post(
-    "/v1/referrals/{referral_id}/statutory-referrals", status_code=201, responses=problems(409)
+    "/v1/referrals/{referral_id}/statutory-referrals",
+    status_code=201,
+    response_model=answers.StatutoryReferralRecorded,
+    responses=problems(409),
 )
 async def record_statutory_referral(
     referral_id: uuid.UUID,
@@ -390,7 +405,11 @@ def _speaks_for(service: Service, actor: str) -> bool:
     return actor.split(":", 1)[0] == service.value
 
 
-@router.get("/internal/v1/referrals/{referral_id}/contact", include_in_schema=False)
+@router.get(
+    "/internal/v1/referrals/{referral_id}/contact",
+    include_in_schema=False,
+    response_model=answers.ContactDetails,
+)
 async def contact_for_provider(
     referral_id: uuid.UUID,
     request: Request,
@@ -404,7 +423,11 @@ async def contact_for_provider(
     return await _disclose(request, referral_id, service, caller.subject, None, purpose)
 
 
-@router.post("/internal/v1/referrals/{referral_id}/contact", include_in_schema=False)
+@router.post(
+    "/internal/v1/referrals/{referral_id}/contact",
+    include_in_schema=False,
+    response_model=answers.ContactDetails,
+)
 async def contact_for_provider_person(
     referral_id: uuid.UUID, body: ContactReadIn, request: Request, caller: AdapterForPerson
 ) -> Any:
@@ -469,7 +492,12 @@ class ProviderNoteIn(RequestBody):
     absent (its API)."""
 
 
-@router.post("/internal/v1/referrals/{referral_id}/notes", include_in_schema=False)
+@router.post(
+    "/internal/v1/referrals/{referral_id}/notes",
+    include_in_schema=False,
+    status_code=201,
+    response_model=answers.NoteKept,
+)
 async def note_from_provider(
     referral_id: uuid.UUID,
     body: ProviderNoteIn,
@@ -500,7 +528,7 @@ async def note_from_provider(
         )
     except notes.Erased:
         return problem(410, "Gone", "This referral's personal data has been erased.")
-    return JSONResponse({"note_id": note}, status_code=201)
+    return {"note_id": note}
 
 
 def _token(request: Request) -> str:
@@ -524,7 +552,9 @@ def _router_down() -> JSONResponse:
     )
 
 
-@router.post("/v1/assessments/explain", responses=problems(404))
+@router.post(
+    "/v1/assessments/explain", response_model=policy_api.Explanation, responses=problems(404)
+)
 async def explain(
     body: ReferralRequest,
     request: Request,
@@ -546,14 +576,13 @@ async def explain(
     return _relay(answer)
 
 
-@router.post("/v1/simulations", responses=problems(404))
-async def simulate(
-    request: Request, _: MaySimulate, body: Annotated[dict[str, Any], Body()]
-) -> Any:
+@router.post("/v1/simulations", response_model=policy_api.Simulation, responses=problems(404))
+async def simulate(request: Request, _: MaySimulate, body: policy_api.SimulationRequest) -> Any:
     """What-if simulation of a candidate policy version (the router does the work)."""
     client: RouterClient = request.app.state.router_client
+    asked = body.model_dump(mode="json", by_alias=True, exclude_unset=True)
     try:
-        return _relay(await client.simulate(body, token=_token(request)))
+        return _relay(await client.simulate(asked, token=_token(request)))
     except RouterUnavailable:
         return _router_down()
 
@@ -578,7 +607,11 @@ class Purpose(StrEnum):
     AUDIT = "audit"
 
 
-@router.get("/v1/referrals/{referral_id}/contact", responses=problems(410))
+@router.get(
+    "/v1/referrals/{referral_id}/contact",
+    response_model=answers.StaffContactDetails,
+    responses=problems(410),
+)
 async def contact_for_staff(
     referral_id: uuid.UUID,
     request: Request,
@@ -599,7 +632,7 @@ async def contact_for_staff(
         return problem(410, "Gone", "This referral's personal data has been erased.")
 
 
-@router.get("/v1/referrals/{referral_id}/disclosures")
+@router.get("/v1/referrals/{referral_id}/disclosures", response_model=answers.Disclosures)
 async def disclosure_log(
     referral_id: uuid.UUID,
     request: Request,
@@ -608,7 +641,9 @@ async def disclosure_log(
     return await disclosure.disclosures(request.app.state.pool, referral_id)
 
 
-@router.post("/v1/referrals/{referral_id}/erasure", responses=problems(409))
+@router.post(
+    "/v1/referrals/{referral_id}/erasure", response_model=answers.Erased, responses=problems(409)
+)
 async def erase(
     referral_id: uuid.UUID,
     body: ErasureIn,
@@ -625,7 +660,11 @@ async def erase(
     )
 
 
-@router.patch("/v1/referrals/{referral_id}/contact", responses=problems(409, 410))
+@router.patch(
+    "/v1/referrals/{referral_id}/contact",
+    response_model=answers.ContactChanged,
+    responses=problems(409, 410),
+)
 async def change_contact(
     referral_id: uuid.UUID,
     body: ContactChange,
@@ -668,7 +707,18 @@ async def change_contact(
     }
 
 
-@router.get("/v1/subject-access", responses=problems(404))
+@router.get(
+    "/v1/subject-access",
+    response_model=answers.SubjectAccessExport,
+    responses={
+        200: {
+            "description": "The export: JSON, or a readable document (Accept: text/html or "
+            "format=html)",
+            "content": {"text/html": {"schema": {"type": "string"}}},
+        },
+        **problems(404),
+    },
+)
 async def subject_access_export(
     request: Request,
     principal: MayExportSubjectAccess,

@@ -9,11 +9,12 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from schemas.calendar import england_day
 from schemas.codes import LocalAuthority
+from services.plumbing.answers import typed_router
 from services.plumbing.auth import Principal, allow
 from services.plumbing.http import problem
 from services.referral_intake.adapters.report_document import render
@@ -21,10 +22,11 @@ from services.referral_intake.adapters.report_pdf import pdf
 from services.referral_intake.domain.disclosure import DEFAULT_THRESHOLD
 from services.referral_intake.domain.performance import to_csv
 from services.referral_intake.domain.periods import PeriodError, parse_period
+from services.referral_intake.entrypoints.answers import PerformanceReport
 from services.referral_intake.entrypoints.authorization import ACCESS
 from services.referral_intake.handlers import reports
 
-router = APIRouter()
+router = typed_router()
 
 MayReadReports = Annotated[Principal, allow(ACCESS, "GET /v1/reports/performance")]
 CSV = "text/csv"
@@ -49,9 +51,9 @@ def _format(accept: str | None, format_: str | None) -> str:
     "/v1/reports/performance",
     responses={
         200: {
+            "model": PerformanceReport,
             "description": "The report: JSON, or as the Accept header (or format) asks",
             "content": {
-                "application/json": {"schema": {"type": "object"}},
                 CSV: {"schema": {"type": "string"}},
                 "text/html": {"schema": {"type": "string"}},
                 "application/pdf": {"schema": {"type": "string", "format": "binary"}},
