@@ -15,7 +15,7 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, Request, Response
-from fastapi.exceptions import RequestValidationError
+from fastapi.exceptions import RequestValidationError, ResponseValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -185,6 +185,21 @@ async def _on_database_down(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _on_response_invalid(_: Request, exc: Exception) -> JSONResponse:
+    # Where in the answer, never what: the answer may hold personal data.
+    assert isinstance(exc, ResponseValidationError)
+    log.error(
+        "answer does not match its response model",
+        extra={"error": type(exc).__name__, "fields": [_field(e["loc"]) for e in exc.errors()]},
+    )
+    return problem(
+        500,
+        "Internal error",
+        "Something went wrong giving the answer; the request may have been carried out: "
+        "read it back before trying again.",
+    )
+
+
 async def _on_unexpected(_: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled error", extra={"error": type(exc).__name__})
     return problem(500, "Internal error", "Something went wrong; nothing was stored.")
@@ -207,6 +222,8 @@ def install_error_handlers(app: FastAPI, not_found: str = NOT_FOUND) -> None:
         NotFound: on_not_found,
         Refused: _on_refused,
         outbox.EventTooLarge: _on_event_too_large,
+        # Handled here, so that the server never logs the answer the model refused.
+        ResponseValidationError: _on_response_invalid,
         # Per class, so that the exception stops here as a handled 503 (a handler for
         # Exception would answer, then let the server log the exception all the same).
         **dict.fromkeys(CONNECTION_ERRORS, _on_database_down),

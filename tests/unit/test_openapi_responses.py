@@ -6,11 +6,18 @@ from each service's app as it is composed, without starting anything."""
 
 from __future__ import annotations
 
+import logging
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
+from schemas.answers import Answer, Moment
 from schemas.codes import Service
+from services.plumbing.answers import typed_router
+from services.plumbing.http import install_error_handlers
 from services.plumbing.kafka_access import KafkaAccess
 from services.provider_adapter.bootstrap import build as build_adapter
 from services.provider_adapter.settings import AdapterSettings
@@ -108,3 +115,50 @@ def test_reports_name_their_media_types() -> None:
     assert {"application/json", "text/csv", "text/html", "application/pdf"} <= set(
         answer["content"]
     )
+
+
+class _Shown(Answer):
+    referral_id: str
+    note: str | None = None
+    at: Moment
+
+
+def _app() -> FastAPI:
+    app = FastAPI()
+    install_error_handlers(app)
+    router = typed_router()
+
+    @router.get("/given", response_model=_Shown)
+    async def given() -> Any:
+        moment = datetime(2026, 11, 30, 16, 2, 7, 123456, tzinfo=UTC)
+        return {"referral_id": "r-1", "at": moment, "added": [1, 2]}
+
+    @router.get("/wrong", response_model=_Shown)
+    async def wrong() -> Any:
+        return {"referral_id": None, "note": "Jane Example, 07700 900123", "at": "x"}
+
+    app.include_router(router)
+    return app
+
+
+def test_a_response_model_changes_nothing_in_the_answer() -> None:
+    """An optional member left out stays out, one the model does not name goes out, and a
+    time keeps the handler's ISO 8601 form (not pydantic's ``Z``)."""
+    answer = TestClient(_app()).get("/given")
+    assert answer.json() == {
+        "referral_id": "r-1",
+        "at": "2026-11-30T16:02:07.123456+00:00",
+        "added": [1, 2],
+    }
+
+
+def test_an_answer_its_model_refuses_is_a_500_problem_that_logs_no_value(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.INFO):
+        answer = TestClient(_app(), raise_server_exceptions=False).get("/wrong")
+    assert answer.status_code == 500
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert "Jane" not in caplog.text
+    assert "07700" not in caplog.text
+    assert any(getattr(r, "fields", None) == ["response.referral_id"] for r in caplog.records)

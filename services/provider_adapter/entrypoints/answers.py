@@ -97,7 +97,7 @@ class Webhook(Answer):
 
 class Key(Answer):
     key_id: uuid.UUID
-    prefix: str
+    prefix: str | None = Field(description="The key's first characters, to tell keys apart")
     label: str
     created_at: Moment
     last_used_at: Moment | None
