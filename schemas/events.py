@@ -30,8 +30,8 @@ from schemas.codes import (
     Source,
 )
 from schemas.envelope import EventData
+from schemas.requests import Code
 
-Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 """A snake_case code: never free text, so never a place for personal data to hide."""
 
 

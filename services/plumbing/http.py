@@ -15,7 +15,7 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, Request, Response
-from fastapi.exceptions import RequestValidationError
+from fastapi.exceptions import RequestValidationError, ResponseValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn._compat import asyncio_run
 
 from schemas import asyncapi
+from schemas.refusals import NotFound, Refused
 from schemas.topics import REQUEST_EVENT_MAX_BYTES
 from services.plumbing import outbox, strict_json
 from services.plumbing.db import CONNECTION_ERRORS
@@ -126,65 +127,110 @@ def methods_of(app: FastAPI, path: str) -> list[str]:
     return sorted(found)
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(RequestValidationError)
-    async def on_validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return problem(
-            422,
-            "Invalid request",
-            "Some fields are missing or invalid; nothing was stored.",
-            errors=validation_errors(list(exc.errors())),
-        )
+NOT_FOUND = "Nothing with that id is available to you."
 
-    @app.exception_handler(StarletteHTTPException)
-    async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        detail = exc.detail if isinstance(exc.detail, str) else None
-        headers = dict(getattr(exc, "headers", None) or {})
-        if exc.status_code == 405:
-            # Every method the path has (Starlette names only the first route's): the
-            # worklist's GET and the submission's POST are one resource (RFC 9110 15.5.6).
-            allowed = methods_of(request.app, request.url.path)
-            if allowed:
-                headers["Allow"] = ", ".join(allowed)
-        return problem(
-            exc.status_code,
-            _TITLES.get(exc.status_code, "Error"),
-            detail,
-            headers=headers or None,
-        )
 
-    @app.exception_handler(outbox.EventTooLarge)
-    async def on_event_too_large(_: Request, exc: outbox.EventTooLarge) -> JSONResponse:
-        return problem(
-            413,
-            _TITLES[413],
-            f"The event this request would cause is {exc.size} bytes; the hub passes on "
-            f"events of at most {exc.limit} bytes. Nothing was stored.",
-            errors=[
-                {"field": request_field(path), "message": "Too large to pass on: shorten it."}
-                for path in exc.fields
-            ],
-            extra={"size": exc.size, "limit": exc.limit},
-        )
+async def _on_validation(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return problem(
+        422,
+        "Invalid request",
+        "Some fields are missing or invalid; nothing was stored.",
+        errors=validation_errors(list(exc.errors())),
+    )
 
-    async def on_database_down(_: Request, exc: Exception) -> JSONResponse:
-        log.warning("database unreachable", extra={"error": type(exc).__name__})
-        return problem(
-            503,
-            "Service unavailable",
-            "The database is unreachable; nothing was stored. Try again shortly.",
-            headers={"Retry-After": "5"},
-        )
 
-    # Registered per class, so that the exception stops here as a handled 503 (a handler
-    # for Exception would answer, then let the server log the exception all the same).
-    for error in CONNECTION_ERRORS:
-        app.add_exception_handler(error, on_database_down)
+async def _on_http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else None
+    headers = dict(getattr(exc, "headers", None) or {})
+    if exc.status_code == 405:
+        # Every method the path has (Starlette names only the first route's): the
+        # worklist's GET and the submission's POST are one resource (RFC 9110 15.5.6).
+        allowed = methods_of(request.app, request.url.path)
+        if allowed:
+            headers["Allow"] = ", ".join(allowed)
+    return problem(
+        exc.status_code, _TITLES.get(exc.status_code, "Error"), detail, headers=headers or None
+    )
 
-    @app.exception_handler(Exception)
-    async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.error("unhandled error", extra={"error": type(exc).__name__})
-        return problem(500, "Internal error", "Something went wrong; nothing was stored.")
+
+async def _on_refused(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Refused)
+    return problem(exc.status, exc.title, exc.sentence, errors=exc.errors, extra=exc.extra)
+
+
+async def _on_event_too_large(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, outbox.EventTooLarge)
+    return problem(
+        413,
+        _TITLES[413],
+        f"The event this request would cause is {exc.size} bytes; the hub passes on "
+        f"events of at most {exc.limit} bytes. Nothing was stored.",
+        errors=[
+            {"field": request_field(path), "message": "Too large to pass on: shorten it."}
+            for path in exc.fields
+        ],
+        extra={"size": exc.size, "limit": exc.limit},
+    )
+
+
+async def _on_database_down(_: Request, exc: Exception) -> JSONResponse:
+    log.warning("database unreachable", extra={"error": type(exc).__name__})
+    return problem(
+        503,
+        "Service unavailable",
+        "The database is unreachable; nothing was stored. Try again shortly.",
+        headers={"Retry-After": "5"},
+    )
+
+
+async def _on_response_invalid(_: Request, exc: Exception) -> JSONResponse:
+    # Where in the answer, never what: the answer may hold personal data.
+    assert isinstance(exc, ResponseValidationError)
+    log.error(
+        "answer does not match its response model",
+        extra={"error": type(exc).__name__, "fields": [_field(e["loc"]) for e in exc.errors()]},
+    )
+    return problem(
+        500,
+        "Internal error",
+        "Something went wrong giving the answer; the request may have been carried out: "
+        "read it back before trying again.",
+    )
+
+
+async def _on_unexpected(_: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled error", extra={"error": type(exc).__name__})
+    return problem(500, "Internal error", "Something went wrong; nothing was stored.")
+
+
+def install_error_handlers(app: FastAPI, not_found: str = NOT_FOUND) -> None:
+    """Every error a request can meet, as ``application/problem+json``: invalid input (422,
+    naming the fields), ``NotFound`` (404, its sentence or ``not_found``), ``Refused`` (its
+    status, title and sentence), an event too large to pass on (413), the database down
+    (503) and anything unexpected (500, logged by class name only). No route catches
+    ``NotFound`` or ``Refused`` itself."""
+
+    async def on_not_found(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, NotFound)
+        return problem(404, _TITLES[404], exc.sentence or not_found)
+
+    handlers: dict[type[Exception], Any] = {
+        RequestValidationError: _on_validation,
+        StarletteHTTPException: _on_http,
+        NotFound: on_not_found,
+        Refused: _on_refused,
+        outbox.EventTooLarge: _on_event_too_large,
+        # Handled here, so that the server never logs the answer the model refused.
+        ResponseValidationError: _on_response_invalid,
+        # Per class, so that the exception stops here as a handled 503 (a handler for
+        # Exception would answer, then let the server log the exception all the same).
+        **dict.fromkeys(CONNECTION_ERRORS, _on_database_down),
+        Exception: _on_unexpected,
+    }
+    for error, handler in handlers.items():
+        app.add_exception_handler(error, handler)
 
 
 def install_operational_routes(

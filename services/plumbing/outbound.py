@@ -45,6 +45,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from schemas.refusals import Refused
 from services.plumbing.metrics import OUTBOUND_REFUSALS
 
 log = logging.getLogger(__name__)
@@ -123,14 +124,21 @@ _SENTENCES = {
 }
 
 
-class OutboundRefused(Exception):
-    """The URL may not be called. ``sentence`` is safe to show the client: it names the rule,
-    never the address the host resolved to."""
+class OutboundRefused(Refused):
+    """The URL may not be called (a request naming it is answered 422, the rule in
+    ``errors[0].rule``). ``sentence`` is safe to show the client: it names the rule, never
+    the address the host resolved to."""
+
+    status = 422
+    title = "Invalid request"
 
     def __init__(self, rule: Rule) -> None:
         super().__init__(rule.sentence)
         self.rule = rule
-        self.sentence = rule.sentence
+
+    @property
+    def errors(self) -> list[dict[str, str]]:
+        return [{"field": "url", "message": self.sentence, "rule": self.rule.value}]
 
 
 class OutboundFailed(Exception):

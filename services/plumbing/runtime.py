@@ -23,6 +23,7 @@ from services.plumbing import consumer_lag, db, kafka, logs, migrations, telemet
 from services.plumbing.auth import TokenVerifier, staff_token
 from services.plumbing.guard import Authenticate, RequestGuard
 from services.plumbing.http import (
+    NOT_FOUND,
     EventLimit,
     ReadinessCheck,
     SecurityHeaders,
@@ -73,6 +74,29 @@ class _Guarded:
         await self.guard(scope, receive, send)
 
 
+def _readiness_checks(app: FastAPI, guard: RequestGuard) -> dict[str, ReadinessCheck]:
+    """What ``/readyz`` asks: the database and the broker answer, and the guard has room
+    for another request."""
+
+    async def database_ready() -> bool:
+        pool = getattr(app.state, "pool", None)
+        return pool is not None and await db.is_reachable(pool)
+
+    async def broker_ready() -> bool:
+        broker: KafkaBroker | None = getattr(app.state, "broker", None)
+        if broker is None:
+            return False
+        try:
+            return bool(await broker.ping(timeout=2.0))
+        except Exception:  # any failure to answer is "not ready"
+            return False
+
+    async def capacity() -> bool:
+        return guard.capacity_ok()
+
+    return {"database": database_ready, "broker": broker_ready, "capacity": capacity}
+
+
 @dataclass
 class Service:
     """One service process: its name, schema, migrations, consumers and HTTP routes."""
@@ -97,8 +121,13 @@ class Service:
     one-time link's token, which must not reach the traces."""
     authenticate: Authenticate = staff_token
     """How the request guard checks a bearer credential (default: a staff or service JWT)."""
+    not_found: str = NOT_FOUND
+    """What a 404 says when the code that found nothing did not say it (``NotFound``)."""
 
     def create_app(self) -> FastAPI:
+        """The service's API app: its routes under the middleware every service has, the
+        readiness checks, the truthful OpenAPI document, and the operations app beside it
+        when the settings name an operations port (``app.state.ops_app``)."""
         self.tracer_provider = telemetry.setup(
             self.name,
             otlp_endpoint=self.settings.otel_exporter_otlp_endpoint,
@@ -112,7 +141,37 @@ class Service:
             docs_url=None,
             redoc_url=None,
         )
-        install_error_handlers(app)
+        install_error_handlers(app, self.not_found)
+        guard = self._install_middleware(app)
+        checks = _readiness_checks(app, guard)
+        install_operational_routes(app, checks, info=self.info, with_metrics=not separate_ops)
+        for router in self.routers:
+            app.include_router(router)
+        app.openapi = truthful_openapi(app)  # type: ignore[method-assign]
+        if separate_ops:
+            app.state.ops_app = operations_app(app, checks, self.info)
+        else:
+            install_asyncapi(app)
+            install_docs(app, self.name)
+        FastAPIInstrumentor.instrument_app(
+            app,
+            tracer_provider=self.tracer_provider,
+            excluded_urls=",".join(["healthz", "readyz", "metrics", *self.untraced_paths]),
+            # One span per request, not three more for the ASGI messages inside it.
+            exclude_spans=["receive", "send"],
+        )
+        if self.settings.staff_jwt_public_key or self.settings.staff_jwt_jwks_url:
+            app.state.token_verifier = TokenVerifier(
+                self.settings.staff_jwt_public_key,
+                issuer=self.settings.staff_jwt_issuer,
+                audience=self.settings.staff_jwt_audience,
+                jwks_url=self.settings.staff_jwt_jwks_url,
+            )
+        return app
+
+    def _install_middleware(self, app: FastAPI) -> RequestGuard:
+        """The middleware stack, innermost first; the request guard it puts in front (kept
+        on ``app.state.guard``: readiness asks it about capacity)."""
         # Inside the guard: it parses the body the guard has read (credentials first, then
         # the body within its deadline and size), refusing a duplicated member.
         app.add_middleware(StrictJson)
@@ -133,52 +192,7 @@ class Service:
                 allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
             )
         app.add_middleware(SecurityHeaders)
-
-        async def database_ready() -> bool:
-            pool = getattr(app.state, "pool", None)
-            return pool is not None and await db.is_reachable(pool)
-
-        async def broker_ready() -> bool:
-            broker: KafkaBroker | None = getattr(app.state, "broker", None)
-            if broker is None:
-                return False
-            try:
-                return bool(await broker.ping(timeout=2.0))
-            except Exception:  # any failure to answer is "not ready"
-                return False
-
-        async def capacity() -> bool:
-            return guard.capacity_ok()
-
-        checks: dict[str, ReadinessCheck] = {
-            "database": database_ready,
-            "broker": broker_ready,
-            "capacity": capacity,
-        }
-        install_operational_routes(app, checks, info=self.info, with_metrics=not separate_ops)
-        for router in self.routers:
-            app.include_router(router)
-        app.openapi = truthful_openapi(app)  # type: ignore[method-assign]
-        if not separate_ops:
-            install_asyncapi(app)
-            install_docs(app, self.name)
-        if separate_ops:
-            app.state.ops_app = operations_app(app, checks, self.info)
-        FastAPIInstrumentor.instrument_app(
-            app,
-            tracer_provider=self.tracer_provider,
-            excluded_urls=",".join(["healthz", "readyz", "metrics", *self.untraced_paths]),
-            # One span per request, not three more for the ASGI messages inside it.
-            exclude_spans=["receive", "send"],
-        )
-        if self.settings.staff_jwt_public_key or self.settings.staff_jwt_jwks_url:
-            app.state.token_verifier = TokenVerifier(
-                self.settings.staff_jwt_public_key,
-                issuer=self.settings.staff_jwt_issuer,
-                audience=self.settings.staff_jwt_audience,
-                jwks_url=self.settings.staff_jwt_jwks_url,
-            )
-        return app
+        return guard
 
     async def migrate(self) -> list[str]:
         """Bring this service's schema up to date (``migrations.components``), if a

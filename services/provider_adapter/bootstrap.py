@@ -85,6 +85,7 @@ def build(settings: AdapterSettings | None = None) -> Service:
         schema=settings.db_schema,
         migrations=Path(__file__).parent / "migrations",
         routers=[http.router, portal.build_router()],
+        not_found=http.NOT_FOUND,
         register_consumers=register,
         on_start=on_start,
         on_stop=on_stop,

@@ -55,6 +55,7 @@ def build(
         schema=settings.db_schema,
         migrations=Path(__file__).parent / "migrations",
         routers=[http.router, reports.router],
+        not_found=http.NOT_FOUND_DETAIL,
         register_consumers=lambda broker, pool: consumers.register(broker, pool, settings),
         on_start=on_start,
         on_stop=router_client.close,

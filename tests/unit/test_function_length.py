@@ -20,13 +20,6 @@ PENDING: dict[str, str] = {
         "a consumer handler: loses its inbox and transaction to the consumer wrapper in the "
         "unit-of-work change first (issue 17, another engineer's part)"
     ),
-    "services/plumbing/runtime.py:create_app": (
-        "where the HTTP error mapping is being moved to one place (issue 17, another "
-        "engineer's part); split after that merge"
-    ),
-    "services/referral_intake/entrypoints/reports.py:performance_report": (
-        "a route getting its response model (issue 17, another engineer's part); split after"
-    ),
 }
 
 

@@ -14,6 +14,7 @@ from schemas import contact_standards
 from schemas.calendar import LONDON, england_day
 from schemas.codes import ContactResult
 from schemas.contact_standards import ContactStandard
+from schemas.refusals import Refused
 
 UNANSWERED = frozenset({ContactResult.NO_ANSWER, ContactResult.WRONG_NUMBER, ContactResult.UNSAFE})
 """Attempts that did not reach the person (or could not go on safely): these count."""
@@ -145,9 +146,11 @@ def progress(
     )
 
 
-class StandardNotMet(Exception):
-    """Closing as not_contactable before the standard is met; ``sentence`` says what is
-    missing, ``progress`` holds the figures."""
+class StandardNotMet(Refused):
+    """Closing as not_contactable before the standard is met (409); ``sentence`` says what
+    is missing, ``progress`` holds the figures (the problem's ``contact_standard``)."""
+
+    title = "Contact standard not met"
 
     def __init__(self, measured: Progress) -> None:
         if measured.reached:
@@ -162,5 +165,8 @@ class StandardNotMet(Exception):
                 f"{'; '.join(measured.missing())}."
             )
         super().__init__(sentence)
-        self.sentence = sentence
         self.progress = measured
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        return {"contact_standard": self.progress.as_dict()}

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import secrets
 
+from schemas.refusals import Refused
+
 MAX_ACTIVE = 2
 
 
-class KeyRuleBroken(Exception):
-    def __init__(self, sentence: str) -> None:
-        super().__init__(sentence)
-        self.sentence = sentence
+class KeyRuleBroken(Refused):
+    """Adding or retiring the key would break the rule above (409); the sentence says how."""
 
 
 def new_key(service: str) -> str:

@@ -12,15 +12,14 @@ from schemas.codes import (
     OutcomeStatus,
     RouteStatus,
 )
+from schemas.refusals import Refused
 
 PRIORITY_RANK = {"urgent": 0, "high": 1, "standard": 2}
 """Most urgent first in the provider's queue."""
 
 
-class TransitionNotAllowed(Exception):
-    def __init__(self, sentence: str) -> None:
-        super().__init__(sentence)
-        self.sentence = sentence
+class TransitionNotAllowed(Refused):
+    """The work item's state does not allow the step (409); the sentence says what would."""
 
 
 _AWAITING_DECISION = {RouteStatus.REQUESTED, RouteStatus.RECEIVED, RouteStatus.ESCALATED}

@@ -9,14 +9,11 @@ from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import Depends, HTTPException, Query, Request, Response
 from pydantic import (
     AnyUrl,
     AwareDatetime,
-    BaseModel,
-    ConfigDict,
     Field,
-    field_validator,
     model_validator,
 )
 
@@ -28,40 +25,33 @@ from schemas.codes import (
     RejectionReason,
     RouteStatus,
 )
-from schemas.text import refuse_control_characters
+from schemas.requests import Code, RequestBody
+from services.plumbing.answers import typed_router
 from services.plumbing.auth import Principal, Unauthenticated, bearer_challenge
 from services.plumbing.cursors import InvalidCursor
 from services.plumbing.guard import bearer_credential, principal_of
 from services.plumbing.http import problem
 from services.plumbing.openapi import problems
-from services.plumbing.outbound import OutboundRefused
 from services.provider_adapter.adapters.intake_client import (
     ContactUnavailable,
     ContactWithdrawn,
     VaultUnreachable,
 )
-from services.provider_adapter.domain.contact_standard import StandardNotMet
-from services.provider_adapter.domain.work_item import TransitionNotAllowed
+from services.provider_adapter.entrypoints import answers
 from services.provider_adapter.handlers import keys, webhooks, work_items
-from services.provider_adapter.handlers.common import Adapter, Gone, NotFound, Refused
+from services.provider_adapter.handlers.common import Adapter, Gone, NotFound
 
-router = APIRouter()
+router = typed_router()
 
 NOT_FOUND = "No referral with that id is in your queue."
+NO_WEBHOOK = "No webhook is registered."
 ERASED = (
     "This referral is no longer with you: its personal data was erased at the hub, so "
     "nothing more can be recorded on it."
 )
-Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 
 
-class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True, str_strip_whitespace=True)
-
-    _plain_text = field_validator("*", mode="after")(refuse_control_characters)
-
-
-class Acknowledgement(Body):
+class Acknowledgement(RequestBody):
     decision: Literal["accepted", "rejected"]
     reason: RejectionReason | None = None
     note: Annotated[str, Field(max_length=1000)] | None = None
@@ -73,7 +63,7 @@ class Acknowledgement(Body):
         return self
 
 
-class ContactAttemptIn(Body):
+class ContactAttemptIn(RequestBody):
     at: AwareDatetime
     channel: ContactChannel
     result: ContactResult
@@ -85,17 +75,17 @@ class ContactAttemptIn(Body):
         return self
 
 
-class OutcomeIn(Body):
+class OutcomeIn(RequestBody):
     status: OutcomeStatus
     reason: Annotated[str, Field(max_length=500)] | None = None
     measures: dict[Code, bool | Code | None] = {}
 
 
-class WebhookIn(Body):
+class WebhookIn(RequestBody):
     url: AnyUrl
 
 
-class KeyIn(Body):
+class KeyIn(RequestBody):
     label: Annotated[str, Field(min_length=1, max_length=80)] = "rotated"
 
 
@@ -164,7 +154,7 @@ def _decode_cursor(adapter: Adapter, cursor: str) -> tuple[int, datetime, uuid.U
         ) from exc
 
 
-@router.get("/v1/queue", responses=problems(400))
+@router.get("/v1/queue", response_model=answers.Queue, responses=problems(400))
 async def get_queue(
     adapter: Provider,
     status: Annotated[list[RouteStatus] | None, Query()] = None,
@@ -182,12 +172,10 @@ async def get_queue(
     }
 
 
-@router.get("/v1/referrals/{referral_id}", responses=problems(410))
+@router.get("/v1/referrals/{referral_id}", response_model=answers.WorkItem, responses=problems(410))
 async def get_referral(referral_id: uuid.UUID, adapter: Provider) -> Any:
     try:
         return await work_items.read_work_item(adapter, referral_id)
-    except NotFound:
-        return problem(404, "Not found", NOT_FOUND)
     except (Gone, ContactWithdrawn):
         return problem(
             410,
@@ -211,25 +199,13 @@ async def get_referral(referral_id: uuid.UUID, adapter: Provider) -> Any:
 
 
 async def _guarded(call: Awaitable[Any]) -> Any:
+    """A step on a work item, with the answers its own failures get (``NotFound`` and
+    every ``Refused``, a transition not allowed or a contact standard not met among them,
+    are answered where every service answers them: ``services.plumbing.http``)."""
     try:
         return await call
-    except NotFound:
-        return problem(404, "Not found", NOT_FOUND)
     except Gone:
         return problem(410, "Gone", ERASED)
-    except TransitionNotAllowed as exc:
-        return problem(409, "Conflict", exc.sentence)
-    except StandardNotMet as exc:
-        return problem(
-            409,
-            "Contact standard not met",
-            exc.sentence,
-            extra={"contact_standard": exc.progress.as_dict()},
-        )
-    except work_items.ContactDetailsChanged as exc:
-        return problem(409, "Contact details changed", exc.sentence)
-    except Refused as exc:
-        return problem(409, "Conflict", exc.sentence)
     except work_items.InvalidMeasures as exc:
         return problem(
             422,
@@ -256,7 +232,11 @@ async def _guarded(call: Awaitable[Any]) -> Any:
         )
 
 
-@router.post("/v1/referrals/{referral_id}/acknowledge", responses=problems(409, 410))
+@router.post(
+    "/v1/referrals/{referral_id}/acknowledge",
+    response_model=answers.StepRecorded,
+    responses=problems(409, 410),
+)
 async def acknowledge(referral_id: uuid.UUID, body: Acknowledgement, adapter: Provider) -> Any:
     return await _guarded(
         work_items.acknowledge(
@@ -269,7 +249,11 @@ async def acknowledge(referral_id: uuid.UUID, body: Acknowledgement, adapter: Pr
     )
 
 
-@router.post("/v1/referrals/{referral_id}/contact-attempts", responses=problems(409, 410))
+@router.post(
+    "/v1/referrals/{referral_id}/contact-attempts",
+    response_model=answers.StepRecorded,
+    responses=problems(409, 410),
+)
 async def contact_attempt(referral_id: uuid.UUID, body: ContactAttemptIn, adapter: Provider) -> Any:
     return await _guarded(
         work_items.record_contact_attempt(
@@ -278,7 +262,11 @@ async def contact_attempt(referral_id: uuid.UUID, body: ContactAttemptIn, adapte
     )
 
 
-@router.post("/v1/referrals/{referral_id}/outcome", responses=problems(409, 410))
+@router.post(
+    "/v1/referrals/{referral_id}/outcome",
+    response_model=answers.StepRecorded,
+    responses=problems(409, 410),
+)
 async def outcome(referral_id: uuid.UUID, body: OutcomeIn, adapter: Provider) -> Any:
     return await _guarded(
         work_items.record_outcome(
@@ -287,7 +275,7 @@ async def outcome(referral_id: uuid.UUID, body: OutcomeIn, adapter: Provider) ->
     )
 
 
-@router.put("/v1/webhook")
+@router.put("/v1/webhook", response_model=answers.WebhookRegistered)
 async def register_webhook(body: WebhookIn, adapter: Provider) -> Any:
     """Push new work items (and cancellations and reminders) to this URL, signed with the
     secret in the answer (Standard Webhooks). Registering again makes a new secret; the same
@@ -300,18 +288,10 @@ async def register_webhook(body: WebhookIn, adapter: Provider) -> Any:
     shared, multicast or reserved, nor the hub itself), on a host the operators allow;
     otherwise 422 names the rule (``errors[0].rule``) and nothing is stored. It is checked
     again before every delivery."""
-    try:
-        return await webhooks.register(adapter, str(body.url))
-    except OutboundRefused as exc:
-        return problem(
-            422,
-            "Invalid request",
-            exc.sentence,
-            errors=[{"field": "url", "message": exc.sentence, "rule": exc.rule.value}],
-        )
+    return await webhooks.register(adapter, str(body.url))
 
 
-@router.get("/v1/webhook", responses=problems(404))
+@router.get("/v1/webhook", response_model=answers.Webhook, responses=problems(404))
 async def get_webhook(adapter: Provider) -> Any:
     """The registered webhook (never its secret): its URL, since when, whether the hub
     refused to call it at delivery and why (``refused``: rule, detail, at), whether its
@@ -322,34 +302,29 @@ async def get_webhook(adapter: Provider) -> Any:
     registration by state."""
     found = await webhooks.status(adapter)
     if found is None:
-        return problem(404, "Not found", "No webhook is registered.")
+        raise NotFound(NO_WEBHOOK)
     return found
 
 
 @router.delete("/v1/webhook", status_code=204, responses=problems(404))
 async def remove_webhook(adapter: Provider) -> Response:
     if not await webhooks.unregister(adapter):
-        return problem(404, "Not found", "No webhook is registered.")
+        raise NotFound(NO_WEBHOOK)
     return Response(status_code=204)
 
 
-@router.get("/v1/keys")
+@router.get("/v1/keys", response_model=answers.Keys)
 async def list_keys(adapter: Provider) -> Any:
     return await keys.list_keys(adapter)
 
 
-@router.post("/v1/keys", status_code=201, responses=problems(409))
+@router.post("/v1/keys", status_code=201, response_model=answers.KeyAdded, responses=problems(409))
 async def add_key(adapter: Provider, body: KeyIn | None = None) -> Any:
     """A second key, shown once. Both work until you retire the old one."""
-    return await _guarded(keys.add_key(adapter, (body or KeyIn()).label))
+    return await keys.add_key(adapter, (body or KeyIn()).label)
 
 
 @router.delete("/v1/keys/{key_id}", status_code=204, responses=problems(409))
 async def retire_key(key_id: uuid.UUID, adapter: Provider) -> Response:
-    try:
-        await keys.retire_key(adapter, key_id)
-    except NotFound:
-        return problem(404, "Not found", "No active key with that id.")
-    except Refused as exc:
-        return problem(409, "Conflict", exc.sentence)
+    await keys.retire_key(adapter, key_id)
     return Response(status_code=204)

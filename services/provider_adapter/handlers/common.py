@@ -11,7 +11,7 @@ from typing import Any
 
 import asyncpg
 
-from schemas import events
+from schemas import events, refusals
 from schemas.codes import RouteStatus, Service
 from services.plumbing import outbox
 from services.plumbing.db import Connection
@@ -21,21 +21,13 @@ from services.provider_adapter.adapters import repository as repo
 from services.provider_adapter.adapters.intake_client import IntakeVault, Person
 from services.provider_adapter.settings import AdapterSettings
 
-
-class NotFound(Exception):
-    pass
+# The hub's two refusals (schemas/refusals.py), answered 404 and 409 wherever they are raised.
+NotFound = refusals.NotFound
+Refused = refusals.Refused
 
 
 class Gone(Exception):
     pass
-
-
-class Refused(Exception):
-    """The request cannot apply as things stand; the sentence says why."""
-
-    def __init__(self, sentence: str) -> None:
-        super().__init__(sentence)
-        self.sentence = sentence
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ async def retire_key(adapter: Adapter, key_id: uuid.UUID) -> None:
         await repo.lock_keys(conn)
         active = await repo.active_keys(conn)
         if key_id not in {r["key_id"] for r in active}:
-            raise NotFound
+            raise NotFound("No active key with that id.")
         try:
             keys.check_can_retire(len(active))
         except keys.KeyRuleBroken as exc:

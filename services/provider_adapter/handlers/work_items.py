@@ -53,6 +53,8 @@ CONTACT_VERSION = "contact_version"
 class ContactDetailsChanged(Refused):
     """A contact attempt after a change of the details its provider has not read yet."""
 
+    title = "Contact details changed"
+
 
 class InvalidMeasures(Exception):
     def __init__(self, errors: list[dict[str, str]]) -> None:

@@ -12,7 +12,6 @@ from typing import Annotated, Any
 
 from pydantic import (
     AwareDatetime,
-    BaseModel,
     ConfigDict,
     Field,
     ValidationInfo,
@@ -43,12 +42,8 @@ from schemas.events import (
     ReferralFacts,
     SubjectFacts,
 )
-from schemas.text import refuse_control_characters
+from schemas.requests import Code, RequestBody
 
-# Unknown fields are refused (the contract says 422), and no error ever repeats what was sent.
-REQUEST_CONFIG = ConfigDict(extra="forbid", hide_input_in_errors=True, str_strip_whitespace=True)
-
-Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 
 
@@ -58,13 +53,7 @@ FUTURE_SLACK = timedelta(days=1)
 """Clocks disagree a little; a report or incident more than a day ahead is a mistake."""
 
 
-class Request(BaseModel):
-    model_config = REQUEST_CONFIG
-
-    _plain_text = field_validator("*", mode="after")(refuse_control_characters)
-
-
-class Subject(Request):
+class Subject(RequestBody):
     # The cross-field rule in the published schema too (issue 19): a date of birth or an age.
     model_config = ConfigDict(
         json_schema_extra={
@@ -104,7 +93,7 @@ Address = Annotated[str, Field(min_length=1, max_length=500)]
 SafeContactNotes = Annotated[str, Field(max_length=1000)]
 
 
-class Contact(Request):
+class Contact(RequestBody):
     name: ShortText | None = None
     phone: Phone | None = None
     email: Email | None = None
@@ -119,7 +108,7 @@ class Contact(Request):
         return any((self.phone, self.email, self.address))
 
 
-class ContactChange(Request):
+class ContactChange(RequestBody):
     """Any subset of ``Contact``'s fields, each with the same type and constraints
     (``PATCH /v1/referrals/{id}/contact``); ``null`` removes an optional one. The fields
     given are applied to the details on record and the result validated as ``Contact``
@@ -139,13 +128,13 @@ class ContactChange(Request):
         return self.model_dump(mode="json", include=self.model_fields_set)
 
 
-class DrugPossessionIn(Request):
+class DrugPossessionIn(RequestBody):
     personal_use: bool
     intent_to_supply_suspected: bool = False
     previously_disengaged_from_diversion: bool = False
 
 
-class DashIn(Request):
+class DashIn(RequestBody):
     """The DASH risk checklist. Professional judgement that risk is high stands on its own
     (``{"yes_count": null, "professional_judgement_high": true}``); otherwise the count of yes
     answers is needed."""
@@ -174,7 +163,7 @@ class DashIn(Request):
         return self
 
 
-class Incident(Request):
+class Incident(RequestBody):
     crime_types: list[CrimeType] = Field(min_length=1)
     occurred_at: AwareDatetime | None = None
     drug_possession: DrugPossessionIn | None = None
@@ -192,7 +181,7 @@ class Incident(Request):
         return self
 
 
-class Assessment(Request):
+class Assessment(RequestBody):
     needs: list[Need] = Field(min_length=1)
     dash: DashIn | None = None
     da_incidents_last_12_months: int = Field(default=0, ge=0, le=1000)
@@ -203,13 +192,13 @@ class Assessment(Request):
     children_in_household: int = Field(default=0, ge=0, le=MAX_CHILDREN_IN_HOUSEHOLD)
 
 
-class Consent(Request):
+class Consent(RequestBody):
     status: ConsentStatus
     recorded_at: AwareDatetime | None = None
     recorded_by: ShortText | None = None
 
 
-class Equality(Request):
+class Equality(RequestBody):
     """Equality monitoring, as the person referred answered it (contract: ``equality``): one
     code per characteristic from the 2021 Census categories (``schemas/equality.json``), or
     ``not_asked`` (the default) or ``prefer_not_to_say``. Special category data: it is kept
@@ -243,7 +232,7 @@ NOT_ASKED_AT_ALL = Equality()
 """Equality monitoring when the referral carries none: nothing was asked."""
 
 
-class ReferralRequest(Request):
+class ReferralRequest(RequestBody):
     source: Source
     crime_reference: Annotated[str, Field(max_length=60)] | None = None
     crime_reported_at: AwareDatetime | None = None

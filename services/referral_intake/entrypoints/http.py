@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Header, Query, Request, Response
+from fastapi import Header, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, Field, field_validator
 
-from schemas import events
+from schemas import events, policy_api
 from schemas.codes import (
     STATUTORY_FLAGS,
     Flag,
@@ -20,8 +20,9 @@ from schemas.codes import (
     ReferralStatus,
     Service,
 )
-from schemas.text import refuse_control_characters
+from schemas.requests import RequestBody
 from services.plumbing import telemetry
+from services.plumbing.answers import typed_router
 from services.plumbing.auth import Principal, allow
 from services.plumbing.cursors import InvalidCursor
 from services.plumbing.http import problem
@@ -36,6 +37,7 @@ from services.referral_intake.adapters.router_client import (
 from services.referral_intake.domain import statutory
 from services.referral_intake.domain.contact_change import InvalidChange
 from services.referral_intake.domain.referral import ContactChange, ReferralRequest, coded_facts
+from services.referral_intake.entrypoints import answers
 from services.referral_intake.entrypoints.authorization import ACCESS
 from services.referral_intake.handlers import (
     consent,
@@ -50,9 +52,9 @@ from services.referral_intake.handlers import (
     views,
 )
 from services.referral_intake.handlers import statutory as statutory_handler
-from services.referral_intake.handlers.common import Conflict, NotFound
+from services.referral_intake.handlers.common import NotFound
 
-router = APIRouter()
+router = typed_router()
 
 
 # The caller, when the authorisation table lets their role do the operation.
@@ -89,29 +91,23 @@ AdapterOfServiceNotes = Annotated[
 NOT_FOUND_DETAIL = "No referral with that id is available to you."
 
 
-class Body_(BaseModel):
-    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True, str_strip_whitespace=True)
-
-    _plain_text = field_validator("*", mode="after")(refuse_control_characters)
-
-
-class ConsentIn(Body_):
+class ConsentIn(RequestBody):
     status: Literal["given", "refused", "withdrawn"]
     recorded_at: AwareDatetime | None = None
     recorded_by: Annotated[str, Field(min_length=1, max_length=200)] | None = None
 
 
-class PersonIn(Body_):
+class PersonIn(RequestBody):
     display_name: Annotated[str, Field(min_length=1, max_length=100)]
 
 
-class ContactReadIn(Body_):
+class ContactReadIn(RequestBody):
     purpose: Literal["provider_contact"] = "provider_contact"
     actor: events.Actor
     actor_name: Annotated[str, Field(min_length=1, max_length=100)]
 
 
-class OverrideIn(Body_):
+class OverrideIn(RequestBody):
     action: Literal["add", "remove"]
     service: Service
     sub_service: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")] | None = None
@@ -119,7 +115,7 @@ class OverrideIn(Body_):
     justification: Annotated[str, Field(min_length=10, max_length=2000)]
 
 
-class StatutoryReferralIn(Body_):
+class StatutoryReferralIn(RequestBody):
     flag: Flag
     made_at: AwareDatetime
     reference: Annotated[str, Field(min_length=1, max_length=40)]
@@ -150,21 +146,15 @@ class StatutoryReferralIn(Body_):
         return value
 
 
-def _not_found() -> JSONResponse:
-    return problem(404, "Not found", NOT_FOUND_DETAIL)
-
-
-def _conflict(exc: Conflict) -> JSONResponse:
-    return problem(409, "Conflict", exc.sentence)
-
-
 @router.post(
     "/v1/referrals",
     status_code=202,
+    response_model=answers.Submitted,
     responses={
         200: {
+            "model": answers.Submitted,
             "description": "A second submission of the same person, role and crime while the "
-            "referral is open: added to it as a new version (linked_to_existing: true)"
+            "referral is open: added to it as a new version (linked_to_existing: true)",
         },
         **problems(409),
     },
@@ -266,7 +256,7 @@ async def _resubmission_answer(request: Request, submitted: submission.Submitted
     return answer
 
 
-@router.get("/v1/referrals", responses=problems(400))
+@router.get("/v1/referrals", response_model=answers.Worklist, responses=problems(400))
 async def worklist(
     request: Request,
     _: MayListReferrals,
@@ -299,7 +289,7 @@ async def worklist(
         return problem(400, "Bad request", "The cursor is not one this API gave out.")
 
 
-@router.get("/v1/status-changes", responses=problems(400))
+@router.get("/v1/status-changes", response_model=answers.StatusChanges, responses=problems(400))
 async def status_changes(
     request: Request,
     principal: MayFollowReferrals,
@@ -325,17 +315,16 @@ async def status_changes(
         return problem(400, "Bad request", "The cursor is not one this API gave out.")
 
 
-@router.get("/v1/referrals/{referral_id}")
+@router.get("/v1/referrals/{referral_id}", response_model=answers.ReferralView)
 async def get_referral(referral_id: uuid.UUID, request: Request, _: MayReadReferral) -> Any:
-    try:
-        return await views.referral_view(
-            request.app.state.pool, referral_id, request.app.state.vault
-        )
-    except NotFound:
-        return _not_found()
+    return await views.referral_view(request.app.state.pool, referral_id, request.app.state.vault)
 
 
-@router.post("/v1/referrals/{referral_id}/consent", responses=problems(409))
+@router.post(
+    "/v1/referrals/{referral_id}/consent",
+    response_model=answers.ConsentRecorded,
+    responses=problems(409),
+)
 async def record_consent(
     referral_id: uuid.UUID,
     body: ConsentIn,
@@ -344,23 +333,22 @@ async def record_consent(
 ) -> Any:
     """Consent given dispatches the held routes; refused or withdrawn stops disclosure at
     once and cancels the routes that needed it. The router decides, under the policy."""
-    try:
-        return await consent.record_consent(
-            request.app.state.pool,
-            request.app.state.vault,
-            referral_id,
-            status=body.status,
-            recorded_at=body.recorded_at,
-            recorded_by=body.recorded_by,
-            actor=principal.subject,
-        )
-    except NotFound:
-        return _not_found()
-    except Conflict as exc:
-        return _conflict(exc)
+    return await consent.record_consent(
+        request.app.state.pool,
+        request.app.state.vault,
+        referral_id,
+        status=body.status,
+        recorded_at=body.recorded_at,
+        recorded_by=body.recorded_by,
+        actor=principal.subject,
+    )
 
 
-@router.post("/v1/referrals/{referral_id}/override", responses=problems(409))
+@router.post(
+    "/v1/referrals/{referral_id}/override",
+    response_model=answers.Overridden,
+    responses=problems(409),
+)
 async def override(
     referral_id: uuid.UUID,
     body: OverrideIn,
@@ -368,26 +356,24 @@ async def override(
     principal: MayOverride,
 ) -> Any:
     """Add or remove a route (supervisors only); recorded as a decision with rule MANUAL."""
-    try:
-        return await overrides.override_routes(
-            request.app.state.pool,
-            request.app.state.vault,
-            referral_id,
-            action=body.action,
-            service=body.service,
-            sub_service=body.sub_service,
-            priority=body.priority,
-            justification=body.justification,
-            supervisor=principal.subject,
-        )
-    except NotFound:
-        return _not_found()
-    except Conflict as exc:
-        return _conflict(exc)
+    return await overrides.override_routes(
+        request.app.state.pool,
+        request.app.state.vault,
+        referral_id,
+        action=body.action,
+        service=body.service,
+        sub_service=body.sub_service,
+        priority=body.priority,
+        justification=body.justification,
+        supervisor=principal.subject,
+    )
 
 
 @router.post(
-    "/v1/referrals/{referral_id}/statutory-referrals", status_code=201, responses=problems(409)
+    "/v1/referrals/{referral_id}/statutory-referrals",
+    status_code=201,
+    response_model=answers.StatutoryReferralRecorded,
+    responses=problems(409),
 )
 async def record_statutory_referral(
     referral_id: uuid.UUID,
@@ -398,19 +384,14 @@ async def record_statutory_referral(
     """Record that the statutory referral a flag asked for was made (supervisors only): when,
     and the other agency's case reference. The flag leaves the worklist; the timeline shows who
     recorded it."""
-    try:
-        return await statutory_handler.record_made(
-            request.app.state.pool,
-            referral_id,
-            flag=body.flag.value,
-            made_at=body.made_at,
-            reference=body.reference,
-            supervisor=principal.subject,
-        )
-    except NotFound:
-        return _not_found()
-    except Conflict as exc:
-        return _conflict(exc)
+    return await statutory_handler.record_made(
+        request.app.state.pool,
+        referral_id,
+        flag=body.flag.value,
+        made_at=body.made_at,
+        reference=body.reference,
+        supervisor=principal.subject,
+    )
 
 
 def _adapter_service(caller: Principal) -> Service | None:
@@ -424,7 +405,11 @@ def _speaks_for(service: Service, actor: str) -> bool:
     return actor.split(":", 1)[0] == service.value
 
 
-@router.get("/internal/v1/referrals/{referral_id}/contact", include_in_schema=False)
+@router.get(
+    "/internal/v1/referrals/{referral_id}/contact",
+    include_in_schema=False,
+    response_model=answers.ContactDetails,
+)
 async def contact_for_provider(
     referral_id: uuid.UUID,
     request: Request,
@@ -434,11 +419,15 @@ async def contact_for_provider(
     """The vault, for provider adapters: only for an open route to the caller's service."""
     service = _adapter_service(caller)
     if service is None:
-        return _not_found()
+        raise NotFound
     return await _disclose(request, referral_id, service, caller.subject, None, purpose)
 
 
-@router.post("/internal/v1/referrals/{referral_id}/contact", include_in_schema=False)
+@router.post(
+    "/internal/v1/referrals/{referral_id}/contact",
+    include_in_schema=False,
+    response_model=answers.ContactDetails,
+)
 async def contact_for_provider_person(
     referral_id: uuid.UUID, body: ContactReadIn, request: Request, caller: AdapterForPerson
 ) -> Any:
@@ -446,7 +435,7 @@ async def contact_for_provider_person(
     them (coded actor and name)."""
     service = _adapter_service(caller)
     if service is None:
-        return _not_found()
+        raise NotFound
     if not _speaks_for(service, body.actor):
         return problem(
             422,
@@ -475,8 +464,6 @@ async def _disclose(
             accessor_name=accessor_name,
             purpose=purpose,
         )
-    except NotFound:
-        return _not_found()
     except disclosure.NoLongerDisclosed:
         return problem(
             410, "Gone", "This referral's contact details are no longer disclosed to you."
@@ -490,14 +477,14 @@ async def name_provider_person(
     """Who a coded actor is (their name), so that the timeline names the person."""
     service = _adapter_service(caller)
     if service is None or not _speaks_for(service, actor):
-        return problem(404, "Not found", "No such person at your provider.")
+        raise NotFound("No such person at your provider.")
     await disclosure.name_person(
         request.app.state.pool, actor, service=service, display_name=body.display_name
     )
     return Response(status_code=204)
 
 
-class ProviderNoteIn(Body_):
+class ProviderNoteIn(RequestBody):
     kind: Literal["rejection_note", "outcome_reason"]
     text: Annotated[str, Field(min_length=1, max_length=2000)]
     actor: events.Actor | None = None
@@ -505,7 +492,12 @@ class ProviderNoteIn(Body_):
     absent (its API)."""
 
 
-@router.post("/internal/v1/referrals/{referral_id}/notes", include_in_schema=False)
+@router.post(
+    "/internal/v1/referrals/{referral_id}/notes",
+    include_in_schema=False,
+    status_code=201,
+    response_model=answers.NoteKept,
+)
 async def note_from_provider(
     referral_id: uuid.UUID,
     body: ProviderNoteIn,
@@ -516,7 +508,7 @@ async def note_from_provider(
     reason), sealed in the vault so that erasure reaches it: adapters keep none."""
     service = _adapter_service(caller)
     if service is None:
-        return _not_found()
+        raise NotFound
     if body.actor is not None and not _speaks_for(service, body.actor):
         return problem(
             422,
@@ -534,11 +526,9 @@ async def note_from_provider(
             text=body.text,
             author=body.actor or caller.subject,
         )
-    except NotFound:
-        return _not_found()
     except notes.Erased:
         return problem(410, "Gone", "This referral's personal data has been erased.")
-    return JSONResponse({"note_id": note}, status_code=201)
+    return {"note_id": note}
 
 
 def _token(request: Request) -> str:
@@ -562,7 +552,9 @@ def _router_down() -> JSONResponse:
     )
 
 
-@router.post("/v1/assessments/explain", responses=problems(404))
+@router.post(
+    "/v1/assessments/explain", response_model=policy_api.Explanation, responses=problems(404)
+)
 async def explain(
     body: ReferralRequest,
     request: Request,
@@ -584,19 +576,18 @@ async def explain(
     return _relay(answer)
 
 
-@router.post("/v1/simulations", responses=problems(404))
-async def simulate(
-    request: Request, _: MaySimulate, body: Annotated[dict[str, Any], Body()]
-) -> Any:
+@router.post("/v1/simulations", response_model=policy_api.Simulation, responses=problems(404))
+async def simulate(request: Request, _: MaySimulate, body: policy_api.SimulationRequest) -> Any:
     """What-if simulation of a candidate policy version (the router does the work)."""
     client: RouterClient = request.app.state.router_client
+    asked = body.model_dump(mode="json", by_alias=True, exclude_unset=True)
     try:
-        return _relay(await client.simulate(body, token=_token(request)))
+        return _relay(await client.simulate(asked, token=_token(request)))
     except RouterUnavailable:
         return _router_down()
 
 
-class ErasureIn(Body_):
+class ErasureIn(RequestBody):
     # A code, not free text: the reason is kept for good, so it must hold nothing personal.
     reason: Literal["data_subject_request", "recorded_in_error", "legal_obligation"]
 
@@ -616,7 +607,11 @@ class Purpose(StrEnum):
     AUDIT = "audit"
 
 
-@router.get("/v1/referrals/{referral_id}/contact", responses=problems(410))
+@router.get(
+    "/v1/referrals/{referral_id}/contact",
+    response_model=answers.StaffContactDetails,
+    responses=problems(410),
+)
 async def contact_for_staff(
     referral_id: uuid.UUID,
     request: Request,
@@ -633,25 +628,22 @@ async def contact_for_staff(
             accessor=principal.subject,
             purpose=purpose.value,
         )
-    except NotFound:
-        return _not_found()
     except disclosure.NoLongerDisclosed:
         return problem(410, "Gone", "This referral's personal data has been erased.")
 
 
-@router.get("/v1/referrals/{referral_id}/disclosures")
+@router.get("/v1/referrals/{referral_id}/disclosures", response_model=answers.Disclosures)
 async def disclosure_log(
     referral_id: uuid.UUID,
     request: Request,
     _: MayReadDisclosures,
 ) -> Any:
-    try:
-        return await disclosure.disclosures(request.app.state.pool, referral_id)
-    except NotFound:
-        return _not_found()
+    return await disclosure.disclosures(request.app.state.pool, referral_id)
 
 
-@router.post("/v1/referrals/{referral_id}/erasure", responses=problems(409))
+@router.post(
+    "/v1/referrals/{referral_id}/erasure", response_model=answers.Erased, responses=problems(409)
+)
 async def erase(
     referral_id: uuid.UUID,
     body: ErasureIn,
@@ -659,21 +651,20 @@ async def erase(
     principal: MayErase,
 ) -> Any:
     """Erase the referral's personal data (a data subject's request, say); coded facts stay."""
-    try:
-        return await erasure.erase(
-            request.app.state.pool,
-            request.app.state.vault,
-            referral_id,
-            reason=body.reason,
-            actor=principal.subject,
-        )
-    except NotFound:
-        return _not_found()
-    except Conflict as exc:
-        return _conflict(exc)
+    return await erasure.erase(
+        request.app.state.pool,
+        request.app.state.vault,
+        referral_id,
+        reason=body.reason,
+        actor=principal.subject,
+    )
 
 
-@router.patch("/v1/referrals/{referral_id}/contact", responses=problems(409, 410))
+@router.patch(
+    "/v1/referrals/{referral_id}/contact",
+    response_model=answers.ContactChanged,
+    responses=problems(409, 410),
+)
 async def change_contact(
     referral_id: uuid.UUID,
     body: ContactChange,
@@ -694,12 +685,8 @@ async def change_contact(
             actor=principal.subject,
             identity_key=request.app.state.identity_key,
         )
-    except NotFound:
-        return _not_found()
     except contact_change.Erased:
         return problem(410, "Gone", "This referral's personal data has been erased.")
-    except Conflict as exc:
-        return _conflict(exc)
     except InvalidChange as exc:
         return problem(
             422,
@@ -720,7 +707,18 @@ async def change_contact(
     }
 
 
-@router.get("/v1/subject-access", responses=problems(404))
+@router.get(
+    "/v1/subject-access",
+    response_model=answers.SubjectAccessExport,
+    responses={
+        200: {
+            "description": "The export: JSON, or a readable document (Accept: text/html or "
+            "format=html)",
+            "content": {"text/html": {"schema": {"type": "string"}}},
+        },
+        **problems(404),
+    },
+)
 async def subject_access_export(
     request: Request,
     principal: MayExportSubjectAccess,
@@ -734,15 +732,12 @@ async def subject_access_export(
     details, when and why. JSON, or a readable document (``Accept: text/html`` or
     ``format=html``). Each export is recorded in the disclosure log (purpose
     ``subject_access``)."""
-    try:
-        export = await subject_access.export(
-            request.app.state.pool,
-            request.app.state.vault,
-            referral_id,
-            accessor=principal.subject,
-        )
-    except NotFound:
-        return _not_found()
+    export = await subject_access.export(
+        request.app.state.pool,
+        request.app.state.vault,
+        referral_id,
+        accessor=principal.subject,
+    )
     as_html = format == "html" or (
         format is None and accept is not None and "text/html" in accept.split(",")[0]
     )

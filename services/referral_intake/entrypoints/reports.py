@@ -9,11 +9,12 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from schemas.calendar import england_day
 from schemas.codes import LocalAuthority
+from services.plumbing.answers import typed_router
 from services.plumbing.auth import Principal, allow
 from services.plumbing.http import problem
 from services.referral_intake.adapters.report_document import render
@@ -21,10 +22,11 @@ from services.referral_intake.adapters.report_pdf import pdf
 from services.referral_intake.domain.disclosure import DEFAULT_THRESHOLD
 from services.referral_intake.domain.performance import to_csv
 from services.referral_intake.domain.periods import PeriodError, parse_period
+from services.referral_intake.entrypoints.answers import PerformanceReport
 from services.referral_intake.entrypoints.authorization import ACCESS
 from services.referral_intake.handlers import reports
 
-router = APIRouter()
+router = typed_router()
 
 MayReadReports = Annotated[Principal, allow(ACCESS, "GET /v1/reports/performance")]
 CSV = "text/csv"
@@ -49,9 +51,9 @@ def _format(accept: str | None, format_: str | None) -> str:
     "/v1/reports/performance",
     responses={
         200: {
+            "model": PerformanceReport,
             "description": "The report: JSON, or as the Accept header (or format) asks",
             "content": {
-                "application/json": {"schema": {"type": "object"}},
                 CSV: {"schema": {"type": "string"}},
                 "text/html": {"schema": {"type": "string"}},
                 "application/pdf": {"schema": {"type": "string", "format": "binary"}},
@@ -102,19 +104,28 @@ async def performance_report(
     )
     threshold = getattr(request.app.state, "report_threshold", DEFAULT_THRESHOLD)
     report = await reports.edition(report, edition, threshold=threshold)
-    chosen_format = _format(accept, format)
+    return await _answer(report, _format(accept, format), edition, now)
+
+
+def _filename(report: dict[str, Any], chosen_format: str, edition: str) -> str:
+    """``performance-<period or from_to>[-<local authority>][-published].<format>``."""
     name = report["period"] or f"{report['from']}_{report['to']}"
     if report.get("local_authority"):
         name += f"-{report['local_authority']}"
     if edition == "published":
         name += "-published"
-    filename = f"performance-{name}.{chosen_format}"
+    return f"performance-{name}.{chosen_format}"
+
+
+async def _answer(
+    report: dict[str, Any], chosen_format: str, edition: str, now: datetime
+) -> Response:
+    """The report in the format chosen: a file to save (CSV, PDF), a page (HTML) or JSON."""
+    attachment = {
+        "Content-Disposition": f'attachment; filename="{_filename(report, chosen_format, edition)}"'
+    }
     if chosen_format == "csv":
-        return Response(
-            to_csv(report),
-            media_type=f"{CSV}; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-        )
+        return Response(to_csv(report), media_type=f"{CSV}; charset=utf-8", headers=attachment)
     if chosen_format == "html":
         return Response(
             render(report, generated_at=now),
@@ -127,9 +138,5 @@ async def performance_report(
         )
     if chosen_format == "pdf":
         document = await asyncio.to_thread(pdf, report, generated_at=now)
-        return Response(
-            document,
-            media_type="application/pdf",
-            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-        )
+        return Response(document, media_type="application/pdf", headers=attachment)
     return JSONResponse(report)

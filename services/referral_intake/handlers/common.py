@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from schemas import events
+from schemas import events, refusals
 from schemas.codes import (
     TERMINAL_ROUTE_STATUSES,
     ReferralStatus,
@@ -28,16 +28,10 @@ STATUS_CONSUMER = "referral_intake.route_status"
 WATCHDOG = "watchdog"
 
 
-class NotFound(Exception):
-    pass
-
-
-class Conflict(Exception):
-    """The request cannot apply to the referral as it stands; the message says why."""
-
-    def __init__(self, sentence: str) -> None:
-        super().__init__(sentence)
-        self.sentence = sentence
+# The hub's two refusals (schemas/refusals.py), answered 404 and 409 wherever they are raised.
+NotFound = refusals.NotFound
+Conflict = refusals.Refused
+"""The request cannot apply to the referral as it stands; the sentence says why."""
 
 
 async def refresh_referral_status(conn: Connection, referral_id: uuid.UUID, at: datetime) -> None:

@@ -3,53 +3,37 @@ Staff reach these through intake (contract: ``POST /v1/assessments/explain``) or
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from fastapi import Query, Request
 
 from schemas.events import ReferralFacts
+from schemas.policy_api import (
+    POLICY_VERSION_PATTERN,
+    Explanation,
+    PolicyVersions,
+    Simulation,
+    SimulationRequest,
+)
+from schemas.requests import RequestBody
+from services.plumbing.answers import typed_router
 from services.plumbing.auth import Principal, allow
 from services.plumbing.http import problem
+from services.plumbing.openapi import problems
 from services.router import handlers
 from services.router.domain.policy.book import NoPolicyInForce, UnknownPolicyVersion
 from services.router.domain.simulation import commissioner_view
 from services.router.entrypoints.authorization import ACCESS
 
-router = APIRouter()
+router = typed_router()
 
 Explainers = Annotated[Principal, allow(ACCESS, "POST /v1/decisions/explain")]
 PolicyReaders = Annotated[Principal, allow(ACCESS, "GET /v1/policies")]
 Commissioning = Annotated[Principal, allow(ACCESS, "POST /v1/simulations")]
-MAX_SIMULATION_DAYS = 400
-POLICY_VERSION_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\.[0-9]{1,3}$"
-"""A policy version id: its effective date and a number (``2026-11-01.1``), the directory
-name under ``services/router/policy/``. Anything else is refused before it is looked up."""
-PolicyVersionId = Annotated[str, Field(pattern=POLICY_VERSION_PATTERN)]
 
 
-class ExplainRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
-
+class ExplainRequest(RequestBody):
     facts: ReferralFacts
-
-
-class SimulationRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True, populate_by_name=True)
-
-    candidate_version: PolicyVersionId
-    baseline_version: PolicyVersionId | None = None
-    first: date = Field(alias="from")
-    last: date = Field(alias="to")
-
-    @model_validator(mode="after")
-    def _period(self) -> SimulationRequest:
-        if self.last < self.first:
-            raise ValueError("'to' is before 'from'")
-        if (self.last - self.first).days > MAX_SIMULATION_DAYS:
-            raise ValueError(f"a simulation covers at most {MAX_SIMULATION_DAYS} days")
-        return self
 
 
 def _version_problem(exc: Exception) -> Any:
@@ -59,7 +43,7 @@ def _version_problem(exc: Exception) -> Any:
     return problem(503, "Service unavailable", str(exc))
 
 
-@router.post("/v1/decisions/explain")
+@router.post("/v1/decisions/explain", response_model=Explanation, responses=problems(404))
 async def explain(
     body: ExplainRequest,
     request: Request,
@@ -72,8 +56,8 @@ async def explain(
         return _version_problem(exc)
 
 
-@router.get("/v1/policies")
-async def policies(request: Request, _: PolicyReaders) -> dict[str, Any]:
+@router.get("/v1/policies", response_model=PolicyVersions)
+async def policies(request: Request, _: PolicyReaders) -> Any:
     state: handlers.Router = request.app.state.router
     current = state.policy_now().id  # re-reads the policy directory first, if it changed
     return {
@@ -91,7 +75,7 @@ async def policies(request: Request, _: PolicyReaders) -> dict[str, Any]:
     }
 
 
-@router.post("/v1/simulations")
+@router.post("/v1/simulations", response_model=Simulation, responses=problems(404))
 async def simulation(body: SimulationRequest, request: Request, who: Commissioning) -> Any:
     """A candidate policy version on the referrals received in a period. Supervisors get
     each changed referral with its coded facts; commissioners get counts only, small ones
