@@ -5,9 +5,7 @@ means a stuck consumer shows as growing lag instead of as silence."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import logging
 import weakref
 
 from aiokafka import AIOKafkaConsumer
@@ -16,10 +14,12 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
 from faststream.kafka import KafkaBroker
 
+from services.plumbing import loops
 from services.plumbing.kafka_access import KafkaAccess
 from services.plumbing.metrics import CONSUMER_LAG
 
-log = logging.getLogger(__name__)
+UNANSWERED = (KafkaError, OSError, TimeoutError)
+"""What a broker that does not answer the lag's questions raises."""
 
 _GROUPS: weakref.WeakKeyDictionary[KafkaBroker, dict[str, set[str]]] = weakref.WeakKeyDictionary()
 
@@ -84,25 +84,25 @@ async def sample_forever(broker: KafkaBroker, access: KafkaAccess, interval: flo
     samples; a broker that does not answer leaves the last figures in place, and is asked
     again next time over new connections."""
     clients: tuple[AIOKafkaAdminClient, AIOKafkaConsumer] | None = None
+
+    async def sample() -> None:
+        nonlocal clients
+        watched = groups(broker)
+        if not watched:
+            return
+        try:
+            clients = clients or await _connect(access)
+            for (group, topic, partition), value in (await measure(*clients, watched)).items():
+                CONSUMER_LAG.labels(group, topic, str(partition)).set(value)
+        except UNANSWERED:
+            if clients is not None:
+                with contextlib.suppress(Exception):  # they are broken already
+                    await _close(*clients)
+                clients = None
+            raise  # logged and counted by the loop
+
     try:
-        while True:
-            watched = groups(broker)
-            if watched:
-                try:
-                    clients = clients or await _connect(access)
-                    for (group, topic, partition), value in (
-                        await measure(*clients, watched)
-                    ).items():
-                        CONSUMER_LAG.labels(group, topic, str(partition)).set(value)
-                except (KafkaError, OSError, TimeoutError) as exc:
-                    log.warning(
-                        "could not measure consumer lag", extra={"error": type(exc).__name__}
-                    )
-                    if clients is not None:
-                        with contextlib.suppress(Exception):  # they are broken already
-                            await _close(*clients)
-                        clients = None
-            await asyncio.sleep(interval)
+        await loops.every(interval, sample, name="consumer_lag", unreachable=UNANSWERED)
     finally:
         if clients is not None:
             await _close(*clients)

@@ -13,6 +13,7 @@ from services.plumbing.telemetry import current_trace_headers
 
 if TYPE_CHECKING:  # handlers import this module; only consumers need the broker's code
     from services.plumbing.kafka import On
+    from services.plumbing.unit_of_work import Apply
 
 
 def outgoing(event: Event, *, source: str, referral_id: uuid.UUID) -> OutgoingEvent:
@@ -26,12 +27,14 @@ def outgoing(event: Event, *, source: str, referral_id: uuid.UUID) -> OutgoingEv
     )
 
 
-def by_event(handlers: Mapping[type[Event], On[Any]]) -> dict[str, On[Any]]:
+def by_event(
+    handlers: Mapping[type[Event], On[Any] | Apply[Any]],
+) -> dict[str, On[Any] | Apply[Any]]:
     """``subscribe``'s ``handlers``, given by event class: each is keyed by its class's
     ``TYPE``. Raises ``TypeError`` when an ``On`` validates another class's data (the
     class's own, or one it extends, is right), so that a handler cannot be filed under the
     wrong type."""
-    table: dict[str, On[Any]] = {}
+    table: dict[str, On[Any] | Apply[Any]] = {}
     for kind, on in handlers.items():
         data = on.model.model_fields["data"].annotation
         if not (isinstance(data, type) and issubclass(kind, data)):

@@ -21,6 +21,11 @@ its own, with the retry and dead-letter rules above, so that one poison message 
 blocks nor fails the others. A batch is never committed in part: if the consumer stops
 before the batch is done, its partitions are rewound to the batch's first offsets.
 
+A handler filed as ``Apply`` runs in the consumer's unit of work
+(``services.plumbing.unit_of_work``): the plumbing opens the transaction, applies the inbox,
+hands the handler the event and a connection, writes the events it returns through the
+outbox caused by the consumed event, and commits; the offset is committed after that.
+
 ``subscribe`` makes a ``Consumer``, whose steps (decode, apply, apply a batch, the one
 "database down, back off" loop, settle a failure) are methods that can be read and tested
 one by one (tests/unit/test_consumer_steps.py).
@@ -64,6 +69,7 @@ from services.plumbing.db import CONNECTION_ERRORS
 from services.plumbing.kafka_access import KafkaAccess
 from services.plumbing.metrics import DEAD_LETTERS, EVENTS_CONSUMED
 from services.plumbing.settings import ServiceSettings
+from services.plumbing.unit_of_work import Apply, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -262,10 +268,11 @@ def subscribe(
     *,
     topic: str,
     group_id: str,
-    handlers: Mapping[str, On[Any]],
+    handlers: Mapping[str, On[Any] | Apply[Any]],
     settings: ServiceSettings,
     max_batch: int = 1,
     fetch_max_wait_ms: int | None = None,
+    unit_of_work: UnitOfWork | None = None,
 ) -> None:
     """Consume ``topic`` (and its retry topics) as ``group_id``, handing each event to the
     handler for its type; with ``max_batch`` > 1, up to that many at a time to the type's
@@ -273,11 +280,36 @@ def subscribe(
     setting for a topic whose events can wait (each idle consumer asks the broker for data
     once per wait, and the broker answers no sooner than it has to).
 
-    Handlers must be idempotent (see ``inbox.first_time``): a message is redelivered if the
-    process dies between the handler's commit and the offset commit, and re-driven events
-    arrive again on purpose (see ``outbox.redrive``).
+    An ``Apply`` handler runs in ``unit_of_work`` (``services.plumbing.unit_of_work``: the
+    transaction, the inbox and the outbox are the wrapper's, and the offset is committed
+    after the transaction). An ``On`` handler does all that itself, and must be idempotent:
+    a message is redelivered if the process dies between the handler's commit and the
+    offset commit, and re-driven events arrive again on purpose (see ``outbox.redrive``).
+    Raises ``TypeError`` for an ``Apply`` handler without a ``unit_of_work``.
     """
-    Consumer(broker, topic, group_id, handlers, settings).register(max_batch, fetch_max_wait_ms)
+    Consumer(
+        broker, topic, group_id, in_unit_of_work(handlers, topic, unit_of_work), settings
+    ).register(max_batch, fetch_max_wait_ms)
+
+
+def in_unit_of_work(
+    handlers: Mapping[str, On[Any] | Apply[Any]], topic: str, unit_of_work: UnitOfWork | None
+) -> dict[str, On[Any]]:
+    """``handlers`` as the consumer calls them: each ``Apply`` bound to ``unit_of_work``
+    (one ``On`` for all the types one ``Apply`` handles, as given)."""
+    bound: dict[int, On[Any]] = {}
+    table: dict[str, On[Any]] = {}
+    for kind, spec in handlers.items():
+        if isinstance(spec, On):
+            table[kind] = spec
+            continue
+        if unit_of_work is None:
+            raise TypeError(f"{kind} is applied in a unit of work, and none was given")
+        if id(spec) not in bound:
+            handle, handle_batch = unit_of_work.bind(topic, spec)
+            bound[id(spec)] = On(spec.model, handle, handle_batch)
+        table[kind] = bound[id(spec)]
+    return table
 
 
 class _Stopping:

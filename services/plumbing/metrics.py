@@ -39,6 +39,12 @@ OUTBOUND_REFUSALS = Counter(
     "URL it was (a provider service), what for, when (registration or delivery) and the rule",
     ["service", "purpose", "stage", "rule"],
 )
+BACKGROUND_FAILURES = Counter(
+    "hub_background_failures_total",
+    "Failed passes of a background loop (services/plumbing/loops.py: the SLA watchdog, "
+    "reconciliation, retention, webhook delivery, ...), each tried again after its pause",
+    ["loop"],
+)
 REDRIVES = Counter(
     "hub_redrives_total", "Events published again because the next step was overdue", ["stage"]
 )

@@ -1,6 +1,7 @@
-"""The router's use cases: decide for a referral and publish the decision and one work item
-per dispatched route (through the outbox, in the transaction that records the event as
-handled); explain a decision without storing it; simulate a candidate policy."""
+"""The router's use cases: decide for a referral and return the decision and one work item
+per dispatched route (the consumer's unit of work publishes them through the outbox, in the
+transaction that records the event as handled); explain a decision without storing it;
+simulate a candidate policy."""
 
 from __future__ import annotations
 
@@ -9,19 +10,22 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import Any
 
 import asyncpg
 
-from schemas import events, topics
+from schemas import events
 from schemas.calendar import england_day
 from schemas.codes import Trigger
 from schemas.envelope import CloudEvent
 from schemas.events import ReferralFacts
-from services.plumbing import inbox, outbox
+from services.plumbing import outbox
+from services.plumbing.db import Connection
 from services.plumbing.events import outgoing
 from services.plumbing.kafka import Delivered
 from services.plumbing.metrics import DECISIONS, ROUTES_DISPATCHED, RULES_FIRED
+from services.plumbing.unit_of_work import after_commit
 from services.router.adapters import decision_log
 from services.router.domain import reassessment
 from services.router.domain.deadlines import deadlines
@@ -193,36 +197,6 @@ def _work_item(
     )
 
 
-async def _record_and_publish(
-    router: Router,
-    event_id: uuid.UUID,
-    topic: str,
-    facts: ReferralFacts,
-    plan: Plan,
-    decided_at: datetime,
-    code_deadline: datetime | None = None,
-    *,
-    decision_id: uuid.UUID | None = None,
-) -> None:
-    """``decision_id``: the id intake gave the decision in advance (a resubmission's answer
-    names it), otherwise a new one."""
-    decision_id = decision_id or uuid.uuid4()
-    produced = _events_for(facts, plan, decided_at, decision_id, event_id, code_deadline)
-    async with router.pool.acquire() as conn, conn.transaction():
-        if not await inbox.first_time_or_redrive(conn, RECEIVED_CONSUMER, event_id, topic):
-            return
-        await decision_log.record(
-            conn,
-            decision_id=decision_id,
-            trigger_event=event_id,
-            facts=facts,
-            plan=plan,
-            decided_at=decided_at,
-        )
-        await outbox.add(conn, produced, caused_by=event_id)
-    _count(plan)
-
-
 def _count(plan: Plan) -> None:
     DECISIONS.labels(plan.trigger, plan.status.value, plan.policy_version).inc()
     for route in plan.dispatch:
@@ -231,30 +205,34 @@ def _count(plan: Plan) -> None:
         RULES_FIRED.labels(rule_id).inc()
 
 
-async def route_referral(router: Router, event: CloudEvent[events.ReferralReceived]) -> None:
-    await _route(router, [(event, nullcontext())])
+async def route_referral(
+    router: Router, conn: Connection, event: CloudEvent[events.ReferralReceived]
+) -> list[outbox.OutgoingEvent]:
+    """Decide for a new referral: the decision is logged, and its events returned (the
+    consumer's unit of work publishes them)."""
+    return (await _route(router, conn, [(event, nullcontext())]))[event.id]
 
 
 async def route_referrals(
-    router: Router, batch: list[Delivered[CloudEvent[events.ReferralReceived]]]
-) -> None:
-    """``route_referral`` for several referrals, in order, in one transaction: the inbox
-    rows, the decisions and every event they produce commit together or not at all. Each
-    referral is decided in its own trace (the one its event arrived with)."""
-    await _route(router, [(d.event, d.traced()) for d in batch])
+    router: Router, conn: Connection, batch: list[Delivered[CloudEvent[events.ReferralReceived]]]
+) -> dict[uuid.UUID, list[outbox.OutgoingEvent]]:
+    """``route_referral`` for several referrals, in order, in one transaction (the consumer's
+    unit of work, with their inbox rows): the decisions and every event they produce commit
+    together or not at all. Each referral is decided in its own trace (the one its event
+    arrived with)."""
+    return await _route(router, conn, [(d.event, d.traced()) for d in batch])
 
 
 async def _route(
     router: Router,
+    conn: Connection,
     received: list[tuple[CloudEvent[events.ReferralReceived], AbstractContextManager[object]]],
-) -> None:
+) -> dict[uuid.UUID, list[outbox.OutgoingEvent]]:
     decided_at = router.clock()
     policy = router.policy_for(decided_at)
     entries: list[decision_log.Entry] = []
     produced: dict[uuid.UUID, list[outbox.OutgoingEvent]] = {}
     for event, traced in received:
-        if event.id in produced:  # the same event twice in one batch: handle it once
-            continue
         with traced:
             facts = event.data.facts
             entry = decision_log.Entry(
@@ -268,34 +246,45 @@ async def _route(
                 facts, entry.plan, decided_at, entry.decision_id, event.id
             )
         entries.append(entry)
-    async with router.pool.acquire() as conn, conn.transaction():
-        new = await inbox.first_times_or_redrive(
-            conn, RECEIVED_CONSUMER, [(e.trigger_event, topics.REFERRAL_RECEIVED) for e in entries]
-        )
-        entries = [e for e in entries if e.trigger_event in new]
-        await decision_log.record_many(conn, entries)
-        await outbox.add_each(
-            conn,
-            [(item, e.trigger_event) for e in entries for item in produced[e.trigger_event]],
-        )
+    await decision_log.record_many(conn, entries)
     for e in entries:
-        _count(e.plan)
+        after_commit(partial(_count, e.plan))
+    return produced
 
 
 async def reassess_referral(
-    router: Router, event: CloudEvent[events.ReassessmentRequested]
-) -> None:
+    router: Router, conn: Connection, event: CloudEvent[events.ReassessmentRequested]
+) -> list[outbox.OutgoingEvent]:
     """Decide again, under the policy in force, after consent changed, a provider rejected,
     a route breached its acknowledgement twice, or a supervisor changed the routes."""
     request = event.data
     decided_at = router.clock()
     policy = router.policy_for(decided_at)
+    plan, code_deadline = _replan(policy, request)
+    # The id intake gave the decision in advance (a resubmission's answer names it).
+    decision_id = request.decision_id or uuid.uuid4()
+    await decision_log.record(
+        conn,
+        decision_id=decision_id,
+        trigger_event=event.id,
+        facts=request.facts,
+        plan=plan,
+        decided_at=decided_at,
+    )
+    after_commit(partial(_count, plan))
+    return _events_for(request.facts, plan, decided_at, decision_id, event.id, code_deadline)
+
+
+def _replan(
+    policy: CompiledPolicy, request: events.ReassessmentRequested
+) -> tuple[Plan, datetime | None]:
+    """The plan for a re-assessment, with the Victims' Code deadline a re-routed route keeps
+    (``None``: the new routes' own)."""
     decision = policy.decide(request.facts)
-    code_deadline = None
     change = request.change
     if request.trigger in CONSENT_TRIGGERS:
-        plan = reassessment.after_consent_change(request, decision)
-    elif request.trigger in ADJUSTMENT_TRIGGERS and change is not None:
+        return reassessment.after_consent_change(request, decision), None
+    if request.trigger in ADJUSTMENT_TRIGGERS and change is not None:
         adjustment = policy.adjust(
             {
                 "trigger": request.trigger,
@@ -309,24 +298,13 @@ async def reassess_referral(
             request.facts,
         )
         plan = reassessment.after_adjustment(request, adjustment, decision)
-        if request.trigger != Trigger.OVERRIDE_ADD:
-            code_deadline = change.code_deadline
-    elif request.trigger == Trigger.OVERRIDE_REMOVE and change is not None:
-        plan = reassessment.after_removal(request, decision)
-    elif request.trigger == reassessment.RESUBMISSION_TRIGGER:
-        plan = reassessment.after_resubmission(request, decision)
-    else:
-        raise ValueError(f"unknown re-assessment trigger {request.trigger!r}")
-    await _record_and_publish(
-        router,
-        event.id,
-        topics.REFERRAL_REASSESS,
-        request.facts,
-        plan,
-        decided_at,
-        code_deadline,
-        decision_id=request.decision_id,
-    )
+        keeps_deadline = request.trigger != Trigger.OVERRIDE_ADD
+        return plan, change.code_deadline if keeps_deadline else None
+    if request.trigger == Trigger.OVERRIDE_REMOVE and change is not None:
+        return reassessment.after_removal(request, decision), None
+    if request.trigger == reassessment.RESUBMISSION_TRIGGER:
+        return reassessment.after_resubmission(request, decision), None
+    raise ValueError(f"unknown re-assessment trigger {request.trigger!r}")
 
 
 def explain_facts(router: Router, facts: ReferralFacts, version: str | None) -> dict[str, Any]:

@@ -20,9 +20,10 @@ from services.plumbing.kafka_access import KafkaAccess
 from services.referral_intake.bootstrap import build
 from services.referral_intake.domain.identity import IDENTITY_VERSION, identity_keys
 from services.referral_intake.domain.referral import ReferralRequest
-from services.referral_intake.handlers import decisions, watchdog
 from services.referral_intake.handlers import identity as identity_handler
+from services.referral_intake.handlers import watchdog
 from services.referral_intake.settings import IntakeSettings
+from tests.support.consuming import applied_at_intake
 from tests.support.referrals import marked, referral
 from tests.support.services import CREDENTIALS, TEST_VAULT, common_env, serving
 
@@ -220,7 +221,7 @@ async def _decided(database_url: str, intake: httpx.AsyncClient, **changes: obje
     )
     pool = await db.create_pool(database_url, "intake", application_name="test")
     try:
-        await decisions.record_decision(
+        await applied_at_intake(
             pool,
             CloudEvent(
                 source="router", type=events.REFERRAL_ROUTED, subject=referral_id, data=decided
@@ -377,10 +378,10 @@ async def test_an_older_step_arriving_late_does_not_move_the_route_back(
             )
 
         # The outcome arrives first; the acknowledgement made two hours before it, after.
-        await decisions.record_route_status(
+        await applied_at_intake(
             pool, step("outcome", "completed", 3, outcome=events.Outcome(status="completed"))
         )
-        await decisions.record_route_status(pool, step("acknowledged", "accepted", 1))
+        await applied_at_intake(pool, step("acknowledged", "accepted", 1))
         async with pool.acquire() as conn:
             status = await conn.fetchval("SELECT status FROM routes WHERE route_id = $1", route_id)
             steps = await conn.fetch(
@@ -436,7 +437,7 @@ async def test_a_resubmission_before_the_first_decision_is_reassessed_once_it_ar
 
     pool = await db.create_pool(database_url, "intake", application_name="test")
     try:
-        await decisions.record_decision(
+        await applied_at_intake(
             pool,
             CloudEvent(
                 source="router",

@@ -51,9 +51,10 @@ from services.referral_intake.bootstrap import build
 from services.referral_intake.domain.performance import AGE_BANDS, age_band
 from services.referral_intake.domain.periods import Period
 from services.referral_intake.domain.referral import ReferralRequest
-from services.referral_intake.handlers import decisions, erasure, reports, submission
+from services.referral_intake.handlers import erasure, reports, submission
 from services.referral_intake.settings import IntakeSettings
 from tests.support import report_figures
+from tests.support.consuming import applied_at_intake
 from tests.support.referrals import referral
 from tests.support.report_api import report_api
 from tests.support.services import TEST_VAULT, common_env
@@ -122,7 +123,7 @@ class Seeder:
                 trigger=trigger,
             ),
         )
-        await decisions.record_decision(self.pool, event)
+        await applied_at_intake(self.pool, event)
 
     async def step(
         self, name: str, route: str, step: str, status: str, when: str, **extra: Any
@@ -142,7 +143,7 @@ class Seeder:
                 **extra,
             ),
         )
-        await decisions.record_route_status(self.pool, event)
+        await applied_at_intake(self.pool, event)
 
     async def contact(self, name: str, route: str, when: str, result: str = "contacted") -> None:
         status = "in_progress" if result == "contacted" else "accepted"

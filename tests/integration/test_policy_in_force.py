@@ -21,6 +21,7 @@ from services.plumbing import db, migrations
 from services.router import handlers
 from services.router.adapters.policy_files import load_book
 from tests.support.casebook import V1, V2
+from tests.support.consuming import applied_by_router
 
 ROUTER_MIGRATIONS = Path(handlers.__file__).parent / "migrations"
 LAST_MINUTE_OF_V1 = datetime(2026, 11, 30, 23, 59, 59, tzinfo=UTC)  # GMT: London = UTC
@@ -88,10 +89,10 @@ async def test_the_version_in_force_on_the_day_of_the_decision_decides(
     clock = Clock(LAST_MINUTE_OF_V1)
     router = _router(pool, clock)
     before = _facts(LAST_MINUTE_OF_V1 - timedelta(minutes=5), consent="given")
-    await handlers.route_referral(router, _received(before))
+    await applied_by_router(router, _received(before))
     clock.at = FIRST_MINUTE_OF_V2
     after = _facts(FIRST_MINUTE_OF_V2, consent="given")
-    await handlers.route_referral(router, _received(after))
+    await applied_by_router(router, _received(after))
 
     [v1] = await _decisions(pool, before.referral_id)
     [v2] = await _decisions(pool, after.referral_id)
@@ -116,7 +117,7 @@ async def test_a_referral_received_under_version_1_is_reassessed_under_version_2
     clock = Clock(LAST_MINUTE_OF_V1 - timedelta(hours=1))
     router = _router(pool, clock)
     facts = _facts(clock.at - timedelta(minutes=1))  # a 14-year-old, exploited, not yet asked
-    await handlers.route_referral(router, _received(facts))
+    await applied_by_router(router, _received(facts))
     [first] = await _decisions(pool, facts.referral_id)
     assert first["policy_version"] == V1
     assert first["status"] == "awaiting_consent"
@@ -142,7 +143,7 @@ async def test_a_referral_received_under_version_1_is_reassessed_under_version_2
             ],
         ),
     )
-    await handlers.reassess_referral(router, consent_given)
+    await applied_by_router(router, consent_given)
 
     _, second = await _decisions(pool, facts.referral_id)
     assert second["policy_version"] == V2
@@ -165,7 +166,7 @@ async def test_every_provider_that_may_contact_the_person_is_told_not_to_contact
         ),
         consent="given",
     )
-    await handlers.route_referral(router, _received(facts))
+    await applied_by_router(router, _received(facts))
 
     work_items = [
         r for r in await _published(pool, facts.referral_id) if r["topic"].startswith("queue.")

@@ -18,8 +18,9 @@ from services.plumbing import db
 from services.plumbing.kafka_access import KafkaAccess
 from services.referral_intake.adapters.vault import Vault, VaultKeyMissing
 from services.referral_intake.bootstrap import build
-from services.referral_intake.handlers import decisions, erasure
+from services.referral_intake.handlers import erasure
 from services.referral_intake.settings import IntakeSettings
+from tests.support.consuming import applied_at_intake
 from tests.support.referrals import marked
 from tests.support.services import CREDENTIALS, TEST_VAULT, TEST_VAULT_KEY, common_env, serving
 
@@ -213,7 +214,7 @@ async def _close_without_service(module_database_url: str, referral_id: uuid.UUI
     )
     pool = await db.create_pool(module_database_url, "intake", application_name="test")
     try:
-        await decisions.record_decision(
+        await applied_at_intake(
             pool,
             CloudEvent(
                 source="router", type=events.REFERRAL_ROUTED, subject=str(referral_id), data=decided

@@ -21,10 +21,10 @@ from schemas.envelope import CloudEvent
 from services.plumbing import db
 from services.plumbing.kafka_access import KafkaAccess
 from services.referral_intake.bootstrap import build
-from services.referral_intake.handlers import decisions
 from services.referral_intake.settings import IntakeSettings
 from tests.integration.test_intake_api import _decided
 from tests.integration.test_watchdog import T0
+from tests.support.consuming import applied_at_intake
 from tests.support.referrals import marked, referral
 from tests.support.services import CREDENTIALS, common_env, serving
 from tests.support.waiting import eventually
@@ -79,8 +79,8 @@ async def _record_steps(database_url: str, referral_id: str) -> None:
                 ),
             )
 
-        await decisions.record_route_status(pool, step("acknowledged", "accepted", 1))
-        await decisions.record_route_status(
+        await applied_at_intake(pool, step("acknowledged", "accepted", 1))
+        await applied_at_intake(
             pool,
             step(
                 "contact_attempt",
@@ -91,7 +91,7 @@ async def _record_steps(database_url: str, referral_id: str) -> None:
                 ),
             ),
         )
-        await decisions.record_route_status(
+        await applied_at_intake(
             pool, step("outcome", "completed", 3, outcome=events.Outcome(status="completed"))
         )
     finally:

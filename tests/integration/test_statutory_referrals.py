@@ -20,9 +20,10 @@ from services.plumbing.cursors import Cursors
 from services.plumbing.kafka_access import KafkaAccess
 from services.referral_intake.bootstrap import build
 from services.referral_intake.domain.referral import ReferralRequest
-from services.referral_intake.handlers import decisions, statutory, submission, views
+from services.referral_intake.handlers import statutory, submission, views
 from services.referral_intake.handlers.common import Conflict
 from services.referral_intake.settings import IntakeSettings
+from tests.support.consuming import applied_at_intake
 from tests.support.referrals import referral
 from tests.support.services import TEST_VAULT, common_env
 
@@ -68,7 +69,7 @@ async def _decide(
     event: CloudEvent[events.ReferralRouted] = CloudEvent(
         source="router", type=events.REFERRAL_ROUTED, subject=str(referral_id), data=decision
     )
-    await decisions.record_decision(pool, event)
+    await applied_at_intake(pool, event)
 
 
 async def _statuses(pool: asyncpg.Pool, referral_id: uuid.UUID) -> dict[str, str]:

@@ -18,8 +18,9 @@ from services.plumbing import db, outbox
 from services.plumbing.kafka_access import KafkaAccess
 from services.referral_intake.bootstrap import build
 from services.referral_intake.domain.referral import ReferralRequest
-from services.referral_intake.handlers import decisions, submission, watchdog
+from services.referral_intake.handlers import submission, watchdog
 from services.referral_intake.settings import IntakeSettings
+from tests.support.consuming import applied_at_intake
 from tests.support.referrals import referral
 from tests.support.services import TEST_VAULT, common_env
 
@@ -77,7 +78,7 @@ async def _routed_referral(pool: asyncpg.Pool, status: str = "requested") -> uui
         subject=str(submitted.referral_id),
         data=decided,
     )
-    await decisions.record_decision(pool, event)
+    await applied_at_intake(pool, event)
     if status != "requested":
         async with pool.acquire() as conn:
             await conn.execute("UPDATE routes SET status = $1", status)

@@ -30,9 +30,10 @@ from services.provider_adapter import bootstrap
 from services.provider_adapter.adapters import repository
 from services.provider_adapter.adapters.intake_client import IntakeVault
 from services.provider_adapter.entrypoints import http
-from services.provider_adapter.handlers import webhooks, work_items
+from services.provider_adapter.handlers import webhooks
 from services.provider_adapter.handlers.common import Adapter
 from services.provider_adapter.settings import AdapterSettings
+from tests.support.consuming import applied_by_adapter
 from tests.support.services import CREDENTIALS
 from tests.support.work_items import work_item
 
@@ -204,7 +205,7 @@ async def _take_work_item(adapter: Adapter) -> events.WorkItem:
     event: CloudEvent[events.WorkItem] = CloudEvent(
         source="router", type=events.WORK_ITEM, subject=str(item.referral_id), data=item
     )
-    await work_items.take_work_item(adapter, event)
+    await applied_by_adapter(adapter, event)
     return item
 
 

@@ -367,11 +367,12 @@ def consumer_groups(name: str, monkeypatch: pytest.MonkeyPatch) -> set[tuple[str
     main = deployment["spec"]["template"]["spec"]["containers"][0]
     module = main["args"][2]
     if module == "services.router":
-        return _recorded_groups(router_consumers, None, None, monkeypatch=monkeypatch)
+        router = SimpleNamespace(pool=None)
+        return _recorded_groups(router_consumers, router, None, monkeypatch=monkeypatch)
     if module == "services.referral_intake":
         return _recorded_groups(intake_consumers, None, None, monkeypatch=monkeypatch)
     service = Service(str(_container_env(main)["SERVICE"]))
-    adapter = SimpleNamespace(service=service)
+    adapter = SimpleNamespace(service=service, pool=None)
     consumer: property = vars(Adapter)["consumer"]
     assert consumer.fget is not None
     adapter.consumer = consumer.fget(adapter)

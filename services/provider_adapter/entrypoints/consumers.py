@@ -5,14 +5,16 @@ contact topic (changed contact details)."""
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
 from faststream.kafka import KafkaBroker
 
 from schemas import events, topics
 from schemas.envelope import CloudEvent
 from services.plumbing.events import by_event
-from services.plumbing.kafka import On, subscribe
+from services.plumbing.kafka import subscribe
 from services.plumbing.settings import ServiceSettings
+from services.plumbing.unit_of_work import Apply, UnitOfWork
 from services.provider_adapter.handlers import contact_changes, work_items
 from services.provider_adapter.handlers.common import Adapter
 
@@ -22,18 +24,20 @@ SLA_FETCH_MAX_WAIT_MS = 1_000
 
 
 def register(broker: KafkaBroker, adapter: Adapter, settings: ServiceSettings) -> None:
+    # One inbox name for the three topics: an event id is applied once, whatever its topic.
+    unit_of_work = UnitOfWork(adapter.pool, adapter.consumer)
     subscribe(
         broker,
         topic=topics.queue_for(adapter.service),
         group_id=adapter.consumer,
         handlers=by_event(
             {
-                events.WorkItem: On(
+                events.WorkItem: Apply(
                     CloudEvent[events.WorkItem],
                     partial(work_items.take_work_item, adapter),
                     handle_batch=partial(work_items.take_work_items, adapter),
                 ),
-                events.WorkItemCancelled: On(
+                events.WorkItemCancelled: Apply(
                     CloudEvent[events.WorkItemCancelled],
                     partial(work_items.cancel_work_item, adapter),
                 ),
@@ -41,25 +45,19 @@ def register(broker: KafkaBroker, adapter: Adapter, settings: ServiceSettings) -
         ),
         settings=settings,
         max_batch=MAX_BATCH,
+        unit_of_work=unit_of_work,
     )
-    escalation = On(CloudEvent[events.SlaBreached], partial(work_items.record_sla_event, adapter))
     subscribe(
         broker,
         topic=topics.REFERRAL_SLA,
         group_id=f"{adapter.consumer}.sla",
-        handlers={
-            events.ESCALATED: escalation,
-            events.SLA_BREACHED: escalation,
-            events.PERSONAL_DATA_ERASED: On(
-                CloudEvent[events.PersonalDataErased],
-                partial(work_items.erase_work_items, adapter),
-            ),
-        },
+        handlers=_sla_handlers(adapter),
         settings=settings,
         # Clocks run in hours and working days, read by intake's watchdog every 15 s: a
         # second more here is nothing, and these were five of the fourteen consumers asking
         # the broker for data every 50 ms while the hub was idle.
         fetch_max_wait_ms=SLA_FETCH_MAX_WAIT_MS,
+        unit_of_work=unit_of_work,
     )
     subscribe(
         broker,
@@ -67,7 +65,7 @@ def register(broker: KafkaBroker, adapter: Adapter, settings: ServiceSettings) -
         group_id=f"{adapter.consumer}.contact",
         handlers=by_event(
             {
-                events.ContactChanged: On(
+                events.ContactChanged: Apply(
                     CloudEvent[events.ContactChanged],
                     partial(contact_changes.take_contact_change, adapter),
                 )
@@ -77,4 +75,22 @@ def register(broker: KafkaBroker, adapter: Adapter, settings: ServiceSettings) -
         # A broker answers a fetch as soon as a record arrives, so waiting up to a second
         # when there is none delays nothing and spares the idle hub five more polls at 50 ms.
         fetch_max_wait_ms=SLA_FETCH_MAX_WAIT_MS,
+        unit_of_work=unit_of_work,
     )
+
+
+def _sla_handlers(adapter: Adapter) -> dict[str, Apply[Any]]:
+    """The SLA topic's events this adapter applies: escalations of its own routes (the
+    topic's other breaches pass by without a transaction) and erasures."""
+    escalation = Apply(
+        CloudEvent[events.SlaBreached],
+        partial(work_items.record_sla_event, adapter),
+        wanted=partial(work_items.is_own_escalation, adapter),
+    )
+    return {
+        events.ESCALATED: escalation,
+        events.SLA_BREACHED: escalation,
+        events.PERSONAL_DATA_ERASED: Apply(
+            CloudEvent[events.PersonalDataErased], partial(work_items.erase_work_items, adapter)
+        ),
+    }

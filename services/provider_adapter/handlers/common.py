@@ -4,7 +4,6 @@ every step reports."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -86,16 +85,30 @@ async def announce(
     step: str,
     status: RouteStatus,
     at: datetime,
-    *,
-    person: Person | None = None,
-    caused_by: uuid.UUID | None = None,
     **extra: Any,
 ) -> None:
-    """A step on a work item, in the transaction that made it: its ``referral.status.v1``
-    event (naming the person by coded actor only) and its row in the work item's history."""
+    """A step on a work item, in the transaction that made it: ``record_step``, and its
+    event written to the outbox (``extra``: ``record_step``'s keywords)."""
+    await outbox.add(conn, [await record_step(conn, adapter, row, step, status, at, **extra)])
+
+
+async def record_step(
+    conn: Connection,
+    adapter: Adapter,
+    row: asyncpg.Record,
+    step: str,
+    status: RouteStatus,
+    at: datetime,
+    *,
+    person: Person | None = None,
+    **extra: Any,
+) -> outbox.OutgoingEvent:
+    """A step on a work item, in the transaction that made it: its row in the work item's
+    history, and its ``referral.status.v1`` event (naming the person by coded actor only),
+    returned to be published (a consumer's handler returns it to its unit of work)."""
     actor = person.actor if person else None
     event = status_event(adapter, row, step, status, at, actor=actor, **extra)
-    await outbox.add(conn, [event], caused_by=caused_by)
     data = event.envelope["data"]
     detail = {k: data[k] for k in _STEP_DETAIL if data.get(k) is not None}
     await repo.add_step(conn, row["route_id"], step, status.value, at, actor, detail)
+    return event

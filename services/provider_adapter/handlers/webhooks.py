@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import json
 import logging
 import secrets
@@ -33,8 +32,9 @@ import asyncpg
 from standardwebhooks import Webhook
 
 from schemas.codes import RouteStatus
-from services.plumbing import telemetry
-from services.plumbing.db import CONNECTION_ERRORS, Connection
+from services.plumbing import loops, telemetry
+from services.plumbing.db import Connection
+from services.plumbing.loops import Next
 from services.plumbing.metrics import WEBHOOK_ATTEMPTS
 from services.plumbing.outbound import OutboundFailed, OutboundRefused, Rule, Target
 from services.provider_adapter.adapters import repository as repo
@@ -469,19 +469,13 @@ async def run(adapter: Adapter) -> None:
     retry's time comes round without anyone queueing anything)."""
     for result in ("delivered", "failed"):  # every series from 0: the first failure alerts
         WEBHOOK_ATTEMPTS.labels(adapter.service.value, result)
-    while True:
-        adapter.deliveries_waiting.clear()
-        try:
-            sent = await deliver_due(adapter)
-        except CONNECTION_ERRORS as exc:
-            log.warning(
-                "webhook dispatcher cannot reach the database",
-                extra={"error": type(exc).__name__},
-            )
-            sent = 0
-        if sent:
-            continue
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(
-                adapter.deliveries_waiting.wait(), adapter.settings.delivery_poll_seconds
-            )
+
+    async def step() -> Next:
+        return Next.AGAIN if await deliver_due(adapter) else Next.WAIT
+
+    await loops.every(
+        adapter.settings.delivery_poll_seconds,
+        step,
+        name=f"webhook_delivery.{adapter.service.value}",
+        wake=adapter.deliveries_waiting,
+    )

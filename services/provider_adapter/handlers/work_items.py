@@ -13,7 +13,7 @@ from typing import Any
 
 import asyncpg
 
-from schemas import contact_standards, data_sharing, events, outcome_measures, topics
+from schemas import contact_standards, data_sharing, events, outcome_measures
 from schemas.codes import (
     ContactChannel,
     ContactResult,
@@ -22,10 +22,11 @@ from schemas.codes import (
     RouteStatus,
 )
 from schemas.envelope import CloudEvent
-from services.plumbing import inbox, telemetry
+from services.plumbing import telemetry
 from services.plumbing.cursors import Cursors, InvalidCursor
 from services.plumbing.db import Connection
 from services.plumbing.kafka import Delivered
+from services.plumbing.outbox import OutgoingEvent
 from services.provider_adapter.adapters import repository as repo
 from services.provider_adapter.adapters.intake_client import Person
 from services.provider_adapter.domain import contact_change, contact_standard
@@ -37,6 +38,7 @@ from services.provider_adapter.handlers.common import (
     NotFound,
     Refused,
     announce,
+    record_step,
 )
 
 log = logging.getLogger(__name__)
@@ -71,28 +73,30 @@ def _allowed_facts(adapter: Adapter) -> tuple[str, ...]:
     )
 
 
-async def take_work_item(adapter: Adapter, event: CloudEvent[events.WorkItem]) -> None:
-    async with adapter.pool.acquire() as conn, conn.transaction():
-        await _take(conn, adapter, event)
+async def take_work_item(
+    adapter: Adapter, conn: Connection, event: CloudEvent[events.WorkItem]
+) -> list[OutgoingEvent]:
+    """Queue a work item the router dispatched here, report it queued, and tell the
+    provider's webhook, if it has one."""
+    return await _take(conn, adapter, event)
 
 
 async def take_work_items(
-    adapter: Adapter, batch: list[Delivered[CloudEvent[events.WorkItem]]]
-) -> None:
+    adapter: Adapter, conn: Connection, batch: list[Delivered[CloudEvent[events.WorkItem]]]
+) -> dict[uuid.UUID, list[OutgoingEvent]]:
     """``take_work_item`` for several work items, in order, in one transaction (one commit
     and one offset commit for all of them): with one commit per item, the queue of a busy
     provider was bound by the wait for each commit to reach the disk. If any of them fails,
     the consumer handles each on its own (``services.plumbing.kafka``)."""
-    async with adapter.pool.acquire() as conn, conn.transaction():
-        for delivered in batch:
-            with delivered.traced():
-                await _take(conn, adapter, delivered.event)
+    produced = {}
+    for delivered in batch:
+        with delivered.traced():
+            produced[delivered.event.id] = await _take(conn, adapter, delivered.event)
+    return produced
 
 
-async def _take(conn: Connection, adapter: Adapter, event: CloudEvent[events.WorkItem]) -> None:
-    item = event.data
-    if item.service is not adapter.service:
-        raise ValueError(f"work item for {item.service} on the {adapter.service} queue")
+def _agreed(adapter: Adapter, item: events.WorkItem) -> events.WorkItem:
+    """``item`` with only the facts and flags this provider's agreement lets it hold."""
     allowed = _allowed_facts(adapter)
     extra = sorted(set(item.facts) - set(allowed))
     if extra:
@@ -113,78 +117,72 @@ async def _take(conn: Connection, adapter: Adapter, event: CloudEvent[events.Wor
             extra={"flags": extra_flags},
         )
         item = item.model_copy(update={"flags": [f for f in item.flags if f in allowed_flags]})
-    if not await inbox.first_time_or_redrive(
-        conn, adapter.consumer, event.id, topics.queue_for(adapter.service)
-    ):
-        return
+    return item
+
+
+async def _take(
+    conn: Connection, adapter: Adapter, event: CloudEvent[events.WorkItem]
+) -> list[OutgoingEvent]:
+    if event.data.service is not adapter.service:
+        raise ValueError(f"work item for {event.data.service} on the {adapter.service} queue")
+    item = _agreed(adapter, event.data)
     if not await repo.insert_work_item(conn, item, telemetry.current_trace_headers()):
-        return
+        return []
     row = await repo.lock_route(conn, item.route_id)
     assert row is not None
+    now = datetime.now(UTC)
     if await repo.is_erased(conn, item.referral_id):
         # The erasure reached this adapter before the work item did: it never enters the
         # queue, and intake hears that the route ended, as for an erasure that came after.
-        now = datetime.now(UTC)
         await repo.mark_erased(conn, item.referral_id, now)
         await repo.set_status(conn, item.route_id, RouteStatus.CANCELLED.value)
-        await announce(
-            conn,
-            adapter,
-            row,
-            "cancelled",
-            RouteStatus.CANCELLED,
-            now,
-            reason=ERASED,
-            caused_by=event.id,
-        )
-        return
-    await announce(
-        conn, adapter, row, "queued", RouteStatus.REQUESTED, datetime.now(UTC), caused_by=event.id
-    )
+        return [
+            await record_step(
+                conn, adapter, row, "cancelled", RouteStatus.CANCELLED, now, reason=ERASED
+            )
+        ]
+    queued = await record_step(conn, adapter, row, "queued", RouteStatus.REQUESTED, now)
     await webhooks.enqueue(conn, adapter, item.route_id, "created", queue_item(row))
+    return [queued]
 
 
 async def _apply_hub_step(
+    conn: Connection,
     adapter: Adapter,
-    event_id: uuid.UUID,
-    topic: str,
     route_id: uuid.UUID,
     step: str,
     decide: Callable[[RouteStatus], RouteStatus],
     reason: str,
     webhook_kind: str,
-) -> None:
+) -> list[OutgoingEvent]:
     """A step the hub causes (cancellation, escalation): change the work item if the domain
-    says so, report it back, and push it to the provider's webhook. Idempotent by event id."""
-    async with adapter.pool.acquire() as conn, conn.transaction():
-        if not await inbox.first_time_or_redrive(conn, adapter.consumer, event_id, topic):
-            return
-        row = await repo.lock_route(conn, route_id)
-        if row is None:
-            return  # not this adapter's route
-        current = RouteStatus(row["status"])
-        after = decide(current)
-        if after is current:
-            return
-        await repo.set_status(conn, route_id, after.value)
-        await announce(
-            conn, adapter, row, step, after, datetime.now(UTC), reason=reason, caused_by=event_id
-        )
-        updated = await repo.lock_route(conn, route_id)
-        assert updated is not None
-        await webhooks.enqueue(
-            conn, adapter, route_id, webhook_kind, {**queue_item(updated), "reason": reason}
-        )
+    says so, report it back, and push it to the provider's webhook."""
+    row = await repo.lock_route(conn, route_id)
+    if row is None:
+        return []  # not this adapter's route
+    current = RouteStatus(row["status"])
+    after = decide(current)
+    if after is current:
+        return []
+    await repo.set_status(conn, route_id, after.value)
+    reported = await record_step(conn, adapter, row, step, after, datetime.now(UTC), reason=reason)
+    updated = await repo.lock_route(conn, route_id)
+    assert updated is not None
+    await webhooks.enqueue(
+        conn, adapter, route_id, webhook_kind, {**queue_item(updated), "reason": reason}
+    )
+    return [reported]
 
 
-async def cancel_work_item(adapter: Adapter, event: CloudEvent[events.WorkItemCancelled]) -> None:
+async def cancel_work_item(
+    adapter: Adapter, conn: Connection, event: CloudEvent[events.WorkItemCancelled]
+) -> list[OutgoingEvent]:
     """The hub ended this route: the provider must stop, and its read of contact details now
     answers 410."""
     cancelled = event.data
-    await _apply_hub_step(
+    return await _apply_hub_step(
+        conn,
         adapter,
-        event.id,
-        topics.queue_for(adapter.service),
         cancelled.route_id,
         "cancelled",
         lifecycle.on_cancelled,
@@ -193,60 +191,65 @@ async def cancel_work_item(adapter: Adapter, event: CloudEvent[events.WorkItemCa
     )
 
 
-async def erase_work_items(adapter: Adapter, event: CloudEvent[events.PersonalDataErased]) -> None:
+async def erase_work_items(
+    adapter: Adapter, conn: Connection, event: CloudEvent[events.PersonalDataErased]
+) -> list[OutgoingEvent]:
     """Intake erased the referral's personal data: its work items here leave the queue for
     good, an open one is cancelled (reported back like any cancellation), pushes not yet
     delivered are withdrawn, and a provider whose webhook already heard of the item is told
-    it was cancelled. Every later step on it answers 410. Idempotent by event id."""
-    erased = event.data
-    async with adapter.pool.acquire() as conn, conn.transaction():
-        if not await inbox.first_time_or_redrive(
-            conn, adapter.consumer, event.id, topics.REFERRAL_SLA
-        ):
-            return
-        now = datetime.now(UTC)
-        for row in await repo.mark_erased(conn, erased.referral_id, now):
-            route_id = row["route_id"]
-            withdrawn = await repo.cancel_deliveries(conn, route_id)
-            current = RouteStatus(row["status"])
-            after = lifecycle.on_cancelled(current)
-            if after is not current:
-                await repo.set_status(conn, route_id, after.value)
-                await announce(
-                    conn, adapter, row, "cancelled", after, now, reason=ERASED, caused_by=event.id
-                )
-            if await repo.was_delivered(conn, route_id):
-                # Only what the provider's system already holds needs withdrawing; the
-                # notice carries ids and the reason, nothing else.
-                await webhooks.enqueue(
-                    conn,
-                    adapter,
-                    route_id,
-                    "cancelled",
-                    {
-                        "referral_id": str(row["referral_id"]),
-                        "route_id": str(route_id),
-                        "service": row["service"],
-                        "status": after.value,
-                        "reason": ERASED,
-                    },
-                )
-            log.info(
-                "work item erased",
-                extra={"route_id": str(route_id), "deliveries_withdrawn": withdrawn},
+    it was cancelled. Every later step on it answers 410."""
+    now = datetime.now(UTC)
+    produced = []
+    for row in await repo.mark_erased(conn, event.data.referral_id, now):
+        route_id = row["route_id"]
+        withdrawn = await repo.cancel_deliveries(conn, route_id)
+        current = RouteStatus(row["status"])
+        after = lifecycle.on_cancelled(current)
+        if after is not current:
+            await repo.set_status(conn, route_id, after.value)
+            produced.append(
+                await record_step(conn, adapter, row, "cancelled", after, now, reason=ERASED)
             )
+        if await repo.was_delivered(conn, route_id):
+            # Only what the provider's system already holds needs withdrawing; the
+            # notice carries ids and the reason, nothing else.
+            await webhooks.enqueue(
+                conn,
+                adapter,
+                route_id,
+                "cancelled",
+                {
+                    "referral_id": str(row["referral_id"]),
+                    "route_id": str(route_id),
+                    "service": row["service"],
+                    "status": after.value,
+                    "reason": ERASED,
+                },
+            )
+        log.info(
+            "work item erased",
+            extra={"route_id": str(route_id), "deliveries_withdrawn": withdrawn},
+        )
+    return produced
 
 
-async def record_sla_event(adapter: Adapter, event: CloudEvent[events.SlaBreached]) -> None:
+def is_own_escalation(adapter: Adapter, event: CloudEvent[events.SlaBreached]) -> bool:
+    """An escalation of one of this provider's routes (the SLA topic carries every
+    provider's breaches and escalations: the others need no transaction here)."""
+    return event.data.service is adapter.service and event.type == events.ESCALATED
+
+
+async def record_sla_event(
+    adapter: Adapter, conn: Connection, event: CloudEvent[events.SlaBreached]
+) -> list[OutgoingEvent]:
     """An escalation of one of this provider's routes (others' are ignored): the route is
     escalated and the provider gets a reminder."""
+    if not is_own_escalation(adapter, event):
+        return []
     breach = event.data
-    if breach.service is not adapter.service or event.type != events.ESCALATED:
-        return
-    await _apply_hub_step(
+    return await _apply_hub_step(
+        conn,
         adapter,
-        event.id,
-        topics.REFERRAL_SLA,
         breach.route_id,
         "escalated",
         lifecycle.on_escalated,

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 import asyncpg
 from faststream.kafka import KafkaBroker
 
 from schemas import events
 from schemas.envelope import CloudEvent
 from services.plumbing.events import by_event
-from services.plumbing.kafka import On, subscribe
+from services.plumbing.kafka import subscribe
 from services.plumbing.settings import ServiceSettings
+from services.plumbing.unit_of_work import Apply, UnitOfWork
 from services.referral_intake.handlers import common, decisions
 
 MAX_BATCH = 100
@@ -27,15 +26,16 @@ def register(broker: KafkaBroker, pool: asyncpg.Pool, settings: ServiceSettings)
         group_id=common.ROUTED_CONSUMER,
         handlers=by_event(
             {
-                events.ReferralRouted: On(
+                events.ReferralRouted: Apply(
                     CloudEvent[events.ReferralRouted],
-                    partial(decisions.record_decision, pool),
-                    handle_batch=partial(decisions.record_decisions, pool),
+                    decisions.record_decision,
+                    handle_batch=decisions.record_decisions,
                 )
             }
         ),
         settings=settings,
         max_batch=MAX_BATCH,
+        unit_of_work=UnitOfWork(pool, common.ROUTED_CONSUMER),
     )
     subscribe(
         broker,
@@ -43,13 +43,14 @@ def register(broker: KafkaBroker, pool: asyncpg.Pool, settings: ServiceSettings)
         group_id=common.STATUS_CONSUMER,
         handlers=by_event(
             {
-                events.RouteStatusChanged: On(
+                events.RouteStatusChanged: Apply(
                     CloudEvent[events.RouteStatusChanged],
-                    partial(decisions.record_route_status, pool),
-                    handle_batch=partial(decisions.record_route_statuses, pool),
+                    decisions.record_route_status,
+                    handle_batch=decisions.record_route_statuses,
                 )
             }
         ),
         settings=settings,
         max_batch=MAX_BATCH,
+        unit_of_work=UnitOfWork(pool, common.STATUS_CONSUMER),
     )

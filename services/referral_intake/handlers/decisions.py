@@ -6,16 +6,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager, nullcontext
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
-import asyncpg
-
-from schemas import events, topics
+from schemas import events
 from schemas.codes import TERMINAL_ROUTE_STATUSES, RejectionReason, RouteStatus, Trigger
 from schemas.envelope import CloudEvent
-from services.plumbing import inbox, outbox
 from services.plumbing.db import Connection
 from services.plumbing.kafka import Delivered
+from services.plumbing.outbox import OutgoingEvent
 from services.referral_intake.adapters import overrides as override_store
 from services.referral_intake.adapters import referrals as referral_store
 from services.referral_intake.adapters import reports as report_facts
@@ -26,8 +24,6 @@ from services.referral_intake.adapters import timeline as timeline_store
 from services.referral_intake.domain import timeline
 from services.referral_intake.domain.statutory import statutory
 from services.referral_intake.handlers.common import (
-    ROUTED_CONSUMER,
-    STATUS_CONSUMER,
     reassessment,
     refresh_referral_status,
     route_change,
@@ -35,55 +31,77 @@ from services.referral_intake.handlers.common import (
 from services.referral_intake.handlers.submission import send_pending_reassessment
 
 EventT = TypeVar("EventT")
-Record = Callable[[Connection, EventT], Awaitable[uuid.UUID | None]]
-"""Records one event in the caller's transaction; the referral whose report facts it
-changed, if any."""
 
 
-async def _in_one_transaction(
-    pool: asyncpg.Pool,
+class Projected(NamedTuple):
+    """What recording one event did: the referral whose report facts it changed, if any, and
+    the events it causes (a rejected route sent back to the router)."""
+
+    referral_id: uuid.UUID | None
+    produced: list[OutgoingEvent]
+
+
+Record = Callable[[Connection, EventT], Awaitable[Projected]]
+"""Records one event in the caller's transaction."""
+
+
+async def _project(
+    conn: Connection,
     record: Record[EventT],
-    events_: list[tuple[EventT, AbstractContextManager[object]]],
-) -> None:
-    """Record events in order (each in its trace) in one transaction, then refresh the
-    report facts of the referrals they changed, once each."""
-    async with pool.acquire() as conn, conn.transaction():
-        changed: set[uuid.UUID] = set()
-        for event, traced in events_:
-            with traced:
-                if (referral_id := await record(conn, event)) is not None:
-                    changed.add(referral_id)
-        await report_facts.refresh(conn, changed)
+    events_: list[tuple[uuid.UUID, EventT, AbstractContextManager[object]]],
+) -> dict[uuid.UUID, list[OutgoingEvent]]:
+    """Record events (id, event, trace) in order, each in its trace, then refresh the report
+    facts of the referrals they changed, once each. The events each caused, by its id."""
+    changed: set[uuid.UUID] = set()
+    produced: dict[uuid.UUID, list[OutgoingEvent]] = {}
+    for event_id, event, traced in events_:
+        with traced:
+            projected = await record(conn, event)
+        if projected.referral_id is not None:
+            changed.add(projected.referral_id)
+        produced[event_id] = projected.produced
+    await report_facts.refresh(conn, changed)
+    return produced
 
 
-async def record_decision(pool: asyncpg.Pool, event: CloudEvent[events.ReferralRouted]) -> None:
-    await _in_one_transaction(pool, _record_decision, [(event, nullcontext())])
+async def record_decision(
+    conn: Connection, event: CloudEvent[events.ReferralRouted]
+) -> list[OutgoingEvent]:
+    """Project the router's decision onto its referral: the decision, its routes and the
+    timeline; a route its provider already rejected goes back to the router."""
+    return (await _project(conn, _record_decision, [(event.id, event, nullcontext())]))[event.id]
 
 
 async def record_decisions(
-    pool: asyncpg.Pool, batch: list[Delivered[CloudEvent[events.ReferralRouted]]]
-) -> None:
+    conn: Connection, batch: list[Delivered[CloudEvent[events.ReferralRouted]]]
+) -> dict[uuid.UUID, list[OutgoingEvent]]:
     """``record_decision`` for several decisions, in order, in one transaction: one commit
     and one offset commit for all of them. If any fails, the consumer handles each on its
     own (``services.plumbing.kafka``)."""
-    await _in_one_transaction(pool, _record_decision, [(d.event, d.traced()) for d in batch])
+    return await _project(
+        conn, _record_decision, [(d.event.id, d.event, d.traced()) for d in batch]
+    )
 
 
-async def _record_decision(
-    conn: Connection, event: CloudEvent[events.ReferralRouted]
-) -> uuid.UUID | None:
+async def _record_decision(conn: Connection, event: CloudEvent[events.ReferralRouted]) -> Projected:
     decision = event.data
-    if not await inbox.first_time_or_redrive(
-        conn, ROUTED_CONSUMER, event.id, topics.REFERRAL_ROUTED
-    ):
-        return None
     if not await referral_store.exists(conn, decision.referral_id):
-        return None  # not ours: intake is the system of record and never published it
+        return Projected(None, [])  # intake is the system of record and never published it
     actor = "router"
     if decision.request_id is not None:
         supervisor = await override_store.supervisor_of(conn, decision.request_id)
         if supervisor is not None:
             actor = supervisor
+    await _store_decision(conn, decision, actor)
+    await _cancel_routes(conn, decision, actor)
+    produced = await _insert_routes(conn, decision, actor)
+    await refresh_referral_status(conn, decision.referral_id, decision.decided_at)
+    await _after_awaited_decision(conn, decision)
+    return Projected(decision.referral_id, produced)
+
+
+async def _store_decision(conn: Connection, decision: events.ReferralRouted, actor: str) -> None:
+    """The decision as the referral keeps it, its statutory flags, and its timeline entry."""
     previous = (
         await referral_store.decision(conn, decision.referral_id)
         if timeline.keeps_earlier_flags(decision.trigger)
@@ -110,6 +128,10 @@ async def _record_decision(
             **await _assessment_detail(conn, decision),
         },
     )
+
+
+async def _cancel_routes(conn: Connection, decision: events.ReferralRouted, actor: str) -> None:
+    """The routes the decision ended, unless they ended already."""
     for cancelled in decision.cancelled_routes:
         current = await route_store.get(conn, cancelled.route_id)
         if current is None or current.status in TERMINAL_ROUTE_STATUSES:
@@ -127,6 +149,14 @@ async def _record_decision(
             status=RouteStatus.CANCELLED.value,
             detail={"service": cancelled.service.value, "reason": cancelled.reason},
         )
+
+
+async def _insert_routes(
+    conn: Connection, decision: events.ReferralRouted, actor: str
+) -> list[OutgoingEvent]:
+    """The routes the decision dispatched; a re-routing request for each one its provider
+    rejected before the decision arrived."""
+    produced = []
     for route in decision.routes:
         # A status report may have overtaken the decision (another topic); keep it.
         reported = await timeline_store.latest_reported_status(conn, route.route_id)
@@ -149,10 +179,8 @@ async def _record_decision(
             detail={"service": route.service.value, "sub_service": route.sub_service},
         )
         if reported == RouteStatus.REJECTED.value:
-            await _ask_to_reroute(conn, decision.referral_id, route.route_id, caused_by=event.id)
-    await refresh_referral_status(conn, decision.referral_id, decision.decided_at)
-    await _after_awaited_decision(conn, decision)
-    return decision.referral_id
+            produced.append(await _ask_to_reroute(conn, decision.referral_id, route.route_id))
+    return produced
 
 
 async def _assessment_detail(conn: Connection, decision: events.ReferralRouted) -> dict[str, Any]:
@@ -205,21 +233,27 @@ def _reported_by(source: str, change: events.RouteStatusChanged | None = None) -
 
 
 async def record_route_status(
-    pool: asyncpg.Pool, event: CloudEvent[events.RouteStatusChanged]
-) -> None:
-    await _in_one_transaction(pool, _record_route_status, [(event, nullcontext())])
+    conn: Connection, event: CloudEvent[events.RouteStatusChanged]
+) -> list[OutgoingEvent]:
+    """Project a provider's status report onto its route and the referral's timeline; a
+    rejection goes back to the router for re-routing."""
+    return (await _project(conn, _record_route_status, [(event.id, event, nullcontext())]))[
+        event.id
+    ]
 
 
 async def record_route_statuses(
-    pool: asyncpg.Pool, batch: list[Delivered[CloudEvent[events.RouteStatusChanged]]]
-) -> None:
+    conn: Connection, batch: list[Delivered[CloudEvent[events.RouteStatusChanged]]]
+) -> dict[uuid.UUID, list[OutgoingEvent]]:
     """``record_route_status`` for several reports, in order, in one transaction."""
-    await _in_one_transaction(pool, _record_route_status, [(d.event, d.traced()) for d in batch])
+    return await _project(
+        conn, _record_route_status, [(d.event.id, d.event, d.traced()) for d in batch]
+    )
 
 
 async def _record_route_status(
     conn: Connection, event: CloudEvent[events.RouteStatusChanged]
-) -> uuid.UUID | None:
+) -> Projected:
     change = event.data
     detail: dict[str, Any] = {"service": change.service.value}
     if change.rejection_reason:
@@ -230,13 +264,9 @@ async def _record_route_status(
         detail["outcome"] = change.outcome.model_dump(mode="json")
     if change.reason:
         detail["reason"] = change.reason
-    if not await inbox.first_time_or_redrive(
-        conn, STATUS_CONSUMER, event.id, topics.REFERRAL_STATUS
-    ):
-        return None
     referral = await referral_store.get(conn, change.referral_id, lock=True)
     if referral is None:
-        return None
+        return Projected(None, [])
     await timeline_store.add(
         conn,
         change.referral_id,
@@ -249,7 +279,10 @@ async def _record_route_status(
     )
     route = await route_store.get(conn, change.route_id)
     if route is None:
-        return None  # the decision that created it has not arrived yet; it will pick this up
+        return Projected(
+            None, []
+        )  # the decision that created it has not arrived yet; it will pick this up
+    produced = []
     # An older step arriving after a newer one (re-sent after a broker fault) belongs in the
     # history above and in the report's facts, which are read from it, but must not move
     # the route back.
@@ -257,15 +290,13 @@ async def _record_route_status(
         already_rejected = route.status is RouteStatus.REJECTED
         await route_store.set_status(conn, change.route_id, change.status.value, change.at)
         if change.status is RouteStatus.REJECTED and not already_rejected:
-            await _ask_to_reroute(
-                conn,
-                change.referral_id,
-                change.route_id,
-                change.rejection_reason,
-                caused_by=event.id,
+            produced.append(
+                await _ask_to_reroute(
+                    conn, change.referral_id, change.route_id, change.rejection_reason
+                )
             )
         await refresh_referral_status(conn, change.referral_id, change.at)
-    return change.referral_id
+    return Projected(change.referral_id, produced)
 
 
 async def _ask_to_reroute(
@@ -273,9 +304,7 @@ async def _ask_to_reroute(
     referral_id: uuid.UUID,
     route_id: uuid.UUID,
     reason: RejectionReason | None = None,
-    *,
-    caused_by: uuid.UUID,
-) -> None:
+) -> OutgoingEvent:
     """Re-routing a rejected route is the policy's call: ask the router, never route
     around it."""
     referral = await referral_store.get(conn, referral_id, lock=True)
@@ -285,12 +314,6 @@ async def _ask_to_reroute(
     if reason is None:
         reason = await timeline_store.latest_rejection_reason(conn, route_id)
     change = route_change(route, reason)
-    await outbox.add(
-        conn,
-        [
-            await reassessment(
-                conn, referral_id, referral.facts, Trigger.ROUTE_REJECTED, change=change
-            )
-        ],
-        caused_by=caused_by,
+    return await reassessment(
+        conn, referral_id, referral.facts, Trigger.ROUTE_REJECTED, change=change
     )

@@ -4,8 +4,6 @@ routes and outcomes stay, so reports are unchanged; each erasure is itself logge
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -13,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from schemas import events
-from services.plumbing import outbox
-from services.plumbing.db import CONNECTION_ERRORS, Connection
+from services.plumbing import loops, outbox
+from services.plumbing.db import Connection
 from services.plumbing.events import outgoing
 from services.referral_intake.adapters import erasures as erasure_store
 from services.referral_intake.adapters import referrals as referral_store
@@ -101,16 +99,11 @@ async def _erase_locked(
 
 
 async def run(pool: asyncpg.Pool, vault: Vault, interval: float, retention: timedelta) -> None:
-    while True:
-        try:
-            erased = await erase_expired(pool, vault, datetime.now(UTC), retention)
-            if erased:
-                log.info(
-                    "personal data erased after the retention period", extra={"referrals": erased}
-                )
-        except CONNECTION_ERRORS as exc:
-            log.warning(
-                "retention could not reach the database", extra={"error": type(exc).__name__}
-            )
-        with contextlib.suppress(TimeoutError):
-            await asyncio.sleep(interval)
+    """Erase what is due every ``interval`` seconds until cancelled."""
+
+    async def step() -> None:
+        erased = await erase_expired(pool, vault, datetime.now(UTC), retention)
+        if erased:
+            log.info("personal data erased after the retention period", extra={"referrals": erased})
+
+    await loops.every(interval, step, name="retention")

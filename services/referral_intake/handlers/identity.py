@@ -9,15 +9,15 @@ such referral again from its vault entry, in batches, in the background; rows ar
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import uuid
 from typing import Any
 
 import asyncpg
 
-from services.plumbing.db import CONNECTION_ERRORS, Connection
+from services.plumbing import loops
+from services.plumbing.db import Connection
+from services.plumbing.loops import Next
 from services.referral_intake.adapters import identities as identity_store
 from services.referral_intake.adapters.vault import Vault
 from services.referral_intake.domain import identity
@@ -62,18 +62,15 @@ async def key_again(
 async def run(pool: asyncpg.Pool, vault: Vault, key: bytes, interval: float = 30.0) -> None:
     """Until every referral is keyed by the current normalisation; then it stops."""
     done = 0
-    while True:
-        try:
-            batch = await rekey_batch(pool, vault, key)
-            done += batch
-            if batch == 0:
-                if done:
-                    log.info("referrals keyed again for matching", extra={"referrals": done})
-                return
-            continue
-        except CONNECTION_ERRORS as exc:
-            log.warning(
-                "re-keying could not reach the database", extra={"error": type(exc).__name__}
-            )
-        with contextlib.suppress(TimeoutError):
-            await asyncio.sleep(interval)
+
+    async def step() -> Next:
+        nonlocal done
+        batch = await rekey_batch(pool, vault, key)
+        done += batch
+        if batch:
+            return Next.AGAIN
+        if done:
+            log.info("referrals keyed again for matching", extra={"referrals": done})
+        return Next.STOP
+
+    await loops.every(interval, step, name="identity_rekeying")

@@ -14,16 +14,14 @@ partition. Re-drives back off, so a stage that keeps failing is not hammered.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from services.plumbing import outbox
-from services.plumbing.db import CONNECTION_ERRORS, Connection
+from services.plumbing import loops, outbox
+from services.plumbing.db import Connection
 from services.plumbing.metrics import REDRIVES
 from services.referral_intake.adapters import reconciliation as reconciliation_store
 from services.referral_intake.adapters import routes as route_store
@@ -84,14 +82,10 @@ async def reconcile(pool: asyncpg.Pool, now: datetime, grace: timedelta) -> int:
 async def run(pool: asyncpg.Pool, interval: float, grace: timedelta) -> None:
     for stage in STAGES:  # every series from 0, so the first re-drive is an increase
         REDRIVES.labels(stage)
-    while True:
-        try:
-            redriven = await reconcile(pool, datetime.now(UTC), grace)
-            if redriven:
-                log.info("re-drove overdue events", extra={"events": redriven})
-        except CONNECTION_ERRORS as exc:
-            log.warning(
-                "reconciliation could not reach the database", extra={"error": type(exc).__name__}
-            )
-        with contextlib.suppress(TimeoutError):
-            await asyncio.sleep(interval)
+
+    async def step() -> None:
+        redriven = await reconcile(pool, datetime.now(UTC), grace)
+        if redriven:
+            log.info("re-drove overdue events", extra={"events": redriven})
+
+    await loops.every(interval, step, name="reconciliation")

@@ -8,8 +8,6 @@ clocks, and what a breach of each leads to, are ``domain.sla``'s.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -18,8 +16,8 @@ import asyncpg
 
 from schemas import events
 from schemas.codes import RouteStatus, Service, Trigger
-from services.plumbing import outbox
-from services.plumbing.db import CONNECTION_ERRORS, Connection
+from services.plumbing import loops, outbox
+from services.plumbing.db import Connection
 from services.plumbing.events import outgoing
 from services.plumbing.metrics import SLA_BREACHES
 from services.referral_intake.adapters import referrals as referral_store
@@ -134,14 +132,10 @@ async def run(
     for service in Service:
         for known in SLA_CLOCKS:
             SLA_BREACHES.labels(service.value, known.name)
-    while True:
-        try:
-            reported = await check_deadlines(pool, now())
-            if reported:
-                log.info("SLA breaches reported", extra={"breaches": reported})
-        except CONNECTION_ERRORS as exc:
-            log.warning(
-                "watchdog could not reach the database", extra={"error": type(exc).__name__}
-            )
-        with contextlib.suppress(TimeoutError):
-            await asyncio.sleep(interval)
+
+    async def step() -> None:
+        reported = await check_deadlines(pool, now())
+        if reported:
+            log.info("SLA breaches reported", extra={"breaches": reported})
+
+    await loops.every(interval, step, name="watchdog")
