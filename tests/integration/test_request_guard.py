@@ -123,11 +123,26 @@ def _slow_request(path: str, authorization: str | None = None) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n{").encode()
 
 
-async def _open(host: str, port: int, first: bytes) -> tuple[asyncio.StreamReader, Any]:
-    reader, writer = await asyncio.open_connection(host, port)
+async def _open(
+    host: str, port: int, first: bytes, source: str | None = None
+) -> tuple[asyncio.StreamReader, Any]:
+    """A raw connection (from the address ``source``, if given) that has sent ``first``."""
+    if source is None:
+        reader, writer = await asyncio.open_connection(host, port)
+    else:
+        sock = socket.socket()
+        sock.bind((source, 0))
+        sock.connect((host, port))
+        reader, writer = await asyncio.open_connection(sock=sock)
     writer.write(first)
     await writer.drain()
     return reader, writer
+
+
+def _client(host: str, port: int, key: str | None = GOOD_KEY, **options: Any) -> httpx.AsyncClient:
+    """An HTTP client of the guarded app, presenting ``key`` (the provider's, unless None)."""
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    return httpx.AsyncClient(base_url=f"http://{host}:{port}", headers=headers, **options)
 
 
 async def _status_of(reader: asyncio.StreamReader, timeout: float = 10) -> int:
@@ -170,19 +185,9 @@ async def test_authorised_calls_are_served_while_slow_unauthenticated_bodies_han
     """The attackers come from another source address than the provider (127.0.0.2)."""
     host, port, _, guard = served
     path = "/v1/referrals/7c8e8f0a-5a8e-4a53-8b0f-0c9f1f1f1f1f/acknowledge"
-    attackers = []
-    for _ in range(66):
-        sock = socket.socket()
-        sock.bind(("127.0.0.2", 0))
-        sock.connect((host, port))
-        reader, writer = await asyncio.open_connection(sock=sock)
-        writer.write(_slow_request(path))
-        await writer.drain()
-        attackers.append((reader, writer))
+    attackers = [await _open(host, port, _slow_request(path), "127.0.0.2") for _ in range(66)]
     try:
-        async with httpx.AsyncClient(
-            base_url=f"http://{host}:{port}", headers={"Authorization": f"Bearer {GOOD_KEY}"}
-        ) as client:
+        async with _client(host, port) as client:
             for _ in range(10):
                 ok = await client.post(path, json={"decision": "accepted"})
                 assert ok.status_code == 200, ok.text
@@ -205,9 +210,7 @@ async def test_an_authenticated_slow_body_times_out_with_408_and_holds_no_slot(
         for _ in range(LIMITS.max_in_flight + 2)
     ]
     try:
-        async with httpx.AsyncClient(
-            base_url=f"http://{host}:{port}", headers={"Authorization": f"Bearer {GOOD_KEY}"}
-        ) as client:
+        async with _client(host, port) as client:
             # More slow bodies than slots, yet a whole request is served: a body on its way
             # takes no slot.
             assert (await client.get("/v1/queue")).status_code == 200
@@ -239,7 +242,7 @@ async def test_oversized_heads_are_refused_before_the_application(
     served: tuple[str, int, asyncio.Event, RequestGuard],
 ) -> None:
     host, port, _, _ = served
-    async with httpx.AsyncClient(base_url=f"http://{host}:{port}") as client:
+    async with _client(host, port, key=None) as client:
         long_target = await client.get("/v1/queue?x=" + "a" * 4000)
         assert long_target.status_code == 414
         many_headers = await client.get(
@@ -259,9 +262,7 @@ async def test_failed_authentications_are_throttled_per_source_and_logged_withou
 ) -> None:
     host, port, _, _ = served
     wrong = "pk_test_wrong_" + "w" * 30
-    async with httpx.AsyncClient(
-        base_url=f"http://{host}:{port}", headers={"Authorization": f"Bearer {wrong}"}
-    ) as client:
+    async with _client(host, port, key=wrong) as client:
         statuses = [(await client.get("/v1/queue")).status_code for _ in range(7)]
     assert statuses == [401] * 5 + [429, 429]
     failures = [r for r in caplog.records if r.getMessage() == "authentication failed"]
@@ -270,11 +271,7 @@ async def test_failed_authentications_are_throttled_per_source_and_logged_withou
     assert wrong not in caplog.text
     # Another address is not held back by this one's failures.
     transport = httpx.AsyncHTTPTransport(local_address="127.0.0.3")
-    async with httpx.AsyncClient(
-        base_url=f"http://{host}:{port}",
-        transport=transport,
-        headers={"Authorization": f"Bearer {GOOD_KEY}"},
-    ) as client:
+    async with _client(host, port, transport=transport) as client:
         assert (await client.get("/v1/queue")).status_code == 200
 
 
@@ -282,11 +279,7 @@ async def test_in_flight_limit_counts_authenticated_work_and_readiness_says_when
     served: tuple[str, int, asyncio.Event, RequestGuard],
 ) -> None:
     host, port, release, guard = served
-    async with httpx.AsyncClient(
-        base_url=f"http://{host}:{port}",
-        headers={"Authorization": f"Bearer {GOOD_KEY}"},
-        timeout=20,
-    ) as client:
+    async with _client(host, port, timeout=20) as client:
         held = [asyncio.create_task(client.get("/v1/hold")) for _ in range(LIMITS.max_in_flight)]
         await until(lambda: guard.slots.taken == LIMITS.max_in_flight, what="every slot taken")
         refused = await client.get("/v1/queue")
