@@ -66,19 +66,20 @@ def policy_copy(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _edit_graph(root: Path, edit: Any) -> Path:
-    path = root / V1 / "routing.jdm.json"
-    graph = json.loads(path.read_text())
-    edit(graph)
-    path.write_text(json.dumps(graph))
+def _edit(path: Path, edit: Any) -> Path:
+    """Applies ``edit`` to the JSON document at ``path``, in place."""
+    document = json.loads(path.read_text())
+    edit(document)
+    path.write_text(json.dumps(document))
     return path
 
 
-def _edit_manifest(root: Path, edit: Any) -> None:
-    path = root / V1 / "manifest.json"
-    manifest = json.loads(path.read_text())
-    edit(manifest)
-    path.write_text(json.dumps(manifest))
+def _edit_graph(root: Path, edit: Any) -> Path:
+    return _edit(root / V1 / "routing.jdm.json", edit)
+
+
+def _edit_manifest(root: Path, edit: Any) -> Path:
+    return _edit(root / V1 / "manifest.json", edit)
 
 
 def _refusal(root: Path) -> str:
