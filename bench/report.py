@@ -108,6 +108,16 @@ def _choice(rng: random.Random, weights: dict[str, float]) -> str:
     return rng.choices(list(weights), weights=list(weights.values()))[0]
 
 
+def _referral_row(
+    referral_id: uuid.UUID, received: datetime, status: str, source: str, area: str, age: int
+) -> tuple[Any, ...]:
+    """A row of intake's ``referrals`` table as ``seed`` copies it in: received and last
+    submitted at ``received``, consent given, facts holding only the age (all the report
+    reads)."""
+    facts = f'{{"subject": {{"age": {age}}}}}'
+    return (referral_id, received, status, source, area, facts, "bench", received, "given")
+
+
 def synthetic(
     count: int, seed: int, bits: dict[str, int]
 ) -> Iterator[tuple[tuple[Any, ...], list[tuple[Any, ...]]]]:
@@ -139,18 +149,10 @@ def synthetic(
         service = service_of[n]
         age = rng.randint(10, 17) if service == "CLIMB" else rng.randint(13, 85)
         if rng.random() < 0.05:
-            referral = (
-                referral_id,
-                stamp(received, UTC),
-                "no_service",
-                source,
-                area,
-                f'{{"subject": {{"age": {age}}}}}',
-                "bench",
-                stamp(received, UTC),
-                "given",
+            yield (
+                _referral_row(referral_id, stamp(received, UTC), "no_service", source, area, age),
+                [],
             )
-            yield referral, []
             continue
         chain = [service]
         rows: list[tuple[Any, ...]] = []
@@ -223,18 +225,8 @@ def synthetic(
                     positive,
                 )
             )
-        referral = (
-            referral_id,
-            stamp(received, UTC),
-            "closed" if ended_all else "routed",
-            source,
-            area,
-            f'{{"subject": {{"age": {age}}}}}',
-            "bench",
-            stamp(received, UTC),
-            "given",
-        )
-        yield referral, rows
+        status = "closed" if ended_all else "routed"
+        yield _referral_row(referral_id, stamp(received, UTC), status, source, area, age), rows
 
 
 async def seed(conn: asyncpg.Connection, referrals: int, seed_value: int) -> int:

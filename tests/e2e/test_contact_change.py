@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from deploy.localstack.ports import free_port
+from tests.support.faults import alive
 from tests.support.referrals import ago, high_risk_da, referral
 from tests.support.stack import RunningStack
 from tests.support.waiting import eventually_sync
@@ -169,15 +170,7 @@ def test_an_adapter_killed_during_the_change_still_tells_its_provider(hub: Runni
             referral_id = _accepted_work(hub, "ISVA", body)
             before = hub.info()["processes"]["provider_adapter.ISVA"]
             os.kill(before, signal.SIGKILL)
-
-            def gone() -> bool:
-                try:
-                    os.kill(before, 0)
-                except ProcessLookupError:
-                    return True
-                return False
-
-            eventually_sync(gone, timeout=30, what="the ISVA adapter to die")
+            eventually_sync(lambda: not alive(before), timeout=30, what="the ISVA adapter to die")
             # The change is made while the adapter is down (it restarts a second or more later).
             changed = staff.patch(f"/v1/referrals/{referral_id}/contact", json={"phone": NEW_PHONE})
             assert changed.status_code == 200, changed.text

@@ -211,26 +211,26 @@ def test_supervisor_adds_and_removes_a_route_as_a_manual_decision(hub: RunningSt
     assert view["status"] == "routed"  # VAL still open
 
 
+def _born_1980(**changes: Any) -> dict[str, Any]:
+    """A referral giving the date of birth 5 May 1980 instead of an age."""
+    body = referral(subject__date_of_birth="1980-05-05", **changes)
+    del body["subject"]["age"]
+    return body
+
+
 def test_the_same_person_and_crime_is_linked_and_a_repeat_victim_is_flagged(
     hub: RunningStack,
 ) -> None:
     staff = hub.staff()
-    first = referral(
-        contact__name="Rowan Repeatson",
-        subject__date_of_birth="1980-05-05",
-        crime_reference="RR/1/26",
-    )
-    del first["subject"]["age"]
+    first = _born_1980(contact__name="Rowan Repeatson", crime_reference="RR/1/26")
     original = staff.post("/v1/referrals", json=first)
     assert original.status_code == 202
 
-    same = referral(
+    same = _born_1980(
         contact__name="  rowan  REPEATSON ",
-        subject__date_of_birth="1980-05-05",
         crime_reference="rr/1/26",
         contact__phone="07700 900999",
     )
-    del same["subject"]["age"]
     linked = staff.post("/v1/referrals", json=same)
     assert linked.status_code == 200
     assert linked.json()["referral_id"] == original.json()["referral_id"]

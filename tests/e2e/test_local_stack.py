@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import asyncpg
@@ -19,20 +17,14 @@ from schemas import topics
 from schemas.codes import Service
 from services.plumbing.kafka_access import KafkaAccess
 from services.plumbing.topics_admin import admin_client
+from tests.support.commands import run_module
+from tests.support.faults import alive
 from tests.support.kafka_reader import read_all
 from tests.support.referrals import referral
-from tests.support.stack import PROJECT_ROOT, RunningStack, start, stop
+from tests.support.stack import RunningStack, start, stop
 from tests.support.waiting import eventually_sync
 
 SERVICES = [s.value for s in Service]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def test_stack_file_tells_where_everything_is(hub: RunningStack) -> None:
@@ -45,7 +37,7 @@ def test_stack_file_tells_where_everything_is(hub: RunningStack) -> None:
     expected = {"referral_intake", "router"} | {f"provider_adapter.{s}" for s in SERVICES}
     assert set(info["processes"]) == expected
     assert len(set(info["processes"].values())) == len(expected)  # separate processes
-    assert all(_alive(pid) for pid in info["processes"].values())
+    assert all(alive(pid) for pid in info["processes"].values())
     for url in [info["intake_url"], *info["provider_api_urls"].values()]:
         for path in ("/healthz", "/readyz"):
             assert httpx.get(url + path, timeout=5).status_code == 200
@@ -80,21 +72,8 @@ async def _topics(access: KafkaAccess) -> set[str]:
 
 
 def test_a_second_make_run_says_the_hub_is_running(hub: RunningStack) -> None:
-    second = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "deploy.localstack",
-            "run",
-            "--state-dir",
-            str(hub.state_dir),
-            "--free-ports",
-        ],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    second = run_module(
+        "deploy.localstack", "run", "--state-dir", str(hub.state_dir), "--free-ports"
     )
     assert second.returncode == 1
     assert "already running" in second.stdout
@@ -120,7 +99,7 @@ def test_a_service_process_that_dies_is_restarted(hub: RunningStack) -> None:
             return False
 
     eventually_sync(ready, timeout=60, what="the restarted adapter to be ready")
-    assert _alive(after)
+    assert alive(after)
     climb = hub.provider("CLIMB")
     assert climb.get("/v1/queue").status_code == 200
 
@@ -185,27 +164,11 @@ def test_the_dead_letter_tool_works_as_its_own_principal(hub: RunningStack) -> N
         "KAFKA_SASL_PASSWORD": tool["password"],
         "DATABASE_URL": info["database_url"],
     }
-    listed = subprocess.run(
-        [sys.executable, "-m", "services.plumbing.deadletters", "list", "--all"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    listed = run_module("services.plumbing.deadletters", "list", "--all", env=env, timeout=120)
     assert listed.returncode == 0, listed.stderr[-2000:]
     assert "dead letter(s)" in listed.stdout
     env["KAFKA_SASL_PASSWORD"] = "not-its-password"
-    refused = subprocess.run(
-        [sys.executable, "-m", "services.plumbing.deadletters", "list"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    refused = run_module("services.plumbing.deadletters", "list", env=env, timeout=120)
     assert refused.returncode == 2
     assert "Cannot use Kafka" in refused.stderr
     assert "Traceback" not in refused.stderr

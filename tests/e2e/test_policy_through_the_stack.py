@@ -5,8 +5,6 @@ named, or the version in force is worked out from today's date: the suite runs o
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from typing import Any
 
 import httpx
@@ -15,8 +13,9 @@ import pytest
 from schemas.calendar import england_today
 from services.router.adapters.policy_files import load_book
 from tests.support.casebook import Case, check_expectations, run_id, runs
+from tests.support.commands import run_module
 from tests.support.referrals import referral
-from tests.support.stack import PROJECT_ROOT, RunningStack
+from tests.support.stack import RunningStack
 from tests.support.waiting import eventually_sync
 
 RUNS = runs()
@@ -157,25 +156,16 @@ def test_commissioner_simulates_the_climb_pilot_over_http_and_from_the_command_l
     )
 
     env = {"DATABASE_URL": hub.info()["database_url"], "PATH": "/usr/bin:/bin"}
-    cli = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "services.router",
-            "simulate",
-            "--candidate",
-            "2027-04-01.1",
-            "--from",
-            today,
-            "--to",
-            today,
-        ],
-        cwd=PROJECT_ROOT,
+    cli = run_module(
+        "services.router",
+        "simulate",
+        "--candidate",
+        "2027-04-01.1",
+        "--from",
+        today,
+        "--to",
+        today,
         env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
     )
     assert cli.returncode == 0, cli.stderr
     assert f"Simulation of 2027-04-01.1 against {baseline}" in cli.stdout

@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import asyncpg
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.support.browser import (
     Checked,
@@ -24,6 +24,7 @@ from tests.support.browser import (
     chromium,
     code_for,
     context,
+    enter_password,
     invite_and_enrol,
     sign_in,
 )
@@ -101,6 +102,27 @@ def caseworker(
     sign_in(page, portal, person.username, person.password, person.secret)
     yield person, page
     ctx.close()
+
+
+@pytest.fixture
+def colleague(
+    hub: RunningStack, browser: Browser, idva_admin: Page
+) -> Iterator[Callable[[str], tuple[Page, NewPerson]]]:
+    """Invites someone of the given name to the IDVA portal (the administrator does) and
+    enrols them in a browser of their own; the browsers close at the end of the test."""
+    portal = hub.info()["provider_portal_urls"]["IDVA"]
+    contexts: list[BrowserContext] = []
+
+    def invite(name: str) -> tuple[Page, NewPerson]:
+        ctx = context(browser)
+        contexts.append(ctx)
+        page = ctx.new_page()
+        username = f"{name.lower().replace(' ', '.')}.{secrets.token_hex(3)}"
+        return page, invite_and_enrol(idva_admin, page, portal, name=name, username=username)
+
+    yield invite
+    for ctx in contexts:
+        ctx.close()
 
 
 def _submit(hub: RunningStack) -> str:
@@ -296,38 +318,27 @@ def test_a_form_posted_without_its_csrf_token_changes_nothing(
 
 
 def test_repeated_failures_lock_an_account(
-    hub: RunningStack, browser: Browser, idva_admin: Page
+    hub: RunningStack, idva_admin: Page, colleague: Callable[[str], tuple[Page, NewPerson]]
 ) -> None:
     portal = hub.info()["provider_portal_urls"]["IDVA"]
-    ctx = context(browser)
-    page = ctx.new_page()
-    person = invite_and_enrol(
-        idva_admin, page, portal, name="Sam Lee", username=f"sam.lee.{secrets.token_hex(3)}"
-    )
+    page, person = colleague("Sam Lee")
     for _ in range(5):
         page.goto(portal + "sign-in")
-        page.get_by_label("Username").fill(person.username)
-        page.get_by_label("Password", exact=True).fill("not the password at all")
-        page.get_by_role("button", name="Continue").click()
+        enter_password(page, person.username, "not the password at all")
     expect(page.locator(".govuk-error-summary")).to_contain_text("locked")
     # Now even the right password does not get in.
-    page.get_by_label("Username").fill(person.username)
-    page.get_by_label("Password", exact=True).fill(person.password)
-    page.get_by_role("button", name="Continue").click()
+    enter_password(page, person.username, person.password)
     expect(page.locator(".govuk-error-summary")).to_contain_text("locked")
     assert "/sign-in/code" not in page.url
     idva_admin.goto(portal + "people")
     expect(idva_admin.locator("tr", has_text="Sam Lee")).to_contain_text("Locked")
-    ctx.close()
 
 
-def test_an_idle_session_ends(hub: RunningStack, browser: Browser, idva_admin: Page) -> None:
+def test_an_idle_session_ends(
+    hub: RunningStack, colleague: Callable[[str], tuple[Page, NewPerson]]
+) -> None:
     portal = hub.info()["provider_portal_urls"]["IDVA"]
-    ctx = context(browser)
-    page = ctx.new_page()
-    person = invite_and_enrol(
-        idva_admin, page, portal, name="Jo Evans", username=f"jo.evans.{secrets.token_hex(3)}"
-    )
+    page, person = colleague("Jo Evans")
     sign_in(page, portal, person.username, person.password, person.secret)
     # Thirty-one minutes without a request (the default idle time-out is 30).
     _query(
@@ -339,18 +350,16 @@ def test_an_idle_session_ends(hub: RunningStack, browser: Browser, idva_admin: P
     page.goto(portal + "queue")
     assert "/portal/sign-in?ended=idle" in page.url
     expect(page.locator(".govuk-notification-banner")).to_contain_text("signed out")
-    ctx.close()
 
 
 def test_a_removed_person_is_signed_out_and_cannot_sign_in(
-    hub: RunningStack, browser: Browser, idva_admin: Page, checked: Checked
+    hub: RunningStack,
+    idva_admin: Page,
+    checked: Checked,
+    colleague: Callable[[str], tuple[Page, NewPerson]],
 ) -> None:
     portal = hub.info()["provider_portal_urls"]["IDVA"]
-    ctx = context(browser)
-    page = ctx.new_page()
-    person = invite_and_enrol(
-        idva_admin, page, portal, name="Dee Moss", username=f"dee.moss.{secrets.token_hex(3)}"
-    )
+    page, person = colleague("Dee Moss")
     sign_in(page, portal, person.username, person.password, person.secret)
     idva_admin.goto(portal + f"people/{person.account_id}")
     idva_admin.get_by_role("button", name="Remove Dee Moss").click()
@@ -360,22 +369,17 @@ def test_a_removed_person_is_signed_out_and_cannot_sign_in(
     expect(idva_admin.locator("tr", has_text="Dee Moss")).to_contain_text("Removed")
     page.goto(portal + "queue")
     assert "/portal/sign-in" in page.url
-    page.get_by_label("Username").fill(person.username)
-    page.get_by_label("Password", exact=True).fill(person.password)
-    page.get_by_role("button", name="Continue").click()
+    enter_password(page, person.username, person.password)
     expect(page.locator(".govuk-error-summary")).to_contain_text("Enter a correct username")
-    ctx.close()
 
 
-def test_sign_out_ends_the_session(hub: RunningStack, browser: Browser, idva_admin: Page) -> None:
+def test_sign_out_ends_the_session(
+    hub: RunningStack, browser: Browser, colleague: Callable[[str], tuple[Page, NewPerson]]
+) -> None:
     portal = hub.info()["provider_portal_urls"]["IDVA"]
-    ctx = context(browser)
-    page = ctx.new_page()
-    person = invite_and_enrol(
-        idva_admin, page, portal, name="Ola Obi", username=f"ola.obi.{secrets.token_hex(3)}"
-    )
+    page, person = colleague("Ola Obi")
     sign_in(page, portal, person.username, person.password, person.secret)
-    cookies = ctx.cookies()
+    cookies = page.context.cookies()
     page.get_by_role("button", name="Sign out").click()
     expect(page.locator(".govuk-notification-banner")).to_contain_text("You have signed out")
     # The old cookie is worth nothing now: the session is gone from the server.
@@ -385,26 +389,20 @@ def test_sign_out_ends_the_session(hub: RunningStack, browser: Browser, idva_adm
     again.goto(portal + "queue")
     assert "/portal/sign-in" in again.url
     replay.close()
-    ctx.close()
 
 
-def test_a_wrong_code_is_refused(hub: RunningStack, browser: Browser, idva_admin: Page) -> None:
+def test_a_wrong_code_is_refused(
+    hub: RunningStack, colleague: Callable[[str], tuple[Page, NewPerson]]
+) -> None:
     portal = hub.info()["provider_portal_urls"]["IDVA"]
-    ctx = context(browser)
-    page = ctx.new_page()
-    person = invite_and_enrol(
-        idva_admin, page, portal, name="Kim Hart", username=f"kim.hart.{secrets.token_hex(3)}"
-    )
+    page, person = colleague("Kim Hart")
     page.goto(portal + "sign-in")
-    page.get_by_label("Username").fill(person.username)
-    page.get_by_label("Password", exact=True).fill(person.password)
-    page.get_by_role("button", name="Continue").click()
+    enter_password(page, person.username, person.password)
     wrong = f"{(int(code_for(person.secret, ahead=1)) + 1) % 1_000_000:06d}"
     page.get_by_label("Enter the code from your authenticator app").fill(wrong)
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator(".govuk-error-summary")).to_contain_text("The code is not right")
     assert "/portal/queue" not in page.url
-    ctx.close()
 
 
 def test_changed_contact_details_are_marked_until_the_caseworker_reads_them(

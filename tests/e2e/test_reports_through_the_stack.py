@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,8 +16,9 @@ import httpx
 
 from schemas.calendar import england_today
 from services.referral_intake.domain.performance import flatten
+from tests.support.commands import run_module
 from tests.support.referrals import ago, high_risk_da, referral
-from tests.support.stack import PROJECT_ROOT, RunningStack
+from tests.support.stack import RunningStack
 from tests.support.waiting import eventually_sync
 
 AREA = "telford_and_wrekin"
@@ -183,27 +182,18 @@ def test_the_commissioner_gets_json_csv_and_html_that_agree_with_what_happened(
 
     # make report: the HTML document, from the running stack's own file.
     out = tmp_path / "report.html"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "reports",
-            "--stack",
-            str(hub.stack_file),
-            "--from",
-            _params()["from"],
-            "--to",
-            _params()["to"],
-            "--local-authority",
-            AREA,
-            "--out",
-            str(out),
-        ],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    done = run_module(
+        "reports",
+        "--stack",
+        str(hub.stack_file),
+        "--from",
+        _params()["from"],
+        "--to",
+        _params()["to"],
+        "--local-authority",
+        AREA,
+        "--out",
+        str(out),
     )
     assert done.returncode == 0, done.stderr
     page = out.read_text()

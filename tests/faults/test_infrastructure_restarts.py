@@ -11,9 +11,10 @@ import asyncio
 import os
 import shutil
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
+from typing import Any
 
 import asyncpg
 import pytest
@@ -56,6 +57,21 @@ def _kill_infrastructure_midway(
     return in_background(kill)
 
 
+def _burst_across_a_kill(
+    hub: RunningStack, which: str, body: Callable[[int], dict[str, Any]]
+) -> tuple[Submitter, list[str]]:
+    """``BURST`` referrals (``body(n)`` the n-th) submitted while ``which`` is killed a third
+    of the way through and started again by the supervisor; the submitter (with every
+    answer) and the referral ids it was given."""
+    submitter = Submitter(hub.staff())
+    submitted: list[str] = []
+    killer = _kill_infrastructure_midway(hub, which, submitted)
+    for n in range(BURST):
+        submitted.append(submitter.submit(body(n)))
+    killer.result(timeout=120)  # killed, and started again
+    return submitter, submitted
+
+
 def _restarted(hub: RunningStack, which: str, pid: int) -> None:
     eventually_sync(
         lambda: hub.info()["infrastructure"][which] != pid,
@@ -65,12 +81,9 @@ def _restarted(hub: RunningStack, which: str, pid: int) -> None:
 
 
 def test_broker_killed_and_restarted_on_its_log(restart_hub: RunningStack) -> None:
-    submitter = Submitter(restart_hub.staff())
-    submitted: list[str] = []
-    killer = _kill_infrastructure_midway(restart_hub, "kafka", submitted)
-    for n in range(BURST):
-        submitted.append(submitter.submit(high_risk_da(crime_reference=f"B/{n}")))
-    killer.result(timeout=120)  # killed, and started again
+    submitter, submitted = _burst_across_a_kill(
+        restart_hub, "kafka", lambda n: high_risk_da(crime_reference=f"B/{n}")
+    )
     assert set(submitter.answers) <= {202}  # the outbox held the events while the broker was away
     assert_each_reached_its_provider_once(restart_hub, submitted, Service.IDVA, timeout=180)
     assert_outboxes_drain(restart_hub)
@@ -146,12 +159,9 @@ def test_broker_restarted_with_a_backlog_only_it_held(restart_hub: RunningStack,
 
 
 def test_database_restart(restart_hub: RunningStack) -> None:
-    submitter = Submitter(restart_hub.staff())
-    submitted: list[str] = []
-    killer = _kill_infrastructure_midway(restart_hub, "postgres", submitted)
-    for n in range(BURST):
-        submitted.append(submitter.submit(referral(crime_reference=f"P/{n}")))
-    killer.result(timeout=120)  # killed, and started again
+    submitter, submitted = _burst_across_a_kill(
+        restart_hub, "postgres", lambda n: referral(crime_reference=f"P/{n}")
+    )
     assert set(submitter.answers) <= {0, 202, 503}, dict(submitter.answers)
     assert_each_reached_its_provider_once(restart_hub, submitted, Service.VAL, timeout=180)
     assert_outboxes_drain(restart_hub)

@@ -13,6 +13,7 @@ import pytest
 from schemas.codes import Service
 from tests.support.faults import (
     Submitter,
+    alive,
     assert_each_reached_its_provider_once,
     assert_outboxes_drain,
     in_background,
@@ -35,15 +36,9 @@ def _kill_during_burst(
         pid: int = hub.info()["processes"][process]
         sent = time.monotonic()
         os.kill(pid, sig)
-
-        def gone() -> bool:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return True
-            return False
-
-        eventually_sync(gone, timeout=30, interval=0.05, what=f"{process} to exit")
+        eventually_sync(
+            lambda: not alive(pid), timeout=30, interval=0.05, what=f"{process} to exit"
+        )
         exit_seconds = time.monotonic() - sent
         eventually_sync(
             lambda: hub.info()["processes"][process] != pid, timeout=30, what="a restart"

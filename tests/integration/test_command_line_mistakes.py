@@ -37,6 +37,15 @@ def _run(args: list[str], cwd: Path, **settings: str) -> subprocess.CompletedPro
     )
 
 
+def _simulate(candidate: str, cwd: Path, **settings: str) -> subprocess.CompletedProcess[str]:
+    """``python -m services.router simulate --candidate <candidate>``."""
+    return _run(
+        [sys.executable, "-m", "services.router", "simulate", "--candidate", candidate],
+        cwd,
+        **settings,
+    )
+
+
 def _one_sentence(done: subprocess.CompletedProcess[str], *words: str) -> str:
     """The command failed, saying so in one line on stderr that holds ``words``."""
     assert done.returncode != 0, done
@@ -91,29 +100,18 @@ def test_development_settings_without_the_local_profile_are_one_sentence(tmp_pat
 
 
 def test_simulate_with_a_mistyped_candidate_names_the_versions(tmp_path: Path) -> None:
-    done = _run(
-        [sys.executable, "-m", "services.router", "simulate", "--candidate", "2027-04-01.9"],
-        tmp_path,
-        DATABASE_URL=NOWHERE,
-    )
+    done = _simulate("2027-04-01.9", tmp_path, DATABASE_URL=NOWHERE)
     line = _one_sentence(done, "There is no policy version '2027-04-01.9'", "2026-12-01.1")
     assert done.returncode == 2, line
 
 
 def test_simulate_without_a_hub_says_to_start_one(tmp_path: Path) -> None:
-    done = _run(
-        [sys.executable, "-m", "services.router", "simulate", "--candidate", "2027-04-01.1"],
-        tmp_path,
-    )
+    done = _simulate("2027-04-01.1", tmp_path)
     _one_sentence(done, "make run", "DATABASE_URL")
 
 
 def test_simulate_against_an_unreachable_database_is_one_sentence(tmp_path: Path) -> None:
-    done = _run(
-        [sys.executable, "-m", "services.router", "simulate", "--candidate", "2027-04-01.1"],
-        tmp_path,
-        DATABASE_URL=NOWHERE,
-    )
+    done = _simulate("2027-04-01.1", tmp_path, DATABASE_URL=NOWHERE)
     line = _one_sentence(done, "Cannot reach the router's database")
     assert "secret" not in line  # the password in the URL is never repeated
 

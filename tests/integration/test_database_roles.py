@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
@@ -41,17 +43,24 @@ async def roles(pg_admin_url: str) -> dict[str, str]:
     return urls
 
 
-async def _as(url: str) -> asyncpg.Connection:
-    return await asyncpg.connect(url, server_settings={"search_path": "intake"})
+@asynccontextmanager
+async def _as(url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection logged in by ``url``'s role, working in intake's schema; closed after."""
+    conn = await asyncpg.connect(url, server_settings={"search_path": "intake"})
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+async def _is_superuser(conn: asyncpg.Connection) -> object:
+    """``pg_roles.rolsuper`` of the role ``conn`` is logged in as, as PostgreSQL says it."""
+    return await conn.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
 
 
 async def test_a_service_role_works_its_own_rows(roles: dict[str, str]) -> None:
-    conn = await _as(roles["hub_intake"])
-    try:
-        assert (
-            await conn.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
-            is False
-        )
+    async with _as(roles["hub_intake"]) as conn:
+        assert await _is_superuser(conn) is False
         await conn.execute(
             """INSERT INTO disclosure_log (referral_id, accessor, fields, purpose)
                VALUES ($1, 'test', ARRAY['name'], 'triage')""",
@@ -65,8 +74,6 @@ async def test_a_service_role_works_its_own_rows(roles: dict[str, str]) -> None:
         )
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await conn.execute("DELETE FROM schema_migrations")
-    finally:
-        await conn.close()
 
 
 @pytest.mark.parametrize(
@@ -91,21 +98,14 @@ async def test_a_service_role_works_its_own_rows(roles: dict[str, str]) -> None:
     ],
 )
 async def test_the_service_role_cannot(roles: dict[str, str], statement: str) -> None:
-    conn = await _as(roles["hub_intake"])
-    try:
+    async with _as(roles["hub_intake"]) as conn:
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await conn.execute(statement)
-    finally:
-        await conn.close()
 
 
 async def test_the_audit_tables_refuse_changes_even_from_their_owner(roles: dict[str, str]) -> None:
-    owner = await _as(roles[database_roles.OWNER])
-    try:
-        assert (
-            await owner.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
-            is False
-        )
+    async with _as(roles[database_roles.OWNER]) as owner:
+        assert await _is_superuser(owner) is False
         # (Row triggers need a row; the statement trigger refuses TRUNCATE outright.)
         await owner.execute(
             """INSERT INTO disclosure_log (referral_id, accessor, fields, purpose)
@@ -119,8 +119,6 @@ async def test_the_audit_tables_refuse_changes_even_from_their_owner(roles: dict
         # The owner could switch its triggers off; session_replication_role it cannot.
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await owner.execute("SET session_replication_role = replica")
-    finally:
-        await owner.close()
 
 
 async def test_one_service_cannot_read_anothers_schema(roles: dict[str, str]) -> None:

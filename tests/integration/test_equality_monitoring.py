@@ -16,16 +16,13 @@ import pypdfium2 as pdfium
 import pytest
 
 from schemas.calendar import england_day
-from services.plumbing import db
-from services.plumbing.kafka_access import KafkaAccess
-from services.referral_intake.bootstrap import build
 from services.referral_intake.domain.periods import parse_period
 from services.referral_intake.domain.referral import ReferralRequest
 from services.referral_intake.handlers import erasure, reports, submission
-from services.referral_intake.settings import IntakeSettings
+from tests.support.intake import migrated_pool
 from tests.support.referrals import referral
 from tests.support.report_api import report_api
-from tests.support.services import TEST_VAULT, common_env
+from tests.support.services import TEST_VAULT
 
 FULL = {
     "ethnicity": "white_gypsy_or_irish_traveller",
@@ -39,11 +36,8 @@ FULL = {
 
 @pytest.fixture(scope="module")
 async def pool(module_database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    settings = IntakeSettings(**common_env(module_database_url, KafkaAccess("127.0.0.1:1")))  # type: ignore[arg-type]
-    await build(settings).migrate()
-    pool = await db.create_pool(module_database_url, "intake", application_name="test")
-    yield pool
-    await pool.close()
+    async with migrated_pool(module_database_url) as pool:
+        yield pool
 
 
 async def _submit(pool: asyncpg.Pool, n: int, **changes: Any) -> Any:

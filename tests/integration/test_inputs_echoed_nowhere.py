@@ -5,8 +5,9 @@ nowhere"): policy versions, purposes, cursors, flags, Idempotency-Keys."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AsyncExitStack
+from typing import Any
 
 import httpx
 import pytest
@@ -55,8 +56,15 @@ def _not_echoed(response: httpx.Response, sent: str) -> None:
 SLOW = settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 
 
-@SLOW
-@given(sent=identifiers)
+def for_any_identifier(
+    test: Callable[..., Coroutine[Any, Any, None]],
+) -> Callable[..., None]:
+    """The test, given ``sent``, runs on 40 strings an identifier in the API might be sent as."""
+    checked: Callable[..., None] = SLOW(given(sent=identifiers)(test))
+    return checked
+
+
+@for_any_identifier
 async def test_a_purpose_is_one_of_a_fixed_list(
     apps: tuple[httpx.AsyncClient, httpx.AsyncClient], sent: str
 ) -> None:
@@ -65,8 +73,7 @@ async def test_a_purpose_is_one_of_a_fixed_list(
     _not_echoed(response, sent)
 
 
-@SLOW
-@given(sent=identifiers)
+@for_any_identifier
 async def test_a_cursor_that_was_not_given_out_is_refused(
     apps: tuple[httpx.AsyncClient, httpx.AsyncClient], sent: str
 ) -> None:
@@ -74,8 +81,7 @@ async def test_a_cursor_that_was_not_given_out_is_refused(
     _not_echoed(await intake.get("/v1/referrals", params={"cursor": sent}), sent)
 
 
-@SLOW
-@given(sent=identifiers)
+@for_any_identifier
 async def test_a_policy_version_has_its_format(
     apps: tuple[httpx.AsyncClient, httpx.AsyncClient], sent: str
 ) -> None:

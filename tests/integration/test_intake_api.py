@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -24,6 +24,7 @@ from services.referral_intake.handlers import identity as identity_handler
 from services.referral_intake.handlers import watchdog
 from services.referral_intake.settings import IntakeSettings
 from tests.support.consuming import applied_at_intake
+from tests.support.intake import ACK, T0, router_decided, urgent_idva_route
 from tests.support.referrals import marked, referral
 from tests.support.services import CREDENTIALS, TEST_VAULT, common_env, serving
 
@@ -191,42 +192,13 @@ async def test_a_body_that_is_not_json_is_explained(intake: httpx.AsyncClient) -
 
 async def _decided(database_url: str, intake: httpx.AsyncClient, **changes: object) -> str:
     """A referral with a decision recorded (as the router would), routed to IDVA."""
-    from tests.integration.test_watchdog import ACK, CODE, CONTACT, SECOND_ACK, T0
-
     referral_id = (await intake.post("/v1/referrals", json=referral(**changes))).json()[
         "referral_id"
     ]
-    route = events.Route(
-        route_id=uuid.uuid4(),
-        service="IDVA",
-        sub_service="core",
-        priority="urgent",
-        rule_ids=["R-IDVA-HIGH-RISK"],
-        reason="DASH 15",
-        consent_basis="explicit_consent",
-        requested_at=T0,
-        acknowledge_by=ACK,
-        contact_due_by=CONTACT,
-        code_deadline=CODE,
-        second_acknowledge_by=SECOND_ACK,
-    )
-    decided = events.ReferralRouted(
-        referral_id=referral_id,
-        decision_id=uuid.uuid4(),
-        decided_at=T0,
-        policy_version="2026-11-01.1",
-        status="routed",
-        enhanced_rights=True,
-        routes=[route],
-    )
+    event = router_decided(referral_id, decided_at=T0, routes=[urgent_idva_route()])
     pool = await db.create_pool(database_url, "intake", application_name="test")
     try:
-        await applied_at_intake(
-            pool,
-            CloudEvent(
-                source="router", type=events.REFERRAL_ROUTED, subject=referral_id, data=decided
-            ),
-        )
+        await applied_at_intake(pool, event)
     finally:
         await pool.close()
     return str(referral_id)
@@ -283,8 +255,6 @@ async def test_overrides_are_for_supervisors_and_must_make_sense(
 async def test_breached_worklist_lists_referrals_with_an_open_breached_route(
     intake: httpx.AsyncClient, database_url: str
 ) -> None:
-    from tests.integration.test_watchdog import ACK
-
     decided = await _decided(database_url, intake, local_authority="herefordshire")
     pool = await db.create_pool(database_url, "intake", application_name="test")
     try:
@@ -351,8 +321,6 @@ async def test_a_body_over_one_mebibyte_is_refused(
 async def test_an_older_step_arriving_late_does_not_move_the_route_back(
     intake: httpx.AsyncClient, database_url: str
 ) -> None:
-    from tests.integration.test_watchdog import T0
-
     referral_id = uuid.UUID(await _decided(database_url, intake))
     pool = await db.create_pool(database_url, "intake", application_name="test")
     try:
@@ -437,22 +405,7 @@ async def test_a_resubmission_before_the_first_decision_is_reassessed_once_it_ar
 
     pool = await db.create_pool(database_url, "intake", application_name="test")
     try:
-        await applied_at_intake(
-            pool,
-            CloudEvent(
-                source="router",
-                type=events.REFERRAL_ROUTED,
-                subject=referral_id,
-                data=events.ReferralRouted(
-                    referral_id=referral_id,
-                    decision_id=uuid.uuid4(),
-                    decided_at=datetime.now(UTC),
-                    policy_version="2026-11-01.1",
-                    status="routed",
-                    enhanced_rights=True,
-                ),
-            ),
-        )
+        await applied_at_intake(pool, router_decided(referral_id))
     finally:
         await pool.close()
     sent = await _outbox_reassessments(database_url, referral_id)

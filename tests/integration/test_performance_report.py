@@ -44,20 +44,17 @@ import pytest
 from reports.html import render
 from schemas import events
 from schemas.envelope import CloudEvent
-from services.plumbing import db
-from services.plumbing.kafka_access import KafkaAccess
 from services.referral_intake.adapters import report_config
-from services.referral_intake.bootstrap import build
 from services.referral_intake.domain.performance import AGE_BANDS, age_band
 from services.referral_intake.domain.periods import Period
 from services.referral_intake.domain.referral import ReferralRequest
 from services.referral_intake.handlers import erasure, reports, submission
-from services.referral_intake.settings import IntakeSettings
 from tests.support import report_figures
 from tests.support.consuming import applied_at_intake
+from tests.support.intake import migrated_pool, router_decided
 from tests.support.referrals import referral
 from tests.support.report_api import report_api
-from tests.support.services import TEST_VAULT, common_env
+from tests.support.services import TEST_VAULT
 
 NOW = datetime(2027, 1, 10, tzinfo=UTC)
 Q2 = Period(date(2026, 7, 1), date(2026, 9, 30))
@@ -106,22 +103,14 @@ class Seeder:
         for key, route in routes:
             self.routes[key] = route
         decided_at = routes[0][1].requested_at if routes else NOW - timedelta(days=60)
-        event: CloudEvent[Any] = CloudEvent(
-            source="router",
-            type=events.REFERRAL_ROUTED,
-            subject=str(self.ids[name]),
-            data=events.ReferralRouted(
-                referral_id=self.ids[name],
-                decision_id=uuid.uuid4(),
-                decided_at=decided_at,
-                policy_version="2026-11-01.1",
-                status=status,
-                reason="no_identified_need" if status == "no_service" else None,
-                enhanced_rights=True,
-                da_risk=da_risk,
-                routes=[r for _, r in routes],
-                trigger=trigger,
-            ),
+        event = router_decided(
+            self.ids[name],
+            decided_at=decided_at,
+            status=status,
+            reason="no_identified_need" if status == "no_service" else None,
+            da_risk=da_risk,
+            routes=[r for _, r in routes],
+            trigger=trigger,
         )
         await applied_at_intake(self.pool, event)
 
@@ -348,11 +337,8 @@ async def seed(pool: asyncpg.Pool) -> Seeder:
 
 @pytest.fixture(scope="module")
 async def pool(module_database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    settings = IntakeSettings(**common_env(module_database_url, KafkaAccess("127.0.0.1:1")))  # type: ignore[arg-type]
-    await build(settings).migrate()
-    pool = await db.create_pool(module_database_url, "intake", application_name="test")
-    yield pool
-    await pool.close()
+    async with migrated_pool(module_database_url) as pool:
+        yield pool
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ import httpx
 import pytest
 
 from schemas import events, topics
-from schemas.envelope import CloudEvent
 from services.plumbing import db
 from services.plumbing.kafka_access import KafkaAccess
 from services.referral_intake.adapters.vault import Vault, VaultKeyMissing
@@ -21,6 +20,7 @@ from services.referral_intake.bootstrap import build
 from services.referral_intake.handlers import erasure
 from services.referral_intake.settings import IntakeSettings
 from tests.support.consuming import applied_at_intake
+from tests.support.intake import router_decided
 from tests.support.referrals import marked
 from tests.support.services import CREDENTIALS, TEST_VAULT, TEST_VAULT_KEY, common_env, serving
 
@@ -202,24 +202,12 @@ async def test_an_erasure_request_wipes_the_vault_and_keeps_the_coded_facts(
 
 async def _close_without_service(module_database_url: str, referral_id: uuid.UUID) -> None:
     """The router's answer for a referral nobody can serve: the referral is closed."""
-    decided = events.ReferralRouted(
-        referral_id=referral_id,
-        decision_id=uuid.uuid4(),
-        decided_at=datetime.now(UTC),
-        policy_version="2026-11-01.1",
-        status="no_service",
-        reason="consent_refused",
-        enhanced_rights=False,
-        routes=[],
+    event = router_decided(
+        referral_id, status="no_service", reason="consent_refused", enhanced_rights=False
     )
     pool = await db.create_pool(module_database_url, "intake", application_name="test")
     try:
-        await applied_at_intake(
-            pool,
-            CloudEvent(
-                source="router", type=events.REFERRAL_ROUTED, subject=str(referral_id), data=decided
-            ),
-        )
+        await applied_at_intake(pool, event)
     finally:
         await pool.close()
 

@@ -25,6 +25,7 @@ from services.plumbing.guard import HttpLimits, RequestGuard, guarded_protocol
 from tests.support.waiting import eventually, until
 
 GOOD_KEY = "pk_test_" + "k" * 43
+PATH = "/v1/referrals/7c8e8f0a-5a8e-4a53-8b0f-0c9f1f1f1f1f/acknowledge"
 LIMITS = HttpLimits(
     max_in_flight=4,
     max_anonymous_in_flight=2,
@@ -123,11 +124,40 @@ def _slow_request(path: str, authorization: str | None = None) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n{").encode()
 
 
-async def _open(host: str, port: int, first: bytes) -> tuple[asyncio.StreamReader, Any]:
-    reader, writer = await asyncio.open_connection(host, port)
+async def _open(
+    host: str, port: int, first: bytes, source: str | None = None
+) -> tuple[asyncio.StreamReader, Any]:
+    """A raw connection (from the address ``source``, if given) that has sent ``first``."""
+    if source is None:
+        reader, writer = await asyncio.open_connection(host, port)
+    else:
+        sock = socket.socket()
+        sock.bind((source, 0))
+        sock.connect((host, port))
+        reader, writer = await asyncio.open_connection(sock=sock)
     writer.write(first)
     await writer.drain()
     return reader, writer
+
+
+@contextlib.asynccontextmanager
+async def _slow_bodies(
+    host: str, port: int, count: int, *, key: str | None = None, source: str | None = None
+) -> AsyncIterator[list[asyncio.StreamReader]]:
+    """``count`` connections (from the address ``source``, if given) that each send the head
+    of a POST to ``PATH`` with ``key``, and never its body; closed after."""
+    opened = [await _open(host, port, _slow_request(PATH, key), source) for _ in range(count)]
+    try:
+        yield [reader for reader, _ in opened]
+    finally:
+        for _, writer in opened:
+            writer.close()
+
+
+def _client(host: str, port: int, key: str | None = GOOD_KEY, **options: Any) -> httpx.AsyncClient:
+    """An HTTP client of the guarded app, presenting ``key`` (the provider's, unless None)."""
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    return httpx.AsyncClient(base_url=f"http://{host}:{port}", headers=headers, **options)
 
 
 async def _status_of(reader: asyncio.StreamReader, timeout: float = 10) -> int:
@@ -147,21 +177,16 @@ async def test_66_slow_bodies_without_credentials_lock_nobody_out(
     served: tuple[str, int, asyncio.Event, RequestGuard],
 ) -> None:
     host, port, _, _ = served
-    path = "/v1/referrals/7c8e8f0a-5a8e-4a53-8b0f-0c9f1f1f1f1f/acknowledge"
-    attackers = [await _open(host, port, _slow_request(path)) for _ in range(66)]
-    try:
+    async with _slow_bodies(host, port, 66) as attackers:
         # Each is answered at once without its body being read, and its connection closed:
         # 401, or 429 once this address has failed five times in the minute.
-        answers = await asyncio.gather(*(_answer_of(r) for r, _ in attackers))
+        answers = await asyncio.gather(*(_answer_of(r) for r in attackers))
         statuses = [status for status, _ in answers]
         # Five failures, plus at most a few whose check had begun when the fifth was
         # recorded (the throttle counts failures, not attempts in flight).
         assert 5 <= statuses.count(401) <= 10
         assert statuses.count(429) == 66 - statuses.count(401)
-        assert all(path not in json.dumps(body) for _, body in answers)
-    finally:
-        for _, writer in attackers:
-            writer.close()
+        assert all(PATH not in json.dumps(body) for _, body in answers)
 
 
 async def test_authorised_calls_are_served_while_slow_unauthenticated_bodies_hang(
@@ -169,57 +194,32 @@ async def test_authorised_calls_are_served_while_slow_unauthenticated_bodies_han
 ) -> None:
     """The attackers come from another source address than the provider (127.0.0.2)."""
     host, port, _, guard = served
-    path = "/v1/referrals/7c8e8f0a-5a8e-4a53-8b0f-0c9f1f1f1f1f/acknowledge"
-    attackers = []
-    for _ in range(66):
-        sock = socket.socket()
-        sock.bind(("127.0.0.2", 0))
-        sock.connect((host, port))
-        reader, writer = await asyncio.open_connection(sock=sock)
-        writer.write(_slow_request(path))
-        await writer.drain()
-        attackers.append((reader, writer))
-    try:
-        async with httpx.AsyncClient(
-            base_url=f"http://{host}:{port}", headers={"Authorization": f"Bearer {GOOD_KEY}"}
-        ) as client:
+    async with _slow_bodies(host, port, 66, source="127.0.0.2") as attackers:
+        async with _client(host, port) as client:
             for _ in range(10):
-                ok = await client.post(path, json={"decision": "accepted"})
+                ok = await client.post(PATH, json={"decision": "accepted"})
                 assert ok.status_code == 200, ok.text
                 assert (await client.get("/v1/queue")).status_code == 200
         assert guard.slots.taken == 0
-        statuses = await asyncio.gather(*(_status_of(r) for r, _ in attackers))
+        statuses = await asyncio.gather(*(_status_of(r) for r in attackers))
         assert set(statuses) <= {401, 429}
-    finally:
-        for _, writer in attackers:
-            writer.close()
 
 
 async def test_an_authenticated_slow_body_times_out_with_408_and_holds_no_slot(
     served: tuple[str, int, asyncio.Event, RequestGuard],
 ) -> None:
     host, port, _, guard = served
-    path = "/v1/referrals/7c8e8f0a-5a8e-4a53-8b0f-0c9f1f1f1f1f/acknowledge"
-    slow = [
-        await _open(host, port, _slow_request(path, GOOD_KEY))
-        for _ in range(LIMITS.max_in_flight + 2)
-    ]
-    try:
-        async with httpx.AsyncClient(
-            base_url=f"http://{host}:{port}", headers={"Authorization": f"Bearer {GOOD_KEY}"}
-        ) as client:
+    async with _slow_bodies(host, port, LIMITS.max_in_flight + 2, key=GOOD_KEY) as slow:
+        async with _client(host, port) as client:
             # More slow bodies than slots, yet a whole request is served: a body on its way
             # takes no slot.
             assert (await client.get("/v1/queue")).status_code == 200
         started = time.monotonic()
-        answers = await asyncio.gather(*(_answer_of(r) for r, _ in slow))
+        answers = await asyncio.gather(*(_answer_of(r) for r in slow))
         assert {status for status, _ in answers} == {408}
         assert answers[0][1]["title"] == "Request timeout"
         assert time.monotonic() - started < LIMITS.body_timeout + 5
         assert guard.slots.taken == 0
-    finally:
-        for _, writer in slow:
-            writer.close()
 
 
 async def test_slow_headers_time_out_and_an_idle_connection_is_closed(
@@ -239,7 +239,7 @@ async def test_oversized_heads_are_refused_before_the_application(
     served: tuple[str, int, asyncio.Event, RequestGuard],
 ) -> None:
     host, port, _, _ = served
-    async with httpx.AsyncClient(base_url=f"http://{host}:{port}") as client:
+    async with _client(host, port, key=None) as client:
         long_target = await client.get("/v1/queue?x=" + "a" * 4000)
         assert long_target.status_code == 414
         many_headers = await client.get(
@@ -259,9 +259,7 @@ async def test_failed_authentications_are_throttled_per_source_and_logged_withou
 ) -> None:
     host, port, _, _ = served
     wrong = "pk_test_wrong_" + "w" * 30
-    async with httpx.AsyncClient(
-        base_url=f"http://{host}:{port}", headers={"Authorization": f"Bearer {wrong}"}
-    ) as client:
+    async with _client(host, port, key=wrong) as client:
         statuses = [(await client.get("/v1/queue")).status_code for _ in range(7)]
     assert statuses == [401] * 5 + [429, 429]
     failures = [r for r in caplog.records if r.getMessage() == "authentication failed"]
@@ -270,11 +268,7 @@ async def test_failed_authentications_are_throttled_per_source_and_logged_withou
     assert wrong not in caplog.text
     # Another address is not held back by this one's failures.
     transport = httpx.AsyncHTTPTransport(local_address="127.0.0.3")
-    async with httpx.AsyncClient(
-        base_url=f"http://{host}:{port}",
-        transport=transport,
-        headers={"Authorization": f"Bearer {GOOD_KEY}"},
-    ) as client:
+    async with _client(host, port, transport=transport) as client:
         assert (await client.get("/v1/queue")).status_code == 200
 
 
@@ -282,11 +276,7 @@ async def test_in_flight_limit_counts_authenticated_work_and_readiness_says_when
     served: tuple[str, int, asyncio.Event, RequestGuard],
 ) -> None:
     host, port, release, guard = served
-    async with httpx.AsyncClient(
-        base_url=f"http://{host}:{port}",
-        headers={"Authorization": f"Bearer {GOOD_KEY}"},
-        timeout=20,
-    ) as client:
+    async with _client(host, port, timeout=20) as client:
         held = [asyncio.create_task(client.get("/v1/hold")) for _ in range(LIMITS.max_in_flight)]
         await until(lambda: guard.slots.taken == LIMITS.max_in_flight, what="every slot taken")
         refused = await client.get("/v1/queue")

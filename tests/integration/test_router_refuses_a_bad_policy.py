@@ -6,12 +6,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 from services.router.adapters.policy_files import POLICY_DIR
-from tests.support.stack import PROJECT_ROOT
+from tests.support.commands import run_module
 
 
 def test_router_will_not_start_on_a_policy_naming_an_unknown_service(tmp_path: Path) -> None:
@@ -28,15 +26,7 @@ def test_router_will_not_start_on_a_policy_naming_an_unknown_service(tmp_path: P
         "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/x",
         "KAFKA_BOOTSTRAP_SERVERS": "broker.invalid:9092",  # never reached: the policy fails first
     }
-    started = subprocess.run(
-        [sys.executable, "-m", "services.router"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    started = run_module("services.router", env=env)
     assert started.returncode == 2
     assert "the router will not start" in started.stderr
     assert str(graph_file) in started.stderr

@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,6 +20,20 @@ from services.referral_intake.handlers.notes import seal_clear_text
 from tests.support.services import TEST_VAULT
 
 IDENTITY_KEY = b"test-identity-key-0123456789abcdef0123"
+
+
+@asynccontextmanager
+async def _migrated(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection to intake's schema, migrated to now (the clear text is sealed by a
+    handler the test calls, not by a migration), reading jsonb as Python values."""
+    directory = Path(bootstrap.__file__).parent / "migrations"
+    await migrations.apply(database_url, "intake", migrations.components(directory))
+    conn = await asyncpg.connect(database_url, server_settings={"search_path": "intake"})
+    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+    try:
+        yield conn
+    finally:
+        await conn.close()
 
 
 async def _referral(conn: asyncpg.Connection, *, erased: bool, key: str) -> uuid.UUID:
@@ -62,11 +78,7 @@ async def _referral(conn: asyncpg.Connection, *, erased: bool, key: str) -> uuid
 async def test_clear_text_is_sealed_or_dropped_and_idempotency_keys_are_keyed(
     database_url: str,
 ) -> None:
-    directory = Path(bootstrap.__file__).parent / "migrations"
-    await migrations.apply(database_url, "intake", migrations.components(directory))
-    conn = await asyncpg.connect(database_url, server_settings={"search_path": "intake"})
-    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
-    try:
+    async with _migrated(database_url) as conn:
         kept = await _referral(conn, erased=False, key="k1")
         gone = await _referral(conn, erased=True, key="k2")
         done = await seal_clear_text(conn, TEST_VAULT, IDENTITY_KEY)
@@ -100,8 +112,6 @@ async def test_clear_text_is_sealed_or_dropped_and_idempotency_keys_are_keyed(
             "recorded_by": 0,
             "idempotency": 0,
         }
-    finally:
-        await conn.close()
 
 
 async def test_each_submissions_idempotency_record_is_keyed_or_cleared(
@@ -110,11 +120,7 @@ async def test_each_submissions_idempotency_record_is_keyed_or_cleared(
     """Since resubmissions every submission keeps its own idempotency record (migration 060
     copied each referral's first one there, in the clear): keyed at start, or cleared for a
     referral already erased, like the referral's own."""
-    directory = Path(bootstrap.__file__).parent / "migrations"
-    await migrations.apply(database_url, "intake", migrations.components(directory))
-    conn = await asyncpg.connect(database_url, server_settings={"search_path": "intake"})
-    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
-    try:
+    async with _migrated(database_url) as conn:
         kept = await _referral(conn, erased=False, key="s1")
         gone = await _referral(conn, erased=True, key="s2")
         for referral_id, key in ((kept, "s1"), (gone, "s2")):
@@ -142,5 +148,3 @@ async def test_each_submissions_idempotency_record_is_keyed_or_cleared(
         assert rows[gone, 1]["idempotency_hmac"] is None
         assert rows[gone, 2]["request_hmac"] is None
         assert (await seal_clear_text(conn, TEST_VAULT, IDENTITY_KEY))["idempotency"] == 0
-    finally:
-        await conn.close()

@@ -23,8 +23,8 @@ from services.plumbing.kafka_access import KafkaAccess
 from services.referral_intake.bootstrap import build
 from services.referral_intake.settings import IntakeSettings
 from tests.integration.test_intake_api import _decided
-from tests.integration.test_watchdog import T0
 from tests.support.consuming import applied_at_intake
+from tests.support.intake import T0
 from tests.support.referrals import marked, referral
 from tests.support.services import CREDENTIALS, common_env, serving
 from tests.support.waiting import eventually

@@ -13,19 +13,14 @@ from typing import Any
 import asyncpg
 import pytest
 
-from schemas import events
-from schemas.envelope import CloudEvent
-from services.plumbing import db
 from services.plumbing.cursors import Cursors
-from services.plumbing.kafka_access import KafkaAccess
-from services.referral_intake.bootstrap import build
 from services.referral_intake.domain.referral import ReferralRequest
 from services.referral_intake.handlers import statutory, submission, views
 from services.referral_intake.handlers.common import Conflict
-from services.referral_intake.settings import IntakeSettings
 from tests.support.consuming import applied_at_intake
+from tests.support.intake import migrated_pool, router_decided
 from tests.support.referrals import referral
-from tests.support.services import TEST_VAULT, common_env
+from tests.support.services import TEST_VAULT
 
 T0 = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 CHILD = "children_services_referral"
@@ -33,11 +28,8 @@ CHILD = "children_services_referral"
 
 @pytest.fixture
 async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    settings = IntakeSettings(**common_env(database_url, KafkaAccess("127.0.0.1:1")))  # type: ignore[arg-type]
-    await build(settings).migrate()
-    pool = await db.create_pool(database_url, "intake", application_name="test")
-    yield pool
-    await pool.close()
+    async with migrated_pool(database_url) as pool:
+        yield pool
 
 
 async def _referral(pool: asyncpg.Pool) -> uuid.UUID:
@@ -55,19 +47,14 @@ async def _referral(pool: asyncpg.Pool) -> uuid.UUID:
 async def _decide(
     pool: asyncpg.Pool, referral_id: uuid.UUID, trigger: str, flags: list[str], hours: int
 ) -> None:
-    decision = events.ReferralRouted(
-        referral_id=referral_id,
-        decision_id=uuid.uuid4(),
+    event = router_decided(
+        referral_id,
         decided_at=T0 + timedelta(hours=hours),
         policy_version="2026-12-01.1",
         status="no_service" if trigger != "route_rejected" else "routed",
         reason="consent_refused" if trigger != "route_rejected" else None,
-        enhanced_rights=True,
         flags=flags,
         trigger=trigger,
-    )
-    event: CloudEvent[events.ReferralRouted] = CloudEvent(
-        source="router", type=events.REFERRAL_ROUTED, subject=str(referral_id), data=decision
     )
     await applied_at_intake(pool, event)
 

@@ -6,38 +6,33 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 import asyncpg
 import pytest
 
-from schemas import events, topics
-from schemas.envelope import CloudEvent
-from services.plumbing import db, outbox
-from services.plumbing.kafka_access import KafkaAccess
-from services.referral_intake.bootstrap import build
+from schemas import topics
+from services.plumbing import outbox
 from services.referral_intake.domain.referral import ReferralRequest
 from services.referral_intake.handlers import submission, watchdog
-from services.referral_intake.settings import IntakeSettings
 from tests.support.consuming import applied_at_intake
+from tests.support.intake import (
+    ACK,
+    CODE,
+    SECOND_ACK,
+    T0,
+    migrated_pool,
+    router_decided,
+    urgent_idva_route,
+)
 from tests.support.referrals import referral
-from tests.support.services import TEST_VAULT, common_env
-
-T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday
-ACK = T0 + timedelta(hours=4)
-SECOND_ACK = T0 + timedelta(hours=8)
-CONTACT = T0 + timedelta(hours=48)
-CODE = T0 + timedelta(days=2)
+from tests.support.services import TEST_VAULT
 
 
 @pytest.fixture
 async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    settings = IntakeSettings(**common_env(database_url, KafkaAccess("127.0.0.1:1")))  # type: ignore[arg-type]
-    await build(settings).migrate()
-    pool = await db.create_pool(database_url, "intake", application_name="test")
-    yield pool
-    await pool.close()
+    async with migrated_pool(database_url) as pool:
+        yield pool
 
 
 async def _routed_referral(pool: asyncpg.Pool, status: str = "requested") -> uuid.UUID:
@@ -49,35 +44,7 @@ async def _routed_referral(pool: asyncpg.Pool, status: str = "requested") -> uui
         identity_key=b"k" * 32,
         vault=TEST_VAULT,
     )
-    route = events.Route(
-        route_id=uuid.uuid4(),
-        service="IDVA",
-        sub_service="core",
-        priority="urgent",
-        rule_ids=["R-IDVA-HIGH-RISK"],
-        reason="DASH 15",
-        consent_basis="explicit_consent",
-        requested_at=T0,
-        acknowledge_by=ACK,
-        contact_due_by=CONTACT,
-        code_deadline=CODE,
-        second_acknowledge_by=SECOND_ACK,
-    )
-    decided = events.ReferralRouted(
-        referral_id=submitted.referral_id,
-        decision_id=uuid.uuid4(),
-        decided_at=T0,
-        policy_version="2026-11-01.1",
-        status="routed",
-        enhanced_rights=True,
-        routes=[route],
-    )
-    event: CloudEvent[Any] = CloudEvent(
-        source="router",
-        type=events.REFERRAL_ROUTED,
-        subject=str(submitted.referral_id),
-        data=decided,
-    )
+    event = router_decided(submitted.referral_id, decided_at=T0, routes=[urgent_idva_route()])
     await applied_at_intake(pool, event)
     if status != "requested":
         async with pool.acquire() as conn:

@@ -100,6 +100,13 @@ def code_for(secret: str, *, ahead: int = 0) -> str:
     return pyotp.TOTP(secret).at(time.time() + 30 * ahead)
 
 
+def enter_password(page: Page, username: str, password: str) -> None:
+    """The first step of signing in, on the sign-in page ``page`` shows."""
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Continue").click()
+
+
 def sign_in(
     page: Page,
     portal: str,
@@ -113,9 +120,7 @@ def sign_in(
     page.goto(portal + "sign-in")
     if checked:
         checked.page(page, "sign-in")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password", exact=True).fill(password)
-    page.get_by_role("button", name="Continue").click()
+    enter_password(page, username, password)
     page.get_by_label("Enter the code from your authenticator app").fill(
         code_for(secret, ahead=ahead)
     )

@@ -4,6 +4,7 @@ exactly once, and nothing is left in any outbox."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
 from collections import Counter
@@ -20,6 +21,15 @@ from tests.support.stack import RunningStack
 from tests.support.waiting import eventually_sync
 
 T = TypeVar("T")
+
+
+def alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists (signal 0 checks, sends nothing)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def in_background(work: Callable[[], T]) -> Future[T]:

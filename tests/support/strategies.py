@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
+import pytest
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from schemas.codes import CceIndicator, ConsentStatus, CrimeType, LocalAuthority, Need, Role, Source
@@ -102,3 +106,23 @@ facts = referral_facts(st.integers(min_value=0, max_value=95))
 """Any referral's coded facts."""
 children = referral_facts(st.integers(min_value=0, max_value=17))
 """Any referral of a child (under 18)."""
+
+
+def policy_property(
+    policies: Sequence[Any],
+    referrals: st.SearchStrategy[ReferralFacts] = facts,
+    examples: int = 200,
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """A property of routing policies: the test, taking ``policy`` (a ``CompiledPolicy``)
+    and ``f`` (``ReferralFacts``), runs under each of ``policies`` on ``examples`` referrals
+    drawn from ``referrals``. No deadline: a first decision compiles the version's graph."""
+    checked = settings(
+        max_examples=examples, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    )
+    each = pytest.mark.parametrize("policy", policies, ids=[p.id for p in policies])
+
+    def decorate(test: Callable[..., None]) -> Callable[..., None]:
+        decorated: Callable[..., None] = each(checked(given(f=referrals)(test)))
+        return decorated
+
+    return decorate

@@ -17,17 +17,10 @@ from schemas.codes import ContactChannel, ContactField, Source
 from services.provider_adapter.domain import contact_change as at_provider
 from services.referral_intake.domain.contact_change import InvalidChange, apply_change
 from services.referral_intake.domain.referral import Contact, ContactChange
+from tests.support.referrals import BASE
 
-ON_RECORD: dict[str, Any] = {
-    "name": "Test Person",
-    "phone": "07700 900000",
-    "email": "test.person@example.org",
-    "address": "1 Test Street, Worcester",
-    "safe_to_contact": True,
-    "safe_contact_notes": "any time",
-    "preferred_channel": "phone",
-    "relationship": "self",
-}
+# The contact details of the tests' usual referral, as intake's vault keeps them.
+ON_RECORD: dict[str, Any] = {**BASE["contact"], "relationship": "self"}
 
 
 def _change(**given: Any) -> tuple[dict[str, Any], list[ContactField]]:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 
 from schemas.codes import (
@@ -19,11 +18,11 @@ from schemas.events import ReferralFacts
 from services.router.adapters.policy_files import load_book
 from services.router.domain.policy.engine import CompiledPolicy
 from tests.support.casebook import V1
-from tests.support.strategies import facts
+from tests.support.strategies import facts, policy_property
 
 BOOK = load_book()
 VERSIONS = [BOOK.get(v.version) for v in BOOK.versions()]
-every_version = pytest.mark.parametrize("policy", VERSIONS, ids=[p.id for p in VERSIONS])
+every_version = policy_property(VERSIONS)
 VICTIM_SERVICES = {Service.VAL, Service.IDVA, Service.ISVA}
 EXPLICIT = {CrimeType.DOMESTIC_ABUSE, CrimeType.SEXUAL_OFFENCE, CrimeType.CHILD_SEXUAL_EXPLOITATION}
 PROPERTY = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -34,8 +33,6 @@ def _explicit_consent_crime(f: ReferralFacts) -> bool:
 
 
 @every_version
-@PROPERTY
-@given(f=facts)
 def test_a_suspect_never_reaches_a_victim_service(policy: CompiledPolicy, f: ReferralFacts) -> None:
     decision = policy.decide(f)
     if f.subject.role is Role.SUSPECT:
@@ -43,8 +40,6 @@ def test_a_suspect_never_reaches_a_victim_service(policy: CompiledPolicy, f: Ref
 
 
 @every_version
-@PROPERTY
-@given(f=facts)
 def test_explicit_consent_crime_reaches_a_provider_only_with_consent_or_safeguarding(
     policy: CompiledPolicy, f: ReferralFacts
 ) -> None:
@@ -69,8 +64,6 @@ def test_explicit_consent_crime_reaches_a_provider_only_with_consent_or_safeguar
 
 
 @every_version
-@PROPERTY
-@given(f=facts)
 def test_victim_with_a_need_and_consent_and_no_specialist_route_reaches_val(
     policy: CompiledPolicy, f: ReferralFacts
 ) -> None:
@@ -88,8 +81,6 @@ def test_victim_with_a_need_and_consent_and_no_specialist_route_reaches_val(
 
 
 @every_version
-@PROPERTY
-@given(f=facts)
 def test_the_same_facts_and_version_always_give_the_same_decision(
     policy: CompiledPolicy, f: ReferralFacts
 ) -> None:
@@ -98,8 +89,6 @@ def test_the_same_facts_and_version_always_give_the_same_decision(
 
 
 @every_version
-@PROPERTY
-@given(f=facts)
 def test_every_decision_is_explained_and_consistent(
     policy: CompiledPolicy, f: ReferralFacts
 ) -> None:

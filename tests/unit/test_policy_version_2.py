@@ -10,9 +10,6 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-import pytest
-from hypothesis import HealthCheck, given, settings
-
 from schemas.codes import (
     STATUTORY_FLAGS,
     CceIndicator,
@@ -25,16 +22,14 @@ from schemas.events import ReferralFacts
 from services.router.adapters.policy_files import load_book
 from services.router.domain.decision import Decision
 from services.router.domain.policy.engine import CompiledPolicy
-from tests.support.strategies import children, facts
+from tests.support.strategies import children, policy_property
 
 BOOK = load_book()
 FROM_VERSION_2 = [
     BOOK.get(v.version) for v in BOOK.versions() if v.manifest.effective_from >= date(2026, 12, 1)
 ]
-from_version_2 = pytest.mark.parametrize(
-    "policy", FROM_VERSION_2, ids=[p.id for p in FROM_VERSION_2]
-)
-PROPERTY = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+from_version_2 = policy_property(FROM_VERSION_2, examples=300)
+from_version_2_children = policy_property(FROM_VERSION_2, children, examples=300)
 
 
 def _params(policy: CompiledPolicy) -> dict[str, Any]:
@@ -83,9 +78,7 @@ def _statutory(decision: Decision) -> set[str]:
     return set(decision.flags) & STATUTORY_FLAGS
 
 
-@from_version_2
-@PROPERTY
-@given(f=children)
+@from_version_2_children
 def test_a_child_with_a_safeguarding_fact_goes_to_childrens_services_whatever_the_consent(
     policy: CompiledPolicy, f: ReferralFacts
 ) -> None:
@@ -98,8 +91,6 @@ def test_a_child_with_a_safeguarding_fact_goes_to_childrens_services_whatever_th
 
 
 @from_version_2
-@PROPERTY
-@given(f=facts)
 def test_refusing_consent_never_takes_a_statutory_flag_away(
     policy: CompiledPolicy, f: ReferralFacts
 ) -> None:
@@ -109,8 +100,6 @@ def test_refusing_consent_never_takes_a_statutory_flag_away(
 
 
 @from_version_2
-@PROPERTY
-@given(f=facts)
 def test_statutory_duties_for_adults_and_the_age_floors(
     policy: CompiledPolicy, f: ReferralFacts
 ) -> None:
@@ -145,8 +134,6 @@ def test_statutory_duties_for_adults_and_the_age_floors(
 
 
 @from_version_2
-@PROPERTY
-@given(f=facts)
 def test_high_risk_domestic_abuse_at_marac_age_reaches_the_idva_and_marac_whatever_the_consent(
     policy: CompiledPolicy, f: ReferralFacts
 ) -> None:

@@ -66,12 +66,27 @@ def policy_copy(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _edit_graph(root: Path, edit: Any) -> Path:
-    path = root / V1 / "routing.jdm.json"
-    graph = json.loads(path.read_text())
-    edit(graph)
-    path.write_text(json.dumps(graph))
+def _edit(path: Path, edit: Any) -> Path:
+    """Applies ``edit`` to the JSON document at ``path``, in place."""
+    document = json.loads(path.read_text())
+    edit(document)
+    path.write_text(json.dumps(document))
     return path
+
+
+def _edit_graph(root: Path, edit: Any) -> Path:
+    return _edit(root / V1 / "routing.jdm.json", edit)
+
+
+def _edit_manifest(root: Path, edit: Any) -> Path:
+    return _edit(root / V1 / "manifest.json", edit)
+
+
+def _refusal(root: Path) -> str:
+    """Why ``load_book`` refuses the book at ``root`` (the test fails if it loads)."""
+    with pytest.raises(PolicyInvalid) as caught:
+        load_book(root)
+    return str(caught.value)
 
 
 def _table(graph: dict[str, Any], node_id: str) -> dict[str, Any]:
@@ -92,9 +107,7 @@ def test_unknown_service_is_named_with_file_and_rule(policy_copy: Path) -> None:
         policy_copy,
         lambda g: _rule(g, "specialist-routes", "R-ISVA-ADULT").update(service='"RASAC"'),
     )
-    with pytest.raises(PolicyInvalid) as caught:
-        load_book(policy_copy)
-    message = str(caught.value)
+    message = _refusal(policy_copy)
     assert str(path) in message
     assert "rule R-ISVA-ADULT" in message
     assert "unknown service 'RASAC'" in message
@@ -112,14 +125,10 @@ def test_unknown_fact_is_named(policy_copy: Path) -> None:
 
 
 def test_undefined_parameter_is_named(policy_copy: Path) -> None:
-    manifest = policy_copy / V1 / "manifest.json"
-    data = json.loads(manifest.read_text())
-    del data["parameters"]["sarc_window_days"]
-    manifest.write_text(json.dumps(data))
-    with pytest.raises(PolicyInvalid) as caught:
-        load_book(policy_copy)
-    assert "parameter 'sarc_window_days' is not defined in the manifest" in str(caught.value)
-    assert "Helper facts" in str(caught.value)
+    _edit_manifest(policy_copy, lambda m: m["parameters"].pop("sarc_window_days"))
+    message = _refusal(policy_copy)
+    assert "parameter 'sarc_window_days' is not defined in the manifest" in message
+    assert "Helper facts" in message
 
 
 def test_graph_that_is_not_json_is_named_with_its_line(policy_copy: Path) -> None:
@@ -133,16 +142,11 @@ def test_graph_that_fails_on_a_sample_referral_is_refused(policy_copy: Path) -> 
     _edit_graph(
         policy_copy, lambda g: _rule(g, "consent-gate", "CG-GIVEN").update(basis='"implied"')
     )
-    with pytest.raises(PolicyInvalid) as caught:
-        load_book(policy_copy)
-    assert "sample referral 'victim with needs': could not be decided" in str(caught.value)
-    assert "'implied' is not a valid ConsentBasis" in str(caught.value)
+    message = _refusal(policy_copy)
+    assert "sample referral 'victim with needs': could not be decided" in message
+    assert "'implied' is not a valid ConsentBasis" in message
 
 
 def test_manifest_must_match_its_directory_and_schema(policy_copy: Path) -> None:
-    manifest = policy_copy / V1 / "manifest.json"
-    data = json.loads(manifest.read_text())
-    manifest.write_text(json.dumps({**data, "version": "2026-11-02.1", "status": "sometimes"}))
-    with pytest.raises(PolicyInvalid) as caught:
-        load_book(policy_copy)
-    assert "status" in str(caught.value)
+    _edit_manifest(policy_copy, lambda m: m.update(version="2026-11-02.1", status="sometimes"))
+    assert "status" in _refusal(policy_copy)

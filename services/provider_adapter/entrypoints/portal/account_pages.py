@@ -18,13 +18,7 @@ from services.provider_adapter.domain.accounts import (
 )
 from services.provider_adapter.entrypoints.portal import present
 from services.provider_adapter.entrypoints.portal.forms import NO_ERRORS, Problems, text
-from services.provider_adapter.entrypoints.portal.web import (
-    AdministratorsOnly,
-    Web,
-    of,
-    page,
-    parse_id,
-)
+from services.provider_adapter.entrypoints.portal.web import Web, of, page, visit
 from services.provider_adapter.handlers import accounts
 from services.provider_adapter.handlers.common import NotFound, Refused
 
@@ -303,13 +297,6 @@ async def confirm_authenticator(token: str, request: Request) -> Response:
 
 
 # ---- people (administrators only) ---------------------------------------------------------------
-async def _administrator(web: Web, request: Request) -> accounts.SignedIn:
-    person = await web.person(request)
-    if not person.is_administrator:
-        raise AdministratorsOnly
-    return person
-
-
 def _link(web: Web, request: Request, token: str) -> str:
     base = web.adapter.settings.portal_public_url or str(request.base_url)
     return f"{base.rstrip('/')}/portal/invitations/{token}"
@@ -319,7 +306,7 @@ def _link(web: Web, request: Request, token: str) -> str:
 @page
 async def people(request: Request) -> Response:
     web = of(request)
-    person = await _administrator(web, request)
+    person = await web.person(request, administrators_only=True)
     everyone = await accounts.people(web.adapter)
     removed = request.query_params.get("removed")
     return web.render(
@@ -355,7 +342,7 @@ def _invite_page(
 @page
 async def invite_form(request: Request) -> Response:
     web = of(request)
-    person = await _administrator(web, request)
+    person = await web.person(request, administrators_only=True)
     return _invite_page(web, request, person, {"role": Role.CASEWORKER.value})
 
 
@@ -363,7 +350,7 @@ async def invite_form(request: Request) -> Response:
 @page
 async def invite(request: Request) -> Response:
     web = of(request)
-    person = await _administrator(web, request)
+    person = await web.person(request, administrators_only=True)
     form = await web.checked_form(request)
     values = {
         "display_name": text(form, "display_name"),
@@ -420,18 +407,14 @@ def _invitation_created(
 @router.get("/portal/people/{account_id}")
 @page
 async def person_page(account_id: str, request: Request) -> Response:
-    web = of(request)
-    aid = parse_id(account_id)
-    person = await _administrator(web, request)
+    web, aid, person = await visit(request, account_id, administrators_only=True)
     return await _person_view(web, request, person, aid)
 
 
 @router.post("/portal/people/{account_id}/invitation")
 @page
 async def invite_again(account_id: str, request: Request) -> Response:
-    web = of(request)
-    aid = parse_id(account_id)
-    person = await _administrator(web, request)
+    web, aid, person = await visit(request, account_id, administrators_only=True)
     await web.checked_form(request)
     account = await accounts.person(web.adapter, aid)
     try:
@@ -470,9 +453,7 @@ async def _person_view(
 @router.get("/portal/people/{account_id}/remove")
 @page
 async def remove_form(account_id: str, request: Request) -> Response:
-    web = of(request)
-    aid = parse_id(account_id)
-    person = await _administrator(web, request)
+    web, aid, person = await visit(request, account_id, administrators_only=True)
     account = await accounts.person(web.adapter, aid)
     if account["state"] == "removed":
         raise NotFound
@@ -482,9 +463,7 @@ async def remove_form(account_id: str, request: Request) -> Response:
 @router.post("/portal/people/{account_id}/remove")
 @page
 async def remove(account_id: str, request: Request) -> Response:
-    web = of(request)
-    aid = parse_id(account_id)
-    person = await _administrator(web, request)
+    web, aid, person = await visit(request, account_id, administrators_only=True)
     await web.checked_form(request)
     try:
         await accounts.remove(web.adapter, person.account_id, aid)

@@ -4,11 +4,14 @@ jargon), London times, clocks in words and status tags. Presentation only; the r
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import segno
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
 from schemas import codes
@@ -93,6 +96,10 @@ OUTCOME_REASONS = {
         "no_longer_needed": "Support is no longer needed",
         "referred_elsewhere": "Referred to another service",
     },
+}
+# One list of radios on the outcome page; which reason fits which status is checked on submit.
+EVERY_OUTCOME_REASON = {
+    code: label for group in OUTCOME_REASONS.values() for code, label in group.items()
 }
 
 MEASURES = {
@@ -279,6 +286,26 @@ def grouped_secret(secret: str) -> str:
     return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
 
 
+def choices(
+    options: Mapping[str, str] | Iterable[tuple[str, str]], selected: object
+) -> list[dict[str, Any]]:
+    """The ``items`` of a GOV.UK radios component: one ``{"value", "text", "checked"}`` per
+    ``(code, label)`` of ``options`` (a mapping or pairs, in order), checked where the code is
+    ``selected`` (the value the person sent back, or undefined on a fresh form)."""
+    pairs = options.items() if isinstance(options, Mapping) else options
+    return [{"value": code, "text": label, "checked": selected == code} for code, label in pairs]
+
+
+@pass_context
+def field_error(context: Context, name: str) -> dict[str, str] | None:
+    """The ``errorMessage`` of a GOV.UK form component: ``{"text": sentence}`` when the page's
+    ``field_errors`` (see ``forms.Problems``) name the field ``name``, else ``None`` (no
+    message, no error styling)."""
+    errors = context.get("field_errors") or {}
+    sentence = errors.get(name)
+    return {"text": sentence} if sentence else None
+
+
 FILTERS: dict[str, Any] = {
     "london": london,
     "status_tag": status_tag,
@@ -297,13 +324,15 @@ GLOBALS: dict[str, Any] = {
     "CHANNELS": CHANNELS,
     "RESULTS": RESULTS,
     "OUTCOMES": OUTCOMES,
-    "OUTCOME_REASONS": OUTCOME_REASONS,
+    "EVERY_OUTCOME_REASON": EVERY_OUTCOME_REASON,
     "MEASURES": MEASURES,
     "CHANGE": CHANGE,
     "STEPS": STEPS,
     "CONTACT_FIELDS": CONTACT_FIELDS,
     "QUEUE_FILTERS": QUEUE_FILTERS,
     "escape": escape,
+    "choices": choices,
+    "field_error": field_error,
     "now": lambda: datetime.now(UTC),
     "TERMINAL": {s.value for s in TERMINAL_ROUTE_STATUSES},
 }

@@ -221,16 +221,22 @@ class Web:
         self.forget(response, self.session_cookie)
         return response
 
-    async def person(self, request: Request) -> accounts.SignedIn:
+    async def person(
+        self, request: Request, *, administrators_only: bool = False
+    ) -> accounts.SignedIn:
         """The signed-in person; ``SignInNeeded`` when there is none (or their session has
-        timed out)."""
+        timed out); with ``administrators_only``, ``AdministratorsOnly`` when they are not
+        their provider's portal administrator."""
         token = request.cookies.get(self.session_cookie)
         if not token:
             raise SignInNeeded(None)
         try:
-            return await accounts.current(self.adapter, token)
+            person = await accounts.current(self.adapter, token)
         except accounts.SessionEnded as exc:
             raise SignInNeeded(exc.why) from exc
+        if administrators_only and not person.is_administrator:
+            raise AdministratorsOnly
+        return person
 
 
 class CsrfRefused(Exception):
@@ -258,6 +264,17 @@ def parse_id(raw: str) -> uuid.UUID:
 def of(request: Request) -> Web:
     portal: Web = request.app.state.portal
     return portal
+
+
+async def visit(
+    request: Request, raw_id: str, *, administrators_only: bool = False
+) -> tuple[Web, uuid.UUID, accounts.SignedIn]:
+    """What a page about one thing (a work item, a person's account) starts from: the
+    portal, the id from its URL (``NotFound`` when it is not one) and the signed-in person
+    (see ``Web.person``)."""
+    web = of(request)
+    thing = parse_id(raw_id)
+    return web, thing, await web.person(request, administrators_only=administrators_only)
 
 
 def page(handler: Callable[P, Awaitable[Response]]) -> Callable[P, Awaitable[Response]]:

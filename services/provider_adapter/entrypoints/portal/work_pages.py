@@ -23,7 +23,7 @@ from services.provider_adapter.entrypoints.http import (
 )
 from services.provider_adapter.entrypoints.portal import present
 from services.provider_adapter.entrypoints.portal.forms import NO_ERRORS, Problems, text
-from services.provider_adapter.entrypoints.portal.web import Web, of, page, parse_id
+from services.provider_adapter.entrypoints.portal.web import Web, of, page, visit
 from services.provider_adapter.handlers import accounts, work_items
 from services.provider_adapter.handlers.common import Adapter, Gone, Refused
 
@@ -160,9 +160,7 @@ async def _item_page(
 @router.get("/portal/work-items/{referral_id}")
 @page
 async def work_item(referral_id: str, request: Request) -> Response:
-    web = of(request)
-    rid = parse_id(referral_id)
-    person = await web.person(request)
+    web, rid, person = await visit(request, referral_id)
     return await _item_page(web, request, person, rid)
 
 
@@ -172,9 +170,7 @@ async def show_contact_details(referral_id: str, request: Request) -> Response:
     """Contact details are shown only on this explicit request, and each showing is a row
     in intake's disclosure log naming the person. The answer is this page itself (never a
     redirect: the details are fetched for this answer and kept nowhere)."""
-    web = of(request)
-    rid = parse_id(referral_id)
-    person = await web.person(request)
+    web, rid, person = await visit(request, referral_id)
     await web.checked_form(request)
     try:
         item = await work_items.read_work_item(web.adapter, rid, person=person.person)
@@ -218,9 +214,7 @@ async def _refused(
 @router.post("/portal/work-items/{referral_id}/accept")
 @page
 async def accept(referral_id: str, request: Request) -> Response:
-    web = of(request)
-    rid = parse_id(referral_id)
-    person = await web.person(request)
+    web, rid, person = await visit(request, referral_id)
     await web.checked_form(request)
     try:
         await work_items.acknowledge(
@@ -260,18 +254,14 @@ async def _form_page(
 @router.get("/portal/work-items/{referral_id}/reject")
 @page
 async def reject_form(referral_id: str, request: Request) -> Response:
-    web = of(request)
-    rid = parse_id(referral_id)
-    person = await web.person(request)
+    web, rid, person = await visit(request, referral_id)
     return await _form_page(web, request, person, rid, "reject.html", {})
 
 
 @router.post("/portal/work-items/{referral_id}/reject")
 @page
 async def reject(referral_id: str, request: Request) -> Response:
-    web = of(request)
-    rid = parse_id(referral_id)
-    person = await web.person(request)
+    web, rid, person = await visit(request, referral_id)
     form = await web.checked_form(request)
     values = {"reason": text(form, "reason"), "note": text(form, "note")}
     problems = Problems()
@@ -342,18 +332,14 @@ def _attempt_at(values: dict[str, str], problems: Problems) -> datetime | None:
 @router.get("/portal/work-items/{referral_id}/contact-attempts")
 @page
 async def contact_attempt_form(referral_id: str, request: Request) -> Response:
-    web = of(request)
-    rid = parse_id(referral_id)
-    person = await web.person(request)
+    web, rid, person = await visit(request, referral_id)
     return await _form_page(web, request, person, rid, "contact_attempt.html", _now_values())
 
 
 @router.post("/portal/work-items/{referral_id}/contact-attempts")
 @page
 async def contact_attempt(referral_id: str, request: Request) -> Response:
-    web = of(request)
-    rid = parse_id(referral_id)
-    person = await web.person(request)
+    web, rid, person = await visit(request, referral_id)
     form = await web.checked_form(request)
     values = {
         name: text(form, name) for name in ("day", "month", "year", "time", "channel", "result")
@@ -394,9 +380,7 @@ async def contact_attempt(referral_id: str, request: Request) -> Response:
 @router.get("/portal/work-items/{referral_id}/outcome")
 @page
 async def outcome_form(referral_id: str, request: Request) -> Response:
-    web = of(request)
-    rid = parse_id(referral_id)
-    person = await web.person(request)
+    web, rid, person = await visit(request, referral_id)
     return await _form_page(web, request, person, rid, "outcome.html", {})
 
 
@@ -407,9 +391,7 @@ def _measure_value(raw: str) -> bool | str | None:
 @router.post("/portal/work-items/{referral_id}/outcome")
 @page
 async def outcome(referral_id: str, request: Request) -> Response:
-    web = of(request)
-    rid = parse_id(referral_id)
-    person = await web.person(request)
+    web, rid, person = await visit(request, referral_id)
     form = await web.checked_form(request)
     spec = outcome_measures.allowed(web.adapter.service)
     values: dict[str, Any] = {"status": text(form, "status"), "reason": text(form, "reason")}
@@ -460,9 +442,7 @@ async def outcome(referral_id: str, request: Request) -> Response:
 @router.get("/portal/work-items/{referral_id}/timeline")
 @page
 async def timeline(referral_id: str, request: Request) -> Response:
-    web = of(request)
-    rid = parse_id(referral_id)
-    person = await web.person(request)
+    web, rid, person = await visit(request, referral_id)
     steps = await work_items.history(web.adapter, rid)
     names = await accounts.names(web.adapter, [s["actor"] for s in steps if s["actor"]])
     item = await work_items.view_work_item(web.adapter, rid, person=person.person)
