@@ -434,20 +434,33 @@ def chart_acknowledgement(report: Mapping[str, Any]) -> str:
     return _svg(chart, f"Median hours from referral to acknowledgement: {words}.")
 
 
-def chart_caseload(report: Mapping[str, Any]) -> str:
+def _service_bars(
+    report: Mapping[str, Any],
+    title: str,
+    figures: Sequence[tuple[str, str]],
+    empty: str,
+    height: int,
+) -> str:
+    """Bars per service, one series for each (label, figure) of ``figures``; ``empty`` is
+    what the chart says instead when there is nothing to draw."""
     services = report["services"]
     codes = list(services)
     series = _Series(report)
-    series.add("Open caseload", [services[c]["open_caseload_at_end"] for c in codes])
-    series.add("Waiting for first contact", [services[c]["waiting_list_at_end"] for c in codes])
-    return _counts_chart(
-        pygal.Bar,
+    for label, figure in figures:
+        series.add(label, [services[c][figure] for c in codes])
+    return _counts_chart(pygal.Bar, title, codes, series, empty, height=height, legend=True)
+
+
+def chart_caseload(report: Mapping[str, Any]) -> str:
+    return _service_bars(
+        report,
         "Open caseload and waiting list at the end of the period",
-        codes,
-        series,
+        [
+            ("Open caseload", "open_caseload_at_end"),
+            ("Waiting for first contact", "waiting_list_at_end"),
+        ],
         "No cases were open and nobody was waiting at the end of the period.",
         height=380,
-        legend=True,
     )
 
 
@@ -489,19 +502,15 @@ def chart_equality_completeness(report: Mapping[str, Any]) -> str:
 
 
 def chart_not_contactable(report: Mapping[str, Any]) -> str:
-    services = report["services"]
-    codes = list(services)
-    series = _Series(report)
-    series.add("Closed: not contactable", [services[c]["closed_not_contactable"] for c in codes])
-    series.add("Ended with an outcome", [services[c]["ended_with_outcome"] for c in codes])
-    return _counts_chart(
-        pygal.Bar,
+    return _service_bars(
+        report,
         "Routes closed because the person could not be contacted",
-        codes,
-        series,
+        [
+            ("Closed: not contactable", "closed_not_contactable"),
+            ("Ended with an outcome", "ended_with_outcome"),
+        ],
         "No route of this period has ended yet.",
         height=360,
-        legend=True,
     )
 
 
