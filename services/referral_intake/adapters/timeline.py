@@ -25,8 +25,6 @@ class TimelineEntry:
     at: datetime
     detail: dict[str, Any]
     actor: str | None
-    service: str | None
-    """The route's service, for a step of a route."""
     actor_name: str | None
 
 
@@ -74,10 +72,9 @@ async def of_referral(conn: Connection, referral_id: uuid.UUID) -> list[Timeline
     return await fetch_all(
         conn,
         TimelineEntry,
-        """SELECT t.route_id, t.event, t.status, t.at, t.detail, t.actor, r.service,
+        """SELECT t.route_id, t.event, t.status, t.at, t.detail, t.actor,
                   p.display_name AS actor_name
-           FROM timeline t LEFT JOIN routes r USING (route_id)
-                LEFT JOIN provider_people p ON p.actor = t.actor
+           FROM timeline t LEFT JOIN provider_people p ON p.actor = t.actor
            WHERE t.referral_id = $1 ORDER BY t.at, t.id""",
         referral_id,
     )
