@@ -1,5 +1,6 @@
 """The SLA watchdog against a real database, with a clock the test controls: each breach is
-reported once, also when two watchdogs run at once or one dies part-way."""
+reported once, also when two watchdogs run at once or one dies part-way. Reconciliation,
+the other check on the clock: a route no adapter reported having is re-driven."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from datetime import timedelta
 import asyncpg
 import pytest
 
-from schemas import topics
+from schemas import events, topics
+from schemas.envelope import CloudEvent
 from services.plumbing import outbox
 from services.referral_intake.domain.referral import ReferralRequest
-from services.referral_intake.handlers import submission, watchdog
+from services.referral_intake.handlers import reconciliation, submission, watchdog
 from tests.support.consuming import applied_at_intake
 from tests.support.intake import (
     ACK,
@@ -132,3 +134,74 @@ async def test_a_watchdog_that_dies_part_way_reports_the_breach_once_after_resta
     assert await watchdog.check_deadlines(pool, ACK + timedelta(minutes=5)) == 1
     assert await watchdog.check_deadlines(pool, ACK + timedelta(minutes=6)) == 0
     assert len(await _sla_events(pool)) == 2
+
+
+GRACE = timedelta(minutes=5)
+
+
+async def _answering_received(pool: asyncpg.Pool) -> uuid.UUID:
+    """Name the referral's ``referral.received`` event (published by the relay) as the one
+    the route's decision answered, as the router does; its id."""
+    async with pool.acquire() as conn:
+        received: uuid.UUID = await conn.fetchval(
+            "SELECT event_id FROM outbox WHERE topic = $1", topics.REFERRAL_RECEIVED
+        )
+        await conn.execute("UPDATE routes SET trigger_event_id = $1", received)
+        await conn.execute("UPDATE outbox SET published_at = now()")
+    return received
+
+
+async def _waiting_to_be_published(pool: asyncpg.Pool, event_id: uuid.UUID) -> bool:
+    async with pool.acquire() as conn:
+        return bool(
+            await conn.fetchval(
+                "SELECT published_at IS NULL FROM outbox WHERE event_id = $1", event_id
+            )
+        )
+
+
+async def test_a_route_never_queued_is_redriven_once_its_grace_has_passed(
+    pool: asyncpg.Pool,
+) -> None:
+    await _routed_referral(pool)
+    received = await _answering_received(pool)
+
+    assert await reconciliation.reconcile(pool, T0 + timedelta(minutes=1), GRACE) == 0
+    assert not await _waiting_to_be_published(pool, received)
+
+    # Published again, so the router decides again and the adapter is asked again.
+    assert await reconciliation.reconcile(pool, T0 + GRACE * 2, GRACE) == 1
+    assert await _waiting_to_be_published(pool, received)
+
+    # The relay sends it; the next try waits for its back-off (twice the grace).
+    async with pool.acquire() as conn:
+        await conn.execute("UPDATE outbox SET published_at = now()")
+    assert await reconciliation.reconcile(pool, T0 + GRACE * 3, GRACE) == 0
+    assert not await _waiting_to_be_published(pool, received)
+
+
+async def test_a_route_its_adapter_queued_is_not_redriven(pool: asyncpg.Pool) -> None:
+    referral_id = await _routed_referral(pool)
+    received = await _answering_received(pool)
+    async with pool.acquire() as conn:
+        route_id: uuid.UUID = await conn.fetchval("SELECT route_id FROM routes")
+    queued = events.RouteStatusChanged(
+        route_id=route_id,
+        referral_id=referral_id,
+        service="IDVA",
+        step="queued",
+        status="requested",
+        at=T0 + timedelta(seconds=5),
+    )
+    await applied_at_intake(
+        pool,
+        CloudEvent(
+            source="provider_adapter.IDVA",
+            type=events.ROUTE_STATUS,
+            subject=str(referral_id),
+            data=queued,
+        ),
+    )
+
+    assert await reconciliation.reconcile(pool, T0 + GRACE * 2, GRACE) == 0
+    assert not await _waiting_to_be_published(pool, received)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from services.plumbing.db import Connection
-from services.referral_intake.adapters.typed_rows import typed_all
+from services.referral_intake.adapters.typed_rows import fetch_all
 
 
 @dataclass(frozen=True)
@@ -39,21 +39,20 @@ class ClearIdempotency:
 
 async def notes(conn: Connection) -> list[ClearNote]:
     """Every clear-text note, the overrides' first."""
-    return typed_all(
+    return await fetch_all(
+        conn,
         ClearNote,
-        await conn.fetch(
-            """SELECT 'overrides' AS held_in, o.request_id::text AS row, o.referral_id,
-                      o.justification AS text, o.supervisor AS author,
-                      r.erased_at IS NOT NULL AS erased, 1 AS part
-               FROM overrides o JOIN referrals r USING (referral_id)
-               WHERE o.justification IS NOT NULL
-               UNION ALL
-               SELECT 'consents', c.id::text, c.referral_id, c.recorded_by, c.actor,
-                      r.erased_at IS NOT NULL, 2
-               FROM consents c JOIN referrals r USING (referral_id)
-               WHERE c.recorded_by IS NOT NULL
-               ORDER BY part"""
-        ),
+        """SELECT 'overrides' AS held_in, o.request_id::text AS row, o.referral_id,
+                  o.justification AS text, o.supervisor AS author,
+                  r.erased_at IS NOT NULL AS erased, 1 AS part
+           FROM overrides o JOIN referrals r USING (referral_id)
+           WHERE o.justification IS NOT NULL
+           UNION ALL
+           SELECT 'consents', c.id::text, c.referral_id, c.recorded_by, c.actor,
+                  r.erased_at IS NOT NULL, 2
+           FROM consents c JOIN referrals r USING (referral_id)
+           WHERE c.recorded_by IS NOT NULL
+           ORDER BY part""",
     )
 
 
@@ -86,20 +85,19 @@ async def seal_note(conn: Connection, note: ClearNote, note_id: int | None) -> N
 
 async def idempotency_records(conn: Connection) -> list[ClearIdempotency]:
     """Every unkeyed idempotency record, the referrals' first, then the submissions'."""
-    return typed_all(
+    return await fetch_all(
+        conn,
         ClearIdempotency,
-        await conn.fetch(
-            """SELECT referral_id, NULL::integer AS version, idempotency_key, request_hash,
-                      erased_at IS NOT NULL AS erased, 1 AS part
-               FROM referrals
-               WHERE idempotency_key IS NOT NULL OR request_hash IS NOT NULL
-               UNION ALL
-               SELECT s.referral_id, s.version, s.idempotency_key, s.request_hash,
-                      r.erased_at IS NOT NULL, 2
-               FROM submissions s JOIN referrals r USING (referral_id)
-               WHERE s.idempotency_key IS NOT NULL OR s.request_hash IS NOT NULL
-               ORDER BY part"""
-        ),
+        """SELECT referral_id, NULL::integer AS version, idempotency_key, request_hash,
+                  erased_at IS NOT NULL AS erased, 1 AS part
+           FROM referrals
+           WHERE idempotency_key IS NOT NULL OR request_hash IS NOT NULL
+           UNION ALL
+           SELECT s.referral_id, s.version, s.idempotency_key, s.request_hash,
+                  r.erased_at IS NOT NULL, 2
+           FROM submissions s JOIN referrals r USING (referral_id)
+           WHERE s.idempotency_key IS NOT NULL OR s.request_hash IS NOT NULL
+           ORDER BY part""",
     )
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services.plumbing.db import Connection
-from services.referral_intake.adapters.typed_rows import typed_all
+from services.referral_intake.adapters.typed_rows import fetch_all
 
 
 @dataclass(frozen=True)
@@ -49,13 +49,12 @@ async def log_disclosure(
 
 async def disclosure_log(conn: Connection, referral_id: uuid.UUID) -> list[Disclosure]:
     """Every read of the referral's personal data, oldest first."""
-    return typed_all(
+    return await fetch_all(
+        conn,
         Disclosure,
-        await conn.fetch(
-            """SELECT at, accessor, accessor_name, service, fields, purpose FROM disclosure_log
-               WHERE referral_id = $1 ORDER BY at, id""",
-            referral_id,
-        ),
+        """SELECT at, accessor, accessor_name, service, fields, purpose FROM disclosure_log
+           WHERE referral_id = $1 ORDER BY at, id""",
+        referral_id,
     )
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services.plumbing.db import Connection
-from services.referral_intake.adapters.typed_rows import typed_or_none
+from services.referral_intake.adapters.typed_rows import fetch_one
 
 
 @dataclass(frozen=True)
@@ -65,8 +65,9 @@ async def due_for_erasure(conn: Connection, closed_before: datetime, limit: int)
 
 async def erasure_of(conn: Connection, referral_id: uuid.UUID) -> Erasure | None:
     """The referral's (first) erasure, or None."""
-    row = await conn.fetchrow(
+    return await fetch_one(
+        conn,
+        Erasure,
         "SELECT reason, actor, at FROM erasures WHERE referral_id = $1 ORDER BY at LIMIT 1",
         referral_id,
     )
-    return typed_or_none(Erasure, row)

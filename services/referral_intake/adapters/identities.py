@@ -13,7 +13,7 @@ import asyncpg
 from schemas.codes import ReferralStatus, Role
 from services.plumbing.db import Connection
 from services.referral_intake.adapters import referrals
-from services.referral_intake.adapters.typed_rows import typed_all
+from services.referral_intake.adapters.typed_rows import fetch_all
 from services.referral_intake.domain.identity import IdentityKeys, OnRecord
 
 ON_RECORD_COLUMNS = """referral_id, person_key, person_phone_key, born_key, crime_key,
@@ -163,11 +163,12 @@ async def link_referrals(
 
 async def linked_referrals(conn: Connection, referral_id: uuid.UUID) -> list[LinkedReferral]:
     """The referrals cross-linked with this one, in the order they were linked."""
-    rows = await conn.fetch(
+    return await fetch_all(
+        conn,
+        LinkedReferral,
         """SELECT l.linked_id, l.relation, l.at, r.status,
                   r.facts->'subject'->>'role' AS role
            FROM referral_links l JOIN referrals r ON r.referral_id = l.linked_id
            WHERE l.referral_id = $1 ORDER BY l.at, l.linked_id""",
         referral_id,
     )
-    return typed_all(LinkedReferral, rows)

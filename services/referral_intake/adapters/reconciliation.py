@@ -10,7 +10,7 @@ from datetime import datetime
 
 from schemas import topics
 from services.plumbing.db import Connection
-from services.referral_intake.adapters.typed_rows import typed_all, typed_or_none
+from services.referral_intake.adapters.typed_rows import fetch_all, fetch_one
 
 
 @dataclass(frozen=True)
@@ -31,17 +31,16 @@ class Attempts:
 
 async def stuck_unrouted(conn: Connection, older_than: datetime, limit: int) -> list[Unrouted]:
     """Referrals received before ``older_than`` that no decision has reached."""
-    return typed_all(
+    return await fetch_all(
+        conn,
         Unrouted,
-        await conn.fetch(
-            """SELECT f.referral_id, o.event_id FROM referrals f
-               JOIN outbox o ON o.topic = $3 AND o.key = f.referral_id::text
-               WHERE f.status = 'received' AND f.received_at < $1
-               ORDER BY f.received_at LIMIT $2""",
-            older_than,
-            limit,
-            topics.REFERRAL_RECEIVED,
-        ),
+        """SELECT f.referral_id, o.event_id FROM referrals f
+           JOIN outbox o ON o.topic = $3 AND o.key = f.referral_id::text
+           WHERE f.status = 'received' AND f.received_at < $1
+           ORDER BY f.received_at LIMIT $2""",
+        older_than,
+        limit,
+        topics.REFERRAL_RECEIVED,
     )
 
 
@@ -49,13 +48,14 @@ async def reconciliation_attempts(
     conn: Connection, subject: uuid.UUID, stage: str
 ) -> Attempts | None:
     """None when the stage of ``subject`` was never re-driven; the row is locked."""
-    row = await conn.fetchrow(
+    return await fetch_one(
+        conn,
+        Attempts,
         """SELECT attempts, last_at FROM reconciliation
            WHERE subject = $1 AND stage = $2 FOR UPDATE""",
         subject,
         stage,
     )
-    return typed_or_none(Attempts, row)
 
 
 async def record_reconciliation(

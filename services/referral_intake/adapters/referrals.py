@@ -13,7 +13,7 @@ from schemas.events import ReferralFacts
 from services.plumbing import outbox
 from services.plumbing.db import Connection
 from services.plumbing.outbox import OutgoingEvent
-from services.referral_intake.adapters.typed_rows import typed_all, typed_or_none
+from services.referral_intake.adapters.typed_rows import fetch_all, fetch_one
 
 _ENDED_ROUTES = sorted(status.value for status in TERMINAL_ROUTE_STATUSES)
 """Route statuses after which a missed clock no longer needs a supervisor (the worklist)."""
@@ -90,8 +90,7 @@ async def update(conn: Connection, referral_id: uuid.UUID, **columns: object) ->
 async def get(conn: Connection, referral_id: uuid.UUID, *, lock: bool = False) -> Referral | None:
     """The referral, or None; ``lock`` takes its row ``FOR UPDATE`` (every change to a
     referral takes it first, so changes to one referral happen one after another)."""
-    row = await conn.fetchrow(_LOCK_REFERRAL if lock else _READ_REFERRAL, referral_id)
-    return typed_or_none(Referral, row)
+    return await fetch_one(conn, Referral, _LOCK_REFERRAL if lock else _READ_REFERRAL, referral_id)
 
 
 async def exists(conn: Connection, referral_id: uuid.UUID) -> bool:
@@ -288,7 +287,9 @@ async def worklist(
 ) -> list[WorklistReferral]:
     """``action_required``: whether the referral has a statutory flag (``flag``, when given)
     that no supervisor has yet recorded as done (migration 040)."""
-    rows = await conn.fetch(
+    return await fetch_all(
+        conn,
+        WorklistReferral,
         """SELECT f.referral_id, f.status, f.received_at, f.local_authority, f.decision,
                   f.repeat_victim
            FROM referrals f
@@ -320,4 +321,3 @@ async def worklist(
         limit,
         action_required,
     )
-    return typed_all(WorklistReferral, rows)

@@ -434,20 +434,33 @@ def chart_acknowledgement(report: Mapping[str, Any]) -> str:
     return _svg(chart, f"Median hours from referral to acknowledgement: {words}.")
 
 
-def chart_caseload(report: Mapping[str, Any]) -> str:
+def _service_bars(
+    report: Mapping[str, Any],
+    title: str,
+    figures: Sequence[tuple[str, str]],
+    empty: str,
+    height: int,
+) -> str:
+    """Bars per service, one series for each (label, figure) of ``figures``; ``empty`` is
+    what the chart says instead when there is nothing to draw."""
     services = report["services"]
     codes = list(services)
     series = _Series(report)
-    series.add("Open caseload", [services[c]["open_caseload_at_end"] for c in codes])
-    series.add("Waiting for first contact", [services[c]["waiting_list_at_end"] for c in codes])
-    return _counts_chart(
-        pygal.Bar,
+    for label, figure in figures:
+        series.add(label, [services[c][figure] for c in codes])
+    return _counts_chart(pygal.Bar, title, codes, series, empty, height=height, legend=True)
+
+
+def chart_caseload(report: Mapping[str, Any]) -> str:
+    return _service_bars(
+        report,
         "Open caseload and waiting list at the end of the period",
-        codes,
-        series,
+        [
+            ("Open caseload", "open_caseload_at_end"),
+            ("Waiting for first contact", "waiting_list_at_end"),
+        ],
         "No cases were open and nobody was waiting at the end of the period.",
         height=380,
-        legend=True,
     )
 
 
@@ -489,19 +502,15 @@ def chart_equality_completeness(report: Mapping[str, Any]) -> str:
 
 
 def chart_not_contactable(report: Mapping[str, Any]) -> str:
-    services = report["services"]
-    codes = list(services)
-    series = _Series(report)
-    series.add("Closed: not contactable", [services[c]["closed_not_contactable"] for c in codes])
-    series.add("Ended with an outcome", [services[c]["ended_with_outcome"] for c in codes])
-    return _counts_chart(
-        pygal.Bar,
+    return _service_bars(
+        report,
         "Routes closed because the person could not be contacted",
-        codes,
-        series,
+        [
+            ("Closed: not contactable", "closed_not_contactable"),
+            ("Ended with an outcome", "ended_with_outcome"),
+        ],
         "No route of this period has ended yet.",
         height=360,
-        legend=True,
     )
 
 
@@ -556,6 +565,31 @@ class _Cells:
             return SUPPRESSED
         return fmt(value)
 
+    def figures(
+        self,
+        path: Sequence[str],
+        figures: Mapping[str, Any],
+        columns: Iterable[tuple[str, Callable[[Any], str]]],
+    ) -> list[str]:
+        """Each named figure of ``figures`` (found at ``path`` in the report), formatted."""
+        return [self((*path, figure), figures[figure], fmt) for figure, fmt in columns]
+
+
+def _level_rows(
+    report: Mapping[str, Any],
+    columns: Sequence[tuple[str, Callable[[Any], str]]],
+    *,
+    sub_services: bool = True,
+) -> list[list[str]]:
+    """A row for each service (and each sub-service, unless not wanted) and all services:
+    its label, then ``columns`` (figure name, format)."""
+    cell = _Cells(report)
+    return [
+        [label, *cell.figures(path, figures, columns)]
+        for label, path, figures in _levels(report)
+        if sub_services or len(path) <= 2
+    ]
+
 
 def _levels(report: Mapping[str, Any]) -> list[tuple[str, tuple[str, ...], Mapping[str, Any]]]:
     """(label, JSON path, figures) for each service, its sub-services, and all services."""
@@ -569,11 +603,7 @@ def _levels(report: Mapping[str, Any]) -> list[tuple[str, tuple[str, ...], Mappi
 
 
 def _headline_rows(report: Mapping[str, Any]) -> list[list[str]]:
-    cell = _Cells(report)
-    return [
-        [label] + [cell((*path, f), figures[f], fmt) for f, _, fmt in HEADLINE_COLUMNS]
-        for label, path, figures in _levels(report)
-    ]
+    return _level_rows(report, [(figure, fmt) for figure, _, fmt in HEADLINE_COLUMNS])
 
 
 def _target_rows(report: Mapping[str, Any]) -> list[list[str]]:
@@ -599,8 +629,7 @@ def _target_rows(report: Mapping[str, Any]) -> list[list[str]]:
                         name(code),
                         name(figure),
                         _percent(t["target"]),
-                        cell((*at, "actual"), t["actual"], _percent),
-                        cell((*at, "variance"), t["variance"], _points),
+                        *cell.figures(at, t, (("actual", _percent), ("variance", _points))),
                     ]
                 )
     return rows
@@ -611,36 +640,28 @@ def _points(value: Any) -> str:
 
 
 def _volume_rows(report: Mapping[str, Any]) -> list[list[str]]:
-    cell = _Cells(report)
-    return [
+    return _level_rows(
+        report,
         [
-            label,
-            cell((*path, "referrals"), f["referrals"], _count),
-            cell((*path, "referrals_previous_period"), f["referrals_previous_period"], _count),
-            cell((*path, "referrals_change_rate"), f["referrals_change_rate"], _change),
-        ]
-        for label, path, f in _levels(report)
-        if len(path) <= 2
-    ]
+            ("referrals", _count),
+            ("referrals_previous_period", _count),
+            ("referrals_change_rate", _change),
+        ],
+        sub_services=False,
+    )
 
 
 def _contact_rows(report: Mapping[str, Any]) -> list[list[str]]:
-    cell = _Cells(report)
-    return [
+    return _level_rows(
+        report,
         [
-            label,
-            cell((*path, "ended_with_outcome"), f["ended_with_outcome"], _count),
-            cell((*path, "closed_not_contactable"), f["closed_not_contactable"], _count),
-            cell((*path, "not_contactable_rate"), f["not_contactable_rate"], _percent),
-            cell(
-                (*path, "contact_attempts_per_closed_route"),
-                f["contact_attempts_per_closed_route"],
-                _one_decimal,
-            ),
-        ]
-        for label, path, f in _levels(report)
-        if len(path) <= 2
-    ]
+            ("ended_with_outcome", _count),
+            ("closed_not_contactable", _count),
+            ("not_contactable_rate", _percent),
+            ("contact_attempts_per_closed_route", _one_decimal),
+        ],
+        sub_services=False,
+    )
 
 
 STATUTORY_NAMES = {
@@ -653,6 +674,16 @@ STATUTORY_NAMES = {
 }
 
 
+_STATUTORY_COLUMNS = (
+    ("raised", _count),
+    ("actioned", _count),
+    ("outstanding", _count),
+    ("withdrawn", _count),
+    ("actioned_rate", _percent),
+    ("median_hours_to_action", _hours),
+)
+
+
 def _statutory_rows(report: Mapping[str, Any]) -> list[list[str]]:
     """Statutory referrals the policy asked for, and how many staff recorded as made."""
     cell = _Cells(report)
@@ -662,12 +693,7 @@ def _statutory_rows(report: Mapping[str, Any]) -> list[list[str]]:
         rows.append(
             [
                 STATUTORY_NAMES.get(flag, name(flag)),
-                *(
-                    cell((*at, figure), f[figure], _count)
-                    for figure in ("raised", "actioned", "outstanding", "withdrawn")
-                ),
-                cell((*at, "actioned_rate"), f["actioned_rate"], _percent),
-                cell((*at, "median_hours_to_action"), f["median_hours_to_action"], _hours),
+                *cell.figures(at, f, _STATUTORY_COLUMNS),
             ]
         )
     return rows

@@ -152,35 +152,24 @@ async def counts(
     return rows
 
 
-async def acknowledgements(
-    conn: Connection, low: datetime, high: datetime, area: str | None
-) -> list[dict[str, Any]]:
-    return await _rows(conn, ACKNOWLEDGEMENTS, low, high, area)
+PERIOD_AGGREGATES = (ACKNOWLEDGEMENTS, DIMENSIONS, PREVIOUS, INTAKE)
 
 
-async def dimensions(
-    conn: Connection, low: datetime, high: datetime, area: str | None
+async def over_period(
+    conn: Connection, aggregate: str, low: datetime, high: datetime, area: str | None
 ) -> list[dict[str, Any]]:
-    return await _rows(conn, DIMENSIONS, low, high, area)
+    """The rows of ``aggregate`` (one of ``PERIOD_AGGREGATES``) for referrals received in
+    ``[low, high)``, in ``area`` (a local authority) or everywhere (None)."""
+    if aggregate not in PERIOD_AGGREGATES:
+        raise ValueError("not a period aggregate")
+    return await _rows(conn, aggregate, low, high, area)
 
 
 async def caseload(conn: Connection, at: datetime, area: str | None) -> list[dict[str, Any]]:
     return await _rows(conn, CASELOAD, at, area)
 
 
-async def previous(
-    conn: Connection, low: datetime, high: datetime, area: str | None
-) -> list[dict[str, Any]]:
-    return await _rows(conn, PREVIOUS, low, high, area)
-
-
 async def equality(
     conn: Connection, first_month: date, last_month: date, area: str | None
 ) -> list[dict[str, Any]]:
     return await _rows(conn, EQUALITY, first_month, last_month, area)
-
-
-async def intake(
-    conn: Connection, low: datetime, high: datetime, area: str | None
-) -> list[dict[str, Any]]:
-    return await _rows(conn, INTAKE, low, high, area)

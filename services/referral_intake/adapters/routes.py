@@ -12,7 +12,7 @@ from datetime import datetime
 from schemas.codes import ConsentBasis, Priority, RouteStatus, Service
 from schemas.events import Route
 from services.plumbing.db import Connection
-from services.referral_intake.adapters.typed_rows import typed_all
+from services.referral_intake.adapters.typed_rows import fetch_all
 
 DEADLINES = frozenset(
     {"acknowledge_by", "second_acknowledge_by", "contact_due_by", "code_deadline"}
@@ -121,7 +121,7 @@ async def read(
         sql += f" LIMIT {arg(limit)}"
     if lock:
         sql += " FOR UPDATE"
-    return typed_all(StoredRoute, await conn.fetch(sql, *args))
+    return await fetch_all(conn, StoredRoute, sql, *args)
 
 
 async def get(conn: Connection, route_id: uuid.UUID, *, lock: bool = False) -> StoredRoute | None:

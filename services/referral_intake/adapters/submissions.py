@@ -12,7 +12,7 @@ from typing import Any
 from schemas.codes import ReferralStatus
 from services.plumbing.db import Connection
 from services.referral_intake.adapters import referrals
-from services.referral_intake.adapters.typed_rows import typed_all, typed_or_none
+from services.referral_intake.adapters.typed_rows import fetch_all, fetch_one
 
 
 @dataclass(frozen=True)
@@ -73,14 +73,15 @@ class ReassessmentState:
 async def find_by_idempotency_key(conn: Connection, keyed: str) -> KeyedSubmission | None:
     """The submission (first or later) an Idempotency-Key came with; ``keyed`` is the
     key's HMAC (``domain.identity.keyed_idempotency_key``), never the key."""
-    row = await conn.fetchrow(
+    return await fetch_one(
+        conn,
+        KeyedSubmission,
         """SELECT s.referral_id, s.request_hmac, s.version, s.raised, s.kept_from_record,
                   s.consent_change, s.decision_id, r.status
            FROM submissions s JOIN referrals r USING (referral_id)
            WHERE s.idempotency_hmac = $1""",
         keyed,
     )
-    return typed_or_none(KeyedSubmission, row)
 
 
 async def add_submission(
@@ -121,14 +122,13 @@ async def add_submission(
 
 async def submissions_of(conn: Connection, referral_id: uuid.UUID) -> list[Submission]:
     """The referral's submissions, first first."""
-    return typed_all(
+    return await fetch_all(
+        conn,
         Submission,
-        await conn.fetch(
-            """SELECT version, submitted_at, submitted_by, facts, raised, kept_from_record,
-                      consent_change, decision_id
-               FROM submissions WHERE referral_id = $1 ORDER BY version""",
-            referral_id,
-        ),
+        """SELECT version, submitted_at, submitted_by, facts, raised, kept_from_record,
+                  consent_change, decision_id
+           FROM submissions WHERE referral_id = $1 ORDER BY version""",
+        referral_id,
     )
 
 
@@ -147,7 +147,9 @@ async def submission_versions_deciding(
 async def lock_for_resubmission(
     conn: Connection, referral_id: uuid.UUID
 ) -> ReferralToResubmit | None:
-    row = await conn.fetchrow(
+    return await fetch_one(
+        conn,
+        ReferralToResubmit,
         """SELECT r.referral_id, r.status, r.facts, r.decision, r.consent_status, r.erased_at,
                   r.awaiting_decision, r.pending_reassessment, r.last_submitted_at,
                   (SELECT max(version) FROM submissions s
@@ -155,7 +157,6 @@ async def lock_for_resubmission(
            FROM referrals r WHERE r.referral_id = $1 FOR UPDATE""",
         referral_id,
     )
-    return typed_or_none(ReferralToResubmit, row)
 
 
 async def set_resubmitted(
@@ -167,14 +168,11 @@ async def set_resubmitted(
     awaiting_decision: uuid.UUID | None,
     pending_reassessment: uuid.UUID | None,
 ) -> None:
+    """The referral's facts as resubmitted at ``at``, with the state of its re-assessment
+    (as ``set_reassessment_state``), in one statement."""
+    waiting = _waiting(awaiting_decision, pending_reassessment)
     await referrals.update(
-        conn,
-        referral_id,
-        facts=facts,
-        last_submitted_at=at,
-        updated_at=at,
-        awaiting_decision=awaiting_decision,
-        pending_reassessment=pending_reassessment,
+        conn, referral_id, facts=facts, last_submitted_at=at, updated_at=at, **waiting
     )
 
 
@@ -184,18 +182,22 @@ async def set_reassessment_state(
     awaiting_decision: uuid.UUID | None,
     pending_reassessment: uuid.UUID | None,
 ) -> None:
-    await referrals.update(
-        conn,
-        referral_id,
-        awaiting_decision=awaiting_decision,
-        pending_reassessment=pending_reassessment,
-    )
+    """The decision a resubmission's re-assessment waits for, and the re-assessment that
+    waits (its decision id), either None."""
+    await referrals.update(conn, referral_id, **_waiting(awaiting_decision, pending_reassessment))
+
+
+def _waiting(
+    awaiting_decision: uuid.UUID | None, pending_reassessment: uuid.UUID | None
+) -> dict[str, uuid.UUID | None]:
+    return {"awaiting_decision": awaiting_decision, "pending_reassessment": pending_reassessment}
 
 
 async def reassessment_state(conn: Connection, referral_id: uuid.UUID) -> ReassessmentState | None:
-    row = await conn.fetchrow(
+    return await fetch_one(
+        conn,
+        ReassessmentState,
         """SELECT awaiting_decision, pending_reassessment, facts FROM referrals
            WHERE referral_id = $1""",
         referral_id,
     )
-    return typed_or_none(ReassessmentState, row)

@@ -10,7 +10,7 @@ from typing import Any
 
 from schemas.codes import RejectionReason
 from services.plumbing.db import Connection
-from services.referral_intake.adapters.typed_rows import typed_all
+from services.referral_intake.adapters.typed_rows import fetch_all
 
 
 @dataclass(frozen=True)
@@ -25,8 +25,6 @@ class TimelineEntry:
     at: datetime
     detail: dict[str, Any]
     actor: str | None
-    service: str | None
-    """The route's service, for a step of a route."""
     actor_name: str | None
 
 
@@ -71,15 +69,15 @@ async def of_referral(conn: Connection, referral_id: uuid.UUID) -> list[Timeline
     """The referral's timeline in the order things happened. Steps arrive on two topics
     (the router's decision, the adapters' status reports), so a provider's ``queued`` can be
     stored before the ``requested`` it follows: order by when each happened, then by arrival."""
-    rows = await conn.fetch(
-        """SELECT t.route_id, t.event, t.status, t.at, t.detail, t.actor, r.service,
+    return await fetch_all(
+        conn,
+        TimelineEntry,
+        """SELECT t.route_id, t.event, t.status, t.at, t.detail, t.actor,
                   p.display_name AS actor_name
-           FROM timeline t LEFT JOIN routes r USING (route_id)
-                LEFT JOIN provider_people p ON p.actor = t.actor
+           FROM timeline t LEFT JOIN provider_people p ON p.actor = t.actor
            WHERE t.referral_id = $1 ORDER BY t.at, t.id""",
         referral_id,
     )
-    return typed_all(TimelineEntry, rows)
 
 
 async def latest_reported_status(conn: Connection, route_id: uuid.UUID) -> str | None:
@@ -111,7 +109,9 @@ async def changes_for_submitter(
 ) -> list[StatusChange]:
     """Timeline entries of the referrals ``submitted_by`` submitted, after ``after_id``, in
     the order they were written, only those written before ``settled_before``."""
-    rows = await conn.fetch(
+    return await fetch_all(
+        conn,
+        StatusChange,
         """SELECT t.id, t.referral_id, t.route_id, t.event, t.status, t.at, t.detail
            FROM timeline t JOIN referrals r USING (referral_id)
            WHERE r.submitted_by = $1 AND t.id > $2 AND t.recorded_at < $3
@@ -122,4 +122,3 @@ async def changes_for_submitter(
         settled_before,
         limit,
     )
-    return typed_all(StatusChange, rows)

@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 
 import asyncpg
 
+from services.plumbing.db import Connection
+
 Row = TypeVar("Row")
 Convert = Callable[[Any], Any]
 
@@ -32,6 +34,16 @@ def typed_or_none(kind: type[Row], record: asyncpg.Record | None) -> Row | None:
 def typed_all(kind: type[Row], records: Iterable[asyncpg.Record]) -> list[Row]:
     """``typed`` for each row, in order."""
     return [typed(kind, record) for record in records]
+
+
+async def fetch_all(conn: Connection, kind: type[Row], query: str, *args: object) -> list[Row]:
+    """The rows ``query`` returns, each as a ``kind``."""
+    return typed_all(kind, await conn.fetch(query, *args))
+
+
+async def fetch_one(conn: Connection, kind: type[Row], query: str, *args: object) -> Row | None:
+    """The first row ``query`` returns as a ``kind``, or None when it returns none."""
+    return typed_or_none(kind, await conn.fetchrow(query, *args))
 
 
 _CONVERTERS: dict[type[Any], tuple[tuple[str, Convert], ...]] = {}

@@ -91,11 +91,11 @@ async def performance(
     months = months_within(period)
     queries: list[Query] = [
         lambda c: sql.counts(c, low, high, area, now),
-        lambda c: sql.acknowledgements(c, low, high, area),
-        lambda c: sql.dimensions(c, low, high, area),
+        lambda c: sql.over_period(c, sql.ACKNOWLEDGEMENTS, low, high, area),
+        lambda c: sql.over_period(c, sql.DIMENSIONS, low, high, area),
         lambda c: sql.caseload(c, caseload_at, area),
-        lambda c: sql.previous(c, previous_low, previous_high, area),
-        lambda c: sql.intake(c, low, high, area),
+        lambda c: sql.over_period(c, sql.PREVIOUS, previous_low, previous_high, area),
+        lambda c: sql.over_period(c, sql.INTAKE, low, high, area),
         lambda c: statutory_sql.report(c, low, high, area),
         lambda c: sql.equality(c, *months, area) if months else _nothing(),
     ]

@@ -4,6 +4,7 @@ worklist. No personal data: contact details are read separately, and logged."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -22,15 +23,20 @@ from services.referral_intake.handlers.common import NotFound
 from services.referral_intake.handlers.notes import with_notes
 
 
-def _timeline_entry(step: timeline_store.TimelineEntry) -> dict[str, Any]:
+def _timeline_entry(
+    step: timeline_store.TimelineEntry, services: Mapping[uuid.UUID, str]
+) -> dict[str, Any]:
+    """One step as staff read it; ``services``: the service of each of the referral's
+    routes (a step of a route not created yet has none)."""
     entry: dict[str, Any] = {"event": step.event, "at": step.at.isoformat()}
     if step.status:
         entry["status"] = step.status
     if step.route_id:
         entry["route_id"] = str(step.route_id)
     entry.update(step.detail)
-    if step.service and "service" not in entry:
-        entry["service"] = step.service
+    service = services.get(step.route_id) if step.route_id else None
+    if service and "service" not in entry:
+        entry["service"] = service
     entry["by"] = step.actor or "hub"
     if step.actor_name and step.actor:
         # A person at a provider: named here, at read time, never on the bus.
@@ -51,7 +57,9 @@ def _route(
         "consent_basis": route.consent_basis.value,
         "requested_at": route.requested_at.isoformat(),
         "timeline": [
-            with_notes(_timeline_entry(t), notes) for t in timeline if t.route_id == route.route_id
+            with_notes(_timeline_entry(t, {route.route_id: route.service.value}), notes)
+            for t in timeline
+            if t.route_id == route.route_id
         ],
     }
 
@@ -74,6 +82,7 @@ async def referral_view(
         linked = await identity_store.linked_referrals(conn, referral_id)
         sealed = await vault.notes(conn, referral_id) if vault is not None else []
     notes = {note["note_id"]: note for note in sealed}
+    services = {route.route_id: route.service.value for route in routes}
     stored = referral.decision
     flags = list(stored.get("flags", [])) if stored else []
     if referral.repeat_victim:
@@ -87,7 +96,7 @@ async def referral_view(
         "enhanced_rights": stored["enhanced_rights"] if stored else None,
         "decision": None,
         "statutory_referrals": [statutory.view(r) for r in statutory_referrals],
-        "timeline": [with_notes(_timeline_entry(t), notes) for t in timeline],
+        "timeline": [with_notes(_timeline_entry(t, services), notes) for t in timeline],
         "notes": [{k: v for k, v in n.items() if v is not None} for n in sealed],
         # Every submission as it was given (coded facts only), who sent it, what it raised
         # and what the record kept, and the decision that followed.
