@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Header, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
-from pydantic import AwareDatetime, Field, field_validator
+from pydantic import AwareDatetime, Field, WithJsonSchema, field_validator
 
 from schemas import events, policy_api
 from schemas.codes import (
@@ -24,7 +24,6 @@ from schemas.requests import RequestBody
 from services.plumbing import telemetry
 from services.plumbing.answers import typed_router
 from services.plumbing.auth import Principal, allow
-from services.plumbing.cursors import InvalidCursor
 from services.plumbing.http import problem
 from services.plumbing.metrics import REFERRALS_RECEIVED
 from services.plumbing.openapi import problems
@@ -116,8 +115,10 @@ class OverrideIn(RequestBody):
 
 
 class StatutoryReferralIn(RequestBody):
-    flag: Flag
-    made_at: AwareDatetime
+    flag: Annotated[
+        Flag, WithJsonSchema({"type": "string", "enum": sorted(f.value for f in STATUTORY_FLAGS)})
+    ]
+    made_at: AwareDatetime = Field(description="When it was made: not in the future")
     reference: Annotated[str, Field(min_length=1, max_length=40)]
 
     @field_validator("flag")
@@ -165,21 +166,14 @@ async def submit_referral(
     principal: MaySubmit,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Any:
-    try:
-        submitted = await submission.submit_referral(
-            request.app.state.pool,
-            body,
-            submitted_by=principal.subject,
-            idempotency_key=idempotency_key,
-            identity_key=request.app.state.identity_key,
-            vault=request.app.state.vault,
-        )
-    except submission.IdempotencyConflict:
-        return problem(
-            409,
-            "Conflict",
-            "This Idempotency-Key was already used with a different referral; nothing was stored.",
-        )
+    submitted = await submission.submit_referral(
+        request.app.state.pool,
+        body,
+        submitted_by=principal.subject,
+        idempotency_key=idempotency_key,
+        identity_key=request.app.state.identity_key,
+        vault=request.app.state.vault,
+    )
     telemetry.tag_referral(submitted.referral_id)
     REFERRALS_RECEIVED.labels(
         body.source.value,
@@ -272,21 +266,18 @@ async def worklist(
     """The triage worklist, oldest first. The supervisor's lists: ``breached=true`` (a route
     missed a clock) and ``action_required=true`` (a statutory referral, ``flag=`` when given,
     not yet recorded as made)."""
-    try:
-        return await views.worklist(
-            request.app.state.pool,
-            status=status.value if status else None,
-            service=service.value if service else None,
-            local_authority=local_authority.value if local_authority else None,
-            breached=breached,
-            flag=flag,
-            cursor=cursor,
-            limit=limit,
-            cursors=request.app.state.worklist_cursors,
-            action_required=action_required,
-        )
-    except InvalidCursor:
-        return problem(400, "Bad request", "The cursor is not one this API gave out.")
+    return await views.worklist(
+        request.app.state.pool,
+        status=status.value if status else None,
+        service=service.value if service else None,
+        local_authority=local_authority.value if local_authority else None,
+        breached=breached,
+        flag=flag,
+        cursor=cursor,
+        limit=limit,
+        cursors=request.app.state.worklist_cursors,
+        action_required=action_required,
+    )
 
 
 @router.get("/v1/status-changes", response_model=answers.StatusChanges, responses=problems(400))
@@ -302,17 +293,14 @@ async def status_changes(
     ``contact_attempt``, ``outcome``, ``cancelled``), missed clocks (``sla_breached``,
     ``escalated``). Ask again with ``next_cursor`` (always given) for what came after; a
     change shows a few seconds after intake recorded it."""
-    try:
-        return await status_feed.status_changes(
-            request.app.state.pool,
-            request.app.state.feed_cursors,
-            submitted_by=principal.subject,
-            cursor=cursor,
-            limit=limit,
-            settle=request.app.state.feed_settle,
-        )
-    except InvalidCursor:
-        return problem(400, "Bad request", "The cursor is not one this API gave out.")
+    return await status_feed.status_changes(
+        request.app.state.pool,
+        request.app.state.feed_cursors,
+        submitted_by=principal.subject,
+        cursor=cursor,
+        limit=limit,
+        settle=request.app.state.feed_settle,
+    )
 
 
 @router.get("/v1/referrals/{referral_id}", response_model=answers.ReferralView)
@@ -516,18 +504,15 @@ async def note_from_provider(
             "An adapter writes notes for its own provider's people only.",
             errors=[{"field": "actor", "message": f"must be one of {service.value}'s people"}],
         )
-    try:
-        note = await notes.add_provider_note(
-            request.app.state.pool,
-            request.app.state.vault,
-            referral_id,
-            service=service,
-            kind=body.kind,
-            text=body.text,
-            author=body.actor or caller.subject,
-        )
-    except notes.Erased:
-        return problem(410, "Gone", "This referral's personal data has been erased.")
+    note = await notes.add_provider_note(
+        request.app.state.pool,
+        request.app.state.vault,
+        referral_id,
+        service=service,
+        kind=body.kind,
+        text=body.text,
+        author=body.actor or caller.subject,
+    )
     return {"note_id": note}
 
 
@@ -620,16 +605,13 @@ async def contact_for_staff(
 ) -> Any:
     """The person's contact details and date of birth. Every read is in the disclosure log,
     with who read it and the ``purpose`` given (for example ``triage`` or ``safeguarding``)."""
-    try:
-        return await disclosure.contact_for_staff(
-            request.app.state.pool,
-            request.app.state.vault,
-            referral_id,
-            accessor=principal.subject,
-            purpose=purpose.value,
-        )
-    except disclosure.NoLongerDisclosed:
-        return problem(410, "Gone", "This referral's personal data has been erased.")
+    return await disclosure.contact_for_staff(
+        request.app.state.pool,
+        request.app.state.vault,
+        referral_id,
+        accessor=principal.subject,
+        purpose=purpose.value,
+    )
 
 
 @router.get("/v1/referrals/{referral_id}/disclosures", response_model=answers.Disclosures)
@@ -685,8 +667,6 @@ async def change_contact(
             actor=principal.subject,
             identity_key=request.app.state.identity_key,
         )
-    except contact_change.Erased:
-        return problem(410, "Gone", "This referral's personal data has been erased.")
     except InvalidChange as exc:
         return problem(
             422,

@@ -10,6 +10,7 @@ import asyncpg
 
 from schemas import data_sharing
 from schemas.codes import ConsentBasis, RouteStatus, Service
+from schemas.refusals import Refused
 from services.referral_intake.adapters import repository as repo
 from services.referral_intake.adapters.vault import Vault
 from services.referral_intake.domain.lifecycle import is_open
@@ -24,8 +25,13 @@ NEEDS_CONSENT_ON_RECORD = {
 CONTACT_VERSION = "contact_version"
 
 
-class NoLongerDisclosed(Exception):
-    """The route has ended, or the consent it relied on was withdrawn."""
+class NoLongerDisclosed(Refused):
+    """The route has ended, or the consent it relied on was withdrawn, or the personal data
+    was erased (the sentence for staff; a provider's is ``_disclose``'s in the API)."""
+
+    status = 410
+    title = "Gone"
+    says = "This referral's personal data has been erased."
 
 
 async def disclose_contact(
