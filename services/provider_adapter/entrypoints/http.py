@@ -197,6 +197,10 @@ async def get_referral(referral_id: uuid.UUID, adapter: Provider) -> Any:
         )
 
 
+A_STEP: dict[str, Any] = {"response_model": answers.StepRecorded, "responses": problems(409, 410)}
+"""What a step on a work item answers: its new status, or why it cannot be taken."""
+
+
 async def _guarded(call: Awaitable[Any]) -> Any:
     """A step on a work item, with the answers its own failures get (``NotFound`` and
     every ``Refused``, a transition not allowed or a contact standard not met among them,
@@ -231,11 +235,7 @@ async def _guarded(call: Awaitable[Any]) -> Any:
         )
 
 
-@router.post(
-    "/v1/referrals/{referral_id}/acknowledge",
-    response_model=answers.StepRecorded,
-    responses=problems(409, 410),
-)
+@router.post("/v1/referrals/{referral_id}/acknowledge", **A_STEP)
 async def acknowledge(referral_id: uuid.UUID, body: Acknowledgement, adapter: Provider) -> Any:
     return await _guarded(
         work_items.acknowledge(
@@ -248,30 +248,14 @@ async def acknowledge(referral_id: uuid.UUID, body: Acknowledgement, adapter: Pr
     )
 
 
-@router.post(
-    "/v1/referrals/{referral_id}/contact-attempts",
-    response_model=answers.StepRecorded,
-    responses=problems(409, 410),
-)
+@router.post("/v1/referrals/{referral_id}/contact-attempts", **A_STEP)
 async def contact_attempt(referral_id: uuid.UUID, body: ContactAttemptIn, adapter: Provider) -> Any:
-    return await _guarded(
-        work_items.record_contact_attempt(
-            adapter, referral_id, at=body.at, channel=body.channel, result=body.result
-        )
-    )
+    return await _guarded(work_items.record_contact_attempt(adapter, referral_id, **dict(body)))
 
 
-@router.post(
-    "/v1/referrals/{referral_id}/outcome",
-    response_model=answers.StepRecorded,
-    responses=problems(409, 410),
-)
+@router.post("/v1/referrals/{referral_id}/outcome", **A_STEP)
 async def outcome(referral_id: uuid.UUID, body: OutcomeIn, adapter: Provider) -> Any:
-    return await _guarded(
-        work_items.record_outcome(
-            adapter, referral_id, status=body.status, reason=body.reason, measures=body.measures
-        )
-    )
+    return await _guarded(work_items.record_outcome(adapter, referral_id, **dict(body)))
 
 
 @router.put("/v1/webhook", response_model=answers.WebhookRegistered)

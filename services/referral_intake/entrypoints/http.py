@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from fastapi import Header, Query, Request, Response
+import asyncpg
+from fastapi import Depends, Header, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import AwareDatetime, Field, WithJsonSchema, field_validator
 
@@ -33,6 +34,7 @@ from services.referral_intake.adapters.router_client import (
     RouterClient,
     RouterUnavailable,
 )
+from services.referral_intake.adapters.vault import Vault
 from services.referral_intake.domain import statutory
 from services.referral_intake.domain.contact_change import InvalidChange
 from services.referral_intake.domain.referral import ContactChange, ReferralRequest, coded_facts
@@ -54,6 +56,21 @@ from services.referral_intake.handlers import statutory as statutory_handler
 from services.referral_intake.handlers.common import NotFound
 
 router = typed_router()
+
+
+def _pool(request: Request) -> asyncpg.Pool:
+    pool: asyncpg.Pool = request.app.state.pool
+    return pool
+
+
+def _vault(request: Request) -> Vault:
+    vault: Vault = request.app.state.vault
+    return vault
+
+
+# What a route works with, one alias each (FastAPI's full-stack template).
+Pool = Annotated[asyncpg.Pool, Depends(_pool)]
+SealedVault = Annotated[Vault, Depends(_vault)]
 
 
 # The caller, when the authorisation table lets their role do the operation.
@@ -304,8 +321,10 @@ async def status_changes(
 
 
 @router.get("/v1/referrals/{referral_id}", response_model=answers.ReferralView)
-async def get_referral(referral_id: uuid.UUID, request: Request, _: MayReadReferral) -> Any:
-    return await views.referral_view(request.app.state.pool, referral_id, request.app.state.vault)
+async def get_referral(
+    referral_id: uuid.UUID, pool: Pool, vault: SealedVault, _: MayReadReferral
+) -> Any:
+    return await views.referral_view(pool, referral_id, vault)
 
 
 @router.post(
@@ -316,19 +335,14 @@ async def get_referral(referral_id: uuid.UUID, request: Request, _: MayReadRefer
 async def record_consent(
     referral_id: uuid.UUID,
     body: ConsentIn,
-    request: Request,
+    pool: Pool,
+    vault: SealedVault,
     principal: MayRecordConsent,
 ) -> Any:
     """Consent given dispatches the held routes; refused or withdrawn stops disclosure at
     once and cancels the routes that needed it. The router decides, under the policy."""
     return await consent.record_consent(
-        request.app.state.pool,
-        request.app.state.vault,
-        referral_id,
-        status=body.status,
-        recorded_at=body.recorded_at,
-        recorded_by=body.recorded_by,
-        actor=principal.subject,
+        pool, vault, referral_id, **dict(body), actor=principal.subject
     )
 
 
@@ -340,20 +354,13 @@ async def record_consent(
 async def override(
     referral_id: uuid.UUID,
     body: OverrideIn,
-    request: Request,
+    pool: Pool,
+    vault: SealedVault,
     principal: MayOverride,
 ) -> Any:
     """Add or remove a route (supervisors only); recorded as a decision with rule MANUAL."""
     return await overrides.override_routes(
-        request.app.state.pool,
-        request.app.state.vault,
-        referral_id,
-        action=body.action,
-        service=body.service,
-        sub_service=body.sub_service,
-        priority=body.priority,
-        justification=body.justification,
-        supervisor=principal.subject,
+        pool, vault, referral_id, **dict(body), supervisor=principal.subject
     )
 
 
@@ -599,28 +606,21 @@ class Purpose(StrEnum):
 )
 async def contact_for_staff(
     referral_id: uuid.UUID,
-    request: Request,
+    pool: Pool,
+    vault: SealedVault,
     principal: MayReadContact,
     purpose: Purpose,
 ) -> Any:
     """The person's contact details and date of birth. Every read is in the disclosure log,
     with who read it and the ``purpose`` given (for example ``triage`` or ``safeguarding``)."""
     return await disclosure.contact_for_staff(
-        request.app.state.pool,
-        request.app.state.vault,
-        referral_id,
-        accessor=principal.subject,
-        purpose=purpose.value,
+        pool, vault, referral_id, accessor=principal.subject, purpose=purpose.value
     )
 
 
 @router.get("/v1/referrals/{referral_id}/disclosures", response_model=answers.Disclosures)
-async def disclosure_log(
-    referral_id: uuid.UUID,
-    request: Request,
-    _: MayReadDisclosures,
-) -> Any:
-    return await disclosure.disclosures(request.app.state.pool, referral_id)
+async def disclosure_log(referral_id: uuid.UUID, pool: Pool, _: MayReadDisclosures) -> Any:
+    return await disclosure.disclosures(pool, referral_id)
 
 
 @router.post(
@@ -629,17 +629,12 @@ async def disclosure_log(
 async def erase(
     referral_id: uuid.UUID,
     body: ErasureIn,
-    request: Request,
+    pool: Pool,
+    vault: SealedVault,
     principal: MayErase,
 ) -> Any:
     """Erase the referral's personal data (a data subject's request, say); coded facts stay."""
-    return await erasure.erase(
-        request.app.state.pool,
-        request.app.state.vault,
-        referral_id,
-        reason=body.reason,
-        actor=principal.subject,
-    )
+    return await erasure.erase(pool, vault, referral_id, **dict(body), actor=principal.subject)
 
 
 @router.patch(
