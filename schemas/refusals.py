@@ -30,10 +30,12 @@ class Refused(Exception):
 
     status: ClassVar[int] = 409
     title: ClassVar[str] = "Conflict"
+    says: ClassVar[str] = "The request cannot apply as things stand."
+    """The sentence when the code that refuses gives none."""
 
-    def __init__(self, sentence: str) -> None:
-        super().__init__(sentence)
-        self.sentence = sentence
+    def __init__(self, sentence: str | None = None) -> None:
+        super().__init__(sentence or self.says)
+        self.sentence = sentence or self.says
 
     @property
     def extra(self) -> dict[str, Any] | None:

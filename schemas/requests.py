@@ -17,7 +17,15 @@ import copy
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    field_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, core_schema
 
 from schemas.text import refuse_control_characters
@@ -58,6 +66,24 @@ def _text_only(schema: dict[str, Any]) -> dict[str, Any]:
     return dict(core_schema.no_info_before_validator_function(_text_or_value, schema))
 
 
+PLAIN_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$"
+"""Free text in the published schema: no control character but tab, line feed and
+carriage return (``schemas.text.refuse_control_characters``)."""
+_SHAPED = ("pattern", "format", "enum", "const", "$ref")
+
+
+def _plain_text_published(node: Any) -> None:
+    """Give every free-text string in a JSON schema the ``PLAIN_TEXT`` pattern, in place."""
+    if isinstance(node, dict):
+        if node.get("type") == "string" and not any(key in node for key in _SHAPED):
+            node["pattern"] = PLAIN_TEXT
+        for key in ("anyOf", "oneOf", "allOf"):
+            for part in node.get(key, []):
+                _plain_text_published(part)
+        _plain_text_published(node.get("items"))
+        _plain_text_published(node.get("additionalProperties"))
+
+
 class RequestBody(BaseModel):
     """The base of every request model: strict as described above."""
 
@@ -73,3 +99,12 @@ class RequestBody(BaseModel):
         schema = copy.deepcopy(handler(source))
         _as_published(schema, _text_only)
         return schema
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        published = handler(schema)
+        for prop in handler.resolve_ref_schema(published).get("properties", {}).values():
+            _plain_text_published(prop)
+        return published

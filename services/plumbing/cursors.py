@@ -17,9 +17,20 @@ from typing import Any
 
 from itsdangerous import BadData, URLSafeSerializer
 
+from schemas.refusals import Refused
 
-class InvalidCursor(ValueError):
-    """The token is not one this API issued for this list (or it was altered)."""
+
+class InvalidCursor(Refused, ValueError):
+    """The token is not one this API issued for this list (or it was altered): 400, with a
+    sentence that never repeats the token. ``reason`` is for the code, not the caller."""
+
+    status = 400
+    title = "Bad request"
+    says = "The cursor is not one this API gave out."
+
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason
 
 
 class Cursors:

@@ -83,19 +83,31 @@ def request_field(event_path: str) -> str:
     return event_path.removeprefix("facts.")
 
 
-class EventLimit:
-    """While a request is handled, the outbox takes events up to ``REQUEST_EVENT_MAX_BYTES``
-    only (``outbox.request_limit``): a request that would cause a larger one is refused 413
-    (``install_error_handlers``), before anything is stored, rather than leave the next
-    service an event it cannot pass on."""
+class HttpMiddleware:
+    """Plain ASGI middleware that acts on HTTP requests only (``handle``) and passes
+    anything else (the lifespan, which starts the consumers) straight on. Not Starlette's
+    ``BaseHTTPMiddleware``: that costs a task and a streamed copy of every response."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":  # the lifespan starts the consumers: not a request's
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        await self.handle(scope, receive, send)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
+class EventLimit(HttpMiddleware):
+    """While a request is handled, the outbox takes events up to ``REQUEST_EVENT_MAX_BYTES``
+    only (``outbox.request_limit``): a request that would cause a larger one is refused 413
+    (``install_error_handlers``), before anything is stored, rather than leave the next
+    service an event it cannot pass on."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         token = outbox.request_limit.set(REQUEST_EVENT_MAX_BYTES)
         try:
             await self.app(scope, receive, send)
@@ -354,18 +366,11 @@ def install_asyncapi(app: FastAPI) -> None:
         return JSONResponse(document)
 
 
-class RequestLatency:
+class RequestLatency(HttpMiddleware):
     """Observes each request's latency by route template (``/v1/referrals/{referral_id}``,
-    never the concrete path), method and status. Plain ASGI: Starlette's ``BaseHTTPMiddleware``
-    costs a task and a streamed copy of every response."""
+    never the concrete path), method and status."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         status = 500
 
@@ -400,17 +405,11 @@ API_CONTENT_SECURITY_POLICY = (
 DOCS_PATHS = ("/docs", "/openapi.json", "/asyncapi.json")
 
 
-class SecurityHeaders:
+class SecurityHeaders(HttpMiddleware):
     """Headers every answer carries. The API serves JSON only, so its content security
     policy allows nothing; the interactive docs page needs its scripts, so it is spared."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         extra = list(SECURITY_HEADERS)
         if not str(scope.get("path", "")).startswith(DOCS_PATHS):
             extra.append(API_CONTENT_SECURITY_POLICY)

@@ -13,6 +13,7 @@ from fastapi import Depends, HTTPException, Query, Request, Response
 from pydantic import (
     AnyUrl,
     AwareDatetime,
+    ConfigDict,
     Field,
     model_validator,
 )
@@ -28,7 +29,6 @@ from schemas.codes import (
 from schemas.requests import Code, RequestBody
 from services.plumbing.answers import typed_router
 from services.plumbing.auth import Principal, Unauthenticated, bearer_challenge
-from services.plumbing.cursors import InvalidCursor
 from services.plumbing.guard import bearer_credential, principal_of
 from services.plumbing.http import problem
 from services.plumbing.openapi import problems
@@ -52,6 +52,14 @@ ERASED = (
 
 
 class Acknowledgement(RequestBody):
+    # The rule below in the published schema too: a rejection names its reason.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"decision": {"const": "rejected"}}},
+            "then": {"required": ["reason"], "properties": {"reason": {"not": {"type": "null"}}}},
+        }
+    )
+
     decision: Literal["accepted", "rejected"]
     reason: RejectionReason | None = None
     note: Annotated[str, Field(max_length=1000)] | None = None
@@ -64,7 +72,7 @@ class Acknowledgement(RequestBody):
 
 
 class ContactAttemptIn(RequestBody):
-    at: AwareDatetime
+    at: AwareDatetime = Field(description="When it was made: not in the future")
     channel: ContactChannel
     result: ContactResult
 
@@ -145,15 +153,6 @@ Provider = Annotated[Adapter, Depends(provider)]
 OPEN_STATUSES = [s.value for s in RouteStatus if s not in TERMINAL_ROUTE_STATUSES]
 
 
-def _decode_cursor(adapter: Adapter, cursor: str) -> tuple[int, datetime, uuid.UUID]:
-    try:
-        return work_items.decode_cursor(adapter, cursor)
-    except InvalidCursor as exc:
-        raise HTTPException(
-            status_code=400, detail="The cursor is not one this API gave out."
-        ) from exc
-
-
 @router.get("/v1/queue", response_model=answers.Queue, responses=problems(400))
 async def get_queue(
     adapter: Provider,
@@ -163,7 +162,7 @@ async def get_queue(
 ) -> dict[str, Any]:
     """Most urgent first, then oldest first. Without ``status``, every open item."""
     statuses = [s.value for s in status] if status else OPEN_STATUSES
-    after = _decode_cursor(adapter, cursor) if cursor else None
+    after = work_items.decode_cursor(adapter, cursor) if cursor else None
     rows = await work_items.queue(adapter, statuses=statuses, after=after, limit=limit + 1)
     page = rows[:limit]
     return {
@@ -196,6 +195,10 @@ async def get_referral(referral_id: uuid.UUID, adapter: Provider) -> Any:
             "The referral record is unreachable; try again shortly.",
             headers={"Retry-After": "5"},
         )
+
+
+A_STEP: dict[str, Any] = {"response_model": answers.StepRecorded, "responses": problems(409, 410)}
+"""What a step on a work item answers: its new status, or why it cannot be taken."""
 
 
 async def _guarded(call: Awaitable[Any]) -> Any:
@@ -232,11 +235,7 @@ async def _guarded(call: Awaitable[Any]) -> Any:
         )
 
 
-@router.post(
-    "/v1/referrals/{referral_id}/acknowledge",
-    response_model=answers.StepRecorded,
-    responses=problems(409, 410),
-)
+@router.post("/v1/referrals/{referral_id}/acknowledge", **A_STEP)
 async def acknowledge(referral_id: uuid.UUID, body: Acknowledgement, adapter: Provider) -> Any:
     return await _guarded(
         work_items.acknowledge(
@@ -249,30 +248,14 @@ async def acknowledge(referral_id: uuid.UUID, body: Acknowledgement, adapter: Pr
     )
 
 
-@router.post(
-    "/v1/referrals/{referral_id}/contact-attempts",
-    response_model=answers.StepRecorded,
-    responses=problems(409, 410),
-)
+@router.post("/v1/referrals/{referral_id}/contact-attempts", **A_STEP)
 async def contact_attempt(referral_id: uuid.UUID, body: ContactAttemptIn, adapter: Provider) -> Any:
-    return await _guarded(
-        work_items.record_contact_attempt(
-            adapter, referral_id, at=body.at, channel=body.channel, result=body.result
-        )
-    )
+    return await _guarded(work_items.record_contact_attempt(adapter, referral_id, **dict(body)))
 
 
-@router.post(
-    "/v1/referrals/{referral_id}/outcome",
-    response_model=answers.StepRecorded,
-    responses=problems(409, 410),
-)
+@router.post("/v1/referrals/{referral_id}/outcome", **A_STEP)
 async def outcome(referral_id: uuid.UUID, body: OutcomeIn, adapter: Provider) -> Any:
-    return await _guarded(
-        work_items.record_outcome(
-            adapter, referral_id, status=body.status, reason=body.reason, measures=body.measures
-        )
-    )
+    return await _guarded(work_items.record_outcome(adapter, referral_id, **dict(body)))
 
 
 @router.put("/v1/webhook", response_model=answers.WebhookRegistered)

@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from fastapi import Header, Query, Request, Response
+import asyncpg
+from fastapi import Depends, Header, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
-from pydantic import AwareDatetime, Field, field_validator
+from pydantic import AwareDatetime, Field, WithJsonSchema, field_validator
 
 from schemas import events, policy_api
 from schemas.codes import (
@@ -24,7 +25,6 @@ from schemas.requests import RequestBody
 from services.plumbing import telemetry
 from services.plumbing.answers import typed_router
 from services.plumbing.auth import Principal, allow
-from services.plumbing.cursors import InvalidCursor
 from services.plumbing.http import problem
 from services.plumbing.metrics import REFERRALS_RECEIVED
 from services.plumbing.openapi import problems
@@ -34,6 +34,7 @@ from services.referral_intake.adapters.router_client import (
     RouterClient,
     RouterUnavailable,
 )
+from services.referral_intake.adapters.vault import Vault
 from services.referral_intake.domain import statutory
 from services.referral_intake.domain.contact_change import InvalidChange
 from services.referral_intake.domain.referral import ContactChange, ReferralRequest, coded_facts
@@ -55,6 +56,21 @@ from services.referral_intake.handlers import statutory as statutory_handler
 from services.referral_intake.handlers.common import NotFound
 
 router = typed_router()
+
+
+def _pool(request: Request) -> asyncpg.Pool:
+    pool: asyncpg.Pool = request.app.state.pool
+    return pool
+
+
+def _vault(request: Request) -> Vault:
+    vault: Vault = request.app.state.vault
+    return vault
+
+
+# What a route works with, one alias each (FastAPI's full-stack template).
+Pool = Annotated[asyncpg.Pool, Depends(_pool)]
+SealedVault = Annotated[Vault, Depends(_vault)]
 
 
 # The caller, when the authorisation table lets their role do the operation.
@@ -116,8 +132,10 @@ class OverrideIn(RequestBody):
 
 
 class StatutoryReferralIn(RequestBody):
-    flag: Flag
-    made_at: AwareDatetime
+    flag: Annotated[
+        Flag, WithJsonSchema({"type": "string", "enum": sorted(f.value for f in STATUTORY_FLAGS)})
+    ]
+    made_at: AwareDatetime = Field(description="When it was made: not in the future")
     reference: Annotated[str, Field(min_length=1, max_length=40)]
 
     @field_validator("flag")
@@ -165,21 +183,14 @@ async def submit_referral(
     principal: MaySubmit,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Any:
-    try:
-        submitted = await submission.submit_referral(
-            request.app.state.pool,
-            body,
-            submitted_by=principal.subject,
-            idempotency_key=idempotency_key,
-            identity_key=request.app.state.identity_key,
-            vault=request.app.state.vault,
-        )
-    except submission.IdempotencyConflict:
-        return problem(
-            409,
-            "Conflict",
-            "This Idempotency-Key was already used with a different referral; nothing was stored.",
-        )
+    submitted = await submission.submit_referral(
+        request.app.state.pool,
+        body,
+        submitted_by=principal.subject,
+        idempotency_key=idempotency_key,
+        identity_key=request.app.state.identity_key,
+        vault=request.app.state.vault,
+    )
     telemetry.tag_referral(submitted.referral_id)
     REFERRALS_RECEIVED.labels(
         body.source.value,
@@ -272,21 +283,18 @@ async def worklist(
     """The triage worklist, oldest first. The supervisor's lists: ``breached=true`` (a route
     missed a clock) and ``action_required=true`` (a statutory referral, ``flag=`` when given,
     not yet recorded as made)."""
-    try:
-        return await views.worklist(
-            request.app.state.pool,
-            status=status.value if status else None,
-            service=service.value if service else None,
-            local_authority=local_authority.value if local_authority else None,
-            breached=breached,
-            flag=flag,
-            cursor=cursor,
-            limit=limit,
-            cursors=request.app.state.worklist_cursors,
-            action_required=action_required,
-        )
-    except InvalidCursor:
-        return problem(400, "Bad request", "The cursor is not one this API gave out.")
+    return await views.worklist(
+        request.app.state.pool,
+        status=status.value if status else None,
+        service=service.value if service else None,
+        local_authority=local_authority.value if local_authority else None,
+        breached=breached,
+        flag=flag,
+        cursor=cursor,
+        limit=limit,
+        cursors=request.app.state.worklist_cursors,
+        action_required=action_required,
+    )
 
 
 @router.get("/v1/status-changes", response_model=answers.StatusChanges, responses=problems(400))
@@ -302,22 +310,21 @@ async def status_changes(
     ``contact_attempt``, ``outcome``, ``cancelled``), missed clocks (``sla_breached``,
     ``escalated``). Ask again with ``next_cursor`` (always given) for what came after; a
     change shows a few seconds after intake recorded it."""
-    try:
-        return await status_feed.status_changes(
-            request.app.state.pool,
-            request.app.state.feed_cursors,
-            submitted_by=principal.subject,
-            cursor=cursor,
-            limit=limit,
-            settle=request.app.state.feed_settle,
-        )
-    except InvalidCursor:
-        return problem(400, "Bad request", "The cursor is not one this API gave out.")
+    return await status_feed.status_changes(
+        request.app.state.pool,
+        request.app.state.feed_cursors,
+        submitted_by=principal.subject,
+        cursor=cursor,
+        limit=limit,
+        settle=request.app.state.feed_settle,
+    )
 
 
 @router.get("/v1/referrals/{referral_id}", response_model=answers.ReferralView)
-async def get_referral(referral_id: uuid.UUID, request: Request, _: MayReadReferral) -> Any:
-    return await views.referral_view(request.app.state.pool, referral_id, request.app.state.vault)
+async def get_referral(
+    referral_id: uuid.UUID, pool: Pool, vault: SealedVault, _: MayReadReferral
+) -> Any:
+    return await views.referral_view(pool, referral_id, vault)
 
 
 @router.post(
@@ -328,19 +335,14 @@ async def get_referral(referral_id: uuid.UUID, request: Request, _: MayReadRefer
 async def record_consent(
     referral_id: uuid.UUID,
     body: ConsentIn,
-    request: Request,
+    pool: Pool,
+    vault: SealedVault,
     principal: MayRecordConsent,
 ) -> Any:
     """Consent given dispatches the held routes; refused or withdrawn stops disclosure at
     once and cancels the routes that needed it. The router decides, under the policy."""
     return await consent.record_consent(
-        request.app.state.pool,
-        request.app.state.vault,
-        referral_id,
-        status=body.status,
-        recorded_at=body.recorded_at,
-        recorded_by=body.recorded_by,
-        actor=principal.subject,
+        pool, vault, referral_id, **dict(body), actor=principal.subject
     )
 
 
@@ -352,20 +354,13 @@ async def record_consent(
 async def override(
     referral_id: uuid.UUID,
     body: OverrideIn,
-    request: Request,
+    pool: Pool,
+    vault: SealedVault,
     principal: MayOverride,
 ) -> Any:
     """Add or remove a route (supervisors only); recorded as a decision with rule MANUAL."""
     return await overrides.override_routes(
-        request.app.state.pool,
-        request.app.state.vault,
-        referral_id,
-        action=body.action,
-        service=body.service,
-        sub_service=body.sub_service,
-        priority=body.priority,
-        justification=body.justification,
-        supervisor=principal.subject,
+        pool, vault, referral_id, **dict(body), supervisor=principal.subject
     )
 
 
@@ -516,18 +511,15 @@ async def note_from_provider(
             "An adapter writes notes for its own provider's people only.",
             errors=[{"field": "actor", "message": f"must be one of {service.value}'s people"}],
         )
-    try:
-        note = await notes.add_provider_note(
-            request.app.state.pool,
-            request.app.state.vault,
-            referral_id,
-            service=service,
-            kind=body.kind,
-            text=body.text,
-            author=body.actor or caller.subject,
-        )
-    except notes.Erased:
-        return problem(410, "Gone", "This referral's personal data has been erased.")
+    note = await notes.add_provider_note(
+        request.app.state.pool,
+        request.app.state.vault,
+        referral_id,
+        service=service,
+        kind=body.kind,
+        text=body.text,
+        author=body.actor or caller.subject,
+    )
     return {"note_id": note}
 
 
@@ -614,31 +606,21 @@ class Purpose(StrEnum):
 )
 async def contact_for_staff(
     referral_id: uuid.UUID,
-    request: Request,
+    pool: Pool,
+    vault: SealedVault,
     principal: MayReadContact,
     purpose: Purpose,
 ) -> Any:
     """The person's contact details and date of birth. Every read is in the disclosure log,
     with who read it and the ``purpose`` given (for example ``triage`` or ``safeguarding``)."""
-    try:
-        return await disclosure.contact_for_staff(
-            request.app.state.pool,
-            request.app.state.vault,
-            referral_id,
-            accessor=principal.subject,
-            purpose=purpose.value,
-        )
-    except disclosure.NoLongerDisclosed:
-        return problem(410, "Gone", "This referral's personal data has been erased.")
+    return await disclosure.contact_for_staff(
+        pool, vault, referral_id, accessor=principal.subject, purpose=purpose.value
+    )
 
 
 @router.get("/v1/referrals/{referral_id}/disclosures", response_model=answers.Disclosures)
-async def disclosure_log(
-    referral_id: uuid.UUID,
-    request: Request,
-    _: MayReadDisclosures,
-) -> Any:
-    return await disclosure.disclosures(request.app.state.pool, referral_id)
+async def disclosure_log(referral_id: uuid.UUID, pool: Pool, _: MayReadDisclosures) -> Any:
+    return await disclosure.disclosures(pool, referral_id)
 
 
 @router.post(
@@ -647,17 +629,12 @@ async def disclosure_log(
 async def erase(
     referral_id: uuid.UUID,
     body: ErasureIn,
-    request: Request,
+    pool: Pool,
+    vault: SealedVault,
     principal: MayErase,
 ) -> Any:
     """Erase the referral's personal data (a data subject's request, say); coded facts stay."""
-    return await erasure.erase(
-        request.app.state.pool,
-        request.app.state.vault,
-        referral_id,
-        reason=body.reason,
-        actor=principal.subject,
-    )
+    return await erasure.erase(pool, vault, referral_id, **dict(body), actor=principal.subject)
 
 
 @router.patch(
@@ -685,8 +662,6 @@ async def change_contact(
             actor=principal.subject,
             identity_key=request.app.state.identity_key,
         )
-    except contact_change.Erased:
-        return problem(410, "Gone", "This referral's personal data has been erased.")
     except InvalidChange as exc:
         return problem(
             422,

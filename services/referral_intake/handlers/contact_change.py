@@ -21,6 +21,7 @@ import asyncpg
 
 from schemas import events
 from schemas.codes import ContactField, ReferralStatus, Source
+from schemas.refusals import Refused
 from services.plumbing import outbox
 from services.plumbing.db import Connection
 from services.plumbing.events import outgoing
@@ -36,8 +37,12 @@ from services.referral_intake.handlers.identity import key_again
 CONTACT_CHANGED = "contact_changed"
 
 
-class Erased(Exception):
+class Erased(Refused):
     """The referral's personal data was erased: there are no details left to change."""
+
+    status = 410
+    title = "Gone"
+    says = "This referral's personal data has been erased."
 
 
 @dataclass(frozen=True)

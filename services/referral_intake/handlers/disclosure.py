@@ -10,6 +10,7 @@ import asyncpg
 
 from schemas import data_sharing
 from schemas.codes import ConsentBasis, Service
+from schemas.refusals import Refused
 from services.referral_intake.adapters import disclosures as disclosure_store
 from services.referral_intake.adapters import referrals as referral_store
 from services.referral_intake.adapters.vault import Vault
@@ -25,8 +26,13 @@ NEEDS_CONSENT_ON_RECORD = {
 CONTACT_VERSION = "contact_version"
 
 
-class NoLongerDisclosed(Exception):
-    """The route has ended, or the consent it relied on was withdrawn."""
+class NoLongerDisclosed(Refused):
+    """The route has ended, or the consent it relied on was withdrawn, or the personal data
+    was erased (the sentence for staff; a provider's is ``_disclose``'s in the API)."""
+
+    status = 410
+    title = "Gone"
+    says = "This referral's personal data has been erased."
 
 
 async def disclose_contact(

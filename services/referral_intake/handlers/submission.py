@@ -27,6 +27,7 @@ import asyncpg
 from schemas import events
 from schemas.codes import ReferralStatus, Trigger
 from schemas.events import ReferralFacts
+from schemas.refusals import Refused
 from services.plumbing import outbox
 from services.plumbing.db import Connection
 from services.plumbing.events import outgoing
@@ -49,8 +50,10 @@ AWAIT_LIMIT = timedelta(minutes=10)
 log = logging.getLogger(__name__)
 
 
-class IdempotencyConflict(Exception):
+class IdempotencyConflict(Refused):
     """The Idempotency-Key was used before with a different body."""
+
+    says = "This Idempotency-Key was already used with a different referral; nothing was stored."
 
 
 @dataclass(frozen=True)
