@@ -1,0 +1,88 @@
+"""What the outbox relay puts on the broker, read back as a consumer sees it: the envelope as
+it was written, the key, and the headers the consumers rely on (content type, the event id
+as correlation id, the trace of the change that wrote the row), whether or not that trace is
+recorded (issue 18: the relay sends through aiokafka's producer, not FastStream's path)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+
+import pytest
+
+from schemas import events
+from schemas.envelope import envelope
+from services.plumbing import db, migrations, outbox
+from services.plumbing.kafka import make_broker
+from services.plumbing.kafka_access import KafkaAccess
+from services.plumbing.outbox import OutboxRelay
+from services.plumbing.runtime import relay_publisher
+from services.plumbing.settings import ServiceSettings
+from tests.support.infra import fresh_topic
+from tests.support.kafka_reader import read_all
+from tests.support.services import kafka_settings
+from tests.support.waiting import eventually
+
+SCHEMA = "relay_records_test"
+
+
+@pytest.fixture
+async def topic(kafka: KafkaAccess) -> str:
+    return await fresh_topic(kafka)
+
+
+def _event(topic: str, traceparent: str) -> outbox.OutgoingEvent:
+    referral_id = uuid.uuid4()
+    data = events.HeldRoute(
+        service="VAL", sub_service="relay", priority="standard", rule_ids=[], reason=""
+    )
+    return outbox.OutgoingEvent(
+        topic=topic,
+        key=referral_id,
+        envelope=envelope(source="test", type_="test.v1", subject=referral_id, data=data),
+        headers={"traceparent": traceparent},
+    )
+
+
+def _traceparent(sampled: bool) -> str:
+    return f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-{'01' if sampled else '00'}"
+
+
+async def test_relayed_records_carry_the_envelope_key_and_headers_consumers_read(
+    database_url: str, kafka: KafkaAccess, topic: str
+) -> None:
+    await migrations.apply(database_url, SCHEMA, {"plumbing": migrations.PLUMBING_MIGRATIONS})
+    pool = await db.create_pool(database_url, SCHEMA, application_name="test")
+    broker = make_broker(
+        ServiceSettings(database_url=database_url, **kafka_settings(kafka)),  # type: ignore[arg-type]
+        "test",
+    )
+    await broker.start()
+    written = [_event(topic, _traceparent(sampled)) for sampled in (True, False, True)]
+    async with pool.acquire() as conn, conn.transaction():
+        await outbox.add(conn, written)
+    relay = OutboxRelay(
+        database_url=database_url, pool=pool, schema=SCHEMA, publish=relay_publisher(broker)
+    )
+    task = asyncio.create_task(relay.run())
+    try:
+
+        async def all_sent() -> bool:
+            return len(await read_all(kafka, [topic])) == len(written)
+
+        await eventually(all_sent, timeout=15, what="the three events on the topic")
+    finally:
+        relay.stop()
+        await task
+        await broker.stop()
+        await pool.close()
+    records = {r.key: r for r in await read_all(kafka, [topic])}
+    for event in written:
+        record = records[str(event.key).encode()]
+        assert json.loads(record.value or b"") == json.loads(json.dumps(event.envelope))
+        headers = {name: value.decode() for name, value in record.headers}
+        assert headers["content-type"] == "application/cloudevents+json"
+        assert headers["correlation_id"] == str(event.event_id)
+        # The consumer continues the trace of the change that wrote the row.
+        assert headers["traceparent"].split("-")[1] == event.headers["traceparent"].split("-")[1]
