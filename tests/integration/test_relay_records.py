@@ -6,25 +6,24 @@ recorded (issue 18: the relay sends through aiokafka's producer, not FastStream'
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import uuid
 
 import pytest
 
-from schemas import events
-from schemas.envelope import envelope
 from services.plumbing import db, migrations, outbox
 from services.plumbing.kafka import make_broker
 from services.plumbing.kafka_access import KafkaAccess
 from services.plumbing.outbox import OutboxRelay
 from services.plumbing.runtime import relay_publisher
-from services.plumbing.settings import ServiceSettings
+from tests.integration.test_outbox_and_consumer import _event, _settings
 from tests.support.infra import fresh_topic
 from tests.support.kafka_reader import read_all
-from tests.support.services import kafka_settings
 from tests.support.waiting import eventually
 
 SCHEMA = "relay_records_test"
+"""A schema of this test's own: its outbox holds only the rows written here."""
 
 
 @pytest.fixture
@@ -32,17 +31,8 @@ async def topic(kafka: KafkaAccess) -> str:
     return await fresh_topic(kafka)
 
 
-def _event(topic: str, traceparent: str) -> outbox.OutgoingEvent:
-    referral_id = uuid.uuid4()
-    data = events.HeldRoute(
-        service="VAL", sub_service="relay", priority="standard", rule_ids=[], reason=""
-    )
-    return outbox.OutgoingEvent(
-        topic=topic,
-        key=referral_id,
-        envelope=envelope(source="test", type_="test.v1", subject=referral_id, data=data),
-        headers={"traceparent": traceparent},
-    )
+def _traced_event(topic: str, traceparent: str) -> outbox.OutgoingEvent:
+    return dataclasses.replace(_event(uuid.uuid4(), 1, topic), headers={"traceparent": traceparent})
 
 
 def _traceparent(sampled: bool) -> str:
@@ -54,12 +44,9 @@ async def test_relayed_records_carry_the_envelope_key_and_headers_consumers_read
 ) -> None:
     await migrations.apply(database_url, SCHEMA, {"plumbing": migrations.PLUMBING_MIGRATIONS})
     pool = await db.create_pool(database_url, SCHEMA, application_name="test")
-    broker = make_broker(
-        ServiceSettings(database_url=database_url, **kafka_settings(kafka)),  # type: ignore[arg-type]
-        "test",
-    )
+    broker = make_broker(_settings(database_url, kafka), "test")
     await broker.start()
-    written = [_event(topic, _traceparent(sampled)) for sampled in (True, False, True)]
+    written = [_traced_event(topic, _traceparent(sampled)) for sampled in (True, False, True)]
     async with pool.acquire() as conn, conn.transaction():
         await outbox.add(conn, written)
     relay = OutboxRelay(
