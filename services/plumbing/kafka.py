@@ -130,6 +130,9 @@ def make_broker(
         acks="all",
         enable_idempotence=True,
         max_request_size=PRODUCER_MAX_REQUEST_BYTES,
+        # A relay's drain (up to 500 events) fits in one produce request instead of one
+        # per 16 KiB a partition (aiokafka's default); under every topic's limit (issue 18).
+        max_batch_size=256 * 1024,
         allow_auto_create_topics=False,
         ack_policy=AckPolicy.MANUAL,
         graceful_timeout=10.0,

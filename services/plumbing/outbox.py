@@ -27,8 +27,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
+from aiokafka import AIOKafkaProducer
 from aiokafka.errors import MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError
-from opentelemetry import context, propagate
+from opentelemetry import propagate, trace
 
 from schemas.topics import EVENT_MAX_BYTES
 from services.plumbing import db
@@ -203,6 +204,79 @@ Publish = Callable[[OutboxRow], Awaitable[Awaitable[object] | None]]
 """Sends one row. Returns None once the broker has acknowledged it, or an awaitable of the
 acknowledgement: the relay then sends the next rows before waiting for it (pipelining)."""
 
+CONTENT_TYPE = "application/cloudevents+json"
+"""The ``content-type`` header of every event the relay sends (structured CloudEvents)."""
+
+_tracer = trace.get_tracer(__name__)
+
+
+def _recorded(headers: dict[str, str]) -> bool:
+    """Whether the trace in ``headers`` is recorded: the sampled flag of its W3C
+    ``traceparent`` (``00-<trace id>-<span id>-<flags>``). A row without one (or with one
+    that does not parse) starts a trace of its own, which may be."""
+    parent = headers.get("traceparent", "")
+    try:
+        return bool(int(parent[-2:], 16) & 1) if len(parent) == 55 else True
+    except ValueError:
+        return True
+
+
+async def _send(
+    producer: AIOKafkaProducer, row: OutboxRow, headers: dict[str, str]
+) -> Awaitable[object]:
+    ack: Awaitable[object] = await producer.send(
+        row.topic,
+        value=row.payload,
+        key=row.key.encode(),
+        headers=[(name, value.encode()) for name, value in headers.items()],
+    )
+    return ack
+
+
+def kafka_publisher(producer: Callable[[], AIOKafkaProducer]) -> Publish:
+    """A ``Publish`` that hands each row straight to aiokafka's producer (``producer()``, the
+    started one to use) and returns the acknowledgement's future unawaited.
+
+    Each record carries the row's envelope unchanged as its value, the row's key, the row's
+    headers (the trace of the change that wrote it), ``content-type`` and ``correlation_id``
+    (the event id) as FastStream's own publishing did; when the row's trace is recorded, its
+    ``traceparent`` names a producer span ``<topic> publish`` in that trace (the span the
+    consumer's ``<topic> process`` continues). Going around FastStream's publish path (a
+    command object, its middleware, two spans and a metric per record) saves most of the
+    relay's CPU per event (docs/performance.md, issue 18). ``send`` raises what the producer
+    refuses at once (``MessageSizeTooLargeError`` for a record over ``max_request_size``);
+    the future fails with what the broker refuses."""
+
+    async def publish(row: OutboxRow) -> Awaitable[object]:
+        headers = {**row.headers, "content-type": CONTENT_TYPE, "correlation_id": str(row.event_id)}
+        if not _recorded(row.headers):
+            # Nobody records this trace (no exporter: ``telemetry.setup``), so a span would be
+            # made and dropped for each event (tens of microseconds): the row's own trace
+            # context goes on, and the consumer continues the same trace.
+            return await _send(producer(), row, headers)
+        span = _tracer.start_span(
+            f"{row.topic} publish",
+            context=propagate.extract(row.headers),
+            kind=trace.SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.destination.name": row.topic,
+                "messaging.operation": "publish",
+                "messaging.message.id": str(row.event_id),
+            },
+        )
+        propagate.inject(headers, context=trace.set_span_in_context(span))
+        try:
+            return await _send(producer(), row, headers)
+        except Exception as exc:
+            span.record_exception(exc)
+            span.set_status(trace.StatusCode.ERROR)
+            raise
+        finally:
+            span.end()
+
+    return publish
+
 
 @dataclass
 class _Sent:
@@ -277,32 +351,45 @@ class OutboxRelay:
                 backoff = min(backoff * 2, 10.0)
 
     async def _lead_and_relay(self) -> None:
-        listener = await db.connect(self._url)
+        # One session holds the leadership (a session advisory lock), hears the NOTIFY and
+        # drains: losing the session loses the leadership and the drain in hand together,
+        # and a drain costs its two statements, not a pool's acquire, reset and transaction.
+        leader = await db.connect(
+            self._url,
+            server_settings={
+                "search_path": self._schema,
+                "application_name": f"{self._schema} outbox relay",
+                # Marking rows published need not wait for the disk: if the database loses
+                # such a commit, the rows are sent again and the consumers' inboxes drop
+                # them. The relay's next drain starts an fsync sooner (docs/performance.md).
+                "synchronous_commit": "off",
+            },
+        )
         channel = f"{self._schema}_outbox"
         try:
             while not self._stopping.is_set():
-                self.is_leader = await listener.fetchval(
+                self.is_leader = await leader.fetchval(
                     "SELECT pg_try_advisory_lock(hashtext($1))", f"outbox:{self._schema}"
                 )
                 if self.is_leader:
                     break
                 self._wake.clear()
                 await self._sleep(self._poll_interval)
-            await listener.add_listener(channel, self._on_notify)
+            await leader.add_listener(channel, self._on_notify)
             while not self._stopping.is_set():
                 # Cleared before draining, so that a commit during the drain wakes us again.
                 self._wake.clear()
-                await self._drain()
+                await self._drain(leader)
                 if time.monotonic() - self._backlog_measured_at >= BACKLOG_EVERY_SECONDS:
                     await self._record_backlog()
                     self._backlog_measured_at = time.monotonic()
                 await self._sleep(self._poll_interval)
-                if listener.is_closed():
+                if leader.is_closed():
                     raise ConnectionError("outbox listener connection closed")
         finally:
             self.is_leader = False
-            if not listener.is_closed():
-                await listener.close()
+            if not leader.is_closed():
+                await leader.close()
 
     def _on_notify(self, *_: object) -> None:
         self._wake.set()
@@ -311,96 +398,106 @@ class OutboxRelay:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=seconds)
 
-    async def _drain(self) -> None:
+    async def _drain(self, leader: asyncpg.Connection) -> None:
         """Publish unpublished rows in id order, a batch at a time: every row of a batch is
         sent before any acknowledgement is awaited, then the acknowledgements are awaited
-        together and the rows the broker acknowledged are marked published, in the same
-        transaction that locked them. Rows whose publishing failed stay unpublished and are
-        sent again (consumers drop duplicates through their inboxes), except those the
-        broker can never take (``NEVER_PUBLISHABLE``), which are set aside."""
+        together and the rows the broker acknowledged are marked published. Rows whose
+        publishing failed stay unpublished and are sent again (consumers drop duplicates
+        through their inboxes), except those the broker can never take
+        (``NEVER_PUBLISHABLE``), which are set aside.
+
+        No transaction and no row locks: only the leader drains, on the session that holds
+        the leadership, so no other relay can take the same rows; a row written meanwhile
+        has a higher id, and ``redrive`` of a row not yet marked has nothing to undo."""
         while not self._stopping.is_set():
-            async with self._pool.acquire() as conn, conn.transaction():
-                # Marking rows published need not wait for the disk: if the database loses
-                # this commit, the rows are sent again and the consumers' inboxes drop
-                # them. The relay's next drain starts an fsync sooner (docs/performance.md).
-                await conn.execute("SET LOCAL synchronous_commit = off")
-                rows = await conn.fetch(
-                    """SELECT id, event_id, topic, key, payload::text AS payload, headers
-                       FROM outbox WHERE published_at IS NULL ORDER BY id
-                       LIMIT $1 FOR UPDATE SKIP LOCKED""",
-                    self._batch_size,
+            rows = await leader.fetch(
+                """SELECT id, event_id, topic, key, payload::text AS payload, headers
+                   FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1""",
+                self._batch_size,
+            )
+            if not rows:
+                return
+            sent = await self._publish_all(rows)
+            if sent.published:
+                await leader.execute(
+                    "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
+                    sent.published,
                 )
-                sent = await self._publish_all(rows)
-                if sent.published:
-                    await conn.execute(
-                        "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
-                        sent.published,
-                    )
-                if sent.set_aside:
-                    await _set_aside(conn, sent.set_aside)
-            OUTBOX_PUBLISHED.labels(self._schema).inc(len(sent.published))
             if sent.set_aside:
-                OUTBOX_SET_ASIDE.labels(self._schema).inc(len(sent.set_aside))
-                log.error(
-                    "outbox rows set aside: the broker can never take them",
-                    extra={
-                        "schema": self._schema,
-                        "rows": len(sent.set_aside),
-                        "error": sorted({error for _, error in sent.set_aside}),
-                    },
-                )
+                await _set_aside(leader, sent.set_aside)
+            self._count(sent)
             if sent.error is not None:
                 raise sent.error
             if len(rows) < self._batch_size:
                 return
 
+    def _count(self, sent: _Sent) -> None:
+        OUTBOX_PUBLISHED.labels(self._schema).inc(len(sent.published))
+        if sent.set_aside:
+            OUTBOX_SET_ASIDE.labels(self._schema).inc(len(sent.set_aside))
+            log.error(
+                "outbox rows set aside: the broker can never take them",
+                extra={
+                    "schema": self._schema,
+                    "rows": len(sent.set_aside),
+                    "error": sorted({error for _, error in sent.set_aside}),
+                },
+            )
+
     async def _publish_all(self, rows: list[asyncpg.Record]) -> _Sent:
         """Send ``rows`` in order, then wait for their acknowledgements as a group: the ids
         acknowledged, those never publishable with their error's name, and the first other
-        error, if any (nothing after a send that failed so is sent)."""
+        error, if any (nothing after a send that failed so is sent).
+
+        The sends are awaited in turn without a task or a timer each: aiokafka's ``send``
+        only appends the record to its batch for the partition (it waits only when that
+        buffer is full or the topic's metadata is unknown), so every record of the drain is
+        in the producer's batches before its sender task runs, and leaves in one produce
+        request per broker. One deadline covers the sends, another the acknowledgements."""
         sent = _Sent()
         pending: dict[asyncio.Future[object], int] = {}
-        for row in rows:
-            outgoing = OutboxRow(
-                id=row["id"],
-                event_id=row["event_id"],
-                topic=row["topic"],
-                key=row["key"],
-                payload=row["payload"].encode(),
-                headers=row["headers"],
-            )
-            # Publish in the trace of the request that caused the event, so that one
-            # referral's work is one trace however late the relay sends it.
-            token = context.attach(propagate.extract(outgoing.headers))
-            try:
-                ack = await asyncio.wait_for(self._publish(outgoing), timeout=PUBLISH_TIMEOUT)
-            except NEVER_PUBLISHABLE as exc:
-                sent.set_aside.append((row["id"], type(exc).__name__))
-                continue
-            except Exception as exc:  # the broker refused or did not answer: stop here
-                sent.error = exc
-                break
-            finally:
-                context.detach(token)
-            if ack is None:
-                sent.published.append(row["id"])
-            else:
-                pending[asyncio.ensure_future(ack)] = row["id"]
+        try:
+            async with asyncio.timeout(PUBLISH_TIMEOUT):
+                for row in rows:
+                    try:
+                        ack = await self._publish(
+                            OutboxRow(
+                                id=row["id"],
+                                event_id=row["event_id"],
+                                topic=row["topic"],
+                                key=row["key"],
+                                payload=row["payload"].encode(),
+                                headers=row["headers"],
+                            )
+                        )
+                    except NEVER_PUBLISHABLE as exc:
+                        sent.set_aside.append((row["id"], type(exc).__name__))
+                        continue
+                    if ack is None:
+                        sent.published.append(row["id"])
+                    else:
+                        pending[asyncio.ensure_future(ack)] = row["id"]
+        except Exception as exc:  # the broker refused or did not answer: stop here
+            sent.error = exc
         if pending:
-            done, not_done = await asyncio.wait(pending, timeout=PUBLISH_TIMEOUT)
-            for future in not_done:
-                future.cancel()
-                sent.error = sent.error or TimeoutError("the broker did not acknowledge in time")
-            for future in done:
-                failure = future.exception()
-                if failure is None:
-                    sent.published.append(pending[future])
-                elif isinstance(failure, NEVER_PUBLISHABLE):
-                    sent.set_aside.append((pending[future], type(failure).__name__))
-                elif isinstance(failure, Exception):
-                    sent.error = sent.error or failure
+            await self._acknowledged(pending, sent)
         sent.published.sort()
         return sent
+
+    @staticmethod
+    async def _acknowledged(pending: dict[asyncio.Future[object], int], sent: _Sent) -> None:
+        done, not_done = await asyncio.wait(pending, timeout=PUBLISH_TIMEOUT)
+        for future in not_done:
+            future.cancel()
+            sent.error = sent.error or TimeoutError("the broker did not acknowledge in time")
+        for future in done:
+            failure = future.exception()
+            if failure is None:
+                sent.published.append(pending[future])
+            elif isinstance(failure, NEVER_PUBLISHABLE):
+                sent.set_aside.append((pending[future], type(failure).__name__))
+            elif isinstance(failure, Exception):
+                sent.error = sent.error or failure
 
     async def _record_backlog(self) -> None:
         async with self._pool.acquire() as conn:

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,7 @@ from services.plumbing.http import (
 from services.plumbing.kafka import make_broker
 from services.plumbing.kafka_access import KafkaAccess
 from services.plumbing.openapi import truthful_openapi
-from services.plumbing.outbox import OutboxRelay, OutboxRow, Publish
+from services.plumbing.outbox import OutboxRelay, Publish, kafka_publisher
 from services.plumbing.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -47,19 +47,9 @@ RegisterConsumers = Callable[[KafkaBroker, asyncpg.Pool], None]
 
 
 def relay_publisher(broker: KafkaBroker) -> Publish:
-    async def publish(row: OutboxRow) -> Awaitable[object]:
-        # Not confirmed here: the relay sends a batch, then awaits the acknowledgements.
-        ack: Awaitable[object] = await broker.publish(
-            row.payload,
-            topic=row.topic,
-            key=row.key.encode(),
-            headers={**row.headers, "content-type": "application/cloudevents+json"},
-            correlation_id=str(row.event_id),
-            no_confirm=True,
-        )
-        return ack
-
-    return publish
+    """The outbox relay's ``Publish``: straight through the broker's own aiokafka producer
+    (its settings: acks, idempotence, security), around FastStream's per-message path."""
+    return kafka_publisher(lambda: broker.config.producer._producer.producer)  # type: ignore[attr-defined]
 
 
 class _Guarded:
