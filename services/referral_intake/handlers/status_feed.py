@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 
 from services.plumbing.cursors import Cursors, InvalidCursor
+from services.plumbing.db import Connection
 from services.referral_intake.adapters import repository as repo
 
 CODE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -39,7 +40,7 @@ def _coded(detail: dict[str, Any]) -> dict[str, Any]:
     return facts
 
 
-def _change(row: asyncpg.Record) -> dict[str, Any]:
+def change_item(row: asyncpg.Record) -> dict[str, Any]:
     return {
         "referral_id": str(row["referral_id"]),
         "route_id": str(row["route_id"]) if row["route_id"] else None,
@@ -84,4 +85,24 @@ async def status_changes(
             limit=limit,
         )
     last = rows[-1]["id"] if rows else after
-    return {"items": [_change(r) for r in rows], "next_cursor": cursors.issue([last])}
+    return {"items": [change_item(r) for r in rows], "next_cursor": cursors.issue([last])}
+
+
+async def settled_changes(
+    conn: Connection,
+    *,
+    submitted_by: str,
+    after_id: int,
+    settle: timedelta,
+    limit: int,
+) -> list[tuple[int, dict[str, Any]]]:
+    """``(timeline id, item)`` for the next changes after ``after_id`` the feed would show
+    ``submitted_by`` now, oldest first (what the referrer's webhook pushes)."""
+    rows = await repo.status_changes(
+        conn,
+        submitted_by=submitted_by,
+        after_id=after_id,
+        settled_before=datetime.now(UTC) - settle,
+        limit=limit,
+    )
+    return [(int(r["id"]), change_item(r)) for r in rows]
