@@ -9,6 +9,7 @@ the SQL text; every value is a parameter."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -34,8 +35,14 @@ class WebhookTables:
 
 
 @dataclass(frozen=True)
-class TableStore:
-    """One owner's webhook in ``tables``."""
+class TableStore(ABC):
+    """One owner's webhook and its deliveries in ``tables``, as the dispatcher
+    (``services/plumbing/webhooks.py``) uses them. A delivery row it claims carries
+    ``webhook_id, kind, payload, state, attempts, first_attempt_at, referral_id,
+    trace_context`` (states: pending, sending, delivered, failed, refused, disabled,
+    abandoned, and cancelled for a withdrawn one). What differs between owners is
+    abstract: registering, what is waiting, removal, and the order deliveries are claimed
+    in."""
 
     tables: WebhookTables
     owner: object
@@ -161,3 +168,25 @@ class TableStore:
             f"SELECT * FROM {self.tables.deliveries} WHERE webhook_id = $1",  # noqa: S608 - constants
             webhook_id,
         )
+
+    @abstractmethod
+    async def set_webhook(
+        self, conn: Connection, url: str, secret: str, previous_until: datetime
+    ) -> datetime | None:
+        """Register ``url`` with ``secret``, enabled and unpaused; the same URL again keeps
+        its previous secret until ``previous_until`` (returned; None for a new URL)."""
+
+    @abstractmethod
+    async def waiting_deliveries(self, conn: Connection) -> list[asyncpg.Record]:
+        """Deliveries not yet sent or being retried, locked for this transaction."""
+
+    @abstractmethod
+    async def delete_webhook(self, conn: Connection) -> bool:
+        """Remove the webhook and abandon what waits for it; False when there was none."""
+
+    @abstractmethod
+    async def claim_deliveries(
+        self, conn: Connection, now: datetime, lease: float, limit: int
+    ) -> list[asyncpg.Record]:
+        """Due deliveries, at most one per ordering key (the earliest), leased until
+        ``now + lease`` seconds."""

@@ -1,8 +1,9 @@
 """Webhook push, for every service that pushes to a client's receiver (a provider's case
 system from its adapter, the upstream triage UI from intake): registering where to push,
 the dispatcher that sends what is queued, signed with Standard Webhooks, and how each
-answer is settled. What is stored, and what a delivery that ends means to its service, the
-service supplies (a ``Store`` and ``Outcomes``); the mechanics are here, once.
+answer is settled. Where it is stored, and what a delivery that ends means to its service,
+the service supplies (a ``webhook_store.TableStore`` and ``Outcomes``); the mechanics are
+here, once.
 
 Deliveries live in the database: retries survive a restart, every attempt is recorded, and
 at most one delivery per ordering key (a work item, a referral) is in flight (a lease marks
@@ -50,6 +51,7 @@ from services.plumbing.outbound import (
 )
 from services.plumbing.settings import ServiceSettings, comma_list
 from services.plumbing.webhook_rules import RetryPolicy, Verdict, failure, retry_after, verdict
+from services.plumbing.webhook_store import TableStore
 
 log = logging.getLogger(__name__)
 BATCH = 20
@@ -132,66 +134,6 @@ class WebhookSettings(ServiceSettings):
         )
 
 
-class Store(Protocol):
-    """One owner's webhook and its deliveries, as a service stores them. A webhook row has
-    ``url, secret, created_at, refused_at, refused_rule, previous_secret,
-    previous_secret_until, disabled_at, disabled_reason, paused_until``; a delivery row
-    ``webhook_id, kind, payload, state, attempts, first_attempt_at, referral_id,
-    trace_context`` (states: pending, sending, delivered, failed, refused, disabled,
-    abandoned)."""
-
-    async def webhook(self, conn: Connection) -> asyncpg.Record | None: ...
-
-    async def set_webhook(
-        self, conn: Connection, url: str, secret: str, previous_until: datetime
-    ) -> datetime | None: ...
-
-    async def pause_webhook(self, conn: Connection, url: str, until: datetime) -> None: ...
-
-    async def disable_webhook(
-        self, conn: Connection, url: str, reason: str, at: datetime
-    ) -> bool: ...
-
-    async def waiting_deliveries(self, conn: Connection) -> list[asyncpg.Record]: ...
-
-    async def mark_webhook_refused(
-        self, conn: Connection, url: str, rule: str, at: datetime
-    ) -> None: ...
-
-    async def delivery_counts(self, conn: Connection, since: datetime) -> dict[str, int]: ...
-
-    async def delete_webhook(self, conn: Connection) -> bool: ...
-
-    async def claim_deliveries(
-        self, conn: Connection, now: datetime, lease: float, limit: int
-    ) -> list[asyncpg.Record]: ...
-
-    async def record_attempt(
-        self,
-        conn: Connection,
-        webhook_id: str,
-        attempt: int,
-        at: datetime,
-        status_code: int | None,
-        error: str | None,
-        duration_ms: int,
-    ) -> None: ...
-
-    async def finish_delivery(
-        self,
-        conn: Connection,
-        webhook_id: str,
-        *,
-        state: str,
-        attempts: int,
-        next_attempt_at: datetime | None,
-        error: str | None,
-        at: datetime,
-    ) -> None: ...
-
-    async def delivery_state(self, conn: Connection, webhook_id: str) -> asyncpg.Record | None: ...
-
-
 class Outcomes(Protocol):
     """What a delivery's end means to the service that queued it, in the same transaction."""
 
@@ -223,7 +165,7 @@ class Sender:
     that wakes the dispatcher, and what the receiver's 410 means to its owner (shown on
     ``GET /v1/webhook``)."""
 
-    store: Store
+    store: TableStore
     outcomes: Outcomes
     pool: asyncpg.Pool
     outbound: OutboundClient

@@ -9,72 +9,49 @@ the router's decision and a provider's steps are recorded as their events would 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
 from standardwebhooks import Webhook
 
 from deploy.localstack.ports import free_port
 from services.plumbing.kafka_access import KafkaAccess
-from services.referral_intake.bootstrap import build
-from services.referral_intake.settings import IntakeSettings
 from tests.integration.test_intake_api import _decided
-from tests.integration.test_status_feed import _read_all, _record_steps
+from tests.integration.test_status_feed import (
+    Referrers,
+    _read_all,
+    _record_steps,
+    serving_referrers,
+)
 from tests.support.referrals import marked, referral
-from tests.support.services import CREDENTIALS, common_env, serving
 from tests.support.waiting import eventually
-from tests.support.webhook_receiver import Delivery, Receiver, webhook_receiver
+from tests.support.webhook_receiver import (
+    Delivery,
+    Receiver,
+    register,
+    webhook_receiver,
+    webhook_state,
+)
 
 CHANGE = "referral.status_changed"
 
 
-@dataclass
-class Intake:
-    triage: httpx.AsyncClient
-    supervisor: httpx.AsyncClient
-    database_url: str
-
-    async def register(self, receiver: Receiver) -> dict[str, Any]:
-        answer = await self.triage.put("/v1/webhook", json={"url": receiver.url})
-        assert answer.status_code == 200, answer.text
-        body: dict[str, Any] = answer.json()
-        receiver.secret = body["secret"]
-        return body
-
-    async def webhook(self) -> dict[str, Any]:
-        answer = await self.triage.get("/v1/webhook")
-        assert answer.status_code == 200, answer.text
-        body: dict[str, Any] = answer.json()
-        return body
-
-
 @pytest.fixture(scope="module")
-async def intake(module_database_url: str, module_kafka: KafkaAccess) -> AsyncIterator[Intake]:
-    env = common_env(module_database_url, module_kafka)
-    env |= {
-        "resubmission_decision_wait_seconds": 0.2,
-        "status_feed_settle_seconds": 0.3,
-        "outbound_allow_loopback": True,
-        "webhook_insecure_hosts": "127.0.0.1",
-        "webhook_timeout_seconds": 1.0,
-        "webhook_first_retry_seconds": 0.3,
-        "delivery_poll_seconds": 0.1,
-    }
-    app = build(IntakeSettings(**env)).create_app()  # type: ignore[arg-type]
-    async with serving(app, CREDENTIALS.staff_tokens["triage"]) as triage:
-        supervisor = httpx.AsyncClient(
-            transport=triage._transport,
-            base_url="http://test",
-            headers={"Authorization": f"Bearer {CREDENTIALS.staff_tokens['supervisor']}"},
-        )
-        async with supervisor:
-            yield Intake(triage, supervisor, module_database_url)
+async def intake(module_database_url: str, module_kafka: KafkaAccess) -> AsyncIterator[Referrers]:
+    async with serving_referrers(
+        module_database_url,
+        module_kafka,
+        outbound_allow_loopback=True,
+        webhook_insecure_hosts="127.0.0.1",
+        webhook_timeout_seconds=1.0,
+        webhook_first_retry_seconds=0.3,
+        delivery_poll_seconds=0.1,
+    ) as found:
+        yield found
 
 
 @pytest.fixture
-async def receiver(intake: Intake) -> AsyncIterator[Receiver]:
+async def receiver(intake: Referrers) -> AsyncIterator[Receiver]:
     with webhook_receiver(free_port()) as found:
         yield found
         await intake.triage.delete("/v1/webhook")
@@ -89,9 +66,9 @@ def _changes(receiver: Receiver, referral_id: str) -> list[Delivery]:
 
 
 async def test_the_referrer_hears_of_each_change_signed_in_order_without_personal_data(
-    intake: Intake, receiver: Receiver
+    intake: Referrers, receiver: Receiver
 ) -> None:
-    await intake.register(receiver)
+    await register(intake.triage, receiver)
     body, markers = marked()
     mine = (await intake.triage.post("/v1/referrals", json=body)).json()["referral_id"]
     routed = await _decided(intake.database_url, intake.triage)
@@ -133,7 +110,7 @@ async def test_the_referrer_hears_of_each_change_signed_in_order_without_persona
     assert len(set(ids)) == len(ids)
     assert all(i.startswith("msg_") for i in ids)
 
-    state = await intake.webhook()
+    state = await webhook_state(intake.triage)
     assert state["url"] == receiver.url
     assert state["deliveries"]["delivered"] == len(every)
     assert state["deliveries"]["pending"] == 0
@@ -143,9 +120,9 @@ async def test_the_referrer_hears_of_each_change_signed_in_order_without_persona
 
 
 async def test_a_failed_delivery_is_retried_with_the_same_id_before_the_next_change(
-    intake: Intake, receiver: Receiver
+    intake: Referrers, receiver: Receiver
 ) -> None:
-    await intake.register(receiver)
+    await register(intake.triage, receiver)
     receiver.plan = ["fail", "fail"]
     routed = await _decided(intake.database_url, intake.triage)
 
@@ -164,14 +141,14 @@ async def test_a_failed_delivery_is_retried_with_the_same_id_before_the_next_cha
 
 
 async def test_410_gone_disables_the_webhook_until_it_is_registered_again(
-    intake: Intake, receiver: Receiver
+    intake: Referrers, receiver: Receiver
 ) -> None:
-    await intake.register(receiver)
+    await register(intake.triage, receiver)
     receiver.plan = ["gone"]
     first = (await intake.triage.post("/v1/referrals", json=referral())).json()["referral_id"]
 
     async def disabled() -> dict[str, Any] | None:
-        state = await intake.webhook()
+        state = await webhook_state(intake.triage)
         return state if state["disabled"] else None
 
     state = await eventually(disabled, timeout=20, what="the webhook disabled by its 410")
@@ -180,9 +157,9 @@ async def test_410_gone_disables_the_webhook_until_it_is_registered_again(
     assert state["deliveries"]["disabled"] >= 1
     assert [d.answered for d in _changes(receiver, first)] == [410]
 
-    again = await intake.register(receiver)
+    again = await register(intake.triage, receiver)
     assert again["previous_secret_valid_until"] is not None  # the same URL: a rotation
-    assert (await intake.webhook())["disabled"] is None
+    assert (await webhook_state(intake.triage))["disabled"] is None
     later = (await intake.triage.post("/v1/referrals", json=referral())).json()["referral_id"]
     await eventually(lambda: _arrived(receiver, later), timeout=20, what="the later referral")
     assert [d.answered for d in _changes(receiver, first)] == [410]  # never sent again
@@ -201,7 +178,7 @@ async def _arrived(receiver: Receiver, referral_id: str) -> bool:
     ],
 )
 async def test_a_url_the_hub_may_not_call_is_refused_at_registration(
-    intake: Intake, url: str, rule: str
+    intake: Referrers, url: str, rule: str
 ) -> None:
     answer = await intake.triage.put("/v1/webhook", json={"url": url})
     assert answer.status_code == 422
@@ -211,7 +188,7 @@ async def test_a_url_the_hub_may_not_call_is_refused_at_registration(
     assert (await intake.triage.get("/v1/webhook")).status_code == 404
 
 
-async def test_removing_a_webhook_that_is_not_there_is_404(intake: Intake) -> None:
+async def test_removing_a_webhook_that_is_not_there_is_404(intake: Referrers) -> None:
     answer = await intake.triage.delete("/v1/webhook")
     assert answer.status_code == 404
     assert answer.headers["content-type"] == "application/problem+json"

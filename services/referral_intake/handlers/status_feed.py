@@ -77,15 +77,11 @@ async def status_changes(
     ``InvalidCursor``."""
     after = read_position(cursors, cursor)
     async with pool.acquire() as conn:
-        rows = await repo.status_changes(
-            conn,
-            submitted_by=submitted_by,
-            after_id=after,
-            settled_before=datetime.now(UTC) - settle,
-            limit=limit,
+        changes = await settled_changes(
+            conn, submitted_by=submitted_by, after_id=after, settle=settle, limit=limit
         )
-    last = rows[-1]["id"] if rows else after
-    return {"items": [change_item(r) for r in rows], "next_cursor": cursors.issue([last])}
+    last = changes[-1][0] if changes else after
+    return {"items": [item for _, item in changes], "next_cursor": cursors.issue([last])}
 
 
 async def settled_changes(
