@@ -420,6 +420,10 @@ class Stack:
                     "IDENTITY_HASH_KEY": secrets_["identity_hash_key"],
                     "VAULT_KEYS": json.dumps({"local-1": secrets_["vault_key"]}),
                     "VAULT_KEY_ID": "local-1",
+                    # The triage UI's webhook (the demo's, the tests') on loopback over http:
+                    # a development setting, as the providers' below.
+                    "WEBHOOK_INSECURE_HOSTS": "127.0.0.1,localhost,*.localhost",
+                    "OUTBOUND_ALLOW_LOOPBACK": "true",
                 },
                 intake_port,
                 self.logs_dir / "referral_intake.log",

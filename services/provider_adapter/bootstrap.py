@@ -30,14 +30,7 @@ log = logging.getLogger(__name__)
 
 def _webhook_client(settings: AdapterSettings) -> OutboundClient:
     """The vetted client that calls this provider's webhook (services/plumbing/outbound.py)."""
-    return settings.outbound_client(
-        purpose="provider_webhook",
-        service=settings.service.value,
-        allowed_hosts=settings.webhook_allowed_hosts,
-        plain_http_hosts=settings.webhook_insecure_hosts,
-        timeout_seconds=settings.webhook_timeout_seconds,
-        max_response_bytes=settings.webhook_max_response_bytes,
-    )
+    return settings.webhook_client(purpose="provider_webhook", service=settings.service.value)
 
 
 def build(settings: AdapterSettings | None = None) -> Service:

@@ -7,10 +7,11 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 
 from schemas.codes import Service
 from services.plumbing.outbound import Endpoint, endpoint_of_url
-from services.plumbing.settings import ServiceSettings, comma_list
+from services.plumbing.settings import comma_list
+from services.plumbing.webhooks import WebhookSettings
 
 
-class AdapterSettings(ServiceSettings):
+class AdapterSettings(WebhookSettings):
     model_config = SettingsConfigDict(env_ignore_empty=True, extra="ignore")
 
     service: Service = Field(description="The provider service this adapter serves, e.g. IDVA.")
@@ -32,47 +33,6 @@ class AdapterSettings(ServiceSettings):
         description="Coded facts this provider may see; default: its entry in "
         "schemas/data_sharing.json. Anything else in a work item is dropped.",
     )
-    webhook_timeout_seconds: float = Field(
-        default=15.0,
-        gt=0,
-        le=30,
-        description="How long the receiver has to answer a delivery. Standard Webhooks "
-        "recommends 15 to 30 seconds, so that a receiver has time to process; past it the "
-        "attempt failed and is retried.",
-    )
-    webhook_first_retry_seconds: float = Field(default=2.0, gt=0)
-    webhook_max_backoff_seconds: float = Field(default=300.0, gt=0)
-    webhook_max_retry_after_seconds: float = Field(
-        default=3600.0,
-        gt=0,
-        description="The longest Retry-After a receiver's 429 or 503 is honoured for; nothing "
-        "is sent to it meanwhile.",
-    )
-    webhook_secret_overlap_hours: float = Field(
-        default=24.0,
-        ge=0,
-        description="After the same URL is registered again (a new secret), how long the "
-        "previous secret keeps signing deliveries beside it, so the receiver can switch "
-        "without missing one.",
-    )
-    webhook_give_up_hours: float = Field(default=24.0, gt=0)
-    webhook_insecure_hosts: Annotated[list[str], NoDecode] = Field(
-        default_factory=list,
-        description="Hosts a webhook may reach over plain http (the local stack: 127.0.0.1, "
-        "localhost, *.localhost). Everywhere else webhooks must be https.",
-    )
-    webhook_allowed_hosts: Annotated[list[str], NoDecode] = Field(
-        default_factory=list,
-        description="The only hosts this provider's webhook may use (comma-separated; "
-        "*.example.org for any name under example.org). Empty: any public host. Production "
-        "deployments set it to the provider's own domain.",
-    )
-    webhook_max_response_bytes: int = Field(
-        default=65_536,
-        gt=0,
-        description="How much of a webhook answer's body is read; the rest is dropped.",
-    )
-    delivery_poll_seconds: float = Field(default=0.5, gt=0)
 
     # ---- the provider portal (entrypoints/portal) ----------------------------------------
     portal_secret_key: SecretStr = Field(
@@ -109,14 +69,9 @@ class AdapterSettings(ServiceSettings):
 
     _split_keys = field_validator("provider_key_sha256", mode="before")(comma_list)
     _split_facts = field_validator("allowed_facts", mode="before")(comma_list)
-    _split_hosts = field_validator(
-        "webhook_insecure_hosts", "webhook_allowed_hosts", mode="before"
-    )(comma_list)
 
     def development_defaults(self) -> list[str]:
         problems = super().development_defaults()
-        if self.webhook_insecure_hosts:
-            problems.append("WEBHOOK_INSECURE_HOSTS lets webhooks travel unencrypted")
         if not self.portal_cookie_secure:
             problems.append("PORTAL_COOKIE_SECURE is off: portal sessions would travel over http")
         return problems

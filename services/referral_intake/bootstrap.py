@@ -12,11 +12,14 @@ from fastapi import FastAPI
 
 from services.plumbing import db
 from services.plumbing.cursors import Cursors
+from services.plumbing.outbound import OutboundClient
 from services.plumbing.runtime import Service
 from services.referral_intake.adapters.router_client import RouterClient
 from services.referral_intake.adapters.vault import Vault
-from services.referral_intake.entrypoints import consumers, http, reports
+from services.referral_intake.entrypoints import consumers, http, referrer_webhook, reports
 from services.referral_intake.handlers import erasure, identity, notes, reconciliation, watchdog
+from services.referral_intake.handlers import referrer_webhook as referrer_hooks
+from services.referral_intake.handlers.referrer_webhook import Referrers
 from services.referral_intake.settings import IntakeSettings
 
 
@@ -35,6 +38,9 @@ def build(
         )
     router_client = RouterClient(settings.router_url, transport=router_transport)
     vault = Vault(settings.vault_keys, settings.vault_key_id)
+    # The vetted client that calls the referrers' webhooks (services/plumbing/outbound.py).
+    outbound = settings.webhook_client(purpose="referrer_webhook", service="referral_intake")
+    state: dict[str, Referrers] = {}
 
     async def on_start(pool: asyncpg.Pool, app: FastAPI) -> None:
         app.state.router_client = router_client
@@ -43,6 +49,7 @@ def build(
         app.state.feed_cursors = Cursors(settings.identity_hash_key, "intake-status-changes")
         app.state.feed_settle = timedelta(seconds=settings.status_feed_settle_seconds)
         app.state.vault = vault
+        state["referrers"] = app.state.referrers = Referrers(pool, outbound, settings)
         app.state.report_threshold = settings.report_suppression_threshold
         app.state.resubmission_decision_wait = settings.resubmission_decision_wait_seconds
         async with pool.acquire() as conn, conn.transaction():
@@ -54,11 +61,11 @@ def build(
         settings=settings,
         schema=settings.db_schema,
         migrations=Path(__file__).parent / "migrations",
-        routers=[http.router, reports.router],
+        routers=[http.router, reports.router, referrer_webhook.router],
         not_found=http.NOT_FOUND_DETAIL,
         register_consumers=lambda broker, pool: consumers.register(broker, pool, settings),
         on_start=on_start,
-        on_stop=router_client.close,
+        on_stop=partial(_close, router_client, outbound),
         commands={"rotate-vault": partial(_rotate_vault, settings, vault)},
         background=[
             lambda pool: identity.run(pool, vault, settings.identity_hash_key.encode()),
@@ -69,6 +76,7 @@ def build(
                 settings.retention_check_seconds,
                 timedelta(days=settings.retention_days),
             ),
+            lambda pool: referrer_hooks.run(state["referrers"]),
             lambda pool: reconciliation.run(
                 pool,
                 settings.watchdog_interval_seconds,
@@ -76,6 +84,11 @@ def build(
             ),
         ],
     )
+
+
+async def _close(router_client: RouterClient, outbound: OutboundClient) -> None:
+    await router_client.close()
+    await outbound.aclose()
 
 
 async def _rotate_vault(settings: IntakeSettings, vault: Vault) -> str:

@@ -3,10 +3,10 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from services.plumbing.settings import ServiceSettings
+from services.plumbing.webhooks import WebhookSettings
 
 
-class IntakeSettings(ServiceSettings):
+class IntakeSettings(WebhookSettings):
     model_config = SettingsConfigDict(env_ignore_empty=True, extra="ignore")
 
     db_schema: str = "intake"

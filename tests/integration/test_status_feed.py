@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -37,13 +38,16 @@ class Referrers:
     database_url: str
 
 
-@pytest.fixture(scope="module")
-async def referrers(
-    module_database_url: str, module_kafka: KafkaAccess
+@asynccontextmanager
+async def serving_referrers(
+    database_url: str, kafka: KafkaAccess, **settings: object
 ) -> AsyncIterator[Referrers]:
-    env = common_env(module_database_url, module_kafka)
+    """Intake with its background loops, a triage and a supervisor client on it;
+    ``settings`` beside the test ones."""
+    env = common_env(database_url, kafka)
     env["resubmission_decision_wait_seconds"] = 0.2
     env["status_feed_settle_seconds"] = 0.3
+    env.update(settings)
     app = build(IntakeSettings(**env)).create_app()  # type: ignore[arg-type]
     async with serving(app, CREDENTIALS.staff_tokens["triage"]) as triage:
         supervisor = httpx.AsyncClient(
@@ -52,7 +56,15 @@ async def referrers(
             headers={"Authorization": f"Bearer {CREDENTIALS.staff_tokens['supervisor']}"},
         )
         async with supervisor:
-            yield Referrers(triage, supervisor, module_database_url)
+            yield Referrers(triage, supervisor, database_url)
+
+
+@pytest.fixture(scope="module")
+async def referrers(
+    module_database_url: str, module_kafka: KafkaAccess
+) -> AsyncIterator[Referrers]:
+    async with serving_referrers(module_database_url, module_kafka) as found:
+        yield found
 
 
 async def _record_steps(database_url: str, referral_id: str) -> None:

@@ -37,7 +37,7 @@ from services.provider_adapter.handlers import webhooks
 from services.provider_adapter.handlers.common import Adapter
 from services.provider_adapter.settings import AdapterSettings
 from tests.support.services import CREDENTIALS, common_env
-from tests.support.webhook_receiver import Receiver, webhook_receiver
+from tests.support.webhook_receiver import Receiver, register, webhook_receiver, webhook_state
 from tests.support.work_items import insert_work_item
 
 SERVICE = Service.ISVA
@@ -51,17 +51,10 @@ class Rig:
     api: httpx.AsyncClient
 
     async def register(self, receiver: Receiver) -> dict[str, Any]:
-        answer = await self.api.put("/v1/webhook", json={"url": receiver.url})
-        assert answer.status_code == 200, answer.text
-        body: dict[str, Any] = answer.json()
-        receiver.secret = body["secret"]
-        return body
+        return await register(self.api, receiver)
 
     async def webhook(self) -> dict[str, Any]:
-        answer = await self.api.get("/v1/webhook")
-        assert answer.status_code == 200, answer.text
-        body: dict[str, Any] = answer.json()
-        return body
+        return await webhook_state(self.api)
 
     async def work_item(self, *kinds: str) -> uuid.UUID:
         """A new work item, and a push of each of ``kinds`` about it (``created`` alone by

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx
 from standardwebhooks import Webhook, WebhookVerificationError
 
 
@@ -109,3 +110,21 @@ def webhook_receiver(port: int) -> Iterator[Receiver]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+async def register(api: httpx.AsyncClient, receiver: Receiver) -> dict[str, Any]:
+    """``PUT /v1/webhook`` with the receiver's URL (a provider's or the triage UI's), and
+    give the receiver the secret to verify with; the answer's body."""
+    answer = await api.put("/v1/webhook", json={"url": receiver.url})
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    receiver.secret = body["secret"]
+    return body
+
+
+async def webhook_state(api: httpx.AsyncClient) -> dict[str, Any]:
+    """``GET /v1/webhook``'s body, which must be there."""
+    answer = await api.get("/v1/webhook")
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    return body

@@ -8,15 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.provider_adapter.domain.delivery import (
-    RetryPolicy,
-    Verdict,
-    payload,
-    retry_after,
-    succeeded,
-    verdict,
-    webhook_id,
-)
+from services.plumbing.webhook_rules import RetryPolicy, Verdict, retry_after, succeeded, verdict
+from services.provider_adapter.domain.delivery import payload, webhook_id
 from services.provider_adapter.domain.keys import (
     KeyRuleBroken,
     check_can_add,

@@ -10,6 +10,7 @@ import asyncpg
 
 from schemas.events import WorkItem
 from services.plumbing.db import Connection
+from services.plumbing.webhook_store import TableStore, WebhookTables
 from services.provider_adapter.domain.work_item import PRIORITY_RANK
 
 
@@ -287,96 +288,99 @@ async def lock_keys(conn: Connection) -> None:
 
 
 # ---- webhooks -------------------------------------------------------------------------------
-async def webhook(conn: Connection) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        """SELECT url, secret, created_at, refused_at, refused_rule, previous_secret,
-                  previous_secret_until, disabled_at, disabled_reason, paused_until
-           FROM webhook WHERE id = 1"""
-    )
+TABLES = WebhookTables(
+    webhooks="webhook",
+    deliveries="deliveries",
+    attempts="delivery_attempts",
+    owner_column="id",
+    deliveries_by_owner=False,
+)
 
 
-async def set_webhook(
-    conn: Connection, url: str, secret: str, previous_until: datetime
-) -> datetime | None:
-    """Register ``url`` with ``secret``. The same URL again is a rotation: the secret it
-    had keeps signing until ``previous_until`` (returned; None for a new URL), and its
-    registration time stands. Either way it is enabled and unpaused."""
-    until: datetime | None = await conn.fetchval(
-        """INSERT INTO webhook (id, url, secret) VALUES (1, $1, $2)
-           ON CONFLICT (id) DO UPDATE SET
-               previous_secret = CASE WHEN webhook.url = $1 THEN webhook.secret END,
-               previous_secret_until = CASE WHEN webhook.url = $1 THEN $3::timestamptz END,
-               created_at = CASE WHEN webhook.url = $1 THEN webhook.created_at ELSE now() END,
-               url = $1, secret = $2, refused_at = NULL, refused_rule = NULL,
-               disabled_at = NULL, disabled_reason = NULL, paused_until = NULL
-           RETURNING previous_secret_until""",
-        url,
-        secret,
-        previous_until,
-    )
-    return until
+class WebhookStore(TableStore):
+    """The provider's one webhook (``id = 1``) and its deliveries by work item
+    (``services.plumbing.webhooks.Store``)."""
 
-
-async def pause_webhook(conn: Connection, url: str, until: datetime) -> None:
-    """Nothing more is sent to ``url`` before ``until`` (a later pause stands)."""
-    await conn.execute(
-        """UPDATE webhook SET paused_until = greatest(paused_until, $2)
-           WHERE id = 1 AND url = $1""",
-        url,
-        until,
-    )
-
-
-async def disable_webhook(conn: Connection, url: str, reason: str, at: datetime) -> bool:
-    """Disable ``url`` (if it is still the one registered) and end every delivery waiting
-    for it as ``disabled``; True when it was enabled until now."""
-    disabled = bool(
-        await conn.fetchval(
-            """UPDATE webhook SET disabled_at = $3, disabled_reason = $2
-               WHERE id = 1 AND url = $1 AND disabled_at IS NULL RETURNING true""",
+    async def set_webhook(
+        self, conn: Connection, url: str, secret: str, previous_until: datetime
+    ) -> datetime | None:
+        """Register ``url`` with ``secret``. The same URL again is a rotation: the secret it
+        had keeps signing until ``previous_until`` (returned; None for a new URL), and its
+        registration time stands. Either way it is enabled and unpaused."""
+        until: datetime | None = await conn.fetchval(
+            """INSERT INTO webhook (id, url, secret) VALUES (1, $1, $2)
+               ON CONFLICT (id) DO UPDATE SET
+                   previous_secret = CASE WHEN webhook.url = $1 THEN webhook.secret END,
+                   previous_secret_until = CASE WHEN webhook.url = $1 THEN $3::timestamptz END,
+                   created_at = CASE WHEN webhook.url = $1 THEN webhook.created_at ELSE now() END,
+                   url = $1, secret = $2, refused_at = NULL, refused_rule = NULL,
+                   disabled_at = NULL, disabled_reason = NULL, paused_until = NULL
+               RETURNING previous_secret_until""",
             url,
-            reason,
-            at,
+            secret,
+            previous_until,
         )
-    )
-    return disabled
+        return until
 
-
-async def waiting_deliveries(conn: Connection) -> list[asyncpg.Record]:
-    """Deliveries not yet sent or being retried, with their work item's referral."""
-    return list(
-        await conn.fetch(
-            """SELECT d.*, w.referral_id, w.trace_context FROM deliveries d
-               JOIN work_items w USING (route_id)
-               WHERE d.state = 'pending' FOR UPDATE OF d"""
+    async def waiting_deliveries(self, conn: Connection) -> list[asyncpg.Record]:
+        """Deliveries not yet sent or being retried, with their work item's referral."""
+        return list(
+            await conn.fetch(
+                """SELECT d.*, w.referral_id, w.trace_context FROM deliveries d
+                   JOIN work_items w USING (route_id)
+                   WHERE d.state = 'pending' FOR UPDATE OF d"""
+            )
         )
-    )
+
+    async def delete_webhook(self, conn: Connection) -> bool:
+        deleted = bool(await conn.fetchval("DELETE FROM webhook WHERE id = 1 RETURNING true"))
+        await conn.execute(
+            "UPDATE deliveries SET state = 'abandoned' WHERE state IN ('pending', 'sending')"
+        )
+        return deleted
+
+    async def claim_deliveries(
+        self, conn: Connection, now: datetime, lease: float, limit: int
+    ) -> list[asyncpg.Record]:
+        """Due deliveries, at most one per work item and only the oldest of each, leased to
+        this dispatcher. A lease that ran out (its dispatcher died) makes a delivery due
+        again."""
+        return list(
+            await conn.fetch(
+                """WITH due AS (
+                       SELECT DISTINCT ON (route_id)
+                              webhook_id, route_id, next_attempt_at, state, lease_until
+                       FROM deliveries
+                       WHERE state IN ('pending', 'sending')
+                       ORDER BY route_id, created_at
+                   ), claimable AS (
+                       SELECT webhook_id FROM due
+                       WHERE next_attempt_at <= $1
+                         AND (state = 'pending' OR lease_until < $1)
+                       ORDER BY next_attempt_at
+                       LIMIT $3
+                   )
+                   UPDATE deliveries d
+                   SET state = 'sending', lease_until = $1 + make_interval(secs => $2),
+                       first_attempt_at = coalesce(d.first_attempt_at, $1)
+                   FROM claimable c
+                   WHERE d.webhook_id = c.webhook_id
+                   RETURNING d.*, (SELECT w.referral_id FROM work_items w
+                                   WHERE w.route_id = d.route_id) AS referral_id,
+                                  (SELECT w.trace_context FROM work_items w
+                                   WHERE w.route_id = d.route_id) AS trace_context""",
+                now,
+                lease,
+                limit,
+            )
+        )
 
 
-async def mark_webhook_refused(conn: Connection, url: str, rule: str, at: datetime) -> None:
-    """Only if the URL is still the one refused (the provider may have registered another)."""
-    await conn.execute(
-        "UPDATE webhook SET refused_at = $3, refused_rule = $2 WHERE id = 1 AND url = $1",
-        url,
-        rule,
-        at,
-    )
+WEBHOOK = WebhookStore(TABLES, 1)
 
 
-async def delivery_counts(conn: Connection, since: datetime) -> dict[str, int]:
-    rows = await conn.fetch(
-        "SELECT state, count(*) AS n FROM deliveries WHERE created_at >= $1 GROUP BY state",
-        since,
-    )
-    return {row["state"]: int(row["n"]) for row in rows}
-
-
-async def delete_webhook(conn: Connection) -> bool:
-    deleted = bool(await conn.fetchval("DELETE FROM webhook WHERE id = 1 RETURNING true"))
-    await conn.execute(
-        "UPDATE deliveries SET state = 'abandoned' WHERE state IN ('pending', 'sending')"
-    )
-    return deleted
+async def webhook(conn: Connection) -> asyncpg.Record | None:
+    return await WEBHOOK.webhook(conn)
 
 
 async def enqueue_delivery(
@@ -398,92 +402,6 @@ async def count_deliveries(conn: Connection, route_id: uuid.UUID, kind: str) -> 
             "SELECT count(*) FROM deliveries WHERE route_id = $1 AND kind = $2", route_id, kind
         )
     )
-
-
-async def claim_deliveries(
-    conn: Connection, now: datetime, lease: float, limit: int
-) -> list[asyncpg.Record]:
-    """Due deliveries, at most one per work item and only the oldest of each, leased to this
-    dispatcher. A lease that ran out (its dispatcher died) makes a delivery due again."""
-    return list(
-        await conn.fetch(
-            """WITH due AS (
-                   SELECT DISTINCT ON (route_id)
-                          webhook_id, route_id, next_attempt_at, state, lease_until
-                   FROM deliveries
-                   WHERE state IN ('pending', 'sending')
-                   ORDER BY route_id, created_at
-               ), claimable AS (
-                   SELECT webhook_id FROM due
-                   WHERE next_attempt_at <= $1
-                     AND (state = 'pending' OR lease_until < $1)
-                   ORDER BY next_attempt_at
-                   LIMIT $3
-               )
-               UPDATE deliveries d
-               SET state = 'sending', lease_until = $1 + make_interval(secs => $2),
-                   first_attempt_at = coalesce(d.first_attempt_at, $1)
-               FROM claimable c
-               WHERE d.webhook_id = c.webhook_id
-               RETURNING d.*, (SELECT w.referral_id FROM work_items w
-                               WHERE w.route_id = d.route_id) AS referral_id,
-                              (SELECT w.trace_context FROM work_items w
-                               WHERE w.route_id = d.route_id) AS trace_context""",
-            now,
-            lease,
-            limit,
-        )
-    )
-
-
-async def record_attempt(
-    conn: Connection,
-    webhook_id: str,
-    attempt: int,
-    at: datetime,
-    status_code: int | None,
-    error: str | None,
-    duration_ms: int,
-) -> None:
-    await conn.execute(
-        """INSERT INTO delivery_attempts (webhook_id, attempt, at, status_code, error, duration_ms)
-           VALUES ($1, $2, $3, $4, $5, $6)""",
-        webhook_id,
-        attempt,
-        at,
-        status_code,
-        error,
-        duration_ms,
-    )
-
-
-async def finish_delivery(
-    conn: Connection,
-    webhook_id: str,
-    *,
-    state: str,
-    attempts: int,
-    next_attempt_at: datetime | None,
-    error: str | None,
-    at: datetime,
-) -> None:
-    await conn.execute(
-        """UPDATE deliveries
-           SET state = $2, attempts = $3, next_attempt_at = coalesce($4, next_attempt_at),
-               last_error = $5, lease_until = NULL,
-               delivered_at = CASE WHEN $2 = 'delivered' THEN $6 ELSE delivered_at END
-           WHERE webhook_id = $1 AND state <> 'cancelled'""",
-        webhook_id,
-        state,
-        attempts,
-        next_attempt_at,
-        error,
-        at,
-    )
-
-
-async def delivery_state(conn: Connection, webhook_id: str) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT * FROM deliveries WHERE webhook_id = $1", webhook_id)
 
 
 # ---- changes of contact details -------------------------------------------------------------

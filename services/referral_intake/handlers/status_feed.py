@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 
 from services.plumbing.cursors import Cursors, InvalidCursor
+from services.plumbing.db import Connection
 from services.referral_intake.adapters import timeline as timeline_store
 
 CODE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -39,7 +40,7 @@ def _coded(detail: dict[str, Any]) -> dict[str, Any]:
     return facts
 
 
-def _change(change: timeline_store.StatusChange) -> dict[str, Any]:
+def change_item(change: timeline_store.StatusChange) -> dict[str, Any]:
     return {
         "referral_id": str(change.referral_id),
         "route_id": str(change.route_id) if change.route_id else None,
@@ -76,12 +77,28 @@ async def status_changes(
     ``InvalidCursor``."""
     after = read_position(cursors, cursor)
     async with pool.acquire() as conn:
-        rows = await timeline_store.changes_for_submitter(
-            conn,
-            submitted_by=submitted_by,
-            after_id=after,
-            settled_before=datetime.now(UTC) - settle,
-            limit=limit,
+        changes = await settled_changes(
+            conn, submitted_by=submitted_by, after_id=after, settle=settle, limit=limit
         )
-    last = rows[-1].id if rows else after
-    return {"items": [_change(r) for r in rows], "next_cursor": cursors.issue([last])}
+    last = changes[-1][0] if changes else after
+    return {"items": [item for _, item in changes], "next_cursor": cursors.issue([last])}
+
+
+async def settled_changes(
+    conn: Connection,
+    *,
+    submitted_by: str,
+    after_id: int,
+    settle: timedelta,
+    limit: int,
+) -> list[tuple[int, dict[str, Any]]]:
+    """``(timeline id, item)`` for the next changes after ``after_id`` the feed would show
+    ``submitted_by`` now, oldest first (what the referrer's webhook pushes)."""
+    rows = await timeline_store.changes_for_submitter(
+        conn,
+        submitted_by=submitted_by,
+        after_id=after_id,
+        settled_before=datetime.now(UTC) - settle,
+        limit=limit,
+    )
+    return [(r.id, change_item(r)) for r in rows]

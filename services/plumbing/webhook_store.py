@@ -1,0 +1,192 @@
+"""The part of a webhook's storage (``webhooks.Store``) that is the same whoever owns it:
+reading the webhook, pausing, disabling or marking it refused, and recording each
+delivery's attempts and end. A service names its tables and how a webhook is keyed
+(``WebhookTables``) and writes only what is its own (registration, claiming in its order,
+what is waiting, removal).
+
+Table and column names are constants of the service's code, never input: they are put in
+the SQL text; every value is a parameter."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from services.plumbing.db import Connection
+
+
+@dataclass(frozen=True)
+class WebhookTables:
+    """``webhooks``: one row per owner, keyed by ``owner_column``, with the columns
+    ``url, secret, created_at, refused_at, refused_rule, previous_secret,
+    previous_secret_until, disabled_at, disabled_reason, paused_until``. ``deliveries``
+    (``webhook_id`` primary key, ``state``, ``attempts``, ``next_attempt_at``,
+    ``lease_until``, ``delivered_at``, ``last_error``, ``created_at``; the owner column too
+    when ``deliveries_by_owner``) and ``attempts`` (one row per attempt)."""
+
+    webhooks: str
+    deliveries: str
+    attempts: str
+    owner_column: str
+    deliveries_by_owner: bool
+
+
+@dataclass(frozen=True)
+class TableStore(ABC):
+    """One owner's webhook and its deliveries in ``tables``, as the dispatcher
+    (``services/plumbing/webhooks.py``) uses them. A delivery row it claims carries
+    ``webhook_id, kind, payload, state, attempts, first_attempt_at, referral_id,
+    trace_context`` (states: pending, sending, delivered, failed, refused, disabled,
+    abandoned, and cancelled for a withdrawn one). What differs between owners is
+    abstract: registering, what is waiting, removal, and the order deliveries are claimed
+    in."""
+
+    tables: WebhookTables
+    owner: object
+
+    async def webhook(self, conn: Connection) -> asyncpg.Record | None:
+        t = self.tables
+        return await conn.fetchrow(
+            f"""SELECT url, secret, created_at, refused_at, refused_rule, previous_secret,
+                       previous_secret_until, disabled_at, disabled_reason, paused_until
+                FROM {t.webhooks} WHERE {t.owner_column} = $1""",  # noqa: S608 - constants
+            self.owner,
+        )
+
+    async def pause_webhook(self, conn: Connection, url: str, until: datetime) -> None:
+        """Nothing more is sent to ``url`` before ``until`` (a later pause stands)."""
+        t = self.tables
+        await conn.execute(
+            f"""UPDATE {t.webhooks} SET paused_until = greatest(paused_until, $3)
+                WHERE {t.owner_column} = $1 AND url = $2""",  # noqa: S608 - constants
+            self.owner,
+            url,
+            until,
+        )
+
+    async def disable_webhook(self, conn: Connection, url: str, reason: str, at: datetime) -> bool:
+        """Disable ``url`` if it is still the one registered; True when it was enabled."""
+        t = self.tables
+        return bool(
+            await conn.fetchval(
+                f"""UPDATE {t.webhooks} SET disabled_at = $4, disabled_reason = $3
+                    WHERE {t.owner_column} = $1 AND url = $2 AND disabled_at IS NULL
+                    RETURNING true""",  # noqa: S608 - constants
+                self.owner,
+                url,
+                reason,
+                at,
+            )
+        )
+
+    async def mark_webhook_refused(
+        self, conn: Connection, url: str, rule: str, at: datetime
+    ) -> None:
+        """Only if the URL is still the one refused (its owner may have registered another)."""
+        t = self.tables
+        await conn.execute(
+            f"""UPDATE {t.webhooks} SET refused_at = $4, refused_rule = $3
+                WHERE {t.owner_column} = $1 AND url = $2""",  # noqa: S608 - constants
+            self.owner,
+            url,
+            rule,
+            at,
+        )
+
+    async def delivery_counts(self, conn: Connection, since: datetime) -> dict[str, int]:
+        """Deliveries queued since ``since``, by state."""
+        t = self.tables
+        if t.deliveries_by_owner:
+            rows = await conn.fetch(
+                f"""SELECT state, count(*) AS n FROM {t.deliveries}
+                    WHERE created_at >= $1 AND {t.owner_column} = $2
+                    GROUP BY state""",  # noqa: S608 - constants
+                since,
+                self.owner,
+            )
+        else:
+            rows = await conn.fetch(
+                f"""SELECT state, count(*) AS n FROM {t.deliveries}
+                    WHERE created_at >= $1 GROUP BY state""",  # noqa: S608 - constants
+                since,
+            )
+        return {row["state"]: int(row["n"]) for row in rows}
+
+    async def record_attempt(
+        self,
+        conn: Connection,
+        webhook_id: str,
+        attempt: int,
+        at: datetime,
+        status_code: int | None,
+        error: str | None,
+        duration_ms: int,
+    ) -> None:
+        await conn.execute(
+            f"""INSERT INTO {self.tables.attempts}
+                    (webhook_id, attempt, at, status_code, error, duration_ms)
+                VALUES ($1, $2, $3, $4, $5, $6)""",  # noqa: S608 - constants
+            webhook_id,
+            attempt,
+            at,
+            status_code,
+            error,
+            duration_ms,
+        )
+
+    async def finish_delivery(
+        self,
+        conn: Connection,
+        webhook_id: str,
+        *,
+        state: str,
+        attempts: int,
+        next_attempt_at: datetime | None,
+        error: str | None,
+        at: datetime,
+    ) -> None:
+        """Record an attempt's result; a delivery withdrawn meanwhile (``cancelled``) stays so."""
+        await conn.execute(
+            f"""UPDATE {self.tables.deliveries}
+                SET state = $2, attempts = $3, next_attempt_at = coalesce($4, next_attempt_at),
+                    last_error = $5, lease_until = NULL,
+                    delivered_at = CASE WHEN $2 = 'delivered' THEN $6 ELSE delivered_at END
+                WHERE webhook_id = $1 AND state <> 'cancelled'""",  # noqa: S608 - constants
+            webhook_id,
+            state,
+            attempts,
+            next_attempt_at,
+            error,
+            at,
+        )
+
+    async def delivery_state(self, conn: Connection, webhook_id: str) -> asyncpg.Record | None:
+        return await conn.fetchrow(
+            f"SELECT * FROM {self.tables.deliveries} WHERE webhook_id = $1",  # noqa: S608 - constants
+            webhook_id,
+        )
+
+    @abstractmethod
+    async def set_webhook(
+        self, conn: Connection, url: str, secret: str, previous_until: datetime
+    ) -> datetime | None:
+        """Register ``url`` with ``secret``, enabled and unpaused; the same URL again keeps
+        its previous secret until ``previous_until`` (returned; None for a new URL)."""
+
+    @abstractmethod
+    async def waiting_deliveries(self, conn: Connection) -> list[asyncpg.Record]:
+        """Deliveries not yet sent or being retried, locked for this transaction."""
+
+    @abstractmethod
+    async def delete_webhook(self, conn: Connection) -> bool:
+        """Remove the webhook and abandon what waits for it; False when there was none."""
+
+    @abstractmethod
+    async def claim_deliveries(
+        self, conn: Connection, now: datetime, lease: float, limit: int
+    ) -> list[asyncpg.Record]:
+        """Due deliveries, at most one per ordering key (the earliest), leased until
+        ``now + lease`` seconds."""
