@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -67,23 +69,30 @@ def build(
         on_start=on_start,
         on_stop=partial(_close, router_client, outbound),
         commands={"rotate-vault": partial(_rotate_vault, settings, vault)},
-        background=[
-            lambda pool: identity.run(pool, vault, settings.identity_hash_key.encode()),
-            lambda pool: watchdog.run(pool, settings.watchdog_interval_seconds),
-            lambda pool: erasure.run(
-                pool,
-                vault,
-                settings.retention_check_seconds,
-                timedelta(days=settings.retention_days),
-            ),
-            lambda pool: referrer_hooks.run(state["referrers"]),
-            lambda pool: reconciliation.run(
-                pool,
-                settings.watchdog_interval_seconds,
-                timedelta(seconds=settings.reconcile_after_seconds),
-            ),
-        ],
+        background=_background(settings, vault, state),
     )
+
+
+def _background(
+    settings: IntakeSettings, vault: Vault, state: dict[str, Referrers]
+) -> list[Callable[[asyncpg.Pool], Coroutine[Any, Any, None]]]:
+    """Intake's background jobs, each given the pool once the service has started."""
+    return [
+        lambda pool: identity.run(pool, vault, settings.identity_hash_key.encode()),
+        lambda pool: watchdog.run(pool, settings.watchdog_interval_seconds),
+        lambda pool: erasure.run(
+            pool,
+            vault,
+            settings.retention_check_seconds,
+            timedelta(days=settings.retention_days),
+        ),
+        lambda pool: referrer_hooks.run(state["referrers"]),
+        lambda pool: reconciliation.run(
+            pool,
+            settings.watchdog_interval_seconds,
+            timedelta(seconds=settings.reconcile_after_seconds),
+        ),
+    ]
 
 
 async def _close(router_client: RouterClient, outbound: OutboundClient) -> None:

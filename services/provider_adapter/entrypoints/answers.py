@@ -67,34 +67,6 @@ class StepRecorded(Answer):
     status: str
 
 
-class WebhookRegistered(Answer):
-    url: str
-    secret: str = Field(description="Shown once: verify each delivery's signature with it")
-    previous_secret_valid_until: Moment | None
-
-
-class WebhookRefusal(Answer):
-    rule: str
-    detail: str
-    at: Moment
-
-
-class WebhookDisabled(Answer):
-    reason: str
-    detail: str
-    at: Moment
-
-
-class Webhook(Answer):
-    url: str
-    registered_at: Moment
-    refused: WebhookRefusal | None
-    disabled: WebhookDisabled | None
-    paused_until: Moment | None
-    previous_secret_valid_until: Moment | None
-    deliveries: dict[str, int] = Field(description="Deliveries since registration, by state")
-
-
 class Key(Answer):
     key_id: uuid.UUID
     prefix: str | None = Field(description="The key's first characters, to tell keys apart")

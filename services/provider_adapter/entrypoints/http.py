@@ -11,13 +11,13 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, HTTPException, Query, Request, Response
 from pydantic import (
-    AnyUrl,
     AwareDatetime,
     ConfigDict,
     Field,
     model_validator,
 )
 
+from schemas import webhook_api
 from schemas.codes import (
     TERMINAL_ROUTE_STATUSES,
     ContactChannel,
@@ -87,10 +87,6 @@ class OutcomeIn(RequestBody):
     status: OutcomeStatus
     reason: Annotated[str, Field(max_length=500)] | None = None
     measures: dict[Code, bool | Code | None] = {}
-
-
-class WebhookIn(RequestBody):
-    url: AnyUrl
 
 
 class KeyIn(RequestBody):
@@ -258,8 +254,8 @@ async def outcome(referral_id: uuid.UUID, body: OutcomeIn, adapter: Provider) ->
     return await _guarded(work_items.record_outcome(adapter, referral_id, **dict(body)))
 
 
-@router.put("/v1/webhook", response_model=answers.WebhookRegistered)
-async def register_webhook(body: WebhookIn, adapter: Provider) -> Any:
+@router.put("/v1/webhook", response_model=webhook_api.WebhookRegistered)
+async def register_webhook(body: webhook_api.WebhookIn, adapter: Provider) -> Any:
     """Push new work items (and cancellations and reminders) to this URL, signed with the
     secret in the answer (Standard Webhooks). Registering again makes a new secret; the same
     URL registered again is a rotation without downtime: the previous secret keeps signing
@@ -274,7 +270,7 @@ async def register_webhook(body: WebhookIn, adapter: Provider) -> Any:
     return await webhooks.register(adapter, str(body.url))
 
 
-@router.get("/v1/webhook", response_model=answers.Webhook, responses=problems(404))
+@router.get("/v1/webhook", response_model=webhook_api.Webhook, responses=problems(404))
 async def get_webhook(adapter: Provider) -> Any:
     """The registered webhook (never its secret): its URL, since when, whether the hub
     refused to call it at delivery and why (``refused``: rule, detail, at), whether its

@@ -4,20 +4,20 @@ each maps to ``handlers.referrer_webhook`` for the caller (its token's subject).
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
-from pydantic import AnyUrl, AwareDatetime, BaseModel, ConfigDict, UrlConstraints
+from fastapi import Request, Response
 
+from schemas import webhook_api
+from schemas.refusals import NotFound
+from services.plumbing.answers import typed_router
 from services.plumbing.auth import Principal, allow
-from services.plumbing.http import problem
 from services.plumbing.openapi import problems
-from services.plumbing.outbound import OutboundRefused
 from services.referral_intake.entrypoints.authorization import ACCESS
 from services.referral_intake.handlers import referrer_webhook
 from services.referral_intake.handlers.referrer_webhook import Referrers
 
-router = APIRouter()
+router = typed_router()
 
 MayRegister = Annotated[Principal, allow(ACCESS, "PUT /v1/webhook")]
 MayReadWebhook = Annotated[Principal, allow(ACCESS, "GET /v1/webhook")]
@@ -25,56 +25,15 @@ MayRemove = Annotated[Principal, allow(ACCESS, "DELETE /v1/webhook")]
 NO_WEBHOOK = "No webhook is registered for you."
 
 
-class WebhookIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
-
-    url: Annotated[AnyUrl, UrlConstraints(max_length=2000)]
-
-
-class WebhookRegistered(BaseModel):
-    url: str
-    secret: str
-    """``whsec_<base64>``: verify each delivery with it (any Standard Webhooks library)."""
-    previous_secret_valid_until: AwareDatetime | None
-
-
-class Refusal(BaseModel):
-    rule: str
-    detail: str
-    at: AwareDatetime
-
-
-class Disabling(BaseModel):
-    reason: Literal["gone"]
-    detail: str
-    at: AwareDatetime
-
-
-class DeliveryCounts(BaseModel):
-    pending: int
-    delivered: int
-    failed: int
-    refused: int
-    disabled: int
-
-
-class WebhookState(BaseModel):
-    url: str
-    registered_at: AwareDatetime
-    refused: Refusal | None
-    disabled: Disabling | None
-    paused_until: AwareDatetime | None
-    previous_secret_valid_until: AwareDatetime | None
-    deliveries: DeliveryCounts
-
-
 def _referrers(request: Request) -> Referrers:
     found: Referrers = request.app.state.referrers
     return found
 
 
-@router.put("/v1/webhook", response_model=WebhookRegistered, responses=problems(422))
-async def register_webhook(body: WebhookIn, request: Request, principal: MayRegister) -> Any:
+@router.put("/v1/webhook", response_model=webhook_api.WebhookRegistered, responses=problems(422))
+async def register_webhook(
+    body: webhook_api.WebhookIn, request: Request, principal: MayRegister
+) -> Any:
     """Push each status change of the referrals you submit to this URL, as
     ``GET /v1/status-changes`` shows it (``{"type": "referral.status_changed", "timestamp":
     "…", "data": <a feed item>}``), signed with the secret in the answer (Standard
@@ -88,20 +47,10 @@ async def register_webhook(body: WebhookIn, request: Request, principal: MayRegi
     shared, multicast or reserved, nor the hub itself), on a host the operators allow;
     otherwise 422 names the rule (``errors[0].rule``) and nothing is stored. It is checked
     again before every delivery."""
-    try:
-        return await referrer_webhook.register(
-            _referrers(request), principal.subject, str(body.url)
-        )
-    except OutboundRefused as exc:
-        return problem(
-            422,
-            "Invalid request",
-            exc.sentence,
-            errors=[{"field": "url", "message": exc.sentence, "rule": exc.rule.value}],
-        )
+    return await referrer_webhook.register(_referrers(request), principal.subject, str(body.url))
 
 
-@router.get("/v1/webhook", response_model=WebhookState, responses=problems(404))
+@router.get("/v1/webhook", response_model=webhook_api.Webhook, responses=problems(404))
 async def get_webhook(request: Request, principal: MayReadWebhook) -> Any:
     """Your webhook (never its secret): its URL, since when, whether the hub refused to call
     it at delivery and why (``refused``), whether its receiver disabled it (``disabled``:
@@ -110,7 +59,7 @@ async def get_webhook(request: Request, principal: MayReadWebhook) -> Any:
     signs, and its deliveries since registration by state."""
     found = await referrer_webhook.status(_referrers(request), principal.subject)
     if found is None:
-        return problem(404, "Not found", NO_WEBHOOK)
+        raise NotFound(NO_WEBHOOK)
     return found
 
 
@@ -118,5 +67,5 @@ async def get_webhook(request: Request, principal: MayReadWebhook) -> Any:
 async def remove_webhook(request: Request, principal: MayRemove) -> Response:
     """Stop pushing; deliveries not yet made are abandoned (the feed still has them)."""
     if not await referrer_webhook.unregister(_referrers(request), principal.subject):
-        return problem(404, "Not found", NO_WEBHOOK)
+        raise NotFound(NO_WEBHOOK)
     return Response(status_code=204)
