@@ -12,8 +12,12 @@ them are schema-valid and rightly refused: a cursor is opaque and signed (any ot
 is 400); a time may not be in the future (a contact attempt's ``at``, consent's
 ``recorded_at``, a statutory referral's ``made_at``: JSON Schema has no "now"); a
 simulation covers at most 400 days from ``from`` to ``to``, and the report takes either
-``period`` or ``from`` and ``to`` (rules across fields and parameters). The descriptions
-state them. ``negative_data_rejection`` passes since request bodies are read as strictly as
+``period`` or ``from`` and ``to`` (rules across fields and parameters). Tried per operation
+(leaving the check out only where those rules apply), it also found rules the schema could
+state but does not yet: a referral's contact is required unless a self-referral sets
+``preferred_channel``; control characters are refused in every text field (the schema says
+so for free text only); an outcome's ``measures`` keys are codes. The descriptions state
+them. ``negative_data_rejection`` passes since request bodies are read as strictly as
 their schema (``schemas.requests.RequestBody``: ``0`` is not ``false``)."""
 
 from __future__ import annotations
@@ -35,7 +39,9 @@ from tests.support.services import common_env
 from tests.support.stack import RunningStack
 
 _ENV: dict[str, Any] = common_env("postgresql://unused@127.0.0.1:1/x", KafkaAccess("127.0.0.1:1"))
-INTAKE = schemathesis.openapi.from_dict(build_intake(IntakeSettings(**_ENV)).create_app().openapi())
+INTAKE = schemathesis.openapi.from_dict(
+    build_intake(IntakeSettings(**_ENV)).create_app().openapi()
+).exclude(path="/v1/webhook", method="PUT")  # a registered URL would be called
 ADAPTER = schemathesis.openapi.from_dict(
     build_adapter(AdapterSettings(**_ENV, service=Service.VAL, intake_service_token="unused"))
     .create_app()
@@ -43,6 +49,8 @@ ADAPTER = schemathesis.openapi.from_dict(
 ).exclude(path="/v1/webhook", method="PUT")  # a registered URL would be called
 
 EXCLUDED = [positive_data_acceptance]
+
+
 FUZZ = settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
 
 
