@@ -17,7 +17,7 @@ simulation covers at most 400 days from ``from`` to ``to``, and the report takes
 state but does not yet: a referral's contact is required unless a self-referral sets
 ``preferred_channel``; control characters are refused in every text field (the schema says
 so for free text only); an outcome's ``measures`` keys are codes. The descriptions state
-them. ``negative_data_rejection`` passes since request bodies are read as strictly as
+the first kind. ``negative_data_rejection`` passes since request bodies are read as strictly as
 their schema (``schemas.requests.RequestBody``: ``0`` is not ``false``)."""
 
 from __future__ import annotations
