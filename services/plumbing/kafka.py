@@ -351,6 +351,8 @@ class _Stopping:
 STOPPING = _Stopping()
 
 
+# Compared and shown as an object, as before: its settings hold the database URL.
+@dataclass(eq=False, repr=False)
 class Consumer:
     """One topic's consumer group: each step of handling what it reads is a method.
 
@@ -361,19 +363,11 @@ class Consumer:
     through the retry topics (``settle_failure``). Each returns False when the service
     stopped before the work was done. ``register`` attaches the FastStream subscribers."""
 
-    def __init__(
-        self,
-        broker: KafkaBroker,
-        topic: str,
-        group_id: str,
-        handlers: Mapping[str, On[Any]],
-        settings: ServiceSettings,
-    ) -> None:
-        self.broker = broker
-        self.topic = topic
-        self.group_id = group_id
-        self.handlers = handlers
-        self.settings = settings
+    broker: KafkaBroker
+    topic: str
+    group_id: str
+    handlers: Mapping[str, On[Any]]
+    settings: ServiceSettings
 
     def decode(self, received: _Received) -> tuple[On[Any], Any]:
         return decode_record(received, self.handlers, self.topic)
