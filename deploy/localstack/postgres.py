@@ -19,6 +19,7 @@ import subprocess
 import tempfile
 import time
 import warnings
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
@@ -66,22 +67,16 @@ def _hba_methods(path: Path) -> set[str]:
     return methods
 
 
+# Compared and shown as an object: it holds the superuser's password.
+@dataclass(eq=False, repr=False)
 class EmbeddedPostgres:
-    def __init__(
-        self,
-        data_dir: Path,
-        port: int,
-        log_path: Path,
-        *,
-        password: str,
-        durable: bool = True,
-    ) -> None:
-        self.data_dir = data_dir
-        self.port = port
-        self.log_path = log_path
-        self.password = password
-        self.durable = durable
-        self.process: subprocess.Popen[bytes] | None = None
+    data_dir: Path
+    port: int
+    log_path: Path
+    _: KW_ONLY
+    password: str
+    durable: bool = True
+    process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     def url(self, database: str = "postgres") -> str:
         """The superuser's URL (for provisioning roles and for tests' throwaway databases)."""

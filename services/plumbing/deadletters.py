@@ -27,13 +27,14 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from schemas import topics
 from schemas.topics import dead_letter_topics
 from services.plumbing import cli, kafka_records
 from services.plumbing.kafka_access import KafkaAccess
+from services.plumbing.kafka_reading import read_from_beginning
 from services.plumbing.settings import KafkaSettings
 
 # A dead letter written by another client may carry a header name that is not UTF-8.
@@ -68,33 +69,11 @@ class Letter:
 
 
 async def read_letters(access: KafkaAccess, topics: list[str]) -> list[Letter]:
-    consumer = AIOKafkaConsumer(enable_auto_commit=False, **access.client_options())
-    await consumer.start()
-    try:
-        await consumer._client.force_metadata_update()
-        partitions = [
-            TopicPartition(t, p)
-            for t in topics
-            for p in sorted(consumer.partitions_for_topic(t) or [])
-        ]
-        if not partitions:
-            return []
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        letters: list[Letter] = []
-        remaining = {tp for tp in partitions if ends[tp] > 0}
-        while remaining:
-            batch = await consumer.getmany(*remaining, timeout_ms=1000)
-            for records in batch.values():
-                letters += [
-                    Letter(r.topic, r.partition, r.offset, r.key, r.value or b"", tuple(r.headers))
-                    for r in records
-                ]
-            remaining = {tp for tp in remaining if await consumer.position(tp) < ends[tp]}
-        return sorted(letters, key=lambda letter: letter.header("error.at"))
-    finally:
-        await consumer.stop()
+    letters = [
+        Letter(r.topic, r.partition, r.offset, r.key, r.value or b"", tuple(r.headers))
+        for r in await read_from_beginning(access, topics)
+    ]
+    return sorted(letters, key=lambda letter: letter.header("error.at"))
 
 
 async def _actions(conn: asyncpg.Connection) -> dict[str, str]:

@@ -39,7 +39,7 @@ import logging
 import time
 import uuid
 import weakref
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -290,9 +290,38 @@ def subscribe(
     offset commit, and re-driven events arrive again on purpose (see ``outbox.redrive``).
     Raises ``TypeError`` for an ``Apply`` handler without a ``unit_of_work``.
     """
-    Consumer(
-        broker, topic, group_id, in_unit_of_work(handlers, topic, unit_of_work), settings
-    ).register(max_batch, fetch_max_wait_ms)
+    Subscription(topic, group_id, handlers, unit_of_work, max_batch, fetch_max_wait_ms).register(
+        broker, settings
+    )
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """``subscribe``'s arguments for one consumer group but the broker and the settings,
+    which all of a service's subscriptions share: a service lists its subscriptions as a
+    table and hands it to ``subscribe_all``."""
+
+    topic: str
+    group_id: str
+    handlers: Mapping[str, On[Any] | Apply[Any]]
+    unit_of_work: UnitOfWork | None = None
+    max_batch: int = 1
+    fetch_max_wait_ms: int | None = None
+
+    def register(self, broker: KafkaBroker, settings: ServiceSettings) -> None:
+        """Start consuming as ``subscribe`` describes."""
+        handlers = in_unit_of_work(self.handlers, self.topic, self.unit_of_work)
+        Consumer(broker, self.topic, self.group_id, handlers, settings).register(
+            self.max_batch, self.fetch_max_wait_ms
+        )
+
+
+def subscribe_all(
+    broker: KafkaBroker, settings: ServiceSettings, subscriptions: Iterable[Subscription]
+) -> None:
+    """``subscribe`` each of ``subscriptions``."""
+    for each in subscriptions:
+        each.register(broker, settings)
 
 
 def in_unit_of_work(
@@ -322,6 +351,8 @@ class _Stopping:
 STOPPING = _Stopping()
 
 
+# Compared and shown as an object, as before: its settings hold the database URL.
+@dataclass(eq=False, repr=False)
 class Consumer:
     """One topic's consumer group: each step of handling what it reads is a method.
 
@@ -332,19 +363,11 @@ class Consumer:
     through the retry topics (``settle_failure``). Each returns False when the service
     stopped before the work was done. ``register`` attaches the FastStream subscribers."""
 
-    def __init__(
-        self,
-        broker: KafkaBroker,
-        topic: str,
-        group_id: str,
-        handlers: Mapping[str, On[Any]],
-        settings: ServiceSettings,
-    ) -> None:
-        self.broker = broker
-        self.topic = topic
-        self.group_id = group_id
-        self.handlers = handlers
-        self.settings = settings
+    broker: KafkaBroker
+    topic: str
+    group_id: str
+    handlers: Mapping[str, On[Any]]
+    settings: ServiceSettings
 
     def decode(self, received: _Received) -> tuple[On[Any], Any]:
         return decode_record(received, self.handlers, self.topic)

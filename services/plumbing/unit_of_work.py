@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import asyncpg
 
 from schemas.envelope import CloudEvent
+from schemas.events import Event
 from services.plumbing import inbox, outbox
 from services.plumbing.db import Connection
 from services.plumbing.outbox import OutgoingEvent
@@ -38,6 +39,7 @@ if TYPE_CHECKING:  # the consumer imports this module
 
 
 EventT = TypeVar("EventT", bound=CloudEvent[Any])
+E = TypeVar("E", bound=Event)
 Produced = Sequence[OutgoingEvent]
 """The events handling one consumed event causes, to be published through the outbox."""
 Handle = Callable[[Connection, EventT], Awaitable[Produced]]
@@ -63,6 +65,17 @@ class Apply(Generic[EventT]):
     handle: Handle[EventT]
     handle_batch: HandleBatch[EventT] | None = None
     wanted: Callable[[EventT], bool] | None = None
+
+
+def applying(
+    kind: type[E],
+    handle: Handle[CloudEvent[E]],
+    handle_batch: HandleBatch[CloudEvent[E]] | None = None,
+) -> dict[str, Apply[Any]]:
+    """``subscribe``'s ``handlers`` for a consumer of one event class: its records validate
+    as ``CloudEvent[kind]`` and are keyed by ``kind.TYPE``."""
+    model: type[CloudEvent[E]] = CloudEvent[kind]  # type: ignore[valid-type]
+    return {kind.TYPE: Apply(model, handle, handle_batch=handle_batch)}
 
 
 _after_commit: contextvars.ContextVar[list[Callable[[], None]]] = contextvars.ContextVar(

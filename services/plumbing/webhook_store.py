@@ -12,6 +12,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
+from typing import ClassVar
 
 import asyncpg
 
@@ -41,11 +42,20 @@ class TableStore(ABC):
     ``webhook_id, kind, payload, state, attempts, first_attempt_at, referral_id,
     trace_context`` (states: pending, sending, delivered, failed, refused, disabled,
     abandoned, and cancelled for a withdrawn one). What differs between owners is
-    abstract: registering, what is waiting, removal, and the order deliveries are claimed
-    in."""
+    abstract: registering, what is waiting and removal; and the order deliveries are
+    claimed in is each owner's ``claim_*``."""
 
     tables: WebhookTables
     owner: object
+
+    claim_key: ClassVar[str]
+    """The deliveries' column a receiver must hear of in order: one delivery per value is
+    sent at a time (a work item's route, a referral)."""
+    claim_order: ClassVar[str]
+    """The column that orders the deliveries of one ``claim_key``, earliest first."""
+    claimed_extras: ClassVar[str]
+    """SQL for what a claimed row carries beside the delivery's own columns (``d``):
+    ``referral_id`` and ``trace_context`` where the deliveries table lacks them."""
 
     async def webhook(self, conn: Connection) -> asyncpg.Record | None:
         t = self.tables
@@ -169,6 +179,44 @@ class TableStore(ABC):
             webhook_id,
         )
 
+    async def claim_deliveries(
+        self, conn: Connection, now: datetime, lease: float, limit: int
+    ) -> list[asyncpg.Record]:
+        """Due deliveries, at most one per ``claim_key`` and only the earliest of each (so a
+        receiver hears of one work item's or referral's changes in order), leased to this
+        dispatcher until ``now + lease`` seconds. A lease that ran out (its dispatcher
+        died) makes a delivery due again."""
+        t = self.tables
+        owner = [self.owner] if t.deliveries_by_owner else []
+        mine = f"{t.owner_column} = $4 AND " if owner else ""
+        return list(
+            await conn.fetch(
+                f"""WITH due AS (
+                        SELECT DISTINCT ON ({self.claim_key})
+                               webhook_id, next_attempt_at, state, lease_until
+                        FROM {t.deliveries}
+                        WHERE {mine}state IN ('pending', 'sending')
+                        ORDER BY {self.claim_key}, {self.claim_order}
+                    ), claimable AS (
+                        SELECT webhook_id FROM due
+                        WHERE next_attempt_at <= $1
+                          AND (state = 'pending' OR lease_until < $1)
+                        ORDER BY next_attempt_at
+                        LIMIT $3
+                    )
+                    UPDATE {t.deliveries} d
+                    SET state = 'sending', lease_until = $1 + make_interval(secs => $2),
+                        first_attempt_at = coalesce(d.first_attempt_at, $1)
+                    FROM claimable c
+                    WHERE d.webhook_id = c.webhook_id
+                    RETURNING d.*, {self.claimed_extras}""",  # noqa: S608 - constants
+                now,
+                lease,
+                limit,
+                *owner,
+            )
+        )
+
     @abstractmethod
     async def set_webhook(
         self, conn: Connection, url: str, secret: str, previous_until: datetime
@@ -183,10 +231,3 @@ class TableStore(ABC):
     @abstractmethod
     async def delete_webhook(self, conn: Connection) -> bool:
         """Remove the webhook and abandon what waits for it; False when there was none."""
-
-    @abstractmethod
-    async def claim_deliveries(
-        self, conn: Connection, now: datetime, lease: float, limit: int
-    ) -> list[asyncpg.Record]:
-        """Due deliveries, at most one per ordering key (the earliest), leased until
-        ``now + lease`` seconds."""

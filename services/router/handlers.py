@@ -70,18 +70,7 @@ class Router:
 
 
 def _plan_for_new_referral(decision: Decision) -> Plan:
-    return Plan(
-        trigger=Trigger.RECEIVED,
-        policy_version=decision.policy_version,
-        status=decision.status,
-        enhanced_rights=decision.enhanced_rights,
-        da_risk=decision.da_risk,
-        dispatch=decision.routes,
-        held=decision.held_routes,
-        flags=decision.flags,
-        rule_ids=decision.rule_ids,
-        no_service_reason=decision.reason.value if decision.reason else None,
-    )
+    return Plan.of_decision(decision, Trigger.RECEIVED, dispatch=decision.routes)
 
 
 def _events_for(

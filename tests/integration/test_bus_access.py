@@ -132,20 +132,13 @@ class _Fixed:
 
 async def _cells(access: KafkaAccess) -> dict[tuple[str, str], bool]:
     cells: dict[tuple[str, str], bool] = {}
-    producer = AIOKafkaProducer(acks="all", request_timeout_ms=5_000, **access.client_options())
-    await producer.start()
-    try:
+    options = access.client_options()
+    async with AIOKafkaProducer(acks="all", request_timeout_ms=5_000, **options) as producer:
         for topic in all_topics():
             cells[("write", topic)] = await _can_write(producer, topic)
-    finally:
-        await producer.stop()
-    consumer = AIOKafkaConsumer(enable_auto_commit=False, **access.client_options())
-    await consumer.start()
-    try:
+    async with AIOKafkaConsumer(enable_auto_commit=False, **options) as consumer:
         for topic in all_topics():
             cells[("read", topic)] = await _can_read(consumer, topic)
-    finally:
-        await consumer.stop()
     async with admin_client(access, client_id="probe") as admin:
         for group in sorted(all_groups()):
             cells[("join", group)] = await _can_join(admin, group)

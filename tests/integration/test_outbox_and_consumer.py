@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
@@ -55,9 +56,49 @@ async def _migrated_pool(database_url: str) -> asyncpg.Pool:
     return await db.create_pool(database_url, SCHEMA, application_name="test")
 
 
+@asynccontextmanager
+async def relaying(
+    database_url: str,
+    kafka: KafkaAccess,
+    pool: asyncpg.Pool,
+    schema: str = SCHEMA,
+    poll_interval: float = 1.0,
+) -> AsyncIterator[OutboxRelay]:
+    """The outbox relay of ``schema`` running over ``pool`` and publishing to the session's
+    broker; stopped, with its broker, on leaving (the pool stays open)."""
+    broker = make_broker(_settings(database_url, kafka), "test")
+    await broker.start()
+    relay = OutboxRelay(
+        database_url=database_url,
+        pool=pool,
+        schema=schema,
+        publish=relay_publisher(broker),
+        poll_interval=poll_interval,
+    )
+    task = asyncio.create_task(relay.run())
+    try:
+        yield relay
+    finally:
+        relay.stop()
+        await task
+        await broker.stop()
+
+
+async def none_waiting(pool: asyncpg.Pool) -> bool:
+    """Whether every row of the pool's outbox is published."""
+    async with pool.acquire() as conn:
+        waiting = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+    return bool(waiting == 0)
+
+
 def _event(referral_id: uuid.UUID, n: int, topic: str) -> outbox.OutgoingEvent:
+    """The ``n``th test event about ``referral_id`` (its ``sub_service`` says ``n``)."""
+    return _held(referral_id, f"n{n}", topic)
+
+
+def _held(referral_id: uuid.UUID, sub_service: str, topic: str) -> outbox.OutgoingEvent:
     data = events.HeldRoute(
-        service="VAL", sub_service=f"n{n}", priority="standard", rule_ids=[], reason=""
+        service="VAL", sub_service=sub_service, priority="standard", rule_ids=[], reason=""
     )
     return outbox.OutgoingEvent(
         topic=topic,
@@ -90,44 +131,32 @@ async def test_relay_publishes_committed_rows_in_order_and_only_committed_rows(
     database_url: str, kafka: KafkaAccess, topic: str
 ) -> None:
     pool = await _migrated_pool(database_url)
-    broker = make_broker(_settings(database_url, kafka), "test")
-    await broker.start()
-    relay = OutboxRelay(
-        database_url=database_url,
-        pool=pool,
-        schema=SCHEMA,
-        publish=relay_publisher(broker),
-        poll_interval=30,
-    )
-    task = asyncio.create_task(relay.run())
     referral_id = uuid.uuid4()
     try:
-        await until(lambda: relay.is_leader, what="relay leadership")
+        async with relaying(database_url, kafka, pool, poll_interval=30) as relay:
+            await until(lambda: relay.is_leader, what="relay leadership")
 
-        async def failing_change() -> None:
+            async def failing_change() -> None:
+                async with pool.acquire() as conn, conn.transaction():
+                    await outbox.add(conn, [_event(referral_id, 99, topic)])
+                    raise RuntimeError("the change failed, so its event must not leave")
+
+            with pytest.raises(RuntimeError):
+                await failing_change()
             async with pool.acquire() as conn, conn.transaction():
-                await outbox.add(conn, [_event(referral_id, 99, topic)])
-                raise RuntimeError("the change failed, so its event must not leave")
+                await outbox.add(conn, [_event(referral_id, n, topic) for n in range(25)])
 
-        with pytest.raises(RuntimeError):
-            await failing_change()
-        async with pool.acquire() as conn, conn.transaction():
-            await outbox.add(conn, [_event(referral_id, n, topic) for n in range(25)])
-
-        async def published() -> int:
-            # A 30 s poll interval: only NOTIFY can have woken the relay this quickly.
-            async with pool.acquire() as conn:
-                return int(
-                    await conn.fetchval(
-                        "SELECT count(*) FROM outbox WHERE published_at IS NOT NULL"
+            async def published() -> int:
+                # A 30 s poll interval: only NOTIFY can have woken the relay this quickly.
+                async with pool.acquire() as conn:
+                    return int(
+                        await conn.fetchval(
+                            "SELECT count(*) FROM outbox WHERE published_at IS NOT NULL"
+                        )
                     )
-                )
 
-        await eventually(lambda: _equals(published, 25), timeout=10, what="25 rows published")
+            await eventually(lambda: _equals(published, 25), timeout=10, what="25 rows published")
     finally:
-        relay.stop()
-        await task
-        await broker.stop()
         await pool.close()
     records = [r for r in await read_all(kafka, [topic]) if r.key == str(referral_id).encode()]
     assert [json.loads(r.value or b"")["data"]["sub_service"] for r in records] == [
@@ -197,9 +226,20 @@ class _Flaky:
         self.applied.append(event.data.sub_service)
 
 
-async def _consume(
-    database_url: str, kafka: KafkaAccess, handler: _Flaky, topic: str
-) -> KafkaBroker:
+@asynccontextmanager
+async def _consuming(
+    database_url: str,
+    kafka: KafkaAccess,
+    topic: str,
+    failures: int,
+    error: type[BaseException],
+    *,
+    poison_only: bool = False,
+) -> AsyncIterator[tuple[asyncpg.Pool, _Flaky, KafkaBroker]]:
+    """A migrated pool, a ``_Flaky`` handler and a started consumer of ``topic`` calling
+    it; all stopped on leaving."""
+    pool = await _migrated_pool(database_url)
+    handler = _Flaky(pool, failures=failures, error=error, poison_only=poison_only)
     broker = make_broker(_settings(database_url, kafka), "test")
     subscribe(
         broker,
@@ -209,7 +249,22 @@ async def _consume(
         settings=_settings(database_url, kafka),
     )
     await broker.start()
-    return broker
+    try:
+        yield pool, handler, broker
+    finally:
+        await broker.stop()
+        await pool.close()
+
+
+async def _publish(broker: KafkaBroker, event: outbox.OutgoingEvent) -> None:
+    """``event`` on its topic, keyed by its referral as the relay keys it."""
+    await broker.publish(
+        json.dumps(event.envelope).encode(), topic=event.topic, key=str(event.key).encode()
+    )
+
+
+async def _one_applied(pool: asyncpg.Pool, *, timeout: float, what: str) -> None:
+    await eventually(lambda: _equals(lambda: _applied(pool), 1), timeout=timeout, what=what)
 
 
 async def _applied(pool: asyncpg.Pool) -> int:
@@ -220,11 +275,8 @@ async def _applied(pool: asyncpg.Pool) -> int:
 async def test_undecodable_message_is_dead_lettered_and_the_consumer_carries_on(
     database_url: str, kafka: KafkaAccess, topic: str
 ) -> None:
-    pool = await _migrated_pool(database_url)
-    handler = _Flaky(pool, failures=0, error=RuntimeError)
-    broker = await _consume(database_url, kafka, handler, topic)
     key = str(uuid.uuid4()).encode()
-    try:
+    async with _consuming(database_url, kafka, topic, 0, RuntimeError) as (pool, _, broker):
         await broker.publish(b'{"name": "Private Person", "not": "an event"', topic=topic, key=key)
         good = _event(uuid.UUID(key.decode()), 1, topic)
         wrong_type = {**good.envelope, "type": "wrong.v1", "id": str(uuid.uuid4())}
@@ -232,13 +284,8 @@ async def test_undecodable_message_is_dead_lettered_and_the_consumer_carries_on(
         # The good event with its subject named twice: which one counts is a parser's guess.
         twice = json.dumps({**good.envelope, "id": str(uuid.uuid4())})[:-1] + ', "subject": "x"}'
         await broker.publish(twice.encode(), topic=topic, key=key)
-        await broker.publish(json.dumps(good.envelope).encode(), topic=topic, key=key)
-        await eventually(
-            lambda: _equals(lambda: _applied(pool), 1), what="the good message applied"
-        )
-    finally:
-        await broker.stop()
-        await pool.close()
+        await _publish(broker, good)
+        await _one_applied(pool, timeout=20, what="the good message applied")
     dead = await read_all(kafka, [f"{topic}.dlt"])
     assert len(dead) == 3
     first = dict(dead[0].headers)
@@ -256,36 +303,16 @@ async def test_undecodable_message_is_dead_lettered_and_the_consumer_carries_on(
 
 
 def _poison(referral_id: uuid.UUID, topic: str) -> outbox.OutgoingEvent:
-    data = events.HeldRoute(
-        service="VAL", sub_service="poison", priority="standard", rule_ids=[], reason=""
-    )
-    return outbox.OutgoingEvent(
-        topic=topic,
-        key=referral_id,
-        envelope=envelope(source="test", type_="test.v1", subject=referral_id, data=data),
-        headers={},
-    )
+    return _held(referral_id, "poison", topic)
 
 
 async def test_a_failing_message_goes_through_the_retry_topics_and_succeeds(
     database_url: str, kafka: KafkaAccess, topic: str
 ) -> None:
-    pool = await _migrated_pool(database_url)
-    handler = _Flaky(pool, failures=RETRY_TIERS, error=KeyError)
-    broker = await _consume(database_url, kafka, handler, topic)
-    referral_id = uuid.uuid4()
-    try:
-        await broker.publish(
-            json.dumps(_event(referral_id, 1, topic).envelope).encode(),
-            topic=topic,
-            key=str(referral_id).encode(),
-        )
-        await eventually(
-            lambda: _equals(lambda: _applied(pool), 1), timeout=30, what="the fourth attempt"
-        )
-    finally:
-        await broker.stop()
-        await pool.close()
+    consuming = _consuming(database_url, kafka, topic, RETRY_TIERS, KeyError)
+    async with consuming as (pool, handler, broker):
+        await _publish(broker, _event(uuid.uuid4(), 1, topic))
+        await _one_applied(pool, timeout=30, what="the fourth attempt")
     assert handler.calls == RETRY_TIERS + 1
     retried = await read_all(kafka, retry_topics_for(topic))
     assert sorted(r.topic for r in retried) == retry_topics_for(topic)
@@ -296,28 +323,18 @@ async def test_a_failing_message_goes_through_the_retry_topics_and_succeeds(
 async def test_a_poison_message_is_dead_lettered_and_never_blocks_its_partition(
     database_url: str, kafka: KafkaAccess, topic: str
 ) -> None:
-    pool = await _migrated_pool(database_url)
-    handler = _Flaky(pool, failures=1000, error=KeyError, poison_only=True)
-    broker = await _consume(database_url, kafka, handler, topic)
     referral_id = uuid.uuid4()  # one key: one partition, in order
-    key = str(referral_id).encode()
-    try:
-        await broker.publish(
-            json.dumps(_poison(referral_id, topic).envelope).encode(), topic=topic, key=key
-        )
+    consuming = _consuming(database_url, kafka, topic, 1000, KeyError, poison_only=True)
+    async with consuming as (_, handler, broker):
+        await _publish(broker, _poison(referral_id, topic))
         for n in (1, 2):
-            await broker.publish(
-                json.dumps(_event(referral_id, n, topic).envelope).encode(), topic=topic, key=key
-            )
+            await _publish(broker, _event(referral_id, n, topic))
         await until(lambda: handler.applied == ["n1", "n2"], timeout=30, what="the later messages")
 
         async def dead() -> int:
             return len(await read_all(kafka, [f"{topic}.dlt"]))
 
         await eventually(lambda: _equals(dead, 1), timeout=30, what="the poison message in the DLT")
-    finally:
-        await broker.stop()
-        await pool.close()
     (letter,) = await read_all(kafka, [f"{topic}.dlt"])
     headers = dict(letter.headers)
     assert headers["error.attempts"] == str(RETRY_TIERS + 1).encode()
@@ -329,20 +346,8 @@ async def test_a_poison_message_is_dead_lettered_and_never_blocks_its_partition(
 async def test_database_outage_is_retried_in_place_not_dead_lettered(
     database_url: str, kafka: KafkaAccess, topic: str
 ) -> None:
-    pool = await _migrated_pool(database_url)
-    handler = _Flaky(pool, failures=6, error=ConnectionRefusedError)
-    broker = await _consume(database_url, kafka, handler, topic)
-    referral_id = uuid.uuid4()
-    try:
-        await broker.publish(
-            json.dumps(_event(referral_id, 1, topic).envelope).encode(),
-            topic=topic,
-            key=str(referral_id).encode(),
-        )
-        await eventually(
-            lambda: _equals(lambda: _applied(pool), 1), timeout=60, what="the message applied"
-        )
-    finally:
-        await broker.stop()
-        await pool.close()
+    consuming = _consuming(database_url, kafka, topic, 6, ConnectionRefusedError)
+    async with consuming as (pool, _, broker):
+        await _publish(broker, _event(uuid.uuid4(), 1, topic))
+        await _one_applied(pool, timeout=60, what="the message applied")
     assert await read_all(kafka, [f"{topic}.dlt"]) == []

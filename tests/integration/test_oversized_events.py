@@ -4,22 +4,25 @@ published within seconds, in order. Against the session's real Apache Kafka."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 import uuid
+from functools import partial
 
 from aiokafka.admin import NewTopic
 from prometheus_client import REGISTRY
 
 from schemas.topics import MESSAGE_MAX_BYTES, PARTITIONS, dead_letter_for, retry_topics_for
 from services.plumbing import outbox
-from services.plumbing.kafka import make_broker
 from services.plumbing.kafka_access import KafkaAccess
-from services.plumbing.outbox import OutboxRelay
-from services.plumbing.runtime import relay_publisher
 from services.plumbing.topics_admin import admin_client
-from tests.integration.test_outbox_and_consumer import SCHEMA, _event, _migrated_pool, _settings
+from tests.integration.test_outbox_and_consumer import (
+    SCHEMA,
+    _event,
+    _migrated_pool,
+    none_waiting,
+    relaying,
+)
 from tests.support.infra import fresh_topic
 from tests.support.kafka_reader import read_all
 from tests.support.waiting import eventually
@@ -57,8 +60,6 @@ async def test_a_row_the_broker_can_never_take_is_set_aside_and_the_rest_flow(
             ]
         )
     pool = await _migrated_pool(database_url)
-    broker = make_broker(_settings(database_url, kafka), "test")
-    await broker.start()
     referral_id = uuid.uuid4()
     before = _set_aside_count()
     # Rows written before the limit was enforced (or under a broker since reconfigured):
@@ -71,28 +72,15 @@ async def test_a_row_the_broker_can_never_take_is_set_aside_and_the_rest_flow(
             await outbox.add(conn, [_event(referral_id, n, topic) for n in range(1, 21)])
     finally:
         outbox.request_limit.reset(token)
-    relay = OutboxRelay(
-        database_url=database_url, pool=pool, schema=SCHEMA, publish=relay_publisher(broker)
-    )
-    task = asyncio.create_task(relay.run())
     try:
-
-        async def all_published() -> bool:
-            async with pool.acquire() as conn:
-                waiting = await conn.fetchval(
-                    "SELECT count(*) FROM outbox WHERE published_at IS NULL"
-                )
-            return bool(waiting == 0)
-
-        await eventually(all_published, timeout=10, what="the later rows published")
+        async with relaying(database_url, kafka, pool):
+            published = partial(none_waiting, pool)
+            await eventually(published, timeout=10, what="the later rows published")
         async with pool.acquire() as conn:
             set_aside = await conn.fetch(
                 "SELECT topic, key, error FROM outbox_set_aside ORDER BY id"
             )
     finally:
-        relay.stop()
-        await task
-        await broker.stop()
         await pool.close()
     assert [(r["topic"], r["key"], r["error"]) for r in set_aside] == [
         (topic, str(referral_id), "MessageSizeTooLargeError"),

@@ -45,7 +45,7 @@ from reports.html import render
 from schemas import events
 from schemas.envelope import CloudEvent
 from services.referral_intake.adapters import report_config
-from services.referral_intake.domain.performance import AGE_BANDS, age_band
+from services.referral_intake.domain.performance import AGE_BANDS, HEADLINE, age_band
 from services.referral_intake.domain.periods import Period
 from services.referral_intake.domain.referral import ReferralRequest
 from services.referral_intake.handlers import erasure, reports, submission
@@ -356,19 +356,6 @@ async def api(pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
     """The report's router on its own, over the test's pool: no broker needed."""
     async with report_api(pool) as client:
         yield client
-
-
-HEADLINE = (
-    "referrals",
-    "accepted",
-    "rejected",
-    "engaged",
-    "completed",
-    "positive_outcome_rate",
-    "median_hours_to_acknowledge",
-    "contact_within_target_rate",
-    "code_compliance_rate",
-)
 
 
 def headline(figures: dict[str, Any]) -> tuple[Any, ...]:

@@ -18,6 +18,7 @@ from deploy.localstack.ports import free_port
 from services.plumbing.kafka_access import KafkaAccess
 from tests.integration.test_intake_api import _decided
 from tests.integration.test_status_feed import (
+    ROUTED_EVENTS,
     Referrers,
     _read_all,
     _record_steps,
@@ -82,14 +83,7 @@ async def test_the_referrer_hears_of_each_change_signed_in_order_without_persona
     pushed = await eventually(
         up_to_the_outcome, timeout=30, what="the routed referral's outcome at the receiver"
     )
-    assert [d.payload["data"]["event"] for d in pushed] == [
-        "received",
-        "routed",
-        "requested",
-        "acknowledged",
-        "contact_attempt",
-        "outcome",
-    ]
+    assert [d.payload["data"]["event"] for d in pushed] == ROUTED_EVENTS
     # Exactly what the feed shows, item for item.
     feed, _ = await _read_all(intake.triage)
     assert [d.payload["data"] for d in pushed] == [i for i in feed if i["referral_id"] == routed]

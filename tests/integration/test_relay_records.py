@@ -5,19 +5,16 @@ recorded (issue 18: the relay sends through aiokafka's producer, not FastStream'
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 import uuid
+from functools import partial
 
 import pytest
 
 from services.plumbing import db, migrations, outbox
-from services.plumbing.kafka import make_broker
 from services.plumbing.kafka_access import KafkaAccess
-from services.plumbing.outbox import OutboxRelay
-from services.plumbing.runtime import relay_publisher
-from tests.integration.test_outbox_and_consumer import _event, _settings
+from tests.integration.test_outbox_and_consumer import _event, none_waiting, relaying
 from tests.support.infra import fresh_topic
 from tests.support.kafka_reader import read_all
 from tests.support.waiting import eventually
@@ -44,29 +41,14 @@ async def test_relayed_records_carry_the_envelope_key_and_headers_consumers_read
 ) -> None:
     await migrations.apply(database_url, SCHEMA, {"plumbing": migrations.PLUMBING_MIGRATIONS})
     pool = await db.create_pool(database_url, SCHEMA, application_name="test")
-    broker = make_broker(_settings(database_url, kafka), "test")
-    await broker.start()
     written = [_traced_event(topic, _traceparent(sampled)) for sampled in (True, False, True)]
     async with pool.acquire() as conn, conn.transaction():
         await outbox.add(conn, written)
-    relay = OutboxRelay(
-        database_url=database_url, pool=pool, schema=SCHEMA, publish=relay_publisher(broker)
-    )
-    task = asyncio.create_task(relay.run())
     try:
-
-        async def all_sent() -> bool:
-            async with pool.acquire() as conn:
-                waiting = await conn.fetchval(
-                    "SELECT count(*) FROM outbox WHERE published_at IS NULL"
-                )
-            return bool(waiting == 0)
-
-        await eventually(all_sent, timeout=15, what="the three events acknowledged")
+        async with relaying(database_url, kafka, pool, SCHEMA):
+            sent = partial(none_waiting, pool)
+            await eventually(sent, timeout=15, what="the three events acknowledged")
     finally:
-        relay.stop()
-        await task
-        await broker.stop()
         await pool.close()
     records = {r.key: r for r in await read_all(kafka, [topic])}
     for event in written:

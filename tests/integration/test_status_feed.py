@@ -67,6 +67,11 @@ async def referrers(
         yield found
 
 
+ROUTED_EVENTS = ["received", "routed", "requested", "acknowledged", "contact_attempt", "outcome"]
+"""What the feed says of a referral routed to IDVA whose provider then took the steps
+``_record_steps`` records, in order."""
+
+
 async def _record_steps(database_url: str, referral_id: str) -> None:
     pool = await db.create_pool(database_url, "intake", application_name="test")
     try:
@@ -144,14 +149,7 @@ async def test_the_referrer_follows_its_own_referrals_in_coded_facts(
     assert {mine, routed} <= referral_ids
     assert others not in referral_ids  # the supervisor's, not the triage caller's
     of_routed = [i for i in items if i["referral_id"] == routed]
-    assert [i["event"] for i in of_routed] == [
-        "received",
-        "routed",
-        "requested",
-        "acknowledged",
-        "contact_attempt",
-        "outcome",
-    ]
+    assert [i["event"] for i in of_routed] == ROUTED_EVENTS
     assert [i["status"] for i in of_routed[2:]] == [
         "requested",
         "accepted",

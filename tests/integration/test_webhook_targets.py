@@ -17,22 +17,17 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
-from fastapi import FastAPI
 from prometheus_client import REGISTRY
 
 from schemas import events
 from schemas.codes import Service
 from schemas.envelope import CloudEvent
-from services.plumbing import db, migrations
-from services.plumbing.http import install_error_handlers
+from services.plumbing import db
 from services.plumbing.outbound import HostsFileResolver, IPAddress
-from services.provider_adapter import bootstrap
-from services.provider_adapter.adapters import repository
-from services.provider_adapter.adapters.intake_client import IntakeVault
-from services.provider_adapter.entrypoints import http
 from services.provider_adapter.handlers import webhooks
 from services.provider_adapter.handlers.common import Adapter
 from services.provider_adapter.settings import AdapterSettings
+from tests.support.adapter_api import adapter_api
 from tests.support.consuming import applied_by_adapter
 from tests.support.services import CREDENTIALS
 from tests.support.work_items import work_item
@@ -78,11 +73,6 @@ async def rig(database_url: str, tmp_path: Path) -> AsyncIterator[Rig]:
         provider_key_sha256=[CREDENTIALS.provider_key_hash(SERVICE)],
         portal_secret_key="0123456789abcdef" * 4,
     )
-    migrations_dir = Path(bootstrap.__file__).parent / "migrations"
-    await migrations.apply(database_url, settings.db_schema, migrations.components(migrations_dir))
-    pool = await db.create_pool(database_url, settings.db_schema, application_name="test")
-    async with pool.acquire() as conn:
-        await repository.replace_configured_keys(conn, settings.provider_key_sha256)
     hosts = tmp_path / "hosts"
     hosts.write_text("")
     outbound = settings.outbound_client(
@@ -90,22 +80,8 @@ async def rig(database_url: str, tmp_path: Path) -> AsyncIterator[Rig]:
     )
     # The one test seam: names resolve through a hosts file written here, never DNS.
     outbound.resolver = HostsFileResolver(hosts, fallback=_no_dns)
-    vault = IntakeVault(settings.intake_url, settings.intake_service_token)
-    adapter = Adapter(service=SERVICE, pool=pool, vault=vault, settings=settings, outbound=outbound)
-    app = FastAPI()
-    install_error_handlers(app)
-    app.include_router(http.router)
-    app.state.adapter = adapter
-    key = CREDENTIALS.provider_keys[SERVICE]
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url="http://adapter",
-        headers={"Authorization": f"Bearer {key}"},
-    ) as api:
+    async with adapter_api(database_url, settings, outbound) as (adapter, api):
         yield Rig(adapter, api, hosts, database_url)
-    await outbound.aclose()
-    await vault.close()
-    await pool.close()
 
 
 REFUSED = [

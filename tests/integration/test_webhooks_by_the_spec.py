@@ -14,28 +14,22 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-from fastapi import FastAPI
 from pydantic import ValidationError
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from deploy.localstack.ports import free_port
 from schemas.codes import Service
-from services.plumbing import db, migrations
-from services.plumbing.http import install_error_handlers
 from services.plumbing.kafka_access import KafkaAccess
 from services.provider_adapter import bootstrap
-from services.provider_adapter.adapters import repository
-from services.provider_adapter.adapters.intake_client import IntakeVault
-from services.provider_adapter.entrypoints import http
 from services.provider_adapter.handlers import webhooks
 from services.provider_adapter.handlers.common import Adapter
 from services.provider_adapter.settings import AdapterSettings
+from tests.support.adapter_api import adapter_api
 from tests.support.services import CREDENTIALS, common_env
 from tests.support.webhook_receiver import Receiver, register, webhook_receiver, webhook_state
 from tests.support.work_items import insert_work_item
@@ -104,27 +98,9 @@ async def rig(database_url: str) -> AsyncIterator[Rig]:
         webhook_timeout_seconds=TIMEOUT,
         webhook_first_retry_seconds=FIRST_RETRY,
     )
-    migrations_dir = Path(bootstrap.__file__).parent / "migrations"
-    await migrations.apply(database_url, settings.db_schema, migrations.components(migrations_dir))
-    pool = await db.create_pool(database_url, settings.db_schema, application_name="test")
-    async with pool.acquire() as conn:
-        await repository.replace_configured_keys(conn, settings.provider_key_sha256)
     outbound = bootstrap._webhook_client(settings)
-    vault = IntakeVault(settings.intake_url, settings.intake_service_token)
-    adapter = Adapter(service=SERVICE, pool=pool, vault=vault, settings=settings, outbound=outbound)
-    app = FastAPI()
-    install_error_handlers(app)
-    app.include_router(http.router)
-    app.state.adapter = adapter
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url="http://adapter",
-        headers={"Authorization": f"Bearer {CREDENTIALS.provider_keys[SERVICE]}"},
-    ) as api:
+    async with adapter_api(database_url, settings, outbound) as (adapter, api):
         yield Rig(adapter, api)
-    await outbound.aclose()
-    await vault.close()
-    await pool.close()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from typing import Any
 from unittest import mock
@@ -13,6 +12,7 @@ from unittest import mock
 import asyncpg
 
 from schemas.envelope import CloudEvent
+from services.plumbing import kafka
 from services.plumbing.kafka import On
 from services.plumbing.unit_of_work import Apply, UnitOfWork
 from services.provider_adapter.entrypoints import consumers as adapter_consumers
@@ -26,21 +26,14 @@ Subscription = tuple[str, UnitOfWork | None, On[Any] | Apply[Any]]
 
 def subscriptions(register: Callable[..., None], owner: object) -> dict[str, Subscription]:
     """What ``register(broker, owner, settings)`` subscribes, by event type: the topic, the
-    unit of work and the handling (read by standing in for its ``subscribe``)."""
+    unit of work and the handling (read by standing in for ``kafka.Subscription.register``)."""
     table: dict[str, Subscription] = {}
 
-    def record(
-        broker: object,
-        *,
-        topic: str,
-        handlers: dict[str, On[Any] | Apply[Any]],
-        unit_of_work: UnitOfWork | None = None,
-        **_: object,
-    ) -> None:
-        for kind, spec in handlers.items():
-            table[kind] = (topic, unit_of_work, spec)
+    def record(subscription: kafka.Subscription, broker: object, settings: object) -> None:
+        for kind, spec in subscription.handlers.items():
+            table[kind] = (subscription.topic, subscription.unit_of_work, spec)
 
-    with mock.patch.object(sys.modules[register.__module__], "subscribe", record):
+    with mock.patch.object(kafka.Subscription, "register", record):
         register(None, owner, None)
     return table
 

@@ -19,6 +19,7 @@ from deploy.container.topics import PASSWORD_FILE_PREFIX
 from schemas import topics
 from schemas.bus_access import ADMIN, BY_NAME, BY_USERNAME, PRINCIPALS
 from schemas.codes import Service
+from services.plumbing.kafka import Subscription
 from services.plumbing.migrations import MigrationSettings
 from services.plumbing.settings import ServiceSettings
 from services.provider_adapter.entrypoints import consumers as adapter_consumers
@@ -351,13 +352,13 @@ def _recorded_groups(
     module: ModuleType, *args: object, monkeypatch: pytest.MonkeyPatch
 ) -> set[tuple[str, str]]:
     """The (consumer group, topic) pairs a service's ``register`` subscribes, read from the
-    code itself by standing in for ``subscribe``."""
+    code itself by standing in for ``Subscription.register``."""
     groups: set[tuple[str, str]] = set()
 
-    def record(broker: object, *, topic: str, group_id: str, **_: object) -> None:
-        groups.add((group_id, topic))
+    def record(subscription: Subscription, broker: object, settings: object) -> None:
+        groups.add((subscription.group_id, subscription.topic))
 
-    monkeypatch.setattr(module, "subscribe", record)
+    monkeypatch.setattr(Subscription, "register", record)
     module.register(None, *args)
     return groups
 

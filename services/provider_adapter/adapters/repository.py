@@ -301,6 +301,13 @@ class WebhookStore(TableStore):
     """The provider's one webhook (``id = 1``) and its deliveries by work item
     (``services.plumbing.webhooks.Store``)."""
 
+    claim_key = "route_id"
+    claim_order = "created_at"
+    claimed_extras = """(SELECT w.referral_id FROM work_items w
+                          WHERE w.route_id = d.route_id) AS referral_id,
+                         (SELECT w.trace_context FROM work_items w
+                          WHERE w.route_id = d.route_id) AS trace_context"""
+
     async def set_webhook(
         self, conn: Connection, url: str, secret: str, previous_until: datetime
     ) -> datetime | None:
@@ -338,42 +345,6 @@ class WebhookStore(TableStore):
             "UPDATE deliveries SET state = 'abandoned' WHERE state IN ('pending', 'sending')"
         )
         return deleted
-
-    async def claim_deliveries(
-        self, conn: Connection, now: datetime, lease: float, limit: int
-    ) -> list[asyncpg.Record]:
-        """Due deliveries, at most one per work item and only the oldest of each, leased to
-        this dispatcher. A lease that ran out (its dispatcher died) makes a delivery due
-        again."""
-        return list(
-            await conn.fetch(
-                """WITH due AS (
-                       SELECT DISTINCT ON (route_id)
-                              webhook_id, route_id, next_attempt_at, state, lease_until
-                       FROM deliveries
-                       WHERE state IN ('pending', 'sending')
-                       ORDER BY route_id, created_at
-                   ), claimable AS (
-                       SELECT webhook_id FROM due
-                       WHERE next_attempt_at <= $1
-                         AND (state = 'pending' OR lease_until < $1)
-                       ORDER BY next_attempt_at
-                       LIMIT $3
-                   )
-                   UPDATE deliveries d
-                   SET state = 'sending', lease_until = $1 + make_interval(secs => $2),
-                       first_attempt_at = coalesce(d.first_attempt_at, $1)
-                   FROM claimable c
-                   WHERE d.webhook_id = c.webhook_id
-                   RETURNING d.*, (SELECT w.referral_id FROM work_items w
-                                   WHERE w.route_id = d.route_id) AS referral_id,
-                                  (SELECT w.trace_context FROM work_items w
-                                   WHERE w.route_id = d.route_id) AS trace_context""",
-                now,
-                lease,
-                limit,
-            )
-        )
 
 
 WEBHOOK = WebhookStore(TABLES, 1)

@@ -11,10 +11,9 @@ from faststream.kafka import KafkaBroker
 
 from schemas import events, topics
 from schemas.envelope import CloudEvent
-from services.plumbing.events import by_event
-from services.plumbing.kafka import subscribe
+from services.plumbing.kafka import Subscription, subscribe_all
 from services.plumbing.settings import ServiceSettings
-from services.plumbing.unit_of_work import Apply, UnitOfWork
+from services.plumbing.unit_of_work import Apply, UnitOfWork, applying
 from services.provider_adapter.handlers import contact_changes, work_items
 from services.provider_adapter.handlers.common import Adapter
 
@@ -26,56 +25,44 @@ SLA_FETCH_MAX_WAIT_MS = 1_000
 def register(broker: KafkaBroker, adapter: Adapter, settings: ServiceSettings) -> None:
     # One inbox name for the three topics: an event id is applied once, whatever its topic.
     unit_of_work = UnitOfWork(adapter.pool, adapter.consumer)
-    subscribe(
+    queue = applying(
+        events.WorkItem,
+        partial(work_items.take_work_item, adapter),
+        partial(work_items.take_work_items, adapter),
+    ) | applying(events.WorkItemCancelled, partial(work_items.cancel_work_item, adapter))
+    contact = applying(events.ContactChanged, partial(contact_changes.take_contact_change, adapter))
+    subscribe_all(
         broker,
-        topic=topics.queue_for(adapter.service),
-        group_id=adapter.consumer,
-        handlers=by_event(
-            {
-                events.WorkItem: Apply(
-                    CloudEvent[events.WorkItem],
-                    partial(work_items.take_work_item, adapter),
-                    handle_batch=partial(work_items.take_work_items, adapter),
-                ),
-                events.WorkItemCancelled: Apply(
-                    CloudEvent[events.WorkItemCancelled],
-                    partial(work_items.cancel_work_item, adapter),
-                ),
-            }
-        ),
-        settings=settings,
-        max_batch=MAX_BATCH,
-        unit_of_work=unit_of_work,
-    )
-    subscribe(
-        broker,
-        topic=topics.REFERRAL_SLA,
-        group_id=f"{adapter.consumer}.sla",
-        handlers=_sla_handlers(adapter),
-        settings=settings,
-        # Clocks run in hours and working days, read by intake's watchdog every 15 s: a
-        # second more here is nothing, and these were five of the fourteen consumers asking
-        # the broker for data every 50 ms while the hub was idle.
-        fetch_max_wait_ms=SLA_FETCH_MAX_WAIT_MS,
-        unit_of_work=unit_of_work,
-    )
-    subscribe(
-        broker,
-        topic=topics.REFERRAL_CONTACT,
-        group_id=f"{adapter.consumer}.contact",
-        handlers=by_event(
-            {
-                events.ContactChanged: Apply(
-                    CloudEvent[events.ContactChanged],
-                    partial(contact_changes.take_contact_change, adapter),
-                )
-            }
-        ),
-        settings=settings,
-        # A broker answers a fetch as soon as a record arrives, so waiting up to a second
-        # when there is none delays nothing and spares the idle hub five more polls at 50 ms.
-        fetch_max_wait_ms=SLA_FETCH_MAX_WAIT_MS,
-        unit_of_work=unit_of_work,
+        settings,
+        [
+            Subscription(
+                topics.queue_for(adapter.service),
+                adapter.consumer,
+                queue,
+                unit_of_work,
+                max_batch=MAX_BATCH,
+            ),
+            # Clocks run in hours and working days, read by intake's watchdog every 15 s: a
+            # second more here is nothing, and these were five of the fourteen consumers
+            # asking the broker for data every 50 ms while the hub was idle.
+            Subscription(
+                topics.REFERRAL_SLA,
+                f"{adapter.consumer}.sla",
+                _sla_handlers(adapter),
+                unit_of_work,
+                fetch_max_wait_ms=SLA_FETCH_MAX_WAIT_MS,
+            ),
+            # A broker answers a fetch as soon as a record arrives, so waiting up to a second
+            # when there is none delays nothing and spares the idle hub five more polls at
+            # 50 ms.
+            Subscription(
+                topics.REFERRAL_CONTACT,
+                f"{adapter.consumer}.contact",
+                contact,
+                unit_of_work,
+                fetch_max_wait_ms=SLA_FETCH_MAX_WAIT_MS,
+            ),
+        ],
     )
 
 

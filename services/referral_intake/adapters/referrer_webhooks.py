@@ -76,6 +76,10 @@ async def queue(
 class ReferrerWebhookStore(TableStore):
     """One owner's webhook and deliveries (``services.plumbing.webhooks.Store``)."""
 
+    claim_key = "referral_id"
+    claim_order = "timeline_id"
+    claimed_extras = "NULL::jsonb AS trace_context"
+
     settle: timedelta = timedelta(0)
     """How long after it was recorded a change is settled (``STATUS_FEED_SETTLE_SECONDS``)."""
 
@@ -128,40 +132,6 @@ class ReferrerWebhookStore(TableStore):
             self.owner,
         )
         return deleted
-
-    async def claim_deliveries(
-        self, conn: Connection, now: datetime, lease: float, limit: int
-    ) -> list[asyncpg.Record]:
-        """Due deliveries, at most one per referral and only the earliest change of each
-        (so a receiver hears of a referral's changes in order), leased to this dispatcher.
-        A lease that ran out (its dispatcher died) makes a delivery due again."""
-        return list(
-            await conn.fetch(
-                """WITH due AS (
-                       SELECT DISTINCT ON (referral_id)
-                              webhook_id, next_attempt_at, state, lease_until
-                       FROM referrer_deliveries
-                       WHERE owner = $4 AND state IN ('pending', 'sending')
-                       ORDER BY referral_id, timeline_id
-                   ), claimable AS (
-                       SELECT webhook_id FROM due
-                       WHERE next_attempt_at <= $1
-                         AND (state = 'pending' OR lease_until < $1)
-                       ORDER BY next_attempt_at
-                       LIMIT $3
-                   )
-                   UPDATE referrer_deliveries d
-                   SET state = 'sending', lease_until = $1 + make_interval(secs => $2),
-                       first_attempt_at = coalesce(d.first_attempt_at, $1)
-                   FROM claimable c
-                   WHERE d.webhook_id = c.webhook_id
-                   RETURNING d.*, NULL::jsonb AS trace_context""",
-                now,
-                lease,
-                limit,
-                self.owner,
-            )
-        )
 
 
 def store(owner: str, settle: timedelta) -> ReferrerWebhookStore:

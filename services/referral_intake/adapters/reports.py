@@ -30,6 +30,20 @@ def _judged(deadline: str, done: str) -> str:
     return f"({done} IS NOT NULL OR ({deadline} <= $4 AND {still_open}))"
 
 
+def _clock(name: str, deadline: str, done: str, among: str = "") -> str:
+    """Two counts for one clock, each followed by a comma: ``{name}_met`` (``done`` by
+    ``deadline``) and ``{name}_judged`` (``_judged``), of the rows the SQL condition
+    ``among`` picks (all of them when empty)."""
+    among = f"{among} AND " if among else ""
+    return (
+        f"count(*) FILTER (WHERE {among}{done} <= {deadline}) AS {name}_met,\n"
+        f"       count(*) FILTER (WHERE {among}{_judged(deadline, done)}) AS {name}_judged,"
+    )
+
+
+_AFTER_REQUEST = "requested_at + interval '%d hours'"
+"""The deadline of the high-risk contact clocks: so many hours after the route was requested."""
+
 _COUNTS = f"""
 SELECT service, sub_service, rejection_reason,{{measures}}
        count(*) AS referrals,
@@ -44,23 +58,11 @@ SELECT service, sub_service, rejection_reason,{{measures}}
                           AND positive_outcome IS NOT NULL) AS outcomes_with_measures,
        count(*) FILTER (WHERE outcome_status IN ('completed', 'failed')
                           AND positive_outcome) AS positive_outcomes,
-       count(*) FILTER (WHERE first_contact_at <= contact_due_by) AS contact_met,
-       count(*) FILTER (WHERE {_judged("contact_due_by", "first_contact_at")}) AS contact_judged,
-       count(*) FILTER (WHERE reached_at <= code_deadline) AS code_met,
-       count(*) FILTER (WHERE {_judged("code_deadline", "reached_at")}) AS code_judged,
+       {_clock("contact", "contact_due_by", "first_contact_at")}
+       {_clock("code", "code_deadline", "reached_at")}
        count(*) FILTER (WHERE high_risk_da) AS high_risk_da,
-       count(*) FILTER (WHERE high_risk_da
-                          AND first_contact_at <= requested_at + interval '48 hours')
-           AS high_risk_48h_met,
-       count(*) FILTER (WHERE high_risk_da
-                          AND {_judged("requested_at + interval '48 hours'", "first_contact_at")})
-           AS high_risk_48h_judged,
-       count(*) FILTER (WHERE high_risk_da
-                          AND first_contact_at <= requested_at + interval '72 hours')
-           AS high_risk_72h_met,
-       count(*) FILTER (WHERE high_risk_da
-                          AND {_judged("requested_at + interval '72 hours'", "first_contact_at")})
-           AS high_risk_72h_judged,
+       {_clock("high_risk_48h", _AFTER_REQUEST % 48, "first_contact_at", "high_risk_da")}
+       {_clock("high_risk_72h", _AFTER_REQUEST % 72, "first_contact_at", "high_risk_da")}
        count(*) FILTER (WHERE not_contactable) AS not_contactable,
        coalesce(sum(contact_attempts) FILTER (WHERE outcome_status IN ('completed', 'failed')),
                 0) AS attempts_on_ended

@@ -35,6 +35,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from services.referral_intake.domain.performance import CLOCKS
+
 DEFAULT_THRESHOLD = 10
 """Counts from 1 to 9 are suppressed unless set otherwise (``REPORT_SUPPRESSION_THRESHOLD``):
 the threshold of 10 the Safe Data Access Professionals' *Handbook on Statistical Disclosure
@@ -90,26 +92,8 @@ RATES: tuple[tuple[str, Path, Path | tuple[Path, Path]], ...] = (
     ("engagement_rate", ("engaged",), ("referrals",)),
     ("positive_outcome_rate", ("positive_outcomes",), ("outcomes_with_measures",)),
     ("not_contactable_rate", ("closed_not_contactable",), ("ended_with_outcome",)),
-    (
-        "contact_within_target_rate",
-        ("clocks", "contact_within_target", "met"),
-        ("clocks", "contact_within_target", "judged"),
-    ),
-    (
-        "code_compliance_rate",
-        ("clocks", "code_compliance", "met"),
-        ("clocks", "code_compliance", "judged"),
-    ),
-    (
-        "high_risk_da_contacted_within_48h_rate",
-        ("clocks", "high_risk_da_contacted_within_48h", "met"),
-        ("clocks", "high_risk_da_contacted_within_48h", "judged"),
-    ),
-    (
-        "high_risk_da_contacted_within_72h_rate",
-        ("clocks", "high_risk_da_contacted_within_72h", "met"),
-        ("clocks", "high_risk_da_contacted_within_72h", "judged"),
-    ),
+    # Each clock's rate: the routes that met it, of those it can be judged for.
+    *((f"{clock}_rate", ("clocks", clock, "met"), ("clocks", clock, "judged")) for clock in CLOCKS),
 )
 """Share figures: (figure, numerator, denominator); a denominator may be a sum of two."""
 

@@ -6,11 +6,9 @@ import asyncpg
 from faststream.kafka import KafkaBroker
 
 from schemas import events
-from schemas.envelope import CloudEvent
-from services.plumbing.events import by_event
-from services.plumbing.kafka import subscribe
+from services.plumbing.kafka import Subscription, subscribe_all
 from services.plumbing.settings import ServiceSettings
-from services.plumbing.unit_of_work import Apply, UnitOfWork
+from services.plumbing.unit_of_work import UnitOfWork, applying
 from services.referral_intake.handlers import common, decisions
 
 MAX_BATCH = 100
@@ -20,37 +18,18 @@ behind while intake was busy taking referrals."""
 
 
 def register(broker: KafkaBroker, pool: asyncpg.Pool, settings: ServiceSettings) -> None:
-    subscribe(
-        broker,
-        topic=events.ReferralRouted.TOPIC,
-        group_id=common.ROUTED_CONSUMER,
-        handlers=by_event(
-            {
-                events.ReferralRouted: Apply(
-                    CloudEvent[events.ReferralRouted],
-                    decisions.record_decision,
-                    handle_batch=decisions.record_decisions,
-                )
-            }
-        ),
-        settings=settings,
-        max_batch=MAX_BATCH,
-        unit_of_work=UnitOfWork(pool, common.ROUTED_CONSUMER),
+    routed = applying(events.ReferralRouted, decisions.record_decision, decisions.record_decisions)
+    status = applying(
+        events.RouteStatusChanged, decisions.record_route_status, decisions.record_route_statuses
     )
-    subscribe(
+    subscribe_all(
         broker,
-        topic=events.RouteStatusChanged.TOPIC,
-        group_id=common.STATUS_CONSUMER,
-        handlers=by_event(
-            {
-                events.RouteStatusChanged: Apply(
-                    CloudEvent[events.RouteStatusChanged],
-                    decisions.record_route_status,
-                    handle_batch=decisions.record_route_statuses,
-                )
-            }
-        ),
-        settings=settings,
-        max_batch=MAX_BATCH,
-        unit_of_work=UnitOfWork(pool, common.STATUS_CONSUMER),
+        settings,
+        [
+            Subscription(topic, group, handlers, UnitOfWork(pool, group), max_batch=MAX_BATCH)
+            for topic, group, handlers in (
+                (events.ReferralRouted.TOPIC, common.ROUTED_CONSUMER, routed),
+                (events.RouteStatusChanged.TOPIC, common.STATUS_CONSUMER, status),
+            )
+        ],
     )

@@ -31,6 +31,17 @@ WATCHDOG = "watchdog"
 # The hub's two refusals (schemas/refusals.py), answered 404 and 409 wherever they are raised.
 NotFound = refusals.NotFound
 Conflict = refusals.Refused
+
+
+class Erased(refusals.Refused):
+    """The referral's personal data was erased (by retention or on request): there is
+    nothing left to read, note or change. Answered 410."""
+
+    status = 410
+    title = "Gone"
+    says = "This referral's personal data has been erased."
+
+
 """The request cannot apply to the referral as it stands; the sentence says why."""
 
 

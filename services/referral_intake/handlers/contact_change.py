@@ -21,7 +21,6 @@ import asyncpg
 
 from schemas import events
 from schemas.codes import ContactField, ReferralStatus, Source
-from schemas.refusals import Refused
 from services.plumbing import outbox
 from services.plumbing.db import Connection
 from services.plumbing.events import outgoing
@@ -31,18 +30,10 @@ from services.referral_intake.adapters import timeline as timeline_store
 from services.referral_intake.adapters.vault import Vault
 from services.referral_intake.domain.contact_change import apply_change
 from services.referral_intake.domain.lifecycle import is_open
-from services.referral_intake.handlers.common import SOURCE, Conflict, locked_referral
+from services.referral_intake.handlers.common import SOURCE, Conflict, Erased, locked_referral
 from services.referral_intake.handlers.identity import key_again
 
 CONTACT_CHANGED = "contact_changed"
-
-
-class Erased(Refused):
-    """The referral's personal data was erased: there are no details left to change."""
-
-    status = 410
-    title = "Gone"
-    says = "This referral's personal data has been erased."
 
 
 @dataclass(frozen=True)

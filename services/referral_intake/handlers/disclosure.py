@@ -10,12 +10,11 @@ import asyncpg
 
 from schemas import data_sharing
 from schemas.codes import ConsentBasis, Service
-from schemas.refusals import Refused
 from services.referral_intake.adapters import disclosures as disclosure_store
 from services.referral_intake.adapters import referrals as referral_store
 from services.referral_intake.adapters.vault import Vault
 from services.referral_intake.domain.lifecycle import is_open
-from services.referral_intake.handlers.common import NotFound, routed_referral
+from services.referral_intake.handlers.common import Erased, NotFound, routed_referral
 
 NEEDS_CONSENT_ON_RECORD = {
     ConsentBasis.EXPLICIT_CONSENT.value,
@@ -26,13 +25,10 @@ NEEDS_CONSENT_ON_RECORD = {
 CONTACT_VERSION = "contact_version"
 
 
-class NoLongerDisclosed(Refused):
+class NoLongerDisclosed(Erased):
     """The route has ended, or the consent it relied on was withdrawn, or the personal data
-    was erased (the sentence for staff; a provider's is ``_disclose``'s in the API)."""
-
-    status = 410
-    title = "Gone"
-    says = "This referral's personal data has been erased."
+    was erased: answered as ``Erased`` (the sentence for staff; a provider's is
+    ``_disclose``'s in the API)."""
 
 
 async def disclose_contact(

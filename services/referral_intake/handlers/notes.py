@@ -12,26 +12,17 @@ from typing import Any, Literal
 import asyncpg
 
 from schemas.codes import Service
-from schemas.refusals import Refused
 from services.plumbing.db import Connection
 from services.referral_intake.adapters import clear_text
 from services.referral_intake.adapters.vault import Vault
 from services.referral_intake.domain.identity import keyed_idempotency_key, keyed_request_hash
-from services.referral_intake.handlers.common import routed_referral
+from services.referral_intake.handlers.common import Erased, routed_referral
 
 log = logging.getLogger(__name__)
 
 ProviderNoteKind = Literal["rejection_note", "outcome_reason"]
 OVERRIDE_JUSTIFICATION = "override_justification"
 CONSENT_RECORDED_BY = "consent_recorded_by"
-
-
-class Erased(Refused):
-    """The referral's personal data was erased: no note is kept for it any more."""
-
-    status = 410
-    title = "Gone"
-    says = "This referral's personal data has been erased."
 
 
 async def add_provider_note(

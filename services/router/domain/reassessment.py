@@ -45,6 +45,36 @@ class Plan:
     no_service_reason: str | None = field(default=None)
     request_id: uuid.UUID | None = None
 
+    @classmethod
+    def of_decision(
+        cls,
+        decision: Decision,
+        trigger: str,
+        *,
+        dispatch: tuple[RouteChoice, ...],
+        keep: tuple[uuid.UUID, ...] = (),
+        cancel: tuple[tuple[OpenRoute, str], ...] = (),
+        request_id: uuid.UUID | None = None,
+    ) -> Plan:
+        """The plan that carries out ``decision`` as the policy made it (its version,
+        status, facts, held routes, flags, rules and no-service reason), with these route
+        changes."""
+        return cls(
+            trigger=trigger,
+            policy_version=decision.policy_version,
+            status=decision.status,
+            enhanced_rights=decision.enhanced_rights,
+            da_risk=decision.da_risk,
+            dispatch=dispatch,
+            keep=keep,
+            cancel=cancel,
+            held=decision.held_routes,
+            flags=decision.flags,
+            rule_ids=decision.rule_ids,
+            no_service_reason=decision.reason.value if decision.reason else None,
+            request_id=request_id,
+        )
+
 
 def _key(service: Service, sub_service: str) -> tuple[Service, str]:
     return service, sub_service
@@ -60,13 +90,9 @@ def after_consent_change(request: ReassessmentRequested, decision: Decision) -> 
         "consent_withdrawn": "consent_withdrawn",
         "consent_refused": "consent_refused",
     }.get(request.trigger, "superseded")
-    return Plan(
-        request_id=request.request_id,
-        trigger=request.trigger,
-        policy_version=decision.policy_version,
-        status=decision.status,
-        enhanced_rights=decision.enhanced_rights,
-        da_risk=decision.da_risk,
+    return Plan.of_decision(
+        decision,
+        request.trigger,
         dispatch=tuple(
             c
             for c in decision.routes
@@ -74,10 +100,7 @@ def after_consent_change(request: ReassessmentRequested, decision: Decision) -> 
         ),
         keep=tuple(r.route_id for k, r in open_routes.items() if k in wanted),
         cancel=tuple((r, cancel_reason) for k, r in open_routes.items() if k not in wanted),
-        held=decision.held_routes,
-        flags=decision.flags,
-        rule_ids=decision.rule_ids,
-        no_service_reason=decision.reason.value if decision.reason else None,
+        request_id=request.request_id,
     )
 
 

@@ -5,11 +5,9 @@ from functools import partial
 from faststream.kafka import KafkaBroker
 
 from schemas import events
-from schemas.envelope import CloudEvent
-from services.plumbing.events import by_event
-from services.plumbing.kafka import subscribe
+from services.plumbing.kafka import Subscription, subscribe_all
 from services.plumbing.settings import ServiceSettings
-from services.plumbing.unit_of_work import Apply, UnitOfWork
+from services.plumbing.unit_of_work import UnitOfWork, applying
 from services.router import handlers
 
 MAX_BATCH = 500
@@ -19,35 +17,28 @@ MAX_BATCH = 500
 def register(broker: KafkaBroker, router: handlers.Router, settings: ServiceSettings) -> None:
     # One inbox name for both topics: an event id is applied once, whatever its topic.
     unit_of_work = UnitOfWork(router.pool, handlers.RECEIVED_CONSUMER)
-    subscribe(
-        broker,
-        topic=events.ReferralReceived.TOPIC,
-        group_id=handlers.RECEIVED_CONSUMER,
-        handlers=by_event(
-            {
-                events.ReferralReceived: Apply(
-                    CloudEvent[events.ReferralReceived],
-                    partial(handlers.route_referral, router),
-                    handle_batch=partial(handlers.route_referrals, router),
-                )
-            }
-        ),
-        settings=settings,
-        max_batch=MAX_BATCH,
-        unit_of_work=unit_of_work,
+    received = applying(
+        events.ReferralReceived,
+        partial(handlers.route_referral, router),
+        partial(handlers.route_referrals, router),
     )
-    subscribe(
+    reassess = applying(events.ReassessmentRequested, partial(handlers.reassess_referral, router))
+    subscribe_all(
         broker,
-        topic=events.ReassessmentRequested.TOPIC,
-        group_id=handlers.REASSESS_CONSUMER_GROUP,
-        handlers=by_event(
-            {
-                events.ReassessmentRequested: Apply(
-                    CloudEvent[events.ReassessmentRequested],
-                    partial(handlers.reassess_referral, router),
-                )
-            }
-        ),
-        settings=settings,
-        unit_of_work=unit_of_work,
+        settings,
+        [
+            Subscription(
+                events.ReferralReceived.TOPIC,
+                handlers.RECEIVED_CONSUMER,
+                received,
+                unit_of_work,
+                max_batch=MAX_BATCH,
+            ),
+            Subscription(
+                events.ReassessmentRequested.TOPIC,
+                handlers.REASSESS_CONSUMER_GROUP,
+                reassess,
+                unit_of_work,
+            ),
+        ],
     )
