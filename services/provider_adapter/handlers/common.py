@@ -78,20 +78,6 @@ def status_event(
 _STEP_DETAIL = ("rejection_reason", "contact_attempt", "outcome", "reason")
 
 
-async def announce(
-    conn: Connection,
-    adapter: Adapter,
-    row: asyncpg.Record,
-    step: str,
-    status: RouteStatus,
-    at: datetime,
-    **extra: Any,
-) -> None:
-    """A step on a work item, in the transaction that made it: ``record_step``, and its
-    event written to the outbox (``extra``: ``record_step``'s keywords)."""
-    await outbox.add(conn, [await record_step(conn, adapter, row, step, status, at, **extra)])
-
-
 async def record_step(
     conn: Connection,
     adapter: Adapter,

@@ -17,12 +17,13 @@ from typing import Any
 import asyncpg
 
 from schemas.codes import RouteStatus
+from services.plumbing import outbox
 from services.plumbing import webhooks as push
 from services.plumbing.db import Connection
 from services.provider_adapter.adapters import repository as repo
 from services.provider_adapter.domain import delivery
 from services.provider_adapter.domain import work_item as lifecycle
-from services.provider_adapter.handlers.common import Adapter, announce
+from services.provider_adapter.handlers.common import Adapter, record_step
 
 DISABLED_BECAUSE = {
     "gone": "The receiver answered 410 Gone: no more webhooks are sent to it until this "
@@ -126,7 +127,7 @@ async def _step(
     if after is current:
         return
     await repo.set_status(conn, route_id, after.value)
-    await announce(conn, adapter, row, step, after, now, reason=reason)
+    await outbox.add(conn, [await record_step(conn, adapter, row, step, after, now, reason=reason)])
 
 
 async def deliver_due(adapter: Adapter) -> int:

@@ -22,7 +22,7 @@ from schemas.codes import (
     RouteStatus,
 )
 from schemas.envelope import CloudEvent
-from services.plumbing import telemetry
+from services.plumbing import outbox, telemetry
 from services.plumbing.cursors import Cursors, InvalidCursor
 from services.plumbing.db import Connection
 from services.plumbing.kafka import Delivered
@@ -37,7 +37,6 @@ from services.provider_adapter.handlers.common import (
     Gone,
     NotFound,
     Refused,
-    announce,
     record_step,
 )
 
@@ -366,9 +365,10 @@ async def view_work_item(
         if after is not current:
             with telemetry.continue_trace(row["trace_context"], "provider viewed", referral_id):
                 await repo.set_status(conn, row["route_id"], after.value)
-                await announce(
+                viewed = await record_step(
                     conn, adapter, row, "viewed", after, datetime.now(UTC), person=person
                 )
+                await outbox.add(conn, [viewed])
             row = await repo.latest_for_referral(conn, referral_id)
             assert row is not None
         attempts = await repo.contact_attempts(conn, row["route_id"])
@@ -430,9 +430,10 @@ async def _change(
                 await record(conn, row["route_id"], after)
             else:
                 await repo.set_status(conn, row["route_id"], after.value)
-            await announce(
+            taken = await record_step(
                 conn, adapter, row, step, after, datetime.now(UTC), person=person, **event_extra
             )
+            await outbox.add(conn, [taken])
     return {
         "referral_id": str(referral_id),
         "route_id": str(row["route_id"]),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager, nullcontext
+from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
 
 from schemas import events
@@ -139,15 +140,14 @@ async def _cancel_routes(conn: Connection, decision: events.ReferralRouted, acto
         await route_store.set_status(
             conn, cancelled.route_id, RouteStatus.CANCELLED.value, decision.decided_at
         )
-        await timeline_store.add(
+        await _route_moved(
             conn,
-            decision.referral_id,
-            "cancelled",
+            decision,
+            actor,
+            cancelled.route_id,
+            RouteStatus.CANCELLED,
             decision.decided_at,
-            actor=actor,
-            route_id=cancelled.route_id,
-            status=RouteStatus.CANCELLED.value,
-            detail={"service": cancelled.service.value, "reason": cancelled.reason},
+            {"service": cancelled.service.value, "reason": cancelled.reason},
         )
 
 
@@ -168,19 +168,41 @@ async def _insert_routes(
             reported or RouteStatus.REQUESTED.value,
             decision.trigger_event_id,
         )
-        await timeline_store.add(
+        await _route_moved(
             conn,
-            decision.referral_id,
-            "requested",
+            decision,
+            actor,
+            route.route_id,
+            RouteStatus.REQUESTED,
             route.requested_at,
-            actor=actor,
-            route_id=route.route_id,
-            status=RouteStatus.REQUESTED.value,
-            detail={"service": route.service.value, "sub_service": route.sub_service},
+            {"service": route.service.value, "sub_service": route.sub_service},
         )
         if reported == RouteStatus.REJECTED.value:
             produced.append(await _ask_to_reroute(conn, decision.referral_id, route.route_id))
     return produced
+
+
+async def _route_moved(
+    conn: Connection,
+    decision: events.ReferralRouted,
+    actor: str,
+    route_id: uuid.UUID,
+    status: RouteStatus,
+    at: datetime,
+    detail: dict[str, Any],
+) -> None:
+    """The decision's step on one of its routes, on the referral's timeline: the step is
+    named by the status the route moved to (``requested``, ``cancelled``)."""
+    await timeline_store.add(
+        conn,
+        decision.referral_id,
+        status.value,
+        at,
+        actor=actor,
+        route_id=route_id,
+        status=status.value,
+        detail=detail,
+    )
 
 
 async def _assessment_detail(conn: Connection, decision: events.ReferralRouted) -> dict[str, Any]:
