@@ -11,14 +11,10 @@ import contextlib
 import random
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-
-from schemas import contact_standards
-from schemas.calendar import LONDON, england_day
-from schemas.codes import Service
 
 
 @dataclass(frozen=True)
@@ -40,22 +36,6 @@ RATES = {
     "DIVERT": Rates(0.95, 0.32, {"group_attended": 1.0, "programme_completed": 0.8}),
 }
 REJECTIONS = ["capacity", "ineligible", "missing_information", "out_of_area"]
-
-
-def unanswered_calls(service: str, now: datetime) -> list[datetime]:
-    """Times for the unanswered calls a provider makes before closing a case as not
-    contactable: its service's contact standard (``schemas/contact_standards.json``), one
-    call in each part of the day on each of the days it asks for, on London's clock (the
-    demo compresses time, so the calls are dated over the days before ``now``)."""
-    standard = contact_standards.standard(Service(service))
-    parts = contact_standards.parts_of_day()[: standard.parts_of_day]
-    today = england_day(now)
-    calls = []
-    for n in range(standard.attempts):
-        day = today - timedelta(days=1 + n % standard.days)
-        part = parts[n % len(parts)]
-        calls.append(datetime.combine(day, part.start, tzinfo=LONDON) + timedelta(hours=1))
-    return [c.astimezone(UTC) for c in calls]
 
 
 @dataclass
@@ -107,15 +87,20 @@ class SimulatedProvider:
         self.counts["accepted"] += 1
         engaged = self.rng.random() < rates.engage
         if not engaged:
-            # Nobody answers: the calls the contact standard asks for, then not contactable.
-            for at in unanswered_calls(self.service, datetime.now(UTC)):
-                await self.client.post(
-                    f"{path}/contact-attempts",
-                    json={"at": at.isoformat(), "channel": "phone", "result": "no_answer"},
-                )
+            # Reached once, support declined. (Closing as not contactable needs the contact
+            # standard's calls over parts of the day and days: the demo compresses time, and
+            # an attempt may not be dated before the referral reached the service.)
+            await self.client.post(
+                f"{path}/contact-attempts",
+                json={
+                    "at": datetime.now(UTC).isoformat(),
+                    "channel": "phone",
+                    "result": "contacted",
+                },
+            )
             await asyncio.sleep(self.rng.uniform(0.5, 3.0))
             answer = await self.client.post(
-                f"{path}/outcome", json={"status": "failed", "reason": "not_contactable"}
+                f"{path}/outcome", json={"status": "failed", "reason": "declined_support"}
             )
             self.counts["failed" if answer.status_code == 200 else "gone"] += 1
             return

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import asyncpg
 import httpx
 import pypdfium2 as pdfium
 
@@ -47,6 +48,26 @@ def _latest_in(part: str, now: datetime) -> datetime:
     raise AssertionError("a part of the day within three days")
 
 
+def _requested_days_ago(hub: RunningStack, referral_id: str, days: int) -> None:
+    """Set VAL's work item as if the referral had reached VAL ``days`` ago: a contact attempt
+    may not be dated before its route was requested, and the attempts below are spread over
+    the parts of the past days."""
+
+    async def move() -> None:
+        conn = await asyncpg.connect(hub.info()["database_url"])
+        try:
+            await conn.execute(
+                "UPDATE adapter_val.work_items SET requested_at = requested_at - $2::interval "
+                "WHERE referral_id = $1",
+                referral_id,
+                timedelta(days=days),
+            )
+        finally:
+            await conn.close()
+
+    asyncio.run(move())
+
+
 def _ok(response: httpx.Response) -> dict[str, Any]:
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
@@ -72,6 +93,7 @@ def test_contact_standard_refused_then_met_and_reported(hub: RunningStack) -> No
         what="VAL's work item",
     )
     _ok(val.post(f"/v1/referrals/{referral_id}/acknowledge", json={"decision": "accepted"}))
+    _requested_days_ago(hub, referral_id, days=3)
     now = datetime.now(UTC)
     first = _latest_in("morning", now)
     _ok(

@@ -241,3 +241,51 @@ def test_outcome_measures_must_be_ones_the_service_reports(
     )
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == f"measures.{next(iter(measures))}"
+
+
+def test_a_contact_attempt_dated_before_the_referral_reached_the_service_is_refused(
+    hub: RunningStack,
+) -> None:
+    """Found by trying the hub: attempts dated years back were accepted and counted, so a
+    referral could be closed as not contactable a minute after it arrived."""
+    staff, idva = hub.staff(), hub.provider("IDVA")
+    referral_id = staff.post("/v1/referrals", json=high_risk_da()).json()["referral_id"]
+    eventually_sync(
+        lambda: (
+            idva.post(
+                f"/v1/referrals/{referral_id}/acknowledge", json={"decision": "accepted"}
+            ).status_code
+            == 200
+        ),
+        what="acceptance",
+    )
+    attempts = f"/v1/referrals/{referral_id}/contact-attempts"
+    for at in ("1990-01-01T10:00:00Z", ago(days=1), ago(days=-1)):  # -1: tomorrow
+        refused = idva.post(attempts, json={"at": at, "channel": "phone", "result": "no_answer"})
+        assert refused.status_code == 422
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert refused.json()["errors"][0]["field"] == "at"
+
+    early = idva.post(
+        f"/v1/referrals/{referral_id}/outcome",
+        json={"status": "failed", "reason": "not_contactable"},
+    )
+    assert early.status_code == 409  # the refused attempts did not count
+
+    made = idva.post(
+        attempts, json={"at": ago(seconds=1), "channel": "phone", "result": "no_answer"}
+    )
+    assert made.status_code == 200
+
+
+def test_a_query_parameter_the_operation_does_not_take_is_refused(hub: RunningStack) -> None:
+    """Found by trying the hub: ``?stauts=open`` was ignored (the whole list came back), while
+    a body member the schema does not name is refused."""
+    staff, idva = hub.staff(), hub.provider("IDVA")
+    for client, path in ((staff, "/v1/status-changes"), (idva, "/v1/queue")):
+        refused = client.get(path, params={"stauts": "open", "limit": 5})
+        assert refused.status_code == 422
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert refused.json()["errors"][0]["field"] == "(query)"
+        assert "stauts" not in refused.text
+        assert client.get(path, params={"limit": 5}).status_code == 200

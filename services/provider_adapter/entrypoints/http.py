@@ -14,6 +14,7 @@ from pydantic import (
     AwareDatetime,
     ConfigDict,
     Field,
+    field_validator,
     model_validator,
 )
 
@@ -72,15 +73,19 @@ class Acknowledgement(RequestBody):
 
 
 class ContactAttemptIn(RequestBody):
-    at: AwareDatetime = Field(description="When it was made: not in the future")
+    at: AwareDatetime = Field(
+        description="When it was made: not in the future, nor before the referral was requested "
+        "from your service (5 minutes' grace)"
+    )
     channel: ContactChannel
     result: ContactResult
 
-    @model_validator(mode="after")
-    def _not_in_future(self) -> ContactAttemptIn:
-        if self.at > datetime.now(UTC) + timedelta(minutes=5):
-            raise ValueError("at is in the future")
-        return self
+    @field_validator("at")
+    @classmethod
+    def _not_in_future(cls, at: datetime) -> datetime:
+        if at > datetime.now(UTC) + timedelta(minutes=5):
+            raise ValueError("is in the future")
+        return at
 
 
 class OutcomeIn(RequestBody):

@@ -8,7 +8,7 @@ import logging
 import re
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -55,6 +55,24 @@ class ContactDetailsChanged(Refused):
     """A contact attempt after a change of the details its provider has not read yet."""
 
     title = "Contact details changed"
+
+
+class AttemptBeforeRequest(Refused):
+    """A contact attempt dated before its route reached this service: it cannot have been
+    made for this referral, and counting it would meet the contact standard (Victims' Code
+    right 4's clocks) on paper only."""
+
+    status = 422
+    title = "Invalid request"
+    says = "at is before this referral was requested from your service"
+
+    @property
+    def errors(self) -> list[dict[str, str]]:
+        return [{"field": "at", "message": self.sentence}]
+
+
+ATTEMPT_CLOCK_SLACK = timedelta(minutes=5)
+"""How far a contact attempt's time may stand before its route's request (clocks differ)."""
 
 
 class InvalidMeasures(Exception):
@@ -487,6 +505,8 @@ async def record_contact_attempt(
         # here or comes after the attempt.
         row = await repo.lock_route(conn, route_id)
         assert row is not None
+        if at < row["requested_at"] - ATTEMPT_CLOCK_SLACK:
+            raise AttemptBeforeRequest
         refused = contact_change.refusal(
             row["contact_changed_at"],
             row["contact_changed_fields"],
