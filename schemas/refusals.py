@@ -44,3 +44,17 @@ class Refused(Exception):
     @property
     def errors(self) -> list[dict[str, str]] | None:
         return None
+
+
+class Invalid(Refused):
+    """A value the request gave that a rule outside its schema refuses (422, as a value its
+    schema refuses is): ``field`` names where, the sentence says why, the value is not
+    repeated."""
+
+    status = 422
+    title = "Invalid request"
+    field: ClassVar[str] = "(body)"
+
+    @property
+    def errors(self) -> list[dict[str, str]]:
+        return [{"field": self.field, "message": self.sentence}]

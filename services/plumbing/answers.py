@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
-from schemas.refusals import Refused
+from schemas.refusals import Invalid
 
 
 class _AnswerRoute(APIRoute):
@@ -29,18 +29,13 @@ def _query_names(dependant: Dependant) -> set[str]:
     return names
 
 
-class UnknownQueryParameter(Refused):
+class UnknownQueryParameter(Invalid):
     """A query parameter the operation does not declare: refused as a body member it does
     not name is (``extra="forbid"``), so that a misspelt filter (``?stauts=open``) is not
     silently ignored. The name is not repeated: it is the caller's input."""
 
-    status = 422
-    title = "Invalid request"
     says = "A query parameter is not one this operation takes; see its OpenAPI description."
-
-    @property
-    def errors(self) -> list[dict[str, str]]:
-        return [{"field": "(query)", "message": self.sentence}]
+    field = "(query)"
 
 
 async def _known_query_only(request: Request) -> None:

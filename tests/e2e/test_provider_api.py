@@ -219,14 +219,10 @@ def test_a_provider_rolls_its_key_without_downtime(hub: RunningStack) -> None:
     assert stack_key.get("/v1/queue").status_code == 200
 
 
-@pytest.mark.parametrize(
-    "measures", [{"smiles": True}, {"cope_and_recover": "ecstatic"}, {"risk_reduced": "yes"}]
-)
-def test_outcome_measures_must_be_ones_the_service_reports(
-    hub: RunningStack, measures: dict[str, Any]
-) -> None:
+def _accepted_by_idva(hub: RunningStack) -> str:
+    """A new high-risk domestic abuse referral, accepted by IDVA; its id."""
     staff, idva = hub.staff(), hub.provider("IDVA")
-    referral_id = staff.post("/v1/referrals", json=high_risk_da()).json()["referral_id"]
+    referral_id: str = staff.post("/v1/referrals", json=high_risk_da()).json()["referral_id"]
     eventually_sync(
         lambda: (
             idva.post(
@@ -236,6 +232,17 @@ def test_outcome_measures_must_be_ones_the_service_reports(
         ),
         what="acceptance",
     )
+    return referral_id
+
+
+@pytest.mark.parametrize(
+    "measures", [{"smiles": True}, {"cope_and_recover": "ecstatic"}, {"risk_reduced": "yes"}]
+)
+def test_outcome_measures_must_be_ones_the_service_reports(
+    hub: RunningStack, measures: dict[str, Any]
+) -> None:
+    idva = hub.provider("IDVA")
+    referral_id = _accepted_by_idva(hub)
     response = idva.post(
         f"/v1/referrals/{referral_id}/outcome", json={"status": "completed", "measures": measures}
     )
@@ -248,17 +255,8 @@ def test_a_contact_attempt_dated_before_the_referral_reached_the_service_is_refu
 ) -> None:
     """Found by trying the hub: attempts dated years back were accepted and counted, so a
     referral could be closed as not contactable a minute after it arrived."""
-    staff, idva = hub.staff(), hub.provider("IDVA")
-    referral_id = staff.post("/v1/referrals", json=high_risk_da()).json()["referral_id"]
-    eventually_sync(
-        lambda: (
-            idva.post(
-                f"/v1/referrals/{referral_id}/acknowledge", json={"decision": "accepted"}
-            ).status_code
-            == 200
-        ),
-        what="acceptance",
-    )
+    idva = hub.provider("IDVA")
+    referral_id = _accepted_by_idva(hub)
     attempts = f"/v1/referrals/{referral_id}/contact-attempts"
     for at in ("1990-01-01T10:00:00Z", ago(days=1), ago(days=-1)):  # -1: tomorrow
         refused = idva.post(attempts, json={"at": at, "channel": "phone", "result": "no_answer"})

@@ -22,6 +22,7 @@ from schemas.codes import (
     RouteStatus,
 )
 from schemas.envelope import CloudEvent
+from schemas.refusals import Invalid
 from services.plumbing import outbox, telemetry
 from services.plumbing.cursors import Cursors, InvalidCursor
 from services.plumbing.db import Connection
@@ -57,18 +58,13 @@ class ContactDetailsChanged(Refused):
     title = "Contact details changed"
 
 
-class AttemptBeforeRequest(Refused):
+class AttemptBeforeRequest(Invalid):
     """A contact attempt dated before its route reached this service: it cannot have been
     made for this referral, and counting it would meet the contact standard (Victims' Code
     right 4's clocks) on paper only."""
 
-    status = 422
-    title = "Invalid request"
-    says = "at is before this referral was requested from your service"
-
-    @property
-    def errors(self) -> list[dict[str, str]]:
-        return [{"field": "at", "message": self.sentence}]
+    says = "is before this referral was requested from your service"
+    field = "at"
 
 
 ATTEMPT_CLOCK_SLACK = timedelta(minutes=5)
