@@ -460,6 +460,15 @@ def test_changed_contact_details_are_marked_until_the_caseworker_reads_them(
     page.goto(portal + f"work-items/{referral_id}/contact-attempts")
     page.get_by_label("Phone call").check()
     page.get_by_label("Spoke to the person").check()
+    this_year = page.get_by_label("Year").input_value()
+    # An attempt cannot be dated before the referral reached the service (it would count
+    # towards the contact standard on paper only).
+    page.get_by_label("Year").fill("2020")
+    page.get_by_role("button", name="Record contact attempt").click()
+    expect(page.locator(".govuk-error-summary")).to_contain_text(
+        "cannot be before the referral reached your service"
+    )
+    page.get_by_label("Year").fill(this_year)
     page.get_by_role("button", name="Record contact attempt").click()
     expect(page.locator(".govuk-notification-banner")).to_contain_text("Contact attempt")
 

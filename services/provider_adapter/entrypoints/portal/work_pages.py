@@ -371,6 +371,13 @@ async def contact_attempt(referral_id: str, request: Request) -> Response:
             result=body.result,
             person=person.person,
         )
+    except work_items.AttemptBeforeRequest:
+        problems.add(
+            "at",
+            "The date and time of the attempt cannot be before the referral reached your service",
+            "at-day",
+        )
+        return await _form_page(web, request, person, rid, "contact_attempt.html", values, problems)
     except (TransitionNotAllowed, Refused) as exc:
         return await _refused(web, request, person, rid, exc.sentence)
     return web.redirect(f"/work-items/{rid}", done="contact_attempt")
