@@ -10,6 +10,7 @@ import asyncpg
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
+from schemas.refusals import Refused
 from services.plumbing import db
 from services.plumbing.outbound import OutboundClient
 from services.plumbing.runtime import Service
@@ -22,7 +23,7 @@ from services.provider_adapter.domain.accounts import (
 )
 from services.provider_adapter.entrypoints import consumers, http, portal
 from services.provider_adapter.handlers import accounts, webhooks
-from services.provider_adapter.handlers.common import Adapter, Refused
+from services.provider_adapter.handlers.common import Adapter
 from services.provider_adapter.settings import AdapterSettings
 
 log = logging.getLogger(__name__)

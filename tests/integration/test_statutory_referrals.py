@@ -13,10 +13,10 @@ from typing import Any
 import asyncpg
 import pytest
 
+from schemas.refusals import Refused
 from services.plumbing.cursors import Cursors
 from services.referral_intake.domain.referral import ReferralRequest
 from services.referral_intake.handlers import statutory, submission, views
-from services.referral_intake.handlers.common import Conflict
 from tests.support.consuming import applied_at_intake
 from tests.support.intake import migrated_pool, router_decided
 from tests.support.referrals import referral
@@ -114,7 +114,7 @@ async def test_a_statutory_flag_stands_until_recorded_or_no_longer_raised(
     assert recorded["status"] == "made"
     assert recorded["recorded_by"] == "supervisor-7"
     assert await _on_worklist(pool, referral_id) == ["duty_to_notify"]
-    with pytest.raises(Conflict, match="already recorded"):
+    with pytest.raises(Refused, match="already recorded"):
         await statutory.record_made(
             pool,
             referral_id,
@@ -123,7 +123,7 @@ async def test_a_statutory_flag_stands_until_recorded_or_no_longer_raised(
             reference="MASH/2026/0413",
             supervisor="supervisor-8",
         )
-    with pytest.raises(Conflict, match="nothing to record"):
+    with pytest.raises(Refused, match="nothing to record"):
         await statutory.record_made(
             pool,
             referral_id,

@@ -27,6 +27,7 @@ from schemas.codes import (
     RejectionReason,
     RouteStatus,
 )
+from schemas.refusals import NotFound
 from schemas.requests import Code, RequestBody
 from services.plumbing.answers import typed_router
 from services.plumbing.auth import Principal, Unauthenticated, bearer_challenge
@@ -40,7 +41,7 @@ from services.provider_adapter.adapters.intake_client import (
 )
 from services.provider_adapter.entrypoints import answers
 from services.provider_adapter.handlers import keys, webhooks, work_items
-from services.provider_adapter.handlers.common import Adapter, Gone, NotFound
+from services.provider_adapter.handlers.common import Adapter, Gone
 
 router = typed_router()
 

@@ -15,6 +15,7 @@ from functools import cache
 
 import asyncpg
 
+from schemas.refusals import NotFound, Refused
 from services.plumbing.db import Connection
 from services.provider_adapter.adapters import accounts as repo
 from services.provider_adapter.adapters import credentials
@@ -30,7 +31,7 @@ from services.provider_adapter.domain.accounts import (
     is_locked,
     session_state,
 )
-from services.provider_adapter.handlers.common import Adapter, NotFound, Refused
+from services.provider_adapter.handlers.common import Adapter
 
 log = logging.getLogger(__name__)
 

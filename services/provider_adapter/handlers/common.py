@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 
-from schemas import events, refusals
+from schemas import events
 from schemas.codes import RouteStatus, Service
 from services.plumbing import outbox
 from services.plumbing.db import Connection
@@ -19,10 +19,6 @@ from services.plumbing.outbound import OutboundClient
 from services.provider_adapter.adapters import repository as repo
 from services.provider_adapter.adapters.intake_client import IntakeVault, Person
 from services.provider_adapter.settings import AdapterSettings
-
-# The hub's two refusals (schemas/refusals.py), answered 404 and 409 wherever they are raised.
-NotFound = refusals.NotFound
-Refused = refusals.Refused
 
 
 class Gone(Exception):

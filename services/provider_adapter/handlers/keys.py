@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from schemas.refusals import NotFound, Refused
 from services.plumbing.auth import hash_api_key
 from services.provider_adapter.adapters import repository as repo
 from services.provider_adapter.domain import keys
-from services.provider_adapter.handlers.common import Adapter, NotFound, Refused
+from services.provider_adapter.handlers.common import Adapter
 
 
 async def key_is_active(adapter: Adapter, key: str) -> bool:

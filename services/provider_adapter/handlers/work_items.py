@@ -22,7 +22,7 @@ from schemas.codes import (
     RouteStatus,
 )
 from schemas.envelope import CloudEvent
-from schemas.refusals import Invalid
+from schemas.refusals import Invalid, NotFound, Refused
 from services.plumbing import outbox, telemetry
 from services.plumbing.cursors import Cursors, InvalidCursor
 from services.plumbing.db import Connection
@@ -33,13 +33,7 @@ from services.provider_adapter.adapters.intake_client import Person
 from services.provider_adapter.domain import contact_change, contact_standard
 from services.provider_adapter.domain import work_item as lifecycle
 from services.provider_adapter.handlers import webhooks
-from services.provider_adapter.handlers.common import (
-    Adapter,
-    Gone,
-    NotFound,
-    Refused,
-    record_step,
-)
+from services.provider_adapter.handlers.common import Adapter, Gone, record_step
 
 log = logging.getLogger(__name__)
 

@@ -21,6 +21,7 @@ from schemas.codes import (
     ReferralStatus,
     Service,
 )
+from schemas.refusals import NotFound
 from schemas.requests import RequestBody
 from services.plumbing import telemetry
 from services.plumbing.answers import typed_router
@@ -53,7 +54,6 @@ from services.referral_intake.handlers import (
     views,
 )
 from services.referral_intake.handlers import statutory as statutory_handler
-from services.referral_intake.handlers.common import NotFound
 
 router = typed_router()
 

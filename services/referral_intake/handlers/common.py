@@ -28,11 +28,6 @@ STATUS_CONSUMER = "referral_intake.route_status"
 WATCHDOG = "watchdog"
 
 
-# The hub's two refusals (schemas/refusals.py), answered 404 and 409 wherever they are raised.
-NotFound = refusals.NotFound
-Conflict = refusals.Refused
-
-
 class Erased(refusals.Refused):
     """The referral's personal data was erased (by retention or on request): there is
     nothing left to read, note or change. Answered 410."""
@@ -113,7 +108,7 @@ async def locked_referral(conn: Connection, referral_id: uuid.UUID) -> referral_
     holds none."""
     referral = await referral_store.get(conn, referral_id, lock=True)
     if referral is None:
-        raise NotFound
+        raise refusals.NotFound
     return referral
 
 
@@ -126,5 +121,5 @@ async def routed_referral(
         conn, referral_id=referral_id, service=service, newest_first=True
     )
     if not routes:
-        raise NotFound
+        raise refusals.NotFound
     return await locked_referral(conn, referral_id), routes

@@ -13,6 +13,7 @@ from typing import Any
 
 import asyncpg
 
+from schemas.refusals import Refused
 from services.plumbing import outbox
 from services.plumbing.db import Connection
 from services.referral_intake.adapters import referrals as referral_store
@@ -20,7 +21,7 @@ from services.referral_intake.adapters import timeline as timeline_store
 from services.referral_intake.adapters.vault import Vault
 from services.referral_intake.domain import consent
 from services.referral_intake.domain.consent import ConsentChange
-from services.referral_intake.handlers.common import Conflict, locked_referral, reassessment
+from services.referral_intake.handlers.common import locked_referral, reassessment
 from services.referral_intake.handlers.notes import CONSENT_RECORDED_BY
 
 
@@ -41,7 +42,7 @@ async def record_consent(
             status, on_record=referral.consent_status, routed=referral.decision is not None
         )
         if refused is not None:
-            raise Conflict(refused)
+            raise Refused(refused)
         facts = await record_change(
             conn,
             referral_id,

@@ -21,6 +21,7 @@ import asyncpg
 
 from schemas import events
 from schemas.codes import ContactField, ReferralStatus, Source
+from schemas.refusals import Refused
 from services.plumbing import outbox
 from services.plumbing.db import Connection
 from services.plumbing.events import outgoing
@@ -30,7 +31,7 @@ from services.referral_intake.adapters import timeline as timeline_store
 from services.referral_intake.adapters.vault import Vault
 from services.referral_intake.domain.contact_change import apply_change
 from services.referral_intake.domain.lifecycle import is_open
-from services.referral_intake.handlers.common import SOURCE, Conflict, Erased, locked_referral
+from services.referral_intake.handlers.common import SOURCE, Erased, locked_referral
 from services.referral_intake.handlers.identity import key_again
 
 CONTACT_CHANGED = "contact_changed"
@@ -55,7 +56,7 @@ async def change_contact(
     identity_key: bytes,
 ) -> Changed:
     """Apply ``change`` (contact field -> new value, ``None`` removing one). Raises
-    ``NotFound``, ``Erased``, ``Conflict`` (the referral is closed) and
+    ``NotFound``, ``Erased``, ``Refused`` (the referral is closed) and
     ``contact_change.InvalidChange`` (nothing is stored then). A change that changes nothing
     is answered as such, and nothing is recorded or sent."""
     now = datetime.now(UTC)
@@ -95,12 +96,12 @@ async def change_contact(
 
 
 async def _open_referral(conn: Connection, referral_id: uuid.UUID) -> Any:
-    """The referral, locked. Raises ``NotFound``, ``Erased`` or ``Conflict`` (closed)."""
+    """The referral, locked. Raises ``NotFound``, ``Erased`` or ``Refused`` (closed)."""
     referral = await locked_referral(conn, referral_id)
     if referral.erased_at is not None:
         raise Erased
     if referral.status == ReferralStatus.CLOSED.value:
-        raise Conflict(
+        raise Refused(
             "This referral is closed: no provider will contact the person through it. "
             "Correct the details on the person's open referral, or make a new one."
         )

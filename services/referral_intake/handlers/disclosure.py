@@ -10,11 +10,12 @@ import asyncpg
 
 from schemas import data_sharing
 from schemas.codes import ConsentBasis, Service
+from schemas.refusals import NotFound
 from services.referral_intake.adapters import disclosures as disclosure_store
 from services.referral_intake.adapters import referrals as referral_store
 from services.referral_intake.adapters.vault import Vault
 from services.referral_intake.domain.lifecycle import is_open
-from services.referral_intake.handlers.common import Erased, NotFound, routed_referral
+from services.referral_intake.handlers.common import Erased, routed_referral
 
 NEEDS_CONSENT_ON_RECORD = {
     ConsentBasis.EXPLICIT_CONSENT.value,

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from schemas import events
+from schemas.refusals import Refused
 from services.plumbing import loops, outbox
 from services.plumbing.db import Connection
 from services.plumbing.events import outgoing
@@ -18,7 +19,7 @@ from services.referral_intake.adapters import erasures as erasure_store
 from services.referral_intake.adapters import referrals as referral_store
 from services.referral_intake.adapters import timeline as timeline_store
 from services.referral_intake.adapters.vault import Vault
-from services.referral_intake.handlers.common import SOURCE, Conflict, locked_referral
+from services.referral_intake.handlers.common import SOURCE, locked_referral
 
 log = logging.getLogger(__name__)
 RETENTION = "retention"
@@ -31,7 +32,7 @@ async def erase(
     async with pool.acquire() as conn, conn.transaction():
         referral = await locked_referral(conn, referral_id)
         if referral.erased_at is not None:
-            raise Conflict("This referral's personal data has already been erased.")
+            raise Refused("This referral's personal data has already been erased.")
         await _erase_locked(conn, vault, referral_id, reason, actor, now, reason[:200])
     return {"referral_id": str(referral_id), "erased_at": now.isoformat()}
 

@@ -10,6 +10,7 @@ import asyncpg
 
 from schemas import events
 from schemas.codes import TERMINAL_ROUTE_STATUSES, Priority, Service
+from schemas.refusals import Refused
 from services.plumbing import outbox
 from services.plumbing.db import Connection
 from services.referral_intake.adapters import overrides as override_store
@@ -19,7 +20,7 @@ from services.referral_intake.adapters import timeline as timeline_store
 from services.referral_intake.adapters.vault import Vault
 from services.referral_intake.domain import overrides
 from services.referral_intake.domain.overrides import OverrideAction
-from services.referral_intake.handlers.common import Conflict, locked_referral, reassessment
+from services.referral_intake.handlers.common import locked_referral, reassessment
 from services.referral_intake.handlers.notes import OVERRIDE_JUSTIFICATION
 
 
@@ -86,7 +87,7 @@ async def override_routes(
 async def _route_to_change(
     conn: Connection, referral: referral_store.Referral, action: OverrideAction, service: Service
 ) -> uuid.UUID | None:
-    """The open route a removal ends (None for an addition); ``Conflict`` when the override
+    """The open route a removal ends (None for an addition); ``Refused`` when the override
     cannot be made (``domain.overrides.refusal``)."""
     open_routes = [
         r
@@ -101,6 +102,6 @@ async def _route_to_change(
         erased=referral.erased_at is not None,
     )
     if refused is not None:
-        raise Conflict(refused)
+        raise Refused(refused)
     route_id: uuid.UUID | None = open_routes[0].route_id if action == "remove" else None
     return route_id

@@ -10,10 +10,11 @@ from typing import Any
 
 import asyncpg
 
+from schemas.refusals import Refused
 from services.referral_intake.adapters import statutory as sql
 from services.referral_intake.adapters import timeline as timeline_store
 from services.referral_intake.domain.statutory import status_of
-from services.referral_intake.handlers.common import Conflict, locked_referral
+from services.referral_intake.handlers.common import locked_referral
 
 TIMELINE_EVENT = "statutory_referral_recorded"
 
@@ -43,18 +44,18 @@ async def record_made(
     reference: str,
     supervisor: str,
 ) -> dict[str, Any]:
-    """``NotFound`` for an unknown referral; ``Conflict`` when the referral never had the
+    """``NotFound`` for an unknown referral; ``Refused`` when the referral never had the
     flag, or the referral was already recorded as made."""
     now = datetime.now(UTC)
     async with pool.acquire() as conn, conn.transaction():
         await locked_referral(conn, referral_id)
         row = await sql.lock(conn, referral_id, flag)
         if row is None:
-            raise Conflict(
+            raise Refused(
                 f"No decision on this referral raised {flag}; there is nothing to record."
             )
         if row["made_at"] is not None:
-            raise Conflict(
+            raise Refused(
                 f"The {flag} referral was already recorded as made on "
                 f"{row['made_at'].isoformat()} by {row['recorded_by']}."
             )

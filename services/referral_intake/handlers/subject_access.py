@@ -23,6 +23,7 @@ from typing import Any
 
 import asyncpg
 
+from schemas.refusals import NotFound
 from services.plumbing.db import Connection
 from services.referral_intake.adapters import disclosures as disclosure_store
 from services.referral_intake.adapters import erasures as erasure_store
@@ -31,7 +32,6 @@ from services.referral_intake.adapters import referrals as referral_store
 from services.referral_intake.adapters.vault import Vault
 from services.referral_intake.domain import identity
 from services.referral_intake.handlers import views
-from services.referral_intake.handlers.common import NotFound
 
 PURPOSE = "subject_access"
 WHAT_REMAINS_AFTER_ERASURE = (

@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 
+from schemas.refusals import NotFound
 from services.plumbing.cursors import Cursors, InvalidCursor
 from services.referral_intake.adapters import identities as identity_store
 from services.referral_intake.adapters import referrals as referral_store
@@ -19,7 +20,6 @@ from services.referral_intake.adapters import submissions as submission_store
 from services.referral_intake.adapters import timeline as timeline_store
 from services.referral_intake.adapters.vault import Vault
 from services.referral_intake.handlers import statutory
-from services.referral_intake.handlers.common import NotFound
 from services.referral_intake.handlers.notes import with_notes
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
+from schemas.refusals import NotFound, Refused
 from services.plumbing.guard import RequestGuard, source_of
 from services.provider_adapter.domain.accounts import (
     Role,
@@ -20,7 +21,6 @@ from services.provider_adapter.entrypoints.portal import present
 from services.provider_adapter.entrypoints.portal.forms import NO_ERRORS, Problems, text
 from services.provider_adapter.entrypoints.portal.web import Web, of, page, visit
 from services.provider_adapter.handlers import accounts
-from services.provider_adapter.handlers.common import NotFound, Refused
 
 router = APIRouter(include_in_schema=False)
 

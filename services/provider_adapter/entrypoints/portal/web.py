@@ -36,11 +36,12 @@ from jinja2 import (
 )
 from starlette.datastructures import FormData
 
+from schemas.refusals import NotFound
 from services.provider_adapter.adapters.intake_client import VaultUnreachable
 from services.provider_adapter.domain.accounts import SessionState
 from services.provider_adapter.entrypoints.portal import present
 from services.provider_adapter.handlers import accounts
-from services.provider_adapter.handlers.common import Adapter, Gone, NotFound
+from services.provider_adapter.handlers.common import Adapter, Gone
 
 log = logging.getLogger(__name__)
 

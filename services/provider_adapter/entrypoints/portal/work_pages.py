@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from schemas import data_sharing, outcome_measures
 from schemas.codes import TERMINAL_ROUTE_STATUSES, RouteStatus
+from schemas.refusals import Refused
 from services.plumbing.cursors import InvalidCursor
 from services.provider_adapter.adapters.intake_client import ContactUnavailable, ContactWithdrawn
 from services.provider_adapter.domain import clocks
@@ -25,7 +26,7 @@ from services.provider_adapter.entrypoints.portal import present
 from services.provider_adapter.entrypoints.portal.forms import NO_ERRORS, Problems, text
 from services.provider_adapter.entrypoints.portal.web import Web, of, page, visit
 from services.provider_adapter.handlers import accounts, work_items
-from services.provider_adapter.handlers.common import Adapter, Gone, Refused
+from services.provider_adapter.handlers.common import Adapter, Gone
 
 router = APIRouter(include_in_schema=False)
 
