@@ -30,7 +30,7 @@ from schemas.codes import (
     Source,
 )
 from schemas.envelope import EventData
-from schemas.requests import Code
+from schemas.requests import Code, field_errors
 
 """A snake_case code: never free text, so never a place for personal data to hide."""
 
@@ -51,6 +51,9 @@ class Event(EventData):
 
 
 MAX_CHILDREN_IN_HOUSEHOLD = 30
+MAX_VULNERABILITIES = 20
+"""The most vulnerability codes one person's referral carries (a bound on a list of codes
+the hub does not enumerate; the enumerated lists are bounded by their number of codes)."""
 Actor = Annotated[
     str,
     Field(
@@ -78,7 +81,7 @@ PERSONAL_DATA_ERASED = "referral.personal_data_erased.v1"
 class SubjectFacts(EventData):
     role: Role
     age: int = Field(ge=0, le=130)
-    vulnerabilities: list[Code] = []
+    vulnerabilities: Annotated[list[Code], Field(max_length=MAX_VULNERABILITIES)] = []
     persistently_targeted: bool = False
     intimidated: bool = False
     bereaved_relative: bool = False
@@ -93,7 +96,7 @@ class DrugPossession(EventData):
 
 
 class IncidentFacts(EventData):
-    crime_types: list[CrimeType]
+    crime_types: Annotated[list[CrimeType], Field(max_length=len(CrimeType))]
     occurred_at: AwareDatetime | None = None
     drug_possession: DrugPossession | None = None
     homicide: bool = False
@@ -113,18 +116,18 @@ class Dash(EventData):
     @model_validator(mode="after")
     def _something_assessed(self) -> Dash:
         if self.yes_count is None and not self.professional_judgement_high:
-            raise ValueError(
-                "dash.yes_count is required unless professional_judgement_high is true"
+            raise field_errors(
+                (("yes_count",), "is required unless professional_judgement_high is true")
             )
         return self
 
 
 class AssessmentFacts(EventData):
-    needs: list[Need]
+    needs: Annotated[list[Need], Field(max_length=len(Need))]
     dash: Dash | None = None
     da_incidents_last_12_months: int = Field(default=0, ge=0)
     previous_marac_within_12_months: bool = False
-    cce_indicators: list[CceIndicator] = []
+    cce_indicators: Annotated[list[CceIndicator], Field(max_length=len(CceIndicator))] = []
     threat_to_life: bool = False
     hospital_setting: bool = False
     children_in_household: int = Field(default=0, ge=0, le=MAX_CHILDREN_IN_HOUSEHOLD)

@@ -26,6 +26,11 @@ def allowed(service: Service) -> dict[str, str | list[str]]:
     return {name: data["scales"].get(kind, kind) for name, kind in spec.items()}
 
 
+def most_measures() -> int:
+    """The most measures any service reports: the bound on an outcome's ``measures``."""
+    return max(len(spec) for spec in _data()["services"].values())
+
+
 def problems(service: Service, measures: dict[str, Any]) -> list[dict[str, str]]:
     """One entry per measure that is unknown for ``service`` or has a value it cannot take."""
     spec = allowed(service)

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from pydantic import ConfigDict, Field, model_validator
 
 from schemas.answers import Answer
-from schemas.requests import RequestBody
+from schemas.requests import RequestBody, field_errors
 
 MAX_SIMULATION_DAYS = 400
 POLICY_VERSION_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\.[0-9]{1,3}$"
@@ -34,9 +34,15 @@ class SimulationRequest(RequestBody):
     @model_validator(mode="after")
     def _period(self) -> SimulationRequest:
         if self.last < self.first:
-            raise ValueError("'to' is before 'from'")
+            raise field_errors((("to",), "is before 'from'"))
         if (self.last - self.first).days > MAX_SIMULATION_DAYS:
-            raise ValueError(f"a simulation covers at most {MAX_SIMULATION_DAYS} days")
+            raise field_errors(
+                (
+                    ("to",),
+                    f"is more than {MAX_SIMULATION_DAYS} days after 'from': a simulation "
+                    f"covers at most {MAX_SIMULATION_DAYS} days",
+                )
+            )
         return self
 
 

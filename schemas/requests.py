@@ -14,23 +14,27 @@ domain, which may import ``schemas`` only.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
-from typing import Annotated, Any
+from collections.abc import Callable, Hashable, Sequence
+from typing import Annotated, Any, TypeVar
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
     field_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import CoreSchema, core_schema
+from pydantic_core import CoreSchema, InitErrorDetails, PydanticCustomError, core_schema
 
 from schemas.text import refuse_control_characters
 
-Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+CODE_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+Code = Annotated[str, Field(pattern=CODE_PATTERN)]
 """A coded value: lower case, digits and underscores, starting with a letter, at most 64
 characters (``safeguarding_concern``). Never free text, so never personal data."""
 
@@ -47,23 +51,74 @@ def _text_or_value(value: Any) -> Any:
 
 
 def _as_published(node: Any, wrap: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
-    """Make every scalar in a core schema as strict as its JSON schema, in place."""
+    """Make every scalar in a core schema as strict as its JSON schema, in place; ``wrap``
+    replaces each date, datetime and union schema (``_wrapped``)."""
     if isinstance(node, dict):
         if node.get("type") in _JSON_SCALARS:
             node["strict"] = True
         for key, value in list(node.items()):
-            if isinstance(value, dict) and value.get("type") in _TEXT_ONLY:
+            if isinstance(value, dict) and value.get("type") in _WRAPPED:
                 node[key] = wrap(value)
             _as_published(value, wrap)
     elif isinstance(node, list):
         for index, value in enumerate(node):
-            if isinstance(value, dict) and value.get("type") in _TEXT_ONLY:
+            if isinstance(value, dict) and value.get("type") in _WRAPPED:
                 node[index] = wrap(value)
             _as_published(value, wrap)
 
 
-def _text_only(schema: dict[str, Any]) -> dict[str, Any]:
+_WRAPPED = _TEXT_ONLY | {"union"}
+
+
+def _wrapped(schema: dict[str, Any]) -> dict[str, Any]:
+    if schema["type"] == "union":
+        return dict(core_schema.no_info_wrap_validator_function(_one_error(schema), schema))
     return dict(core_schema.no_info_before_validator_function(_text_or_value, schema))
+
+
+def _one_error(union: dict[str, Any]) -> Callable[[Any, ValidatorFunctionWrapHandler], Any]:
+    """A union's errors as one, in plain words, at the union's own place: pydantic names
+    each member it tried (``measures.x.bool``, ``measures.x.constrained-str``), names that
+    mean nothing to a client."""
+    expected = _either([_expected(choice) for choice in union.get("choices", [])])
+
+    def validate(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        try:
+            return handler(value)
+        except ValidationError:
+            raise PydanticCustomError(
+                "union_type", "must be {expected}", {"expected": expected}
+            ) from None
+
+    return validate
+
+
+_EXPECTED = {
+    "bool": "true or false",
+    "int": "a whole number",
+    "float": "a number",
+    "str": "a string",
+    "none": "null",
+    "list": "a list",
+    "dict": "an object",
+    "model": "an object",
+    "date": "a date (YYYY-MM-DD)",
+    "datetime": "a date and time with its offset (ISO 8601)",
+}
+
+
+def _expected(choice: Any) -> str:
+    """What a union member takes, in words (a member may be ``(schema, label)``)."""
+    schema = choice[0] if isinstance(choice, tuple) else choice
+    if schema.get("type") == "str" and schema.get("pattern") == CODE_PATTERN:
+        return "a code (lower case letters, digits and underscores, starting with a letter)"
+    if schema.get("type") == "literal":
+        return "one of " + ", ".join(str(v) for v in schema.get("expected", []))
+    return _EXPECTED.get(schema.get("type", ""), "a value of another kind")
+
+
+def _either(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + ", or " + words[-1]
 
 
 PLAIN_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$"
@@ -97,7 +152,7 @@ class RequestBody(BaseModel):
     ) -> CoreSchema:
         # A copy: the schemas of models it nests (events' fact models) stay as they are.
         schema = copy.deepcopy(handler(source))
-        _as_published(schema, _text_only)
+        _as_published(schema, _wrapped)
         return schema
 
     @classmethod
@@ -108,3 +163,37 @@ class RequestBody(BaseModel):
         for prop in handler.resolve_ref_schema(published).get("properties", {}).values():
             _plain_text_published(prop)
         return published
+
+
+Item = TypeVar("Item", bound=Hashable)
+
+
+def _each_once(items: list[Item]) -> list[Item]:
+    return list(dict.fromkeys(items))
+
+
+EACH_ONCE = AfterValidator(_each_once)
+"""For a list that is a set of codes (``needs``, ``crime_types``): a code given twice is kept
+once, in the order first given. A duplicate tick has one meaning, so refusing it would make
+a triage worker key the referral again while the person waits, for nothing; what is stored
+and published holds each code once, so the router, reports and the comparison of a second
+submission see a set. The list's ``max_length`` (the number of codes) is checked on what
+was sent, before duplicates are folded."""
+
+
+def field_errors(*errors: tuple[Sequence[str | int], str]) -> ValidationError:
+    """For a rule across fields (a ``model_validator``): a validation error at each field
+    named (``(("subject", "date_of_birth"), "is after ...")``, the place relative to the
+    model, as pydantic's own errors are), rather than at the model as a whole (``(body)``).
+    Raise it; the value is never repeated."""
+    return ValidationError.from_exception_data(
+        "rule across fields",
+        [
+            InitErrorDetails(
+                type=PydanticCustomError("rule_across_fields", message),
+                loc=tuple(place),
+                input=None,
+            )
+            for place, message in errors
+        ],
+    )

@@ -7,11 +7,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, params
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
-from schemas.refusals import Invalid
+from schemas.refusals import Invalid, Refused
+from services.plumbing.http import is_json
 
 
 class _AnswerRoute(APIRoute):
@@ -19,6 +20,9 @@ class _AnswerRoute(APIRoute):
         kwargs["response_model_exclude_unset"] = True
         super().__init__(path, endpoint, **kwargs)
         self.known_query = frozenset(_query_names(self.dependant))
+        self.takes_json = self.body_field is not None and not isinstance(
+            self.body_field.field_info, params.Form
+        )
 
 
 def _query_names(dependant: Dependant) -> set[str]:
@@ -46,8 +50,41 @@ async def _known_query_only(request: Request) -> None:
         raise UnknownQueryParameter
 
 
+class UnsupportedMediaType(Refused):
+    """A body sent as something other than JSON (``text/plain``, a form, or no
+    ``Content-Type`` at all) to an operation that takes JSON: 415 (RFC 9110 15.5.16), saying
+    which media type is expected, rather than a complaint about the body's shape. Without a
+    ``Content-Type`` the body is not guessed at: FastAPI would not read it as JSON either, and
+    a client that names its media type is one whose bodies mean one thing."""
+
+    status = 415
+    title = "Unsupported media type"
+    says = (
+        "This operation takes a JSON body: send it with Content-Type: application/json. "
+        "Nothing was stored."
+    )
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        return {"accept": ["application/json"]}
+
+
+async def _json_body_only(request: Request) -> None:
+    route = request.scope.get("route")
+    if not (isinstance(route, _AnswerRoute) and route.takes_json):
+        return
+    content_type = request.headers.get("content-type")
+    named_json = content_type is not None and is_json(content_type.encode("latin-1"))
+    if not named_json and await request.body():
+        raise UnsupportedMediaType
+
+
 def typed_router() -> APIRouter:
     """An ``APIRouter`` whose routes answer with the members the handler set (an optional
-    member of the response model the handler left out is not added as ``null``) and answer
-    422 to a query parameter they do not declare."""
-    return APIRouter(route_class=_AnswerRoute, dependencies=[Depends(_known_query_only)])
+    member of the response model the handler left out is not added as ``null``), answer
+    422 to a query parameter they do not declare, and 415 to a body that is not sent as
+    JSON to an operation that takes one."""
+    return APIRouter(
+        route_class=_AnswerRoute,
+        dependencies=[Depends(_known_query_only), Depends(_json_body_only)],
+    )

@@ -65,15 +65,23 @@ def _field(loc: tuple[int | str, ...]) -> str:
     return ".".join(parts) or "(body)"
 
 
+_A_UUID = "must be a UUID (32 hexadecimal digits in groups of 8-4-4-4-12)"
+_PLAIN = {"uuid_parsing": _A_UUID, "uuid_type": _A_UUID, "uuid_version": _A_UUID}
+"""Messages of pydantic's that quote the value (a UUID's: "found `x` at 1"), in words that
+do not: no part of a path, query or body value is repeated back."""
+
+
 def validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
     """Field names and what is wrong with them; never the submitted value (``input``/``ctx``)."""
     described = []
     for error in errors:
-        if error.get("type") == "json_invalid":
+        kind = error.get("type")
+        if kind == "json_invalid":
             described.append({"field": "(body)", "message": "The body is not valid JSON."})
         else:
             field = _field(tuple(error.get("loc", ())))
-            described.append({"field": field, "message": error.get("msg", "invalid")})
+            message = _PLAIN.get(str(kind)) or error.get("msg", "invalid")
+            described.append({"field": field, "message": message})
     return described
 
 
@@ -425,7 +433,7 @@ class SecurityHeaders(HttpMiddleware):
         await self.app(scope, receive, send_with_headers)
 
 
-def _is_json(content_type: bytes | None) -> bool:
+def is_json(content_type: bytes | None) -> bool:
     """As FastAPI decides whether to read a body as JSON: no content type, or
     ``application/json`` or ``application/<anything>+json``."""
     if content_type is None:
@@ -452,7 +460,7 @@ class StrictJson:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
-        if not _is_json(dict(scope.get("headers") or []).get(b"content-type")):
+        if not is_json(dict(scope.get("headers") or []).get(b"content-type")):
             await self.app(scope, receive, send)
             return
         held: list[Message] = []

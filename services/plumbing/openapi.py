@@ -8,7 +8,8 @@ follows: the request guard (``services.plumbing.guard``) answers 401, 408, 413, 
 503 before any handler on a protected path, and the HTTP protocol 414 and 431 on any path;
 an operation with parameters or a body answers 422 when they are invalid; one whose caller
 needs a role (``services.plumbing.auth.require_roles``) answers 403; one with a path
-parameter 404; a body of JSON that is not, or names a member twice, 422. Answers an
+parameter 404; a body of JSON that is not, or names a member twice, 422; a body not sent as
+JSON, 415 (``services.plumbing.answers.UnsupportedMediaType``). Answers an
 operation gives for its own reasons (400 for a cursor, 409, 410) are declared on the route
 with ``problems(...)``.
 """
@@ -64,6 +65,7 @@ DESCRIPTIONS = {
     410: "It is no longer available (consent refused or withdrawn, erased)",
     413: "The request body is too large",
     414: "The request target is too long",
+    415: "The body was not sent as JSON (Content-Type: application/json)",
     422: "Some fields are missing or invalid (errors lists them); nothing was stored",
     429: "Too many failed authentications from this address (Retry-After says when)",
     431: "The request headers are too large",
@@ -127,6 +129,8 @@ def _statuses(route: APIRoute, protected: bool) -> set[int]:
     )
     if has_input or route.body_field is not None:
         found.add(422)
+    if getattr(route, "takes_json", False):  # services.plumbing.answers: typed_router
+        found.add(415)
     if dependant.path_params:
         found.add(404)
     if protected and _needs_a_role(route):

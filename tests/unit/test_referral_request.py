@@ -110,16 +110,16 @@ def test_a_version_1_referral_gets_the_defaults_version_1_ignores() -> None:
     [
         (
             {"assessment__dash": {"yes_count": None, "professional_judgement_high": False}},
-            "assessment.dash",
-            "yes_count is required unless professional_judgement_high",
+            "assessment.dash.yes_count",
+            "is required unless professional_judgement_high",
         ),
-        ({"assessment__dash": {}}, "assessment.dash", "yes_count is required"),
+        ({"assessment__dash": {}}, "assessment.dash.yes_count", "is required"),
         (
             {"incident__crime_types": ["domestic_abuse"], "incident__homicide": True},
-            "incident",
-            "homicide needs serious_violence",
+            "incident.crime_types",
+            "must include serious_violence when homicide",
         ),
-        ({"incident__fatal": True}, "incident", "fatal needs road_collision"),
+        ({"incident__fatal": True}, "incident.crime_types", "must include road_collision"),
         ({"assessment__children_in_household": -1}, "children_in_household", ""),
         ({"assessment__children_in_household": 2.5}, "children_in_household", ""),
         ({"incident__crime_types": ["stalkers"]}, "crime_types", ""),

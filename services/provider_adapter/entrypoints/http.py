@@ -18,7 +18,7 @@ from pydantic import (
     model_validator,
 )
 
-from schemas import webhook_api
+from schemas import outcome_measures, webhook_api
 from schemas.codes import (
     TERMINAL_ROUTE_STATUSES,
     ContactChannel,
@@ -28,7 +28,7 @@ from schemas.codes import (
     RouteStatus,
 )
 from schemas.refusals import NotFound
-from schemas.requests import Code, RequestBody
+from schemas.requests import EACH_ONCE, Code, RequestBody, field_errors
 from services.plumbing.answers import typed_router
 from services.plumbing.auth import Principal, Unauthenticated, bearer_challenge
 from services.plumbing.guard import bearer_credential, principal_of
@@ -69,7 +69,7 @@ class Acknowledgement(RequestBody):
     @model_validator(mode="after")
     def _reason_for_rejection(self) -> Acknowledgement:
         if self.decision == "rejected" and self.reason is None:
-            raise ValueError("a rejection needs a reason")
+            raise field_errors((("reason",), "is required when the decision is rejected"))
         return self
 
 
@@ -92,7 +92,9 @@ class ContactAttemptIn(RequestBody):
 class OutcomeIn(RequestBody):
     status: OutcomeStatus
     reason: Annotated[str, Field(max_length=500)] | None = None
-    measures: dict[Code, bool | Code | None] = {}
+    measures: Annotated[
+        dict[Code, bool | Code | None], Field(max_length=outcome_measures.most_measures())
+    ] = {}
 
 
 class KeyIn(RequestBody):
@@ -158,7 +160,9 @@ OPEN_STATUSES = [s.value for s in RouteStatus if s not in TERMINAL_ROUTE_STATUSE
 @router.get("/v1/queue", response_model=answers.Queue, responses=problems(400))
 async def get_queue(
     adapter: Provider,
-    status: Annotated[list[RouteStatus] | None, Query()] = None,
+    status: Annotated[
+        list[RouteStatus] | None, Query(max_length=len(RouteStatus)), EACH_ONCE
+    ] = None,
     cursor: Annotated[str | None, Query(max_length=400)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:

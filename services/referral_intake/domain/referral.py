@@ -6,11 +6,13 @@ boundary: what it returns may leave intake; what it leaves out stays in the vaul
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     ConfigDict,
     Field,
@@ -34,6 +36,7 @@ from schemas.codes import (
 )
 from schemas.events import (
     MAX_CHILDREN_IN_HOUSEHOLD,
+    MAX_VULNERABILITIES,
     AssessmentFacts,
     ContactFacts,
     Dash,
@@ -42,7 +45,7 @@ from schemas.events import (
     ReferralFacts,
     SubjectFacts,
 )
-from schemas.requests import Code, RequestBody
+from schemas.requests import EACH_ONCE, Code, RequestBody, field_errors
 
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 
@@ -75,7 +78,7 @@ class Subject(RequestBody):
     date_of_birth: date | None = None
     age: int | None = Field(default=None, ge=0, le=130)
     gender: Annotated[str, Field(max_length=40)] | None = None
-    vulnerabilities: list[Code] = []
+    vulnerabilities: Annotated[list[Code], Field(max_length=MAX_VULNERABILITIES), EACH_ONCE] = []
     persistently_targeted: bool = False
     intimidated: bool = False
     bereaved_relative: bool = False
@@ -83,7 +86,9 @@ class Subject(RequestBody):
     @model_validator(mode="after")
     def _age_known(self) -> Subject:
         if self.date_of_birth is None and self.age is None:
-            raise ValueError("either date_of_birth or age is required")
+            # At both: a form shows the message by whichever of the two it asks for.
+            needed = "either date_of_birth or age is required"
+            raise field_errors((("date_of_birth",), needed), (("age",), needed))
         return self
 
 
@@ -157,14 +162,16 @@ class DashIn(RequestBody):
     @model_validator(mode="after")
     def _something_assessed(self) -> DashIn:
         if self.yes_count is None and not self.professional_judgement_high:
-            raise ValueError(
-                "dash.yes_count is required unless professional_judgement_high is true"
+            raise field_errors(
+                (("yes_count",), "is required unless professional_judgement_high is true")
             )
         return self
 
 
 class Incident(RequestBody):
-    crime_types: list[CrimeType] = Field(min_length=1)
+    crime_types: Annotated[
+        list[CrimeType], Field(min_length=1, max_length=len(CrimeType)), EACH_ONCE
+    ]
     occurred_at: AwareDatetime | None = None
     drug_possession: DrugPossessionIn | None = None
     homicide: bool = False
@@ -174,19 +181,24 @@ class Incident(RequestBody):
     def _deaths_have_their_crime(self) -> Incident:
         # The policy reads each fact with its crime (routing-policy.md, R-BEREAVED-HOMICIDE):
         # a death recorded without it would reach no one.
+        wrong = []
         if self.homicide and CrimeType.SERIOUS_VIOLENCE not in self.crime_types:
-            raise ValueError("incident.homicide needs serious_violence in incident.crime_types")
+            wrong.append((("crime_types",), "must include serious_violence when homicide is true"))
         if self.fatal and CrimeType.ROAD_COLLISION not in self.crime_types:
-            raise ValueError("incident.fatal needs road_collision in incident.crime_types")
+            wrong.append((("crime_types",), "must include road_collision when fatal is true"))
+        if wrong:
+            raise field_errors(*wrong)
         return self
 
 
 class Assessment(RequestBody):
-    needs: list[Need] = Field(min_length=1)
+    needs: Annotated[list[Need], Field(min_length=1, max_length=len(Need)), EACH_ONCE]
     dash: DashIn | None = None
     da_incidents_last_12_months: int = Field(default=0, ge=0, le=1000)
     previous_marac_within_12_months: bool = False
-    cce_indicators: list[CceIndicator] = []
+    cce_indicators: Annotated[
+        list[CceIndicator], Field(max_length=len(CceIndicator)), EACH_ONCE
+    ] = []
     threat_to_life: bool = False
     hospital_setting: bool = False
     children_in_household: int = Field(default=0, ge=0, le=MAX_CHILDREN_IN_HOUSEHOLD)
@@ -231,10 +243,42 @@ class Equality(RequestBody):
 NOT_ASKED_AT_ALL = Equality()
 """Equality monitoring when the referral carries none: nothing was asked."""
 
+CRIME_REFERENCE_PATTERN = r"^(?:[0-9]|[A-Za-z][A-Za-z0-9/ -]*[0-9])[A-Za-z0-9/ -]*$"
+"""A police crime reference as forces write them (``CR/012345/24``, ``43/12345/25``,
+``ABC-1234-2025``): letters, digits, ``/``, ``-`` and spaces, starting with a letter or a
+digit and holding at least one digit. No other character, so no sentence, email address or
+note; and a name, which has no digit, is refused too: the field is not a place for personal
+data typed into the wrong box."""
+CRIME_REFERENCE_LENGTH = (3, 40)
+
+
+def _crime_reference(value: str) -> str:
+    shortest, longest = CRIME_REFERENCE_LENGTH
+    if shortest <= len(value) <= longest and re.fullmatch(CRIME_REFERENCE_PATTERN, value):
+        return value
+    raise ValueError(
+        f"must be a police crime reference (such as CR/012345/24): {shortest} to {longest} "
+        "letters, digits, spaces, / and -, with at least one digit; never a name or a note"
+    )
+
+
+# The length is checked with the characters, so that one sentence says what is wrong.
+CrimeReference = Annotated[
+    str,
+    Field(
+        json_schema_extra={
+            "pattern": CRIME_REFERENCE_PATTERN,
+            "minLength": CRIME_REFERENCE_LENGTH[0],
+            "maxLength": CRIME_REFERENCE_LENGTH[1],
+        }
+    ),
+    AfterValidator(_crime_reference),
+]
+
 
 class ReferralRequest(RequestBody):
     source: Source
-    crime_reference: Annotated[str, Field(max_length=60)] | None = None
+    crime_reference: CrimeReference | None = None
     crime_reported_at: AwareDatetime | None = None
     local_authority: LocalAuthority
     subject: Subject
@@ -247,21 +291,26 @@ class ReferralRequest(RequestBody):
     @model_validator(mode="after")
     def _dates_make_sense(self) -> ReferralRequest:
         now = datetime.now(UTC)
-        for name, moment in (
-            ("crime_reported_at", self.crime_reported_at),
-            ("incident.occurred_at", self.incident.occurred_at),
+        wrong: list[tuple[tuple[str, ...], str]] = []
+        for place, moment in (
+            (("crime_reported_at",), self.crime_reported_at),
+            (("incident", "occurred_at"), self.incident.occurred_at),
         ):
-            if moment is not None and not (
-                england_day(moment) >= EARLIEST and moment <= now + FUTURE_SLACK
-            ):
-                raise ValueError(f"{name} must be between 1900 and now")
+            if moment is not None and moment > now + FUTURE_SLACK:
+                wrong.append((place, "is in the future"))
+            elif moment is not None and england_day(moment) < EARLIEST:
+                wrong.append((place, "is before 1900"))
         born = self.subject.date_of_birth
         reported = england_day(self.crime_reported_at or now)
         if born is not None:
             if born > reported:
-                raise ValueError("subject.date_of_birth is after the date the crime was reported")
-            if age_on(born, reported) > MAX_AGE_YEARS:
-                raise ValueError(f"subject.date_of_birth gives an age over {MAX_AGE_YEARS}")
+                wrong.append(
+                    (("subject", "date_of_birth"), "is after the date the crime was reported")
+                )
+            elif age_on(born, reported) > MAX_AGE_YEARS:
+                wrong.append((("subject", "date_of_birth"), f"gives an age over {MAX_AGE_YEARS}"))
+        if wrong:
+            raise field_errors(*wrong)
         return self
 
     @model_validator(mode="after")
@@ -271,7 +320,9 @@ class ReferralRequest(RequestBody):
         contact = self.contact
         someone_else = contact is not None and contact.relationship is not ContactRelationship.SELF
         if someone_else and not self.subject.name:
-            raise ValueError("subject.name is required when contact.relationship is not self")
+            raise field_errors(
+                (("subject", "name"), "is required when contact.relationship is not self")
+            )
         return self
 
     @model_validator(mode="after")
@@ -284,9 +335,13 @@ class ReferralRequest(RequestBody):
         if self_referral_with_channel:
             return self
         if self.contact is None:
-            raise ValueError("contact is required unless a self-referral sets preferred_channel")
+            raise field_errors(
+                (("contact",), "contact is required unless a self-referral sets preferred_channel")
+            )
         if not self.contact.has_means_of_contact():
-            raise ValueError("contact needs a phone, email or address")
+            raise field_errors(
+                (("contact", "phone"), "the contact needs a phone, email or address")
+            )
         return self
 
     def personal_data(self) -> dict[str, Any]:
