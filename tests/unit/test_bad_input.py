@@ -399,6 +399,8 @@ def test_case_6_police_crime_references_of_every_force_are_taken(reference: str)
         "Ö/12345/25",
         "7X",
         "CR/" + "1" * 38,
+        " CR/054321/24",
+        "CR/054321/24 ",
     ],
 )
 def test_case_6_free_text_in_the_crime_reference_is_refused_in_plain_words(
@@ -418,7 +420,8 @@ def test_a_crime_reference_is_taken_only_in_the_police_character_set(reference: 
         assert _fields(errors) == ["crime_reference"]
         return
     taken = ReferralRequest.model_validate(body).crime_reference
-    assert taken is not None
+    assert taken == reference
     assert 3 <= len(taken) <= 40
+    assert taken == taken.strip()
     assert set(taken) <= set(string.ascii_letters + string.digits + "/- ")
     assert any(c.isdigit() for c in taken)

@@ -12,8 +12,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 from pydantic import (
-    AfterValidator,
     AwareDatetime,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationInfo,
@@ -243,17 +243,21 @@ class Equality(RequestBody):
 NOT_ASKED_AT_ALL = Equality()
 """Equality monitoring when the referral carries none: nothing was asked."""
 
-CRIME_REFERENCE_PATTERN = r"^(?:[0-9]|[A-Za-z][A-Za-z0-9/ -]*[0-9])[A-Za-z0-9/ -]*$"
+CRIME_REFERENCE_PATTERN = (
+    r"^(?:[0-9]|[A-Za-z][A-Za-z0-9/ -]*[0-9])(?:[A-Za-z0-9/ -]*[A-Za-z0-9/-])?$"
+)
 """A police crime reference as forces write them (``CR/012345/24``, ``43/12345/25``,
 ``ABC-1234-2025``): letters, digits, ``/``, ``-`` and spaces, starting with a letter or a
-digit and holding at least one digit. No other character, so no sentence, email address or
-note; and a name, which has no digit, is refused too: the field is not a place for personal
-data typed into the wrong box."""
+digit, not ending with a space, and holding at least one digit. No other character, so no
+sentence, email address or note; and a name, which has no digit, is refused too: the field
+is not a place for personal data typed into the wrong box."""
 CRIME_REFERENCE_LENGTH = (3, 40)
 
 
-def _crime_reference(value: str) -> str:
+def _crime_reference(value: Any) -> Any:
     shortest, longest = CRIME_REFERENCE_LENGTH
+    if not isinstance(value, str):
+        return value  # the string's own check says what is wrong
     if shortest <= len(value) <= longest and re.fullmatch(CRIME_REFERENCE_PATTERN, value):
         return value
     raise ValueError(
@@ -262,7 +266,8 @@ def _crime_reference(value: str) -> str:
     )
 
 
-# The length is checked with the characters, so that one sentence says what is wrong.
+# Checked as sent (before blanks are stripped), so that what the published pattern forbids
+# is refused; the length with the characters, so that one sentence says what is wrong.
 CrimeReference = Annotated[
     str,
     Field(
@@ -272,7 +277,7 @@ CrimeReference = Annotated[
             "maxLength": CRIME_REFERENCE_LENGTH[1],
         }
     ),
-    AfterValidator(_crime_reference),
+    BeforeValidator(_crime_reference),
 ]
 
 
