@@ -74,8 +74,8 @@ async def _json_body_only(request: Request) -> None:
     if not (isinstance(route, _AnswerRoute) and route.takes_json):
         return
     content_type = request.headers.get("content-type")
-    named_json = content_type is not None and is_json(content_type.encode("latin-1"))
-    if not named_json and await request.body():
+    named = content_type.encode("latin-1") if content_type is not None else None
+    if not is_json(named) and await request.body():
         raise UnsupportedMediaType
 
 

@@ -434,10 +434,11 @@ class SecurityHeaders(HttpMiddleware):
 
 
 def is_json(content_type: bytes | None) -> bool:
-    """As FastAPI decides whether to read a body as JSON: no content type, or
-    ``application/json`` or ``application/<anything>+json``."""
+    """As FastAPI (``strict_content_type``, its default) decides whether to read a body as
+    JSON: ``application/json`` or ``application/<anything>+json``; without a content type,
+    not (``services.plumbing.answers.UnsupportedMediaType``)."""
     if content_type is None:
-        return True
+        return False
     media = content_type.split(b";", 1)[0].strip().lower()
     return media == b"application/json" or (
         media.startswith(b"application/") and media.endswith(b"+json")

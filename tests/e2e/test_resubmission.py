@@ -3,12 +3,10 @@ each case filed, with its right answer."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import secrets
 from typing import Any
 
-import asyncpg
 import httpx
 
 from tests.support.referrals import referral
@@ -269,24 +267,6 @@ def test_case_5_names_written_differently_or_in_other_scripts_are_one_person(
         assert referral_id in [r["referral_id"] for r in other.json()["linked_referrals"]]
 
 
-def _stored(hub: RunningStack) -> int:
-    """Referrals and submissions stored, all told."""
-
-    async def count() -> int:
-        conn = await asyncpg.connect(hub.info()["database_url"])
-        try:
-            return int(
-                await conn.fetchval(
-                    """SELECT (SELECT count(*) FROM intake.referrals)
-                              + (SELECT count(*) FROM intake.submissions)"""
-                )
-            )
-        finally:
-            await conn.close()
-
-    return asyncio.run(count())
-
-
 def test_case_6_ambiguous_json_is_refused_by_both_apis_and_changes_nothing(
     hub: RunningStack,
 ) -> None:
@@ -297,7 +277,7 @@ def test_case_6_ambiguous_json_is_refused_by_both_apis_and_changes_nothing(
         '"consent": {"status": "given"', '"consent": {"status": "refused", "status": "given"'
     )
     assert ambiguous != text
-    before = _stored(hub)
+    before = hub.referrals_stored()
     refused = staff.post(
         "/v1/referrals", content=ambiguous, headers={"Content-Type": "application/json"}
     )
@@ -306,7 +286,7 @@ def test_case_6_ambiguous_json_is_refused_by_both_apis_and_changes_nothing(
     assert refused.json()["errors"] == [
         {"field": "consent.status", "message": "appears more than once in its object"}
     ]
-    assert _stored(hub) == before
+    assert hub.referrals_stored() == before
 
     # The provider API too: an acknowledgement whose decision is a parser's guess.
     referral_id = staff.post("/v1/referrals", json=referral()).json()["referral_id"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import subprocess
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 
 from deploy.localstack.processes import launch_stack
@@ -89,6 +91,24 @@ class RunningStack:
                 if line.strip():
                     found.append(json.loads(line))
         return found
+
+    def referrals_stored(self) -> int:
+        """Referrals and submissions intake has stored, all told: a request refused for its
+        input leaves it as it was."""
+
+        async def count() -> int:
+            conn = await asyncpg.connect(self.info()["database_url"])
+            try:
+                return int(
+                    await conn.fetchval(
+                        """SELECT (SELECT count(*) FROM intake.referrals)
+                                  + (SELECT count(*) FROM intake.submissions)"""
+                    )
+                )
+            finally:
+                await conn.close()
+
+        return asyncio.run(count())
 
     def spans_text(self) -> str:
         return "\n".join(

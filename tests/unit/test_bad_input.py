@@ -338,6 +338,14 @@ async def test_case_5_a_body_not_sent_as_json_is_415_saying_what_is_expected(
 
 
 @pytest.mark.parametrize(
+    "body", [b"decision=accepted", b'{"decision": "accepted", "decision": "rejected"}', b"NaN"]
+)
+async def test_without_a_content_type_no_body_is_guessed_at(body: bytes) -> None:
+    answer = await _post(ID, content=body)
+    assert answer.status_code == 415, answer.text
+
+
+@pytest.mark.parametrize(
     "media", ["application/json", "application/json; charset=utf-8", "application/merge-patch+json"]
 )
 async def test_json_under_any_json_media_type_is_read(media: str) -> None:
