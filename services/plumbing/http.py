@@ -60,8 +60,15 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
+_KEY = "[key]"
+"""Where pydantic puts a map's key it refused: after the key itself, which is input."""
+
+
 def _field(loc: tuple[int | str, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    if _KEY in parts:
+        # The map, not the key: a key is the client's, and may be anything (a name).
+        parts = parts[: max(parts.index(_KEY) - 1, 0)]
     return ".".join(parts) or "(body)"
 
 
@@ -79,8 +86,11 @@ def validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
         if kind == "json_invalid":
             described.append({"field": "(body)", "message": "The body is not valid JSON."})
         else:
-            field = _field(tuple(error.get("loc", ())))
+            loc = tuple(error.get("loc", ()))
+            field = _field(loc)
             message = _PLAIN.get(str(kind)) or error.get("msg", "invalid")
+            if _KEY in loc:
+                message = f"a member's name is not allowed: {message}"
             described.append({"field": field, "message": message})
     return described
 

@@ -36,7 +36,7 @@ from schemas.events import MAX_VULNERABILITIES
 from schemas.outcome_measures import most_measures
 from schemas.policy_api import SimulationRequest
 from services.plumbing.answers import typed_router
-from services.plumbing.http import StrictJson, install_error_handlers
+from services.plumbing.http import StrictJson, install_error_handlers, validation_errors
 from services.provider_adapter.entrypoints.http import Acknowledgement, OutcomeIn
 from services.referral_intake.domain.referral import ReferralRequest
 from tests.support.referrals import ago, referral
@@ -246,6 +246,14 @@ def test_any_measure_value_is_taken_or_refused_at_the_measure_alone(value: Any) 
     else:
         assert [e["loc"] for e in errors] == [("measures", "engaged")]
         assert errors[0]["msg"].startswith("must be true or false")
+
+
+def test_a_measure_name_that_is_not_a_code_is_refused_at_measures_never_repeated() -> None:
+    with pytest.raises(ValidationError) as refused:
+        OutcomeIn.model_validate({"status": "completed", "measures": {"Jane Qname 07700": True}})
+    (error,) = validation_errors([dict(e) for e in refused.value.errors()])
+    assert error["field"] == "measures"
+    assert "Qname" not in json.dumps(error)
 
 
 # ---- 4 and 5: a path value is never echoed; a body not sent as JSON is 415 ----------
