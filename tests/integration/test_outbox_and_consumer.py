@@ -23,6 +23,7 @@ from services.plumbing import db, inbox, migrations, outbox
 from services.plumbing.kafka import On, make_broker, subscribe
 from services.plumbing.kafka_access import KafkaAccess
 from services.plumbing.outbox import OutboxRelay
+from services.plumbing.relay_producer import RelayProducer
 from services.plumbing.runtime import relay_publishing
 from services.plumbing.settings import ServiceSettings
 from tests.support.infra import fresh_topic
@@ -65,10 +66,10 @@ async def relaying(
     pool: asyncpg.Pool,
     schema: str = SCHEMA,
     poll_interval: float = 1.0,
-) -> AsyncIterator[OutboxRelay]:
+) -> AsyncIterator[tuple[OutboxRelay, RelayProducer]]:
     """The outbox relay of ``schema`` running over ``pool`` and publishing to the session's
-    broker with its own producer, as a service's does; stopped on leaving (the pool stays
-    open)."""
+    broker with its own producer, as a service's does, and that producer; stopped on leaving
+    (the pool stays open)."""
     publish, producer = relay_publishing(_settings(database_url, kafka), schema)
     relay = OutboxRelay(
         database_url=database_url,
@@ -80,7 +81,7 @@ async def relaying(
     )
     task = asyncio.create_task(relay.run())
     try:
-        yield relay
+        yield relay, producer
     finally:
         relay.stop()
         await task
@@ -135,7 +136,7 @@ async def test_relay_publishes_committed_rows_in_order_and_only_committed_rows(
     pool = await _migrated_pool(database_url)
     referral_id = uuid.uuid4()
     try:
-        async with relaying(database_url, kafka, pool, poll_interval=30) as relay:
+        async with relaying(database_url, kafka, pool, poll_interval=30) as (relay, _):
             await until(lambda: relay.is_leader, what="relay leadership")
 
             async def failing_change() -> None:
@@ -364,33 +365,12 @@ async def test_a_relay_whose_producer_can_no_longer_publish_starts_a_new_one(
     outbox. The relay gives that producer up, takes a new one, and the outbox drains."""
     pool = await _migrated_pool(database_url)
     referral_id = uuid.uuid4()
-    publish, producer = relay_publishing(_settings(database_url, kafka), SCHEMA)
-    relay = OutboxRelay(
-        database_url=database_url,
-        pool=pool,
-        schema=SCHEMA,
-        publish=publish,
-        producer=producer,
-        poll_interval=0.2,
-    )
     renewals = {"relay": SCHEMA, "error": "OutOfOrderSequenceNumber"}
     before = REGISTRY.get_sample_value("hub_relay_producer_renewals_total", renewals) or 0
-    task = asyncio.create_task(relay.run())
     try:
-        async with pool.acquire() as conn, conn.transaction():
-            await outbox.add(conn, [_event(referral_id, n, topic) for n in range(5)])
-        await eventually(lambda: none_waiting(pool), timeout=20, what="the first five published")
-        first = producer()
-        # What aiokafka does when its sender task ends on an error: every batch in hand and
-        # every later send fails with that error.
-        first._message_accumulator.fail_all(OutOfOrderSequenceNumber())
-        async with pool.acquire() as conn, conn.transaction():
-            await outbox.add(conn, [_event(referral_id, n, topic) for n in range(5, 10)])
-        await eventually(lambda: none_waiting(pool), timeout=30, what="the next five published")
-        assert producer() is not first
+        async with relaying(database_url, kafka, pool, poll_interval=0.2) as (_, producer):
+            await _renewed_midway(pool, producer, referral_id, topic)
     finally:
-        relay.stop()
-        await task
         await pool.close()
     records = [r for r in await read_all(kafka, [topic]) if r.key == str(referral_id).encode()]
     assert [json.loads(r.value or b"")["data"]["sub_service"] for r in records] == [
@@ -398,3 +378,20 @@ async def test_a_relay_whose_producer_can_no_longer_publish_starts_a_new_one(
     ]
     after = REGISTRY.get_sample_value("hub_relay_producer_renewals_total", renewals)
     assert after == before + 1
+
+
+async def _renewed_midway(
+    pool: asyncpg.Pool, producer: RelayProducer, referral_id: uuid.UUID, topic: str
+) -> None:
+    """Five events published, the producer broken, five more published."""
+    async with pool.acquire() as conn, conn.transaction():
+        await outbox.add(conn, [_event(referral_id, n, topic) for n in range(5)])
+    await eventually(lambda: none_waiting(pool), timeout=20, what="the first five published")
+    first = producer()
+    # What aiokafka does when its sender task ends on an error: every batch in hand and
+    # every later send fails with that error.
+    first._message_accumulator.fail_all(OutOfOrderSequenceNumber())
+    async with pool.acquire() as conn, conn.transaction():
+        await outbox.add(conn, [_event(referral_id, n, topic) for n in range(5, 10)])
+    await eventually(lambda: none_waiting(pool), timeout=30, what="the next five published")
+    assert producer() is not first
