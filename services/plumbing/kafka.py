@@ -60,6 +60,7 @@ from schemas.topics import (
 from services.plumbing import (
     consumer_lag,
     kafka_batches,
+    kafka_connections,
     kafka_metadata,
     kafka_records,
     strict_json,
@@ -89,6 +90,7 @@ which saves the broker a fetch request every few milliseconds per consumer when 
 kafka_metadata.never_ask_brokers_to_create_topics()
 kafka_batches.wait_for_records_in_batches()
 kafka_records.tolerate_header_names_that_are_not_utf8()
+kafka_connections.broken_transports_are_connection_errors()
 
 _STOPPING: weakref.WeakKeyDictionary[KafkaBroker, asyncio.Event] = weakref.WeakKeyDictionary()
 

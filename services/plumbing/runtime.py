@@ -19,7 +19,15 @@ from faststream.kafka import KafkaBroker
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from services.plumbing import consumer_lag, db, kafka, logs, migrations, telemetry
+from services.plumbing import (
+    consumer_health,
+    consumer_lag,
+    db,
+    kafka,
+    logs,
+    migrations,
+    telemetry,
+)
 from services.plumbing.auth import TokenVerifier, staff_token
 from services.plumbing.guard import Authenticate, RequestGuard
 from services.plumbing.http import (
@@ -261,6 +269,11 @@ class Service:
         )
         relay_task = asyncio.create_task(relay.run(), name=f"{self.name}-outbox-relay")
         tasks = [asyncio.create_task(work(pool)) for work in self.background]
+        tasks.append(
+            asyncio.create_task(
+                consumer_health.watch_forever(broker), name=f"{self.name}-consumer-health"
+            )
+        )
         tasks.append(
             asyncio.create_task(
                 consumer_lag.sample_forever(
