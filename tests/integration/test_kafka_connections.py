@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 import uvloop
 from aiokafka.client import AIOKafkaClient
 from aiokafka.errors import KafkaConnectionError
 from aiokafka.protocol.metadata import MetadataRequest
 
-from services.plumbing import kafka  # noqa: F401  (applies the hub's corrections to aiokafka)
+from services.plumbing import kafka_connections
 from services.plumbing.kafka_access import KafkaAccess
 
 
@@ -25,12 +24,10 @@ async def _request_on_a_closed_connection(access: KafkaAccess) -> BaseException 
         assert conn is not None
         transport = conn._writer.transport
         transport.abort()  # as when the broker goes: the socket closed under the connection
-        while not transport.is_closing():
-            await asyncio.sleep(0)
-        await asyncio.sleep(0)  # one turn of the loop: uvloop closes the handle in it
+        await asyncio.sleep(0)  # one turn of the loop, in which uvloop closes the handle
         try:
             await conn.send(MetadataRequest([]))
-        except BaseException as err:  # noqa: BLE001 - what it raises is the test's subject
+        except BaseException as err:  # what it raises is the test's subject
             return err
         return None
     finally:
@@ -40,6 +37,7 @@ async def _request_on_a_closed_connection(access: KafkaAccess) -> BaseException 
 def test_a_request_on_a_connection_the_broker_closed_is_a_connection_error(
     kafka: KafkaAccess,
 ) -> None:
+    kafka_connections.broken_transports_are_connection_errors()  # as importing ``kafka`` does
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         raised = runner.run(_request_on_a_closed_connection(kafka))
     assert isinstance(raised, KafkaConnectionError), repr(raised)
