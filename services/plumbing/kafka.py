@@ -60,6 +60,7 @@ from schemas.topics import (
 from services.plumbing import (
     consumer_lag,
     kafka_batches,
+    kafka_connections,
     kafka_metadata,
     kafka_records,
     strict_json,
@@ -89,6 +90,7 @@ which saves the broker a fetch request every few milliseconds per consumer when 
 kafka_metadata.never_ask_brokers_to_create_topics()
 kafka_batches.wait_for_records_in_batches()
 kafka_records.tolerate_header_names_that_are_not_utf8()
+kafka_connections.broken_transports_are_connection_errors()
 
 _STOPPING: weakref.WeakKeyDictionary[KafkaBroker, asyncio.Event] = weakref.WeakKeyDictionary()
 
@@ -112,6 +114,19 @@ class UnexpectedEventType(ValueError):
     pass
 
 
+PRODUCER_OPTIONS: dict[str, Any] = {
+    # Idempotent: a retried send after a lost acknowledgement is not written twice.
+    "acks": "all",
+    "enable_idempotence": True,
+    "max_request_size": PRODUCER_MAX_REQUEST_BYTES,
+    # A relay's drain (up to 500 events) fits in one produce request instead of one per
+    # 16 KiB a partition (aiokafka's default); under every topic's limit (issue 18).
+    "max_batch_size": 256 * 1024,
+}
+"""How every producer of the hub's sends (FastStream's, for retry and dead-letter records,
+and each outbox relay's own), in aiokafka's keyword arguments."""
+
+
 def make_broker(
     settings: ServiceSettings, client_id: str, tracer_provider: TracerProvider | None = None
 ) -> KafkaBroker:
@@ -126,13 +141,7 @@ def make_broker(
         security=access.faststream_security(),
         middlewares=middlewares,
         client_id=client_id,
-        # Idempotent: a retried send after a lost acknowledgement is not written twice.
-        acks="all",
-        enable_idempotence=True,
-        max_request_size=PRODUCER_MAX_REQUEST_BYTES,
-        # A relay's drain (up to 500 events) fits in one produce request instead of one
-        # per 16 KiB a partition (aiokafka's default); under every topic's limit (issue 18).
-        max_batch_size=256 * 1024,
+        **PRODUCER_OPTIONS,
         allow_auto_create_topics=False,
         ack_policy=AckPolicy.MANUAL,
         graceful_timeout=10.0,

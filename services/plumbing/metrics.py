@@ -16,6 +16,12 @@ OUTBOX_SET_ASIDE = Counter(
     "outbox_set_aside instead of being retried in front of later events",
     ["schema"],
 )
+RELAY_PRODUCER_RENEWALS = Counter(
+    "hub_relay_producer_renewals_total",
+    "Times an outbox relay gave up its Kafka producer, which could no longer publish (out of "
+    "step with the broker after a restart, or its sender ended), and started a new one",
+    ["relay", "error"],
+)
 EVENTS_CONSUMED = Counter(
     "hub_events_consumed_total", "Events consumed, by outcome", ["topic", "consumer", "outcome"]
 )

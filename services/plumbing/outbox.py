@@ -24,7 +24,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -306,6 +306,21 @@ async def _set_aside(conn: Connection, rows: list[tuple[int, str]]) -> None:
     )
 
 
+class ProducerLife(Protocol):
+    """The life of the producer behind a relay's ``Publish``, when the relay owns it
+    (``services.plumbing.relay_producer.RelayProducer``): started before each lead, told of
+    each drain the broker took and of each failure (it may renew itself), stopped with the
+    relay."""
+
+    async def start(self) -> None: ...
+
+    def published(self) -> None: ...
+
+    async def failed(self, error: BaseException) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 class OutboxRelay:
     def __init__(
         self,
@@ -314,6 +329,7 @@ class OutboxRelay:
         pool: asyncpg.Pool,
         schema: str,
         publish: Publish,
+        producer: ProducerLife | None = None,
         poll_interval: float = 1.0,
         batch_size: int = 500,
     ) -> None:
@@ -321,6 +337,7 @@ class OutboxRelay:
         self._pool = pool
         self._schema = schema
         self._publish = publish
+        self._producer = producer
         self._poll_interval = poll_interval
         self._batch_size = batch_size
         self._wake = asyncio.Event()
@@ -335,20 +352,28 @@ class OutboxRelay:
     async def run(self) -> None:
         """Relay until stopped; survives database and broker outages by retrying."""
         backoff = 0.2
-        while not self._stopping.is_set():
-            try:
-                await self._lead_and_relay()
-                backoff = 0.2
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the loop must outlive any outage
-                log.warning(
-                    "outbox relay interrupted; retrying",
-                    extra={"error": type(exc).__name__, "retry_in_s": backoff},
-                )
-                self._wake.clear()
-                await self._sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
+        try:
+            while not self._stopping.is_set():
+                try:
+                    if self._producer is not None:
+                        await self._producer.start()
+                    await self._lead_and_relay()
+                    backoff = 0.2
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # the loop must outlive any outage
+                    log.warning(
+                        "outbox relay interrupted; retrying",
+                        extra={"error": type(exc).__name__, "retry_in_s": backoff},
+                    )
+                    if self._producer is not None:
+                        await self._producer.failed(exc)
+                    self._wake.clear()
+                    await self._sleep(backoff)
+                    backoff = min(backoff * 2, 10.0)
+        finally:
+            if self._producer is not None:
+                await self._producer.stop()
 
     async def _lead_and_relay(self) -> None:
         # One session holds the leadership (a session advisory lock), hears the NOTIFY and
@@ -428,6 +453,8 @@ class OutboxRelay:
             self._count(sent)
             if sent.error is not None:
                 raise sent.error
+            if self._producer is not None:
+                self._producer.published()
             if len(rows) < self._batch_size:
                 return
 

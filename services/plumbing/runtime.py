@@ -19,7 +19,15 @@ from faststream.kafka import KafkaBroker
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from services.plumbing import consumer_lag, db, kafka, logs, migrations, telemetry
+from services.plumbing import (
+    consumer_health,
+    consumer_lag,
+    db,
+    kafka,
+    logs,
+    migrations,
+    telemetry,
+)
 from services.plumbing.auth import TokenVerifier, staff_token
 from services.plumbing.guard import Authenticate, RequestGuard
 from services.plumbing.http import (
@@ -35,10 +43,11 @@ from services.plumbing.http import (
     operations_app,
     serve,
 )
-from services.plumbing.kafka import make_broker
+from services.plumbing.kafka import PRODUCER_OPTIONS, make_broker
 from services.plumbing.kafka_access import KafkaAccess
 from services.plumbing.openapi import truthful_openapi
 from services.plumbing.outbox import OutboxRelay, Publish, kafka_publisher
+from services.plumbing.relay_producer import RelayProducer, producer_factory
 from services.plumbing.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -46,10 +55,22 @@ log = logging.getLogger(__name__)
 RegisterConsumers = Callable[[KafkaBroker, asyncpg.Pool], None]
 
 
-def relay_publisher(broker: KafkaBroker) -> Publish:
-    """The outbox relay's ``Publish``: straight through the broker's own aiokafka producer
-    (its settings: acks, idempotence, security), around FastStream's per-message path."""
-    return kafka_publisher(lambda: broker.config.producer._producer.producer)  # type: ignore[attr-defined]
+def relay_publishing(settings: ServiceSettings, name: str) -> tuple[Publish, RelayProducer]:
+    """The outbox relay's ``Publish`` and the producer behind it: the relay's own aiokafka
+    producer, with the settings of every producer of the hub (acks, idempotence, sizes,
+    security), used around FastStream's per-message path and renewed when it can no longer
+    publish (``services.plumbing.relay_producer``)."""
+    producer = RelayProducer(
+        producer_factory(
+            {
+                **KafkaAccess.of(settings).client_options(),
+                **PRODUCER_OPTIONS,
+                "client_id": f"{name}-relay",
+            }
+        ),
+        name,
+    )
+    return kafka_publisher(producer), producer
 
 
 class _Guarded:
@@ -237,15 +258,22 @@ class Service:
         if self.register_consumers is not None:
             self.register_consumers(broker, pool)
         await broker.start()
+        publish, relay_producer = relay_publishing(settings, self.schema)
         relay = OutboxRelay(
             database_url=settings.database_url,
             pool=pool,
             schema=self.schema,
-            publish=relay_publisher(broker),
+            publish=publish,
+            producer=relay_producer,
             poll_interval=settings.outbox_poll_interval_seconds,
         )
         relay_task = asyncio.create_task(relay.run(), name=f"{self.name}-outbox-relay")
         tasks = [asyncio.create_task(work(pool)) for work in self.background]
+        tasks.append(
+            asyncio.create_task(
+                consumer_health.watch_forever(broker), name=f"{self.name}-consumer-health"
+            )
+        )
         tasks.append(
             asyncio.create_task(
                 consumer_lag.sample_forever(

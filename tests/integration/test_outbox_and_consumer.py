@@ -12,7 +12,9 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from aiokafka.errors import OutOfOrderSequenceNumber
 from faststream.kafka import KafkaBroker
+from prometheus_client import REGISTRY
 
 from schemas import events
 from schemas.envelope import CloudEvent, envelope
@@ -21,7 +23,8 @@ from services.plumbing import db, inbox, migrations, outbox
 from services.plumbing.kafka import On, make_broker, subscribe
 from services.plumbing.kafka_access import KafkaAccess
 from services.plumbing.outbox import OutboxRelay
-from services.plumbing.runtime import relay_publisher
+from services.plumbing.relay_producer import RelayProducer
+from services.plumbing.runtime import relay_publishing
 from services.plumbing.settings import ServiceSettings
 from tests.support.infra import fresh_topic
 from tests.support.kafka_reader import read_all
@@ -63,25 +66,25 @@ async def relaying(
     pool: asyncpg.Pool,
     schema: str = SCHEMA,
     poll_interval: float = 1.0,
-) -> AsyncIterator[OutboxRelay]:
+) -> AsyncIterator[tuple[OutboxRelay, RelayProducer]]:
     """The outbox relay of ``schema`` running over ``pool`` and publishing to the session's
-    broker; stopped, with its broker, on leaving (the pool stays open)."""
-    broker = make_broker(_settings(database_url, kafka), "test")
-    await broker.start()
+    broker with its own producer, as a service's does, and that producer; stopped on leaving
+    (the pool stays open)."""
+    publish, producer = relay_publishing(_settings(database_url, kafka), schema)
     relay = OutboxRelay(
         database_url=database_url,
         pool=pool,
         schema=schema,
-        publish=relay_publisher(broker),
+        publish=publish,
+        producer=producer,
         poll_interval=poll_interval,
     )
     task = asyncio.create_task(relay.run())
     try:
-        yield relay
+        yield relay, producer
     finally:
         relay.stop()
         await task
-        await broker.stop()
 
 
 async def none_waiting(pool: asyncpg.Pool) -> bool:
@@ -133,7 +136,7 @@ async def test_relay_publishes_committed_rows_in_order_and_only_committed_rows(
     pool = await _migrated_pool(database_url)
     referral_id = uuid.uuid4()
     try:
-        async with relaying(database_url, kafka, pool, poll_interval=30) as relay:
+        async with relaying(database_url, kafka, pool, poll_interval=30) as (relay, _):
             await until(lambda: relay.is_leader, what="relay leadership")
 
             async def failing_change() -> None:
@@ -351,3 +354,44 @@ async def test_database_outage_is_retried_in_place_not_dead_lettered(
         await _publish(broker, _event(uuid.uuid4(), 1, topic))
         await _one_applied(pool, timeout=60, what="the message applied")
     assert await read_all(kafka, [f"{topic}.dlt"]) == []
+
+
+async def test_a_relay_whose_producer_can_no_longer_publish_starts_a_new_one(
+    database_url: str, kafka: KafkaAccess, topic: str
+) -> None:
+    """aiokafka's idempotent producer, once out of step with a restarted broker or once its
+    sender task has ended on an error, refuses every later send the same way
+    (aio-libs/aiokafka#1017): intake would go on accepting referrals that never leave its
+    outbox. The relay gives that producer up, takes a new one, and the outbox drains."""
+    pool = await _migrated_pool(database_url)
+    referral_id = uuid.uuid4()
+    renewals = {"relay": SCHEMA, "error": "OutOfOrderSequenceNumber"}
+    before = REGISTRY.get_sample_value("hub_relay_producer_renewals_total", renewals) or 0
+    try:
+        async with relaying(database_url, kafka, pool, poll_interval=0.2) as (_, producer):
+            await _renewed_midway(pool, producer, referral_id, topic)
+    finally:
+        await pool.close()
+    records = [r for r in await read_all(kafka, [topic]) if r.key == str(referral_id).encode()]
+    assert [json.loads(r.value or b"")["data"]["sub_service"] for r in records] == [
+        f"n{n}" for n in range(10)
+    ]
+    after = REGISTRY.get_sample_value("hub_relay_producer_renewals_total", renewals)
+    assert after == before + 1
+
+
+async def _renewed_midway(
+    pool: asyncpg.Pool, producer: RelayProducer, referral_id: uuid.UUID, topic: str
+) -> None:
+    """Five events published, the producer broken, five more published."""
+    async with pool.acquire() as conn, conn.transaction():
+        await outbox.add(conn, [_event(referral_id, n, topic) for n in range(5)])
+    await eventually(lambda: none_waiting(pool), timeout=20, what="the first five published")
+    first = producer()
+    # What aiokafka does when its sender task ends on an error: every batch in hand and
+    # every later send fails with that error.
+    first._message_accumulator.fail_all(OutOfOrderSequenceNumber())
+    async with pool.acquire() as conn, conn.transaction():
+        await outbox.add(conn, [_event(referral_id, n, topic) for n in range(5, 10)])
+    await eventually(lambda: none_waiting(pool), timeout=30, what="the next five published")
+    assert producer() is not first

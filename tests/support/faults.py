@@ -4,6 +4,7 @@ exactly once, and nothing is left in any outbox."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
 import uuid
@@ -18,7 +19,7 @@ import httpx
 
 from schemas.codes import Service
 from tests.support.stack import RunningStack
-from tests.support.waiting import eventually_sync
+from tests.support.waiting import TimedOut, eventually_sync
 
 T = TypeVar("T")
 
@@ -111,18 +112,54 @@ def assert_each_reached_its_provider_once(
     it, and intake has heard the adapter has it; never two of anything."""
     database_url = hub.info()["database_url"]
 
+    last: dict[str, Any] = {}
+
     def complete() -> dict[str, Any] | None:
         seen = asyncio.run(_delivery(database_url, referral_ids, service))
+        last.update(seen)
         for counts in seen.values():
             assert all(n == 1 for n in counts.values()), f"something happened twice: {seen}"
         done = all(len(counts) == len(referral_ids) for counts in seen.values())
         return seen if done else None
 
-    eventually_sync(
-        complete,
-        timeout=timeout,
-        interval=0.5,
-        what=f"all {len(referral_ids)} referrals to reach {service.value} exactly once",
+    try:
+        eventually_sync(
+            complete,
+            timeout=timeout,
+            interval=0.5,
+            what=f"all {len(referral_ids)} referrals to reach {service.value} exactly once",
+        )
+    except TimedOut as timed_out:
+        missing = {
+            stage: [i for i in referral_ids if i not in counts] for stage, counts in last.items()
+        }
+        raise TimedOut(
+            f"{timed_out}\nmissing at each stage: {missing}\n"
+            f"what the hub warned about:\n{warnings(hub)}"
+        ) from None
+
+
+def warnings(hub: RunningStack, most: int = 40) -> str:
+    """What the hub's processes warned about, each kind of line once (the last of its kind,
+    with how many there were), the ``most`` latest kinds, then the supervisor's own lines:
+    what a failed fault test prints to explain itself (the logs hold no personal data)."""
+    kinds: dict[tuple[str, str, str], tuple[str, int]] = {}
+    for path in sorted((hub.state_dir / "logs").glob("*.log")):
+        for line in path.read_text(errors="replace").splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if entry.get("level") not in ("WARNING", "ERROR", "CRITICAL"):
+                continue
+            kind = (path.stem, str(entry.get("logger")), str(entry.get("message"))[:160])
+            kinds[kind] = (str(entry.get("time")), kinds.get(kind, ("", 0))[1] + 1)
+    latest = sorted(kinds.items(), key=lambda item: item[1][0])[-most:]
+    supervisor = [
+        line for line in hub.output.read_text(errors="replace").splitlines() if line[:2].isdigit()
+    ]
+    return "\n".join(
+        [*(f"{t} {svc} {logger} x{n}: {msg}" for (svc, logger, msg), (t, n) in latest), *supervisor]
     )
 
 
