@@ -7,7 +7,8 @@ schema forbids is refused"): unknown members are refused (the contract says 422)
 error repeats what was sent, free text has its surrounding blanks removed and may hold no
 control characters, and a boolean, a number or a date is one in JSON: ``0`` is not
 ``false``, ``"3"`` is not ``3``, and a number is not a date (pydantic's lax mode would take
-all three). Here rather than in ``services.plumbing``: intake's referral model is in its
+all three); a whole number written ``3.0`` is the integer 3, as JSON Schema says. Here
+rather than in ``services.plumbing``: intake's referral model is in its
 domain, which may import ``schemas`` only.
 """
 
@@ -88,22 +89,20 @@ def _whole_number(schema: dict[str, Any]) -> dict[str, Any]:
     return dict(core_schema.no_info_before_validator_function(_integral, schema))
 
 
-PLAIN_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$"
-"""Free text in the published schema: no control character but tab, line feed and
-carriage return (``schemas.text.refuse_control_characters``). A string with a ``format``
-(``email``, ``uri``, ``date-time``) has it beside the format: a format says nothing of
-control characters, and JSON Schema 2020-12 only annotates it."""
-_SHAPED = ("pattern", "enum", "const", "$ref")
-
-
 CONTROL = r"\x00-\x08\x0b\x0c\x0e-\x1f"
-"""The control characters free text may not hold, as a regular expression class's body."""
+"""The control characters text may not hold (all but tab, line feed and carriage return:
+``schemas.text.refuse_control_characters``), as a regular expression class's body."""
 BLANKS = r"\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 """What the API reads as blank (Unicode White_Space: what ``str_strip_whitespace`` removes
 and a backslash-s matches in a pydantic pattern), spelled out: a backslash-s in a published
 pattern would be ECMA-262's, which leaves out U+0085 and takes in U+FEFF."""
 _TEXT = rf"[^{CONTROL}]"
 _SOLID_TEXT = rf"[^{BLANKS}{CONTROL}]"
+PLAIN_TEXT = rf"^{_TEXT}*$"
+"""Free text in the published schema: no control character. A string with a ``format``
+(``email``, ``uri``, ``date-time``) has it beside the format: a format says nothing of
+control characters, and JSON Schema 2020-12 only annotates it."""
+_SHAPED = ("pattern", "enum", "const", "$ref")
 
 
 def stripped_pattern(allowed: str, solid: str, min_length: int) -> str:
