@@ -199,28 +199,23 @@ def urls(hub: RunningStack) -> dict[str, Any]:
     return hub.info()
 
 
+def _answers_as_documented(case: Any, base_url: str, credential: str) -> None:
+    case.call_and_validate(base_url=base_url, headers={"Authorization": f"Bearer {credential}"})
+
+
 @INTAKE.parametrize()
 @FUZZ
 def test_intake_answers_as_its_document_says(case: Any, urls: dict[str, Any]) -> None:
-    case.call_and_validate(
-        base_url=urls["intake_url"],
-        headers={"Authorization": f"Bearer {urls['staff_tokens']['supervisor']}"},
-    )
+    _answers_as_documented(case, urls["intake_url"], urls["staff_tokens"]["supervisor"])
 
 
 @ADAPTER.parametrize()
 @FUZZ
 def test_provider_api_answers_as_its_document_says(case: Any, urls: dict[str, Any]) -> None:
-    case.call_and_validate(
-        base_url=urls["provider_api_urls"]["VAL"],
-        headers={"Authorization": f"Bearer {urls['provider_keys']['VAL']}"},
-    )
+    _answers_as_documented(case, urls["provider_api_urls"]["VAL"], urls["provider_keys"]["VAL"])
 
 
 @ROUTER.parametrize()
 @FUZZ
 def test_router_answers_as_its_document_says(case: Any, urls: dict[str, Any]) -> None:
-    case.call_and_validate(
-        base_url=urls["router_url"],
-        headers={"Authorization": f"Bearer {urls['staff_tokens']['supervisor']}"},
-    )
+    _answers_as_documented(case, urls["router_url"], urls["staff_tokens"]["supervisor"])
