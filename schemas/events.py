@@ -4,9 +4,9 @@ invariant 1. Referral ids are opaque UUIDs; ages are whole years; everything els
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import AwareDatetime, ConfigDict, Field, model_validator
 
 from schemas import topics
 from schemas.codes import (
@@ -105,10 +105,24 @@ class IncidentFacts(EventData):
     """A road collision in which someone died (policy version 2: the road victims' advocate)."""
 
 
+DASH_ASSESSED: dict[str, Any] = {
+    "anyOf": [
+        {"required": ["yes_count"], "properties": {"yes_count": {"type": "integer"}}},
+        {
+            "required": ["professional_judgement_high"],
+            "properties": {"professional_judgement_high": {"const": True}},
+        },
+    ]
+}
+"""``Dash``'s rule (a count, or professional judgement that risk is high) as JSON Schema."""
+
+
 class Dash(EventData):
     """The SafeLives DASH risk checklist: the number of yes answers (0 to 27), and whether
     the assessor's professional judgement is that risk is high. Professional judgement can
     stand without a count (``yes_count`` null); a count of nothing cannot."""
+
+    model_config = ConfigDict(json_schema_extra=DASH_ASSESSED)
 
     yes_count: int | None = Field(default=None, ge=0, le=27)
     professional_judgement_high: bool = False

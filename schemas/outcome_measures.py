@@ -54,3 +54,23 @@ def problems(service: Service, measures: dict[str, Any]) -> list[dict[str, str]]
                 {"field": f"measures.{name}", "message": f"must be one of {', '.join(kind)}"}
             )
     return found
+
+
+def json_schema(service: Service) -> dict[str, Any]:
+    """``problems``' rule as JSON Schema: the measures ``service`` reports, each ``true`` or
+    ``false`` or one of its scale's codes, or ``null`` (not known); no other member. For the
+    published request schema of ``service``'s outcome (issue 19)."""
+    properties: dict[str, Any] = {
+        name: {"type": ["boolean", "null"]}
+        if kind == "bool"
+        else {"enum": [*kind, None], "type": ["string", "null"]}
+        for name, kind in allowed(service).items()
+    }
+    return {
+        "type": "object",
+        "description": f"The outcome measures {service.value} reports (any may be left out): "
+        "true or false, or a code of the measure's scale; null when not known.",
+        "properties": properties,
+        "additionalProperties": False,
+        "default": {},
+    }

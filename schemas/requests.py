@@ -7,7 +7,8 @@ schema forbids is refused"): unknown members are refused (the contract says 422)
 error repeats what was sent, free text has its surrounding blanks removed and may hold no
 control characters, and a boolean, a number or a date is one in JSON: ``0`` is not
 ``false``, ``"3"`` is not ``3``, and a number is not a date (pydantic's lax mode would take
-all three). Here rather than in ``services.plumbing``: intake's referral model is in its
+all three); a whole number written ``3.0`` is the integer 3, as JSON Schema says. Here
+rather than in ``services.plumbing``: intake's referral model is in its
 domain, which may import ``schemas`` only.
 """
 
@@ -57,14 +58,24 @@ def _as_published(node: Any, wrap: Callable[[dict[str, Any]], dict[str, Any]]) -
         if node.get("type") in _JSON_SCALARS:
             node["strict"] = True
         for key, value in list(node.items()):
-            if isinstance(value, dict) and value.get("type") in _WRAPPED:
-                node[key] = wrap(value)
+            if isinstance(value, dict):
+                node[key] = _read_as_published(value, wrap)
             _as_published(value, wrap)
     elif isinstance(node, list):
         for index, value in enumerate(node):
-            if isinstance(value, dict) and value.get("type") in _WRAPPED:
-                node[index] = wrap(value)
+            if isinstance(value, dict):
+                node[index] = _read_as_published(value, wrap)
             _as_published(value, wrap)
+
+
+def _read_as_published(
+    schema: dict[str, Any], wrap: Callable[[dict[str, Any]], dict[str, Any]]
+) -> dict[str, Any]:
+    if schema.get("type") in _WRAPPED:
+        return wrap(schema)
+    if schema.get("type") == "int":
+        return _whole_number(schema)
+    return schema
 
 
 _WRAPPED = _TEXT_ONLY | {"union"}
@@ -121,17 +132,52 @@ def _either(words: list[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + ", or " + words[-1]
 
 
-PLAIN_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$"
-"""Free text in the published schema: no control character but tab, line feed and
-carriage return (``schemas.text.refuse_control_characters``)."""
-_SHAPED = ("pattern", "format", "enum", "const", "$ref")
+def _integral(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _whole_number(schema: dict[str, Any]) -> dict[str, Any]:
+    # JSON Schema's "integer" is any number without a fraction (2020-12, section 6.1.1):
+    # 3.0 is one, as the published schema says; 3.5, "3" and true are not.
+    return dict(core_schema.no_info_before_validator_function(_integral, schema))
+
+
+CONTROL = r"\x00-\x08\x0b\x0c\x0e-\x1f"
+"""The control characters text may not hold (all but tab, line feed and carriage return:
+``schemas.text.refuse_control_characters``), as a regular expression class's body."""
+BLANKS = r"\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+"""What the API reads as blank (Unicode White_Space: what ``str_strip_whitespace`` removes
+and a backslash-s matches in a pydantic pattern), spelled out: a backslash-s in a published
+pattern would be ECMA-262's, which leaves out U+0085 and takes in U+FEFF."""
+_TEXT = rf"[^{CONTROL}]"
+_SOLID_TEXT = rf"[^{BLANKS}{CONTROL}]"
+PLAIN_TEXT = rf"^{_TEXT}*$"
+"""Free text in the published schema: no control character. A string with a ``format``
+(``email``, ``uri``, ``date-time``) has it beside the format: a format says nothing of
+control characters, and JSON Schema 2020-12 only annotates it."""
+_SHAPED = ("pattern", "enum", "const", "$ref")
+
+
+def stripped_pattern(allowed: str, solid: str, min_length: int) -> str:
+    """A pattern for text of ``allowed`` characters that is at least ``min_length`` long
+    once the blanks around it are removed (``str_strip_whitespace``), as the API counts:
+    two ``solid`` (not blank) characters at least ``min_length - 1`` apart, or one."""
+    if min_length <= 0:
+        return rf"^{allowed}*$"
+    if min_length == 1:
+        return rf"^{allowed}*{solid}{allowed}*$"
+    return rf"^{allowed}*{solid}{allowed}{{{min_length - 2},}}{solid}{allowed}*$"
 
 
 def _plain_text_published(node: Any) -> None:
-    """Give every free-text string in a JSON schema the ``PLAIN_TEXT`` pattern, in place."""
+    """Give every free-text or formatted string in a JSON schema the ``PLAIN_TEXT`` pattern
+    (one with a pattern of its own states the rule in it), in place; one with a
+    ``minLength`` is that long without the blanks around it."""
     if isinstance(node, dict):
         if node.get("type") == "string" and not any(key in node for key in _SHAPED):
-            node["pattern"] = PLAIN_TEXT
+            node["pattern"] = stripped_pattern(_TEXT, _SOLID_TEXT, node.get("minLength", 0))
         for key in ("anyOf", "oneOf", "allOf"):
             for part in node.get(key, []):
                 _plain_text_published(part)

@@ -40,6 +40,7 @@ async def adapter_api(
     app = FastAPI()
     install_error_handlers(app)
     app.include_router(http.router)
+    app.include_router(http.outcome_router(service))
     app.state.adapter = adapter
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app),

@@ -3,17 +3,20 @@ anything about a referral not routed here answers 404, as for one that does not 
 
 from __future__ import annotations
 
+import inspect
 import re
 import uuid
 from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import (
     AwareDatetime,
     ConfigDict,
     Field,
+    WithJsonSchema,
+    create_model,
     field_validator,
     model_validator,
 )
@@ -26,6 +29,7 @@ from schemas.codes import (
     OutcomeStatus,
     RejectionReason,
     RouteStatus,
+    Service,
 )
 from schemas.refusals import NotFound
 from schemas.requests import EACH_ONCE, Code, RequestBody, field_errors
@@ -89,12 +93,23 @@ class ContactAttemptIn(RequestBody):
         return at
 
 
+Measures = Annotated[
+    dict[Code, bool | Code | None], Field(max_length=outcome_measures.most_measures())
+]
+
+
 class OutcomeIn(RequestBody):
     status: OutcomeStatus
     reason: Annotated[str, Field(max_length=500)] | None = None
-    measures: Annotated[
-        dict[Code, bool | Code | None], Field(max_length=outcome_measures.most_measures())
-    ] = {}
+    measures: Measures = {}
+
+
+def outcome_of(service: Service) -> type[OutcomeIn]:
+    """``OutcomeIn`` as ``service``'s API publishes it: its ``measures`` are the ones that
+    service reports (``schemas.outcome_measures.json_schema``). Read as ``OutcomeIn`` is;
+    the measures are checked against the service by ``work_items.record_outcome``."""
+    published = Annotated[Measures, WithJsonSchema(outcome_measures.json_schema(service))]
+    return create_model("OutcomeIn", __base__=OutcomeIn, measures=(published, {}))
 
 
 class KeyIn(RequestBody):
@@ -259,9 +274,30 @@ async def contact_attempt(referral_id: uuid.UUID, body: ContactAttemptIn, adapte
     return await _guarded(work_items.record_contact_attempt(adapter, referral_id, **dict(body)))
 
 
-@router.post("/v1/referrals/{referral_id}/outcome", **A_STEP)
 async def outcome(referral_id: uuid.UUID, body: OutcomeIn, adapter: Provider) -> Any:
     return await _guarded(work_items.record_outcome(adapter, referral_id, **dict(body)))
+
+
+def outcome_router(service: Service) -> APIRouter:
+    """``POST /v1/referrals/{referral_id}/outcome`` for ``service``'s adapter: a route of
+    its own, so that the body's published schema names that service's measures."""
+    signature = inspect.signature(outcome)
+    body = outcome_of(service)
+
+    async def endpoint(referral_id: uuid.UUID, body: OutcomeIn, adapter: Provider) -> Any:
+        return await outcome(referral_id, body, adapter)
+
+    endpoint.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[
+            p.replace(annotation=body) if p.name == "body" else p
+            for p in signature.parameters.values()
+        ]
+    )
+    routes = typed_router()
+    routes.add_api_route(
+        "/v1/referrals/{referral_id}/outcome", endpoint, methods=["POST"], name="outcome", **A_STEP
+    )
+    return routes
 
 
 @router.put("/v1/webhook", response_model=webhook_api.WebhookRegistered)

@@ -22,6 +22,17 @@ PERIOD_HELP = (
 )
 
 
+def period_pattern() -> str:
+    """``period`` as the API reads it, as a pattern for the published schema: every
+    financial year it can cover (``2026-27``, the second half agreeing), or a quarter of one."""
+    years = "|".join(year_label(year) for year in range(EARLIEST.year, LATEST.year))
+    return rf"^({years})(Q[1-4])?$"
+
+
+DAY_PATTERN = r"^20[0-9]{2}-[0-9]{2}-[0-9]{2}$"
+"""``from`` and ``to`` in the published schema: a day from ``EARLIEST`` to ``LATEST``."""
+
+
 class PeriodError(ValueError):
     """The period asked for is not one; ``errors`` names each field and what is wrong."""
 

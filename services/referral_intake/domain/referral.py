@@ -35,6 +35,7 @@ from schemas.codes import (
     Source,
 )
 from schemas.events import (
+    DASH_ASSESSED,
     MAX_CHILDREN_IN_HOUSEHOLD,
     MAX_VULNERABILITIES,
     AssessmentFacts,
@@ -45,12 +46,21 @@ from schemas.events import (
     ReferralFacts,
     SubjectFacts,
 )
-from schemas.requests import EACH_ONCE, Code, RequestBody, field_errors
+from schemas.requests import (
+    BLANKS,
+    CONTROL,
+    EACH_ONCE,
+    Code,
+    RequestBody,
+    field_errors,
+    stripped_pattern,
+)
 
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 EARLIEST = date(1900, 1, 1)
+EARLIEST_INSTANT = datetime(1899, 12, 31, tzinfo=UTC)
 MAX_AGE_YEARS = 130
 FUTURE_SLACK = timedelta(days=1)
 """Clocks disagree a little; a report or incident more than a day ahead is a mistake."""
@@ -92,8 +102,26 @@ class Subject(RequestBody):
         return self
 
 
-Phone = Annotated[str, Field(min_length=3, max_length=40, pattern=r"^[0-9+() \-]+$")]
-Email = Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+# The published patterns say what the API counts: a phone number's length without the
+# blanks around it (they are removed), and no control character in an email address.
+Phone = Annotated[
+    str,
+    Field(
+        min_length=3,
+        max_length=40,
+        pattern=r"^[0-9+() \-]+$",
+        json_schema_extra={"pattern": stripped_pattern(r"[0-9+() \-]", r"[0-9+()\-]", 3)},
+    ),
+]
+_EMAIL_PART = rf"[^@{BLANKS}{CONTROL}]+"
+Email = Annotated[
+    str,
+    Field(
+        max_length=254,
+        pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        json_schema_extra={"pattern": rf"^{_EMAIL_PART}@{_EMAIL_PART}\.{_EMAIL_PART}$"},
+    ),
+]
 Address = Annotated[str, Field(min_length=1, max_length=500)]
 SafeContactNotes = Annotated[str, Field(max_length=1000)]
 
@@ -144,17 +172,7 @@ class DashIn(RequestBody):
     (``{"yes_count": null, "professional_judgement_high": true}``); otherwise the count of yes
     answers is needed."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "anyOf": [
-                {"required": ["yes_count"], "properties": {"yes_count": {"type": "integer"}}},
-                {
-                    "required": ["professional_judgement_high"],
-                    "properties": {"professional_judgement_high": {"const": True}},
-                },
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra=DASH_ASSESSED)
 
     yes_count: int | None = Field(default=None, ge=0, le=27)
     professional_judgement_high: bool = False
@@ -168,7 +186,25 @@ class DashIn(RequestBody):
         return self
 
 
+def _needs_crime(flag: str, crime: CrimeType) -> dict[str, Any]:
+    """JSON Schema for "``flag`` true needs ``crime`` among ``crime_types``"."""
+    return {
+        "if": {"required": [flag], "properties": {flag: {"const": True}}},
+        "then": {"properties": {"crime_types": {"contains": {"const": crime.value}}}},
+    }
+
+
 class Incident(RequestBody):
+    # The rules below in the published schema too (issue 19).
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                _needs_crime("homicide", CrimeType.SERIOUS_VIOLENCE),
+                _needs_crime("fatal", CrimeType.ROAD_COLLISION),
+            ]
+        }
+    )
+
     crime_types: Annotated[
         list[CrimeType], Field(min_length=1, max_length=len(CrimeType)), EACH_ONCE
     ]
@@ -210,11 +246,19 @@ class Consent(RequestBody):
     recorded_by: ShortText | None = None
 
 
+def _census_codes(schema: dict[str, Any]) -> None:
+    """``Equality._census_code``'s rule in the published schema: each one's codes."""
+    for characteristic in equality.characteristics():
+        schema["properties"][characteristic]["enum"] = list(equality.allowed(characteristic))
+
+
 class Equality(RequestBody):
     """Equality monitoring, as the person referred answered it (contract: ``equality``): one
     code per characteristic from the 2021 Census categories (``schemas/equality.json``), or
     ``not_asked`` (the default) or ``prefer_not_to_say``. Special category data: it is kept
     in the vault and only counted outside it."""
+
+    model_config = ConfigDict(json_schema_extra=_census_codes)
 
     ethnicity: str = equality.NOT_ASKED
     sex: str = equality.NOT_ASKED
@@ -281,7 +325,68 @@ CrimeReference = Annotated[
 ]
 
 
+_NOT_NULL: dict[str, Any] = {"not": {"type": "null"}}
+_SELF_REFERRAL_WITH_CHANNEL: dict[str, Any] = {
+    "required": ["source", "contact"],
+    "properties": {
+        "source": {"const": Source.SELF_REFERRAL.value},
+        "contact": {
+            "type": "object",
+            "required": ["preferred_channel"],
+            "properties": {"preferred_channel": _NOT_NULL},
+        },
+    },
+}
+_MEANS_OF_CONTACT: dict[str, Any] = {
+    "required": ["contact"],
+    "properties": {
+        "contact": {
+            "type": "object",
+            "anyOf": [
+                {"required": [means], "properties": {means: _NOT_NULL}}
+                for means in ("phone", "email", "address")
+            ],
+        }
+    },
+}
+_CONTACT_IS_SOMEONE_ELSE: dict[str, Any] = {
+    "required": ["contact"],
+    "properties": {
+        "contact": {
+            "type": "object",
+            "required": ["relationship"],
+            "properties": {"relationship": {"not": {"const": ContactRelationship.SELF.value}}},
+        }
+    },
+}
+
+
 class ReferralRequest(RequestBody):
+    # The cross-field rules of the validators below in the published schema too (issue 19);
+    # the dates' (between 1900 and now, a date of birth not after the report) are in the
+    # descriptions, as JSON Schema has no "now" and compares no two fields.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "description": "A referral. contact is required, with a phone, email or address, "
+            "unless a self-referral sets contact.preferred_channel; subject.name is required "
+            "when the contact is someone else (contact.relationship not self). "
+            "crime_reported_at and incident.occurred_at are between 1900 and now (a day's "
+            "grace); subject.date_of_birth is not after the day the crime was reported (or "
+            "today) and gives an age of at most 130 then.",
+            "allOf": [
+                {"anyOf": [_SELF_REFERRAL_WITH_CHANNEL, _MEANS_OF_CONTACT]},
+                {
+                    "if": _CONTACT_IS_SOMEONE_ELSE,
+                    "then": {
+                        "properties": {
+                            "subject": {"required": ["name"], "properties": {"name": _NOT_NULL}}
+                        }
+                    },
+                },
+            ],
+        }
+    )
+
     source: Source
     crime_reference: CrimeReference | None = None
     crime_reported_at: AwareDatetime | None = None
@@ -301,12 +406,20 @@ class ReferralRequest(RequestBody):
             (("crime_reported_at",), self.crime_reported_at),
             (("incident", "occurred_at"), self.incident.occurred_at),
         ):
-            if moment is not None and moment > now + FUTURE_SLACK:
+            # Compared as instants first: a day in England of year 1 or 9999 at some offsets
+            # is outside what a date can hold (OverflowError, a 500).
+            if moment is None:
+                continue
+            if moment > now + FUTURE_SLACK:
                 wrong.append((place, "is in the future"))
-            elif moment is not None and england_day(moment) < EARLIEST:
+            elif moment < EARLIEST_INSTANT or england_day(moment) < EARLIEST:
                 wrong.append((place, "is before 1900"))
         born = self.subject.date_of_birth
-        reported = england_day(self.crime_reported_at or now)
+        # A report date already refused says nothing about the date of birth (and one of
+        # year 1 at some offsets has no day in England to compare it with).
+        reported_at = self.crime_reported_at
+        usable = reported_at is not None and not any(p == ("crime_reported_at",) for p, _ in wrong)
+        reported = england_day(reported_at if usable and reported_at is not None else now)
         if born is not None:
             if born > reported:
                 wrong.append(

@@ -22,6 +22,9 @@ reference, a MARAC case number): 3 to 40 letters, digits and ``/ . - _``, with a
 digit. No spaces, so no sentence and no name: the reference is shown to staff and kept in the
 timeline, and must never be a place for personal data."""
 
+CASE_REFERENCE_SCHEMA = {"pattern": f"^{CASE_REFERENCE.pattern}$", "allOf": [{"pattern": "[0-9]"}]}
+"""``reference_problem``'s rule as JSON Schema, for the published request schema."""
+
 FUTURE_SLACK = timedelta(minutes=5)
 """Clocks disagree a little; a referral made later than that from now has not been made."""
 

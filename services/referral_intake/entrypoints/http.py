@@ -136,7 +136,9 @@ class StatutoryReferralIn(RequestBody):
         Flag, WithJsonSchema({"type": "string", "enum": sorted(f.value for f in STATUTORY_FLAGS)})
     ]
     made_at: AwareDatetime = Field(description="When it was made: not in the future")
-    reference: Annotated[str, Field(min_length=1, max_length=40)]
+    reference: Annotated[
+        str, Field(min_length=1, max_length=40, json_schema_extra=statutory.CASE_REFERENCE_SCHEMA)
+    ]
 
     @field_validator("flag")
     @classmethod

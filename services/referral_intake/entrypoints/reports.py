@@ -21,7 +21,13 @@ from services.referral_intake.adapters.report_document import render
 from services.referral_intake.adapters.report_pdf import pdf
 from services.referral_intake.domain.disclosure import DEFAULT_THRESHOLD
 from services.referral_intake.domain.performance import to_csv
-from services.referral_intake.domain.periods import PeriodError, parse_period
+from services.referral_intake.domain.periods import (
+    DAY_PATTERN,
+    MAX_DAYS,
+    PeriodError,
+    parse_period,
+    period_pattern,
+)
 from services.referral_intake.entrypoints.answers import PerformanceReport
 from services.referral_intake.entrypoints.authorization import ACCESS
 from services.referral_intake.handlers import reports
@@ -32,6 +38,33 @@ MayReadReports = Annotated[Principal, allow(ACCESS, "GET /v1/reports/performance
 CSV = "text/csv"
 MEDIA = {"json": "application/json", "csv": CSV, "html": "text/html", "pdf": "application/pdf"}
 Format = Literal["json", "csv", "html", "pdf"]
+_DAY: dict[str, Any] = {"format": "date", "pattern": DAY_PATTERN}
+PeriodParameter = Annotated[
+    str | None,
+    Query(
+        max_length=20,
+        description="A financial year (2026-27) or quarter (2026-27Q3); not with from and to",
+        json_schema_extra={"pattern": period_pattern()},
+    ),
+]
+FirstDay = Annotated[
+    str | None,
+    Query(
+        alias="from",
+        max_length=20,
+        description=f"First day, YYYY-MM-DD; with to, not with period (to at most {MAX_DAYS} "
+        "days on, counting both)",
+        json_schema_extra=_DAY,
+    ),
+]
+LastDay = Annotated[
+    str | None,
+    Query(
+        max_length=20,
+        description="Last day, YYYY-MM-DD, not before from; with from, not with period",
+        json_schema_extra=_DAY,
+    ),
+]
 
 
 def _format(accept: str | None, format_: str | None) -> str:
@@ -64,14 +97,9 @@ def _format(accept: str | None, format_: str | None) -> str:
 async def performance_report(
     request: Request,
     _: MayReadReports,
-    period: Annotated[
-        str | None,
-        Query(max_length=20, description="A financial year (2026-27) or quarter (2026-27Q3)"),
-    ] = None,
-    from_: Annotated[
-        str | None, Query(alias="from", max_length=20, description="First day, YYYY-MM-DD")
-    ] = None,
-    to: Annotated[str | None, Query(max_length=20, description="Last day, YYYY-MM-DD")] = None,
+    period: PeriodParameter = None,
+    from_: FirstDay = None,
+    to: LastDay = None,
     local_authority: LocalAuthority | None = None,
     edition: Annotated[
         Literal["internal", "published"],
