@@ -35,6 +35,43 @@ class WebhookTables:
     deliveries_by_owner: bool
 
 
+ENDED_STATES = ("failed", "refused", "disabled", "abandoned", "cancelled")
+"""States of a delivery that ended without reaching its receiver (never tried again)."""
+
+
+async def delete_ended(
+    conn: Connection,
+    tables: WebhookTables,
+    *,
+    delivered_before: datetime,
+    ended_before: datetime,
+    limit: int,
+) -> int:
+    """Remove up to ``limit`` deliveries, with their attempts, every owner's: those
+    delivered and queued before ``delivered_before``, and those that ended otherwise
+    (``ENDED_STATES``) and were queued before ``ended_before``. Never one still pending or
+    being sent. How many were removed. Rows another transaction holds are left for the next
+    time."""
+    t = tables
+    removed: str = await conn.execute(
+        f"""WITH old AS (
+                SELECT webhook_id FROM {t.deliveries}
+                WHERE (state = 'delivered' AND created_at < $1)
+                   OR (state = ANY($2::text[]) AND created_at < $3)
+                LIMIT $4 FOR UPDATE SKIP LOCKED
+            ), attempts AS (
+                DELETE FROM {t.attempts} a USING old WHERE a.webhook_id = old.webhook_id
+            )
+            DELETE FROM {t.deliveries} d USING old
+            WHERE d.webhook_id = old.webhook_id""",  # noqa: S608 - constants
+        delivered_before,
+        list(ENDED_STATES),
+        ended_before,
+        limit,
+    )
+    return int(removed.rsplit(" ", 1)[-1])
+
+
 @dataclass(frozen=True)
 class TableStore(ABC):
     """One owner's webhook and its deliveries in ``tables``, as the dispatcher

@@ -50,8 +50,15 @@ from services.plumbing.outbound import (
     Target,
 )
 from services.plumbing.settings import ServiceSettings, comma_list
-from services.plumbing.webhook_rules import RetryPolicy, Verdict, failure, retry_after, verdict
-from services.plumbing.webhook_store import TableStore
+from services.plumbing.webhook_rules import (
+    RetryPolicy,
+    Verdict,
+    canonical_url,
+    failure,
+    retry_after,
+    verdict,
+)
+from services.plumbing.webhook_store import TableStore, WebhookTables, delete_ended
 
 log = logging.getLogger(__name__)
 BATCH = 20
@@ -103,6 +110,26 @@ class WebhookSettings(ServiceSettings):
         description="How much of a webhook answer's body is read; the rest is dropped.",
     )
     delivery_poll_seconds: float = Field(default=0.5, gt=0)
+    webhook_keep_delivered_days: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long a delivered webhook (and its attempts) is kept after it was "
+        "queued, for answering a receiver who asks what was sent (docs/runbook.md, "
+        '"Webhook deliveries kept").',
+    )
+    webhook_keep_ended_days: float = Field(
+        default=90.0,
+        gt=0,
+        description="How long a delivery that never arrived (failed, refused, disabled by a "
+        "410, abandoned or withdrawn) is kept after it was queued, with every attempt's "
+        "answer, for operations to investigate.",
+    )
+    retention_check_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="How often the retention job runs (removing old webhook deliveries; on "
+        "intake, erasing personal data too).",
+    )
 
     _split_hosts = field_validator(
         "webhook_insecure_hosts", "webhook_allowed_hosts", mode="before"
@@ -181,9 +208,13 @@ async def register(sender: Sender, url: str) -> dict[str, Any]:
     ``previous_secret_valid_until`` (a rotation without downtime), and enables it again if
     it was disabled (a 410 from it).
 
+    The URL is stored (and answered) in its one spelling (``webhook_rules.canonical_url``),
+    so that another spelling of the same receiver is the same URL.
+
     Raises ``OutboundRefused`` when the URL may not be called (services/plumbing/outbound.py:
     https only, the operators' allowlist, no loopback, private, link-local ... address, never
     the hub itself); nothing is stored then."""
+    url = canonical_url(url)
     await sender.outbound.vet(url, stage=REGISTRATION)
     secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
     overlap = timedelta(hours=sender.settings.webhook_secret_overlap_hours)
@@ -477,6 +508,40 @@ async def _refuse(sender: Sender, url: str, row: asyncpg.Record, rule: Rule) -> 
                 conn, row["webhook_id"], attempts, now, None, error, 0
             )
             await _end(conn, sender, row, "refused", attempts, error, now, *REFUSED)
+
+
+PRUNE_BATCH = 1000
+
+
+async def prune(
+    pool: asyncpg.Pool, tables: WebhookTables, settings: WebhookSettings, now: datetime
+) -> int:
+    """The retention job's part for webhooks: remove the deliveries in ``tables`` (every
+    owner's) that ended long enough before ``now``, with their attempts: delivered ones
+    after ``WEBHOOK_KEEP_DELIVERED_DAYS``, the others after ``WEBHOOK_KEEP_ENDED_DAYS``
+    (counted from when each was queued). A batch per transaction, so that no lock is held
+    long; how many were removed."""
+    delivered_before = now - timedelta(days=settings.webhook_keep_delivered_days)
+    ended_before = now - timedelta(days=settings.webhook_keep_ended_days)
+    removed = 0
+    while True:
+        async with pool.acquire() as conn, conn.transaction():
+            batch = await delete_ended(
+                conn,
+                tables,
+                delivered_before=delivered_before,
+                ended_before=ended_before,
+                limit=PRUNE_BATCH,
+            )
+        removed += batch
+        if batch < PRUNE_BATCH:
+            break
+    if removed:
+        log.info(
+            "webhook deliveries removed after their retention period",
+            extra={"table": tables.deliveries, "deliveries": removed},
+        )
+    return removed
 
 
 def count_series(label: str) -> None:

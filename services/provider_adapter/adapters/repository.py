@@ -367,11 +367,25 @@ async def enqueue_delivery(
     )
 
 
-async def count_deliveries(conn: Connection, route_id: uuid.UUID, kind: str) -> int:
+async def next_reminder(conn: Connection, route_id: uuid.UUID) -> int:
+    """The number of the work item's next reminder (1 for its first), counted on the work
+    item: deliveries are removed after their retention period, so counting them would
+    repeat a number."""
     return int(
         await conn.fetchval(
-            "SELECT count(*) FROM deliveries WHERE route_id = $1 AND kind = $2", route_id, kind
+            """UPDATE work_items SET reminders_queued = reminders_queued + 1
+               WHERE route_id = $1 RETURNING reminders_queued""",
+            route_id,
         )
+    )
+
+
+async def mark_pushed(conn: Connection, route_id: uuid.UUID, at: datetime) -> None:
+    """A push about the work item reached the provider's webhook (the first time counts)."""
+    await conn.execute(
+        "UPDATE work_items SET pushed_at = coalesce(pushed_at, $2) WHERE route_id = $1",
+        route_id,
+        at,
     )
 
 
@@ -462,11 +476,11 @@ async def cancel_deliveries(conn: Connection, route_id: uuid.UUID) -> int:
 
 
 async def was_delivered(conn: Connection, route_id: uuid.UUID) -> bool:
-    """Whether a push about this route has reached the provider's webhook."""
+    """Whether a push about this route has reached the provider's webhook (recorded on the
+    work item: its deliveries go after their retention period)."""
     return bool(
         await conn.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM deliveries WHERE route_id = $1 AND state = 'delivered')",
-            route_id,
+            "SELECT pushed_at IS NOT NULL FROM work_items WHERE route_id = $1", route_id
         )
     )
 

@@ -17,7 +17,7 @@ from typing import Any
 import asyncpg
 
 from schemas.codes import RouteStatus
-from services.plumbing import outbox
+from services.plumbing import loops, outbox
 from services.plumbing import webhooks as push
 from services.plumbing.db import Connection
 from services.provider_adapter.adapters import repository as repo
@@ -38,6 +38,7 @@ class WorkItemOutcomes:
         self.adapter = adapter
 
     async def delivered(self, conn: Connection, row: asyncpg.Record, now: datetime) -> None:
+        await repo.mark_pushed(conn, row["route_id"], now)
         if row["kind"] == "created":
             await _step(conn, self.adapter, row["route_id"], "delivered", lifecycle.on_viewed, now)
 
@@ -100,9 +101,7 @@ async def enqueue(
     if hook is None or hook["disabled_at"] is not None:
         return
     if sequence is None:
-        sequence = (
-            await repo.count_deliveries(conn, route_id, kind) + 1 if kind == "reminder" else 1
-        )
+        sequence = await repo.next_reminder(conn, route_id) if kind == "reminder" else 1
     webhook_id = delivery.webhook_id(route_id, kind, sequence)
     await repo.enqueue_delivery(
         conn, webhook_id, route_id, kind, delivery.payload(kind, item, datetime.now(UTC))
@@ -135,6 +134,16 @@ async def deliver_due(adapter: Adapter) -> int:
     were attempted. A work item the provider never got because its URL was refused
     escalates its route (step ``delivery_refused``)."""
     return await push.deliver_due(sender(adapter))
+
+
+async def keep_for_retention(adapter: Adapter) -> None:
+    """The adapter's retention job until cancelled: every ``RETENTION_CHECK_SECONDS``, old
+    deliveries go (``plumbing.webhooks.prune``)."""
+
+    async def step() -> None:
+        await push.prune(adapter.pool, repo.TABLES, adapter.settings, datetime.now(UTC))
+
+    await loops.every(adapter.settings.retention_check_seconds, step, name="retention")
 
 
 async def run(adapter: Adapter) -> None:

@@ -129,6 +129,11 @@ async def deliver_round(referrers: Referrers) -> int:
     return done
 
 
+async def prune(pool: asyncpg.Pool, settings: IntakeSettings, now: datetime) -> int:
+    """The retention job's part for the referrers' webhooks (``plumbing.webhooks.prune``)."""
+    return await push.prune(pool, store.TABLES, settings, now)
+
+
 async def run(referrers: Referrers) -> None:
     """Queue and deliver until cancelled, polling (``DELIVERY_POLL_SECONDS``): changes come
     from the timeline, which many writers add to, and retries come due on their own."""
