@@ -254,6 +254,33 @@ class TableStore(ABC):
             )
         )
 
+    @classmethod
+    async def next_due(cls, conn: Connection, tables: WebhookTables) -> datetime | None:
+        """When the next delivery in ``tables`` comes due, every owner's: the earliest of
+        each ``claim_key``'s first waiting delivery (the only one claimable), at its next
+        attempt (a lease that runs out, for one being sent), and not before its receiver's
+        pause ends; never one of a disabled webhook. None when nothing waits."""
+        t = tables
+        key = f"{t.owner_column}, {cls.claim_key}" if t.deliveries_by_owner else cls.claim_key
+        hooks = (
+            f"JOIN {t.webhooks} w ON w.{t.owner_column} = due.{t.owner_column}"
+            if t.deliveries_by_owner
+            else f"CROSS JOIN {t.webhooks} w"
+        )
+        owner = f"{t.owner_column}, " if t.deliveries_by_owner else ""
+        due: datetime | None = await conn.fetchval(
+            f"""SELECT min(greatest(
+                           CASE WHEN due.state = 'pending' THEN due.next_attempt_at
+                                ELSE due.lease_until END,
+                           coalesce(w.paused_until, '-infinity')))
+                FROM (SELECT DISTINCT ON ({key}) {owner}state, next_attempt_at, lease_until
+                      FROM {t.deliveries} WHERE state IN ('pending', 'sending')
+                      ORDER BY {key}, {cls.claim_order}) due
+                {hooks}
+                WHERE w.disabled_at IS NULL""",  # noqa: S608 - constants
+        )
+        return due
+
     @abstractmethod
     async def set_webhook(
         self, conn: Connection, url: str, secret: str, previous_until: datetime

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import logging
 import secrets
@@ -38,7 +39,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
 from standardwebhooks import Webhook
 
-from services.plumbing import loops, telemetry
+from services.plumbing import loops, telemetry, webhook_wakeups
 from services.plumbing.db import Connection
 from services.plumbing.loops import Next
 from services.plumbing.metrics import WEBHOOK_ATTEMPTS
@@ -109,7 +110,13 @@ class WebhookSettings(ServiceSettings):
         gt=0,
         description="How much of a webhook answer's body is read; the rest is dropped.",
     )
-    delivery_poll_seconds: float = Field(default=0.5, gt=0)
+    delivery_poll_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="The webhook dispatcher's fallback poll: it is woken when work is queued "
+        "(PostgreSQL LISTEN/NOTIFY) and sleeps until the next retry comes due, and looks "
+        "at least this often besides, in case a wake-up was lost.",
+    )
     webhook_keep_delivered_days: float = Field(
         default=30.0,
         gt=0,
@@ -551,18 +558,57 @@ def count_series(label: str) -> None:
         WEBHOOK_ATTEMPTS.labels(label, result)
 
 
+MIN_PAUSE_SECONDS = 0.25
+"""The shortest sleep between rounds that found nothing (a delivery due a moment ago that
+the round just missed is claimed by the next one)."""
+
+
+async def next_due(
+    pool: asyncpg.Pool, store: type[TableStore], tables: WebhookTables
+) -> datetime | None:
+    """When the next delivery in ``tables`` comes due (``TableStore.next_due``)."""
+    async with pool.acquire() as conn:
+        return await store.next_due(conn, tables)
+
+
 async def keep_delivering(
     deliver_round: Callable[[], Awaitable[int]],
+    due: Callable[[], Awaitable[datetime | None]],
     waiting: asyncio.Event,
-    poll_seconds: float,
+    settings: WebhookSettings,
     *,
     name: str,
+    schema: str,
+    settle_seconds: float = 0.0,
 ) -> None:
     """Run ``deliver_round`` until cancelled (``loops.every``, labelled ``name``): again at
-    once while it finds work, else when ``waiting`` is set (something was queued) or after
-    ``poll_seconds`` (a retry's time comes round without anyone queueing anything)."""
+    once while it finds work; else it sleeps until the next delivery comes due (``due``: a
+    retry's time, the end of a receiver's pause, a lease that runs out) or the slow
+    fallback poll (``DELIVERY_POLL_SECONDS``), whichever is first, and is woken sooner by
+    new work: ``waiting`` set in this process, or a notification on ``<schema>_webhooks``
+    from whichever process queued it (``webhook_wakeups``), ``settle_seconds`` after the
+    work was recorded."""
+    alarm = webhook_wakeups.Alarm(waiting, settle_seconds)
+    listener = asyncio.create_task(
+        webhook_wakeups.listen(settings.database_url, webhook_wakeups.channel(schema), alarm),
+        name=f"{name}.wake-ups",
+    )
+    fallback = settings.delivery_poll_seconds
 
     async def step() -> Next:
-        return Next.AGAIN if await deliver_round() else Next.WAIT
+        if await deliver_round():
+            return Next.AGAIN
+        when = await due()
+        pause = fallback
+        if when is not None:
+            until_due = (when - datetime.now(UTC)).total_seconds()
+            pause = min(fallback, max(until_due, MIN_PAUSE_SECONDS))
+        await loops.pause(pause, waiting)  # ``every`` cleared it before this step
+        return Next.AGAIN
 
-    await loops.every(poll_seconds, step, name=name, wake=waiting)
+    try:
+        await loops.every(fallback, step, name=name, wake=waiting)
+    finally:
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener

@@ -1,14 +1,18 @@
-"""A provider's webhook kept tidy (issue: webhook housekeeping): old deliveries leave by the
-adapter's retention job (delivered after ``WEBHOOK_KEEP_DELIVERED_DAYS``, the others after
-``WEBHOOK_KEEP_ENDED_DAYS``; never one still waiting), without the work item forgetting that
-its provider's system holds it or how many reminders it had; and another spelling of the
-registered URL is that URL (a rotation of its secret, not a new receiver). Real PostgreSQL and
-a real receiver on this machine (``tests/support/webhook_receiver.py``)."""
+"""A provider's webhook kept tidy and woken on work (issue: webhook housekeeping). Old
+deliveries leave by the adapter's retention job (delivered after
+``WEBHOOK_KEEP_DELIVERED_DAYS``, the others after ``WEBHOOK_KEEP_ENDED_DAYS``; never one still
+waiting), without the work item forgetting that its provider's system holds it or how many
+reminders it had. Another spelling of the registered URL is that URL (a rotation of its
+secret, not a new receiver). The dispatcher sleeps until work comes (a notification from the
+commit that queued it, whichever replica) or a retry comes due, with no poll to wait for.
+Real PostgreSQL and a real receiver on this machine (``tests/support/webhook_receiver.py``)."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 from standardwebhooks import Webhook
@@ -16,9 +20,10 @@ from standardwebhooks import Webhook
 from services.provider_adapter.adapters import repository as repo
 from services.provider_adapter.domain.delivery import webhook_id
 from services.provider_adapter.handlers import webhooks
-from tests.integration.test_webhooks_by_the_spec import Rig, receiver, rig
+from tests.integration.test_webhooks_by_the_spec import SERVICE, Rig, receiver, rig, rigged
 from tests.support.waiting import eventually
 from tests.support.webhook_receiver import Receiver
+from tests.support.work_items import insert_work_item
 
 __all__ = ["receiver", "rig"]  # the fixtures, shared with the specification's tests
 
@@ -135,3 +140,48 @@ async def test_another_spelling_of_the_url_is_a_rotation_not_a_new_url(
     delivery = receiver.received("created")[0]
     Webhook(old).verify(delivery.body, delivery.headers)
     Webhook(new).verify(delivery.body, delivery.headers)
+
+
+async def test_a_delivery_queued_anywhere_arrives_without_a_poll_and_its_retry_when_due(
+    database_url: str, receiver: Receiver
+) -> None:
+    """The dispatcher's fallback poll is an hour here: a delivery queued by another replica
+    (which cannot set this one's in-process signal) arrives because its commit notified
+    the dispatcher, and a failed attempt is tried again because its time came."""
+    async with rigged(
+        database_url, delivery_poll_seconds=3600, webhook_first_retry_seconds=0.3
+    ) as rig:
+        await rig.register(receiver)
+        dispatcher = asyncio.create_task(webhooks.run(rig.adapter))
+        replica = dataclasses.replace(rig.adapter, deliveries_waiting=asyncio.Event())
+
+        async def queued_by_the_replica() -> uuid.UUID:
+            async with replica.pool.acquire() as conn, conn.transaction():
+                route_id, referral_id = await insert_work_item(
+                    conn, SERVICE.value, datetime.now(UTC)
+                )
+                item = {"referral_id": str(referral_id), "route_id": str(route_id)}
+                await webhooks.enqueue(conn, replica, route_id, "created", item)
+            return route_id
+
+        def delivered(route_id: uuid.UUID) -> bool:
+            return any(
+                d.answered == 204 and d.payload["data"]["route_id"] == str(route_id)
+                for d in receiver.received("created")
+            )
+
+        try:
+            first = await queued_by_the_replica()
+            await eventually(lambda: _now(delivered(first)), timeout=20, what="the push")
+            receiver.plan = ["fail"]
+            second = await queued_by_the_replica()
+            await eventually(lambda: _now(delivered(second)), timeout=20, what="the retry")
+        finally:
+            dispatcher.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await dispatcher
+    assert [d.answered for d in receiver.received("created")] == [204, 500, 204]
+
+
+async def _now(value: bool) -> bool:
+    return value

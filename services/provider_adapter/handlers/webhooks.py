@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import asyncpg
@@ -147,12 +148,14 @@ async def keep_for_retention(adapter: Adapter) -> None:
 
 
 async def run(adapter: Adapter) -> None:
-    """Deliver until cancelled; woken when something is queued, polling as a fallback (a
-    retry's time comes round without anyone queueing anything)."""
+    """Deliver until cancelled: woken when a delivery is queued (by this process or another
+    replica), asleep until the next retry comes due (``plumbing.webhooks.keep_delivering``)."""
     push.count_series(adapter.service.value)
     await push.keep_delivering(
         lambda: deliver_due(adapter),
+        partial(push.next_due, adapter.pool, repo.WebhookStore, repo.TABLES),
         adapter.deliveries_waiting,
-        adapter.settings.delivery_poll_seconds,
+        adapter.settings,
         name=f"webhook_delivery.{adapter.service.value}",
+        schema=adapter.settings.db_schema,
     )
