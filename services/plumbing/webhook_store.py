@@ -86,10 +86,14 @@ class TableStore(ABC):
     owner: object
 
     claim_key: ClassVar[str]
-    """The deliveries' column a receiver must hear of in order: one delivery per value is
-    sent at a time (a work item's route, a referral)."""
+    """The deliveries' columns (SQL expressions) a receiver must hear of in order: one
+    delivery per value is sent at a time (a work item's route and lane, a referral)."""
     claim_order: ClassVar[str]
     """The column that orders the deliveries of one ``claim_key``, earliest first."""
+    held_back: ClassVar[str] = "false"
+    """SQL that is true when the first waiting delivery of a ``claim_key`` value (``due``,
+    every column of it) must wait still, behind one of another value (a work item's change
+    of contact details behind the work item's own first push)."""
     claimed_extras: ClassVar[str]
     """SQL for what a claimed row carries beside the delivery's own columns (``d``):
     ``referral_id`` and ``trace_context`` where the deliveries table lacks them."""
@@ -229,8 +233,7 @@ class TableStore(ABC):
         return list(
             await conn.fetch(
                 f"""WITH due AS (
-                        SELECT DISTINCT ON ({self.claim_key})
-                               webhook_id, next_attempt_at, state, lease_until
+                        SELECT DISTINCT ON ({self.claim_key}) *
                         FROM {t.deliveries}
                         WHERE {mine}state IN ('pending', 'sending')
                         ORDER BY {self.claim_key}, {self.claim_order}
@@ -238,6 +241,7 @@ class TableStore(ABC):
                         SELECT webhook_id FROM due
                         WHERE next_attempt_at <= $1
                           AND (state = 'pending' OR lease_until < $1)
+                          AND NOT ({self.held_back})
                         ORDER BY next_attempt_at
                         LIMIT $3
                     )
@@ -259,7 +263,8 @@ class TableStore(ABC):
         """When the next delivery in ``tables`` comes due, every owner's: the earliest of
         each ``claim_key``'s first waiting delivery (the only one claimable), at its next
         attempt (a lease that runs out, for one being sent), and not before its receiver's
-        pause ends; never one of a disabled webhook. None when nothing waits."""
+        pause ends; never one of a disabled webhook, nor one ``held_back`` (what holds it
+        back comes due itself). None when nothing waits."""
         t = tables
         key = f"{t.owner_column}, {cls.claim_key}" if t.deliveries_by_owner else cls.claim_key
         hooks = (
@@ -267,17 +272,16 @@ class TableStore(ABC):
             if t.deliveries_by_owner
             else f"CROSS JOIN {t.webhooks} w"
         )
-        owner = f"{t.owner_column}, " if t.deliveries_by_owner else ""
         due: datetime | None = await conn.fetchval(
             f"""SELECT min(greatest(
                            CASE WHEN due.state = 'pending' THEN due.next_attempt_at
                                 ELSE due.lease_until END,
                            coalesce(w.paused_until, '-infinity')))
-                FROM (SELECT DISTINCT ON ({key}) {owner}state, next_attempt_at, lease_until
+                FROM (SELECT DISTINCT ON ({key}) *
                       FROM {t.deliveries} WHERE state IN ('pending', 'sending')
                       ORDER BY {key}, {cls.claim_order}) due
                 {hooks}
-                WHERE w.disabled_at IS NULL""",  # noqa: S608 - constants
+                WHERE w.disabled_at IS NULL AND NOT ({cls.held_back})""",  # noqa: S608 - constants
         )
         return due
 

@@ -103,6 +103,8 @@ async def enqueue(
         return
     if sequence is None:
         sequence = await repo.next_reminder(conn, route_id) if kind == "reminder" else 1
+    if kind in delivery.SUPERSEDING:
+        await repo.supersede_waiting(conn, route_id, kind)
     webhook_id = delivery.webhook_id(route_id, kind, sequence)
     await repo.enqueue_delivery(
         conn, webhook_id, route_id, kind, delivery.payload(kind, item, datetime.now(UTC))
