@@ -37,13 +37,19 @@ async def _due_now(rig: Rig, route_id: uuid.UUID) -> None:
         )
 
 
-async def test_a_contact_change_does_not_wait_behind_a_reminder_being_retried(
-    rig: Rig, receiver: Receiver
-) -> None:
+async def _pushed_then_failing(rig: Rig, receiver: Receiver) -> uuid.UUID:
+    """A work item its provider's receiver has heard of, the receiver to fail next."""
     await rig.register(receiver)
     route_id = await rig.work_item()
     await webhooks.deliver_due(rig.adapter)
     receiver.plan = ["fail"]
+    return route_id
+
+
+async def test_a_contact_change_does_not_wait_behind_a_reminder_being_retried(
+    rig: Rig, receiver: Receiver
+) -> None:
+    route_id = await _pushed_then_failing(rig, receiver)
     await _queue(rig, route_id, "reminder")
     await webhooks.deliver_due(rig.adapter)  # the reminder fails; its retry is seconds away
 
@@ -83,10 +89,7 @@ async def test_it_waits_for_the_work_item_itself_and_a_cancellation_waits_for_it
 async def test_a_newer_contact_change_supersedes_one_not_yet_delivered(
     rig: Rig, receiver: Receiver
 ) -> None:
-    await rig.register(receiver)
-    route_id = await rig.work_item()
-    await webhooks.deliver_due(rig.adapter)
-    receiver.plan = ["fail"]
+    route_id = await _pushed_then_failing(rig, receiver)
     await _queue(rig, route_id, "contact_changed", sequence=2)
     await webhooks.deliver_due(rig.adapter)
     await _queue(rig, route_id, "contact_changed", sequence=3)
