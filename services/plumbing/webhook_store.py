@@ -17,6 +17,7 @@ from typing import ClassVar
 import asyncpg
 
 from services.plumbing.db import Connection
+from services.plumbing.webhook_rules import canonical_url
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,22 @@ class TableStore(ABC):
                        previous_secret_until, disabled_at, disabled_reason, paused_until
                 FROM {t.webhooks} WHERE {t.owner_column} = $1""",  # noqa: S608 - constants
             self.owner,
+        )
+
+    async def respell(self, conn: Connection, url: str) -> None:
+        """Store ``url`` (a ``webhook_rules.canonical_url``) in place of the registered URL
+        when that is another spelling of it (registered before URLs were kept in one
+        spelling), so that registering it again is a rotation."""
+        row = await self.webhook(conn)
+        if row is None or row["url"] == url or canonical_url(row["url"]) != url:
+            return
+        t = self.tables
+        await conn.execute(
+            f"""UPDATE {t.webhooks} SET url = $2
+                WHERE {t.owner_column} = $1 AND url = $3""",  # noqa: S608 - constants
+            self.owner,
+            url,
+            row["url"],
         )
 
     async def pause_webhook(self, conn: Connection, url: str, until: datetime) -> None:

@@ -226,6 +226,7 @@ async def register(sender: Sender, url: str) -> dict[str, Any]:
     secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
     overlap = timedelta(hours=sender.settings.webhook_secret_overlap_hours)
     async with sender.pool.acquire() as conn, conn.transaction():
+        await sender.store.respell(conn, url)
         until = await sender.store.set_webhook(conn, url, secret, datetime.now(UTC) + overlap)
     sender.waiting.set()
     return {

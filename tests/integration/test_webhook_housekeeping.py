@@ -185,3 +185,18 @@ async def test_a_delivery_queued_anywhere_arrives_without_a_poll_and_its_retry_w
 
 async def _now(value: bool) -> bool:
     return value
+
+
+async def test_a_url_registered_in_another_spelling_before_is_rotated_too(
+    rig: Rig, receiver: Receiver
+) -> None:
+    """A webhook stored before URLs were kept in one spelling: registering its URL again is
+    still a rotation, and it is stored in the one spelling from then on."""
+    await rig.register(receiver)
+    async with rig.adapter.pool.acquire() as conn:
+        await conn.execute(
+            "UPDATE webhook SET url = $1", receiver.url.replace("/hooks/hub", "/hooks/%68ub")
+        )
+    again = await rig.register(receiver)
+    assert again["previous_secret_valid_until"] is not None
+    assert (await rig.webhook())["url"] == receiver.url
