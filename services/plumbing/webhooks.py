@@ -6,9 +6,11 @@ the service supplies (a ``webhook_store.TableStore`` and ``Outcomes``); the mech
 here, once.
 
 Deliveries live in the database: retries survive a restart, every attempt is recorded, and
-at most one delivery per ordering key (a work item, a referral) is in flight (a lease marks
-it; a lease that runs out because the sender died makes it due again, with the same
-``webhook-id``).
+at most one delivery per ordering key (a work item's lane, a referral) is in flight (a lease
+marks it; a lease that runs out because the sender died makes it due again, with the same
+``webhook-id``). The dispatcher is woken by the commit that queued work
+(``webhook_wakeups``) and otherwise sleeps until the next delivery comes due; the retention
+job removes old deliveries (``prune``).
 
 The sender guidance of the Standard Webhooks specification (spec/standard-webhooks.md,
 "Deliverability and reliability" to "Request timeouts") is followed point by point:
