@@ -68,5 +68,8 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     state_dir = tmp_path_factory.mktemp("hub")
     # Every process also writes its finished spans to a file, for the tests to read.
     spans = {"TELEMETRY_SPANS_DIR": str(state_dir / "spans")}
+    # The webhook dispatchers' fallback poll an hour away: a push that reaches its receiver
+    # in a test was woken by the commit that queued it (or its retry's time), never a poll.
+    spans["DELIVERY_POLL_SECONDS"] = "3600"
     with running_stack(state_dir, env_overrides=spans) as stack:
         yield stack

@@ -12,6 +12,9 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from url_normalize import url_normalize
 
 
 @dataclass(frozen=True)
@@ -112,3 +115,17 @@ def message(kind: str, data: dict[str, Any], at: datetime) -> dict[str, Any]:
     """A Standard Webhooks payload ("Payload structure"): ``type``, ``timestamp`` (ISO 8601)
     and ``data``."""
     return {"type": kind, "timestamp": at.isoformat(), "data": data}
+
+
+def canonical_url(url: str) -> str:
+    """The one spelling of a webhook URL that is stored, compared and called: RFC 3986
+    section 6 normalisation by ``url-normalize`` (scheme and host in lower case, the
+    scheme's default port dropped, percent-encodings of unreserved characters decoded and
+    the others in upper case, dot segments removed, an empty query and a host's trailing
+    dot dropped, an international host as IDNA), and no fragment (a client never sends it:
+    ``/hook#a`` is the receiver ``/hook`` is). So ``HTTPS://Example.org:443/%7Ehook`` and
+    ``https://example.org/~hook`` are one receiver: registering the second is a rotation
+    of the first's secret, not a new URL. ``url`` is absolute (the API's ``AnyUrl`` checked
+    it); query parameters keep their order (a receiver may read them in order)."""
+    normalised = url_normalize(url) or url
+    return urlunsplit(urlsplit(normalised)._replace(fragment=""))

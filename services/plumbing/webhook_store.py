@@ -17,6 +17,7 @@ from typing import ClassVar
 import asyncpg
 
 from services.plumbing.db import Connection
+from services.plumbing.webhook_rules import canonical_url
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,43 @@ class WebhookTables:
     deliveries_by_owner: bool
 
 
+ENDED_STATES = ("failed", "refused", "disabled", "abandoned", "cancelled")
+"""States of a delivery that ended without reaching its receiver (never tried again)."""
+
+
+async def delete_ended(
+    conn: Connection,
+    tables: WebhookTables,
+    *,
+    delivered_before: datetime,
+    ended_before: datetime,
+    limit: int,
+) -> int:
+    """Remove up to ``limit`` deliveries, with their attempts, every owner's: those
+    delivered and queued before ``delivered_before``, and those that ended otherwise
+    (``ENDED_STATES``) and were queued before ``ended_before``. Never one still pending or
+    being sent. How many were removed. Rows another transaction holds are left for the next
+    time."""
+    t = tables
+    removed: str = await conn.execute(
+        f"""WITH old AS (
+                SELECT webhook_id FROM {t.deliveries}
+                WHERE (state = 'delivered' AND created_at < $1)
+                   OR (state = ANY($2::text[]) AND created_at < $3)
+                LIMIT $4 FOR UPDATE SKIP LOCKED
+            ), attempts AS (
+                DELETE FROM {t.attempts} a USING old WHERE a.webhook_id = old.webhook_id
+            )
+            DELETE FROM {t.deliveries} d USING old
+            WHERE d.webhook_id = old.webhook_id""",  # noqa: S608 - constants
+        delivered_before,
+        list(ENDED_STATES),
+        ended_before,
+        limit,
+    )
+    return int(removed.rsplit(" ", 1)[-1])
+
+
 @dataclass(frozen=True)
 class TableStore(ABC):
     """One owner's webhook and its deliveries in ``tables``, as the dispatcher
@@ -49,10 +87,14 @@ class TableStore(ABC):
     owner: object
 
     claim_key: ClassVar[str]
-    """The deliveries' column a receiver must hear of in order: one delivery per value is
-    sent at a time (a work item's route, a referral)."""
+    """The deliveries' columns (SQL expressions) a receiver must hear of in order: one
+    delivery per value is sent at a time (a work item's route and lane, a referral)."""
     claim_order: ClassVar[str]
     """The column that orders the deliveries of one ``claim_key``, earliest first."""
+    held_back: ClassVar[str] = "false"
+    """SQL that is true when the first waiting delivery of a ``claim_key`` value (``due``,
+    every column of it) must wait still, behind one of another value (a work item's change
+    of contact details behind the work item's own first push)."""
     claimed_extras: ClassVar[str]
     """SQL for what a claimed row carries beside the delivery's own columns (``d``):
     ``referral_id`` and ``trace_context`` where the deliveries table lacks them."""
@@ -64,6 +106,22 @@ class TableStore(ABC):
                        previous_secret_until, disabled_at, disabled_reason, paused_until
                 FROM {t.webhooks} WHERE {t.owner_column} = $1""",  # noqa: S608 - constants
             self.owner,
+        )
+
+    async def respell(self, conn: Connection, url: str) -> None:
+        """Store ``url`` (a ``webhook_rules.canonical_url``) in place of the registered URL
+        when that is another spelling of it (registered before URLs were kept in one
+        spelling), so that registering it again is a rotation."""
+        row = await self.webhook(conn)
+        if row is None or row["url"] == url or canonical_url(row["url"]) != url:
+            return
+        t = self.tables
+        await conn.execute(
+            f"""UPDATE {t.webhooks} SET url = $2
+                WHERE {t.owner_column} = $1 AND url = $3""",  # noqa: S608 - constants
+            self.owner,
+            url,
+            row["url"],
         )
 
     async def pause_webhook(self, conn: Connection, url: str, until: datetime) -> None:
@@ -192,8 +250,7 @@ class TableStore(ABC):
         return list(
             await conn.fetch(
                 f"""WITH due AS (
-                        SELECT DISTINCT ON ({self.claim_key})
-                               webhook_id, next_attempt_at, state, lease_until
+                        SELECT DISTINCT ON ({self.claim_key}) *
                         FROM {t.deliveries}
                         WHERE {mine}state IN ('pending', 'sending')
                         ORDER BY {self.claim_key}, {self.claim_order}
@@ -201,6 +258,7 @@ class TableStore(ABC):
                         SELECT webhook_id FROM due
                         WHERE next_attempt_at <= $1
                           AND (state = 'pending' OR lease_until < $1)
+                          AND NOT ({self.held_back})
                         ORDER BY next_attempt_at
                         LIMIT $3
                     )
@@ -216,6 +274,33 @@ class TableStore(ABC):
                 *owner,
             )
         )
+
+    @classmethod
+    async def next_due(cls, conn: Connection, tables: WebhookTables) -> datetime | None:
+        """When the next delivery in ``tables`` comes due, every owner's: the earliest of
+        each ``claim_key``'s first waiting delivery (the only one claimable), at its next
+        attempt (a lease that runs out, for one being sent), and not before its receiver's
+        pause ends; never one of a disabled webhook, nor one ``held_back`` (what holds it
+        back comes due itself). None when nothing waits."""
+        t = tables
+        key = f"{t.owner_column}, {cls.claim_key}" if t.deliveries_by_owner else cls.claim_key
+        hooks = (
+            f"JOIN {t.webhooks} w ON w.{t.owner_column} = due.{t.owner_column}"
+            if t.deliveries_by_owner
+            else f"CROSS JOIN {t.webhooks} w"
+        )
+        due: datetime | None = await conn.fetchval(
+            f"""SELECT min(greatest(
+                           CASE WHEN due.state = 'pending' THEN due.next_attempt_at
+                                ELSE due.lease_until END,
+                           coalesce(w.paused_until, '-infinity')))
+                FROM (SELECT DISTINCT ON ({key}) *
+                      FROM {t.deliveries} WHERE state IN ('pending', 'sending')
+                      ORDER BY {key}, {cls.claim_order}) due
+                {hooks}
+                WHERE w.disabled_at IS NULL AND NOT ({cls.held_back})""",  # noqa: S608 - constants
+        )
+        return due
 
     @abstractmethod
     async def set_webhook(

@@ -6,9 +6,11 @@ the service supplies (a ``webhook_store.TableStore`` and ``Outcomes``); the mech
 here, once.
 
 Deliveries live in the database: retries survive a restart, every attempt is recorded, and
-at most one delivery per ordering key (a work item, a referral) is in flight (a lease marks
-it; a lease that runs out because the sender died makes it due again, with the same
-``webhook-id``).
+at most one delivery per ordering key (a work item's lane, a referral) is in flight (a lease
+marks it; a lease that runs out because the sender died makes it due again, with the same
+``webhook-id``). The dispatcher is woken by the commit that queued work
+(``webhook_wakeups``) and otherwise sleeps until the next delivery comes due; the retention
+job removes old deliveries (``prune``).
 
 The sender guidance of the Standard Webhooks specification (spec/standard-webhooks.md,
 "Deliverability and reliability" to "Request timeouts") is followed point by point:
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import logging
 import secrets
@@ -38,7 +41,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
 from standardwebhooks import Webhook
 
-from services.plumbing import loops, telemetry
+from services.plumbing import loops, telemetry, webhook_wakeups
 from services.plumbing.db import Connection
 from services.plumbing.loops import Next
 from services.plumbing.metrics import WEBHOOK_ATTEMPTS
@@ -50,8 +53,15 @@ from services.plumbing.outbound import (
     Target,
 )
 from services.plumbing.settings import ServiceSettings, comma_list
-from services.plumbing.webhook_rules import RetryPolicy, Verdict, failure, retry_after, verdict
-from services.plumbing.webhook_store import TableStore
+from services.plumbing.webhook_rules import (
+    RetryPolicy,
+    Verdict,
+    canonical_url,
+    failure,
+    retry_after,
+    verdict,
+)
+from services.plumbing.webhook_store import TableStore, WebhookTables, delete_ended
 
 log = logging.getLogger(__name__)
 BATCH = 20
@@ -102,7 +112,33 @@ class WebhookSettings(ServiceSettings):
         gt=0,
         description="How much of a webhook answer's body is read; the rest is dropped.",
     )
-    delivery_poll_seconds: float = Field(default=0.5, gt=0)
+    delivery_poll_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="The webhook dispatcher's fallback poll: it is woken when work is queued "
+        "(PostgreSQL LISTEN/NOTIFY) and sleeps until the next retry comes due, and looks "
+        "at least this often besides, in case a wake-up was lost.",
+    )
+    webhook_keep_delivered_days: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long a delivered webhook (and its attempts) is kept after it was "
+        "queued, for answering a receiver who asks what was sent (docs/runbook.md, "
+        '"Webhook deliveries kept").',
+    )
+    webhook_keep_ended_days: float = Field(
+        default=90.0,
+        gt=0,
+        description="How long a delivery that never arrived (failed, refused, disabled by a "
+        "410, abandoned or withdrawn) is kept after it was queued, with every attempt's "
+        "answer, for operations to investigate.",
+    )
+    retention_check_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="How often the retention job runs (removing old webhook deliveries; on "
+        "intake, erasing personal data too).",
+    )
 
     _split_hosts = field_validator(
         "webhook_insecure_hosts", "webhook_allowed_hosts", mode="before"
@@ -181,13 +217,18 @@ async def register(sender: Sender, url: str) -> dict[str, Any]:
     ``previous_secret_valid_until`` (a rotation without downtime), and enables it again if
     it was disabled (a 410 from it).
 
+    The URL is stored (and answered) in its one spelling (``webhook_rules.canonical_url``),
+    so that another spelling of the same receiver is the same URL.
+
     Raises ``OutboundRefused`` when the URL may not be called (services/plumbing/outbound.py:
     https only, the operators' allowlist, no loopback, private, link-local ... address, never
     the hub itself); nothing is stored then."""
+    url = canonical_url(url)
     await sender.outbound.vet(url, stage=REGISTRATION)
     secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
     overlap = timedelta(hours=sender.settings.webhook_secret_overlap_hours)
     async with sender.pool.acquire() as conn, conn.transaction():
+        await sender.store.respell(conn, url)
         until = await sender.store.set_webhook(conn, url, secret, datetime.now(UTC) + overlap)
     sender.waiting.set()
     return {
@@ -479,6 +520,40 @@ async def _refuse(sender: Sender, url: str, row: asyncpg.Record, rule: Rule) -> 
             await _end(conn, sender, row, "refused", attempts, error, now, *REFUSED)
 
 
+PRUNE_BATCH = 1000
+
+
+async def prune(
+    pool: asyncpg.Pool, tables: WebhookTables, settings: WebhookSettings, now: datetime
+) -> int:
+    """The retention job's part for webhooks: remove the deliveries in ``tables`` (every
+    owner's) that ended long enough before ``now``, with their attempts: delivered ones
+    after ``WEBHOOK_KEEP_DELIVERED_DAYS``, the others after ``WEBHOOK_KEEP_ENDED_DAYS``
+    (counted from when each was queued). A batch per transaction, so that no lock is held
+    long; how many were removed."""
+    delivered_before = now - timedelta(days=settings.webhook_keep_delivered_days)
+    ended_before = now - timedelta(days=settings.webhook_keep_ended_days)
+    removed = 0
+    while True:
+        async with pool.acquire() as conn, conn.transaction():
+            batch = await delete_ended(
+                conn,
+                tables,
+                delivered_before=delivered_before,
+                ended_before=ended_before,
+                limit=PRUNE_BATCH,
+            )
+        removed += batch
+        if batch < PRUNE_BATCH:
+            break
+    if removed:
+        log.info(
+            "webhook deliveries removed after their retention period",
+            extra={"table": tables.deliveries, "deliveries": removed},
+        )
+    return removed
+
+
 def count_series(label: str) -> None:
     """Every ``hub_webhook_attempts_total`` series of ``label`` from 0, so that the first
     failure alerts."""
@@ -486,18 +561,57 @@ def count_series(label: str) -> None:
         WEBHOOK_ATTEMPTS.labels(label, result)
 
 
+MIN_PAUSE_SECONDS = 0.25
+"""The shortest sleep between rounds that found nothing (a delivery due a moment ago that
+the round just missed is claimed by the next one)."""
+
+
+async def next_due(
+    pool: asyncpg.Pool, store: type[TableStore], tables: WebhookTables
+) -> datetime | None:
+    """When the next delivery in ``tables`` comes due (``TableStore.next_due``)."""
+    async with pool.acquire() as conn:
+        return await store.next_due(conn, tables)
+
+
 async def keep_delivering(
     deliver_round: Callable[[], Awaitable[int]],
+    due: Callable[[], Awaitable[datetime | None]],
     waiting: asyncio.Event,
-    poll_seconds: float,
+    settings: WebhookSettings,
     *,
     name: str,
+    schema: str,
+    settle_seconds: float = 0.0,
 ) -> None:
     """Run ``deliver_round`` until cancelled (``loops.every``, labelled ``name``): again at
-    once while it finds work, else when ``waiting`` is set (something was queued) or after
-    ``poll_seconds`` (a retry's time comes round without anyone queueing anything)."""
+    once while it finds work; else it sleeps until the next delivery comes due (``due``: a
+    retry's time, the end of a receiver's pause, a lease that runs out) or the slow
+    fallback poll (``DELIVERY_POLL_SECONDS``), whichever is first, and is woken sooner by
+    new work: ``waiting`` set in this process, or a notification on ``<schema>_webhooks``
+    from whichever process queued it (``webhook_wakeups``), ``settle_seconds`` after the
+    work was recorded."""
+    alarm = webhook_wakeups.Alarm(waiting, settle_seconds)
+    listener = asyncio.create_task(
+        webhook_wakeups.listen(settings.database_url, webhook_wakeups.channel(schema), alarm),
+        name=f"{name}.wake-ups",
+    )
+    fallback = settings.delivery_poll_seconds
 
     async def step() -> Next:
-        return Next.AGAIN if await deliver_round() else Next.WAIT
+        if await deliver_round():
+            return Next.AGAIN
+        when = await due()
+        pause = fallback
+        if when is not None:
+            until_due = (when - datetime.now(UTC)).total_seconds()
+            pause = min(fallback, max(until_due, MIN_PAUSE_SECONDS))
+        await loops.pause(pause, waiting)  # ``every`` cleared it before this step
+        return Next.AGAIN
 
-    await loops.every(poll_seconds, step, name=name, wake=waiting)
+    try:
+        await loops.every(fallback, step, name=name, wake=waiting)
+    finally:
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener

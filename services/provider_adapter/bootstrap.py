@@ -83,7 +83,10 @@ def build(settings: AdapterSettings | None = None) -> Service:
         register_consumers=register,
         on_start=on_start,
         on_stop=on_stop,
-        background=[lambda pool: webhooks.run(state["adapter"])],
+        background=[
+            lambda pool: webhooks.run(state["adapter"]),
+            lambda pool: webhooks.keep_for_retention(state["adapter"]),
+        ],
         info=lambda: {"service": settings.service.value},
         # An invitation link's path is its one-time token; the assets are not worth a span.
         untraced_paths=["portal/invitations/", "portal/assets/"],

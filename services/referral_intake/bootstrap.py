@@ -85,6 +85,7 @@ def _background(
             vault,
             settings.retention_check_seconds,
             timedelta(days=settings.retention_days),
+            also=[partial(referrer_hooks.prune, pool, settings)],
         ),
         lambda pool: referrer_hooks.run(state["referrers"]),
         lambda pool: reconciliation.run(

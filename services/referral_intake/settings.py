@@ -45,7 +45,6 @@ class IntakeSettings(WebhookSettings):
         "intake recorded it, so that one recorded by a transaction still running is never "
         "skipped by a reader who has moved past it.",
     )
-    retention_check_seconds: float = Field(default=3600.0, gt=0)
     watchdog_interval_seconds: float = Field(default=15.0, gt=0)
     resubmission_decision_wait_seconds: float = Field(
         default=5.0,

@@ -2,7 +2,9 @@
 it hears of a referral's changes as the router and a provider make them (received, routed,
 requested, a rejection and the re-referral), each signed and verifiable with the
 ``standardwebhooks`` library, in order, with the feed's items as data and no personal data;
-the hub's own addresses are refused at registration."""
+the hub's own addresses are refused at registration. The hub's webhook dispatchers poll
+only once an hour here (``tests/conftest.py``): each change arrives because the commit that
+recorded it woke intake's dispatcher once it had settled."""
 
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -16,7 +17,9 @@ import pytest
 
 from deploy import database_roles
 from services.plumbing import migrations
+from services.plumbing.webhook_store import delete_ended
 from services.referral_intake import bootstrap as intake_bootstrap
+from services.referral_intake.adapters import referrer_webhooks
 from services.router import bootstrap as router_bootstrap
 
 INTAKE_MIGRATIONS = Path(intake_bootstrap.__file__).parent / "migrations"
@@ -119,6 +122,49 @@ async def test_the_audit_tables_refuse_changes_even_from_their_owner(roles: dict
         # The owner could switch its triggers off; session_replication_role it cannot.
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await owner.execute("SET session_replication_role = replica")
+
+
+async def test_the_service_role_removes_old_webhook_deliveries_with_their_attempts(
+    roles: dict[str, str],
+) -> None:
+    """The retention job runs as the service's role: the delivery tables are no audit
+    tables, so it may remove what is past its period (and nothing younger)."""
+    old, young = f"msg_old_{uuid.uuid4().hex}", f"msg_young_{uuid.uuid4().hex}"
+    async with _as(roles["hub_intake"]) as conn:
+        for webhook_id, days in ((old, 31), (young, 29)):
+            await conn.execute(
+                """INSERT INTO referrer_deliveries (webhook_id, owner, referral_id, timeline_id,
+                                                    kind, payload, state, created_at)
+                   VALUES ($1, 'roles test', $2, 1, 'status_changed', '{}', 'delivered',
+                           now() - make_interval(days => $3))""",
+                webhook_id,
+                uuid.uuid4(),
+                days,
+            )
+            await conn.execute(
+                """INSERT INTO referrer_delivery_attempts (webhook_id, attempt, at, duration_ms)
+                   VALUES ($1, 1, now(), 5)""",
+                webhook_id,
+            )
+        now = datetime.now(UTC)
+        removed = await delete_ended(
+            conn,
+            referrer_webhooks.TABLES,
+            delivered_before=now - timedelta(days=30),
+            ended_before=now - timedelta(days=90),
+            limit=100,
+        )
+        assert removed == 1
+        kept = await conn.fetch(
+            "SELECT webhook_id FROM referrer_deliveries WHERE owner = 'roles test'"
+        )
+        assert [row["webhook_id"] for row in kept] == [young]
+        assert (
+            await conn.fetchval(
+                "SELECT count(*) FROM referrer_delivery_attempts WHERE webhook_id = $1", old
+            )
+            == 0
+        )
 
 
 async def test_one_service_cannot_read_anothers_schema(roles: dict[str, str]) -> None:

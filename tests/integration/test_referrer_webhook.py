@@ -8,6 +8,7 @@ the router's decision and a provider's steps are recorded as their events would 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 from standardwebhooks import Webhook
 
 from deploy.localstack.ports import free_port
+from services.plumbing import db
 from services.plumbing.kafka_access import KafkaAccess
 from tests.integration.test_intake_api import _decided
 from tests.integration.test_status_feed import (
@@ -46,7 +48,10 @@ async def intake(module_database_url: str, module_kafka: KafkaAccess) -> AsyncIt
         webhook_insecure_hosts="127.0.0.1",
         webhook_timeout_seconds=1.0,
         webhook_first_retry_seconds=0.3,
-        delivery_poll_seconds=0.1,
+        # No test here waits for a poll: each change arrives because the commit that
+        # recorded it woke the dispatcher, and each retry because its time came.
+        delivery_poll_seconds=3600,
+        retention_check_seconds=0.3,
     ) as found:
         yield found
 
@@ -186,3 +191,100 @@ async def test_removing_a_webhook_that_is_not_there_is_404(intake: Referrers) ->
     answer = await intake.triage.delete("/v1/webhook")
     assert answer.status_code == 404
     assert answer.headers["content-type"] == "application/problem+json"
+
+
+async def test_another_spelling_of_the_url_is_a_rotation_not_a_new_url(
+    intake: Referrers, receiver: Receiver
+) -> None:
+    """The same receiver spelled otherwise (scheme in capitals, a dot segment, an escaped
+    letter, a fragment) is the URL registered: its secret rotates without downtime (the
+    old one keeps signing) instead of being dropped as if a new receiver came."""
+    old = (await register(intake.triage, receiver))["secret"]
+    port = receiver.url.split(":")[2].split("/")[0]
+    spelled = f"HTTP://127.0.0.1:{port}/hooks/./%68ub#triage"
+    answer = await intake.triage.put("/v1/webhook", json={"url": spelled})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["url"] == receiver.url
+    assert answer.json()["previous_secret_valid_until"] is not None
+    assert (await webhook_state(intake.triage))["url"] == receiver.url
+
+    receiver.secret = answer.json()["secret"]
+    sent = (await intake.triage.post("/v1/referrals", json=referral())).json()["referral_id"]
+    await eventually(lambda: _arrived(receiver, sent), timeout=20, what="the referral's change")
+    delivery = _changes(receiver, sent)[0]
+    Webhook(old).verify(delivery.body, delivery.headers)  # a receiver not yet switched
+    Webhook(receiver.secret).verify(delivery.body, delivery.headers)
+
+
+async def _kept(database_url: str, referral_id: str) -> tuple[int, int]:
+    """The referral's deliveries and their attempts still stored."""
+    conn = await db.connect(database_url, server_settings={"search_path": "intake"})
+    try:
+        row = await conn.fetchrow(
+            """SELECT count(*) AS deliveries,
+                      (SELECT count(*) FROM referrer_delivery_attempts a
+                       JOIN referrer_deliveries d USING (webhook_id)
+                       WHERE d.referral_id = $1) AS attempts
+               FROM referrer_deliveries WHERE referral_id = $1""",
+            uuid.UUID(referral_id),
+        )
+        assert row is not None
+        return int(row["deliveries"]), int(row["attempts"])
+    finally:
+        await conn.close()
+
+
+async def _age(database_url: str, referral_id: str, days: int, state: str | None = None) -> None:
+    """Make the referral's deliveries ``days`` old (and end them in ``state``)."""
+    conn = await db.connect(database_url, server_settings={"search_path": "intake"})
+    try:
+        await conn.execute(
+            """UPDATE referrer_deliveries
+               SET created_at = now() - make_interval(days => $2), state = coalesce($3, state)
+               WHERE referral_id = $1""",
+            uuid.UUID(referral_id),
+            days,
+            state,
+        )
+    finally:
+        await conn.close()
+
+
+async def test_the_retention_job_removes_deliveries_past_their_retention_period(
+    intake: Referrers, receiver: Receiver
+) -> None:
+    """Delivered: kept 30 days (WEBHOOK_KEEP_DELIVERED_DAYS); never delivered: 90
+    (WEBHOOK_KEEP_ENDED_DAYS); removed with their attempts by intake's retention job, and
+    never pushed again."""
+    await register(intake.triage, receiver)
+    delivered, failed, recent = [
+        (await intake.triage.post("/v1/referrals", json=referral())).json()["referral_id"]
+        for _ in range(3)
+    ]
+
+    async def all_arrived() -> bool:
+        return all([await _arrived(receiver, s) for s in (delivered, failed, recent)])
+
+    await eventually(all_arrived, timeout=20, what="the three referrals' changes")
+    assert (await _kept(intake.database_url, delivered))[1] >= 1
+
+    await _age(intake.database_url, delivered, 31)
+    await _age(intake.database_url, failed, 31, "failed")
+    await _age(intake.database_url, recent, 29)
+
+    async def removed() -> bool:
+        return await _kept(intake.database_url, delivered) == (0, 0)
+
+    await eventually(removed, timeout=20, what="the delivered change of 31 days ago removed")
+    assert (await _kept(intake.database_url, failed))[0] == 1  # under 90 days: investigated
+    assert (await _kept(intake.database_url, recent))[0] == 1
+
+    await _age(intake.database_url, failed, 91)
+
+    async def failed_removed() -> bool:
+        return await _kept(intake.database_url, failed) == (0, 0)
+
+    await eventually(failed_removed, timeout=20, what="the failure of 91 days ago removed")
+    later = (await intake.triage.post("/v1/referrals", json=referral())).json()["referral_id"]
+    await eventually(lambda: _arrived(receiver, later), timeout=20, what="a later change")
+    assert len(_changes(receiver, delivered)) == 1  # removed, never queued again

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -86,21 +87,31 @@ class Rig:
             await conn.execute(sql)
 
 
+@asynccontextmanager
+async def rigged(database_url: str, **settings: Any) -> AsyncIterator[Rig]:
+    """The ISVA adapter and its API calling receivers on 127.0.0.1; ``settings`` beside
+    this module's."""
+    env: dict[str, Any] = {
+        **common_env(database_url, KafkaAccess("127.0.0.1:1")),
+        "service": SERVICE,
+        "intake_service_token": "unused",
+        "provider_key_sha256": [CREDENTIALS.provider_key_hash(SERVICE)],
+        "outbound_allow_loopback": True,
+        "webhook_insecure_hosts": ["127.0.0.1"],
+        "webhook_timeout_seconds": TIMEOUT,
+        "webhook_first_retry_seconds": FIRST_RETRY,
+        **settings,
+    }
+    adapter_settings = AdapterSettings(**env)
+    outbound = bootstrap._webhook_client(adapter_settings)
+    async with adapter_api(database_url, adapter_settings, outbound) as (adapter, api):
+        yield Rig(adapter, api)
+
+
 @pytest.fixture
 async def rig(database_url: str) -> AsyncIterator[Rig]:
-    settings = AdapterSettings(
-        **common_env(database_url, KafkaAccess("127.0.0.1:1")),  # type: ignore[arg-type]
-        service=SERVICE,
-        intake_service_token="unused",
-        provider_key_sha256=[CREDENTIALS.provider_key_hash(SERVICE)],
-        outbound_allow_loopback=True,
-        webhook_insecure_hosts=["127.0.0.1"],
-        webhook_timeout_seconds=TIMEOUT,
-        webhook_first_retry_seconds=FIRST_RETRY,
-    )
-    outbound = bootstrap._webhook_client(settings)
-    async with adapter_api(database_url, settings, outbound) as (adapter, api):
-        yield Rig(adapter, api)
+    async with rigged(database_url) as found:
+        yield found
 
 
 @pytest.fixture

@@ -7,8 +7,17 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from services.plumbing.webhook_rules import RetryPolicy, Verdict, retry_after, succeeded, verdict
+from services.plumbing.webhook_rules import (
+    RetryPolicy,
+    Verdict,
+    canonical_url,
+    retry_after,
+    succeeded,
+    verdict,
+)
 from services.provider_adapter.domain.delivery import payload, webhook_id
 from services.provider_adapter.domain.keys import (
     KeyRuleBroken,
@@ -113,3 +122,72 @@ def test_the_next_attempt_waits_for_retry_after_but_at_most_the_cap() -> None:
     assert capped == NOW + timedelta(seconds=POLICY.max_retry_after_seconds)
     shorter = POLICY.next_attempt(5, NOW, random.Random(1), retry_after=timedelta(seconds=1))
     assert shorter == POLICY.next_attempt(5, NOW, random.Random(1))  # the backoff is longer
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "HTTPS://Example.org:443/hook",
+        "https://EXAMPLE.ORG/hook",
+        "https://example.org./hook",
+        "https://example.org/%68ook",
+        "https://example.org/a/../hook",
+        "https://example.org/./hook",
+        "https://example.org/hook?",
+        "https://example.org/hook#section",
+    ],
+)
+def test_every_spelling_of_one_receiver_is_one_url(spelling: str) -> None:
+    assert canonical_url(spelling) == "https://example.org/hook"
+
+
+@pytest.mark.parametrize(
+    ("spelling", "canonical"),
+    [
+        ("https://example.org/%7ehook", "https://example.org/~hook"),
+        ("https://example.org/caf%c3%a9", "https://example.org/caf%C3%A9"),
+        ("http://127.0.0.1:80/hooks/hub", "http://127.0.0.1/hooks/hub"),
+        ("https://b\u00fccher.example/hook", "https://xn--bcher-kva.example/hook"),
+    ],
+)
+def test_encodings_ports_and_international_hosts_have_one_spelling(
+    spelling: str, canonical: str
+) -> None:
+    assert canonical_url(spelling) == canonical
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("https://example.org/hook", "https://example.org/Hook"),  # paths are case-sensitive
+        ("https://example.org/hook", "https://example.org:8443/hook"),
+        ("https://example.org/hook", "http://example.org/hook"),
+        ("https://example.org/hook?b=2&a=1", "https://example.org/hook?a=1&b=2"),
+        ("https://example.org/a%2Fb", "https://example.org/a/b"),  # %2F is data, not a slash
+        ("https://example.org/hook", "https://example.org/hook/"),
+    ],
+)
+def test_different_receivers_stay_different(one: str, other: str) -> None:
+    assert canonical_url(one) != canonical_url(other)
+
+
+SEGMENT = st.text(alphabet="abcXYZ019-._~%2fé", min_size=0, max_size=8)
+
+
+@given(
+    scheme=st.sampled_from(["https", "HTTPS", "Https", "http"]),
+    host=st.sampled_from(["example.org", "Example.ORG", "example.org.", "hooks.example.org"]),
+    port=st.sampled_from(["", ":443", ":80", ":8443"]),
+    path=st.lists(SEGMENT, max_size=4),
+    query=st.sampled_from(["", "?", "?a=1", "?a=%7e&b=2"]),
+)
+def test_the_one_spelling_is_its_own_one_spelling(
+    scheme: str, host: str, port: str, path: list[str], query: str
+) -> None:
+    """Normalising twice changes nothing: what is stored compares equal to itself spelled
+    again, so registering the stored URL again is always a rotation."""
+    url = f"{scheme}://{host}{port}/{'/'.join(path)}{query}"
+    once = canonical_url(url)
+    assert canonical_url(once) == once
+    assert once.startswith(("https://", "http://"))
+    assert "#" not in once

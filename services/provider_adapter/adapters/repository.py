@@ -301,8 +301,20 @@ class WebhookStore(TableStore):
     """The provider's one webhook (``id = 1``) and its deliveries by work item
     (``services.plumbing.webhooks.Store``)."""
 
-    claim_key = "route_id"
+    claim_key = "route_id, kind = 'contact_changed'"
+    """Two lanes per work item, each in order: its changes of contact details, and the
+    rest (the work item, reminders, its cancellation). A change of contact details (a new
+    number, "no longer safe to call") does not wait behind a reminder being retried; an
+    earlier one not yet delivered is superseded (``supersede_waiting``)."""
     claim_order = "created_at"
+    held_back = """EXISTS (
+        SELECT 1 FROM deliveries e
+        WHERE e.route_id = due.route_id AND e.state IN ('pending', 'sending')
+          AND CASE WHEN due.kind = 'contact_changed' THEN e.kind = 'created'
+                   ELSE e.kind = 'contact_changed' AND e.created_at < due.created_at END)"""
+    """A change of contact details waits for the work item's own first push (the receiver
+    hears of the item first: docs/contract.md); anything else waits for a change of contact
+    details queued before it (a cancellation is the item's last word)."""
     claimed_extras = """(SELECT w.referral_id FROM work_items w
                           WHERE w.route_id = d.route_id) AS referral_id,
                          (SELECT w.trace_context FROM work_items w
@@ -367,11 +379,37 @@ async def enqueue_delivery(
     )
 
 
-async def count_deliveries(conn: Connection, route_id: uuid.UUID, kind: str) -> int:
+async def supersede_waiting(conn: Connection, route_id: uuid.UUID, kind: str) -> int:
+    """Withdraw the route's ``kind`` pushes not yet delivered (a newer one says all they
+    said); how many."""
+    result = await conn.execute(
+        """UPDATE deliveries SET state = 'cancelled', lease_until = NULL
+           WHERE route_id = $1 AND kind = $2 AND state IN ('pending', 'sending')""",
+        route_id,
+        kind,
+    )
+    return int(result.split()[-1])
+
+
+async def next_reminder(conn: Connection, route_id: uuid.UUID) -> int:
+    """The number of the work item's next reminder (1 for its first), counted on the work
+    item: deliveries are removed after their retention period, so counting them would
+    repeat a number."""
     return int(
         await conn.fetchval(
-            "SELECT count(*) FROM deliveries WHERE route_id = $1 AND kind = $2", route_id, kind
+            """UPDATE work_items SET reminders_queued = reminders_queued + 1
+               WHERE route_id = $1 RETURNING reminders_queued""",
+            route_id,
         )
+    )
+
+
+async def mark_pushed(conn: Connection, route_id: uuid.UUID, at: datetime) -> None:
+    """A push about the work item reached the provider's webhook (the first time counts)."""
+    await conn.execute(
+        "UPDATE work_items SET pushed_at = coalesce(pushed_at, $2) WHERE route_id = $1",
+        route_id,
+        at,
     )
 
 
@@ -462,11 +500,11 @@ async def cancel_deliveries(conn: Connection, route_id: uuid.UUID) -> int:
 
 
 async def was_delivered(conn: Connection, route_id: uuid.UUID) -> bool:
-    """Whether a push about this route has reached the provider's webhook."""
+    """Whether a push about this route has reached the provider's webhook (recorded on the
+    work item: its deliveries go after their retention period)."""
     return bool(
         await conn.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM deliveries WHERE route_id = $1 AND state = 'delivered')",
-            route_id,
+            "SELECT pushed_at IS NOT NULL FROM work_items WHERE route_id = $1", route_id
         )
     )
 

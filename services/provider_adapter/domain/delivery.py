@@ -11,6 +11,9 @@ from typing import Any
 KINDS = ("created", "cancelled", "reminder", "contact_changed")
 SEQUENCED = frozenset({"reminder", "contact_changed"})
 """Kinds a work item can be sent more than once: each one's ``webhook-id`` has a number."""
+SUPERSEDING = frozenset({"contact_changed"})
+"""Kinds whose newest push says all that earlier ones not yet delivered said (a change of
+contact details carries every field its provider has not read since), so it replaces them."""
 
 
 def webhook_id(route_id: uuid.UUID, kind: str, sequence: int = 1) -> str:

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import asyncpg
 
 from schemas.codes import RouteStatus
-from services.plumbing import outbox
+from services.plumbing import loops, outbox
 from services.plumbing import webhooks as push
 from services.plumbing.db import Connection
 from services.provider_adapter.adapters import repository as repo
@@ -38,6 +39,7 @@ class WorkItemOutcomes:
         self.adapter = adapter
 
     async def delivered(self, conn: Connection, row: asyncpg.Record, now: datetime) -> None:
+        await repo.mark_pushed(conn, row["route_id"], now)
         if row["kind"] == "created":
             await _step(conn, self.adapter, row["route_id"], "delivered", lifecycle.on_viewed, now)
 
@@ -100,9 +102,9 @@ async def enqueue(
     if hook is None or hook["disabled_at"] is not None:
         return
     if sequence is None:
-        sequence = (
-            await repo.count_deliveries(conn, route_id, kind) + 1 if kind == "reminder" else 1
-        )
+        sequence = await repo.next_reminder(conn, route_id) if kind == "reminder" else 1
+    if kind in delivery.SUPERSEDING:
+        await repo.supersede_waiting(conn, route_id, kind)
     webhook_id = delivery.webhook_id(route_id, kind, sequence)
     await repo.enqueue_delivery(
         conn, webhook_id, route_id, kind, delivery.payload(kind, item, datetime.now(UTC))
@@ -137,13 +139,25 @@ async def deliver_due(adapter: Adapter) -> int:
     return await push.deliver_due(sender(adapter))
 
 
+async def keep_for_retention(adapter: Adapter) -> None:
+    """The adapter's retention job until cancelled: every ``RETENTION_CHECK_SECONDS``, old
+    deliveries go (``plumbing.webhooks.prune``)."""
+
+    async def step() -> None:
+        await push.prune(adapter.pool, repo.TABLES, adapter.settings, datetime.now(UTC))
+
+    await loops.every(adapter.settings.retention_check_seconds, step, name="retention")
+
+
 async def run(adapter: Adapter) -> None:
-    """Deliver until cancelled; woken when something is queued, polling as a fallback (a
-    retry's time comes round without anyone queueing anything)."""
+    """Deliver until cancelled: woken when a delivery is queued (by this process or another
+    replica), asleep until the next retry comes due (``plumbing.webhooks.keep_delivering``)."""
     push.count_series(adapter.service.value)
     await push.keep_delivering(
         lambda: deliver_due(adapter),
+        partial(push.next_due, adapter.pool, repo.WebhookStore, repo.TABLES),
         adapter.deliveries_waiting,
-        adapter.settings.delivery_poll_seconds,
+        adapter.settings,
         name=f"webhook_delivery.{adapter.service.value}",
+        schema=adapter.settings.db_schema,
     )

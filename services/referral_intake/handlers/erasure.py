@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -99,12 +100,22 @@ async def _erase_locked(
     )
 
 
-async def run(pool: asyncpg.Pool, vault: Vault, interval: float, retention: timedelta) -> None:
-    """Erase what is due every ``interval`` seconds until cancelled."""
+async def run(
+    pool: asyncpg.Pool,
+    vault: Vault,
+    interval: float,
+    retention: timedelta,
+    also: Sequence[Callable[[datetime], Awaitable[object]]] = (),
+) -> None:
+    """Erase what is due every ``interval`` seconds until cancelled, then do the retention
+    job's other work (``also``, each given the time: the referrers' old webhook deliveries)."""
 
     async def step() -> None:
-        erased = await erase_expired(pool, vault, datetime.now(UTC), retention)
+        now = datetime.now(UTC)
+        erased = await erase_expired(pool, vault, now, retention)
         if erased:
             log.info("personal data erased after the retention period", extra={"referrals": erased})
+        for housekeeping in also:
+            await housekeeping(now)
 
     await loops.every(interval, step, name="retention")

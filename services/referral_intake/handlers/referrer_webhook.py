@@ -21,6 +21,7 @@ import asyncio
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import asyncpg
@@ -129,13 +130,23 @@ async def deliver_round(referrers: Referrers) -> int:
     return done
 
 
+async def prune(pool: asyncpg.Pool, settings: IntakeSettings, now: datetime) -> int:
+    """The retention job's part for the referrers' webhooks (``plumbing.webhooks.prune``)."""
+    return await push.prune(pool, store.TABLES, settings, now)
+
+
 async def run(referrers: Referrers) -> None:
-    """Queue and deliver until cancelled, polling (``DELIVERY_POLL_SECONDS``): changes come
-    from the timeline, which many writers add to, and retries come due on their own."""
+    """Queue and deliver until cancelled (``plumbing.webhooks.keep_delivering``): woken
+    when a change recorded on the timeline has settled (a trigger on the timeline notifies,
+    migration 121), asleep until the next retry comes due, with a slow fallback poll
+    (``DELIVERY_POLL_SECONDS``)."""
     push.count_series(LABEL)
     await push.keep_delivering(
         lambda: deliver_round(referrers),
+        partial(push.next_due, referrers.pool, store.ReferrerWebhookStore, store.TABLES),
         referrers.waiting,
-        referrers.settings.delivery_poll_seconds,
+        referrers.settings,
         name="webhook_delivery.referrer",
+        schema=referrers.settings.db_schema,
+        settle_seconds=referrers.settings.status_feed_settle_seconds,
     )
