@@ -3,6 +3,7 @@ when it gets things right and when it gets them wrong."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -480,6 +481,24 @@ async def test_a_resubmission_sent_twice_with_one_idempotency_key_is_one_submiss
         "/v1/referrals", json=referral(**person, assessment__needs=["health"]), headers=headers
     )
     assert other.status_code == 409
+
+
+async def test_a_person_submitted_twice_at_the_same_moment_is_one_referral(
+    intake: httpx.AsyncClient,
+) -> None:
+    """Two triage workers send the same person and crime at once (neither on record yet):
+    one referral, which the other answer joins as its second submission."""
+    person = referral(contact__name="Atonce Qtwins", contact__phone="07700 900555")
+    for attempt in range(5):  # the race was lost most times; a few tries make a loss certain
+        body = {**person, "crime_reference": f"AT/{attempt}/{uuid.uuid4().hex[:6]}"}
+        one, two = await asyncio.gather(
+            intake.post("/v1/referrals", json=body), intake.post("/v1/referrals", json=body)
+        )
+        assert sorted((one.status_code, two.status_code)) == [200, 202], (one.text, two.text)
+        assert one.json()["referral_id"] == two.json()["referral_id"]
+        joined = one if one.status_code == 200 else two
+        assert joined.json()["linked_to_existing"] is True
+        assert joined.json()["submission"] == 2
 
 
 async def test_a_referral_whose_event_the_broker_could_not_take_is_refused_naming_the_field(
