@@ -417,6 +417,49 @@ async def test_a_resubmission_before_the_first_decision_is_reassessed_once_it_ar
     assert data["facts"]["assessment"]["dash"]["yes_count"] == 18  # the combined picture
 
 
+async def test_a_waiting_reassessment_is_caused_by_the_decision_and_redriven_with_it(
+    intake: httpx.AsyncClient, database_url: str
+) -> None:
+    """The re-assessment a resubmission waited to send goes out as caused by the decision
+    that released it: the decision delivered again publishes it again, the same event, and
+    asks for no second one."""
+    person = {
+        "contact__name": "Redrive Qresubmitter",
+        "subject__date_of_birth": "1986-07-08",
+        "crime_reference": "RD/1/26",
+        "incident__crime_types": ["domestic_abuse"],
+    }
+    first = referral(**person, assessment__dash={"yes_count": 9})
+    del first["subject"]["age"]
+    referral_id = (await intake.post("/v1/referrals", json=first)).json()["referral_id"]
+    second = referral(**person, assessment__dash={"yes_count": 17})
+    del second["subject"]["age"]
+    assert (await intake.post("/v1/referrals", json=second)).json()["reassessed"] is True
+
+    decided = router_decided(referral_id)
+    pool = await db.create_pool(database_url, "intake", application_name="test")
+    try:
+        await applied_at_intake(pool, decided)
+        sent = await pool.fetch(
+            "SELECT event_id, caused_by FROM outbox WHERE key = $1 AND topic = $2",
+            referral_id,
+            topics.REFERRAL_REASSESS,
+        )
+        assert [r["caused_by"] for r in sent] == [decided.id]
+        await pool.execute(
+            "UPDATE outbox SET published_at = now() WHERE event_id = $1", sent[0]["event_id"]
+        )
+        await applied_at_intake(pool, decided)  # delivered again (a broker lost what it had)
+        again = await pool.fetch(
+            "SELECT event_id, published_at FROM outbox WHERE key = $1 AND topic = $2",
+            referral_id,
+            topics.REFERRAL_REASSESS,
+        )
+    finally:
+        await pool.close()
+    assert [(r["event_id"], r["published_at"]) for r in again] == [(sent[0]["event_id"], None)]
+
+
 async def test_referrals_keyed_by_an_older_normalisation_are_keyed_again(
     intake: httpx.AsyncClient, database_url: str
 ) -> None:

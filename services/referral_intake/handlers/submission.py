@@ -31,6 +31,7 @@ from schemas.refusals import Refused
 from services.plumbing import outbox
 from services.plumbing.db import Connection
 from services.plumbing.events import outgoing
+from services.plumbing.outbox import OutgoingEvent
 from services.referral_intake.adapters import identities as identity_store
 from services.referral_intake.adapters import referrals as referral_store
 from services.referral_intake.adapters import routes as route_store
@@ -430,18 +431,17 @@ async def _reassess_if_changed(
     return decision_id, decision_id, None
 
 
-async def send_pending_reassessment(conn: Connection, referral_id: uuid.UUID) -> None:
-    """After a decision is recorded: a resubmission's re-assessment that waited for it is
-    sent now, against the routes as they now stand."""
+async def pending_reassessment(conn: Connection, referral_id: uuid.UUID) -> OutgoingEvent | None:
+    """After a decision is recorded: a resubmission's re-assessment that waited for it, to
+    send now against the routes as they now stand (``None`` when none waits). It is no
+    longer pending once this returns: the caller, the consumer of the decision, publishes it
+    as caused by that decision, so that a re-delivered decision re-publishes it (same id)."""
     state = await submission_store.reassessment_state(conn, referral_id)
     if state is None or state.pending_reassessment is None:
-        return
+        return None
     decision_id = state.pending_reassessment
-    await outbox.add(
-        conn,
-        [await reassessment(conn, referral_id, state.facts, RESUBMITTED, decision_id=decision_id)],
-    )
     await submission_store.set_reassessment_state(conn, referral_id, decision_id, None)
+    return await reassessment(conn, referral_id, state.facts, RESUBMITTED, decision_id=decision_id)
 
 
 async def decision_after(
