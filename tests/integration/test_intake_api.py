@@ -381,21 +381,31 @@ async def _outbox_reassessments(database_url: str, referral_id: str) -> list[dic
     ]
 
 
+async def _resubmitted_before_any_decision(
+    intake: httpx.AsyncClient, name: str, born: str, crime_reference: str
+) -> tuple[str, httpx.Response]:
+    """A domestic abuse referral (DASH 10), then a resubmission of it at DASH 18 before the
+    router has decided it: the referral's id and the resubmission's answer."""
+    person = {
+        "contact__name": name,
+        "subject__date_of_birth": born,
+        "crime_reference": crime_reference,
+        "incident__crime_types": ["domestic_abuse"],
+    }
+    answers = []
+    for yes_count in (10, 18):
+        body = referral(**person, assessment__dash={"yes_count": yes_count})
+        del body["subject"]["age"]
+        answers.append(await intake.post("/v1/referrals", json=body))
+    return answers[0].json()["referral_id"], answers[1]
+
+
 async def test_a_resubmission_before_the_first_decision_is_reassessed_once_it_arrives(
     intake: httpx.AsyncClient, database_url: str
 ) -> None:
-    person = {
-        "contact__name": "Early Qresubmitter",
-        "subject__date_of_birth": "1985-06-07",
-        "crime_reference": "ER/1/26",
-        "incident__crime_types": ["domestic_abuse"],
-    }
-    first = referral(**person, assessment__dash={"yes_count": 10})
-    del first["subject"]["age"]
-    referral_id = (await intake.post("/v1/referrals", json=first)).json()["referral_id"]
-    second = referral(**person, assessment__dash={"yes_count": 18})
-    del second["subject"]["age"]
-    answer = await intake.post("/v1/referrals", json=second)
+    referral_id, answer = await _resubmitted_before_any_decision(
+        intake, "Early Qresubmitter", "1985-06-07", "ER/1/26"
+    )
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert body["referral_id"] == referral_id
@@ -423,18 +433,10 @@ async def test_a_waiting_reassessment_is_caused_by_the_decision_and_redriven_wit
     """The re-assessment a resubmission waited to send goes out as caused by the decision
     that released it: the decision delivered again publishes it again, the same event, and
     asks for no second one."""
-    person = {
-        "contact__name": "Redrive Qresubmitter",
-        "subject__date_of_birth": "1986-07-08",
-        "crime_reference": "RD/1/26",
-        "incident__crime_types": ["domestic_abuse"],
-    }
-    first = referral(**person, assessment__dash={"yes_count": 9})
-    del first["subject"]["age"]
-    referral_id = (await intake.post("/v1/referrals", json=first)).json()["referral_id"]
-    second = referral(**person, assessment__dash={"yes_count": 17})
-    del second["subject"]["age"]
-    assert (await intake.post("/v1/referrals", json=second)).json()["reassessed"] is True
+    referral_id, answer = await _resubmitted_before_any_decision(
+        intake, "Redrive Qresubmitter", "1986-07-08", "RD/1/26"
+    )
+    assert answer.json()["reassessed"] is True
 
     decided = router_decided(referral_id)
     pool = await db.create_pool(database_url, "intake", application_name="test")
