@@ -3,6 +3,7 @@ when it gets things right and when it gets them wrong."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -380,21 +381,31 @@ async def _outbox_reassessments(database_url: str, referral_id: str) -> list[dic
     ]
 
 
+async def _resubmitted_before_any_decision(
+    intake: httpx.AsyncClient, name: str, born: str, crime_reference: str
+) -> tuple[str, httpx.Response]:
+    """A domestic abuse referral (DASH 10), then a resubmission of it at DASH 18 before the
+    router has decided it: the referral's id and the resubmission's answer."""
+    person = {
+        "contact__name": name,
+        "subject__date_of_birth": born,
+        "crime_reference": crime_reference,
+        "incident__crime_types": ["domestic_abuse"],
+    }
+    answers = []
+    for yes_count in (10, 18):
+        body = referral(**person, assessment__dash={"yes_count": yes_count})
+        del body["subject"]["age"]
+        answers.append(await intake.post("/v1/referrals", json=body))
+    return answers[0].json()["referral_id"], answers[1]
+
+
 async def test_a_resubmission_before_the_first_decision_is_reassessed_once_it_arrives(
     intake: httpx.AsyncClient, database_url: str
 ) -> None:
-    person = {
-        "contact__name": "Early Qresubmitter",
-        "subject__date_of_birth": "1985-06-07",
-        "crime_reference": "ER/1/26",
-        "incident__crime_types": ["domestic_abuse"],
-    }
-    first = referral(**person, assessment__dash={"yes_count": 10})
-    del first["subject"]["age"]
-    referral_id = (await intake.post("/v1/referrals", json=first)).json()["referral_id"]
-    second = referral(**person, assessment__dash={"yes_count": 18})
-    del second["subject"]["age"]
-    answer = await intake.post("/v1/referrals", json=second)
+    referral_id, answer = await _resubmitted_before_any_decision(
+        intake, "Early Qresubmitter", "1985-06-07", "ER/1/26"
+    )
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert body["referral_id"] == referral_id
@@ -414,6 +425,41 @@ async def test_a_resubmission_before_the_first_decision_is_reassessed_once_it_ar
     assert data["trigger"] == "resubmitted"
     assert data["decision_id"] == body["decision_id"]
     assert data["facts"]["assessment"]["dash"]["yes_count"] == 18  # the combined picture
+
+
+async def test_a_waiting_reassessment_is_caused_by_the_decision_and_redriven_with_it(
+    intake: httpx.AsyncClient, database_url: str
+) -> None:
+    """The re-assessment a resubmission waited to send goes out as caused by the decision
+    that released it: the decision delivered again publishes it again, the same event, and
+    asks for no second one."""
+    referral_id, answer = await _resubmitted_before_any_decision(
+        intake, "Redrive Qresubmitter", "1986-07-08", "RD/1/26"
+    )
+    assert answer.json()["reassessed"] is True
+
+    decided = router_decided(referral_id)
+    pool = await db.create_pool(database_url, "intake", application_name="test")
+    try:
+        await applied_at_intake(pool, decided)
+        sent = await pool.fetch(
+            "SELECT event_id, caused_by FROM outbox WHERE key = $1 AND topic = $2",
+            referral_id,
+            topics.REFERRAL_REASSESS,
+        )
+        assert [r["caused_by"] for r in sent] == [decided.id]
+        await pool.execute(
+            "UPDATE outbox SET published_at = now() WHERE event_id = $1", sent[0]["event_id"]
+        )
+        await applied_at_intake(pool, decided)  # delivered again (a broker lost what it had)
+        again = await pool.fetch(
+            "SELECT event_id, published_at FROM outbox WHERE key = $1 AND topic = $2",
+            referral_id,
+            topics.REFERRAL_REASSESS,
+        )
+    finally:
+        await pool.close()
+    assert [(r["event_id"], r["published_at"]) for r in again] == [(sent[0]["event_id"], None)]
 
 
 async def test_referrals_keyed_by_an_older_normalisation_are_keyed_again(
@@ -480,6 +526,24 @@ async def test_a_resubmission_sent_twice_with_one_idempotency_key_is_one_submiss
         "/v1/referrals", json=referral(**person, assessment__needs=["health"]), headers=headers
     )
     assert other.status_code == 409
+
+
+async def test_a_person_submitted_twice_at_the_same_moment_is_one_referral(
+    intake: httpx.AsyncClient,
+) -> None:
+    """Two triage workers send the same person and crime at once (neither on record yet):
+    one referral, which the other answer joins as its second submission."""
+    person = referral(contact__name="Atonce Qtwins", contact__phone="07700 900555")
+    for attempt in range(5):  # the race was lost most times; a few tries make a loss certain
+        body = {**person, "crime_reference": f"AT/{attempt}/{uuid.uuid4().hex[:6]}"}
+        one, two = await asyncio.gather(
+            intake.post("/v1/referrals", json=body), intake.post("/v1/referrals", json=body)
+        )
+        assert sorted((one.status_code, two.status_code)) == [200, 202], (one.text, two.text)
+        assert one.json()["referral_id"] == two.json()["referral_id"]
+        joined = one if one.status_code == 200 else two
+        assert joined.json()["linked_to_existing"] is True
+        assert joined.json()["submission"] == 2
 
 
 async def test_a_referral_whose_event_the_broker_could_not_take_is_refused_naming_the_field(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType, SimpleNamespace
+from types import SimpleNamespace
 from typing import Any
 
 import jsonschema
@@ -348,41 +348,31 @@ def test_configuration_is_for_production_and_the_topic_job_makes_the_topics() ->
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
 
 
-def _recorded_groups(
-    module: ModuleType, *args: object, monkeypatch: pytest.MonkeyPatch
-) -> set[tuple[str, str]]:
-    """The (consumer group, topic) pairs a service's ``register`` subscribes, read from the
-    code itself by standing in for ``Subscription.register``."""
-    groups: set[tuple[str, str]] = set()
-
-    def record(subscription: Subscription, broker: object, settings: object) -> None:
-        groups.add((subscription.group_id, subscription.topic))
-
-    monkeypatch.setattr(Subscription, "register", record)
-    module.register(None, *args)
-    return groups
+def _groups(subscriptions: list[Subscription]) -> set[tuple[str, str]]:
+    return {(s.group_id, s.topic) for s in subscriptions}
 
 
-def consumer_groups(name: str, monkeypatch: pytest.MonkeyPatch) -> set[tuple[str, str]]:
+def consumer_groups(name: str) -> set[tuple[str, str]]:
+    """The (consumer group, topic) pairs the Deployment's service subscribes, read from the
+    table its ``register`` subscribes."""
     deployment = DEPLOYMENTS[name]
     main = deployment["spec"]["template"]["spec"]["containers"][0]
     module = main["args"][2]
     if module == "services.router":
-        router = SimpleNamespace(pool=None)
-        return _recorded_groups(router_consumers, router, None, monkeypatch=monkeypatch)
+        router: Any = SimpleNamespace(pool=None)
+        return _groups(router_consumers.subscriptions(router))
     if module == "services.referral_intake":
-        return _recorded_groups(intake_consumers, None, None, monkeypatch=monkeypatch)
+        pool: Any = None
+        return _groups(intake_consumers.subscriptions(pool))
     service = Service(str(_container_env(main)["SERVICE"]))
-    adapter = SimpleNamespace(service=service, pool=None)
+    adapter: Any = SimpleNamespace(service=service, pool=None)
     consumer: property = vars(Adapter)["consumer"]
     assert consumer.fget is not None
     adapter.consumer = consumer.fget(adapter)
-    return _recorded_groups(adapter_consumers, adapter, None, monkeypatch=monkeypatch)
+    return _groups(adapter_consumers.subscriptions(adapter))
 
 
-def test_keda_scales_the_router_and_every_adapter_on_their_consumer_groups(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_keda_scales_the_router_and_every_adapter_on_their_consumer_groups() -> None:
     assert set(SCALED_OBJECTS) == set(DEPLOYMENTS) - {"referral-intake"}
     for name, scaled in SCALED_OBJECTS.items():
         spec = scaled["spec"]
@@ -395,7 +385,7 @@ def test_keda_scales_the_router_and_every_adapter_on_their_consumer_groups(
         triggers = spec["triggers"]
         assert {t["type"] for t in triggers} == {"kafka"}
         watched = {(t["metadata"]["consumerGroup"], t["metadata"]["topic"]) for t in triggers}
-        assert watched == consumer_groups(name, monkeypatch), name
+        assert watched == consumer_groups(name), name
         for trigger in triggers:
             metadata = trigger["metadata"]
             assert metadata["bootstrapServers"] == CONFIG["KAFKA_BOOTSTRAP_SERVERS"]
@@ -422,11 +412,7 @@ def test_every_deployment_is_its_own_kafka_principal_over_tls() -> None:
         assert files[f"{SECRETS_DIR}/kafka_sasl_password"] == (name, "KAFKA_SASL_PASSWORD")
         assert files[str(CONFIG["KAFKA_SSL_CAFILE"])] == ("kafka-ca", "ca.crt")
         # Its groups are the ones the table grants it.
-        assert {g for g, _ in consumer_groups(name, _monkeypatch())} <= principal.groups
-
-
-def _monkeypatch() -> pytest.MonkeyPatch:
-    return pytest.MonkeyPatch()
+        assert {g for g, _ in consumer_groups(name)} <= principal.groups
 
 
 def test_the_topic_job_sets_every_principals_password_as_the_super_user() -> None:

@@ -22,7 +22,9 @@ MAX_BATCH = 100
 SLA_FETCH_MAX_WAIT_MS = 1_000
 
 
-def register(broker: KafkaBroker, adapter: Adapter, settings: ServiceSettings) -> None:
+def subscriptions(adapter: Adapter) -> list[Subscription]:
+    """What the adapter consumes: the table ``register`` subscribes (tests apply an event
+    through it without a broker)."""
     # One inbox name for the three topics: an event id is applied once, whatever its topic.
     unit_of_work = UnitOfWork(adapter.pool, adapter.consumer)
     queue = applying(
@@ -31,39 +33,39 @@ def register(broker: KafkaBroker, adapter: Adapter, settings: ServiceSettings) -
         partial(work_items.take_work_items, adapter),
     ) | applying(events.WorkItemCancelled, partial(work_items.cancel_work_item, adapter))
     contact = applying(events.ContactChanged, partial(contact_changes.take_contact_change, adapter))
-    subscribe_all(
-        broker,
-        settings,
-        [
-            Subscription(
-                topics.queue_for(adapter.service),
-                adapter.consumer,
-                queue,
-                unit_of_work,
-                max_batch=MAX_BATCH,
-            ),
-            # Clocks run in hours and working days, read by intake's watchdog every 15 s: a
-            # second more here is nothing, and these were five of the fourteen consumers
-            # asking the broker for data every 50 ms while the hub was idle.
-            Subscription(
-                topics.REFERRAL_SLA,
-                f"{adapter.consumer}.sla",
-                _sla_handlers(adapter),
-                unit_of_work,
-                fetch_max_wait_ms=SLA_FETCH_MAX_WAIT_MS,
-            ),
-            # A broker answers a fetch as soon as a record arrives, so waiting up to a second
-            # when there is none delays nothing and spares the idle hub five more polls at
-            # 50 ms.
-            Subscription(
-                topics.REFERRAL_CONTACT,
-                f"{adapter.consumer}.contact",
-                contact,
-                unit_of_work,
-                fetch_max_wait_ms=SLA_FETCH_MAX_WAIT_MS,
-            ),
-        ],
-    )
+    return [
+        Subscription(
+            topics.queue_for(adapter.service),
+            adapter.consumer,
+            queue,
+            unit_of_work,
+            max_batch=MAX_BATCH,
+        ),
+        # Clocks run in hours and working days, read by intake's watchdog every 15 s: a
+        # second more here is nothing, and these were five of the fourteen consumers
+        # asking the broker for data every 50 ms while the hub was idle.
+        Subscription(
+            topics.REFERRAL_SLA,
+            f"{adapter.consumer}.sla",
+            _sla_handlers(adapter),
+            unit_of_work,
+            fetch_max_wait_ms=SLA_FETCH_MAX_WAIT_MS,
+        ),
+        # A broker answers a fetch as soon as a record arrives, so waiting up to a second
+        # when there is none delays nothing and spares the idle hub five more polls at
+        # 50 ms.
+        Subscription(
+            topics.REFERRAL_CONTACT,
+            f"{adapter.consumer}.contact",
+            contact,
+            unit_of_work,
+            fetch_max_wait_ms=SLA_FETCH_MAX_WAIT_MS,
+        ),
+    ]
+
+
+def register(broker: KafkaBroker, adapter: Adapter, settings: ServiceSettings) -> None:
+    subscribe_all(broker, settings, subscriptions(adapter))
 
 
 def _sla_handlers(adapter: Adapter) -> dict[str, Apply[Any]]:

@@ -76,15 +76,18 @@ async def people_on_record(
 
 
 async def lock_identities(conn: Connection, keys: list[str]) -> None:
-    """Transaction-scoped advisory locks on a person's keys (in one order, so that two
-    submissions never wait for each other): two submissions of one person at once are
-    matched one after the other. (Two first submissions of a person no one has referred
-    before can still both be new: the cheap path takes no lock.) A statement of its own: a statement
-    reads what was committed when it started, so the query that looks for the person must
-    start after the lock is held."""
+    """Transaction-scoped advisory locks on ``keys``: keyed hashes (a person's identity
+    keys, a keyed Idempotency-Key), never personal data. Two submissions holding one of the
+    same keys are decided one after the other, the first two of a person nobody referred
+    before included. Taken in one order (of the lock numbers), so that two submissions never
+    wait for each other. A statement of its own: a statement reads what was committed when
+    it started, so the query that looks for the person must start after the lock is held."""
     await conn.execute(
-        "SELECT pg_advisory_xact_lock(hashtextextended(k, 14)) FROM unnest($1::text[]) AS k",
-        sorted(set(keys)),
+        """SELECT pg_advisory_xact_lock(lock) FROM (
+               SELECT DISTINCT hashtextextended(k, 14) AS lock FROM unnest($1::text[]) AS k
+               ORDER BY lock
+           ) AS locks""",
+        keys,
     )
 
 

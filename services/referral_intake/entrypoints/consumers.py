@@ -17,19 +17,21 @@ arrived. One transaction and one offset commit each made the projections fall mi
 behind while intake was busy taking referrals."""
 
 
-def register(broker: KafkaBroker, pool: asyncpg.Pool, settings: ServiceSettings) -> None:
+def subscriptions(pool: asyncpg.Pool) -> list[Subscription]:
+    """What intake consumes, each in a unit of work on ``pool``: the table ``register``
+    subscribes (tests apply an event through it without a broker)."""
     routed = applying(events.ReferralRouted, decisions.record_decision, decisions.record_decisions)
     status = applying(
         events.RouteStatusChanged, decisions.record_route_status, decisions.record_route_statuses
     )
-    subscribe_all(
-        broker,
-        settings,
-        [
-            Subscription(topic, group, handlers, UnitOfWork(pool, group), max_batch=MAX_BATCH)
-            for topic, group, handlers in (
-                (events.ReferralRouted.TOPIC, common.ROUTED_CONSUMER, routed),
-                (events.RouteStatusChanged.TOPIC, common.STATUS_CONSUMER, status),
-            )
-        ],
-    )
+    return [
+        Subscription(topic, group, handlers, UnitOfWork(pool, group), max_batch=MAX_BATCH)
+        for topic, group, handlers in (
+            (events.ReferralRouted.TOPIC, common.ROUTED_CONSUMER, routed),
+            (events.RouteStatusChanged.TOPIC, common.STATUS_CONSUMER, status),
+        )
+    ]
+
+
+def register(broker: KafkaBroker, pool: asyncpg.Pool, settings: ServiceSettings) -> None:
+    subscribe_all(broker, settings, subscriptions(pool))

@@ -29,7 +29,7 @@ from services.referral_intake.handlers.common import (
     refresh_referral_status,
     route_change,
 )
-from services.referral_intake.handlers.submission import send_pending_reassessment
+from services.referral_intake.handlers.submission import pending_reassessment
 
 EventT = TypeVar("EventT")
 
@@ -97,8 +97,10 @@ async def _record_decision(conn: Connection, event: CloudEvent[events.ReferralRo
     await _cancel_routes(conn, decision, actor)
     produced = await _insert_routes(conn, decision, actor)
     await refresh_referral_status(conn, decision.referral_id, decision.decided_at)
-    await _after_awaited_decision(conn, decision)
-    return Projected(decision.referral_id, produced)
+    waited = await _after_awaited_decision(conn, decision)
+    # The resubmission asked for its re-assessment before this decision's rejected routes
+    # asked for theirs: it goes first.
+    return Projected(decision.referral_id, ([waited] if waited else []) + produced)
 
 
 async def _store_decision(conn: Connection, decision: events.ReferralRouted, actor: str) -> None:
@@ -226,19 +228,21 @@ async def _assessment_detail(conn: Connection, decision: events.ReferralRouted) 
     }
 
 
-async def _after_awaited_decision(conn: Connection, decision: events.ReferralRouted) -> None:
+async def _after_awaited_decision(
+    conn: Connection, decision: events.ReferralRouted
+) -> OutgoingEvent | None:
     """A resubmission's re-assessment waits for the referral's latest decision: once it is
-    in, the one waiting (if any) is sent."""
+    in, the one waiting (if any) is what this decision causes."""
     state = await submission_store.reassessment_state(conn, decision.referral_id)
     if state is None:
-        return
+        return None
     if state.awaiting_decision == decision.decision_id:
         await submission_store.set_reassessment_state(
             conn, decision.referral_id, None, state.pending_reassessment
         )
     elif state.awaiting_decision is not None:
-        return  # still waiting for the resubmission's own decision
-    await send_pending_reassessment(conn, decision.referral_id)
+        return None  # still waiting for the resubmission's own decision
+    return await pending_reassessment(conn, decision.referral_id)
 
 
 def _reported_by(source: str, change: events.RouteStatusChanged | None = None) -> str:

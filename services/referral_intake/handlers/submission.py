@@ -31,6 +31,7 @@ from schemas.refusals import Refused
 from services.plumbing import outbox
 from services.plumbing.db import Connection
 from services.plumbing.events import outgoing
+from services.plumbing.outbox import OutgoingEvent
 from services.referral_intake.adapters import identities as identity_store
 from services.referral_intake.adapters import referrals as referral_store
 from services.referral_intake.adapters import routes as route_store
@@ -130,7 +131,9 @@ async def submit_referral(
         vault=vault,
         at=now,
     )
-    for _ in range(2):  # a concurrent request with the same key can win the insert once
+    # Requests with one key wait for each other (``_submit``); the unique index on the keyed
+    # key stays the backstop (an intake that takes no lock, mid-upgrade, may win the insert).
+    for _ in range(2):
         try:
             async with pool.acquire() as conn:
                 return await _submit(conn, submission)
@@ -144,39 +147,44 @@ async def _submit(conn: Connection, submission: _Submission) -> Submitted:
     """A replay of the same submission, a new submission of the person's open referral, or
     a new referral, whichever it is."""
     keys = submission.keys
-    if submission.idempotency_hmac is not None:
-        existing = await submission_store.find_by_idempotency_key(conn, submission.idempotency_hmac)
-        if existing is not None:
-            if not hmac.compare_digest(existing.request_hmac or "", submission.request_hmac or ""):
-                raise IdempotencyConflict
-            return _replayed(existing)
-    if not keys.identifies:
-        # Nobody to match: one statement, no transaction to pay for.
-        return await _new_referral(conn, submission, _NO_MATCH)
-    since = submission.at - timedelta(days=identity.REPEAT_WINDOW_DAYS)
-    if not await identity_store.people_on_record(conn, keys.person, keys.person_phone, since):
-        # Nobody like this person on record (most submissions): one query and one
-        # statement, no transaction to pay for.
+    held = [k for k in (submission.idempotency_hmac, keys.person, keys.person_phone) if k]
+    if not held:
+        # Nobody to match and nothing to replay: one statement, no transaction to pay for.
         return await _new_referral(conn, submission, _NO_MATCH)
     async with conn.transaction():
-        # Someone like them is: lock their keys and look again, so that two submissions of
-        # one known person are matched one after the other.
-        await identity_store.lock_identities(
-            conn, [k for k in (keys.person, keys.person_phone) if k]
-        )
-        rows = await identity_store.people_on_record(conn, keys.person, keys.person_phone, since)
-        found = identity.match(
-            keys,
-            submission.request.subject.role,
-            submission.facts.subject.age,
-            rows,
-            submission.at,
-        )
-        if found.same_referral is not None:
-            joined = await _resubmission(conn, found, submission)
-            if joined is not None:
-                return joined
-        return await _new_referral(conn, submission, found)
+        # Submissions of one person, or with one Idempotency-Key, are decided one after the
+        # other, the first ones too: each looks for the others only once it holds the lock,
+        # so the second of two sent at the same moment finds the first on record.
+        await identity_store.lock_identities(conn, held)
+        if submission.idempotency_hmac is not None:
+            existing = await submission_store.find_by_idempotency_key(
+                conn, submission.idempotency_hmac
+            )
+            if existing is not None:
+                if not hmac.compare_digest(
+                    existing.request_hmac or "", submission.request_hmac or ""
+                ):
+                    raise IdempotencyConflict
+                return _replayed(existing)
+        if not keys.identifies:
+            return await _new_referral(conn, submission, _NO_MATCH)
+        return await _matched(conn, submission)
+
+
+async def _matched(conn: Connection, submission: _Submission) -> Submitted:
+    """A new submission of the person's open referral, or a new referral (linked to their
+    others): decided under the lock on their keys."""
+    since = submission.at - timedelta(days=identity.REPEAT_WINDOW_DAYS)
+    keys = submission.keys
+    rows = await identity_store.people_on_record(conn, keys.person, keys.person_phone, since)
+    found = identity.match(
+        keys, submission.request.subject.role, submission.facts.subject.age, rows, submission.at
+    )
+    if found.same_referral is not None:
+        joined = await _resubmission(conn, found, submission)
+        if joined is not None:
+            return joined
+    return await _new_referral(conn, submission, found)
 
 
 _NO_MATCH = Match(None, (), False)
@@ -423,18 +431,17 @@ async def _reassess_if_changed(
     return decision_id, decision_id, None
 
 
-async def send_pending_reassessment(conn: Connection, referral_id: uuid.UUID) -> None:
-    """After a decision is recorded: a resubmission's re-assessment that waited for it is
-    sent now, against the routes as they now stand."""
+async def pending_reassessment(conn: Connection, referral_id: uuid.UUID) -> OutgoingEvent | None:
+    """After a decision is recorded: a resubmission's re-assessment that waited for it, to
+    send now against the routes as they now stand (``None`` when none waits). It is no
+    longer pending once this returns: the caller, the consumer of the decision, publishes it
+    as caused by that decision, so that a re-delivered decision re-publishes it (same id)."""
     state = await submission_store.reassessment_state(conn, referral_id)
     if state is None or state.pending_reassessment is None:
-        return
+        return None
     decision_id = state.pending_reassessment
-    await outbox.add(
-        conn,
-        [await reassessment(conn, referral_id, state.facts, RESUBMITTED, decision_id=decision_id)],
-    )
     await submission_store.set_reassessment_state(conn, referral_id, decision_id, None)
+    return await reassessment(conn, referral_id, state.facts, RESUBMITTED, decision_id=decision_id)
 
 
 async def decision_after(

@@ -14,7 +14,9 @@ MAX_BATCH = 500
 """Referrals decided and stored in one transaction, at most: as many as have arrived."""
 
 
-def register(broker: KafkaBroker, router: handlers.Router, settings: ServiceSettings) -> None:
+def subscriptions(router: handlers.Router) -> list[Subscription]:
+    """What the router consumes: the table ``register`` subscribes (tests apply an event
+    through it without a broker)."""
     # One inbox name for both topics: an event id is applied once, whatever its topic.
     unit_of_work = UnitOfWork(router.pool, handlers.RECEIVED_CONSUMER)
     received = applying(
@@ -23,22 +25,22 @@ def register(broker: KafkaBroker, router: handlers.Router, settings: ServiceSett
         partial(handlers.route_referrals, router),
     )
     reassess = applying(events.ReassessmentRequested, partial(handlers.reassess_referral, router))
-    subscribe_all(
-        broker,
-        settings,
-        [
-            Subscription(
-                events.ReferralReceived.TOPIC,
-                handlers.RECEIVED_CONSUMER,
-                received,
-                unit_of_work,
-                max_batch=MAX_BATCH,
-            ),
-            Subscription(
-                events.ReassessmentRequested.TOPIC,
-                handlers.REASSESS_CONSUMER_GROUP,
-                reassess,
-                unit_of_work,
-            ),
-        ],
-    )
+    return [
+        Subscription(
+            events.ReferralReceived.TOPIC,
+            handlers.RECEIVED_CONSUMER,
+            received,
+            unit_of_work,
+            max_batch=MAX_BATCH,
+        ),
+        Subscription(
+            events.ReassessmentRequested.TOPIC,
+            handlers.REASSESS_CONSUMER_GROUP,
+            reassess,
+            unit_of_work,
+        ),
+    ]
+
+
+def register(broker: KafkaBroker, router: handlers.Router, settings: ServiceSettings) -> None:
+    subscribe_all(broker, settings, subscriptions(router))
