@@ -46,6 +46,9 @@ log = logging.getLogger(__name__)
 PUBLISH_TIMEOUT = 15.0
 """Seconds to wait for the broker to acknowledge a batch of events before treating it as
 down."""
+DRAIN_BATCH = 500
+"""Outbox rows read and sent at a time by a relay; their acknowledgements are awaited
+together (docs/performance.md, issue 18)."""
 BACKLOG_EVERY_SECONDS = 1.0
 """How often the relay measures its backlog for ``/metrics`` (not after every drain)."""
 
@@ -331,7 +334,6 @@ class OutboxRelay:
         publish: Publish,
         producer: ProducerLife | None = None,
         poll_interval: float = 1.0,
-        batch_size: int = 500,
     ) -> None:
         self._url = database_url
         self._pool = pool
@@ -339,7 +341,6 @@ class OutboxRelay:
         self._publish = publish
         self._producer = producer
         self._poll_interval = poll_interval
-        self._batch_size = batch_size
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._backlog_measured_at = 0.0
@@ -438,7 +439,7 @@ class OutboxRelay:
             rows = await leader.fetch(
                 """SELECT id, event_id, topic, key, payload::text AS payload, headers
                    FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1""",
-                self._batch_size,
+                DRAIN_BATCH,
             )
             if not rows:
                 return
@@ -455,7 +456,7 @@ class OutboxRelay:
                 raise sent.error
             if self._producer is not None:
                 self._producer.published()
-            if len(rows) < self._batch_size:
+            if len(rows) < DRAIN_BATCH:
                 return
 
     def _count(self, sent: _Sent) -> None:

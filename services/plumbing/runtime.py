@@ -46,7 +46,7 @@ from services.plumbing.http import (
 from services.plumbing.kafka import PRODUCER_OPTIONS, make_broker
 from services.plumbing.kafka_access import KafkaAccess
 from services.plumbing.openapi import truthful_openapi
-from services.plumbing.outbox import OutboxRelay, Publish, kafka_publisher
+from services.plumbing.outbox import OutboxRelay, kafka_publisher
 from services.plumbing.relay_producer import RelayProducer, producer_factory
 from services.plumbing.settings import ServiceSettings
 
@@ -55,8 +55,10 @@ log = logging.getLogger(__name__)
 RegisterConsumers = Callable[[KafkaBroker, asyncpg.Pool], None]
 
 
-def relay_publishing(settings: ServiceSettings, name: str) -> tuple[Publish, RelayProducer]:
-    """The outbox relay's ``Publish`` and the producer behind it: the relay's own aiokafka
+def outbox_relay(
+    settings: ServiceSettings, pool: asyncpg.Pool, schema: str
+) -> tuple[OutboxRelay, RelayProducer]:
+    """The outbox relay of ``schema`` and the producer it publishes with: its own aiokafka
     producer, with the settings of every producer of the hub (acks, idempotence, sizes,
     security), used around FastStream's per-message path and renewed when it can no longer
     publish (``services.plumbing.relay_producer``)."""
@@ -65,12 +67,20 @@ def relay_publishing(settings: ServiceSettings, name: str) -> tuple[Publish, Rel
             {
                 **KafkaAccess.of(settings).client_options(),
                 **PRODUCER_OPTIONS,
-                "client_id": f"{name}-relay",
+                "client_id": f"{schema}-relay",
             }
         ),
-        name,
+        schema,
     )
-    return kafka_publisher(producer), producer
+    relay = OutboxRelay(
+        database_url=settings.database_url,
+        pool=pool,
+        schema=schema,
+        publish=kafka_publisher(producer),
+        producer=producer,
+        poll_interval=settings.outbox_poll_interval_seconds,
+    )
+    return relay, producer
 
 
 class _Guarded:
@@ -258,15 +268,7 @@ class Service:
         if self.register_consumers is not None:
             self.register_consumers(broker, pool)
         await broker.start()
-        publish, relay_producer = relay_publishing(settings, self.schema)
-        relay = OutboxRelay(
-            database_url=settings.database_url,
-            pool=pool,
-            schema=self.schema,
-            publish=publish,
-            producer=relay_producer,
-            poll_interval=settings.outbox_poll_interval_seconds,
-        )
+        relay, _ = outbox_relay(settings, pool, self.schema)
         relay_task = asyncio.create_task(relay.run(), name=f"{self.name}-outbox-relay")
         tasks = [asyncio.create_task(work(pool)) for work in self.background]
         tasks.append(

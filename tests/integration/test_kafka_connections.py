@@ -24,7 +24,11 @@ async def _request_on_a_closed_connection(access: KafkaAccess) -> BaseException 
         assert conn is not None
         transport = conn._writer.transport
         transport.abort()  # as when the broker goes: the socket closed under the connection
-        await asyncio.sleep(0)  # one turn of the loop, in which uvloop closes the handle
+        # uvloop closes the handle in a callback it has just queued: wait for the loop to
+        # have run what was queued before ours.
+        turned = asyncio.Event()
+        asyncio.get_running_loop().call_soon(turned.set)
+        await turned.wait()
         try:
             await conn.send(MetadataRequest([]))
         except BaseException as err:  # what it raises is the test's subject

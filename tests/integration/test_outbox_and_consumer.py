@@ -24,7 +24,7 @@ from services.plumbing.kafka import On, make_broker, subscribe
 from services.plumbing.kafka_access import KafkaAccess
 from services.plumbing.outbox import OutboxRelay
 from services.plumbing.relay_producer import RelayProducer
-from services.plumbing.runtime import relay_publishing
+from services.plumbing.runtime import outbox_relay
 from services.plumbing.settings import ServiceSettings
 from tests.support.infra import fresh_topic
 from tests.support.kafka_reader import read_all
@@ -70,15 +70,10 @@ async def relaying(
     """The outbox relay of ``schema`` running over ``pool`` and publishing to the session's
     broker with its own producer, as a service's does, and that producer; stopped on leaving
     (the pool stays open)."""
-    publish, producer = relay_publishing(_settings(database_url, kafka), schema)
-    relay = OutboxRelay(
-        database_url=database_url,
-        pool=pool,
-        schema=schema,
-        publish=publish,
-        producer=producer,
-        poll_interval=poll_interval,
+    settings = _settings(database_url, kafka).model_copy(
+        update={"outbox_poll_interval_seconds": poll_interval}
     )
+    relay, producer = outbox_relay(settings, pool, schema)
     task = asyncio.create_task(relay.run())
     try:
         yield relay, producer
