@@ -618,10 +618,21 @@ async def _wait_for_database(
     return not stopping(broker).is_set()
 
 
-def _copied_headers(received: _Received) -> dict[str, Any]:
-    """The record's own headers, byte for byte, without an earlier attempt's."""
-    return kafka_records.republished(
+async def _republish(
+    broker: KafkaBroker, received: _Received, topic: str, headers: dict[str, str]
+) -> None:
+    """The received record again, on ``topic`` (a retry or dead-letter topic): its own
+    headers byte for byte, without an earlier attempt's, plus ``headers``."""
+    republished = kafka_records.republished(
         {k: v for k, v in received.headers.items() if not k.startswith(("error.", "retry."))}
+    )
+    republished.update(headers)
+    await broker.publish(
+        received.body,
+        topic=topic,
+        key=received.key,
+        headers=republished,
+        correlation_id=str(uuid.uuid4()),
     )
 
 
@@ -634,8 +645,10 @@ async def _schedule_retry(
     delay: float,
 ) -> None:
     origin = received.origin
-    headers = _copied_headers(received)
-    headers.update(
+    await _republish(
+        broker,
+        received,
+        retry_topic(origin.topic, attempt),
         {
             H_CONSUMER: consumer,
             H_ATTEMPT: str(attempt),
@@ -644,14 +657,7 @@ async def _schedule_retry(
             H_ORIGIN_PARTITION: str(origin.partition),
             H_ORIGIN_OFFSET: str(origin.offset),
             "error.type": type(exc).__name__,
-        }
-    )
-    await broker.publish(
-        received.body,
-        topic=retry_topic(origin.topic, attempt),
-        key=received.key,
-        headers=headers,
-        correlation_id=str(uuid.uuid4()),
+        },
     )
     EVENTS_CONSUMED.labels(origin.topic, consumer, "retry_scheduled").inc()
 
@@ -682,8 +688,10 @@ async def dead_letter(
     attempts: int,
 ) -> None:
     origin = received.origin
-    headers = _copied_headers(received)
-    headers.update(
+    await _republish(
+        broker,
+        received,
+        dead_letter_for(origin.topic),
         {
             "error.topic": origin.topic,
             "error.partition": str(origin.partition),
@@ -693,14 +701,7 @@ async def dead_letter(
             "error.message": describe(exc),
             "error.attempts": str(attempts),
             "error.at": datetime.now(UTC).isoformat(),
-        }
-    )
-    await broker.publish(
-        received.body,
-        topic=dead_letter_for(origin.topic),
-        key=received.key,
-        headers=headers,
-        correlation_id=str(uuid.uuid4()),
+        },
     )
     DEAD_LETTERS.labels(origin.topic).inc()
     EVENTS_CONSUMED.labels(origin.topic, consumer, "dead_lettered").inc()
