@@ -308,7 +308,9 @@ def subscribe(
 class Subscription:
     """``subscribe``'s arguments for one consumer group but the broker and the settings,
     which all of a service's subscriptions share: a service lists its subscriptions as a
-    table and hands it to ``subscribe_all``."""
+    table (``entrypoints/consumers.subscriptions``) and hands it to ``subscribe_all``; the
+    tests apply an event through the same table without a broker
+    (``tests/support/consuming.py``)."""
 
     topic: str
     group_id: str

@@ -29,6 +29,7 @@ from tests.integration.test_status_feed import (
 from tests.support.referrals import marked, referral
 from tests.support.waiting import eventually
 from tests.support.webhook_receiver import (
+    LOOPBACK_RECEIVERS,
     Delivery,
     Receiver,
     register,
@@ -44,8 +45,7 @@ async def intake(module_database_url: str, module_kafka: KafkaAccess) -> AsyncIt
     async with serving_referrers(
         module_database_url,
         module_kafka,
-        outbound_allow_loopback=True,
-        webhook_insecure_hosts="127.0.0.1",
+        **LOOPBACK_RECEIVERS,
         webhook_timeout_seconds=1.0,
         webhook_first_retry_seconds=0.3,
         # No test here waits for a poll: each change arrives because the commit that

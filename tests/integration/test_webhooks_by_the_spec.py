@@ -32,7 +32,13 @@ from services.provider_adapter.handlers.common import Adapter
 from services.provider_adapter.settings import AdapterSettings
 from tests.support.adapter_api import adapter_api
 from tests.support.services import CREDENTIALS, common_env
-from tests.support.webhook_receiver import Receiver, register, webhook_receiver, webhook_state
+from tests.support.webhook_receiver import (
+    LOOPBACK_RECEIVERS,
+    Receiver,
+    register,
+    webhook_receiver,
+    webhook_state,
+)
 from tests.support.work_items import insert_work_item
 
 SERVICE = Service.ISVA
@@ -96,8 +102,7 @@ async def rigged(database_url: str, **settings: Any) -> AsyncIterator[Rig]:
         "service": SERVICE,
         "intake_service_token": "unused",
         "provider_key_sha256": [CREDENTIALS.provider_key_hash(SERVICE)],
-        "outbound_allow_loopback": True,
-        "webhook_insecure_hosts": ["127.0.0.1"],
+        **LOOPBACK_RECEIVERS,
         "webhook_timeout_seconds": TIMEOUT,
         "webhook_first_retry_seconds": FIRST_RETRY,
         **settings,

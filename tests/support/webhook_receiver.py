@@ -56,6 +56,14 @@ class Receiver:
         ]
 
 
+LOOPBACK_RECEIVERS: dict[str, Any] = {
+    "outbound_allow_loopback": True,
+    "webhook_insecure_hosts": ["127.0.0.1"],
+}
+"""Settings that let a service under test deliver webhooks to these receivers, on
+127.0.0.1 over plain http: production refuses both."""
+
+
 @contextmanager
 def webhook_receiver(port: int) -> Iterator[Receiver]:
     receiver = Receiver(url=f"http://127.0.0.1:{port}/hooks/hub")

@@ -23,8 +23,7 @@ SLA_FETCH_MAX_WAIT_MS = 1_000
 
 
 def subscriptions(adapter: Adapter) -> list[Subscription]:
-    """What the adapter consumes: the table ``register`` subscribes (tests apply an event
-    through it without a broker)."""
+    """What the adapter consumes (``Subscription``)."""
     # One inbox name for the three topics: an event id is applied once, whatever its topic.
     unit_of_work = UnitOfWork(adapter.pool, adapter.consumer)
     queue = applying(

@@ -18,8 +18,7 @@ behind while intake was busy taking referrals."""
 
 
 def subscriptions(pool: asyncpg.Pool) -> list[Subscription]:
-    """What intake consumes, each in a unit of work on ``pool``: the table ``register``
-    subscribes (tests apply an event through it without a broker)."""
+    """What intake consumes (``Subscription``), each in a unit of work on ``pool``."""
     routed = applying(events.ReferralRouted, decisions.record_decision, decisions.record_decisions)
     status = applying(
         events.RouteStatusChanged, decisions.record_route_status, decisions.record_route_statuses

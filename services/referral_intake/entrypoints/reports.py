@@ -19,15 +19,9 @@ from services.plumbing.auth import Principal, allow
 from services.plumbing.http import problem
 from services.referral_intake.adapters.report_document import render
 from services.referral_intake.adapters.report_pdf import pdf
+from services.referral_intake.domain import periods
 from services.referral_intake.domain.disclosure import DEFAULT_THRESHOLD
 from services.referral_intake.domain.performance import to_csv
-from services.referral_intake.domain.periods import (
-    DAY_PATTERN,
-    MAX_DAYS,
-    PeriodError,
-    parse_period,
-    period_pattern,
-)
 from services.referral_intake.entrypoints.answers import PerformanceReport
 from services.referral_intake.entrypoints.authorization import ACCESS
 from services.referral_intake.handlers import reports
@@ -38,13 +32,13 @@ MayReadReports = Annotated[Principal, allow(ACCESS, "GET /v1/reports/performance
 CSV = "text/csv"
 MEDIA = {"json": "application/json", "csv": CSV, "html": "text/html", "pdf": "application/pdf"}
 Format = Literal["json", "csv", "html", "pdf"]
-_DAY: dict[str, Any] = {"format": "date", "pattern": DAY_PATTERN}
+_DAY: dict[str, Any] = {"format": "date", "pattern": periods.DAY_PATTERN}
 PeriodParameter = Annotated[
     str | None,
     Query(
         max_length=20,
         description="A financial year (2026-27) or quarter (2026-27Q3); not with from and to",
-        json_schema_extra={"pattern": period_pattern()},
+        json_schema_extra={"pattern": periods.period_pattern()},
     ),
 ]
 FirstDay = Annotated[
@@ -52,8 +46,8 @@ FirstDay = Annotated[
     Query(
         alias="from",
         max_length=20,
-        description=f"First day, YYYY-MM-DD; with to, not with period (to at most {MAX_DAYS} "
-        "days on, counting both)",
+        description="First day, YYYY-MM-DD; with to, not with period (to at most "
+        f"{periods.MAX_DAYS} days on, counting both)",
         json_schema_extra=_DAY,
     ),
 ]
@@ -116,8 +110,8 @@ async def performance_report(
     against targets. Without a period: the current financial quarter."""
     now = datetime.now(UTC)
     try:
-        chosen = parse_period(period, from_, to, today=england_day(now))
-    except PeriodError as exc:
+        chosen = periods.parse_period(period, from_, to, today=england_day(now))
+    except periods.PeriodError as exc:
         return problem(
             422,
             "Invalid request",

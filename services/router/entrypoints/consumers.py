@@ -15,8 +15,7 @@ MAX_BATCH = 500
 
 
 def subscriptions(router: handlers.Router) -> list[Subscription]:
-    """What the router consumes: the table ``register`` subscribes (tests apply an event
-    through it without a broker)."""
+    """What the router consumes (``Subscription``)."""
     # One inbox name for both topics: an event id is applied once, whatever its topic.
     unit_of_work = UnitOfWork(router.pool, handlers.RECEIVED_CONSUMER)
     received = applying(
