@@ -88,7 +88,11 @@ def validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
         else:
             loc = tuple(error.get("loc", ()))
             field = _field(loc)
-            message = _PLAIN.get(str(kind)) or error.get("msg", "invalid")
+            # pydantic prefixes a validator's own sentence with "Value error, ": the sentence
+            # is the message.
+            message = _PLAIN.get(str(kind)) or str(error.get("msg", "invalid")).removeprefix(
+                "Value error, "
+            )
             if _KEY in loc:
                 message = f"a member's name is not allowed: {message}"
             described.append({"field": field, "message": message})

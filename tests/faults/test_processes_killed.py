@@ -16,6 +16,7 @@ from tests.support.faults import (
     alive,
     assert_each_reached_its_provider_once,
     assert_outboxes_drain,
+    crime_reference,
     in_background,
 )
 from tests.support.referrals import referral
@@ -54,7 +55,9 @@ def test_sigkill_mid_burst_loses_and_duplicates_nothing(hub: RunningStack, proce
     submitted: list[str] = []
     killed = _kill_during_burst(hub, process, signal.SIGKILL, BURST // 3, submitted)
     for n in range(BURST):
-        submitted.append(submitter.submit(referral(crime_reference=f"K/{process}/{n}")))
+        submitted.append(
+            submitter.submit(referral(crime_reference=crime_reference("K", process, n)))
+        )
     killed.result(timeout=120)  # it died and was restarted
     assert len(set(submitted)) == BURST
     assert_each_reached_its_provider_once(hub, submitted, Service.VAL)

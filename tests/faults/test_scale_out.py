@@ -21,6 +21,7 @@ from tests.support.faults import (
     Submitter,
     assert_each_reached_its_provider_once,
     assert_outboxes_drain,
+    crime_reference,
     in_background,
 )
 from tests.support.referrals import referral
@@ -104,7 +105,9 @@ def test_a_replica_sigkilled_mid_burst_loses_and_duplicates_nothing(
 
     killer = in_background(kill)
     for n in range(BURST):
-        submitted.append(submitter.submit(referral(crime_reference=f"S/{process}/{n}")))
+        submitted.append(
+            submitter.submit(referral(crime_reference=crime_reference("S", process, n)))
+        )
     killer.result(timeout=120)
     assert_each_reached_its_provider_once(scaled_hub, submitted, Service.VAL, timeout=180)
     assert_outboxes_drain(scaled_hub)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import time
 import uuid
 from collections import Counter
@@ -22,6 +23,13 @@ from tests.support.stack import RunningStack
 from tests.support.waiting import TimedOut, eventually_sync
 
 T = TypeVar("T")
+
+
+def crime_reference(*parts: object) -> str:
+    """A crime reference, in the characters a police reference may hold (letters, digits,
+    ``/`` and ``-``), naming the test's ``parts`` (a process name such as
+    ``provider_adapter.VAL#2`` among them) and unique as they are."""
+    return "/".join(re.sub(r"[^A-Za-z0-9]+", "-", str(part)) for part in parts)
 
 
 def alive(pid: int) -> bool:
