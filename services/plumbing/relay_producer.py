@@ -107,7 +107,11 @@ class RelayProducer:
 
     async def failed(self, error: BaseException) -> None:
         """Publishing failed with ``error``: give up the producer in hand when
-        ``renewal_needed``; the next ``start`` makes a new one."""
+        ``renewal_needed``; the next ``start`` makes a new one. Only Kafka errors and
+        timeouts count towards ``STUCK_AFTER_SECONDS``: a database outage followed by one
+        broker error is not a producer stuck for the outage's length."""
+        if not isinstance(error, KafkaError | TimeoutError):
+            return  # the database's fault: no spell of the producer's failing starts
         now = time.monotonic()
         if self._failing_since is None:
             self._failing_since = now
